@@ -1,0 +1,49 @@
+"""One home for defaults: thresholds, limits, environment variable names and the settings the CLI reads."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+
+# PDQ: ThreatExchange's recommended match distance (<=) and minimum quality (>=); see pdq/README.md upstream.
+PDQ_MATCH_THRESHOLD = 31
+PDQ_MIN_QUALITY = 50
+
+# Reading: every byte of an item is read once, in chunks of this size, and fed to every digest.
+READ_CHUNK_SIZE = 1 << 20
+
+# Images: refuse to decode above this many pixels (decided from the header, before any allocation).
+# 200 MP is larger than any camera or scanner output in use; a 2-worker scan stays within a few GB.
+MAX_IMAGE_PIXELS = 200_000_000
+# Images larger than this (bytes) are digested but not decoded for PDQ: no real photo is this large.
+MAX_IMAGE_BYTES = 512 * 1024 * 1024
+
+# Store
+ENV_DB = "HASHWARDEN_DB"
+DEFAULT_DB_PATH = "hashwarden.db"
+
+# Scan: the writer commits at least this often, so a killed scan loses at most this much work.
+COMMIT_EVERY_ITEMS = 200
+COMMIT_EVERY_SECONDS = 2.0
+
+
+def database_url(db: str | None = None) -> str:
+    """Turn `--db` (a path or a SQLAlchemy URL), else $HASHWARDEN_DB, else ./hashwarden.db, into a URL."""
+    value = db or os.environ.get(ENV_DB) or DEFAULT_DB_PATH
+    if "://" in value:
+        return value
+    return f"sqlite:///{os.path.abspath(value)}"
+
+
+@dataclass(frozen=True)
+class ScanSettings:
+    """What a scan is told: matching thresholds and how to run. The CLI builds one; tests build their own."""
+
+    pdq_threshold: int = PDQ_MATCH_THRESHOLD
+    pdq_min_quality: int = PDQ_MIN_QUALITY
+    workers: int = 0  # 0 = one per core
+    compute_pdq: bool = True
+    max_image_pixels: int = MAX_IMAGE_PIXELS
+
+    def worker_count(self) -> int:
+        return self.workers if self.workers > 0 else (os.cpu_count() or 1)

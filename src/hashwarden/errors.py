@@ -1,0 +1,98 @@
+"""Every error hashwarden raises on purpose, in one flat hierarchy.
+
+    HashwardenError
+     ├── InvalidSignal        a hash string that is not what its signal type expects
+     ├── EvidenceReadError    an item could not be read or decoded (carries location and byte offset)
+     │    └── ImageTooLarge   declared pixel count above the limit: refused before allocating
+     ├── FormatError          a malformed hash list or import line (carries file and line)
+     ├── StoreError           the hash database refused an operation (unknown set, duplicate name, ...)
+     ├── AuditError           the audit chain does not verify
+     └── ScanError            a scan cannot start or go on (bad case directory, resume mismatch)
+
+The CLI catches only `HashwardenError` and prints `TypeName: message`; anything else is a bug and shows a traceback.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Iterator
+
+
+class HashwardenError(Exception):
+    """Base class: an expected failure with a message fit for the user."""
+
+
+class InvalidSignal(HashwardenError):
+    """A hash string does not match its signal type (wrong length, not hex, ...)."""
+
+
+class EvidenceReadError(HashwardenError):
+    """An evidence item could not be read or decoded.
+
+    `location` names the item (its report path) and `offset` the byte position where reading failed, if known.
+    """
+
+    def __init__(self, message: str, location: str | None = None, offset: int | None = None) -> None:
+        super().__init__(message)
+        self.location = location
+        self.offset = offset
+
+    def __str__(self) -> str:
+        text = super().__str__()
+        where = []
+        if self.location is not None:
+            where.append(self.location)
+        if self.offset is not None:
+            where.append(f"offset {self.offset}")
+        return f"{text} ({', '.join(where)})" if where else text
+
+
+class ImageTooLarge(EvidenceReadError):
+    """An image header declares more pixels than the configured limit (a decompression bomb or an absurd size)."""
+
+
+class FormatError(HashwardenError):
+    """A hash list or import file is malformed. `path` and `line` say where."""
+
+    def __init__(self, message: str, path: str | None = None, line: int | None = None) -> None:
+        super().__init__(message)
+        self.path = path
+        self.line = line
+
+    def __str__(self) -> str:
+        text = super().__str__()
+        if self.path is not None and self.line is not None:
+            return f"{self.path}:{self.line}: {text}"
+        if self.path is not None:
+            return f"{self.path}: {text}"
+        return text
+
+
+class StoreError(HashwardenError):
+    """The hash database refused an operation."""
+
+
+class AuditError(HashwardenError):
+    """The audit log's hash chain does not verify."""
+
+
+class ScanError(HashwardenError):
+    """A scan cannot start or continue."""
+
+
+@contextlib.contextmanager
+def at_location(location: str) -> Iterator[None]:
+    """Attach `location` to any EvidenceReadError (or OSError) raised inside, so the report can name the item.
+
+    Raises:
+        EvidenceReadError: wrapping an OSError, or the original one with its location filled in.
+    """
+    try:
+        yield
+    except EvidenceReadError as exc:
+        if exc.location is None:
+            exc.location = location
+        raise
+    except OSError as exc:
+        reason = exc.strerror or str(exc)
+        raise EvidenceReadError(reason, location=location) from exc

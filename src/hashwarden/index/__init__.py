@@ -1,0 +1,6 @@
+"""Matchers: in-memory indexes built from the store for one scan (a cache, rebuilt from the store, never pickled)."""
+
+from hashwarden.index.exact import ExactIndex
+from hashwarden.index.hamming import HammingIndex
+
+__all__ = ["ExactIndex", "HammingIndex"]

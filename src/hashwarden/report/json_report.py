@@ -1,0 +1,83 @@
+"""report.json: the scan's findings in a fixed, deterministic shape (no timestamps: those live in custody.json).
+
+Being deterministic is what lets a resumed scan be checked against an uninterrupted one byte for byte, and lets
+custody.json pin the report by its SHA-256.
+"""
+
+from __future__ import annotations
+
+import json
+from collections import Counter
+from collections.abc import Iterable
+from pathlib import Path
+from typing import Any
+
+from hashwarden import __version__
+
+STATUSES = ("known", "ignorable", "unknown", "error")
+_ITEM_FIELDS = ("path", "source", "size", "md5", "sha1", "sha256", "media", "format", "pdq", "pdq_quality", "status")
+
+
+def _category_key(match: dict[str, Any]) -> str:
+    if match.get("category") is None:
+        return "uncategorised"
+    return f"{match.get('scheme') or 'unknown-scheme'}:{match['category']}"
+
+
+def build_report(
+    case: str, sources: list[str], items: Iterable[dict[str, Any]], skipped: list[dict[str, Any]]
+) -> dict[str, Any]:
+    """The report.json document from recorded items (sorted by source and path bytes by the caller)."""
+    out_items = []
+    status_counts: Counter[str] = Counter()
+    categories: Counter[str] = Counter()
+    media: Counter[str] = Counter()
+    total_bytes = 0
+    for row in items:
+        item = {name: row.get(name) for name in _ITEM_FIELDS}
+        if row.get("error"):
+            item["error"] = row["error"]
+        if row.get("note"):
+            item["note"] = row["note"]
+        matches = []
+        for match in row["matches"]:
+            entry = {k: match[k] for k in ("set", "kind", "method", "entry")}
+            for optional in ("distance", "transform", "category", "scheme"):
+                if match.get(optional) is not None:
+                    entry[optional] = match[optional]
+            matches.append(entry)
+        item["matches"] = matches
+        out_items.append(item)
+        status_counts[item["status"]] += 1
+        media[item["media"]] += 1
+        total_bytes += item["size"] or 0
+        if item["status"] == "known":
+            alert = next(m for m in row["matches"] if m["kind"] == "alert")
+            categories[_category_key(alert)] += 1
+    summary = {
+        "items": len(out_items),
+        **{status: status_counts.get(status, 0) for status in STATUSES},
+        "skipped": len(skipped),
+        "bytes": total_bytes,
+        "by_category": dict(sorted(categories.items())),
+        "by_media": dict(sorted(media.items())),
+    }
+    return {
+        "case": case,
+        "tool": {"name": "hashwarden", "version": __version__},
+        "sources": [{"index": i, "path": p} for i, p in enumerate(sources)],
+        "summary": summary,
+        "items": out_items,
+        "skipped": skipped,
+    }
+
+
+def write_reports(out_dir: Path, report: dict[str, Any]) -> dict[str, Path]:
+    """Write report.json and report.html into `out_dir`; return their paths by file name."""
+    from hashwarden.report.html import render_html
+
+    json_path = out_dir / "report.json"
+    json_path.write_text(json.dumps(report, indent=1, ensure_ascii=False) + "\n", encoding="utf-8")
+    html_path = out_dir / "report.html"
+    html_path.write_text(render_html(report), encoding="utf-8")
+    return {"report.json": json_path, "report.html": html_path}

@@ -1,0 +1,44 @@
+"""`hashwarden hash`: the signals of files and folders as JSON-lines records, without a case or a database."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Iterator
+from typing import Any
+
+from hashwarden.errors import EvidenceReadError
+from hashwarden.evidence import FolderItem, FolderSource, Skipped
+from hashwarden.scan.parallel import parallel_map
+from hashwarden.scan.worker import hash_item
+from hashwarden.signals import HashOptions
+
+RECORD_FIELDS = ("path", "size", "md5", "sha1", "sha256", "media", "pdq", "pdq_quality")
+
+
+def hash_paths(
+    paths: list[str], *, dihedral: bool = False, workers: int = 1, warn: Callable[[str], Any] = print
+) -> Iterator[dict[str, Any]]:
+    """One record per regular file under `paths`, in walk order. A failed file gets `error` and what it could compute."""
+    options = HashOptions(dihedral=dihedral)
+    tasks: list[tuple[int, FolderItem, HashOptions]] = []
+    shown: list[str] = []
+    for given in paths:
+        is_dir = os.path.isdir(given)
+        try:
+            for entry in FolderSource(given).iter_entries():
+                label = os.path.join(given, entry.path) if is_dir else given
+                if isinstance(entry, Skipped):
+                    warn(f"skipped {label}: {entry.reason}")
+                    continue
+                tasks.append((len(shown), entry, options))
+                shown.append(label)
+        except EvidenceReadError as exc:
+            warn(f"EvidenceReadError: {exc}")
+    for row in parallel_map(hash_item, tasks, workers, ordered=True):
+        record = {name: row.get(name) for name in RECORD_FIELDS}
+        record["path"] = shown[row["source"]]
+        if dihedral:
+            record["pdq_dihedral"] = row.get("pdq_dihedral")
+        if row.get("error"):
+            record["error"] = row["error"]
+        yield record

@@ -1,0 +1,224 @@
+"""The scan: enumerate -> hash (parallel workers) -> match and record (one writer) -> verify -> report.
+
+One process owns the case database and matching; workers only read evidence and hash. The order of items in the
+report never depends on worker timing, and a resumed scan skips every item already committed, so an interrupted
+and resumed scan yields the same report.json as an uninterrupted one.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Protocol
+
+from sqlalchemy.engine import Engine
+
+from hashwarden.config import COMMIT_EVERY_ITEMS, COMMIT_EVERY_SECONDS, ScanSettings
+from hashwarden.errors import EvidenceReadError, ScanError
+from hashwarden.evidence import FolderItem, FolderSource, Skipped
+from hashwarden.report import build_report, write_reports
+from hashwarden.scan.case import CaseDB
+from hashwarden.scan.custody import Listing, write_custody
+from hashwarden.scan.parallel import parallel_map
+from hashwarden.scan.matcher import Matcher, item_status, sets_in_use
+from hashwarden.scan.worker import hash_item, sha256_item
+from hashwarden.signals import HashOptions
+from hashwarden.store import audit
+from hashwarden.store.db import utc_now
+
+class Progress(Protocol):
+    """Where the scan reports progress; the CLI renders it with Rich, tests and --quiet pass None."""
+
+    def phase(self, description: str, total: int | None) -> None: ...
+
+    def advance(self, count: int = 1) -> None: ...
+
+
+@dataclass
+class ScanResult:
+    """Where the scan wrote its outputs, and the summary the CLI prints."""
+
+    out_dir: Path
+    summary: dict[str, Any]
+    hashed_this_run: int
+    files: dict[str, Path] = field(default_factory=dict)
+
+
+def run_scan(
+    sources: list[str],
+    case: str,
+    out_dir: Path,
+    engine: Engine,
+    settings: ScanSettings = ScanSettings(),
+    *,
+    resume: bool = False,
+    command: list[str] | None = None,
+    progress: Progress | None = None,
+    verify_after: bool = True,
+) -> ScanResult:
+    """Scan `sources` for the case `case` into `out_dir`.
+
+    Raises:
+        ScanError: a source is missing or contains `out_dir`, the directory holds another scan, or a resume does
+            not match the scan it continues.
+    """
+    started = utc_now()
+    command = command or []
+    roots = _check_sources(sources, out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    case_path = out_dir / "case.db"
+    fresh = not case_path.exists()
+    if not fresh and not resume:
+        raise ScanError(f"{out_dir} already holds a scan; pass --resume to continue it, or choose another --out")
+    db = CaseDB(case_path)
+    try:
+        _start_or_check(db, case, roots, settings, fresh)
+        run_id = db.start_run(started, command)
+        with engine.begin() as conn:
+            matcher = Matcher.from_store(conn, settings.pdq_threshold, settings.pdq_min_quality)
+            hash_sets = sets_in_use(conn)
+            audit.append(conn, "scan.start", {"case": case, "out": str(out_dir), "sources": roots, "resume": not fresh})
+        listings = [Listing(root) for root in roots]
+        tasks = _enumerate(db, roots, listings)
+        options = HashOptions(compute_pdq=settings.compute_pdq, dihedral=True, max_image_pixels=settings.max_image_pixels)
+        hashed = _hash_and_record(db, matcher, tasks, options, settings.worker_count(), run_id, progress)
+        for index, listing in enumerate(listings):
+            listing.scan_rows(db, index)
+        if verify_after:
+            _verify_after(roots, listings, settings.worker_count(), progress)
+        db.finish_run(run_id, utc_now())
+        db.commit()
+        report = build_report(case, roots, db.items(), db.skipped())
+        summary = report["summary"]
+        files = write_reports(out_dir, report)
+        report_sha256 = hashlib.sha256(files["report.json"].read_bytes()).hexdigest()
+        with engine.begin() as conn:
+            audit.append(conn, "scan", {"case": case, "out": str(out_dir), "report_sha256": report_sha256,
+                                        "summary": summary})
+            audit_count, audit_head = audit.head(conn)
+        files["custody.json"] = write_custody(
+            out_dir, db, case=case, command=command, started=started, finished=utc_now(), listings=listings,
+            hash_sets=hash_sets, report_sha256=report_sha256, settings=settings,
+            audit_head={"rows": audit_count, "head_hash": audit_head}, verified_after=verify_after,
+        )
+        return ScanResult(out_dir, summary, hashed, files)
+    finally:
+        db.close()
+
+
+def _check_sources(sources: list[str], out_dir: Path) -> list[str]:
+    if not sources:
+        raise ScanError("no source given")
+    roots = []
+    out_real = os.path.realpath(out_dir)
+    for source in sources:
+        if not os.path.lexists(source):
+            raise ScanError(f"source not found: {source}")
+        real = os.path.realpath(source)
+        if os.path.isdir(real) and (out_real == real or out_real.startswith(real.rstrip(os.sep) + os.sep)):
+            raise ScanError(f"--out {out_dir} is inside the source {source}: evidence is never written to")
+        roots.append(os.path.abspath(source))
+    return roots
+
+
+def _start_or_check(db: CaseDB, case: str, roots: list[str], settings: ScanSettings, fresh: bool) -> None:
+    recorded = db.get_meta("sources")
+    matching = {"pdq_threshold": settings.pdq_threshold, "pdq_min_quality": settings.pdq_min_quality,
+                "pdq": settings.compute_pdq}
+    if recorded is None:
+        db.set_meta("case", case)
+        db.set_meta("sources", roots)
+        db.set_meta("matching", matching)
+        for index, root in enumerate(roots):
+            db.add_source(index, root)
+        db.commit()
+        return
+    if recorded != roots or db.get_meta("case") != case:
+        raise ScanError(f"--resume must name the same case and sources as the scan it continues: {recorded}")
+    if db.get_meta("matching") != matching:
+        raise ScanError(f"--resume must use the same matching settings as the scan it continues: {db.get_meta('matching')}")
+
+
+def _enumerate(db: CaseDB, roots: list[str], listings: list[Listing]) -> list[tuple[int, FolderItem]]:
+    """Walk every source once: record skipped entries, note each file's metadata, return what is left to hash."""
+    done = db.recorded_keys()
+    tasks: list[tuple[int, FolderItem]] = []
+    for index, root in enumerate(roots):
+        try:
+            entries = FolderSource(root).iter_entries()
+            for entry in entries:
+                if isinstance(entry, Skipped):
+                    if (index, entry.key) not in done:
+                        db.add_skipped(index, entry.key, entry.path, entry.reason)
+                    continue
+                listings[index].note_before(entry)
+                if (index, entry.key) not in done:
+                    tasks.append((index, entry))
+        except EvidenceReadError as exc:
+            db.add_skipped(index, b"", root, f"source unreadable: {exc}")
+    db.commit()
+    return tasks
+
+
+def _hash_and_record(
+    db: CaseDB,
+    matcher: Matcher,
+    tasks: list[tuple[int, FolderItem]],
+    options: HashOptions,
+    workers: int,
+    run_id: int,
+    progress: Progress | None,
+) -> int:
+    if progress:
+        progress.phase("hashing", len(tasks))
+    pending = 0
+    last_commit = time.monotonic()
+    for row in parallel_map(hash_item, [(source, item, options) for source, item in tasks], workers):
+        row["matches"] = matcher.match(row)
+        row["status"] = item_status(row["matches"], row.get("error"))
+        row["matches"] = _json(row["matches"])
+        row["pdq_dihedral"] = _json(row["pdq_dihedral"]) if row.get("pdq_dihedral") else None
+        db.add_item(row)
+        pending += 1
+        if progress:
+            progress.advance()
+        if pending >= COMMIT_EVERY_ITEMS or time.monotonic() - last_commit > COMMIT_EVERY_SECONDS:
+            db.count_hashed(run_id, pending)
+            db.commit()
+            pending, last_commit = 0, time.monotonic()
+    db.count_hashed(run_id, pending)
+    db.commit()
+    return len(tasks)
+
+
+def _verify_after(
+    roots: list[str], listings: list[Listing], workers: int, progress: Progress | None
+) -> None:
+    """Walk the metadata again and read every file again (SHA-256 only): the custody 'after' listings."""
+    for index, root in enumerate(roots):
+        for entry in _safe_entries(root):
+            if isinstance(entry, FolderItem):
+                listings[index].note_after(entry)
+    items = [(index, item) for index, listing in enumerate(listings) for item in listing.items.values()]
+    if progress:
+        progress.phase("verifying (re-reading evidence)", len(items))
+    for source, key, size, sha256 in parallel_map(sha256_item, items, workers):
+        listings[source].reread(key, size, sha256)
+        if progress:
+            progress.advance()
+
+
+def _safe_entries(root: str) -> Iterator[FolderItem | Skipped]:
+    try:
+        yield from FolderSource(root).iter_entries()
+    except EvidenceReadError:
+        return
+
+
+def _json(value: Any) -> str:
+    return json.dumps(value, sort_keys=True)

@@ -1,0 +1,47 @@
+"""What a worker process does with one item: open it read-only, read it once, return its signals as a row.
+
+Runs in worker processes, so it takes and returns only picklable values and never touches a database.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from hashwarden.errors import EvidenceReadError
+from hashwarden.evidence import FolderItem
+from hashwarden.signals import HashOptions, hash_stream
+
+
+def hash_item(task: tuple[int, FolderItem, HashOptions]) -> dict[str, Any]:
+    """The case-database row of one item (without matches and status, which the writer adds)."""
+    source, item, options = task
+    row: dict[str, Any] = {
+        "source": source, "key": item.key, "path": item.path, "size": item.size, "media": "other",
+    }
+    try:
+        with item.open() as fp:
+            signals = hash_stream(fp, options)
+    except EvidenceReadError as exc:
+        row["error"] = str(exc.args[0])
+        return row
+    notes = list(signals.notes)
+    if signals.error is None and signals.size != item.size:
+        notes.append(f"size changed during the scan: listed {item.size:,} bytes, read {signals.size:,}")
+    row.update(
+        size=signals.size, md5=signals.md5, sha1=signals.sha1, sha256=signals.sha256,
+        media=signals.media, format=signals.format, pdq=signals.pdq, pdq_quality=signals.pdq_quality,
+        pdq_dihedral=list(signals.pdq_dihedral) if signals.pdq_dihedral else None,
+        error=signals.error, note="; ".join(notes) or None,
+    )
+    return row
+
+
+def sha256_item(task: tuple[int, FolderItem]) -> tuple[int, bytes, int | None, str | None]:
+    """(source, key, size, sha256) of an item read again after the scan: the custody 'after' listing."""
+    source, item = task
+    try:
+        with item.open() as fp:
+            signals = hash_stream(fp, HashOptions(compute_pdq=False))
+    except EvidenceReadError:
+        return source, item.key, None, None
+    return source, item.key, signals.size, signals.sha256

@@ -1,0 +1,94 @@
+"""One-pass hashing: each item's bytes are read once, and every signal is computed from that one read.
+
+The digests are fed chunk by chunk; when the first bytes say the content is an image, the chunks are also kept so
+the image can be decoded for PDQ without a second read.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import BinaryIO
+
+from hashwarden.config import MAX_IMAGE_BYTES, MAX_IMAGE_PIXELS, READ_CHUNK_SIZE
+from hashwarden.errors import EvidenceReadError
+from hashwarden.signals.crypto import MD5, SHA1, SHA256
+from hashwarden.signals.image import decode_rgb
+from hashwarden.signals.media import SNIFF_BYTES, sniff
+from hashwarden.signals.pdq import DEFAULT_ENGINE, PdqEngine
+
+
+@dataclass
+class FileSignals:
+    """Everything hashwarden computes for one item. `error` says why a signal is missing, if one is."""
+
+    size: int = 0
+    md5: str | None = None
+    sha1: str | None = None
+    sha256: str | None = None
+    media: str = "other"
+    format: str | None = None
+    pdq: str | None = None
+    pdq_quality: int | None = None
+    pdq_dihedral: tuple[str, ...] | None = None
+    error: str | None = None
+    notes: list[str] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class HashOptions:
+    """What to compute and the limits that protect the hasher from hostile input."""
+
+    compute_pdq: bool = True
+    dihedral: bool = False
+    max_image_pixels: int = MAX_IMAGE_PIXELS
+    max_image_bytes: int = MAX_IMAGE_BYTES
+    chunk_size: int = READ_CHUNK_SIZE
+
+
+def hash_stream(fp: BinaryIO, options: HashOptions = HashOptions(), engine: PdqEngine = DEFAULT_ENGINE) -> FileSignals:
+    """Read `fp` to its end once and compute its digests, media type and (for images) PDQ.
+
+    Never raises for bad content: a read failure or an undecodable image is reported in `error`, with the
+    digests that could be computed (none after a read failure, since a partial digest identifies nothing).
+    """
+    result = FileSignals()
+    accumulators = [MD5.accumulator(), SHA1.accumulator(), SHA256.accumulator()]
+    kept: list[bytes] | None = None
+    offset = 0
+    try:
+        while True:
+            chunk = fp.read(options.chunk_size)
+            if not chunk:
+                break
+            if offset == 0:
+                kind = sniff(chunk[:SNIFF_BYTES])
+                result.media, result.format = kind.media, kind.format
+                if kind.media == "image" and options.compute_pdq:
+                    kept = []
+            for acc in accumulators:
+                acc.update(chunk)
+            if kept is not None:
+                kept.append(chunk)
+                if offset + len(chunk) > options.max_image_bytes:
+                    kept = None
+                    result.notes.append(f"image larger than {options.max_image_bytes:,} bytes: not decoded for PDQ")
+            offset += len(chunk)
+    except OSError as exc:
+        result.size = offset
+        result.error = f"read failed at offset {offset}: {exc.strerror or exc}"
+        return result
+    result.size = offset
+    result.md5, result.sha1, result.sha256 = (acc.hexdigest() for acc in accumulators)
+    if kept is not None:
+        _add_pdq(result, b"".join(kept), options, engine)
+    return result
+
+
+def _add_pdq(result: FileSignals, data: bytes, options: HashOptions, engine: PdqEngine) -> None:
+    try:
+        rgb = decode_rgb(data, max_pixels=options.max_image_pixels)
+    except EvidenceReadError as exc:
+        result.error = f"{result.format or 'image'}: {exc}"
+        return
+    pdq = engine.hash_rgb(rgb, dihedral=options.dihedral)
+    result.pdq, result.pdq_quality, result.pdq_dihedral = pdq.hash, pdq.quality, pdq.dihedral

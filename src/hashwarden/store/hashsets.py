@@ -1,0 +1,190 @@
+"""Hash sets and their entries: plain query functions taking a connection (the caller owns the transaction)."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field
+from itertools import islice
+from typing import Any
+
+from sqlalchemy import func, insert, select
+from sqlalchemy.engine import Connection, Engine
+from sqlalchemy.exc import IntegrityError
+
+from hashwarden.errors import StoreError
+from hashwarden.store import audit
+from hashwarden.store.db import utc_now
+from hashwarden.store.schema import entry, hash_set
+
+KINDS = ("alert", "ignorable")
+INSERT_BATCH = 5000
+
+
+@dataclass(frozen=True)
+class HashSet:
+    """A named list of known items: `alert` (known abuse material) or `ignorable` (known-benign, e.g. NSRL)."""
+
+    id: int
+    name: str
+    source: str
+    kind: str
+    category_scheme: str | None
+    version: str | None
+    description: str | None = None
+    entries: int = 0
+
+
+@dataclass
+class EntryRecord:
+    """One known item to add to a set, as the import formats produce it. Hashes are lowercase hex."""
+
+    md5: str | None = None
+    sha1: str | None = None
+    sha256: str | None = None
+    pdq: str | None = None
+    pdq_quality: int | None = None
+    media: str | None = None
+    size: int | None = None
+    category: str | None = None
+    series: str | None = None
+    victim_identified: bool | None = None
+    offender_identified: bool | None = None
+    is_distributed: bool | None = None
+    tags: list[str] = field(default_factory=list)
+    comments: str | None = None
+    date_updated: str | None = None
+    provenance: str | None = None
+
+    def has_hash(self) -> bool:
+        return any((self.md5, self.sha1, self.sha256, self.pdq))
+
+
+def create_set(
+    conn: Connection,
+    name: str,
+    kind: str,
+    source: str = "local",
+    category_scheme: str | None = None,
+    version: str | None = None,
+    description: str | None = None,
+) -> HashSet:
+    """Create a hash set and record it in the audit log.
+
+    Raises:
+        StoreError: unknown kind, empty name, or a set of that name exists.
+    """
+    if kind not in KINDS:
+        raise StoreError(f"hash set kind must be one of {', '.join(KINDS)}, not {kind!r}")
+    if not name.strip():
+        raise StoreError("hash set name must not be empty")
+    now = utc_now()
+    values = dict(
+        name=name, source=source, kind=kind, category_scheme=category_scheme, version=version,
+        description=description, created_at=now, updated_at=now,
+    )
+    try:
+        with conn.begin_nested():
+            set_id = conn.execute(insert(hash_set).values(**values)).inserted_primary_key[0]
+    except IntegrityError as exc:
+        raise StoreError(f"a hash set named {name!r} already exists") from exc
+    audit.append(conn, "set.create", {k: v for k, v in values.items() if k not in ("created_at", "updated_at")})
+    return HashSet(set_id, name, source, kind, category_scheme, version, description)
+
+
+def get_set(conn: Connection, name: str) -> HashSet:
+    """The set called `name`.
+
+    Raises:
+        StoreError: there is none.
+    """
+    row = conn.execute(select(hash_set).where(hash_set.c.name == name)).first()
+    if row is None:
+        raise StoreError(f"no hash set named {name!r} (see `hashwarden set list`)")
+    return _to_set(row)
+
+
+def list_sets(conn: Connection) -> list[HashSet]:
+    """All sets with their entry counts, by name."""
+    counts = select(entry.c.set_id, func.count().label("n")).group_by(entry.c.set_id).subquery()
+    query = (
+        select(hash_set, func.coalesce(counts.c.n, 0).label("n"))
+        .outerjoin(counts, counts.c.set_id == hash_set.c.id)
+        .order_by(hash_set.c.name)
+    )
+    return [_to_set(row, row.n) for row in conn.execute(query)]
+
+
+def _to_set(row: Any, entries: int = 0) -> HashSet:
+    return HashSet(
+        row.id, row.name, row.source, row.kind, row.category_scheme, row.version, row.description, entries
+    )
+
+
+def _unhex(value: str | None) -> bytes | None:
+    return bytes.fromhex(value) if value else None
+
+
+def add_entries(conn: Connection, target: HashSet, records: Iterable[EntryRecord]) -> int:
+    """Insert `records` into `target` in batches (constant memory on any list size); return how many.
+
+    Records without any hash are rejected by the formats before they get here.
+    """
+    now = utc_now()
+    total = 0
+    iterator = iter(records)
+    while batch := list(islice(iterator, INSERT_BATCH)):
+        rows = [
+            dict(
+                set_id=target.id, md5=_unhex(r.md5), sha1=_unhex(r.sha1), sha256=_unhex(r.sha256),
+                pdq=_unhex(r.pdq), pdq_quality=r.pdq_quality, media=r.media, size=r.size,
+                category=r.category, category_scheme=target.category_scheme if r.category is not None else None,
+                series=r.series, victim_identified=r.victim_identified, offender_identified=r.offender_identified,
+                is_distributed=r.is_distributed, tags=json.dumps(r.tags) if r.tags else None,
+                comments=r.comments, date_updated=r.date_updated, provenance=r.provenance, created_at=now,
+            )
+            for r in batch
+        ]
+        conn.execute(insert(entry), rows)
+        total += len(rows)
+    return total
+
+
+def import_entries(engine: Engine, set_name: str, records: Iterable[EntryRecord], details: dict[str, Any]) -> int:
+    """Add records to a set in ONE transaction with its audit row: a malformed line anywhere imports nothing.
+
+    Raises:
+        StoreError: unknown set.
+        FormatError: from the records iterator; the transaction is rolled back.
+    """
+    with engine.begin() as conn:
+        target = get_set(conn, set_name)
+        count = add_entries(conn, target, records)
+        audit.append(conn, "import", {**details, "set": set_name, "entries": count})
+    return count
+
+
+@dataclass(frozen=True)
+class MatchRow:
+    """What matching needs of an entry, loaded once per scan."""
+
+    entry_id: int
+    set_name: str
+    kind: str
+    category: str | None
+    scheme: str | None
+    md5: bytes | None
+    sha1: bytes | None
+    sha256: bytes | None
+    pdq: bytes | None
+    pdq_quality: int | None
+
+
+def iter_match_rows(conn: Connection) -> Iterator[MatchRow]:
+    """Every entry of every set with the fields the matchers index."""
+    query = select(
+        entry.c.id, hash_set.c.name, hash_set.c.kind, entry.c.category, entry.c.category_scheme,
+        entry.c.md5, entry.c.sha1, entry.c.sha256, entry.c.pdq, entry.c.pdq_quality,
+    ).join(hash_set, hash_set.c.id == entry.c.set_id)
+    for row in conn.execute(query.execution_options(yield_per=10000)):
+        yield MatchRow(*row)

@@ -1,0 +1,91 @@
+"""The hash database's tables (SQLAlchemy Core). Hashes and metadata only: there is no column for imagery.
+
+Digests and PDQ are stored as raw bytes (md5 16, sha1 20, sha256 32, pdq 32): half the size of hex, and what the
+indexes compare. Timestamps are ISO-8601 UTC text so that they hash identically in the audit chain on every backend.
+Alembic migrations in `store/migrations/versions/` create these tables; this module is what queries import.
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import (
+    BigInteger,
+    Boolean,
+    CheckConstraint,
+    Column,
+    ForeignKey,
+    Index,
+    Integer,
+    LargeBinary,
+    MetaData,
+    String,
+    Table,
+    Text,
+)
+
+metadata = MetaData()
+
+hash_set = Table(
+    "hash_set",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("name", String(200), nullable=False, unique=True),
+    Column("source", String(100), nullable=False),
+    Column("kind", String(16), nullable=False),
+    Column("category_scheme", String(64)),
+    Column("version", String(64)),
+    Column("description", Text),
+    Column("created_at", String(32), nullable=False),
+    Column("updated_at", String(32), nullable=False),
+    CheckConstraint("kind IN ('alert', 'ignorable')", name="ck_hash_set_kind"),
+)
+
+entry = Table(
+    "entry",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("set_id", Integer, ForeignKey("hash_set.id", ondelete="CASCADE"), nullable=False),
+    Column("md5", LargeBinary(16)),
+    Column("sha1", LargeBinary(20)),
+    Column("sha256", LargeBinary(32)),
+    Column("pdq", LargeBinary(32)),
+    Column("pdq_quality", Integer),
+    Column("media", String(16)),
+    Column("size", BigInteger),
+    Column("category", String(32)),
+    Column("category_scheme", String(64)),
+    Column("series", String(200)),
+    Column("victim_identified", Boolean),
+    Column("offender_identified", Boolean),
+    Column("is_distributed", Boolean),
+    Column("tags", Text),  # JSON array of strings
+    Column("comments", Text),
+    Column("date_updated", String(32)),
+    Column("provenance", Text),  # where this entry came from: file, line, importer
+    Column("created_at", String(32), nullable=False),
+)
+Index("ix_entry_set", entry.c.set_id)
+Index("ix_entry_md5", entry.c.md5)
+Index("ix_entry_sha1", entry.c.sha1)
+Index("ix_entry_sha256", entry.c.sha256)
+
+audit = Table(
+    "audit",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=False),
+    Column("ts", String(32), nullable=False),
+    Column("actor", String(200), nullable=False),
+    Column("action", String(64), nullable=False),
+    Column("details", Text, nullable=False),  # canonical JSON
+    Column("prev_hash", String(64), nullable=False),
+    Column("row_hash", String(64), nullable=False),
+)
+
+# One row: the chain's head, updated in the same transaction as each append. It serialises appenders (a row lock
+# on PostgreSQL) and lets `audit verify` notice a deleted last row.
+audit_head = Table(
+    "audit_head",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("count", BigInteger, nullable=False),
+    Column("head_hash", String(64), nullable=False),
+)
