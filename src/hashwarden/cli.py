@@ -20,7 +20,7 @@ from rich.table import Table
 
 from hashwarden import __version__
 from hashwarden.config import PDQ_MATCH_THRESHOLD, PDQ_MIN_QUALITY, ScanSettings, database_url
-from hashwarden.errors import HashwardenError
+from hashwarden.errors import FormatError, HashwardenError
 
 app = typer.Typer(add_completion=False, no_args_is_help=True)
 set_app = typer.Typer(no_args_is_help=True, help="Create and list hash sets.")
@@ -155,7 +155,7 @@ def _import(file: Path, set_name: str, fmt: str, db: str | None) -> None:
     try:
         fp = open(file, "rb")
     except OSError as exc:
-        raise HashwardenError(f"{file}: cannot read ({exc.strerror})") from exc
+        raise FormatError(f"cannot read ({exc.strerror})", str(file)) from exc
     with fp:
         count = import_entries(engine, set_name, reader(fp, str(file)), {"file": str(file), "format": fmt})
     out.print(f"imported {count:,} entries into [bold]{set_name}[/] from {file}")

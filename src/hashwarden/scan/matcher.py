@@ -48,17 +48,17 @@ class Matcher:
     def match(self, item: dict[str, Any]) -> list[dict[str, Any]]:
         """Matches of one item (its md5/sha1/sha256/pdq/pdq_quality/pdq_dihedral fields), in a stable order.
 
-        An entry matched exactly is not listed again for PDQ: the exact match says more.
+        An entry is listed once: by the strongest digest that matched it (sha256 > sha1 > md5), else by PDQ.
         """
         matches: list[dict[str, Any]] = []
-        exact_ids: set[int] = set()
-        for digest in DIGESTS:
+        exact: dict[int, str] = {}  # entry id -> the strongest digest that matched it
+        for digest in DIGESTS:  # weakest to strongest: md5, sha1, sha256
             value = item.get(digest.name)
-            if not value:
-                continue
-            for entry_id in self._exact[digest.name].query(bytes.fromhex(value)):
-                exact_ids.add(entry_id)
-                matches.append(self._describe(entry_id, digest.name))
+            if value:
+                for entry_id in self._exact[digest.name].query(bytes.fromhex(value)):
+                    exact[entry_id] = digest.name
+        matches.extend(self._describe(entry_id, method) for entry_id, method in exact.items())
+        exact_ids = set(exact)
         quality = item.get("pdq_quality")
         if item.get("pdq") and quality is not None and quality >= self.pdq_min_quality:
             forms = item.get("pdq_dihedral") or [item["pdq"]]

@@ -10,6 +10,7 @@ from typing import Any
 from hashwarden.errors import EvidenceReadError
 from hashwarden.evidence import FolderItem
 from hashwarden.signals import HashOptions, hash_stream
+from hashwarden.signals.media import MediaType, extension_mismatch
 
 
 def hash_item(task: tuple[int, FolderItem, HashOptions]) -> dict[str, Any]:
@@ -25,6 +26,11 @@ def hash_item(task: tuple[int, FolderItem, HashOptions]) -> dict[str, Any]:
         row["error"] = str(exc.args[0])
         return row
     notes = list(signals.notes)
+    mismatch = extension_mismatch(item.parts[-1].decode("utf-8", "replace"), MediaType(signals.media, signals.format))
+    if mismatch:
+        notes.append(mismatch)
+    if signals.error is None and signals.size == 0:
+        notes.append("empty file")
     if signals.error is None and signals.size != item.size:
         notes.append(f"size changed during the scan: listed {item.size:,} bytes, read {signals.size:,}")
     row.update(

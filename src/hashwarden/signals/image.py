@@ -32,6 +32,9 @@ def decode_rgb(data: bytes, *, max_pixels: int = MAX_IMAGE_PIXELS) -> np.ndarray
         ImageTooLarge: the header declares more than `max_pixels` pixels (nothing is allocated).
         EvidenceReadError: the content is not a decodable image, or is corrupt or truncated.
     """
+    # hashwarden enforces its own pixel limit below (before any pixel is allocated); Pillow's global one would
+    # refuse at a different size with a message naming Pillow's limit instead of ours.
+    Image.MAX_IMAGE_PIXELS = None
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", Image.DecompressionBombWarning)

@@ -55,3 +55,22 @@ def sniff(head: bytes) -> MediaType:
     if len(head) >= 189 and head[0] == 0x47 and head[188] == 0x47:
         return MediaType("video", "mpegts")
     return OTHER
+
+
+# Extensions examiners expect to hold a given image format: a mismatch is worth a note in the report.
+_EXTENSION_FORMATS = {
+    "jpg": "jpeg", "jpeg": "jpeg", "jpe": "jpeg", "jfif": "jpeg", "png": "png", "gif": "gif", "webp": "webp",
+    "tif": "tiff", "tiff": "tiff", "bmp": "bmp", "ico": "ico", "heic": "heif", "heif": "heif", "avif": "heif",
+    "mp4": "mp4", "m4v": "mp4", "mov": "mp4", "3gp": "mp4", "mkv": "matroska", "webm": "matroska", "avi": "avi",
+    "flv": "flv", "wmv": "asf", "asf": "asf", "mpg": "mpeg", "mpeg": "mpeg", "ts": "mpegts",
+}
+
+
+def extension_mismatch(name: str, detected: MediaType) -> str | None:
+    """A note when a media extension disagrees with the content (`.jpg` holding PNG, or no image at all)."""
+    _, dot, extension = name.rpartition(".")
+    expected = _EXTENSION_FORMATS.get(extension.lower()) if dot else None
+    if expected is None or expected == detected.format:
+        return None
+    found = detected.format or "not a recognised image or video"
+    return f"named .{extension} but the content is {found}"

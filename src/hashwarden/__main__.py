@@ -1,0 +1,5 @@
+"""`python -m hashwarden` runs the CLI."""
+
+from hashwarden.cli import main
+
+main()

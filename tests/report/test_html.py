@@ -1,0 +1,242 @@
+"""Tests for the HTML report: structure, queue order, escaping of hostile names, no images, no network, scale.
+
+All data is synthetic: made-up paths and random hex strings standing in for hashes.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import json
+import re
+import shutil
+import subprocess
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from hashwarden.report.html import embed_json, queue_order, render_html
+
+HOSTILE_NAMES = [
+    "</script><script>alert(1)</script>.jpg",
+    "</SCRIPT ><!-- x.png",
+    "<!--<script>",
+    "-->]]><![CDATA[.jpg",
+    '"><img src=x onerror=alert(1)>.png',
+    "a\u2028b\u2029c.jpg",
+    "\u202egpj.exe",
+    "C:\\Users\\x\\new\\t\\u003c.jpg",
+    "bytes-\udcff\udc80.jpg",
+    "\u0000nul\u0007bel\nnewline.jpg",
+    "emoji \U0001f600 \u6f22\u5b57 \u00e9.jpg",
+    "&amp;&lt;&#x3c;.jpg",
+    "https://example.invalid/leak.jpg",
+    "data:image/png;base64,AAAA",
+]
+
+
+def _hex(seed: int, n: int) -> str:
+    return hashlib.sha256(str(seed).encode()).hexdigest()[:n]
+
+
+def _item(i: int, status: str, path: str | None = None, media: str = "image", **extra: Any) -> dict[str, Any]:
+    item: dict[str, Any] = {
+        "path": path if path is not None else f"dir{i % 7}/file{i:06d}.jpg",
+        "source": 0,
+        "size": 1000 + i,
+        "md5": _hex(i, 32),
+        "sha1": _hex(i, 40),
+        "sha256": _hex(i, 64),
+        "media": media,
+        "format": "JPEG" if media == "image" else None,
+        "pdq": _hex(i + 1, 64) if media == "image" else None,
+        "pdq_quality": 90 if media == "image" else None,
+        "status": status,
+        "matches": [],
+    }
+    if status == "known":
+        item["matches"] = [
+            {"set": "synthetic-set", "kind": "alert", "method": "pdq", "distance": 12, "transform": "rot90",
+             "category": "A", "scheme": "testscheme", "entry": i},
+            {"set": "synthetic-set", "kind": "alert", "method": "sha256", "category": None, "scheme": None, "entry": i},
+        ]
+    elif status == "ignorable":
+        item["matches"] = [{"set": "benign", "kind": "ignorable", "method": "md5", "category": None, "scheme": None, "entry": 1}]
+    elif status == "error":
+        item["error"] = "synthetic read error"
+        item["sha256"] = None
+    item.update(extra)
+    return item
+
+
+def _report(items: list[dict[str, Any]], case: str = "CASE-2024-001", skipped: list[dict[str, str]] | None = None) -> dict[str, Any]:
+    statuses = [it["status"] for it in items]
+    return {
+        "case": case,
+        "tool": {"name": "hashwarden", "version": "0.1.0"},
+        "sources": [{"path": "/evidence/synthetic-disk", "label": "disk 1"}],
+        "summary": {
+            "items": len(items),
+            **{s: statuses.count(s) for s in ("known", "ignorable", "unknown", "error")},
+            "skipped": len(skipped or []),
+            "by_category": {"testscheme:A": statuses.count("known"), "uncategorised": 0},
+        },
+        "items": items,
+        "skipped": skipped or [],
+    }
+
+
+def _script_block(page: str, block_id: str) -> str:
+    found = re.findall(rf'<script type="application/json" id="{block_id}">(.*?)</script>', page, flags=re.S)
+    assert len(found) == 1
+    return found[0]
+
+
+def _small_report() -> dict[str, Any]:
+    items = [
+        _item(0, "known", "z/known.jpg"),
+        _item(1, "ignorable", "a/ignorable.jpg"),
+        _item(2, "unknown", "b/other.bin", media="other"),
+        _item(3, "error", "c/broken.jpg"),
+        _item(4, "unknown", "z/video.mp4", media="video"),
+        _item(5, "unknown", "y/unknown.jpg"),
+        _item(6, "known", "a/known.jpg"),
+    ]
+    return _report(items, skipped=[{"path": "x/readme.txt", "reason": "not media"}])
+
+
+def test_small_report_header_and_queue_order() -> None:
+    report = _small_report()
+    page = render_html(report)
+
+    assert page.startswith("<!DOCTYPE html>")
+    assert "CASE-2024-001" in page
+    assert "hashwarden 0.1.0" in page
+    assert "&#47;evidence&#47;synthetic-disk" in page  # sources, escaped server-side
+    for status in ("unknown", "error", "known", "ignorable", "skipped"):
+        assert f">{status}<" in page
+    assert "testscheme:A" in page and "uncategorised" in page
+
+    assert json.loads(_script_block(page, "hw-data")) == report
+    order = json.loads(_script_block(page, "hw-order"))
+    # Unknown first (image, video, other), then error, then known, then ignorable.
+    assert order == [5, 4, 2, 3, 6, 0, 1]
+    assert [report["items"][i]["status"] for i in order] == ["unknown"] * 3 + ["error", "known", "known", "ignorable"]
+
+
+def test_queue_order_handles_odd_and_missing_fields() -> None:
+    items = [{"status": "ignorable"}, {}, {"status": "weird", "path": None}, {"status": "unknown", "media": None}]
+    # Unrecognised or missing status sorts after error but before known: never buried at the end.
+    assert queue_order(items) == [3, 1, 2, 0]
+
+
+def test_missing_optional_fields_render() -> None:
+    page = render_html({"case": "minimal", "items": [{"path": "only/path.jpg"}, {"status": "unknown"}]})
+    assert json.loads(_script_block(page, "hw-data"))["items"][0] == {"path": "only/path.jpg"}
+    page = render_html({})
+    assert "none listed" in page
+    assert json.loads(_script_block(page, "hw-order")) == []
+
+
+def test_hostile_names_cannot_break_out() -> None:
+    items = [_item(i, ("unknown", "known", "error", "ignorable")[i % 4], name) for i, name in enumerate(HOSTILE_NAMES)]
+    items[0]["note"] = "</script><!--"
+    report = _report(items, case="</title><script>alert('case')</script>", skipped=[{"path": HOSTILE_NAMES[0], "reason": "<b>"}])
+    report["sources"].append({"path": "\u202e</td><script>x</script>"})
+    page = render_html(report)
+
+    data = _script_block(page, "hw-data")
+    assert json.loads(data) == report
+    for bad in ("<", ">", "&", "\u2028", "\u2029", "</script", "<!--"):
+        assert bad not in data
+    assert data.isascii()
+    assert page.isascii()  # the whole page: nothing can fail to encode, not even lone surrogates
+    # Exactly our three script elements, and the only executable one is ours.
+    assert page.lower().count("<script") == 3
+    assert "<script>alert" not in page.lower()
+    # Server-side text is escaped; the bidi override is shown as a visible marker.
+    assert '<span class="cc">U+202E</span>' in page
+    assert "&lt;&#47;title&gt;&lt;script&gt;" in page
+
+
+def test_embed_json_round_trips_every_name() -> None:
+    for name in HOSTILE_NAMES:
+        text = embed_json({"path": name})
+        assert json.loads(text) == {"path": name}
+        assert not re.search(r"[<>&\u2028\u2029]|(?<!\\)/", text)
+
+
+def test_no_images_no_network_no_external_assets() -> None:
+    report = _small_report()
+    report["items"].append(_item(99, "unknown", "https://example.invalid/a.jpg", note="see http://x.invalid/"))
+    page = render_html(report)
+    lowered = page.lower()
+    for forbidden in ("<img", "<svg", "<canvas", "<video", "<audio", "<iframe", "<object", "<embed", "<link",
+                      "http://", "https://", "src=", "href=", "url(", "@import", "@font-face", "//cdn"):
+        assert forbidden not in lowered, forbidden
+    # Clean data: no data: URIs either.
+    assert "data:" not in render_html(_small_report()).lower()
+
+
+def test_csp_allows_only_our_script_and_style() -> None:
+    page = render_html(_small_report())
+    csp = re.search(r'<meta http-equiv="Content-Security-Policy" content="([^"]+)">', page)
+    assert csp is not None
+    policy = csp.group(1)
+    assert "default-src 'none'" in policy and "unsafe-inline" not in policy
+
+    def digest(text: str) -> str:
+        return "sha256-" + base64.b64encode(hashlib.sha256(text.encode()).digest()).decode()
+
+    scripts = re.findall(r"<script>(.*?)</script>", page, flags=re.S)
+    styles = re.findall(r"<style>(.*?)</style>", page, flags=re.S)
+    assert len(scripts) == 1 and len(styles) == 1
+    assert f"script-src '{digest(scripts[0])}'" in policy
+    assert f"style-src '{digest(styles[0])}'" in policy
+
+
+def test_static_html_has_no_item_rows() -> None:
+    """Items are rendered client-side a page at a time, so the static page does not grow rows with the item count."""
+    small = render_html(_report([_item(i, "unknown") for i in range(10)]))
+    large = render_html(_report([_item(i, "unknown") for i in range(2000)]))
+    assert small.count("<tr") == large.count("<tr")
+
+
+def test_100k_items_render_with_linear_size() -> None:
+    statuses = ("unknown", "known", "ignorable", "error")
+    ten_k = render_html(_report([_item(i, statuses[i % 4]) for i in range(10_000)]))
+    items = [_item(i, statuses[i % 4]) for i in range(100_000)]
+    page = render_html(_report(items))
+
+    assert len(json.loads(_script_block(page, "hw-data"))["items"]) == 100_000
+    order = json.loads(_script_block(page, "hw-order"))
+    assert sorted(order) == list(range(100_000))
+    assert items[order[0]]["status"] == "unknown" and items[order[-1]]["status"] == "ignorable"
+    ratio = len(page) / len(ten_k)
+    assert 8 < ratio < 11, ratio
+    assert len(page) < 100_000 * 1_000  # well under 1 kB per item
+
+
+@pytest.mark.heavy
+@pytest.mark.skipif(shutil.which("chromium") is None, reason="chromium not installed")
+def test_headless_chromium_renders_first_page(tmp_path: Path) -> None:
+    items = [_item(i, ("unknown", "known", "ignorable", "error")[i % 4]) for i in range(1000)]
+    items.append(_item(1000, "unknown", "aaa/" + HOSTILE_NAMES[0]))
+    html_file = tmp_path / "report.html"
+    html_file.write_text(render_html(_report(items)), encoding="utf-8")
+    result = subprocess.run(
+        ["chromium", "--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+         "--virtual-time-budget=5000", "--dump-dom", html_file.as_uri()],
+        capture_output=True, text=True, timeout=120, check=False,
+    )
+    dom = result.stdout
+    body = re.search(r'<tbody id="items-body">(.*?)</tbody>', dom, flags=re.S)
+    assert body is not None, result.stderr[-2000:]
+    rows = re.findall(r"<tr>", body.group(1))
+    assert len(rows) == 200  # one page, not all 1001 items
+    assert body.group(1).count('<tr class="group">') == 1  # the page starts in the "unknown" section
+    # The hostile name is first in the queue (unknown, path "aaa/...") and shows as text.
+    assert "aaa/&lt;/script&gt;&lt;script&gt;alert(1)&lt;/script&gt;.jpg" in body.group(1)
+    assert "rows 1\u20131,000 of 1,001" not in dom  # page size is 200
+    assert "rows 1\u2013200 of 1,001" in dom

@@ -1,0 +1,90 @@
+"""The CLI contracts: commands, JSON-lines output, imports, exit codes (0 ok, 1 fatal, 2 usage)."""
+
+from __future__ import annotations
+
+import json
+import os
+import sqlite3
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from hashwarden.demo.synthetic import save, scene
+
+HASH_KEYS = {"path", "size", "md5", "sha1", "sha256", "media", "pdq", "pdq_quality"}
+
+
+def hw(*args: str, db: Path, check: bool = True) -> subprocess.CompletedProcess[str]:
+    env = {**os.environ, "HASHWARDEN_DB": str(db), "COLUMNS": "200"}
+    result = subprocess.run([sys.executable, "-m", "hashwarden", *args], capture_output=True, text=True, env=env)
+    if check and result.returncode != 0:
+        raise AssertionError(f"exit {result.returncode}: {result.stderr}")
+    return result
+
+
+def test_hash_output_contract(tmp_path: Path) -> None:
+    save(scene(4), tmp_path / "in" / "a.jpg")
+    (tmp_path / "in" / "b.bin").write_bytes(b"\0" * 10)
+    (tmp_path / "in" / "c.jpg").write_bytes((tmp_path / "in" / "a.jpg").read_bytes()[:2000])
+    lines = hw("hash", "--dihedral", str(tmp_path / "in"), db=tmp_path / "db").stdout.splitlines()
+    records = {Path(r["path"]).name: r for r in map(json.loads, lines)}
+    assert set(records) == {"a.jpg", "b.bin", "c.jpg"}
+    for record in records.values():
+        assert HASH_KEYS | {"pdq_dihedral"} <= set(record)
+    assert records["a.jpg"]["media"] == "image" and len(records["a.jpg"]["pdq_dihedral"]) == 8
+    assert records["b.bin"]["media"] == "other" and records["b.bin"]["pdq"] is None
+    assert "truncated" in records["c.jpg"]["error"] and records["c.jpg"]["md5"]
+    single = json.loads(hw("hash", str(tmp_path / "in" / "a.jpg"), db=tmp_path / "db").stdout)
+    assert single["path"] == str(tmp_path / "in" / "a.jpg") and "pdq_dihedral" not in single
+
+
+def test_sets_imports_scan_audit(tmp_path: Path, conformance: Path) -> None:
+    db = tmp_path / "hw.db"
+    hw("set", "create", "caid", "--kind", "alert", "--source", "CAID", "--scheme", "uk-sentencing", db=db)
+    haystack = conformance / "threatexchange" / "pdq" / "data" / "reg-test-input" / "haystack.txt"
+    assert "1,350" in hw("import", "pdq", str(haystack), "--set", "caid", db=db).stdout
+    flavour = conformance / "threatexchange" / "expected" / "pdq-library-flavour.csv"
+    hw("import", "pdq", str(flavour), "--set", "caid", db=db)
+    save(scene(9), tmp_path / "ev" / "x.jpg")
+    listing = hw("hash", str(tmp_path / "ev"), db=db).stdout
+    (tmp_path / "h.jsonl").write_text(listing.replace('"media"', '"category": "B", "media"'))
+    hw("import", "hashes", str(tmp_path / "h.jsonl"), "--set", "caid", db=db)
+    (tmp_path / "m.md5").write_text(f"{json.loads(listing)['md5']}  x.jpg\n")
+    hw("set", "create", "local", "--kind", "ignorable", db=db)
+    hw("import", "md5sum", str(tmp_path / "m.md5"), "--set", "local", db=db)
+    table = hw("set", "list", db=db).stdout
+    assert "caid" in table and "1,400" in table and "local" in table
+    hw("scan", str(tmp_path / "ev"), "--case", "C1", "--out", str(tmp_path / "case"), "--quiet", db=db)
+    (item,) = json.loads((tmp_path / "case" / "report.json").read_text())["items"]
+    assert item["status"] == "known" and {m["kind"] for m in item["matches"]} == {"alert", "ignorable"}
+    assert "intact" in hw("audit", "verify", db=db).stdout
+
+
+def test_exit_codes(tmp_path: Path) -> None:
+    db = tmp_path / "hw.db"
+    assert hw("scan", db=db, check=False).returncode == 2
+    assert hw("set", "create", "x", db=db, check=False).returncode == 2  # --kind missing
+    assert hw("scan", "--case", "c", "--out", str(tmp_path / "o"), "nope", db=db, check=False).returncode == 1
+    failed = hw("import", "pdq", str(tmp_path / "missing.txt"), "--set", "x", db=db, check=False)
+    assert failed.returncode == 1 and failed.stderr.startswith("FormatError:") and "missing.txt" in failed.stderr
+    hw("set", "create", "x", "--kind", "alert", db=db)
+    duplicate = hw("set", "create", "x", "--kind", "alert", db=db, check=False)
+    assert duplicate.returncode == 1 and duplicate.stderr.startswith("StoreError:")
+
+
+def test_audit_verify_fails_after_tampering(tmp_path: Path) -> None:
+    db = tmp_path / "hw.db"
+    hw("set", "create", "a", "--kind", "alert", db=db)
+    hw("set", "create", "b", "--kind", "alert", db=db)
+    with sqlite3.connect(db) as conn:
+        conn.execute("UPDATE audit SET details = '{}' WHERE id = 1")
+    result = hw("audit", "verify", db=db, check=False)
+    assert result.returncode == 1 and "row 1" in result.stderr
+
+
+@pytest.mark.parametrize("command", [[], ["hash"], ["scan"], ["set"], ["set", "create"], ["import", "pdq"], ["audit"], ["demo"]])
+def test_every_command_has_help(tmp_path: Path, command: list[str]) -> None:
+    result = hw(*command, "--help", db=tmp_path / "db")
+    assert "Usage" in result.stdout and len(result.stdout.splitlines()) > 3
