@@ -32,8 +32,10 @@ def decode_rgb(data: bytes, *, max_pixels: int = MAX_IMAGE_PIXELS) -> np.ndarray
         ImageTooLarge: the header declares more than `max_pixels` pixels (nothing is allocated).
         EvidenceReadError: the content is not a decodable image, or is corrupt or truncated.
     """
-    # hashwarden enforces its own pixel limit below (before any pixel is allocated); Pillow's global one would
-    # refuse at a different size with a message naming Pillow's limit instead of ours.
+    # hashwarden enforces its own pixel limit (below, from the header, before any pixel is allocated). Pillow's
+    # process-wide limit would refuse at another size, naming its own limit, so it is lifted while we open and
+    # restored after: callers of Pillow elsewhere in the process keep their setting.
+    pillow_limit = Image.MAX_IMAGE_PIXELS
     Image.MAX_IMAGE_PIXELS = None
     try:
         with warnings.catch_warnings():
@@ -45,8 +47,6 @@ def decode_rgb(data: bytes, *, max_pixels: int = MAX_IMAGE_PIXELS) -> np.ndarray
                     f"image declares {width}x{height} = {width * height:,} pixels, above the limit of {max_pixels:,}"
                 )
             image.load()
-    except Image.DecompressionBombError as exc:
-        raise ImageTooLarge(f"image refused as a decompression bomb: {exc}") from exc
     except UnidentifiedImageError as exc:
         raise EvidenceReadError("not a decodable image (format not recognised by the decoder)") from exc
     except EvidenceReadError:
@@ -55,6 +55,8 @@ def decode_rgb(data: bytes, *, max_pixels: int = MAX_IMAGE_PIXELS) -> np.ndarray
         raise ImageTooLarge("image too large to decode in memory") from exc
     except Exception as exc:  # noqa: BLE001 - hostile input makes decoders raise anything
         raise EvidenceReadError(f"corrupt or truncated image: {exc}") from exc
+    finally:
+        Image.MAX_IMAGE_PIXELS = pillow_limit
     try:
         return to_rgb8(image)
     except Exception as exc:  # noqa: BLE001

@@ -1,0 +1,1 @@
+"""Benign, code-generated demo material: synthetic images, their variants, and deliberately broken files."""
