@@ -1,7 +1,7 @@
 """Exact lookup of fixed-width digests: a sorted NumPy array searched by bisection.
 
 A dict of bytes would cost ~100 bytes per key; this costs the digest width plus 8, so tens of millions of
-entries fit in memory, and a batch of lookups is one vectorised searchsorted.
+entries fit in memory.
 """
 
 from __future__ import annotations
@@ -14,19 +14,27 @@ import numpy as np
 class ExactIndex:
     """Digest (bytes of one width) -> the ids of the entries holding it."""
 
-    def __init__(self, width: int, pairs: Iterable[tuple[bytes, int]]) -> None:
+    def __init__(self, width: int, keys: bytes, ids: np.ndarray) -> None:
+        """`keys` is the concatenation of len(ids) digests of `width` bytes each."""
+        if len(keys) != width * len(ids):
+            raise ValueError(f"{len(keys)} key bytes do not make {len(ids)} digests of {width} bytes")
         self.width = width
-        keys: list[bytes] = []
-        ids: list[int] = []
+        key_array = np.frombuffer(keys, dtype=f"S{width}") if len(ids) else np.empty(0, dtype=f"S{width}")
+        # NumPy compares S-dtype values as NUL-padded byte strings; all keys have the same width, so this is
+        # plain byte order and a key ending in zero bytes stays distinct.
+        order = np.argsort(key_array, kind="stable")
+        self._keys = key_array[order]
+        self._ids = np.asarray(ids, dtype=np.int64)[order]
+
+    @classmethod
+    def from_pairs(cls, width: int, pairs: Iterable[tuple[bytes, int]]) -> "ExactIndex":
+        keys, ids = bytearray(), []
         for key, ref in pairs:
             if len(key) != width:
                 raise ValueError(f"digest of {len(key)} bytes in an index of width {width}")
-            keys.append(key)
+            keys += key
             ids.append(ref)
-        key_array = np.array(keys, dtype=f"V{width}") if keys else np.empty(0, dtype=f"V{width}")
-        order = np.argsort(key_array.view(f"S{width}"), kind="stable")
-        self._keys = key_array.view(f"S{width}")[order]
-        self._ids = np.asarray(ids, dtype=np.int64)[order]
+        return cls(width, bytes(keys), np.asarray(ids, dtype=np.int64))
 
     def __len__(self) -> int:
         return len(self._ids)
@@ -35,7 +43,7 @@ class ExactIndex:
         """Ids of the entries whose digest is exactly `key` (empty when none)."""
         if len(key) != self.width or not len(self._ids):
             return []
-        probe = np.array([key], dtype=f"V{self.width}").view(f"S{self.width}")
-        lo = int(np.searchsorted(self._keys, probe[0], side="left"))
-        hi = int(np.searchsorted(self._keys, probe[0], side="right"))
+        probe = np.frombuffer(key, dtype=f"S{self.width}")[0]
+        lo = int(np.searchsorted(self._keys, probe, side="left"))
+        hi = int(np.searchsorted(self._keys, probe, side="right"))
         return self._ids[lo:hi].tolist()

@@ -27,17 +27,22 @@ class HammingHit:
 class HammingIndex:
     """256-bit codes -> entry ids; `query` returns every code within a radius of any of the query codes."""
 
-    def __init__(self, pairs: Iterable[tuple[bytes, int]]) -> None:
-        codes: list[bytes] = []
-        ids: list[int] = []
+    def __init__(self, codes: bytes, ids: np.ndarray) -> None:
+        """`codes` is the concatenation of len(ids) 32-byte PDQ codes."""
+        if len(codes) != 32 * len(ids):
+            raise ValueError(f"{len(codes)} code bytes do not make {len(ids)} PDQ codes of 32 bytes")
+        self._codes = np.frombuffer(codes, dtype=np.uint64).reshape(-1, 4) if len(ids) else np.empty((0, 4), np.uint64)
+        self._ids = np.asarray(ids, dtype=np.int64)
+
+    @classmethod
+    def from_pairs(cls, pairs: Iterable[tuple[bytes, int]]) -> "HammingIndex":
+        codes, ids = bytearray(), []
         for code, ref in pairs:
             if len(code) != 32:
                 raise ValueError(f"PDQ code of {len(code)} bytes (expected 32)")
-            codes.append(code)
+            codes += code
             ids.append(ref)
-        buffer = b"".join(codes)
-        self._codes = np.frombuffer(buffer, dtype=np.uint64).reshape(-1, 4) if codes else np.empty((0, 4), np.uint64)
-        self._ids = np.asarray(ids, dtype=np.int64)
+        return cls(bytes(codes), np.asarray(ids, dtype=np.int64))
 
     def __len__(self) -> int:
         return len(self._ids)

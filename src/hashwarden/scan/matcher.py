@@ -5,80 +5,93 @@ Built once per scan from the store into in-memory indexes (a cache of the store,
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from array import array
+from collections.abc import Callable
 from typing import Any
 
-from sqlalchemy.engine import Connection
+import numpy as np
+from sqlalchemy.engine import Connection, Engine
 
 from hashwarden.index import ExactIndex, HammingIndex
 from hashwarden.signals.crypto import DIGESTS
 from hashwarden.signals.pdq import DIHEDRAL_NAMES
-from hashwarden.store.hashsets import MatchRow, iter_match_rows, list_sets
-
-
-@dataclass(frozen=True)
-class _EntryInfo:
-    set_name: str
-    kind: str
-    category: str | None
-    scheme: str | None
+from hashwarden.store.hashsets import describe_entries, iter_match_rows, list_sets
 
 
 class Matcher:
-    """Indexes of one store snapshot, and the rules that turn hits into a status."""
+    """Indexes of one store snapshot, and the rules that turn hits into a status.
 
-    def __init__(self, rows: list[MatchRow], pdq_threshold: int, pdq_min_quality: int) -> None:
+    Only digests and ids are held in memory (compact arrays, ~100 bytes per entry); what a hit is (set, kind,
+    category) is asked of the store when a hit happens, which is rare next to the number of entries.
+    """
+
+    def __init__(
+        self,
+        exact: dict[str, ExactIndex],
+        pdq: HammingIndex,
+        describe: Callable[[list[int]], dict[int, dict[str, Any]]],
+        pdq_threshold: int,
+        pdq_min_quality: int,
+    ) -> None:
+        self._exact = exact
+        self._pdq = pdq
+        self._lookup = describe
         self.pdq_threshold = pdq_threshold
         self.pdq_min_quality = pdq_min_quality
-        self._info = {r.entry_id: _EntryInfo(r.set_name, r.kind, r.category, r.scheme) for r in rows}
-        self._exact = {
-            d.name: ExactIndex(d.hex_length // 2, ((getattr(r, d.name), r.entry_id) for r in rows if getattr(r, d.name)))
-            for d in DIGESTS
-        }
-        usable = (r for r in rows if r.pdq and (r.pdq_quality is None or r.pdq_quality >= pdq_min_quality))
-        self._pdq = HammingIndex((r.pdq, r.entry_id) for r in usable)
 
     @classmethod
-    def from_store(cls, conn: Connection, pdq_threshold: int, pdq_min_quality: int) -> "Matcher":
-        return cls(list(iter_match_rows(conn)), pdq_threshold, pdq_min_quality)
+    def from_store(cls, engine: Engine, pdq_threshold: int, pdq_min_quality: int) -> "Matcher":
+        """Read every entry's digests once (streamed) into the indexes."""
+        keys = {d.name: bytearray() for d in DIGESTS}
+        key_ids: dict[str, array] = {d.name: array("q") for d in DIGESTS}
+        codes, code_ids = bytearray(), array("q")
+        with engine.connect() as conn:
+            for row in iter_match_rows(conn):
+                for digest in DIGESTS:
+                    value = getattr(row, digest.name)
+                    if value:
+                        keys[digest.name] += value
+                        key_ids[digest.name].append(row.entry_id)
+                if row.pdq and (row.pdq_quality is None or row.pdq_quality >= pdq_min_quality):
+                    codes += row.pdq
+                    code_ids.append(row.entry_id)
+        exact = {
+            d.name: ExactIndex(d.hex_length // 2, bytes(keys[d.name]), np.frombuffer(key_ids[d.name], np.int64))
+            for d in DIGESTS
+        }
+        pdq = HammingIndex(bytes(codes), np.frombuffer(code_ids, np.int64))
 
-    def __len__(self) -> int:
-        return len(self._info)
+        def describe(entry_ids: list[int]) -> dict[int, dict[str, Any]]:
+            with engine.connect() as conn:
+                return describe_entries(conn, entry_ids)
+
+        return cls(exact, pdq, describe, pdq_threshold, pdq_min_quality)
 
     def match(self, item: dict[str, Any]) -> list[dict[str, Any]]:
         """Matches of one item (its md5/sha1/sha256/pdq/pdq_quality/pdq_dihedral fields), in a stable order.
 
         An entry is listed once: by the strongest digest that matched it (sha256 > sha1 > md5), else by PDQ.
         """
-        matches: list[dict[str, Any]] = []
         exact: dict[int, str] = {}  # entry id -> the strongest digest that matched it
         for digest in DIGESTS:  # weakest to strongest: md5, sha1, sha256
             value = item.get(digest.name)
             if value:
                 for entry_id in self._exact[digest.name].query(bytes.fromhex(value)):
                     exact[entry_id] = digest.name
-        matches.extend(self._describe(entry_id, method) for entry_id, method in exact.items())
-        exact_ids = set(exact)
+        found: dict[int, dict[str, Any]] = {entry_id: {"method": method} for entry_id, method in exact.items()}
         quality = item.get("pdq_quality")
         if item.get("pdq") and quality is not None and quality >= self.pdq_min_quality:
             forms = item.get("pdq_dihedral") or [item["pdq"]]
-            hits = self._pdq.query([bytes.fromhex(h) for h in forms], self.pdq_threshold)
-            for hit in hits:
-                if hit.entry_id in exact_ids:
-                    continue
-                found = self._describe(hit.entry_id, "pdq")
-                found["distance"] = hit.distance
-                found["transform"] = DIHEDRAL_NAMES[hit.query_index] if len(forms) > 1 else "orig"
-                matches.append(found)
+            for hit in self._pdq.query([bytes.fromhex(h) for h in forms], self.pdq_threshold):
+                if hit.entry_id not in found:
+                    transform = DIHEDRAL_NAMES[hit.query_index] if len(forms) > 1 else "orig"
+                    found[hit.entry_id] = {"method": "pdq", "distance": hit.distance, "transform": transform}
+        if not found:
+            return []
+        details = self._lookup(sorted(found))
+        matches = [{**details[entry_id], **how, "entry": entry_id} for entry_id, how in found.items()]
         matches.sort(key=lambda m: (m["kind"] != "alert", m.get("distance", 0), m["set"], m["entry"], m["method"]))
         return matches
-
-    def _describe(self, entry_id: int, method: str) -> dict[str, Any]:
-        info = self._info[entry_id]
-        return {
-            "set": info.set_name, "kind": info.kind, "method": method,
-            "category": info.category, "scheme": info.scheme, "entry": entry_id,
-        }
 
 
 def item_status(matches: list[dict[str, Any]], error: str | None) -> str:

@@ -79,12 +79,12 @@ def run_scan(
     try:
         _start_or_check(db, case, roots, settings, fresh)
         run_id = db.start_run(started, command)
+        matcher = Matcher.from_store(engine, settings.pdq_threshold, settings.pdq_min_quality)
         with engine.begin() as conn:
-            matcher = Matcher.from_store(conn, settings.pdq_threshold, settings.pdq_min_quality)
             hash_sets = sets_in_use(conn)
             audit.append(conn, "scan.start", {"case": case, "out": str(out_dir), "sources": roots, "resume": not fresh})
         listings = [Listing(root) for root in roots]
-        tasks = _enumerate(db, roots, listings)
+        tasks = _enumerate(db, roots, listings, progress)
         options = HashOptions(compute_pdq=settings.compute_pdq, dihedral=True, max_image_pixels=settings.max_image_pixels)
         hashed = _hash_and_record(db, matcher, tasks, options, settings.worker_count(), run_id, progress)
         for index, listing in enumerate(listings):
@@ -144,9 +144,13 @@ def _start_or_check(db: CaseDB, case: str, roots: list[str], settings: ScanSetti
         raise ScanError(f"--resume must use the same matching settings as the scan it continues: {db.get_meta('matching')}")
 
 
-def _enumerate(db: CaseDB, roots: list[str], listings: list[Listing]) -> list[tuple[int, FolderItem]]:
+def _enumerate(
+    db: CaseDB, roots: list[str], listings: list[Listing], progress: Progress | None
+) -> list[tuple[int, FolderItem]]:
     """Walk every source once: record skipped entries, note each file's metadata, return what is left to hash."""
     done = db.recorded_keys()
+    if progress:
+        progress.phase("listing evidence", None)
     tasks: list[tuple[int, FolderItem]] = []
     for index, root in enumerate(roots):
         try:
@@ -157,6 +161,8 @@ def _enumerate(db: CaseDB, roots: list[str], listings: list[Listing]) -> list[tu
                         db.add_skipped(index, entry.key, entry.path, entry.reason)
                     continue
                 listings[index].note_before(entry)
+                if progress:
+                    progress.advance()
                 if (index, entry.key) not in done:
                     tasks.append((index, entry))
         except EvidenceReadError as exc:

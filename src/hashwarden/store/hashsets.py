@@ -166,13 +166,9 @@ def import_entries(engine: Engine, set_name: str, records: Iterable[EntryRecord]
 
 @dataclass(frozen=True)
 class MatchRow:
-    """What matching needs of an entry, loaded once per scan."""
+    """The hashes of one entry, as the matchers index them."""
 
     entry_id: int
-    set_name: str
-    kind: str
-    category: str | None
-    scheme: str | None
     md5: bytes | None
     sha1: bytes | None
     sha256: bytes | None
@@ -181,10 +177,18 @@ class MatchRow:
 
 
 def iter_match_rows(conn: Connection) -> Iterator[MatchRow]:
-    """Every entry of every set with the fields the matchers index."""
-    query = select(
-        entry.c.id, hash_set.c.name, hash_set.c.kind, entry.c.category, entry.c.category_scheme,
-        entry.c.md5, entry.c.sha1, entry.c.sha256, entry.c.pdq, entry.c.pdq_quality,
-    ).join(hash_set, hash_set.c.id == entry.c.set_id)
+    """Every entry's hashes, streamed (constant memory on the Python side)."""
+    query = select(entry.c.id, entry.c.md5, entry.c.sha1, entry.c.sha256, entry.c.pdq, entry.c.pdq_quality)
     for row in conn.execute(query.execution_options(yield_per=10000)):
         yield MatchRow(*row)
+
+
+def describe_entries(conn: Connection, entry_ids: list[int]) -> dict[int, dict[str, Any]]:
+    """What a match says about each entry: its set, the set's kind, and the entry's category with its scheme."""
+    query = select(
+        entry.c.id, hash_set.c.name, hash_set.c.kind, entry.c.category, entry.c.category_scheme
+    ).join(hash_set, hash_set.c.id == entry.c.set_id).where(entry.c.id.in_(entry_ids))
+    return {
+        row.id: {"set": row.name, "kind": row.kind, "category": row.category, "scheme": row.category_scheme}
+        for row in conn.execute(query)
+    }

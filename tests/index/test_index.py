@@ -1,0 +1,61 @@
+"""Matchers: exact digests (including keys ending in zero bytes) and PDQ range search with exact recall."""
+
+from __future__ import annotations
+
+import numpy as np
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from hashwarden.index import ExactIndex, HammingIndex
+
+
+def test_exact_index_finds_every_key_and_only_it() -> None:
+    keys = [b"\x00" * 16, b"\x01" + b"\x00" * 15, b"\x00" * 15 + b"\x01", bytes(range(16)), bytes(range(16))]
+    index = ExactIndex.from_pairs(16, ((k, i) for i, k in enumerate(keys)))
+    assert index.query(b"\x00" * 16) == [0]
+    assert index.query(b"\x00" * 15 + b"\x01") == [2]
+    assert sorted(index.query(bytes(range(16)))) == [3, 4]
+    assert index.query(b"\x02" * 16) == [] and index.query(b"short") == []
+    assert ExactIndex.from_pairs(20, []).query(b"\x00" * 20) == []
+
+
+def _popcount_distance(a: bytes, b: bytes) -> int:
+    return (int.from_bytes(a, "big") ^ int.from_bytes(b, "big")).bit_count()
+
+
+def _flip(code: bytes, bits: list[int]) -> bytes:
+    value = int.from_bytes(code, "big")
+    for bit in bits:
+        value ^= 1 << bit
+    return value.to_bytes(32, "big")
+
+
+@settings(max_examples=40, deadline=None)
+@given(seed=st.integers(0, 2**32 - 1), radius=st.integers(0, 31))
+def test_hamming_recall_is_exact_on_clustered_data(seed: int, radius: int) -> None:
+    rng = np.random.default_rng(seed)
+    centres = [rng.bytes(32) for _ in range(5)]
+    codes = [c for c in centres]
+    for centre in centres:  # near copies at distances 0..40
+        for distance in rng.integers(0, 41, size=20):
+            codes.append(_flip(centre, rng.choice(256, size=int(distance), replace=False).tolist()))
+    codes += [rng.bytes(32) for _ in range(100)]
+    index = HammingIndex.from_pairs((c, i) for i, c in enumerate(codes))
+    query = _flip(centres[0], rng.choice(256, size=int(rng.integers(0, 10)), replace=False).tolist())
+    other_form = rng.bytes(32)
+    hits = {h.entry_id: h for h in index.query([other_form, query], radius)}
+    for entry_id, code in enumerate(codes):
+        best = min(_popcount_distance(code, other_form), _popcount_distance(code, query))
+        if best <= radius:
+            assert hits[entry_id].distance == best
+        else:
+            assert entry_id not in hits
+
+
+def test_hamming_empty_and_block_boundaries() -> None:
+    assert HammingIndex.from_pairs([]).query([b"\0" * 32], 31) == []
+    rng = np.random.default_rng(1)
+    codes = [rng.bytes(32) for _ in range(40_000)]  # more than one block of the brute-force scan
+    index = HammingIndex.from_pairs((c, i) for i, c in enumerate(codes))
+    hits = index.query([codes[0], codes[-1], codes[20_000]], 0)
+    assert sorted((h.entry_id, h.query_index) for h in hits) == [(0, 0), (20_000, 2), (39_999, 1)]
