@@ -47,7 +47,7 @@ def sha256_item(task: tuple[int, FolderItem]) -> tuple[int, bytes, int | None, s
     source, item = task
     try:
         with item.open() as fp:
-            signals = hash_stream(fp, HashOptions(compute_pdq=False))
+            signals = hash_stream(fp, HashOptions(compute_pdq=False, digests=("sha256",)))
     except EvidenceReadError:
         return source, item.key, None, None
     return source, item.key, signals.size, signals.sha256

@@ -11,7 +11,7 @@ from typing import BinaryIO
 
 from hashwarden.config import MAX_IMAGE_BYTES, MAX_IMAGE_PIXELS, READ_CHUNK_SIZE
 from hashwarden.errors import EvidenceReadError
-from hashwarden.signals.crypto import MD5, SHA1, SHA256
+from hashwarden.signals.crypto import DIGESTS
 from hashwarden.signals.image import decode_rgb
 from hashwarden.signals.media import SNIFF_BYTES, sniff
 from hashwarden.signals.pdq import DEFAULT_ENGINE, PdqEngine
@@ -40,6 +40,7 @@ class HashOptions:
 
     compute_pdq: bool = True
     dihedral: bool = False
+    digests: tuple[str, ...] = ("md5", "sha1", "sha256")
     max_image_pixels: int = MAX_IMAGE_PIXELS
     max_image_bytes: int = MAX_IMAGE_BYTES
     chunk_size: int = READ_CHUNK_SIZE
@@ -52,7 +53,7 @@ def hash_stream(fp: BinaryIO, options: HashOptions = HashOptions(), engine: PdqE
     digests that could be computed (none after a read failure, since a partial digest identifies nothing).
     """
     result = FileSignals()
-    accumulators = [MD5.accumulator(), SHA1.accumulator(), SHA256.accumulator()]
+    accumulators = {d.name: d.accumulator() for d in DIGESTS if d.name in options.digests}
     kept: list[bytes] | None = None
     offset = 0
     try:
@@ -65,7 +66,7 @@ def hash_stream(fp: BinaryIO, options: HashOptions = HashOptions(), engine: PdqE
                 result.media, result.format = kind.media, kind.format
                 if kind.media == "image" and options.compute_pdq:
                     kept = []
-            for acc in accumulators:
+            for acc in accumulators.values():
                 acc.update(chunk)
             if kept is not None:
                 kept.append(chunk)
@@ -78,7 +79,8 @@ def hash_stream(fp: BinaryIO, options: HashOptions = HashOptions(), engine: PdqE
         result.error = f"read failed at offset {offset}: {exc.strerror or exc}"
         return result
     result.size = offset
-    result.md5, result.sha1, result.sha256 = (acc.hexdigest() for acc in accumulators)
+    for name, acc in accumulators.items():
+        setattr(result, name, acc.hexdigest())
     if kept is not None:
         _add_pdq(result, b"".join(kept), options, engine)
     return result
