@@ -272,5 +272,5 @@ def main() -> None:
     try:
         app()
     except HashwardenError as exc:
-        err.print(f"{type(exc).__name__}: {exc}", markup=False, highlight=False)
+        err.print(f"{type(exc).__name__}: {exc}", markup=False, highlight=False, soft_wrap=True)
         sys.exit(ExitCode.FATAL)

@@ -89,7 +89,7 @@ def open_relative(root: bytes, parts: tuple[bytes, ...]) -> int:
     full = os.path.join(root, *parts)
     if len(full) < _SHORT_PATH:
         return _open_file(full, None)
-    dir_fd = os.open(root, _DIR_FLAGS)
+    dir_fd = _open_dir(root, None)
     try:
         group: list[bytes] = []
         for part in parts[:-1]:
@@ -106,19 +106,31 @@ def open_relative(root: bytes, parts: tuple[bytes, ...]) -> int:
 
 def _step(dir_fd: int, relative: bytes) -> int:
     try:
-        return os.open(relative, _DIR_FLAGS, dir_fd=dir_fd)
+        return _open_dir(relative, dir_fd)
     finally:
         os.close(dir_fd)
 
 
 def _open_file(path: bytes, dir_fd: int | None) -> int:
+    return _open_noatime(path, _FILE_FLAGS, dir_fd)
+
+
+def _open_dir(path: bytes, dir_fd: int | None) -> int:
+    """Open a directory read-only, without following a symlink."""
+    return _open_noatime(path, _DIR_FLAGS, dir_fd)
+
+
+def _open_noatime(path: bytes, flags: int, dir_fd: int | None) -> int:
+    """os.open with O_NOATIME, so reading leaves access times as they were; without it where refused.
+
+    O_NOATIME is refused (EPERM) on files the process does not own, unless it has CAP_FOWNER.
+    """
     try:
-        return os.open(path, _FILE_FLAGS | _NOATIME, dir_fd=dir_fd)
+        return os.open(path, flags | _NOATIME, dir_fd=dir_fd)
     except PermissionError:
         if not _NOATIME:
             raise
-        # O_NOATIME is refused on files we do not own (EPERM): open without it.
-        return os.open(path, _FILE_FLAGS, dir_fd=dir_fd)
+        return os.open(path, flags, dir_fd=dir_fd)
 
 
 @dataclass
@@ -154,7 +166,7 @@ class FolderSource:
         if not stat.S_ISDIR(info.st_mode):
             raise EvidenceReadError("source is neither a folder nor a regular file", location=self.display_root)
         try:
-            root_fd = os.open(self.root, _DIR_FLAGS)
+            root_fd = _open_dir(self.root, None)
         except OSError as exc:
             raise EvidenceReadError(f"cannot open source: {exc.strerror}", location=self.display_root) from exc
         stack = [_Frame((), (info.st_dev, info.st_ino), root_fd, _list(root_fd))]
@@ -189,11 +201,8 @@ class FolderSource:
         """Push the directory `name` of the top frame, or say why it cannot be read."""
         try:
             parent_fd = self._descriptor(stack, len(stack) - 1)
-            fd = os.open(name, _DIR_FLAGS, dir_fd=parent_fd)
-            opened = os.fstat(fd)
-            if (opened.st_dev, opened.st_ino) != (info.st_dev, info.st_ino):
-                os.close(fd)
-                raise OSError(0, "directory replaced during the scan")
+            fd = _open_dir(name, parent_fd)
+            _check_same(fd, (info.st_dev, info.st_ino))
             entries = _list(fd)
         except OSError as exc:
             return Skipped(b"/".join(parts), "/".join(map(display_name, parts)), f"unreadable directory: {exc.strerror}")
@@ -228,23 +237,32 @@ class FolderSource:
         start = index
         while start >= 0 and stack[start].fd is None:
             start -= 1
-        fd = stack[start].fd if start >= 0 else os.open(self.root, _DIR_FLAGS)
-        owned = start < 0  # whether `fd` is a temporary we must close
-        for position in range(start + 1, index + 1):
+        if start >= 0:
+            fd, owned, first = stack[start].fd, False, start + 1
+        else:  # even the root's descriptor was let go: open it again by its path
+            fd, owned, first = _open_dir(self.root, None), True, 1
+            _check_same(fd, stack[0].dev_ino)
+        for position in range(first, index + 1):
             frame = stack[position]
             try:
-                child = os.open(frame.parts[-1], _DIR_FLAGS, dir_fd=fd)
+                child = _open_dir(frame.parts[-1], fd)
             finally:
                 if owned:
                     os.close(fd)
             owned = True
-            if (os.fstat(child).st_dev, os.fstat(child).st_ino) != frame.dev_ino:
-                os.close(child)
-                raise OSError(0, "directory replaced during the scan")
+            _check_same(child, frame.dev_ino)
             fd = child
         target.fd = fd
         self._hold(target)
         return fd
+
+
+def _check_same(fd: int, dev_ino: tuple[int, int]) -> None:
+    """Refuse a directory that is not the one listed (replaced between listing and re-opening)."""
+    info = os.fstat(fd)
+    if (info.st_dev, info.st_ino) != dev_ino:
+        os.close(fd)
+        raise OSError(0, "directory replaced during the scan")
 
 
 def _list(fd: int) -> list[tuple[bytes, os.stat_result]]:

@@ -44,7 +44,7 @@ def decode_rgb(data: bytes, *, max_pixels: int = MAX_IMAGE_PIXELS) -> np.ndarray
             width, height = image.size
             if width * height > max_pixels:
                 raise ImageTooLarge(
-                    f"image declares {width}x{height} = {width * height:,} pixels, above the limit of {max_pixels:,}"
+                    f"refused: image declares {width}x{height} = {width * height:,} pixels, above the limit of {max_pixels:,}"
                 )
             image.load()
     except UnidentifiedImageError as exc:
