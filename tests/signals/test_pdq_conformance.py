@@ -12,7 +12,7 @@ import pytest
 from PIL import Image
 
 from hashwarden.signals import DIHEDRAL_NAMES, PDQ, HashOptions, hash_stream
-from hashwarden.signals.image import decode_rgb
+from hashwarden.signals.image import Pixels, decode_rgb
 from hashwarden.signals.pdq import ReferencePdqEngine, bits_to_hex
 
 
@@ -120,6 +120,6 @@ def test_engine_interface_matches_pdqhash_directly() -> None:
     rng = np.random.default_rng(11)
     pixels = rng.integers(0, 256, (70, 90, 3), dtype=np.uint8)
     vector, quality = pdqhash.compute(pixels)
-    result = ReferencePdqEngine().hash_rgb(pixels)
+    result = ReferencePdqEngine().hash_pixels(Pixels.from_rgb(pixels))
     assert result.hash == bits_to_hex(vector) and result.quality == quality
     assert PDQ.validate(result.hash.upper()) == result.hash

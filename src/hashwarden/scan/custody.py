@@ -101,18 +101,14 @@ def write_custody(
     import numpy
     import PIL
 
-    try:
-        import pdqhash
-
-        pdq_version = pdqhash.__version__
-    except Exception:  # noqa: BLE001
-        pdq_version = None
+    from hashwarden.signals.pdq import DEFAULT_ENGINE
     record = {
         "case": case,
         "tool": {"name": "hashwarden", "version": __version__},
         "command": command,
         "host": {"name": socket.gethostname(), "platform": platform.platform(), "python": sys.version.split()[0]},
-        "libraries": {"Pillow": PIL.__version__, "numpy": numpy.__version__, "pdqhash": pdq_version},
+        "libraries": {"Pillow": PIL.__version__, "numpy": numpy.__version__},
+        "pdq_engine": f"{DEFAULT_ENGINE.name} {__version__}",
         "started_utc": started,
         "finished_utc": finished,
         "runs": db.runs(),

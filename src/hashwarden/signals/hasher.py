@@ -12,7 +12,7 @@ from typing import BinaryIO
 from hashwarden.config import MAX_IMAGE_BYTES, MAX_IMAGE_PIXELS, READ_CHUNK_SIZE
 from hashwarden.errors import EvidenceReadError
 from hashwarden.signals.crypto import DIGESTS
-from hashwarden.signals.image import decode_rgb
+from hashwarden.signals.image import decode_pixels
 from hashwarden.signals.media import SNIFF_BYTES, sniff
 from hashwarden.signals.pdq import DEFAULT_ENGINE, PdqEngine
 
@@ -88,9 +88,11 @@ def hash_stream(fp: BinaryIO, options: HashOptions = HashOptions(), engine: PdqE
 
 def _add_pdq(result: FileSignals, data: bytes, options: HashOptions, engine: PdqEngine) -> None:
     try:
-        rgb = decode_rgb(data, max_pixels=options.max_image_pixels)
+        pixels = decode_pixels(data, max_pixels=options.max_image_pixels)
     except EvidenceReadError as exc:
         result.error = f"{result.format or 'image'}: {exc}"
         return
-    pdq = engine.hash_rgb(rgb, dihedral=options.dihedral)
+    if pixels.frames > 1:
+        result.notes.append(f"{pixels.frames} frames or pages: the first is hashed")
+    pdq = engine.hash_pixels(pixels, dihedral=options.dihedral)
     result.pdq, result.pdq_quality, result.pdq_dihedral = pdq.hash, pdq.quality, pdq.dihedral

@@ -1,7 +1,7 @@
 """PDQ: Meta's perceptual image hash, in the canonical library flavour (full-resolution pixels, no pre-resize).
 
-The engine sits behind `PdqEngine` so that a faster implementation can replace the reference one without the
-callers noticing; the reference (`pdqhash`, the C++ core) stays the oracle its tests compare against.
+The engine sits behind `PdqEngine`: hashwarden's own `NativePdqEngine` (C, bit-identical) does the work, and the
+reference (`pdqhash`, the C++ core) stays the oracle the tests compare against.
 
 Hex form: 64 lowercase characters, the big-endian 256-bit number whose bit k is DCT cell (k // 16, k % 16).
 """
@@ -16,6 +16,8 @@ import numpy as np
 
 from hashwarden.config import PDQ_MATCH_THRESHOLD
 from hashwarden.errors import InvalidSignal
+from hashwarden.signals import _pdqcore
+from hashwarden.signals.image import Pixels
 
 # The 8 dihedral forms in the order of the reference CLI (pdq-photo-hasher --dihedral) and pdqhash.compute_dihedral.
 DIHEDRAL_NAMES: tuple[str, ...] = (
@@ -42,12 +44,12 @@ class PdqResult:
 
 
 class PdqEngine(Protocol):
-    """Computes PDQ from 8-bit RGB pixels. One method, so an engine is easy to swap and to fake."""
+    """Computes PDQ from decoded pixels. One method, so an engine is easy to swap and to fake."""
 
     name: str
 
-    def hash_rgb(self, rgb: np.ndarray, *, dihedral: bool = False) -> PdqResult:
-        """Hash an (H, W, 3) uint8 array; with `dihedral`, all 8 forms from one computation."""
+    def hash_pixels(self, pixels: Pixels, *, dihedral: bool = False) -> PdqResult:
+        """Hash decoded pixels; with `dihedral`, all 8 forms from one computation."""
         ...
 
 
@@ -57,24 +59,40 @@ def bits_to_hex(bits: np.ndarray) -> str:
     return packed.tobytes().hex()
 
 
+class NativePdqEngine:
+    """hashwarden's own engine (`_pdqcore`, C): bit-identical to the reference, about one pass over the pixels.
+
+    It reads Pillow's pixels in place (no RGB copy) and never blurs the full image more than it must: see the
+    comment at the top of `_pdqcore.c`.
+    """
+
+    name = "hashwarden"
+
+    def hash_pixels(self, pixels: Pixels, *, dihedral: bool = False) -> PdqResult:
+        forms = len(DIHEDRAL_NAMES) if dihedral else 1
+        raw, quality = _pdqcore.hash_pixels(pixels.source, pixels.rows, pixels.cols, pixels.pixel_size, forms)
+        hashes = tuple(raw[32 * i : 32 * (i + 1)].hex() for i in range(forms))
+        return PdqResult(hashes[0], quality, hashes if dihedral else None)
+
+
 class ReferencePdqEngine:
-    """PDQ via `pdqhash`, the Cython binding of the reference C++ core."""
+    """PDQ via `pdqhash`, the Cython binding of the reference C++ core: the test oracle (a test dependency)."""
 
     name = "pdqhash"
 
-    def hash_rgb(self, rgb: np.ndarray, *, dihedral: bool = False) -> PdqResult:
+    def hash_pixels(self, pixels: Pixels, *, dihedral: bool = False) -> PdqResult:
         import pdqhash
 
-        pixels = np.ascontiguousarray(rgb, dtype=np.uint8)
+        rgb = np.ascontiguousarray(pixels.rgb(), dtype=np.uint8)
         if dihedral:
-            vectors, quality = pdqhash.compute_dihedral(pixels)
+            vectors, quality = pdqhash.compute_dihedral(rgb)
             hashes = tuple(bits_to_hex(v) for v in vectors)
             return PdqResult(hashes[0], int(quality), hashes)
-        vector, quality = pdqhash.compute(pixels)
+        vector, quality = pdqhash.compute(rgb)
         return PdqResult(bits_to_hex(vector), int(quality))
 
 
-DEFAULT_ENGINE: PdqEngine = ReferencePdqEngine()
+DEFAULT_ENGINE: PdqEngine = NativePdqEngine()
 
 
 class PdqSignal:

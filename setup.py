@@ -1,0 +1,17 @@
+"""Build configuration for the one compiled part: the PDQ engine's C core (everything else is in pyproject.toml).
+
+-ffp-contract=off and no -ffast-math are required, not tuning: PDQ must be bit-identical to the reference, and a
+fused multiply-add or a reassociated sum changes float rounding.
+"""
+
+from setuptools import Extension, setup
+
+setup(
+    ext_modules=[
+        Extension(
+            "hashwarden.signals._pdqcore",
+            ["src/hashwarden/signals/_pdqcore.c"],
+            extra_compile_args=["-O3", "-std=c11", "-ffp-contract=off", "-fno-fast-math", "-Wall"],
+        )
+    ]
+)
