@@ -36,6 +36,7 @@ sysdeps-bench:
 
 bench: $(VENV)/.installed-bench sysdeps-bench
 	$(BIN)/python bench/pdq_baseline.py
+	$(BIN)/python bench/pdq_engine.py
 	$(BIN)/python bench/scan_crypto.py
 
 clean:

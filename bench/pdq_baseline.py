@@ -110,14 +110,16 @@ def time_call(fn: Callable[[Path], object], path: Path) -> tuple[float, float]:
     return time.perf_counter() - wall0, time.process_time() - cpu0
 
 
-def benchmark(photos: list[Path], rounds: int) -> dict[str, Rates]:
+def benchmark(
+    photos: list[Path], rounds: int, methods: dict[str, Callable[[Path], object]] = METHODS
+) -> dict[str, Rates]:
     """Interleaved rounds: in each round every method hashes every photo once, and the methods take turns photo by
     photo (the order rotating with photo and round), so load from elsewhere on a shared machine or thermal drift
     hits all methods alike. A method's rate for the round is photos / its summed time."""
-    names = list(METHODS)
+    names = list(methods)
     rates = {name: Rates() for name in names}
     for name in names:  # untimed warm-up: imports, page cache, allocator
-        METHODS[name](photos[0])
+        methods[name](photos[0])
     for path in photos:
         path.read_bytes()
     for r in range(rounds):
@@ -126,7 +128,7 @@ def benchmark(photos: list[Path], rounds: int) -> dict[str, Rates]:
         for i, path in enumerate(photos):
             k = (r + i) % len(names)
             for name in names[k:] + names[:k]:
-                w, c = time_call(METHODS[name], path)
+                w, c = time_call(methods[name], path)
                 wall[name] += w
                 cpu[name] += c
         for name in names:
