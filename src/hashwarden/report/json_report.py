@@ -39,6 +39,7 @@ def build_report(
             item["error"] = row["error"]
         if row.get("note"):
             item["note"] = row["note"]
+        item.update(row.get("extra") or {})  # container chain, and later deleted/carved/offset/length
         matches = []
         for match in row["matches"]:
             entry = {k: match[k] for k in ("set", "kind", "method", "entry")}

@@ -27,7 +27,7 @@ CREATE TABLE IF NOT EXISTS item (
     source INTEGER NOT NULL, key BLOB NOT NULL, path TEXT NOT NULL, size INTEGER NOT NULL,
     md5 TEXT, sha1 TEXT, sha256 TEXT, media TEXT NOT NULL, format TEXT,
     pdq TEXT, pdq_quality INTEGER, pdq_dihedral TEXT,
-    status TEXT NOT NULL, error TEXT, note TEXT, matches TEXT NOT NULL,
+    status TEXT NOT NULL, error TEXT, note TEXT, matches TEXT NOT NULL, extra TEXT,
     PRIMARY KEY (source, key)
 );
 CREATE TABLE IF NOT EXISTS skipped (
@@ -42,7 +42,7 @@ CREATE TABLE IF NOT EXISTS run (
 
 ITEM_COLUMNS = (
     "source", "key", "path", "size", "md5", "sha1", "sha256", "media", "format",
-    "pdq", "pdq_quality", "pdq_dihedral", "status", "error", "note", "matches",
+    "pdq", "pdq_quality", "pdq_dihedral", "status", "error", "note", "matches", "extra",
 )
 
 
@@ -119,6 +119,7 @@ class CaseDB:
             row["key"] = bytes(row["key"])
             row["matches"] = json.loads(row["matches"])
             row["pdq_dihedral"] = json.loads(row["pdq_dihedral"]) if row["pdq_dihedral"] else None
+            row["extra"] = json.loads(row["extra"]) if row["extra"] else {}
             yield row
 
     def skipped(self) -> list[dict[str, Any]]:

@@ -20,7 +20,8 @@ from sqlalchemy.engine import Engine
 
 from hashwarden.config import COMMIT_EVERY_ITEMS, COMMIT_EVERY_SECONDS, ScanSettings
 from hashwarden.errors import EvidenceReadError, ScanError
-from hashwarden.evidence import FolderItem, FolderSource, Skipped
+from hashwarden.evidence import FolderItem, FolderSource, Item, Skipped
+from hashwarden.evidence.archive import expand
 from hashwarden.report import build_report, write_reports
 from hashwarden.scan.case import CaseDB
 from hashwarden.scan.custody import Listing, write_custody
@@ -146,12 +147,13 @@ def _start_or_check(db: CaseDB, case: str, roots: list[str], settings: ScanSetti
 
 def _enumerate(
     db: CaseDB, roots: list[str], listings: list[Listing], progress: Progress | None
-) -> list[tuple[int, FolderItem]]:
-    """Walk every source once: record skipped entries, note each file's metadata, return what is left to hash."""
+) -> list[tuple[int, Item]]:
+    """Walk every source once: record skipped entries, note each file's metadata, open archives (in place), and
+    return what is left to hash: files and archive members."""
     done = db.recorded_keys()
     if progress:
         progress.phase("listing evidence", None)
-    tasks: list[tuple[int, FolderItem]] = []
+    tasks: list[tuple[int, Item]] = []
     for index, root in enumerate(roots):
         try:
             entries = FolderSource(root).iter_entries()
@@ -165,6 +167,9 @@ def _enumerate(
                     progress.advance()
                 if (index, entry.key) not in done:
                     tasks.append((index, entry))
+                for member in expand(entry):
+                    if (index, member.key) not in done:
+                        tasks.append((index, member))
         except EvidenceReadError as exc:
             db.add_skipped(index, b"", root, f"source unreadable: {exc}")
     db.commit()
@@ -174,7 +179,7 @@ def _enumerate(
 def _hash_and_record(
     db: CaseDB,
     matcher: Matcher,
-    tasks: list[tuple[int, FolderItem]],
+    tasks: list[tuple[int, Item]],
     options: HashOptions,
     workers: int,
     run_id: int,
@@ -189,6 +194,7 @@ def _hash_and_record(
         row["status"] = item_status(row["matches"], row.get("error"))
         row["matches"] = _json(row["matches"])
         row["pdq_dihedral"] = _json(row["pdq_dihedral"]) if row.get("pdq_dihedral") else None
+        row["extra"] = _json(row["extra"]) if row.get("extra") else None
         db.add_item(row)
         pending += 1
         if progress:

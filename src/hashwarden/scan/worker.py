@@ -8,30 +8,33 @@ from __future__ import annotations
 from typing import Any
 
 from hashwarden.errors import EvidenceReadError
-from hashwarden.evidence import FolderItem
+from hashwarden.evidence import ArchiveMember, FolderItem, Item
 from hashwarden.signals import HashOptions, hash_stream
 from hashwarden.signals.media import MediaType, extension_mismatch
 
 
-def hash_item(task: tuple[int, FolderItem, HashOptions]) -> dict[str, Any]:
+def hash_item(task: tuple[int, Item, HashOptions]) -> dict[str, Any]:
     """The case-database row of one item (without matches and status, which the writer adds)."""
     source, item, options = task
     row: dict[str, Any] = {
-        "source": source, "key": item.key, "path": item.path, "size": item.size, "media": "other",
+        "source": source, "key": item.key, "path": item.path, "size": max(item.size, 0), "media": "other",
     }
+    if isinstance(item, ArchiveMember):
+        row["extra"] = {"container": list(item.container_paths)}
     try:
         with item.open() as fp:
             signals = hash_stream(fp, options)
+            cut_off = getattr(fp, "cut_off", False)
     except EvidenceReadError as exc:
         row["error"] = str(exc.args[0])
         return row
     notes = list(signals.notes)
-    mismatch = extension_mismatch(item.parts[-1].decode("utf-8", "replace"), MediaType(signals.media, signals.format))
+    mismatch = extension_mismatch(item.path.rsplit("/", 1)[-1], MediaType(signals.media, signals.format))
     if mismatch:
         notes.append(mismatch)
     if signals.error is None and signals.size == 0:
         notes.append("empty file")
-    if signals.error is None and signals.size != item.size:
+    if signals.error is None and item.size >= 0 and signals.size != item.size and not cut_off:
         notes.append(f"size changed during the scan: listed {item.size:,} bytes, read {signals.size:,}")
     row.update(
         size=signals.size, md5=signals.md5, sha1=signals.sha1, sha256=signals.sha256,
@@ -39,6 +42,9 @@ def hash_item(task: tuple[int, FolderItem, HashOptions]) -> dict[str, Any]:
         pdq_dihedral=list(signals.pdq_dihedral) if signals.pdq_dihedral else None,
         error=signals.error, note="; ".join(notes) or None,
     )
+    if cut_off:  # a decompression bomb: what was read is not the member, so its digests identify nothing
+        row.update(md5=None, sha1=None, sha256=None, pdq=None, pdq_quality=None, pdq_dihedral=None,
+                   error=f"expansion stopped after {signals.size:,} bytes: possible decompression bomb")
     return row
 
 

@@ -54,7 +54,19 @@ def sniff(head: bytes) -> MediaType:
         return MediaType("video", "mpeg")
     if len(head) >= 189 and head[0] == 0x47 and head[188] == 0x47:
         return MediaType("video", "mpegts")
+    for magic, fmt in _CONTAINER_MAGIC:
+        if head.startswith(magic):
+            return MediaType("other", fmt)
+    if len(head) >= 262 and head[257:262] == b"ustar":
+        return MediaType("other", "tar")
     return OTHER
+
+
+# Containers: not media themselves, but the report names them (and the scan opens the ones it can read).
+_CONTAINER_MAGIC = (
+    (b"PK\x03\x04", "zip"), (b"PK\x05\x06", "zip"), (b"\x1f\x8b", "gzip"), (b"BZh", "bzip2"),
+    (b"\xfd7zXZ\x00", "xz"), (b"7z\xbc\xaf\x27\x1c", "7z"), (b"Rar!\x1a\x07", "rar"), (b"\x28\xb5\x2f\xfd", "zstd"),
+)
 
 
 # Extensions examiners expect to hold a given image format: a mismatch is worth a note in the report.

@@ -1,0 +1,296 @@
+"""Archives as evidence containers, read in place: zip (incl. zip64), tar (plain, gz, bz2, xz), and single-file
+gzip/bzip2/xz streams, nested to a bounded depth. Nothing is ever extracted to disk.
+
+A member becomes an `ArchiveMember` item whose path names the chain of containers
+(`outer.zip!/dir/inner.tar!/a.jpg`). Member names are kept exactly as stored, hostile ones included (`../../x`,
+absolute, drive letters): they are only labels here, never used to write anything. A member that expands past
+`MAX_MEMBER_BYTES` (or past `MAX_EXPANSION_RATIO` times its stored size) is cut off there and reported as an error,
+so a decompression bomb can fill neither memory nor disk.
+"""
+
+from __future__ import annotations
+
+import bz2
+import gzip
+import io
+import lzma
+import tarfile
+import zipfile
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import BinaryIO
+
+from hashwarden.errors import EvidenceReadError
+
+MAX_DEPTH = 16  # archives inside archives, at most
+MAX_MEMBER_BYTES = 8 << 30  # bytes one member may expand to before it is cut off
+MAX_EXPANSION_RATIO = 1000  # expanded / stored size beyond which a member is treated as a bomb
+MAX_NESTED_BYTES = 512 << 20  # a nested archive is held in memory to be read in place: up to this size
+SNIFF = 512
+
+
+def archive_format(head: bytes) -> str | None:
+    """The container format of content starting with `head` (>= 512 bytes when available), or None."""
+    if head[:4] in (b"PK\x03\x04", b"PK\x05\x06", b"PK\x07\x08"):
+        return "zip"
+    if len(head) >= 262 and head[257:262] == b"ustar":
+        return "tar"
+    if head[:2] == b"\x1f\x8b":
+        return "gzip"
+    if head[:3] == b"BZh" and head[3:4].isdigit():
+        return "bzip2"
+    if head[:6] == b"\xfd7zXZ\x00":
+        return "xz"
+    return None
+
+
+_DECOMPRESSORS = {"gzip": gzip.GzipFile, "bzip2": bz2.BZ2File, "xz": lzma.LZMAFile}
+
+
+@dataclass(frozen=True)
+class MemberRef:
+    """One step into a container: its format and the member's stored name; for tar also where the member's data
+    starts and its size (and the stream's compression), so opening it needs no second walk through the headers."""
+
+    format: str
+    name: str
+    stored_size: int = 0
+    offset: int = 0
+    size: int = 0
+    compression: str | None = None
+
+
+class LimitedReader(io.RawIOBase):
+    """Reads a member stream up to a byte limit, then reports EOF and remembers whether it cut the stream off.
+
+    For a window (a tar member: `limit` is its exact size) the limit is the natural end, never a cut-off.
+    """
+
+    def __init__(self, inner: BinaryIO, limit: int, window: bool = False) -> None:
+        self._inner = inner
+        self._left = limit
+        self._window = window
+        self.cut_off = False
+
+    def readable(self) -> bool:
+        return True
+
+    def read(self, size: int = -1) -> bytes:
+        if self._left <= 0:
+            if not self._window and self._inner.read(1):
+                self.cut_off = True
+            return b""
+        want = self._left if size is None or size < 0 else min(size, self._left)
+        chunk = self._inner.read(want)
+        self._left -= len(chunk)
+        return chunk
+
+    def close(self) -> None:
+        self._inner.close()
+        super().close()
+
+
+def member_limit(stored_size: int) -> int:
+    """How far a member may expand: the absolute cap, or the ratio cap for members that say how large they are."""
+    if stored_size > 0:
+        return min(MAX_MEMBER_BYTES, max(stored_size * MAX_EXPANSION_RATIO, 1 << 20))
+    return MAX_MEMBER_BYTES
+
+
+def open_member(container: BinaryIO, ref: MemberRef) -> BinaryIO:
+    """Open one member of an open, seekable container for reading (a stream: no extraction).
+
+    Raises:
+        EvidenceReadError: the member is encrypted, missing, or the container is corrupt.
+    """
+    try:
+        if ref.format == "zip":
+            archive = zipfile.ZipFile(container)
+            info = archive.getinfo(ref.name)
+            if info.flag_bits & 0x1:
+                raise EvidenceReadError("encrypted")
+            stream = archive.open(info)
+        elif ref.format == "tar":
+            base = _DECOMPRESSORS[ref.compression](fileobj=container) if ref.compression else container
+            base.seek(ref.offset)
+            reader = LimitedReader(base, min(ref.size, MAX_MEMBER_BYTES), window=True)
+            reader.cut_off = ref.size > MAX_MEMBER_BYTES
+            return reader
+        else:
+            stream = _DECOMPRESSORS[ref.format](fileobj=container)
+    except EvidenceReadError:
+        raise
+    except (zipfile.BadZipFile, tarfile.TarError, KeyError, OSError, EOFError, lzma.LZMAError, ValueError,
+            NotImplementedError, RuntimeError) as exc:
+        raise EvidenceReadError(f"cannot open {ref.format} member {ref.name!r}: {exc}") from exc
+    return LimitedReader(stream, member_limit(ref.stored_size))
+
+
+@dataclass(frozen=True)
+class ListedMember:
+    """A member found while listing a container: how to reach it, its size, and why it cannot be read, if so."""
+
+    ref: MemberRef
+    size: int
+    error: str | None = None
+
+
+def list_members(container: BinaryIO, fmt: str, display_name: str) -> Iterator[tuple[ListedMember, bytes]]:
+    """Every regular member of a seekable container, in stored order, with its first bytes (to spot archives).
+
+    Tars (compressed or not) are read in one sequential pass; zip members are opened one by one.
+
+    Raises:
+        EvidenceReadError: the container's directory cannot be read.
+    """
+    try:
+        if fmt == "zip":
+            archive = zipfile.ZipFile(container)
+            for info in archive.infolist():
+                if info.is_dir():
+                    continue
+                if info.flag_bits & 0x1:
+                    yield ListedMember(MemberRef("zip", info.filename, info.compress_size), info.file_size, "encrypted"), b""
+                    continue
+                try:
+                    with archive.open(info) as member:
+                        head = member.read(SNIFF)
+                except (zipfile.BadZipFile, OSError, EOFError, ValueError, NotImplementedError, RuntimeError) as exc:
+                    yield ListedMember(MemberRef("zip", info.filename, info.compress_size), info.file_size,
+                                       f"cannot read member: {exc}"), b""
+                    continue
+                yield ListedMember(MemberRef("zip", info.filename, info.compress_size), info.file_size), head
+        elif fmt in ("tar", "tar+gzip", "tar+bzip2", "tar+xz"):
+            compression = fmt.partition("+")[2] or None
+            with tarfile.open(fileobj=container, mode="r|*") as archive:
+                for info in archive:
+                    if not info.isfile():
+                        continue
+                    stream = archive.extractfile(info)
+                    head = stream.read(SNIFF) if stream else b""
+                    ref = MemberRef("tar", info.name, offset=info.offset_data, size=info.size, compression=compression)
+                    yield ListedMember(ref, info.size), head
+        else:
+            name = display_name.rsplit("/", 1)[-1]
+            for suffix in (".gz", ".tgz", ".bz2", ".xz", ".gzip"):
+                if name.lower().endswith(suffix):
+                    name = name[: -len(suffix)] + (".tar" if suffix == ".tgz" else "")
+                    break
+            else:
+                name = f"{name}.decompressed"
+            head = _DECOMPRESSORS[fmt](fileobj=container).read(SNIFF)
+            container.seek(0)
+            yield ListedMember(MemberRef(fmt, name or "data"), -1), head
+    except (zipfile.BadZipFile, tarfile.TarError, OSError, EOFError, lzma.LZMAError, ValueError) as exc:
+        raise EvidenceReadError(f"{fmt} archive cannot be listed: {exc}") from exc
+
+
+def compressed_holds_tar(container: BinaryIO, fmt: str) -> bool:
+    """Whether a gzip/bzip2/xz stream holds a tar (then it is listed as a tar, `r:*` decompressing it)."""
+    try:
+        head = _DECOMPRESSORS[fmt](fileobj=container).read(SNIFF)
+    except (OSError, EOFError, lzma.LZMAError, ValueError):
+        return False
+    finally:
+        container.seek(0)
+    return archive_format(head) == "tar"
+
+
+@dataclass(frozen=True)
+class ArchiveMember:
+    """A regular file inside an archive (possibly nested) inside a folder source. Picklable for workers.
+
+    `outer` opens the outermost archive file; `chain` leads from it to this member, one `MemberRef` per level.
+    """
+
+    outer: object  # a FolderItem (kept generic to avoid an import cycle)
+    chain: tuple[MemberRef, ...]
+    size: int
+    listing_error: str | None = None
+
+    @property
+    def container_paths(self) -> tuple[str, ...]:
+        """The report paths of the containers holding this member, outermost first."""
+        paths = [self.outer.path]
+        for ref in self.chain[:-1]:
+            paths.append(paths[-1] + "!/" + ref.name)
+        return tuple(paths)
+
+    @property
+    def key(self) -> bytes:
+        return self.outer.key + b"".join(b"!/" + r.name.encode("utf-8", "surrogateescape") for r in self.chain)
+
+    @property
+    def path(self) -> str:
+        return self.outer.path + "".join("!/" + r.name for r in self.chain)
+
+    def open(self) -> BinaryIO:
+        """Open the member by walking the chain; inner containers are held in memory, never written to disk.
+
+        Raises:
+            EvidenceReadError: any level is unreadable, encrypted, or a nested archive is too large to hold.
+        """
+        if self.listing_error:
+            raise EvidenceReadError(self.listing_error, location=self.path)
+        stream: BinaryIO = self.outer.open()
+        try:
+            for depth, ref in enumerate(self.chain):
+                if depth:
+                    stream = hold_in_memory(stream, self.path)
+                stream = open_member(stream, ref)
+            return stream
+        except EvidenceReadError as exc:
+            stream.close()
+            if exc.location is None:
+                exc.location = self.path
+            raise
+
+
+def hold_in_memory(stream: BinaryIO, location: str) -> BinaryIO:
+    """A seekable copy of a nested container, refused above MAX_NESTED_BYTES (no temporary file, ever)."""
+    data = stream.read(MAX_NESTED_BYTES + 1)
+    cut = getattr(stream, "cut_off", False)
+    stream.close()
+    if len(data) > MAX_NESTED_BYTES or cut:
+        raise EvidenceReadError(f"nested archive larger than {MAX_NESTED_BYTES:,} bytes: not opened", location)
+    return io.BytesIO(data)
+
+
+def expand(outer: object, depth_limit: int = MAX_DEPTH) -> Iterator[ArchiveMember]:
+    """Every member of the archive `outer` (a FolderItem), members of nested archives included, depth first.
+
+    A container that cannot be listed yields one member-less error item for it (`listing_error`), so the report
+    says why it was not opened; the archive file itself is hashed like any file.
+    """
+    try:
+        with outer.open() as fp:
+            head = fp.read(SNIFF)
+    except EvidenceReadError:
+        return
+    fmt = archive_format(head)
+    if fmt is None:
+        return
+    yield from _expand_level(outer, (), lambda: outer.open(), fmt, depth_limit, outer.path)
+
+
+def _expand_level(outer, chain, opener, fmt, depth_left, display) -> Iterator[ArchiveMember]:  # noqa: ANN001
+    if depth_left <= 0:
+        ref = MemberRef(fmt, "")
+        yield ArchiveMember(outer, chain + (ref,), 0, f"archives nested deeper than {MAX_DEPTH}: not opened")
+        return
+    try:
+        container = opener() if not chain else hold_in_memory(opener(), display)
+        with container:
+            if fmt in _DECOMPRESSORS and compressed_holds_tar(container, fmt):
+                fmt = f"tar+{fmt}"
+            members = list(list_members(container, fmt, display))
+    except EvidenceReadError as exc:
+        yield ArchiveMember(outer, chain + (MemberRef(fmt, ""),), 0, str(exc))
+        return
+    for member, head in members:
+        child_chain = chain + (member.ref,)
+        item = ArchiveMember(outer, child_chain, member.size, member.error)
+        yield item
+        inner_format = None if member.error else archive_format(head)
+        if inner_format:
+            yield from _expand_level(outer, child_chain, item.open, inner_format, depth_left - 1, item.path)

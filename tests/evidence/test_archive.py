@@ -1,0 +1,146 @@
+"""Archives read in place: nested zip/tar/gzip, hostile names, encryption, bombs, corrupt and deep nesting."""
+
+from __future__ import annotations
+
+import gzip
+import io
+import json
+import tarfile
+import zipfile
+from pathlib import Path
+
+import pytest
+
+from hashwarden.config import ScanSettings
+from hashwarden.demo.synthetic import scene
+from hashwarden.evidence import FolderSource
+from hashwarden.evidence import archive as archive_module
+from hashwarden.evidence.archive import expand
+from hashwarden.scan import run_scan
+from hashwarden.scan.hash_files import hash_paths
+from hashwarden.store import EntryRecord, create_set, import_entries
+
+
+def jpeg(seed: int) -> bytes:
+    buffer = io.BytesIO()
+    scene(seed, (320, 240)).save(buffer, "JPEG", quality=90)
+    return buffer.getvalue()
+
+
+def tar_bytes(members: dict[str, bytes], mode: str = "w") -> bytes:
+    buffer = io.BytesIO()
+    with tarfile.open(fileobj=buffer, mode=mode) as archive:
+        for name, data in members.items():
+            info = tarfile.TarInfo(name)
+            info.size = len(data)
+            archive.addfile(info, io.BytesIO(data))
+    return buffer.getvalue()
+
+
+def zip_bytes(members: dict[str, bytes], compression: int = zipfile.ZIP_DEFLATED) -> bytes:
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w", compression) as archive:
+        for name, data in members.items():
+            archive.writestr(name, data)
+    return buffer.getvalue()
+
+
+def scan(folder: Path, tmp_path: Path, fresh_store) -> dict[str, dict]:
+    run_scan([str(folder)], "ARCH", tmp_path / "out", fresh_store, ScanSettings(workers=1))
+    report = json.loads((tmp_path / "out" / "report.json").read_text())
+    return {item["path"]: item for item in report["items"]}
+
+
+def test_nested_archives_are_scanned_and_matched(tmp_path: Path, fresh_store) -> None:
+    known = jpeg(1)
+    (tmp_path / "known.jpg").write_bytes(known)
+    with fresh_store.begin() as conn:
+        create_set(conn, "alert", "alert")
+    records = [EntryRecord(md5=r["md5"], pdq=r["pdq"], pdq_quality=r["pdq_quality"])
+               for r in hash_paths([str(tmp_path / "known.jpg")])]
+    import_entries(fresh_store, "alert", records, {"file": "t"})
+    inner = tar_bytes({"photos/k.jpg": known, "photos/other.jpg": jpeg(2)}, mode="w:gz")
+    evidence = tmp_path / "evidence"
+    evidence.mkdir()
+    (evidence / "outer.zip").write_bytes(zip_bytes({"dir/inner.tar.gz": inner, "note.txt": b"benign"}))
+    (evidence / "single.jpg.gz").write_bytes(gzip.compress(known))
+    (evidence / "plain.tar").write_bytes(tar_bytes({"a/b/c.jpg": jpeg(3)}))
+    items = scan(evidence, tmp_path, fresh_store)
+    member = items["outer.zip!/dir/inner.tar.gz!/photos/k.jpg"]
+    assert member["status"] == "known" and member["matches"][0]["method"] == "md5"
+    assert member["container"] == ["outer.zip", "outer.zip!/dir/inner.tar.gz"]
+    assert items["outer.zip!/dir/inner.tar.gz!/photos/other.jpg"]["status"] == "unknown"
+    assert items["single.jpg.gz!/single.jpg"]["status"] == "known"
+    assert items["plain.tar!/a/b/c.jpg"]["media"] == "image"
+    assert items["outer.zip"]["format"] == "zip" and items["outer.zip"]["status"] == "unknown"
+    assert "container" not in items["outer.zip"]
+
+
+def test_hostile_names_are_labels_only(tmp_path: Path, fresh_store) -> None:
+    evidence = tmp_path / "evidence"
+    evidence.mkdir()
+    names = ["../../escape.txt", "/etc/absolute.txt", "C:\\windows\\drive.txt", "dir/../../up.txt"]
+    (evidence / "hostile.zip").write_bytes(zip_bytes({name: name.encode() for name in names}))
+    before = sorted(p for p in tmp_path.rglob("*"))
+    items = scan(evidence, tmp_path, fresh_store)
+    for name in names:
+        assert items[f"hostile.zip!/{name}"]["size"] == len(name)
+    created = sorted(p for p in tmp_path.rglob("*"))
+    assert [p for p in created if p not in before and "out" not in p.relative_to(tmp_path).parts] == []
+
+
+def test_encrypted_member_is_reported(tmp_path: Path, fresh_store) -> None:
+    data = bytearray(zip_bytes({"secret.jpg": jpeg(4), "open.txt": b"x"}, zipfile.ZIP_STORED))
+    # set the "encrypted" flag of the first member in its local header and its central directory entry
+    data[6] |= 1
+    central = data.find(b"PK\x01\x02")
+    data[central + 8] |= 1
+    evidence = tmp_path / "evidence"
+    evidence.mkdir()
+    (evidence / "locked.zip").write_bytes(bytes(data))
+    items = scan(evidence, tmp_path, fresh_store)
+    assert items["locked.zip!/secret.jpg"]["status"] == "error"
+    assert items["locked.zip!/secret.jpg"]["error"] == "encrypted"
+    assert items["locked.zip!/open.txt"]["status"] == "unknown"
+
+
+def test_decompression_bomb_is_cut_off(tmp_path: Path, fresh_store, monkeypatch) -> None:
+    monkeypatch.setattr(archive_module, "MAX_MEMBER_BYTES", 1 << 20)
+    monkeypatch.setattr(archive_module, "MAX_EXPANSION_RATIO", 10)
+    evidence = tmp_path / "evidence"
+    evidence.mkdir()
+    (evidence / "bomb.zip").write_bytes(zip_bytes({"zeros.bin": b"\0" * (20 << 20), "ok.txt": b"fine"}))
+    items = scan(evidence, tmp_path, fresh_store)
+    bomb = items["bomb.zip!/zeros.bin"]
+    assert bomb["status"] == "error" and "decompression bomb" in bomb["error"] and bomb["sha256"] is None
+    assert bomb["size"] <= 1 << 20
+    assert items["bomb.zip!/ok.txt"]["status"] == "unknown"
+
+
+def test_corrupt_archive_reported_and_scan_goes_on(tmp_path: Path, fresh_store) -> None:
+    evidence = tmp_path / "evidence"
+    evidence.mkdir()
+    good = zip_bytes({"a.txt": b"a"})
+    (evidence / "broken.zip").write_bytes(b"PK\x03\x04" + b"\xff" * 200)
+    (evidence / "truncated.tar.gz").write_bytes(tar_bytes({"x.jpg": jpeg(5)}, mode="w:gz")[:300])
+    (evidence / "good.zip").write_bytes(good)
+    items = scan(evidence, tmp_path, fresh_store)
+    assert "cannot be listed" in items["broken.zip!/"]["error"]
+    truncated = [p for p in items if p.startswith("truncated.tar.gz!/")]
+    assert truncated and all(items[p]["status"] == "error" for p in truncated)
+    assert items["good.zip!/a.txt"]["status"] == "unknown"
+    assert items["broken.zip"]["sha256"]  # the archive file itself is still hashed
+
+
+def test_nesting_deeper_than_the_limit_stops_with_an_error(tmp_path: Path) -> None:
+    data = b"the innermost file"
+    for level in range(100):
+        data = zip_bytes({f"level{level}.zip" if level else "core.txt": data})
+    (tmp_path / "deep.zip").write_bytes(data)
+    (item,) = [e for e in FolderSource(tmp_path).iter_entries()]
+    members = list(expand(item))
+    depth_errors = [m for m in members if m.listing_error and "nested deeper" in m.listing_error]
+    assert len(depth_errors) == 1
+    assert len(members) == archive_module.MAX_DEPTH + 1
+    with pytest.raises(Exception, match="nested deeper"):
+        depth_errors[0].open()
