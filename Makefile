@@ -4,7 +4,11 @@ PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
 
-.PHONY: demo test bench sysdeps-bench clean
+.PHONY: demo test bench sysdeps-test sysdeps-bench clean
+
+# Debian tools the tests use to build disk images at test time (no root, nothing mounted).
+TEST_TOOLS := mformat:mtools mkfs.fat:dosfstools mkfs.ext4:e2fsprogs debugfs:e2fsprogs mkntfs:ntfs-3g \
+              ntfscp:ntfs-3g sfdisk:fdisk ewfacquire:ewf-tools
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -25,8 +29,14 @@ $(VENV)/.installed-bench: pyproject.toml | $(BIN)/python
 demo: $(VENV)/.installed
 	$(BIN)/hashwarden demo --out demo-output
 
-test: $(VENV)/.installed-test
+test: $(VENV)/.installed-test sysdeps-test
 	$(BIN)/python -m pytest
+
+sysdeps-test:
+	@missing=""; for pair in $(TEST_TOOLS); do tool=$${pair%%:*}; pkg=$${pair##*:}; \
+		PATH="$$PATH:/usr/sbin:/sbin" command -v $$tool >/dev/null 2>&1 || missing="$$missing $$pkg"; done; \
+	if [ -n "$$missing" ]; then echo "installing Debian packages:$$missing"; \
+		(apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing) >/dev/null; fi
 
 # Benchmarks compare against hashdeep (Debian package) and python-threatexchange (PyPI).
 sysdeps-bench:

@@ -15,7 +15,7 @@ from hashwarden.config import ScanSettings
 from hashwarden.demo.synthetic import scene
 from hashwarden.evidence import FolderSource
 from hashwarden.evidence import archive as archive_module
-from hashwarden.evidence.archive import expand
+from hashwarden.evidence.containers import expand
 from hashwarden.scan import run_scan
 from hashwarden.scan.hash_files import hash_paths
 from hashwarden.store import EntryRecord, create_set, import_entries

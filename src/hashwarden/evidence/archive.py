@@ -217,6 +217,11 @@ class ArchiveMember:
         return tuple(paths)
 
     @property
+    def extra(self) -> dict[str, object]:
+        """Report fields beyond the common ones."""
+        return {"container": list(self.container_paths)}
+
+    @property
     def key(self) -> bytes:
         return self.outer.key + b"".join(b"!/" + r.name.encode("utf-8", "surrogateescape") for r in self.chain)
 
@@ -256,20 +261,12 @@ def hold_in_memory(stream: BinaryIO, location: str) -> BinaryIO:
     return io.BytesIO(data)
 
 
-def expand(outer: object, depth_limit: int = MAX_DEPTH) -> Iterator[ArchiveMember]:
-    """Every member of the archive `outer` (a FolderItem), members of nested archives included, depth first.
+def expand_archive(outer: object, fmt: str, depth_limit: int = MAX_DEPTH) -> Iterator[ArchiveMember]:
+    """Every member of the archive `outer` (a FolderItem in format `fmt`), nested archives included, depth first.
 
     A container that cannot be listed yields one member-less error item for it (`listing_error`), so the report
     says why it was not opened; the archive file itself is hashed like any file.
     """
-    try:
-        with outer.open() as fp:
-            head = fp.read(SNIFF)
-    except EvidenceReadError:
-        return
-    fmt = archive_format(head)
-    if fmt is None:
-        return
     yield from _expand_level(outer, (), lambda: outer.open(), fmt, depth_limit, outer.path)
 
 

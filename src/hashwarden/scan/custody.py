@@ -48,9 +48,9 @@ class Listing:
         self.meta_after[item.key] = (item.size, item.mtime_ns)
 
     def scan_rows(self, db: CaseDB, source: int) -> None:
-        """Take the (size, sha256) each file had when the scan read it."""
+        """Take the (size, sha256) each file of the source had when the scan read it (not what is inside files)."""
         for row in db.items():
-            if row["source"] == source:
+            if row["source"] == source and row["key"] in self.items:
                 self.content_before[row["key"]] = (row["size"], row["sha256"])
 
     def reread(self, key: bytes, size: int | None, sha256: str | None) -> None:

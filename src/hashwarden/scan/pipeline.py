@@ -21,7 +21,7 @@ from sqlalchemy.engine import Engine
 from hashwarden.config import COMMIT_EVERY_ITEMS, COMMIT_EVERY_SECONDS, ScanSettings
 from hashwarden.errors import EvidenceReadError, ScanError
 from hashwarden.evidence import FolderItem, FolderSource, Item, Skipped
-from hashwarden.evidence.archive import expand
+from hashwarden.evidence.containers import expand
 from hashwarden.report import build_report, write_reports
 from hashwarden.scan.case import CaseDB
 from hashwarden.scan.custody import Listing, write_custody

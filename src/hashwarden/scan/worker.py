@@ -8,7 +8,7 @@ from __future__ import annotations
 from typing import Any
 
 from hashwarden.errors import EvidenceReadError
-from hashwarden.evidence import ArchiveMember, FolderItem, Item
+from hashwarden.evidence import FolderItem, Item
 from hashwarden.signals import HashOptions, hash_stream
 from hashwarden.signals.media import MediaType, extension_mismatch
 
@@ -19,8 +19,8 @@ def hash_item(task: tuple[int, Item, HashOptions]) -> dict[str, Any]:
     row: dict[str, Any] = {
         "source": source, "key": item.key, "path": item.path, "size": max(item.size, 0), "media": "other",
     }
-    if isinstance(item, ArchiveMember):
-        row["extra"] = {"container": list(item.container_paths)}
+    if not isinstance(item, FolderItem):
+        row["extra"] = item.extra
     try:
         with item.open() as fp:
             signals = hash_stream(fp, options)

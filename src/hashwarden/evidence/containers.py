@@ -1,0 +1,29 @@
+"""Opening what a file contains: an archive or a disk image is detected from its first bytes and expanded.
+
+One place decides which container reader applies, so the scan treats folders, archives and disk images alike.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+from hashwarden.errors import EvidenceReadError
+from hashwarden.evidence.archive import ArchiveMember, archive_format, expand_archive
+from hashwarden.evidence.disk_image import HEAD_BYTES, DiskFile, expand_disk, image_kind
+from hashwarden.evidence.folder import FolderItem
+
+
+def expand(item: FolderItem) -> Iterator[ArchiveMember | DiskFile]:
+    """The items inside `item` when its content is an archive or a disk image; nothing otherwise."""
+    try:
+        with item.open() as fp:
+            head = fp.read(HEAD_BYTES)
+    except EvidenceReadError:
+        return  # the file itself is hashed, and its read error reported, like any file
+    fmt = archive_format(head)
+    if fmt:
+        yield from expand_archive(item, fmt)
+        return
+    kind = image_kind(head, item.path)
+    if kind:
+        yield from expand_disk(item, kind)

@@ -1,0 +1,279 @@
+"""Forensic disk images as evidence containers: raw/dd, split raw (.000/.001 ...), E01/Ex01, with MBR or GPT
+partition tables or a bare file system, read through The Sleuth Kit (pytsk3) without writing anything.
+
+Files are read through the file system, so each byte of the image is read a bounded number of times. Deleted
+files whose directory entry survives are items too (`"deleted": true`), as are NTFS alternate data streams
+(`file.txt:stream`). Deleted directories are not descended into (their clusters may belong to other files now).
+
+Item paths: `disk.E01/p2/Users/x/a.jpg` (partition numbers count the partitions holding a file system, from 1);
+an image with no partition table: `disk.img/Users/x/a.jpg`.
+
+Note: the PyPI pytsk3 cannot open E01 by itself; the image is bridged through libewf (pyewf).
+"""
+
+from __future__ import annotations
+
+import io
+import os
+from collections.abc import Iterator
+from dataclasses import dataclass
+from functools import lru_cache
+from typing import Any, BinaryIO
+
+from hashwarden.errors import EvidenceReadError
+
+EWF_MAGIC = (b"EVF\x09\x0d\x0a\xff\x00", b"EVF2\x0d\x0a\x81\x00")
+HEAD_BYTES = 4096
+_MAX_ENTRIES = 10_000_000  # guard against runaway enumeration of a corrupt file system
+_READ = 1 << 20
+
+
+def image_kind(head: bytes, name: str) -> str | None:
+    """'ewf', 'raw' or None for content starting with `head` (>= 4096 bytes when the file has them).
+
+    Raw images have no magic of their own: a partition table or a file system superblock at its usual place
+    says so. Split raw is recognised by its first segment (`.000`/`.001`) holding such a start.
+    """
+    if head.startswith(EWF_MAGIC):
+        return "ewf"
+    if len(head) < 1082:
+        return None
+    if head[510:512] == b"\x55\xaa":
+        boot = head[:512]
+        if boot[3:11] == b"NTFS    " or boot[3:11] == b"EXFAT   " or boot[54:59] == b"FAT12" or boot[54:59] == b"FAT16" \
+                or boot[82:87] == b"FAT32" or _plausible_mbr(boot):
+            return "raw"
+    if head[512:520] == b"EFI PART":
+        return "raw"
+    if head[1080:1082] == b"\x53\xef":  # ext2/3/4 superblock magic
+        return "raw"
+    return None
+
+
+def _plausible_mbr(boot: bytes) -> bool:
+    """Four partition entries with boot flags 0x00/0x80 and at least one typed entry: an MBR, not noise."""
+    entries = [boot[446 + 16 * i : 462 + 16 * i] for i in range(4)]
+    return all(e[0] in (0, 0x80) for e in entries) and any(e[4] != 0 for e in entries)
+
+
+def _open_image(path: str, kind: str) -> Any:
+    import pytsk3
+
+    if kind == "ewf":
+        import pyewf
+
+        class EwfImage(pytsk3.Img_Info):  # TSK reads the E01 through libewf
+            def __init__(self, handle: Any) -> None:
+                self._handle = handle
+                super().__init__(url="", type=pytsk3.TSK_IMG_TYPE_EXTERNAL)
+
+            def read(self, offset: int, size: int) -> bytes:
+                self._handle.seek(offset)
+                return self._handle.read(size)
+
+            def get_size(self) -> int:
+                return self._handle.get_media_size()
+
+            def close(self) -> None:
+                self._handle.close()
+
+        handle = pyewf.handle()
+        handle.open(pyewf.glob(path))
+        return EwfImage(handle)
+    return pytsk3.Img_Info(path)  # TSK finds the further segments of a split raw image by itself
+
+
+@lru_cache(maxsize=8)
+def _file_system(path: str, kind: str, offset: int) -> Any:
+    """One open image + file system per worker process, reused for every item read from it."""
+    import pytsk3
+
+    return pytsk3.FS_Info(_open_image(path, kind), offset=offset)
+
+
+def _volumes(image: Any) -> list[int]:
+    """Byte offsets of the file systems: each allocated partition, or 0 when there is no partition table."""
+    import pytsk3
+
+    try:
+        volumes = pytsk3.Volume_Info(image)
+    except OSError:
+        return [0]
+    block = volumes.info.block_size
+    return [part.start * block for part in volumes if part.flags == pytsk3.TSK_VS_PART_FLAG_ALLOC and part.len > 0]
+
+
+@dataclass(frozen=True)
+class DiskFile:
+    """A file (or an NTFS alternate data stream) inside a file system inside a disk image. Picklable."""
+
+    outer: Any  # the FolderItem of the image file (its first segment for split raw)
+    image_path: str  # the image file on this machine
+    kind: str  # 'raw' or 'ewf'
+    fs_offset: int
+    partition: int  # 1-based among partitions with a file system; 0 = no partition table
+    inode: int
+    inner_path: str  # path inside the file system, '/'-separated, without a leading slash
+    size: int
+    deleted: bool = False
+    stream: str | None = None  # NTFS alternate data stream name
+    attr_id: int | None = None
+    error: str | None = None
+
+    @property
+    def _prefix(self) -> str:
+        return self.outer.path + (f"/p{self.partition}" if self.partition else "")
+
+    @property
+    def path(self) -> str:
+        return f"{self._prefix}/{self.inner_path}" + (f":{self.stream}" if self.stream else "")
+
+    @property
+    def key(self) -> bytes:
+        return self.path.encode("utf-8", "surrogateescape") + (b"\0deleted%d" % self.inode if self.deleted else b"")
+
+    @property
+    def container_paths(self) -> tuple[str, ...]:
+        return (self.outer.path,)
+
+    @property
+    def extra(self) -> dict[str, Any]:
+        info: dict[str, Any] = {"container": [self.outer.path], "inode": self.inode}
+        if self.deleted:
+            info["deleted"] = True
+        return info
+
+    def open(self) -> BinaryIO:
+        """A sequential reader of the file's content through the file system (never the whole image).
+
+        Raises:
+            EvidenceReadError: the image or file system cannot be opened, or the entry cannot be read.
+        """
+        if self.error:
+            raise EvidenceReadError(self.error, location=self.path)
+        try:
+            import pytsk3
+
+            fs = _file_system(self.image_path, self.kind, self.fs_offset)
+            entry = fs.open_meta(inode=self.inode)
+        except (OSError, RuntimeError) as exc:
+            raise EvidenceReadError(f"cannot open in the file system: {exc}", location=self.path) from exc
+        attr_type = pytsk3.TSK_FS_ATTR_TYPE_NTFS_DATA if self.attr_id is not None else None
+        return _TskReader(entry, self.size, attr_type, self.attr_id, self.path)
+
+
+class _TskReader(io.RawIOBase):
+    """Sequential reads of a TSK file object (or one of its attributes), reporting the failing offset."""
+
+    def __init__(self, entry: Any, size: int, attr_type: Any, attr_id: int | None, location: str) -> None:
+        self._entry, self._size, self._offset = entry, size, 0
+        self._attr = (attr_type, attr_id) if attr_id is not None else None
+        self._location = location
+
+    def readable(self) -> bool:
+        return True
+
+    def read(self, size: int = -1) -> bytes:
+        left = self._size - self._offset
+        if left <= 0:
+            return b""
+        want = left if size is None or size < 0 else min(size, left)
+        try:
+            if self._attr:
+                data = self._entry.read_random(self._offset, want, self._attr[0], self._attr[1])
+            else:
+                data = self._entry.read_random(self._offset, want)
+        except (OSError, RuntimeError) as exc:
+            raise OSError(5, f"read failed at offset {self._offset} of {self._location}: {exc}") from exc
+        self._offset += len(data)
+        if not data:
+            raise OSError(5, f"content unrecoverable from offset {self._offset} (unallocated or overwritten)")
+        return data
+
+
+def expand_disk(outer: Any, kind: str) -> Iterator[DiskFile]:
+    """Every regular file (allocated and deleted) and NTFS data stream in every file system of an image file.
+
+    A volume whose file system cannot be read yields one error item naming why, and the rest goes on.
+    """
+    import pytsk3
+
+    image_path = os.fsdecode(os.path.join(outer.root, *outer.parts))
+    try:
+        image = _open_image(image_path, kind)
+        offsets = _volumes(image)
+    except (OSError, RuntimeError) as exc:
+        yield DiskFile(outer, image_path, kind, 0, 0, 0, "", 0, error=f"disk image cannot be opened: {exc}")
+        return
+    numbered = len(offsets) > 1 or offsets != [0]
+    partition = 0
+    for offset in offsets:
+        try:
+            fs = pytsk3.FS_Info(image, offset=offset)
+        except (OSError, RuntimeError) as exc:
+            if not numbered:
+                yield DiskFile(outer, image_path, kind, offset, 0, 0, "", 0,
+                               error=f"no readable file system: {exc}")
+            continue  # unformatted or unknown partitions (swap, reserved) are common: not an item
+        partition += 1
+        yield from _walk(outer, image_path, kind, fs, offset, partition if numbered else 0)
+
+
+def _walk(outer: Any, image_path: str, kind: str, fs: Any, offset: int, partition: int) -> Iterator[DiskFile]:
+    import pytsk3
+
+    seen_dirs: set[int] = set()
+    stack: list[tuple[Any, str]] = [(fs.open_dir(path="/"), "")]
+    count = 0
+    while stack:
+        directory, prefix = stack.pop()
+        entries = []
+        try:
+            for entry in directory:
+                entries.append(entry)
+        except (OSError, RuntimeError):
+            continue
+        for entry in entries:
+            count += 1
+            if count > _MAX_ENTRIES:
+                return
+            name = entry.info.name.name.decode("utf-8", "surrogateescape")
+            meta = entry.info.meta
+            if name in (".", "..") or meta is None:
+                continue
+            deleted = bool(entry.info.name.flags & pytsk3.TSK_FS_NAME_FLAG_UNALLOC
+                           or meta.flags & pytsk3.TSK_FS_META_FLAG_UNALLOC)
+            path = f"{prefix}{name}"
+            if meta.type == pytsk3.TSK_FS_META_TYPE_DIR:
+                if not deleted and meta.addr not in seen_dirs and not (prefix == "" and name.startswith("$")
+                                                                       and name != "$OrphanFiles"):
+                    seen_dirs.add(meta.addr)  # a looping directory structure is walked once
+                    try:
+                        stack.append((entry.as_directory(), path + "/"))
+                    except (OSError, RuntimeError):
+                        pass
+                continue
+            if meta.type != pytsk3.TSK_FS_META_TYPE_REG or (prefix == "" and name.startswith("$")) \
+                    or name.endswith("(Volume Label Entry)"):
+                continue
+            streams = list(_data_streams(entry))
+            yield DiskFile(outer, image_path, kind, offset, partition, meta.addr, path, meta.size, deleted)
+            for stream_name, attr_id, size in streams:
+                yield DiskFile(outer, image_path, kind, offset, partition, meta.addr, path, size, deleted,
+                               stream=stream_name, attr_id=attr_id)
+    return
+
+
+def _data_streams(entry: Any) -> Iterator[tuple[str, int, int]]:
+    """Named $DATA attributes of an NTFS file: its alternate data streams (name, attribute id, size)."""
+    import pytsk3
+
+    try:
+        for attribute in entry:
+            info = attribute.info
+            if info.type == pytsk3.TSK_FS_ATTR_TYPE_NTFS_DATA and info.name:
+                name = info.name.decode("utf-8", "surrogateescape") if isinstance(info.name, bytes) else info.name
+                if name:
+                    yield name, info.id, info.size
+    except (OSError, RuntimeError, AttributeError):
+        return
