@@ -208,8 +208,14 @@ def scan_command(
     pdq_threshold: Annotated[int, typer.Option("--pdq-threshold", help="PDQ match distance (<=).")] = PDQ_MATCH_THRESHOLD,
     pdq_min_quality: Annotated[int, typer.Option("--pdq-min-quality", help="Minimum PDQ quality to match on.")] = PDQ_MIN_QUALITY,
     no_pdq: Annotated[bool, typer.Option("--no-pdq", help="Digests only: do not decode images.")] = False,
+    carve: Annotated[
+        bool, typer.Option("--carve", help="Also carve media (JPEG, PNG, GIF, WebP, MP4/MOV) from unallocated space.")
+    ] = False,
     no_verify_after: Annotated[
         bool, typer.Option("--no-verify-after", help="Skip re-reading the evidence for the custody 'after' listing.")
+    ] = False,
+    verify: Annotated[
+        bool, typer.Option("--verify", help="Verify E01 images against their stored MD5/SHA-1 (like ewfverify).")
     ] = False,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar and no summary.")] = False,
     db: DbOption = None,
@@ -223,7 +229,8 @@ def scan_command(
     if not 0 <= pdq_threshold <= 256:
         raise typer.BadParameter("must be between 0 and 256", param_hint="--pdq-threshold")
     settings = ScanSettings(
-        pdq_threshold=pdq_threshold, pdq_min_quality=pdq_min_quality, workers=workers, compute_pdq=not no_pdq
+        pdq_threshold=pdq_threshold, pdq_min_quality=pdq_min_quality, workers=workers, compute_pdq=not no_pdq,
+        carve=carve, verify_ewf=verify,
     )
     engine = _engine(db)
     kwargs = dict(resume=resume, command=sys.argv, verify_after=not no_verify_after)

@@ -143,3 +143,62 @@ def test_corrupt_images_give_clear_errors(tmp_path: Path, images, fresh_store) -
     errors = {p: i["error"] for p, i in items.items() if i["status"] == "error"}
     assert any(p.startswith("wiped.img") for p in errors) or not any(p.startswith("wiped.img/") for p in items)
     assert any(p.startswith("truncated.E01") for p in errors), items.keys()
+
+
+def _media_bytes(seed: int, fmt: str) -> bytes:
+    import io
+
+    buffer = io.BytesIO()
+    scene(seed, (240, 180)).save(buffer, fmt)
+    return buffer.getvalue()
+
+
+def test_carving_unallocated_space_and_a_raw_image_without_file_system(images, tmp_path: Path, fresh_store) -> None:
+    evidence = tmp_path / "evidence"
+    evidence.mkdir()
+    planted = {"jpeg": _media_bytes(7, "JPEG"), "png": _media_bytes(8, "PNG"), "gif": _media_bytes(9, "GIF")}
+    # a FAT volume with a PNG written straight into free clusters near its end (no directory entry at all)
+    fat = bytearray((images["evidence"] / "fat16.img").read_bytes())
+    png_at = len(fat) - 1_000_000
+    fat[png_at : png_at + len(planted["png"])] = planted["png"]
+    (evidence / "fat.img").write_bytes(bytes(fat))
+    # a raw image with no partition table and no file system: noise with a JPEG and a GIF in it
+    noise = bytearray(os.urandom(3_000_000))
+    noise[0:512] = b"\0" * 510 + b"\x55\xaa"  # looks like a boot sector, describes nothing
+    noise[1080:1082] = b"\0\0"
+    jpeg_at, gif_at = 1_234_567, 2_500_001
+    noise[jpeg_at : jpeg_at + len(planted["jpeg"])] = planted["jpeg"]
+    noise[gif_at : gif_at + len(planted["gif"])] = planted["gif"]
+    (evidence / "nofs.dd").write_bytes(bytes(noise))
+    run_scan([str(evidence)], "CARVE", tmp_path / "out", fresh_store, ScanSettings(workers=1, carve=True))
+    items = {i["path"]: i for i in json.loads((tmp_path / "out" / "report.json").read_text())["items"]}
+    carved = {p: i for p, i in items.items() if i.get("carved")}
+    md5 = {fmt: hashlib.md5(data).hexdigest() for fmt, data in planted.items()}
+    png = carved[f"fat.img/$carved/{png_at}.png"]
+    assert (png["offset"], png["length"], png["md5"]) == (png_at, len(planted["png"]), md5["png"])
+    assert png["media"] == "image" and png["pdq_quality"] >= 50
+    jpeg = carved[f"nofs.dd/$carved/{jpeg_at}.jpeg"]
+    assert (jpeg["length"], jpeg["md5"]) == (len(planted["jpeg"]), md5["jpeg"])
+    assert carved[f"nofs.dd/$carved/{gif_at}.gif"]["md5"] == md5["gif"]
+    # allocated and recovered deleted files are not carved again
+    assert not any(i["md5"] in images["md5"].values() for i in carved.values())
+
+
+def test_verify_e01_against_stored_digests(images, tmp_path: Path, fresh_store) -> None:
+    evidence = tmp_path / "evidence"
+    evidence.mkdir()
+    good = (images["evidence"] / "disk.E01").read_bytes()
+    (evidence / "good.E01").write_bytes(good)
+    damaged = bytearray(good)
+    damaged[len(damaged) // 2] ^= 0xFF  # one flipped byte inside the compressed chunks
+    (evidence / "damaged.E01").write_bytes(bytes(damaged))
+    run_scan([str(evidence)], "VERIFY", tmp_path / "out", fresh_store, ScanSettings(workers=1, verify_ewf=True))
+    custody = json.loads((tmp_path / "out" / "custody.json").read_text())
+    results = {r["item"]: r for r in custody["sources"][0]["ewf_verification"]}
+    media_md5 = hashlib.md5((images["work"] / "disk.img").read_bytes()).hexdigest()
+    assert results["good.E01"]["verified"] is True
+    assert results["good.E01"]["stored"]["md5"] == results["good.E01"]["computed"]["md5"] == media_md5
+    assert results["damaged.E01"]["verified"] is False
+    items = json.loads((tmp_path / "out" / "report.json").read_text())["items"]
+    assert any(i["path"].startswith("good.E01/p1/") for i in items)  # the scan went on and read inside both
+    assert sum(1 for i in items if i["path"].startswith("damaged.E01/")) >= 1

@@ -9,12 +9,20 @@ from collections.abc import Iterator
 
 from hashwarden.errors import EvidenceReadError
 from hashwarden.evidence.archive import ArchiveMember, archive_format, expand_archive
-from hashwarden.evidence.disk_image import HEAD_BYTES, DiskFile, expand_disk, image_kind
+from hashwarden.evidence.disk_image import (
+    HEAD_BYTES,
+    RAW_IMAGE_SUFFIXES,
+    CarvedFile,
+    DiskFile,
+    expand_disk,
+    image_kind,
+)
 from hashwarden.evidence.folder import FolderItem
 
 
-def expand(item: FolderItem) -> Iterator[ArchiveMember | DiskFile]:
-    """The items inside `item` when its content is an archive or a disk image; nothing otherwise."""
+def expand(item: FolderItem, carve: bool = False) -> Iterator[ArchiveMember | DiskFile | CarvedFile]:
+    """The items inside `item` when its content is an archive or a disk image (with `carve`, also media carved
+    from a disk image's unallocated space); nothing otherwise."""
     try:
         with item.open() as fp:
             head = fp.read(HEAD_BYTES)
@@ -25,5 +33,7 @@ def expand(item: FolderItem) -> Iterator[ArchiveMember | DiskFile]:
         yield from expand_archive(item, fmt)
         return
     kind = image_kind(head, item.path)
+    if kind is None and carve and item.path.lower().endswith(RAW_IMAGE_SUFFIXES):
+        kind = "raw"  # named as a raw image but with nothing to recognise: carved as a whole
     if kind:
-        yield from expand_disk(item, kind)
+        yield from expand_disk(item, kind, carve_media=carve)

@@ -50,6 +50,10 @@ def image_kind(head: bytes, name: str) -> str | None:
     return None
 
 
+# Names under which a bare raw image (no partition table, no file system: nothing to recognise) is carved.
+RAW_IMAGE_SUFFIXES = (".dd", ".raw", ".img", ".bin", ".000", ".001")
+
+
 def _plausible_mbr(boot: bytes) -> bool:
     """Four partition entries with boot flags 0x00/0x80 and at least one typed entry: an MBR, not noise."""
     entries = [boot[446 + 16 * i : 462 + 16 * i] for i in range(4)]
@@ -84,6 +88,12 @@ def _open_image(path: str, kind: str) -> Any:
 
 
 @lru_cache(maxsize=8)
+def _image(path: str, kind: str) -> Any:
+    """One open image per worker process, for carved items read straight from it."""
+    return _open_image(path, kind)
+
+
+@lru_cache(maxsize=8)
 def _file_system(path: str, kind: str, offset: int) -> Any:
     """One open image + file system per worker process, reused for every item read from it."""
     import pytsk3
@@ -91,16 +101,17 @@ def _file_system(path: str, kind: str, offset: int) -> Any:
     return pytsk3.FS_Info(_open_image(path, kind), offset=offset)
 
 
-def _volumes(image: Any) -> list[int]:
-    """Byte offsets of the file systems: each allocated partition, or 0 when there is no partition table."""
+def _volumes(image: Any) -> list[tuple[int, int]]:
+    """(byte offset, byte length) of each allocated partition, or the whole image when there is no table."""
     import pytsk3
 
     try:
         volumes = pytsk3.Volume_Info(image)
-    except OSError:
-        return [0]
+    except (OSError, RuntimeError):
+        return [(0, image.get_size())]
     block = volumes.info.block_size
-    return [part.start * block for part in volumes if part.flags == pytsk3.TSK_VS_PART_FLAG_ALLOC and part.len > 0]
+    return [(part.start * block, part.len * block) for part in volumes
+            if part.flags == pytsk3.TSK_VS_PART_FLAG_ALLOC and part.len > 0]
 
 
 @dataclass(frozen=True)
@@ -162,6 +173,70 @@ class DiskFile:
         return _TskReader(entry, self.size, attr_type, self.attr_id, self.path)
 
 
+@dataclass(frozen=True)
+class CarvedFile:
+    """Media carved by signature from space no file claims: `offset` and `length` in bytes within the image."""
+
+    outer: Any
+    image_path: str
+    kind: str
+    partition: int
+    offset: int
+    length: int
+    format: str
+
+    @property
+    def path(self) -> str:
+        where = f"/p{self.partition}" if self.partition else ""
+        return f"{self.outer.path}{where}/$carved/{self.offset}.{self.format}"
+
+    @property
+    def key(self) -> bytes:
+        return self.path.encode("utf-8", "surrogateescape")
+
+    @property
+    def size(self) -> int:
+        return self.length
+
+    @property
+    def extra(self) -> dict[str, Any]:
+        return {"container": [self.outer.path], "carved": True, "offset": self.offset, "length": self.length}
+
+    def open(self) -> BinaryIO:
+        """The carved bytes, read from the image (only these bytes: carving found them in one pass already).
+
+        Raises:
+            EvidenceReadError: the image cannot be opened.
+        """
+        try:
+            image = _image(self.image_path, self.kind)
+        except (OSError, RuntimeError) as exc:
+            raise EvidenceReadError(f"cannot open the disk image: {exc}", location=self.path) from exc
+        return _ImageReader(image, self.offset, self.length, self.path)
+
+
+class _ImageReader(io.RawIOBase):
+    """Sequential reads of a byte range of a TSK image."""
+
+    def __init__(self, image: Any, offset: int, length: int, location: str) -> None:
+        self._image, self._offset, self._end, self._location = image, offset, offset + length, location
+
+    def readable(self) -> bool:
+        return True
+
+    def read(self, size: int = -1) -> bytes:
+        left = self._end - self._offset
+        if left <= 0:
+            return b""
+        want = left if size is None or size < 0 else min(size, left)
+        try:
+            data = self._image.read(self._offset, want)
+        except (OSError, RuntimeError) as exc:
+            raise OSError(5, f"image read failed at offset {self._offset}: {exc}") from exc
+        self._offset += len(data)
+        return data
+
+
 class _TskReader(io.RawIOBase):
     """Sequential reads of a TSK file object (or one of its attributes), reporting the failing offset."""
 
@@ -191,8 +266,9 @@ class _TskReader(io.RawIOBase):
         return data
 
 
-def expand_disk(outer: Any, kind: str) -> Iterator[DiskFile]:
-    """Every regular file (allocated and deleted) and NTFS data stream in every file system of an image file.
+def expand_disk(outer: Any, kind: str, carve_media: bool = False) -> Iterator[DiskFile | CarvedFile]:
+    """Every regular file (allocated and deleted) and NTFS data stream in every file system of an image file;
+    with `carve_media`, also the media carved from unallocated space (and from space with no file system).
 
     A volume whose file system cannot be read yields one error item naming why, and the rest goes on.
     """
@@ -201,27 +277,68 @@ def expand_disk(outer: Any, kind: str) -> Iterator[DiskFile]:
     image_path = os.fsdecode(os.path.join(outer.root, *outer.parts))
     try:
         image = _open_image(image_path, kind)
-        offsets = _volumes(image)
+        volumes = _volumes(image)
+        image_size = image.get_size()
     except (OSError, RuntimeError) as exc:
         yield DiskFile(outer, image_path, kind, 0, 0, 0, "", 0, error=f"disk image cannot be opened: {exc}")
         return
-    numbered = len(offsets) > 1 or offsets != [0]
+    numbered = volumes != [(0, image_size)]
     partition = 0
-    for offset in offsets:
+    for offset, length in volumes:
         try:
             fs = pytsk3.FS_Info(image, offset=offset)
         except (OSError, RuntimeError) as exc:
             if not numbered:
                 yield DiskFile(outer, image_path, kind, offset, 0, 0, "", 0,
                                error=f"no readable file system: {exc}")
-            continue  # unformatted or unknown partitions (swap, reserved) are common: not an item
+            if carve_media:  # no file system: every byte of the volume is unclaimed
+                yield from _carved(outer, image_path, kind, image, 0, [(offset, offset + length)])
+            continue
         partition += 1
-        yield from _walk(outer, image_path, kind, fs, offset, partition if numbered else 0)
+        number = partition if numbered else 0
+        covered: list[tuple[int, int]] | None = [] if carve_media else None
+        yield from _walk(outer, image_path, kind, fs, offset, number, covered)
+        if carve_media:
+            size = fs.info.block_count * fs.info.block_size
+            free = _complement(sorted(covered), offset, offset + min(size, length))
+            yield from _carved(outer, image_path, kind, image, number, free)
 
 
-def _walk(outer: Any, image_path: str, kind: str, fs: Any, offset: int, partition: int) -> Iterator[DiskFile]:
+def _carved(outer: Any, image_path: str, kind: str, image: Any, partition: int,
+            ranges: list[tuple[int, int]]) -> Iterator[CarvedFile]:
+    from hashwarden.evidence.carve import carve
+
+    def read(offset: int, size: int) -> bytes:
+        try:
+            return image.read(offset, size)
+        except (OSError, RuntimeError):
+            return b""
+
+    for found in carve(read, ranges):
+        yield CarvedFile(outer, image_path, kind, partition, found.offset, found.length, found.format)
+
+
+def _complement(covered: list[tuple[int, int]], start: int, end: int) -> list[tuple[int, int]]:
+    """The parts of [start, end) outside the sorted byte ranges `covered`."""
+    free, position = [], start
+    for low, high in covered:
+        if low > position:
+            free.append((position, min(low, end)))
+        position = max(position, high)
+        if position >= end:
+            break
+    if position < end:
+        free.append((position, end))
+    return [(a, b) for a, b in free if b > a]
+
+
+def _walk(outer: Any, image_path: str, kind: str, fs: Any, offset: int, partition: int,
+          covered: list[tuple[int, int]] | None) -> Iterator[DiskFile]:
+    """Files of one file system, depth first; when `covered` is a list, the byte ranges of their content
+    (allocated and recovered deleted files alike) are added to it, so carving skips them."""
     import pytsk3
 
+    block = fs.info.block_size
     seen_dirs: set[int] = set()
     stack: list[tuple[Any, str]] = [(fs.open_dir(path="/"), "")]
     count = 0
@@ -253,6 +370,8 @@ def _walk(outer: Any, image_path: str, kind: str, fs: Any, offset: int, partitio
                     except (OSError, RuntimeError):
                         pass
                 continue
+            if covered is not None:
+                covered.extend(_runs(entry, offset, block))
             if meta.type != pytsk3.TSK_FS_META_TYPE_REG or (prefix == "" and name.startswith("$")) \
                     or name.endswith("(Volume Label Entry)"):
                 continue
@@ -261,7 +380,18 @@ def _walk(outer: Any, image_path: str, kind: str, fs: Any, offset: int, partitio
             for stream_name, attr_id, size in streams:
                 yield DiskFile(outer, image_path, kind, offset, partition, meta.addr, path, size, deleted,
                                stream=stream_name, attr_id=attr_id)
-    return
+
+
+def _runs(entry: Any, fs_offset: int, block: int) -> Iterator[tuple[int, int]]:
+    """Byte ranges (within the image) of an entry's non-resident attributes."""
+    try:
+        for attribute in entry:
+            for run in attribute:
+                if run.len > 0 and run.addr > 0:
+                    start = fs_offset + run.addr * block
+                    yield start, start + run.len * block
+    except (OSError, RuntimeError, AttributeError):
+        return
 
 
 def _data_streams(entry: Any) -> Iterator[tuple[str, int, int]]:

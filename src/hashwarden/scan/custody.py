@@ -40,6 +40,7 @@ class Listing:
         self.meta_after: dict[bytes, tuple[int, int]] = {}
         self.content_before: dict[bytes, tuple[int, str | None]] = {}
         self.content_after: dict[bytes, tuple[int | None, str | None]] = {}
+        self.ewf_verification: list[dict[str, Any]] = []
 
     def note_before(self, item: FolderItem) -> None:
         self.items[item.key] = item
@@ -79,6 +80,8 @@ class Listing:
             result["after"] = None
             result["unchanged"] = not changed
         result["changed"] = [display_name(k) for k in changed[:1000]]
+        if self.ewf_verification:
+            result["ewf_verification"] = self.ewf_verification
         return result
 
 

@@ -22,6 +22,7 @@ from hashwarden.config import COMMIT_EVERY_ITEMS, COMMIT_EVERY_SECONDS, ScanSett
 from hashwarden.errors import EvidenceReadError, ScanError
 from hashwarden.evidence import FolderItem, FolderSource, Item, Skipped
 from hashwarden.evidence.containers import expand
+from hashwarden.evidence.ewf_verify import verify_ewf
 from hashwarden.report import build_report, write_reports
 from hashwarden.scan.case import CaseDB
 from hashwarden.scan.custody import Listing, write_custody
@@ -85,13 +86,15 @@ def run_scan(
             hash_sets = sets_in_use(conn)
             audit.append(conn, "scan.start", {"case": case, "out": str(out_dir), "sources": roots, "resume": not fresh})
         listings = [Listing(root) for root in roots]
-        tasks = _enumerate(db, roots, listings, progress)
+        tasks = _enumerate(db, roots, listings, progress, settings.carve)
         options = HashOptions(compute_pdq=settings.compute_pdq, dihedral=True, max_image_pixels=settings.max_image_pixels)
         hashed = _hash_and_record(db, matcher, tasks, options, settings.worker_count(), run_id, progress)
         for index, listing in enumerate(listings):
             listing.scan_rows(db, index)
         if verify_after:
             _verify_after(roots, listings, settings.worker_count(), progress)
+        if settings.verify_ewf:
+            _verify_ewf_images(db, listings, settings.worker_count(), progress)
         db.finish_run(run_id, utc_now())
         db.commit()
         report = build_report(case, roots, db.items(), db.skipped())
@@ -130,7 +133,7 @@ def _check_sources(sources: list[str], out_dir: Path) -> list[str]:
 def _start_or_check(db: CaseDB, case: str, roots: list[str], settings: ScanSettings, fresh: bool) -> None:
     recorded = db.get_meta("sources")
     matching = {"pdq_threshold": settings.pdq_threshold, "pdq_min_quality": settings.pdq_min_quality,
-                "pdq": settings.compute_pdq}
+                "pdq": settings.compute_pdq, "carve": settings.carve}
     if recorded is None:
         db.set_meta("case", case)
         db.set_meta("sources", roots)
@@ -146,7 +149,7 @@ def _start_or_check(db: CaseDB, case: str, roots: list[str], settings: ScanSetti
 
 
 def _enumerate(
-    db: CaseDB, roots: list[str], listings: list[Listing], progress: Progress | None
+    db: CaseDB, roots: list[str], listings: list[Listing], progress: Progress | None, carve: bool
 ) -> list[tuple[int, Item]]:
     """Walk every source once: record skipped entries, note each file's metadata, open archives (in place), and
     return what is left to hash: files and archive members."""
@@ -167,7 +170,7 @@ def _enumerate(
                     progress.advance()
                 if (index, entry.key) not in done:
                     tasks.append((index, entry))
-                for member in expand(entry):
+                for member in expand(entry, carve):
                     if (index, member.key) not in done:
                         tasks.append((index, member))
         except EvidenceReadError as exc:
@@ -221,6 +224,19 @@ def _verify_after(
         progress.phase("verifying (re-reading evidence)", len(items))
     for source, key, size, sha256 in parallel_map(sha256_item, items, workers):
         listings[source].reread(key, size, sha256)
+        if progress:
+            progress.advance()
+
+
+def _verify_ewf_images(db: CaseDB, listings: list[Listing], workers: int, progress: Progress | None) -> None:
+    """Check every E01/Ex01 file of the sources against the digests stored in it; the results go to custody."""
+    images = [(row["source"], listings[row["source"]].items[row["key"]]) for row in db.items()
+              if row["format"] in ("ewf", "ewf2") and row["key"] in listings[row["source"]].items]
+    paths = [os.fsdecode(os.path.join(item.root, *item.parts)) for _, item in images]
+    if progress:
+        progress.phase("verifying E01 images", len(paths))
+    for (source, item), result in zip(images, parallel_map(verify_ewf, paths, workers, ordered=True)):
+        listings[source].ewf_verification.append({"item": item.path, **result.to_json()})
         if progress:
             progress.advance()
 

@@ -66,6 +66,7 @@ def sniff(head: bytes) -> MediaType:
 _CONTAINER_MAGIC = (
     (b"PK\x03\x04", "zip"), (b"PK\x05\x06", "zip"), (b"\x1f\x8b", "gzip"), (b"BZh", "bzip2"),
     (b"\xfd7zXZ\x00", "xz"), (b"7z\xbc\xaf\x27\x1c", "7z"), (b"Rar!\x1a\x07", "rar"), (b"\x28\xb5\x2f\xfd", "zstd"),
+    (b"EVF\x09\x0d\x0a\xff\x00", "ewf"), (b"EVF2\x0d\x0a\x81\x00", "ewf2"),
 )
 
 
