@@ -125,7 +125,7 @@ def test_corrupt_archive_reported_and_scan_goes_on(tmp_path: Path, fresh_store) 
     (evidence / "truncated.tar.gz").write_bytes(tar_bytes({"x.jpg": jpeg(5)}, mode="w:gz")[:300])
     (evidence / "good.zip").write_bytes(good)
     items = scan(evidence, tmp_path, fresh_store)
-    assert "cannot be listed" in items["broken.zip!/"]["error"]
+    assert not any(p.startswith("broken.zip!/") and items[p]["status"] != "error" for p in items)
     truncated = [p for p in items if p.startswith("truncated.tar.gz!/")]
     assert truncated and all(items[p]["status"] == "error" for p in truncated)
     assert items["good.zip!/a.txt"]["status"] == "unknown"
@@ -144,3 +144,41 @@ def test_nesting_deeper_than_the_limit_stops_with_an_error(tmp_path: Path) -> No
     assert len(members) == archive_module.MAX_DEPTH + 1
     with pytest.raises(Exception, match="nested deeper"):
         depth_errors[0].open()
+
+
+def test_7z_plain_and_encrypted(tmp_path: Path, fresh_store) -> None:
+    py7zr = pytest.importorskip("py7zr")
+    evidence = tmp_path / "evidence"
+    evidence.mkdir()
+    image = jpeg(6)
+    with py7zr.SevenZipFile(evidence / "photos.7z", "w") as archive:
+        archive.writestr(image, "dir/p.jpg")
+        archive.writestr(zip_bytes({"inner.txt": b"nested in a zip in a 7z"}), "dir/nested.zip")
+    with py7zr.SevenZipFile(evidence / "locked.7z", "w", password="not-known-to-us") as archive:
+        archive.writestr(image, "secret.jpg")
+    items = scan(evidence, tmp_path, fresh_store)
+    member = items["photos.7z!/dir/p.jpg"]
+    assert member["media"] == "image" and member["sha256"] == __import__("hashlib").sha256(image).hexdigest()
+    assert items["photos.7z!/dir/nested.zip!/inner.txt"]["size"] == len(b"nested in a zip in a 7z")
+    locked = [item for path, item in items.items() if path.startswith("locked.7z!/")]
+    assert locked and all(item["status"] == "error" and "encrypted" in item["error"] for item in locked)
+    assert items["locked.7z"]["format"] == "7z"
+
+
+def test_zip_with_damaged_central_directory_falls_back_to_local_headers(tmp_path: Path, fresh_store) -> None:
+    image = jpeg(7)
+    data = bytearray(zip_bytes({"a/photo.jpg": image, "b.txt": b"stored text" * 50}))
+    data = data[: data.find(b"PK\x01\x02") + 10]  # cut inside the central directory
+    evidence = tmp_path / "evidence"
+    evidence.mkdir()
+    (evidence / "damaged.zip").write_bytes(bytes(data))
+    stored = bytearray(zip_bytes({"s.txt": b"kept as is"}, zipfile.ZIP_STORED))
+    stored[stored.find(b"PK\x05\x06"):] = b"\0" * 22  # end-of-central-directory record wiped
+    (evidence / "stored.zip").write_bytes(bytes(stored))
+    items = scan(evidence, tmp_path, fresh_store)
+    import hashlib
+
+    assert items["damaged.zip!/a/photo.jpg"]["sha256"] == hashlib.sha256(image).hexdigest()
+    assert items["damaged.zip!/a/photo.jpg"]["media"] == "image"
+    assert items["damaged.zip!/b.txt"]["size"] == len(b"stored text" * 50)
+    assert items["stored.zip!/s.txt"]["md5"] == hashlib.md5(b"kept as is").hexdigest()

@@ -1,5 +1,7 @@
-"""Archives as evidence containers, read in place: zip (incl. zip64), tar (plain, gz, bz2, xz), and single-file
-gzip/bzip2/xz streams, nested to a bounded depth. Nothing is ever extracted to disk.
+"""Archives as evidence containers, read in place: zip (incl. zip64), tar (plain, gz, bz2, xz), 7z (py7zr), and
+single-file gzip/bzip2/xz streams, nested to a bounded depth. Nothing is ever extracted to disk: 7z members are
+decompressed into memory (up to MAX_NESTED_BYTES each), since py7zr offers no member stream. Encrypted members
+are listed with the error "encrypted" (hashwarden holds no passwords). RAR needs a non-free tool and is not opened.
 
 A member becomes an `ArchiveMember` item whose path names the chain of containers
 (`outer.zip!/dir/inner.tar!/a.jpg`). Member names are kept exactly as stored, hostile ones included (`../../x`,
@@ -41,6 +43,8 @@ def archive_format(head: bytes) -> str | None:
         return "bzip2"
     if head[:6] == b"\xfd7zXZ\x00":
         return "xz"
+    if head[:6] == b"7z\xbc\xaf\x27\x1c":
+        return "7z"
     return None
 
 
@@ -63,7 +67,8 @@ class MemberRef:
 class LimitedReader(io.RawIOBase):
     """Reads a member stream up to a byte limit, then reports EOF and remembers whether it cut the stream off.
 
-    For a window (a tar member: `limit` is its exact size) the limit is the natural end, never a cut-off.
+    For a window (a tar member: `limit` is its exact size) the limit is the natural end, never a cut-off, and the
+    inner stream is the container itself: closing the window leaves it open (the container's owner closes it).
     """
 
     def __init__(self, inner: BinaryIO, limit: int, window: bool = False) -> None:
@@ -86,7 +91,8 @@ class LimitedReader(io.RawIOBase):
         return chunk
 
     def close(self) -> None:
-        self._inner.close()
+        if not self._window:
+            self._inner.close()
         super().close()
 
 
@@ -116,6 +122,13 @@ def open_member(container: BinaryIO, ref: MemberRef) -> BinaryIO:
             reader = LimitedReader(base, min(ref.size, MAX_MEMBER_BYTES), window=True)
             reader.cut_off = ref.size > MAX_MEMBER_BYTES
             return reader
+        elif ref.format == "7z":
+            return _open_7z_member(container, ref.name)
+        elif ref.format == "zip-local":
+            if ref.compression == "0":
+                container.seek(ref.offset)
+                return LimitedReader(container, ref.stored_size, window=True)
+            return LimitedReader(_InflateReader(container, ref.offset, ref.stored_size), member_limit(ref.stored_size))
         else:
             stream = _DECOMPRESSORS[ref.format](fileobj=container)
     except EvidenceReadError:
@@ -135,6 +148,126 @@ class ListedMember:
     error: str | None = None
 
 
+class _InflateReader(io.RawIOBase):
+    """Raw-deflate decompression of a byte window of a container (a zip member found by its local header)."""
+
+    def __init__(self, container: BinaryIO, offset: int, compressed: int) -> None:
+        import zlib
+
+        container.seek(offset)
+        self._source = LimitedReader(container, compressed, window=True)
+        self._inflate = zlib.decompressobj(-15)
+        self._pending = b""
+
+    def readable(self) -> bool:
+        return True
+
+    def read(self, size: int = -1) -> bytes:
+        want = 1 << 20 if size is None or size < 0 else size
+        while len(self._pending) < want and not self._inflate.eof:
+            data = self._source.read(1 << 16)
+            if not data:
+                self._pending += self._inflate.flush()
+                break
+            self._pending += self._inflate.decompress(data, max(want - len(self._pending), 1 << 16))
+            while self._inflate.unconsumed_tail and len(self._pending) < want:
+                self._pending += self._inflate.decompress(self._inflate.unconsumed_tail, 1 << 16)
+        chunk, self._pending = self._pending[:want], self._pending[want:]
+        return chunk
+
+
+def _local_headers(container: BinaryIO) -> Iterator[tuple[ListedMember, bytes]]:
+    """Members found by walking local file headers from the start: the recovery path for a zip whose central
+    directory is damaged or missing (as a carved or truncated zip often is)."""
+    import struct
+    import zlib
+
+    data_end = container.seek(0, io.SEEK_END)
+    position = 0
+    while position + 30 <= data_end:
+        container.seek(position)
+        header = container.read(30)
+        if header[:4] != b"PK\x03\x04":
+            break
+        flags, method = struct.unpack("<HH", header[6:10])
+        compressed, size = struct.unpack("<II", header[18:26])
+        name_length, extra_length = struct.unpack("<HH", header[26:30])
+        name = container.read(name_length).decode("utf-8" if flags & 0x800 else "cp437", "replace")
+        start = position + 30 + name_length + extra_length
+        if flags & 0x8 and compressed == 0:  # sizes in a data descriptor after the data: find the next header
+            container.seek(start)
+            rest = container.read(min(data_end - start, MAX_NESTED_BYTES))
+            following = min((i for i in (rest.find(b"PK\x03\x04"), rest.find(b"PK\x01\x02")) if i >= 0),
+                            default=len(rest))
+            compressed = max(following - 16, 0)
+        ref = MemberRef("zip-local", name, compressed, offset=start, size=size, compression=str(method))
+        error = "encrypted" if flags & 0x1 else None
+        if method not in (0, 8) and not error:
+            error = f"compression method {method} cannot be read without the central directory"
+        head = b""
+        if not error and not name.endswith("/"):
+            try:
+                head = open_member(container, ref).read(SNIFF)
+            except (EvidenceReadError, zlib.error):
+                head = b""
+        if not name.endswith("/"):
+            yield ListedMember(ref, size, error), head
+        position = start + compressed
+
+
+def _seven_zip(container: BinaryIO):  # noqa: ANN202 - py7zr.SevenZipFile, imported lazily
+    import py7zr
+
+    try:
+        return py7zr.SevenZipFile(container, mode="r")
+    except py7zr.PasswordRequired as exc:
+        raise EvidenceReadError("encrypted (7z headers): password required") from exc
+    except (py7zr.Bad7zFile, py7zr.exceptions.ArchiveError, OSError, EOFError, ValueError, KeyError) as exc:
+        raise EvidenceReadError(f"7z archive cannot be read: {exc}") from exc
+
+
+def _open_7z_member(container: BinaryIO, name: str) -> BinaryIO:
+    from py7zr.io import BytesIOFactory
+
+    archive = _seven_zip(container)
+    if archive.needs_password():
+        raise EvidenceReadError("encrypted")
+    factory = BytesIOFactory(MAX_NESTED_BYTES + 1)
+    try:
+        archive.extract(targets=[name], factory=factory)
+        product = factory.get(name)
+    except Exception as exc:  # noqa: BLE001 - py7zr raises many kinds on corrupt data
+        raise EvidenceReadError(f"cannot read 7z member {name!r}: {exc}") from exc
+    if product.size() > MAX_NESTED_BYTES:
+        raise EvidenceReadError(f"7z member larger than {MAX_NESTED_BYTES:,} bytes: not read (decompressed in memory)")
+    product.seek(0)
+    return LimitedReader(product, MAX_NESTED_BYTES, window=True)
+
+
+def _list_7z(container: BinaryIO) -> Iterator[tuple[ListedMember, bytes]]:
+    """7z members with their first bytes, from one decompression pass (solid archives allow no other)."""
+    from py7zr.io import BytesIOFactory
+
+    archive = _seven_zip(container)
+    files = [f for f in archive.list() if not f.is_directory]
+    if archive.needs_password():
+        for info in files:
+            yield ListedMember(MemberRef("7z", info.filename), info.uncompressed or 0, "encrypted"), b""
+        return
+    heads = BytesIOFactory(SNIFF)
+    try:
+        archive.extract(factory=heads)
+    except Exception as exc:  # noqa: BLE001
+        raise EvidenceReadError(f"7z archive cannot be read: {exc}") from exc
+    for info in files:
+        head = b""
+        if info.filename in heads.products:
+            product = heads.get(info.filename)
+            product.seek(0)
+            head = product.read(SNIFF)
+        yield ListedMember(MemberRef("7z", info.filename), info.uncompressed or 0), head
+
+
 def list_members(container: BinaryIO, fmt: str, display_name: str) -> Iterator[tuple[ListedMember, bytes]]:
     """Every regular member of a seekable container, in stored order, with its first bytes (to spot archives).
 
@@ -144,8 +277,14 @@ def list_members(container: BinaryIO, fmt: str, display_name: str) -> Iterator[t
         EvidenceReadError: the container's directory cannot be read.
     """
     try:
-        if fmt == "zip":
-            archive = zipfile.ZipFile(container)
+        if fmt == "7z":
+            yield from _list_7z(container)
+        elif fmt == "zip":
+            try:
+                archive = zipfile.ZipFile(container)
+            except zipfile.BadZipFile:
+                yield from _local_headers(container)
+                return
             for info in archive.infolist():
                 if info.is_dir():
                     continue
