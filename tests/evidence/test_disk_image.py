@@ -202,3 +202,18 @@ def test_verify_e01_against_stored_digests(images, tmp_path: Path, fresh_store) 
     items = json.loads((tmp_path / "out" / "report.json").read_text())["items"]
     assert any(i["path"].startswith("good.E01/p1/") for i in items)  # the scan went on and read inside both
     assert sum(1 for i in items if i["path"].startswith("damaged.E01/")) >= 1
+
+
+def test_corrupt_partition_table_does_not_stop_the_scan(images, tmp_path: Path, fresh_store) -> None:
+    evidence = tmp_path / "evidence"
+    evidence.mkdir()
+    disk = bytearray((images["work"] / "disk.img").read_bytes())
+    disk[446 + 8 : 446 + 16] = (0xFFFFFF00).to_bytes(4, "little") + (0x7FFFFFFF).to_bytes(4, "little")  # p1 off the end
+    (evidence / "disk.img").write_bytes(bytes(disk))
+    (evidence / "after.txt").write_text("scanned")
+    run_scan([str(evidence)], "PT", tmp_path / "out", fresh_store, ScanSettings(workers=1))
+    items = {i["path"]: i for i in json.loads((tmp_path / "out" / "report.json").read_text())["items"]}
+    assert items["after.txt"]["status"] == "unknown" and items["disk.img"]["sha256"]
+    # the damaged partition is not read; the intact ext4 partition still is (or the whole table is refused)
+    inside = [p for p in items if p.startswith("disk.img/")]
+    assert all(items[p]["status"] in ("unknown", "error") for p in inside)
