@@ -182,3 +182,19 @@ def test_zip_with_damaged_central_directory_falls_back_to_local_headers(tmp_path
     assert items["damaged.zip!/a/photo.jpg"]["media"] == "image"
     assert items["damaged.zip!/b.txt"]["size"] == len(b"stored text" * 50)
     assert items["stored.zip!/s.txt"]["md5"] == hashlib.md5(b"kept as is").hexdigest()
+
+
+def test_zstd_tar_and_stream(tmp_path: Path, fresh_store) -> None:
+    zstandard = pytest.importorskip("zstandard")
+    evidence = tmp_path / "evidence"
+    evidence.mkdir()
+    image = jpeg(8)
+    compress = zstandard.ZstdCompressor().compress
+    (evidence / "photos.tar.zst").write_bytes(compress(tar_bytes({"x/y.jpg": image, "z.txt": b"z"})))
+    (evidence / "one.jpg.zst").write_bytes(compress(image))
+    items = scan(evidence, tmp_path, fresh_store)
+    import hashlib
+
+    digest = hashlib.sha256(image).hexdigest()
+    assert items["photos.tar.zst!/x/y.jpg"]["sha256"] == digest
+    assert items["one.jpg.zst!/one.jpg"]["sha256"] == digest and items["one.jpg.zst"]["format"] == "zstd"

@@ -1,5 +1,5 @@
-"""Archives as evidence containers, read in place: zip (incl. zip64), tar (plain, gz, bz2, xz), 7z (py7zr), and
-single-file gzip/bzip2/xz streams, nested to a bounded depth. Nothing is ever extracted to disk: 7z members are
+"""Archives as evidence containers, read in place: zip (incl. zip64), tar (plain, gz, bz2, xz, zst), 7z (py7zr),
+and single-file gzip/bzip2/xz/zstd streams, nested to a bounded depth. Nothing is ever extracted to disk: 7z members are
 decompressed into memory (up to MAX_NESTED_BYTES each), since py7zr offers no member stream. Encrypted members
 are listed with the error "encrypted" (hashwarden holds no passwords). RAR needs a non-free tool and is not opened.
 
@@ -45,10 +45,30 @@ def archive_format(head: bytes) -> str | None:
         return "xz"
     if head[:6] == b"7z\xbc\xaf\x27\x1c":
         return "7z"
+    if head[:4] == b"\x28\xb5\x2f\xfd":
+        return "zstd"
     return None
 
 
-_DECOMPRESSORS = {"gzip": gzip.GzipFile, "bzip2": bz2.BZ2File, "xz": lzma.LZMAFile}
+try:
+    from zstandard import ZstdError as _ZstdError
+except ImportError:  # pragma: no cover - zstandard is a dependency
+    class _ZstdError(Exception):  # type: ignore[no-redef]
+        pass
+
+
+def _zstd_reader(fileobj: BinaryIO) -> BinaryIO:
+    import zstandard
+
+    return zstandard.ZstdDecompressor().stream_reader(fileobj, read_across_frames=True)
+
+
+_DECOMPRESSORS = {
+    "gzip": lambda fileobj: gzip.GzipFile(fileobj=fileobj, mode="rb"),
+    "bzip2": lambda fileobj: bz2.BZ2File(fileobj, mode="rb"),
+    "xz": lambda fileobj: lzma.LZMAFile(fileobj, mode="rb"),
+    "zstd": _zstd_reader,
+}
 
 
 @dataclass(frozen=True)
@@ -117,7 +137,7 @@ def open_member(container: BinaryIO, ref: MemberRef) -> BinaryIO:
                 raise EvidenceReadError("encrypted")
             stream = archive.open(info)
         elif ref.format == "tar":
-            base = _DECOMPRESSORS[ref.compression](fileobj=container) if ref.compression else container
+            base = _DECOMPRESSORS[ref.compression](container) if ref.compression else container
             base.seek(ref.offset)
             reader = LimitedReader(base, min(ref.size, MAX_MEMBER_BYTES), window=True)
             reader.cut_off = ref.size > MAX_MEMBER_BYTES
@@ -130,11 +150,11 @@ def open_member(container: BinaryIO, ref: MemberRef) -> BinaryIO:
                 return LimitedReader(container, ref.stored_size, window=True)
             return LimitedReader(_InflateReader(container, ref.offset, ref.stored_size), member_limit(ref.stored_size))
         else:
-            stream = _DECOMPRESSORS[ref.format](fileobj=container)
+            stream = _DECOMPRESSORS[ref.format](container)
     except EvidenceReadError:
         raise
     except (zipfile.BadZipFile, tarfile.TarError, KeyError, OSError, EOFError, lzma.LZMAError, ValueError,
-            NotImplementedError, RuntimeError) as exc:
+            NotImplementedError, RuntimeError, _ZstdError) as exc:
         raise EvidenceReadError(f"cannot open {ref.format} member {ref.name!r}: {exc}") from exc
     return LimitedReader(stream, member_limit(ref.stored_size))
 
@@ -299,9 +319,10 @@ def list_members(container: BinaryIO, fmt: str, display_name: str) -> Iterator[t
                                        f"cannot read member: {exc}"), b""
                     continue
                 yield ListedMember(MemberRef("zip", info.filename, info.compress_size), info.file_size), head
-        elif fmt in ("tar", "tar+gzip", "tar+bzip2", "tar+xz"):
+        elif fmt == "tar" or fmt.startswith("tar+"):
             compression = fmt.partition("+")[2] or None
-            with tarfile.open(fileobj=container, mode="r|*") as archive:
+            stream = _DECOMPRESSORS[compression](container) if compression else container
+            with tarfile.open(fileobj=stream, mode="r|") as archive:
                 for info in archive:
                     if not info.isfile():
                         continue
@@ -311,24 +332,24 @@ def list_members(container: BinaryIO, fmt: str, display_name: str) -> Iterator[t
                     yield ListedMember(ref, info.size), head
         else:
             name = display_name.rsplit("/", 1)[-1]
-            for suffix in (".gz", ".tgz", ".bz2", ".xz", ".gzip"):
+            for suffix in (".gz", ".tgz", ".bz2", ".xz", ".gzip", ".zst", ".zstd"):
                 if name.lower().endswith(suffix):
                     name = name[: -len(suffix)] + (".tar" if suffix == ".tgz" else "")
                     break
             else:
                 name = f"{name}.decompressed"
-            head = _DECOMPRESSORS[fmt](fileobj=container).read(SNIFF)
+            head = _DECOMPRESSORS[fmt](container).read(SNIFF)
             container.seek(0)
             yield ListedMember(MemberRef(fmt, name or "data"), -1), head
-    except (zipfile.BadZipFile, tarfile.TarError, OSError, EOFError, lzma.LZMAError, ValueError) as exc:
+    except (zipfile.BadZipFile, tarfile.TarError, OSError, EOFError, lzma.LZMAError, ValueError, _ZstdError) as exc:
         raise EvidenceReadError(f"{fmt} archive cannot be listed: {exc}") from exc
 
 
 def compressed_holds_tar(container: BinaryIO, fmt: str) -> bool:
-    """Whether a gzip/bzip2/xz stream holds a tar (then it is listed as a tar, `r:*` decompressing it)."""
+    """Whether a gzip/bzip2/xz/zstd stream holds a tar (then it is listed as a tar, decompressed on the fly)."""
     try:
-        head = _DECOMPRESSORS[fmt](fileobj=container).read(SNIFF)
-    except (OSError, EOFError, lzma.LZMAError, ValueError):
+        head = _DECOMPRESSORS[fmt](container).read(SNIFF)
+    except (OSError, EOFError, lzma.LZMAError, ValueError, _ZstdError):
         return False
     finally:
         container.seek(0)
