@@ -198,3 +198,11 @@ def test_zstd_tar_and_stream(tmp_path: Path, fresh_store) -> None:
     digest = hashlib.sha256(image).hexdigest()
     assert items["photos.tar.zst!/x/y.jpg"]["sha256"] == digest
     assert items["one.jpg.zst!/one.jpg"]["sha256"] == digest and items["one.jpg.zst"]["format"] == "zstd"
+
+
+def test_rar_is_named_not_silently_skipped(tmp_path: Path, fresh_store) -> None:
+    evidence = tmp_path / "evidence"
+    evidence.mkdir()
+    (evidence / "a.rar").write_bytes(b"Rar!\x1a\x07\x01\x00" + b"\0" * 100)
+    items = scan(evidence, tmp_path, fresh_store)
+    assert items["a.rar"]["format"] == "rar" and "RAR archive: not opened" in items["a.rar!/"]["error"]

@@ -8,7 +8,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 from hashwarden.errors import EvidenceReadError
-from hashwarden.evidence.archive import ArchiveMember, archive_format, expand_archive
+from hashwarden.evidence.archive import ArchiveMember, MemberRef, archive_format, expand_archive
 from hashwarden.evidence.disk_image import (
     HEAD_BYTES,
     RAW_IMAGE_SUFFIXES,
@@ -31,6 +31,9 @@ def expand(item: FolderItem, carve: bool = False) -> Iterator[ArchiveMember | Di
     fmt = archive_format(head)
     if fmt:
         yield from expand_archive(item, fmt)
+        return
+    if head.startswith(b"Rar!\x1a\x07"):  # no pure-Python RAR reader exists: say so instead of staying silent
+        yield ArchiveMember(item, (MemberRef("rar", ""),), 0, "RAR archive: not opened (no pure-Python reader)")
         return
     kind = image_kind(head, item.path)
     if kind is None and carve and item.path.lower().endswith(RAW_IMAGE_SUFFIXES):
