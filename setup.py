@@ -1,4 +1,5 @@
-"""Build configuration for the one compiled part: the PDQ engine's C core (everything else is in pyproject.toml).
+"""Build configuration for the compiled parts: the PDQ engine's C core and the carving signature search
+(everything else is in pyproject.toml).
 
 -ffp-contract=off and no -ffast-math are required, not tuning: PDQ must be bit-identical to the reference, and a
 fused multiply-add or a reassociated sum changes float rounding.
@@ -12,6 +13,11 @@ setup(
             "hashwarden.signals._pdqcore",
             ["src/hashwarden/signals/_pdqcore.c"],
             extra_compile_args=["-O3", "-std=c11", "-ffp-contract=off", "-fno-fast-math", "-Wall"],
-        )
+        ),
+        Extension(
+            "hashwarden.evidence._sigscan",
+            ["src/hashwarden/evidence/_sigscan.c"],
+            extra_compile_args=["-O3", "-std=c11", "-Wall"],
+        ),
     ]
 )

@@ -13,7 +13,7 @@ import struct
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
-CHUNK = 8 << 20
+CHUNK = 4 << 20
 MAX_CARVE = 256 << 20  # the largest item carving will measure (a video may be larger: it is cut here)
 
 ReadAt = Callable[[int, int], bytes]  # read(offset, size) within the image
@@ -124,6 +124,8 @@ def _gif_length(read: ReadAt, start: int, limit: int) -> int | None:
 
 def _webp_length(read: ReadAt, start: int, limit: int) -> int | None:
     header = read(start, 12)
+    if len(header) < 12:
+        return None
     size = struct.unpack("<I", header[4:8])[0] + 8
     return size if header[8:12] == b"WEBP" and 20 <= size <= limit - start else None
 
@@ -153,46 +155,44 @@ def _mp4_length(read: ReadAt, start: int, limit: int) -> int | None:
     return length if seen_media and length > 16 else None
 
 
-# signature, offset of the signature within the file, format, measurer
-_SIGNATURES: tuple[tuple[bytes, int, str, Callable[[ReadAt, int, int], int | None]], ...] = (
-    (b"\xff\xd8\xff", 0, "jpeg", _jpeg_length),
-    (b"\x89PNG\r\n\x1a\n", 0, "png", _png_length),
-    (b"GIF87a", 0, "gif", _gif_length),
-    (b"GIF89a", 0, "gif", _gif_length),
-    (b"WEBP", 8, "webp", _webp_length),
-    (b"ftyp", 4, "mp4", _mp4_length),
+# In the order of the signature indexes `_sigscan.find` reports: (offset of the signature within the file,
+# format, measurer).
+_SIGNATURES: tuple[tuple[int, str, Callable[[ReadAt, int, int], int | None]], ...] = (
+    (0, "jpeg", _jpeg_length),
+    (0, "png", _png_length),
+    (0, "gif", _gif_length),
+    (0, "gif", _gif_length),
+    (0, "webp", _webp_length),  # found by "RIFF"; _webp_length checks the "WEBP" form type
+    (4, "mp4", _mp4_length),  # found by "ftyp", 4 bytes into the file
 )
+_OVERLAP = 8  # the longest signature: a hit straddling two chunks is found in the second
 
 
 def carve(read: ReadAt, ranges: list[tuple[int, int]]) -> Iterator[Carved]:
     """Media in the byte ranges [(start, end), ...] of an image, in one sequential pass over them.
 
-    Ranges are searched each on its own; an item may run past its range's end only if its structure says so
-    (a fragmented file is carved as far as its contiguous bytes go, and its structure decides the rest).
+    The signatures of every format are searched at once per chunk (`_sigscan`, C); each hit is measured by the
+    format's structure, and hits inside an item already carved are skipped.
     """
-    overlap = max(len(s) + o for s, o, _, _ in _SIGNATURES)
+    from hashwarden.evidence._sigscan import find
+
     for start, end in ranges:
         position = start
         resume = start  # hits before this offset lie inside an item already carved
         while position < end:
-            block = read(position, min(CHUNK + overlap, end - position))
+            block = read(position, min(CHUNK + _OVERLAP, end - position))
             if not block:
                 break
-            hits = []
-            for signature, sig_offset, fmt, measure in _SIGNATURES:
-                index = block.find(signature)
-                while index != -1:
-                    file_start = position + index - sig_offset
-                    if file_start >= max(start, resume) and (index < CHUNK or position + CHUNK >= end):
-                        hits.append((file_start, fmt, measure))
-                    index = block.find(signature, index + 1)
-            for file_start, fmt, measure in sorted(hits):
-                if file_start < resume:
+            last_chunk = position + CHUNK >= end
+            for index, signature in find(block):
+                if index >= CHUNK and not last_chunk:
+                    break  # the overlap is searched again as the start of the next chunk
+                sig_offset, fmt, measure = _SIGNATURES[signature]
+                file_start = position + index - sig_offset
+                if file_start < max(start, resume):
                     continue
-                if fmt == "webp" and read(file_start, 4) != b"RIFF":
-                    continue
-                length = measure(read, file_start, min(end, file_start + MAX_CARVE) if fmt != "mp4" else
-                                 file_start + MAX_CARVE)
+                limit = file_start + MAX_CARVE if fmt == "mp4" else min(end, file_start + MAX_CARVE)
+                length = measure(read, file_start, limit)
                 if length:
                     yield Carved(file_start, length, fmt)
                     resume = file_start + length

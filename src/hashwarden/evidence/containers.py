@@ -36,7 +36,8 @@ def expand(item: FolderItem, carve: bool = False) -> Iterator[ArchiveMember | Di
         yield ArchiveMember(item, (MemberRef("rar", ""),), 0, "RAR archive: not opened (no pure-Python reader)")
         return
     kind = image_kind(head, item.path)
-    if kind is None and carve and item.path.lower().endswith(RAW_IMAGE_SUFFIXES):
-        kind = "raw"  # named as a raw image but with nothing to recognise: carved as a whole
     if kind:
         yield from expand_disk(item, kind, carve_media=carve)
+    elif carve and item.path.lower().endswith(RAW_IMAGE_SUFFIXES):
+        # named as a raw image but with nothing to recognise: carved as a whole, no file system expected
+        yield from expand_disk(item, "raw", carve_media=True, expect_file_system=False)

@@ -266,11 +266,14 @@ class _TskReader(io.RawIOBase):
         return data
 
 
-def expand_disk(outer: Any, kind: str, carve_media: bool = False) -> Iterator[DiskFile | CarvedFile]:
+def expand_disk(
+    outer: Any, kind: str, carve_media: bool = False, expect_file_system: bool = True
+) -> Iterator[DiskFile | CarvedFile]:
     """Every regular file (allocated and deleted) and NTFS data stream in every file system of an image file;
     with `carve_media`, also the media carved from unallocated space (and from space with no file system).
 
-    A volume whose file system cannot be read yields one error item naming why, and the rest goes on.
+    A volume whose file system cannot be read yields one error item naming why, and the rest goes on; not so
+    when `expect_file_system` is false (a bare image taken only to be carved).
     """
     import pytsk3
 
@@ -288,7 +291,7 @@ def expand_disk(outer: Any, kind: str, carve_media: bool = False) -> Iterator[Di
         try:
             fs = pytsk3.FS_Info(image, offset=offset)
         except (OSError, RuntimeError) as exc:
-            if not numbered:
+            if not numbered and expect_file_system:
                 yield DiskFile(outer, image_path, kind, offset, 0, 0, "", 0,
                                error=f"no readable file system: {exc}")
             if carve_media:  # no file system: every byte of the volume is unclaimed
