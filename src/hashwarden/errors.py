@@ -52,20 +52,32 @@ class ImageTooLarge(EvidenceReadError):
 
 
 class FormatError(HashwardenError):
-    """A hash list or import file is malformed. `path` and `line` say where."""
+    """A hash list or import file is malformed. `path`, `line` or byte `offset`, and `field` say where.
 
-    def __init__(self, message: str, path: str | None = None, line: int | None = None) -> None:
+    Binary or JSON formats without useful line numbers give the byte offset instead; `field` names the column or
+    JSON key at fault, so an analyst can fix a 5 GB export without guessing.
+    """
+
+    def __init__(
+        self, message: str, path: str | None = None, line: int | None = None,
+        offset: int | None = None, field: str | None = None,
+    ) -> None:
         super().__init__(message)
         self.path = path
         self.line = line
+        self.offset = offset
+        self.field = field
 
     def __str__(self) -> str:
         text = super().__str__()
-        if self.path is not None and self.line is not None:
-            return f"{self.path}:{self.line}: {text}"
-        if self.path is not None:
-            return f"{self.path}: {text}"
-        return text
+        if self.field is not None:
+            text = f"field {self.field}: {text}"
+        where = self.path or ""
+        if self.line is not None:
+            where += f":{self.line}"
+        if self.offset is not None:
+            where += f" (byte {self.offset})"
+        return f"{where}: {text}" if where else text
 
 
 class StoreError(HashwardenError):

@@ -190,7 +190,8 @@ def test_verify_e01_against_stored_digests(images, tmp_path: Path, fresh_store) 
     good = (images["evidence"] / "disk.E01").read_bytes()
     (evidence / "good.E01").write_bytes(good)
     damaged = bytearray(good)
-    damaged[len(damaged) // 2] ^= 0xFF  # one flipped byte inside the compressed chunks
+    chunk_number, chunk_at, chunk_end = _chunk_location(images["evidence"] / "disk.E01", 300)
+    damaged[(chunk_at + chunk_end) // 2] ^= 0x01  # one flipped bit inside chunk 300 (media offset 300 * 32 KiB)
     (evidence / "damaged.E01").write_bytes(bytes(damaged))
     run_scan([str(evidence)], "VERIFY", tmp_path / "out", fresh_store, ScanSettings(workers=1, verify_ewf=True))
     custody = json.loads((tmp_path / "out" / "custody.json").read_text())
@@ -199,9 +200,39 @@ def test_verify_e01_against_stored_digests(images, tmp_path: Path, fresh_store) 
     assert results["good.E01"]["verified"] is True
     assert results["good.E01"]["stored"]["md5"] == results["good.E01"]["computed"]["md5"] == media_md5
     assert results["damaged.E01"]["verified"] is False
+    [error] = results["damaged.E01"]["chunk_errors"]
+    assert (error["offset"], error["length"], error["file_offset"]) == (chunk_number * 32768, 32768, chunk_at)
+    assert "Adler-32" in error["message"]
+    report_items = {i["path"]: i for i in json.loads((tmp_path / "out" / "report.json").read_text())["items"]}
+    assert report_items["damaged.E01"]["ewf_verification"]["chunk_errors"][0]["offset"] == chunk_number * 32768
+    assert report_items["good.E01"]["ewf_verification"] == {"verified": True, "error": None, "chunk_errors": []}
     items = json.loads((tmp_path / "out" / "report.json").read_text())["items"]
     assert any(i["path"].startswith("good.E01/p1/") for i in items)  # the scan went on and read inside both
     assert sum(1 for i in items if i["path"].startswith("damaged.E01/")) >= 1
+
+
+def _chunk_location(e01: Path, number: int) -> tuple[int, int, int]:
+    """(chunk number, start, end) in the segment file of a chunk, read from the first table section."""
+    from hashwarden.evidence.ewf_chunks import _sections, _table
+
+    with open(e01, "rb") as handle:
+        size = e01.stat().st_size
+        sections = list(_sections(handle, size))
+        table_at = next(offset for offset, kind, _ in sections if kind == "table")
+        entries, base = _table(handle, table_at)
+    assert len(entries) > number + 1
+    return number, base + entries[number][0], base + entries[number + 1][0]
+
+
+def test_truncated_e01_reports_the_missing_media(images, tmp_path: Path) -> None:
+    from hashwarden.evidence.ewf_verify import verify_ewf
+
+    whole = (images["evidence"] / "disk.E01").read_bytes()
+    cut = tmp_path / "cut.E01"
+    cut.write_bytes(whole[: len(whole) * 2 // 3])
+    result = verify_ewf(str(cut))
+    assert result.verified is False
+    assert result.error or result.chunk_errors  # libewf refuses it, or the missing chunks are listed
 
 
 def test_corrupt_partition_table_does_not_stop_the_scan(images, tmp_path: Path, fresh_store) -> None:
@@ -217,3 +248,22 @@ def test_corrupt_partition_table_does_not_stop_the_scan(images, tmp_path: Path, 
     # the damaged partition is not read; the intact ext4 partition still is (or the whole table is refused)
     inside = [p for p in items if p.startswith("disk.img/")]
     assert all(items[p]["status"] in ("unknown", "error") for p in inside)
+
+
+def test_looping_directory_is_walked_once_and_reported(images, tmp_path: Path, fresh_store) -> None:
+    """Directory entries pointing back at an ancestor (as a damaged or doctored ext4 can hold) end the walk there."""
+    work = tmp_path / "work"
+    (work / "src" / "sub").mkdir(parents=True)
+    shutil.copy(images["work"] / "red.jpg", work / "src" / "sub" / "red.jpg")
+    run("mkfs.ext4", "-q", "-F", "-d", "src", "loop.img", "8M", cwd=work)
+    run("debugfs", "-w", "-R", "link /sub /sub/again", "loop.img", cwd=work)  # /sub/again -> /sub
+    run("debugfs", "-w", "-R", "link / /sub/top", "loop.img", cwd=work)  # /sub/top -> /
+    evidence = tmp_path / "evidence"
+    evidence.mkdir()
+    shutil.move(work / "loop.img", evidence / "loop.img")
+    run_scan([str(evidence)], "LOOP", tmp_path / "out", fresh_store, ScanSettings(workers=1))
+    items = {i["path"]: i for i in json.loads((tmp_path / "out" / "report.json").read_text())["items"]}
+    assert items["loop.img/sub/red.jpg"]["md5"] == images["md5"]["red.jpg"]
+    assert [p for p in items if p.endswith("red.jpg")] == ["loop.img/sub/red.jpg"]
+    for looped in ("loop.img/sub/again", "loop.img/sub/top"):
+        assert items[looped]["status"] == "error" and "directory loop" in items[looped]["error"]

@@ -60,7 +60,7 @@ def test_reopen_is_migrated_once(tmp_path) -> None:
     with open_store(url).begin() as conn:
         create_set(conn, "s", "alert")
     with open_store(url).connect() as conn:
-        assert conn.execute(text("SELECT version_num FROM alembic_version")).scalar() == "0001"
+        assert conn.execute(text("SELECT version_num FROM alembic_version")).scalar() == "0002"  # the newest revision
         assert [s.name for s in list_sets(conn)] == ["s"]
 
 

@@ -342,7 +342,7 @@ def _walk(outer: Any, image_path: str, kind: str, fs: Any, offset: int, partitio
     import pytsk3
 
     block = fs.info.block_size
-    seen_dirs: set[int] = set()
+    seen_dirs: set[int] = {fs.info.root_inum}
     stack: list[tuple[Any, str]] = [(fs.open_dir(path="/"), "")]
     count = 0
     while stack:
@@ -365,13 +365,18 @@ def _walk(outer: Any, image_path: str, kind: str, fs: Any, offset: int, partitio
                            or meta.flags & pytsk3.TSK_FS_META_FLAG_UNALLOC)
             path = f"{prefix}{name}"
             if meta.type == pytsk3.TSK_FS_META_TYPE_DIR:
-                if not deleted and meta.addr not in seen_dirs and not (prefix == "" and name.startswith("$")
-                                                                       and name != "$OrphanFiles"):
-                    seen_dirs.add(meta.addr)  # a looping directory structure is walked once
-                    try:
-                        stack.append((entry.as_directory(), path + "/"))
-                    except (OSError, RuntimeError):
-                        pass
+                if deleted or (prefix == "" and name.startswith("$") and name != "$OrphanFiles"):
+                    continue
+                if meta.addr in seen_dirs:  # a looping (damaged or doctored) directory structure is walked once
+                    yield DiskFile(outer, image_path, kind, offset, partition, meta.addr, path, 0,
+                                   error=f"directory loop: this entry points to directory inode {meta.addr}, "
+                                         "which is already walked; not walked again")
+                    continue
+                seen_dirs.add(meta.addr)
+                try:
+                    stack.append((entry.as_directory(), path + "/"))
+                except (OSError, RuntimeError):
+                    pass
                 continue
             if covered is not None:
                 covered.extend(_runs(entry, offset, block))

@@ -1,15 +1,22 @@
 """Verification of an E01/Ex01 image against the MD5/SHA-1 stored in it at acquisition (as `ewfverify` does).
 
-Every chunk is read through libewf, which checks each chunk's own checksum; a chunk that fails is recorded with
-its offset, counted as zeros in the recomputed digests (so they will not match), and the reading goes on.
+The media is read once through libewf for the digests; a read that fails is recorded with its offset, counted as
+zeros (so the digests will not match), and the reading goes on. libewf does not tell pyewf which chunks failed
+their own Adler-32 (it returns the damaged bytes), so for EWF1 images (E01/S01/L01) `ewf_chunks` checks every
+chunk in the segment files themselves and the damaged ones are listed with their media offsets, as ewfverify does.
 """
 
 from __future__ import annotations
 
 import hashlib
 import os
+import re
 from dataclasses import asdict, dataclass, field
 from typing import Any
+
+from hashwarden.evidence.ewf_chunks import check_chunks, is_ewf1
+
+_READ_OFFSET = re.compile(r"offset: \d+ \(0x[0-9a-f]+\)", re.IGNORECASE)  # libewf names the offset; we keep it apart
 
 
 @dataclass
@@ -41,7 +48,8 @@ def verify_ewf(path: str) -> EwfVerification:
     result = EwfVerification(path)
     handle = pyewf.handle()
     try:
-        handle.open(pyewf.glob(os.fsdecode(path)))
+        segments = pyewf.glob(os.fsdecode(path))
+        handle.open(segments)
     except (OSError, RuntimeError) as exc:
         result.error = f"cannot open E01: {exc}"
         return result
@@ -56,15 +64,30 @@ def verify_ewf(path: str) -> EwfVerification:
             try:
                 data = handle.read_buffer_at_offset(want, offset)
             except (OSError, RuntimeError) as exc:
-                result.chunk_errors.append({"offset": offset, "length": want, "message": str(exc).splitlines()[0]})
+                _add_range(result.chunk_errors, offset, want, _READ_OFFSET.sub("offset", str(exc).splitlines()[0]))
                 data = b"\0" * want
             if not data:
-                result.chunk_errors.append({"offset": offset, "length": want, "message": "no data (image truncated)"})
+                _add_range(result.chunk_errors, offset, want, "no data (image truncated)")
                 data = b"\0" * want
             md5.update(data)
             sha1.update(data)
             offset += len(data)
         result.computed = {"md5": md5.hexdigest(), "sha1": sha1.hexdigest()}
+        chunk_size = handle.get_chunk_size()
     finally:
         handle.close()
+    if is_ewf1(path):
+        result.chunk_errors.extend(error.to_json() for error in check_chunks(segments, chunk_size, result.media_size))
     return result
+
+
+def _add_range(errors: list[dict[str, Any]], offset: int, length: int, message: str) -> None:
+    """Record a failed read, extending the previous range when it is the same failure right before it.
+
+    A truncated image fails on every chunk after the cut; one range says that better than thousands of rows.
+    """
+    last = errors[-1] if errors else None
+    if last and last["message"] == message and last["offset"] + last["length"] == offset:
+        last["length"] += length
+    else:
+        errors.append({"offset": offset, "length": length, "message": message})

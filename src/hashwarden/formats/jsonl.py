@@ -6,6 +6,7 @@ import json
 from collections.abc import Iterator
 from typing import Any, BinaryIO
 
+from hashwarden.formats import ReadReport
 from hashwarden.errors import FormatError, InvalidSignal
 from hashwarden.formats._lines import text_lines
 from hashwarden.signals import MD5, PDQ, SHA1, SHA256
@@ -14,7 +15,7 @@ from hashwarden.store.hashsets import EntryRecord
 _HASH_FIELDS = {"md5": MD5, "sha1": SHA1, "sha256": SHA256, "pdq": PDQ}
 
 
-def read(fp: BinaryIO, path: str) -> Iterator[EntryRecord]:
+def read(fp: BinaryIO, path: str, report: ReadReport | None = None) -> Iterator[EntryRecord]:
     """Yield one record per line.
 
     Raises:

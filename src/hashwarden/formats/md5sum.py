@@ -6,6 +6,7 @@ import re
 from collections.abc import Iterator
 from typing import BinaryIO
 
+from hashwarden.formats import ReadReport
 from hashwarden.errors import FormatError
 from hashwarden.formats._lines import text_lines
 from hashwarden.signals.crypto import digest_for_length
@@ -15,7 +16,7 @@ _GNU = re.compile(r"\\?([0-9A-Fa-f]+)(?:\s+\*?(.*))?")
 _BSD = re.compile(r"(MD5|SHA1|SHA256) ?\((.*)\) ?= ?([0-9A-Fa-f]+)")
 
 
-def read(fp: BinaryIO, path: str) -> Iterator[EntryRecord]:
+def read(fp: BinaryIO, path: str, report: ReadReport | None = None) -> Iterator[EntryRecord]:
     """Yield one record per line.
 
     Raises:

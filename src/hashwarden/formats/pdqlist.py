@@ -8,13 +8,14 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import BinaryIO
 
+from hashwarden.formats import ReadReport
 from hashwarden.errors import FormatError, InvalidSignal
 from hashwarden.formats._lines import text_lines
 from hashwarden.signals import PDQ
 from hashwarden.store.hashsets import EntryRecord
 
 
-def read(fp: BinaryIO, path: str) -> Iterator[EntryRecord]:
+def read(fp: BinaryIO, path: str, report: ReadReport | None = None) -> Iterator[EntryRecord]:
     """Yield one record per line.
 
     Raises:

@@ -108,6 +108,14 @@ class CaseDB:
             values,
         )
 
+    def merge_extra(self, source: int, key: bytes, extra: dict[str, Any]) -> None:
+        """Add report fields to an item already recorded (e.g. the verification of an E01 found after hashing)."""
+        row = self.conn.execute("SELECT extra FROM item WHERE source = ? AND key = ?", (source, key)).fetchone()
+        if row is not None:
+            merged = {**(json.loads(row[0]) if row[0] else {}), **extra}
+            self.conn.execute("UPDATE item SET extra = ? WHERE source = ? AND key = ?",
+                              (json.dumps(merged, sort_keys=True), source, key))
+
     def add_skipped(self, source: int, key: bytes, path: str, reason: str) -> None:
         self.conn.execute("INSERT OR REPLACE INTO skipped VALUES (?, ?, ?, ?)", (source, key, path, reason))
 

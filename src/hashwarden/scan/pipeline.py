@@ -229,14 +229,20 @@ def _verify_after(
 
 
 def _verify_ewf_images(db: CaseDB, listings: list[Listing], workers: int, progress: Progress | None) -> None:
-    """Check every E01/Ex01 file of the sources against the digests stored in it; the results go to custody."""
-    images = [(row["source"], listings[row["source"]].items[row["key"]]) for row in db.items()
+    """Check every E01/Ex01 file of the sources against the digests stored in it.
+
+    The full result goes to custody.json; the report item of the image gets `verified` and its damaged chunks, so
+    an examiner reading the report sees which media offsets (and so which files) cannot be trusted.
+    """
+    images = [(row["source"], row["key"], listings[row["source"]].items[row["key"]]) for row in db.items()
               if row["format"] in ("ewf", "ewf2") and row["key"] in listings[row["source"]].items]
-    paths = [os.fsdecode(os.path.join(item.root, *item.parts)) for _, item in images]
+    paths = [os.fsdecode(os.path.join(item.root, *item.parts)) for _, _, item in images]
     if progress:
         progress.phase("verifying E01 images", len(paths))
-    for (source, item), result in zip(images, parallel_map(verify_ewf, paths, workers, ordered=True)):
+    for (source, key, item), result in zip(images, parallel_map(verify_ewf, paths, workers, ordered=True)):
         listings[source].ewf_verification.append({"item": item.path, **result.to_json()})
+        db.merge_extra(source, key, {"ewf_verification": {
+            "verified": result.verified, "error": result.error, "chunk_errors": result.chunk_errors}})
         if progress:
             progress.advance()
 

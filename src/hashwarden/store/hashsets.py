@@ -55,6 +55,11 @@ class EntryRecord:
     comments: str | None = None
     date_updated: str | None = None
     provenance: str | None = None
+    category_scheme: str | None = None  # the record's own scheme (VICS, ICSE); None = the set's scheme
+    media_id: str | None = None  # VICS MediaID
+    photodna: str | None = None  # opaque PhotoDNA value, kept and exported as given
+    attributes: dict[str, Any] = field(default_factory=dict)  # every other field, written back on export
+    line: int | None = None  # record number (or line) in the imported file
 
     def has_hash(self) -> bool:
         return any((self.md5, self.sha1, self.sha256, self.pdq))

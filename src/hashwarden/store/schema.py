@@ -60,10 +60,31 @@ entry = Table(
     Column("tags", Text),  # JSON array of strings
     Column("comments", Text),
     Column("date_updated", String(32)),
-    Column("provenance", Text),  # where this entry came from: file, line, importer
+    Column("provenance", Text),  # where this entry came from when not bulk-imported (file:line)
     Column("created_at", String(32), nullable=False),
+    Column("media_id", String(100)),  # VICS MediaID
+    Column("photodna", Text),  # opaque: stored and exported as given, never computed here
+    Column("attributes", Text),  # JSON object: every other field of the list (MediaFiles, Exifs, NSRL codes, ...)
+    Column("import_id", Integer),  # the import_run that added it (no FK: see migration 0002)
+    Column("line", BigInteger),  # record number in that import's file
 )
 Index("ix_entry_set", entry.c.set_id)
+
+import_run = Table(
+    "import_run",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("set_id", Integer, ForeignKey("hash_set.id", ondelete="CASCADE"), nullable=False),
+    Column("format", String(32), nullable=False),
+    Column("file", Text, nullable=False),
+    Column("file_sha256", String(64)),
+    Column("started_at", String(32), nullable=False),
+    Column("finished_at", String(32)),
+    Column("rows", BigInteger, nullable=False),  # records read from the file
+    Column("added", BigInteger, nullable=False),  # new entries
+    Column("duplicates", BigInteger, nullable=False),  # records already in the set (or repeated in the file)
+    Column("details", Text),  # JSON: format-specific counts (e.g. VICS Miniatures dropped)
+)
 Index("ix_entry_md5", entry.c.md5)
 Index("ix_entry_sha1", entry.c.sha1)
 Index("ix_entry_sha256", entry.c.sha256)
