@@ -9,6 +9,9 @@ BIN    := $(VENV)/bin
 # Debian tools the tests use to build disk images at test time (no root, nothing mounted).
 TEST_TOOLS := mformat:mtools mkfs.fat:dosfstools mkfs.ext4:e2fsprogs debugfs:e2fsprogs mkntfs:ntfs-3g \
               ntfscp:ntfs-3g sfdisk:fdisk ewfacquire:ewf-tools
+# The store tests also run on a private PostgreSQL cluster that tests/pg.py starts (initdb in a temporary folder, a
+# free local port); Debian keeps its server binaries off PATH, in /usr/lib/postgresql/<version>/bin.
+PG_INITDB := /usr/lib/postgresql/*/bin/initdb
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -35,6 +38,7 @@ test: $(VENV)/.installed-test sysdeps-test
 sysdeps-test:
 	@missing=""; for pair in $(TEST_TOOLS); do tool=$${pair%%:*}; pkg=$${pair##*:}; \
 		PATH="$$PATH:/usr/sbin:/sbin" command -v $$tool >/dev/null 2>&1 || missing="$$missing $$pkg"; done; \
+	ls $(PG_INITDB) >/dev/null 2>&1 || missing="$$missing postgresql"; \
 	if [ -n "$$missing" ]; then echo "installing Debian packages:$$missing"; \
 		(apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing) >/dev/null; fi
 

@@ -20,15 +20,17 @@ from rich.table import Table
 
 from hashwarden import __version__
 from hashwarden.config import PDQ_MATCH_THRESHOLD, PDQ_MIN_QUALITY, ScanSettings, database_url
-from hashwarden.errors import FormatError, HashwardenError
+from hashwarden.errors import HashwardenError
 
 app = typer.Typer(add_completion=False, no_args_is_help=True)
 set_app = typer.Typer(no_args_is_help=True, help="Create and list hash sets.")
 import_app = typer.Typer(no_args_is_help=True, help="Import hash lists into a set (all or nothing).")
 audit_app = typer.Typer(no_args_is_help=True, help="The hash-chained audit log.")
+export_app = typer.Typer(no_args_is_help=True, help="Export a hash set (or a scan case) as a list file.")
 app.add_typer(set_app, name="set")
 app.add_typer(import_app, name="import")
 app.add_typer(audit_app, name="audit")
+app.add_typer(export_app, name="export")
 
 out = Console()
 err = Console(stderr=True)
@@ -146,40 +148,152 @@ def set_list(db: DbOption = None) -> None:
     out.print(table)
 
 
-def _import(file: Path, set_name: str, fmt: str, db: str | None) -> None:
-    from hashwarden.formats import jsonl, md5sum, pdqlist
-    from hashwarden.store import import_entries
+def _import(file: Path, set_name: str, fmt: str, db: str | None, kind: str | None = None,
+            scheme: str | None = None, options: dict | None = None) -> None:
+    from hashwarden.formats.exchange import import_file
 
-    reader = {"hashes": jsonl.read, "md5sum": md5sum.read, "pdq": pdqlist.read}[fmt]
-    engine = _engine(db)
-    try:
-        fp = open(file, "rb")
-    except OSError as exc:
-        raise FormatError(f"cannot read ({exc.strerror})", str(file)) from exc
-    with fp:
-        count = import_entries(engine, set_name, reader(fp, str(file)), {"file": str(file), "format": fmt})
-    out.print(f"imported {count:,} entries into [bold]{set_name}[/] from {file}")
+    result, report = import_file(_engine(db), fmt, file, set_name, kind=kind, scheme=scheme, options=options)
+    out.print(f"imported {result.added:,} entries into [bold]{set_name}[/] from {file} "
+              f"({result.rows:,} records read, {result.duplicates:,} already in the set)")
+    if result.deleted or result.updated:
+        out.print(f"delta applied: {result.deleted:,} entries deleted, {result.updated:,} updated")
+    for field_name, count in sorted(report.dropped.items()):
+        out.print(f"not stored: {field_name} x {count:,}")
+    for warning in report.warnings[:20]:
+        err.print(f"warning: {warning}", markup=False, highlight=False)
+    if len(report.warnings) > 20:
+        err.print(f"... {len(report.warnings) - 20:,} more warnings (recorded with the import)")
 
 
-SetOption = Annotated[str, typer.Option("--set", help="The hash set to add to.")]
+SetOption = Annotated[str, typer.Option("--set", help="The hash set to add to (created when missing).")]
+KindOption = Annotated[
+    Optional[str], typer.Option("--kind", help="Kind of a set this import creates: alert or ignorable.")
+]
+SchemeOption = Annotated[Optional[str], typer.Option("--scheme", help="Category scheme (vics-us, vics-uk, nist-caid, ...).")]
 
 
 @import_app.command("hashes")
-def import_hashes(file: Path, set_name: SetOption, db: DbOption = None) -> None:
+def import_hashes(file: Path, set_name: SetOption, kind: KindOption = None, scheme: SchemeOption = None,
+                  db: DbOption = None) -> None:
     """Import JSON lines as written by `hashwarden hash` (extra keys: category, series, tags, comments)."""
-    _import(file, set_name, "hashes", db)
+    _import(file, set_name, "hashes", db, kind, scheme)
 
 
 @import_app.command("md5sum")
-def import_md5sum(file: Path, set_name: SetOption, db: DbOption = None) -> None:
+def import_md5sum(file: Path, set_name: SetOption, kind: KindOption = None, scheme: SchemeOption = None,
+                  db: DbOption = None) -> None:
     """Import md5sum/sha1sum/sha256sum output (the digest type is told by its length)."""
-    _import(file, set_name, "md5sum", db)
+    _import(file, set_name, "md5sum", db, kind, scheme)
 
 
 @import_app.command("pdq")
-def import_pdq(file: Path, set_name: SetOption, db: DbOption = None) -> None:
-    """Import a PDQ list: one 64-hex hash per line, optionally `,quality` (further fields ignored)."""
-    _import(file, set_name, "pdq", db)
+def import_pdq(file: Path, set_name: SetOption, kind: KindOption = None, scheme: SchemeOption = None,
+               db: DbOption = None) -> None:
+    """Import a ThreatExchange PDQ list: one 64-hex hash per line, optionally `,quality` (further fields ignored)."""
+    _import(file, set_name, "pdq", db, kind, scheme)
+
+
+@import_app.command("hashdeep")
+def import_hashdeep(file: Path, set_name: SetOption, kind: KindOption = None, scheme: SchemeOption = None,
+                    db: DbOption = None) -> None:
+    """Import hashdeep output (its `%%%%` header says which columns each row has)."""
+    _import(file, set_name, "hashdeep", db, kind, scheme)
+
+
+@import_app.command("icse")
+def import_icse(file: Path, set_name: SetOption, kind: KindOption = None, scheme: SchemeOption = None,
+                db: DbOption = None) -> None:
+    """Import an INTERPOL ICSE CSV export (`;`-separated, Y/N flags; PhotoDNA kept opaque)."""
+    _import(file, set_name, "icse", db, kind, scheme)
+
+
+@import_app.command("vics")
+def import_vics(file: Path, set_name: SetOption, kind: KindOption = None, scheme: SchemeOption = None,
+                db: DbOption = None) -> None:
+    """Import a Project VIC / CAID VICS JSON file (1.x or 2.0, #Media or #Cases), streamed; Miniatures dropped."""
+    _import(file, set_name, "vics", db, kind, scheme, options={"scheme": scheme} if scheme else None)
+
+
+@import_app.command("nsrl")
+def import_nsrl(file: Path, set_name: SetOption, kind: KindOption = None, scheme: SchemeOption = None,
+                distinct: Annotated[bool, typer.Option(
+                    "--distinct", help="RDSv3: read DISTINCT_HASH (hashes only, ~6x fewer rows, no names).")] = False,
+                db: DbOption = None) -> None:
+    """Import NIST NSRL (an ignorable set: the known-file filter): RDSv3 SQLite, an RDSv3 delta .sql (applied to
+    the set), or RDSv2 NSRLFile.txt."""
+    _import(file, set_name, "nsrl", db, kind, scheme, options={"distinct": True} if distinct else None)
+
+
+class VicsVersion(str, enum.Enum):
+    v2 = "2.0"
+    v13 = "1.3"
+
+
+class VicsRegion(str, enum.Enum):
+    default = "Default"
+    us = "US"
+    uk = "UK"
+
+
+class VicsShape(str, enum.Enum):
+    media = "media"
+    cases = "cases"
+
+
+OutOption = Annotated[Path, typer.Option("-o", "--out", help="File to write (replaced atomically).")]
+ExportSetOption = Annotated[Optional[str], typer.Option("--set", help="The hash set to export.")]
+
+
+@export_app.command("vics")
+def export_vics(
+    out_file: OutOption,
+    set_name: ExportSetOption = None,
+    case_dir: Annotated[Optional[Path], typer.Option("--case", help="A scan's case directory (report.json).")] = None,
+    version: Annotated[VicsVersion, typer.Option("--version")] = VicsVersion.v2,
+    region: Annotated[VicsRegion, typer.Option("--region")] = VicsRegion.default,
+    shape: Annotated[VicsShape, typer.Option("--shape")] = VicsShape.media,
+    db: DbOption = None,
+) -> None:
+    """Export a hash set, or a scan case (#Cases), as VICS JSON: hashes and metadata, never a Miniature."""
+    from hashwarden.formats.exchange import export_case, export_set
+
+    if (set_name is None) == (case_dir is None):
+        raise typer.BadParameter("give exactly one of --set and --case")
+    options = {"version": version.value, "region": region.value}
+    if case_dir is not None:
+        count = export_case(_engine(db), case_dir, out_file, **options)
+    else:
+        count = export_set(_engine(db), "vics", set_name, out_file, shape=shape.value, **options)
+    out.print(f"exported {count:,} entries to {out_file}")
+
+
+def _export_list(fmt: str, set_name: str, out_file: Path, db: str | None, **options: object) -> None:
+    from hashwarden.formats.exchange import export_set
+
+    count = export_set(_engine(db), fmt, set_name, out_file, **options)
+    out.print(f"exported {count:,} entries to {out_file}")
+
+
+@export_app.command("md5sum")
+def export_md5sum(
+    out_file: OutOption, set_name: Annotated[str, typer.Option("--set")],
+    digest: Annotated[str, typer.Option("--digest", help="md5, sha1 or sha256.")] = "md5",
+    db: DbOption = None,
+) -> None:
+    """Export a set as md5sum (or sha1sum/sha256sum) lines."""
+    _export_list("md5sum", set_name, out_file, db, digest=digest)
+
+
+@export_app.command("hashdeep")
+def export_hashdeep(out_file: OutOption, set_name: Annotated[str, typer.Option("--set")], db: DbOption = None) -> None:
+    """Export a set in hashdeep's format (size, md5, sha1, sha256, name)."""
+    _export_list("hashdeep", set_name, out_file, db)
+
+
+@export_app.command("pdq")
+def export_pdq(out_file: OutOption, set_name: Annotated[str, typer.Option("--set")], db: DbOption = None) -> None:
+    """Export a set's PDQ hashes as `hex,quality` lines (ThreatExchange PDQ list)."""
+    _export_list("pdq", set_name, out_file, db)
 
 
 @audit_app.command("verify")
@@ -217,6 +331,9 @@ def scan_command(
     verify: Annotated[
         bool, typer.Option("--verify", help="Verify E01 images against their stored MD5/SHA-1 (like ewfverify).")
     ] = False,
+    no_nsrl: Annotated[
+        bool, typer.Option("--no-nsrl", help="No known-file filter: files in ignorable sets (NSRL) are decoded for PDQ like any other.")
+    ] = False,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar and no summary.")] = False,
     db: DbOption = None,
 ) -> None:
@@ -230,7 +347,7 @@ def scan_command(
         raise typer.BadParameter("must be between 0 and 256", param_hint="--pdq-threshold")
     settings = ScanSettings(
         pdq_threshold=pdq_threshold, pdq_min_quality=pdq_min_quality, workers=workers, compute_pdq=not no_pdq,
-        carve=carve, verify_ewf=verify,
+        carve=carve, verify_ewf=verify, known_filter=not no_nsrl,
     )
     engine = _engine(db)
     kwargs = dict(resume=resume, command=sys.argv, verify_after=not no_verify_after)

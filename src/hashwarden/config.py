@@ -46,6 +46,7 @@ class ScanSettings:
     max_image_pixels: int = MAX_IMAGE_PIXELS
     carve: bool = False  # carve media from unallocated space of disk images
     verify_ewf: bool = False  # verify E01 images against their stored MD5/SHA-1 (reads each image once more)
+    known_filter: bool = True  # files in ignorable sets (NSRL) are reported ignorable and not decoded for PDQ
 
     def worker_count(self) -> int:
         return self.workers if self.workers > 0 else (os.cpu_count() or 1)

@@ -385,9 +385,9 @@ MALFORMED = {
         "list.md5",
         f"{GOOD_MD5}  a.jpg\n{EMPTY_SHA1}  b.jpg\nthis is not a checksum line\n{GOOD_MD5[::-1]}  d.jpg\n",
     ),
-    "pdq": (
+    "pdq": (  # four distinct hashes: a repeated one would not be added twice
         "list.pdq",
-        f"{GOOD_PDQ},100\n{GOOD_PDQ[::-1]},90\n{GOOD_PDQ[:60]},80\n{GOOD_PDQ},70\n",
+        f"{GOOD_PDQ},100\n{GOOD_PDQ[::-1]},90\n{GOOD_PDQ[:60]},80\n{GOOD_PDQ[1:]}{GOOD_PDQ[0]},70\n",
     ),
 }
 

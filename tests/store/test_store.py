@@ -8,14 +8,15 @@ from sqlalchemy import delete, insert, select, text, update
 from hashwarden.errors import FormatError, StoreError
 from hashwarden.store import EntryRecord, create_set, get_set, import_entries, list_sets, open_store
 from hashwarden.store import audit
+from hashwarden.store.db import head_revision
 from hashwarden.store.schema import audit as audit_table
 from hashwarden.store.schema import entry
 
 MD5 = "d41d8cd98f00b204e9800998ecf8427e"
 
 
-def test_create_list_and_errors(fresh_store) -> None:
-    with fresh_store.begin() as conn:
+def test_create_list_and_errors(store_engine) -> None:
+    with store_engine.begin() as conn:
         created = create_set(conn, "caid", "alert", source="CAID", category_scheme="uk-sentencing", version="7")
         create_set(conn, "nsrl", "ignorable", source="NSRL")
         assert get_set(conn, "caid") == created
@@ -28,20 +29,20 @@ def test_create_list_and_errors(fresh_store) -> None:
         assert [s.name for s in list_sets(conn)] == ["caid", "nsrl"]
 
 
-def test_import_stores_binary_hashes_and_metadata(fresh_store) -> None:
-    with fresh_store.begin() as conn:
+def test_import_stores_binary_hashes_and_metadata(store_engine) -> None:
+    with store_engine.begin() as conn:
         create_set(conn, "s", "alert", category_scheme="vics-us")
     record = EntryRecord(md5=MD5, pdq="ab" * 32, pdq_quality=90, category="1", series="S1", tags=["t"])
-    assert import_entries(fresh_store, "s", [record], {"file": "f"}) == 1
-    with fresh_store.connect() as conn:
+    assert import_entries(store_engine, "s", [record], {"file": "f"}) == 1
+    with store_engine.connect() as conn:
         row = conn.execute(select(entry)).one()
         assert row.md5 == bytes.fromhex(MD5) and len(row.pdq) == 32
         assert (row.category, row.category_scheme, row.series, row.tags) == ("1", "vics-us", "S1", '["t"]')
         assert list_sets(conn)[0].entries == 1
 
 
-def test_import_is_all_or_nothing(fresh_store) -> None:
-    with fresh_store.begin() as conn:
+def test_import_is_all_or_nothing(store_engine) -> None:
+    with store_engine.begin() as conn:
         create_set(conn, "s", "alert")
 
     def records():
@@ -49,18 +50,17 @@ def test_import_is_all_or_nothing(fresh_store) -> None:
         raise FormatError("bad line", "list.txt", 2)
 
     with pytest.raises(FormatError):
-        import_entries(fresh_store, "s", records(), {"file": "list.txt"})
-    with fresh_store.connect() as conn:
+        import_entries(store_engine, "s", records(), {"file": "list.txt"})
+    with store_engine.connect() as conn:
         assert conn.execute(select(entry)).all() == []
         assert audit.verify(conn).rows == 1  # only the set creation
 
 
-def test_reopen_is_migrated_once(tmp_path) -> None:
-    url = f"sqlite:///{tmp_path / 'h.db'}"
-    with open_store(url).begin() as conn:
+def test_reopen_is_migrated_once(store_url) -> None:
+    with open_store(store_url).begin() as conn:
         create_set(conn, "s", "alert")
-    with open_store(url).connect() as conn:
-        assert conn.execute(text("SELECT version_num FROM alembic_version")).scalar() == "0002"  # the newest revision
+    with open_store(store_url).connect() as conn:
+        assert conn.execute(text("SELECT version_num FROM alembic_version")).scalar() == head_revision()
         assert [s.name for s in list_sets(conn)] == ["s"]
 
 
@@ -70,9 +70,9 @@ def _three_events(engine) -> None:
             audit.append(conn, "test", {"n": index}, actor="tester")
 
 
-def test_audit_chain_verifies(fresh_store) -> None:
-    _three_events(fresh_store)
-    with fresh_store.connect() as conn:
+def test_audit_chain_verifies(store_engine) -> None:
+    _three_events(store_engine)
+    with store_engine.connect() as conn:
         result = audit.verify(conn)
         assert result.ok and result.rows == 3
         assert audit.head(conn) == (3, result.head_hash)
@@ -88,32 +88,32 @@ def test_audit_chain_verifies(fresh_store) -> None:
         (lambda c: c.execute(delete(audit_table)), "rows removed"),
     ],
 )
-def test_audit_tamper_detected(fresh_store, tamper, expected) -> None:
-    _three_events(fresh_store)
-    with fresh_store.begin() as conn:
+def test_audit_tamper_detected(store_engine, tamper, expected) -> None:
+    _three_events(store_engine)
+    with store_engine.begin() as conn:
         tamper(conn)
-    with fresh_store.connect() as conn:
+    with store_engine.connect() as conn:
         result = audit.verify(conn)
     assert not result.ok
     assert any(expected in problem for problem in result.problems), result.problems
 
 
-def test_audit_rewritten_row_with_recomputed_hash_breaks_the_link(fresh_store) -> None:
+def test_audit_rewritten_row_with_recomputed_hash_breaks_the_link(store_engine) -> None:
     """An attacker who recomputes the edited row's own hash still breaks the next row's link."""
-    _three_events(fresh_store)
-    with fresh_store.begin() as conn:
+    _three_events(store_engine)
+    with store_engine.begin() as conn:
         row = conn.execute(select(audit_table).where(audit_table.c.id == 2)).one()
         forged = audit.row_hash(2, row.ts, row.actor, row.action, '{"n":9}', row.prev_hash)
         conn.execute(update(audit_table).where(audit_table.c.id == 2).values(details='{"n":9}', row_hash=forged))
-    with fresh_store.connect() as conn:
+    with store_engine.connect() as conn:
         problems = audit.verify(conn).problems
     assert any("row 3" in p and "link" in p for p in problems)
 
 
-def test_audit_inserted_row_detected(fresh_store) -> None:
-    _three_events(fresh_store)
-    with fresh_store.begin() as conn:
+def test_audit_inserted_row_detected(store_engine) -> None:
+    _three_events(store_engine)
+    with store_engine.begin() as conn:
         conn.execute(insert(audit_table).values(id=4, ts="x", actor="a", action="b", details="{}",
                                                prev_hash="0" * 64, row_hash="0" * 64))
-    with fresh_store.connect() as conn:
+    with store_engine.connect() as conn:
         assert not audit.verify(conn).ok

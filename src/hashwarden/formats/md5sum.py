@@ -1,14 +1,19 @@
-"""md5sum / sha1sum / sha256sum output (GNU `HASH  name`, `HASH *name`, BSD `MD5 (name) = HASH`); type by length."""
+"""md5sum / sha1sum / sha256sum output (GNU `HASH  name`, `HASH *name`, BSD `MD5 (name) = HASH`); type by length.
+
+`read` takes every form; `write` emits the GNU form (one digest type per file, as `md5sum -c` and The Sleuth
+Kit's `hfind -i md5sum` expect).
+"""
 
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from typing import BinaryIO
 
 from hashwarden.formats import ReadReport
 from hashwarden.errors import FormatError
-from hashwarden.formats._lines import text_lines
+from hashwarden.formats._fields import HEX_LENGTHS, record_name
+from hashwarden.formats._lines import text_lines, write_lines
 from hashwarden.signals.crypto import digest_for_length
 from hashwarden.store.hashsets import EntryRecord
 
@@ -34,6 +39,37 @@ def read(fp: BinaryIO, path: str, report: ReadReport | None = None) -> Iterator[
         digest = digest_for_length(len(value))
         if digest is None:
             raise FormatError(f"hash of {len(value)} hex characters is not md5, sha1 or sha256", path, number)
-        record = EntryRecord(provenance=f"{path}:{number}", comments=name or None)
+        record = EntryRecord(provenance=f"{path}:{number}", comments=name or None, line=number)
         setattr(record, digest.name, value.lower())
         yield record
+
+
+def write(records: Iterable[EntryRecord], fp: BinaryIO, digest: str = "md5") -> int:
+    r"""Write `HASH  name` lines of one digest type; return how many. Records without that digest are skipped.
+
+    The name is `attributes["file_name"]` (or `comments`); a record without one is written as the bare hash, which
+    `hfind -i md5sum` and Autopsy's text import accept. Backslashes (Windows paths) are written as they are: GNU
+    escaping would prefix the line with `\`, which TSK does not read. Only a name with a line break, which would
+    otherwise end the line, gets GNU escaping (`\` prefix, `\\`, `\n`, `\r`), as `md5sum -c` reads it.
+
+    Raises:
+        ValueError: `digest` is not md5, sha1 or sha256.
+    """
+    if digest not in HEX_LENGTHS:
+        raise ValueError(f"digest must be md5, sha1 or sha256, not {digest!r}")
+    return write_lines(fp, _lines(records, digest))
+
+
+def _lines(records: Iterable[EntryRecord], digest: str) -> Iterator[str]:
+    for record in records:
+        value = getattr(record, digest)
+        if not value:
+            continue
+        name = record_name(record)
+        if not name:
+            yield value + "\n"
+        elif "\n" in name or "\r" in name:
+            escaped = name.replace("\\", "\\\\").replace("\n", "\\n").replace("\r", "\\r")
+            yield f"\\{value}  {escaped}\n"
+        else:
+            yield f"{value}  {name}\n"

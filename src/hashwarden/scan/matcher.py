@@ -13,6 +13,7 @@ import numpy as np
 from sqlalchemy.engine import Connection, Engine
 
 from hashwarden.index import ExactIndex, HammingIndex
+from hashwarden.index.known_filter import KnownFilter
 from hashwarden.signals.crypto import DIGESTS
 from hashwarden.signals.pdq import DIHEDRAL_NAMES
 from hashwarden.store.hashsets import describe_entries, iter_match_rows, list_sets
@@ -32,21 +33,26 @@ class Matcher:
         describe: Callable[[list[int]], dict[int, dict[str, Any]]],
         pdq_threshold: int,
         pdq_min_quality: int,
+        known: KnownFilter | None = None,
     ) -> None:
         self._exact = exact
+        self.known = known
         self._pdq = pdq
         self._lookup = describe
         self.pdq_threshold = pdq_threshold
         self.pdq_min_quality = pdq_min_quality
 
     @classmethod
-    def from_store(cls, engine: Engine, pdq_threshold: int, pdq_min_quality: int) -> "Matcher":
-        """Read every entry's digests once (streamed) into the indexes."""
+    def from_store(
+        cls, engine: Engine, pdq_threshold: int, pdq_min_quality: int, known: KnownFilter | None = None
+    ) -> "Matcher":
+        """Read every entry's digests once (streamed) into the indexes; with a known-file filter, the digests of
+        ignorable sets stay in the filter's memory-mapped cache instead."""
         keys = {d.name: bytearray() for d in DIGESTS}
         key_ids: dict[str, array] = {d.name: array("q") for d in DIGESTS}
         codes, code_ids = bytearray(), array("q")
         with engine.connect() as conn:
-            for row in iter_match_rows(conn):
+            for row in iter_match_rows(conn, ignorable_digests=known is None):
                 for digest in DIGESTS:
                     value = getattr(row, digest.name)
                     if value:
@@ -65,7 +71,7 @@ class Matcher:
             with engine.connect() as conn:
                 return describe_entries(conn, entry_ids)
 
-        return cls(exact, pdq, describe, pdq_threshold, pdq_min_quality)
+        return cls(exact, pdq, describe, pdq_threshold, pdq_min_quality, known)
 
     def match(self, item: dict[str, Any]) -> list[dict[str, Any]]:
         """Matches of one item (its md5/sha1/sha256/pdq/pdq_quality/pdq_dihedral fields), in a stable order.
@@ -76,8 +82,12 @@ class Matcher:
         for digest in DIGESTS:  # weakest to strongest: md5, sha1, sha256
             value = item.get(digest.name)
             if value:
-                for entry_id in self._exact[digest.name].query(bytes.fromhex(value)):
+                key = bytes.fromhex(value)
+                for entry_id in self._exact[digest.name].query(key):
                     exact[entry_id] = digest.name
+                if self.known is not None:
+                    for entry_id in self.known.lookup(digest.name, key):
+                        exact[entry_id] = digest.name
         found: dict[int, dict[str, Any]] = {entry_id: {"method": method} for entry_id, method in exact.items()}
         quality = item.get("pdq_quality")
         if item.get("pdq") and quality is not None and quality >= self.pdq_min_quality:

@@ -27,6 +27,7 @@ from hashwarden.report import build_report, write_reports
 from hashwarden.scan.case import CaseDB
 from hashwarden.scan.custody import Listing, write_custody
 from hashwarden.scan.parallel import parallel_map
+from hashwarden.scan.known_files import open_known_filter
 from hashwarden.scan.matcher import Matcher, item_status, sets_in_use
 from hashwarden.scan.worker import hash_item, sha256_item
 from hashwarden.signals import HashOptions
@@ -81,13 +82,15 @@ def run_scan(
     try:
         _start_or_check(db, case, roots, settings, fresh)
         run_id = db.start_run(started, command)
-        matcher = Matcher.from_store(engine, settings.pdq_threshold, settings.pdq_min_quality)
+        known = open_known_filter(engine) if settings.known_filter else None
+        matcher = Matcher.from_store(engine, settings.pdq_threshold, settings.pdq_min_quality, known)
         with engine.begin() as conn:
             hash_sets = sets_in_use(conn)
             audit.append(conn, "scan.start", {"case": case, "out": str(out_dir), "sources": roots, "resume": not fresh})
         listings = [Listing(root) for root in roots]
         tasks = _enumerate(db, roots, listings, progress, settings.carve)
-        options = HashOptions(compute_pdq=settings.compute_pdq, dihedral=True, max_image_pixels=settings.max_image_pixels)
+        options = HashOptions(compute_pdq=settings.compute_pdq, dihedral=True, max_image_pixels=settings.max_image_pixels,
+                              known_filter=str(known.directory) if known else None)
         hashed = _hash_and_record(db, matcher, tasks, options, settings.worker_count(), run_id, progress)
         for index, listing in enumerate(listings):
             listing.scan_rows(db, index)

@@ -5,11 +5,14 @@ Runs in worker processes, so it takes and returns only picklable values and neve
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from hashwarden.errors import EvidenceReadError
 from hashwarden.evidence import FolderItem, Item
+from hashwarden.index.known_filter import KnownFilter
 from hashwarden.signals import HashOptions, hash_stream
+from hashwarden.signals.hasher import FileSignals
 from hashwarden.signals.media import MediaType, extension_mismatch
 
 
@@ -23,7 +26,7 @@ def hash_item(task: tuple[int, Item, HashOptions]) -> dict[str, Any]:
         row["extra"] = item.extra
     try:
         with item.open() as fp:
-            signals = hash_stream(fp, options)
+            signals = hash_stream(fp, options, skip_decode=_known_file_check(options.known_filter))
             cut_off = getattr(fp, "cut_off", False)
     except EvidenceReadError as exc:
         row["error"] = str(exc.args[0])
@@ -46,6 +49,27 @@ def hash_item(task: tuple[int, Item, HashOptions]) -> dict[str, Any]:
         row.update(md5=None, sha1=None, sha256=None, pdq=None, pdq_quality=None, pdq_dihedral=None,
                    error=f"expansion stopped after {signals.size:,} bytes: possible decompression bomb")
     return row
+
+
+_FILTERS: dict[str, KnownFilter] = {}  # per worker process: mapped once, shared pages with the other workers
+
+
+def _known_file_check(directory: str | None) -> Callable[[FileSignals], str | None] | None:
+    """The check that spares a known file (NSRL, known-good lists) its PDQ decoding."""
+    if directory is None:
+        return None
+    known = _FILTERS.get(directory)
+    if known is None:
+        known = _FILTERS[directory] = KnownFilter.open(directory)
+
+    def check(signals: FileSignals) -> str | None:
+        for name in ("sha1", "md5", "sha256"):
+            value = getattr(signals, name)
+            if value and known.lookup(name, bytes.fromhex(value)):
+                return f"known file ({name} in an ignorable set): not decoded for PDQ"
+        return None
+
+    return check
 
 
 def sha256_item(task: tuple[int, FolderItem]) -> tuple[int, bytes, int | None, str | None]:

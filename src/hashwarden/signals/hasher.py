@@ -7,6 +7,7 @@ the image can be decoded for PDQ without a second read.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from collections.abc import Callable
 from typing import BinaryIO
 
 from hashwarden.config import MAX_IMAGE_BYTES, MAX_IMAGE_PIXELS, READ_CHUNK_SIZE
@@ -44,10 +45,17 @@ class HashOptions:
     max_image_pixels: int = MAX_IMAGE_PIXELS
     max_image_bytes: int = MAX_IMAGE_BYTES
     chunk_size: int = READ_CHUNK_SIZE
+    known_filter: str | None = None  # directory of the known-file filter: its files are not decoded for PDQ
 
 
-def hash_stream(fp: BinaryIO, options: HashOptions = HashOptions(), engine: PdqEngine = DEFAULT_ENGINE) -> FileSignals:
+def hash_stream(
+    fp: BinaryIO, options: HashOptions = HashOptions(), engine: PdqEngine = DEFAULT_ENGINE,
+    skip_decode: Callable[[FileSignals], str | None] | None = None,
+) -> FileSignals:
     """Read `fp` to its end once and compute its digests, media type and (for images) PDQ.
+
+    `skip_decode` sees the digests before an image is decoded and may return a reason not to decode it (the
+    known-file filter: a file in NSRL needs no PDQ); the reason becomes a note.
 
     Never raises for bad content: a read failure or an undecodable image is reported in `error`, with the
     digests that could be computed (none after a read failure, since a partial digest identifies nothing).
@@ -82,7 +90,11 @@ def hash_stream(fp: BinaryIO, options: HashOptions = HashOptions(), engine: PdqE
     for name, acc in accumulators.items():
         setattr(result, name, acc.hexdigest())
     if kept is not None:
-        _add_pdq(result, b"".join(kept), options, engine)
+        reason = skip_decode(result) if skip_decode else None
+        if reason:
+            result.notes.append(reason)
+        else:
+            _add_pdq(result, b"".join(kept), options, engine)
     return result
 
 

@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from sqlalchemy import insert, select, update
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Connection
 
 from hashwarden.store.db import utc_now
@@ -44,10 +45,26 @@ def canonical_json(value: Any) -> str:
     return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
 
 
+def _lock_head(conn: Connection) -> Any:
+    """Take the head row for this transaction, creating it first if the log is new.
+
+    Creating it with ON CONFLICT DO NOTHING before reading it is what serialises the first two appenders too: on
+    PostgreSQL the second waits for the first's row and then locks it (FOR UPDATE); on SQLite the insert is a
+    write, so the read after it sees the newest head. Reading first let both see no head and both write row 1.
+    """
+    dialect_insert = {"postgresql": postgresql.insert, "sqlite": sqlite.insert}[conn.dialect.name]
+    conn.execute(
+        dialect_insert(audit_head).values(id=1, count=0, head_hash=GENESIS).on_conflict_do_nothing(
+            index_elements=[audit_head.c.id]
+        )
+    )
+    return conn.execute(select(audit_head).where(audit_head.c.id == 1).with_for_update()).one()
+
+
 def append(conn: Connection, action: str, details: dict[str, Any], actor: str | None = None) -> str:
     """Append one event in the caller's transaction and return its row hash."""
-    head = conn.execute(select(audit_head).where(audit_head.c.id == 1).with_for_update()).first()
-    count, prev = (head.count, head.head_hash) if head else (0, GENESIS)
+    head = _lock_head(conn)
+    count, prev = head.count, head.head_hash
     row_id = count + 1
     ts = utc_now()
     who = actor or default_actor()
@@ -56,10 +73,7 @@ def append(conn: Connection, action: str, details: dict[str, Any], actor: str | 
     conn.execute(
         insert(audit).values(id=row_id, ts=ts, actor=who, action=action, details=text, prev_hash=prev, row_hash=digest)
     )
-    if head:
-        conn.execute(update(audit_head).where(audit_head.c.id == 1).values(count=row_id, head_hash=digest))
-    else:
-        conn.execute(insert(audit_head).values(id=1, count=row_id, head_hash=digest))
+    conn.execute(update(audit_head).where(audit_head.c.id == 1).values(count=row_id, head_hash=digest))
     return digest
 
 

@@ -2,6 +2,9 @@
 
 The schema is brought to the newest Alembic revision on open, so a database made by an older hashwarden is
 migrated in place, and a fresh path becomes a ready database.
+
+PostgreSQL goes through psycopg 3 (a dependency), so a plain `postgresql://` URL, which SQLAlchemy would hand to
+psycopg2, is read as `postgresql+psycopg://`.
 """
 
 from __future__ import annotations
@@ -13,13 +16,15 @@ from alembic import command
 from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
-from sqlalchemy import event
-from sqlalchemy.engine import Engine, create_engine
-from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy import event, text
+from sqlalchemy.engine import URL, Engine, create_engine, make_url
+from sqlalchemy.exc import ArgumentError, SQLAlchemyError
 
 from hashwarden.errors import StoreError
 
 _MIGRATIONS = Path(__file__).with_name("migrations")
+# Any constant: the key of the PostgreSQL advisory lock that lets one client at a time migrate a shared database.
+_MIGRATION_LOCK = 0x68617368  # "hash"
 
 
 def utc_now() -> str:
@@ -34,6 +39,10 @@ def _alembic_config() -> Config:
 
 
 def _sqlite_pragmas(dbapi_connection, _record) -> None:  # noqa: ANN001 - DBAPI types
+    # The sqlite3 module's own transaction handling does not BEGIN before a SAVEPOINT, so a savepoint opened
+    # first became the transaction and its RELEASE committed it: a failed import kept the set it had created.
+    # The driver is put in autocommit mode and SQLAlchemy's "begin" event emits BEGIN (SQLAlchemy's recipe).
+    dbapi_connection.isolation_level = None
     cursor = dbapi_connection.cursor()
     cursor.execute("PRAGMA foreign_keys=ON")
     cursor.execute("PRAGMA journal_mode=WAL")
@@ -41,27 +50,53 @@ def _sqlite_pragmas(dbapi_connection, _record) -> None:  # noqa: ANN001 - DBAPI 
     cursor.close()
 
 
+def resolve_url(url: str) -> URL:
+    """`url` with the driver hashwarden uses: psycopg 3 for PostgreSQL (also for the `postgres://` spelling).
+
+    Raises:
+        StoreError: not a database URL.
+    """
+    try:
+        parsed = make_url(url.replace("postgres://", "postgresql://", 1) if url.startswith("postgres://") else url)
+    except ArgumentError as exc:
+        raise StoreError(f"not a database URL: {url!r}") from exc
+    if parsed.drivername == "postgresql":
+        parsed = parsed.set(drivername="postgresql+psycopg")
+    return parsed
+
+
 def open_store(url: str) -> Engine:
     """Connect to the database at `url` and migrate it to the newest schema.
 
     Raises:
-        StoreError: the database cannot be opened or migrated.
+        StoreError: the database cannot be opened or migrated (the message never shows a password).
     """
+    parsed = resolve_url(url)
     try:
-        engine = create_engine(url, future=True)
+        engine = create_engine(parsed)
         if engine.dialect.name == "sqlite":
             event.listen(engine, "connect", _sqlite_pragmas)
+            event.listen(engine, "begin", lambda conn: conn.exec_driver_sql("BEGIN"))
         migrate(engine)
-    except SQLAlchemyError as exc:
-        raise StoreError(f"cannot open hash database {url}: {exc.__class__.__name__}: {exc}") from exc
+    except (SQLAlchemyError, ImportError) as exc:
+        shown = parsed.render_as_string(hide_password=True)
+        raise StoreError(f"cannot open hash database {shown}: {exc.__class__.__name__}: {exc}") from exc
     return engine
+
+
+def head_revision() -> str:
+    """The newest schema revision this hashwarden knows."""
+    return ScriptDirectory.from_config(_alembic_config()).get_current_head()
 
 
 def migrate(engine: Engine) -> None:
     """Upgrade the schema to head when it is behind (a no-op costing one query otherwise)."""
     config = _alembic_config()
-    head = ScriptDirectory.from_config(config).get_current_head()
+    head = head_revision()
     with engine.begin() as conn:
+        if conn.dialect.name == "postgresql":
+            # Clients opening a shared database at once: the second waits, then finds it migrated.
+            conn.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": _MIGRATION_LOCK})
         current = MigrationContext.configure(conn).get_current_revision()
         if current == head:
             return

@@ -2,10 +2,8 @@
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
-from itertools import islice
 from typing import Any
 
 from sqlalchemy import func, insert, select
@@ -18,7 +16,6 @@ from hashwarden.store.db import utc_now
 from hashwarden.store.schema import entry, hash_set
 
 KINDS = ("alert", "ignorable")
-INSERT_BATCH = 5000
 
 
 @dataclass(frozen=True)
@@ -126,47 +123,22 @@ def _to_set(row: Any, entries: int = 0) -> HashSet:
     )
 
 
-def _unhex(value: str | None) -> bytes | None:
-    return bytes.fromhex(value) if value else None
-
-
-def add_entries(conn: Connection, target: HashSet, records: Iterable[EntryRecord]) -> int:
-    """Insert `records` into `target` in batches (constant memory on any list size); return how many.
-
-    Records without any hash are rejected by the formats before they get here.
-    """
-    now = utc_now()
-    total = 0
-    iterator = iter(records)
-    while batch := list(islice(iterator, INSERT_BATCH)):
-        rows = [
-            dict(
-                set_id=target.id, md5=_unhex(r.md5), sha1=_unhex(r.sha1), sha256=_unhex(r.sha256),
-                pdq=_unhex(r.pdq), pdq_quality=r.pdq_quality, media=r.media, size=r.size,
-                category=r.category, category_scheme=target.category_scheme if r.category is not None else None,
-                series=r.series, victim_identified=r.victim_identified, offender_identified=r.offender_identified,
-                is_distributed=r.is_distributed, tags=json.dumps(r.tags) if r.tags else None,
-                comments=r.comments, date_updated=r.date_updated, provenance=r.provenance, created_at=now,
-            )
-            for r in batch
-        ]
-        conn.execute(insert(entry), rows)
-        total += len(rows)
-    return total
-
-
 def import_entries(engine: Engine, set_name: str, records: Iterable[EntryRecord], details: dict[str, Any]) -> int:
-    """Add records to a set in ONE transaction with its audit row: a malformed line anywhere imports nothing.
+    """Add records to a set in ONE transaction with its audit row; return how many entries were new.
+
+    A thin front to `store.bulk.import_list` (the one loader): a malformed record anywhere imports nothing, and
+    a record already in the set is not added twice.
 
     Raises:
         StoreError: unknown set.
         FormatError: from the records iterator; the transaction is rolled back.
     """
-    with engine.begin() as conn:
-        target = get_set(conn, set_name)
-        count = add_entries(conn, target, records)
-        audit.append(conn, "import", {**details, "set": set_name, "entries": count})
-    return count
+    from hashwarden.store.bulk import import_list
+
+    details = dict(details)
+    result = import_list(engine, set_name, records, fmt=str(details.pop("format", "records")),
+                         file=str(details.pop("file", "")), details=details)
+    return result.added
 
 
 @dataclass(frozen=True)
@@ -181,11 +153,24 @@ class MatchRow:
     pdq_quality: int | None
 
 
-def iter_match_rows(conn: Connection) -> Iterator[MatchRow]:
-    """Every entry's hashes, streamed (constant memory on the Python side)."""
+def iter_match_rows(conn: Connection, ignorable_digests: bool = True) -> Iterator[MatchRow]:
+    """Every entry's hashes, streamed (constant memory on the Python side).
+
+    With `ignorable_digests=False` the digests of ignorable sets are left out (the known-file filter answers for
+    them, from its memory-mapped cache); their PDQ hashes are still yielded.
+    """
     query = select(entry.c.id, entry.c.md5, entry.c.sha1, entry.c.sha256, entry.c.pdq, entry.c.pdq_quality)
-    for row in conn.execute(query.execution_options(yield_per=10000)):
+    if ignorable_digests:
+        for row in conn.execute(query.execution_options(yield_per=10000)):
+            yield MatchRow(*row)
+        return
+    alert = query.join(hash_set, hash_set.c.id == entry.c.set_id).where(hash_set.c.kind == "alert")
+    for row in conn.execute(alert.execution_options(yield_per=10000)):
         yield MatchRow(*row)
+    pdq_only = (select(entry.c.id, entry.c.pdq, entry.c.pdq_quality).join(hash_set, hash_set.c.id == entry.c.set_id)
+                .where(hash_set.c.kind == "ignorable", entry.c.pdq.is_not(None)))
+    for entry_id, pdq, quality in conn.execute(pdq_only.execution_options(yield_per=10000)):
+        yield MatchRow(entry_id, None, None, None, pdq, quality)
 
 
 def describe_entries(conn: Connection, entry_ids: list[int]) -> dict[int, dict[str, Any]]:

@@ -1,7 +1,8 @@
 """The hash database's tables (SQLAlchemy Core). Hashes and metadata only: there is no column for imagery.
 
-Digests and PDQ are stored as raw bytes (md5 16, sha1 20, sha256 32, pdq 32): half the size of hex, and what the
-indexes compare. Timestamps are ISO-8601 UTC text so that they hash identically in the audit chain on every backend.
+Digests and PDQ are stored as raw bytes (md5 16, sha1 20, sha256 32, pdq 32; BLOB on SQLite, bytea on PostgreSQL):
+half the size of hex, and what the indexes compare. Timestamps are ISO-8601 UTC text so that they hash identically
+in the audit chain on every backend.
 Alembic migrations in `store/migrations/versions/` create these tables; this module is what queries import.
 """
 
@@ -39,10 +40,14 @@ hash_set = Table(
     CheckConstraint("kind IN ('alert', 'ignorable')", name="ck_hash_set_kind"),
 )
 
+# 64-bit on PostgreSQL (a few NSRL releases pass 2**31 entry ids); SQLite's INTEGER PRIMARY KEY is already 64-bit
+# and must keep that exact type to stay the rowid.
+ENTRY_ID = BigInteger().with_variant(Integer(), "sqlite")
+
 entry = Table(
     "entry",
     metadata,
-    Column("id", Integer, primary_key=True),
+    Column("id", ENTRY_ID, primary_key=True),
     Column("set_id", Integer, ForeignKey("hash_set.id", ondelete="CASCADE"), nullable=False),
     Column("md5", LargeBinary(16)),
     Column("sha1", LargeBinary(20)),
@@ -85,9 +90,10 @@ import_run = Table(
     Column("duplicates", BigInteger, nullable=False),  # records already in the set (or repeated in the file)
     Column("details", Text),  # JSON: format-specific counts (e.g. VICS Miniatures dropped)
 )
-Index("ix_entry_md5", entry.c.md5)
-Index("ix_entry_sha1", entry.c.sha1)
-Index("ix_entry_sha256", entry.c.sha256)
+# Partial (non-null only) and covering the set: see migration 0003. store.bulk drops and rebuilds exactly these.
+for _digest in ("md5", "sha1", "sha256", "pdq"):
+    _where = entry.c[_digest].is_not(None)
+    Index(f"ix_entry_{_digest}", entry.c[_digest], entry.c.set_id, sqlite_where=_where, postgresql_where=_where)
 
 audit = Table(
     "audit",

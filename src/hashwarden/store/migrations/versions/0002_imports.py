@@ -7,7 +7,8 @@ Revises: 0001
 brought it (`import_id`, `line` = record number in that file), so a re-import of the same list adds nothing and
 keeps the first provenance. `media_id` is the VICS MediaID; `photodna` is kept as an opaque value (never computed
 here); `attributes` holds, as JSON, every other field a list carried (VICS MediaFiles, Exifs, MediaMetadata, NSRL
-product codes, ...) so an export writes back what was imported.
+product codes, ...) so an export writes back what was imported. On PostgreSQL `entry.id` becomes 64-bit, as
+SQLite's rowid already is.
 """
 
 import sqlalchemy as sa
@@ -41,9 +42,16 @@ def upgrade() -> None:
     op.add_column("entry", sa.Column("attributes", sa.Text))
     op.add_column("entry", sa.Column("import_id", sa.Integer))
     op.add_column("entry", sa.Column("line", sa.BigInteger))
+    if op.get_bind().dialect.name == "postgresql":
+        # 0001 made entry.id a 32-bit SERIAL there (SQLite's rowid is 64-bit already): widen column and sequence.
+        op.alter_column("entry", "id", type_=sa.BigInteger, existing_type=sa.Integer, existing_nullable=False)
+        op.execute("ALTER SEQUENCE entry_id_seq AS bigint")
 
 
 def downgrade() -> None:
+    if op.get_bind().dialect.name == "postgresql":
+        op.execute("ALTER SEQUENCE entry_id_seq AS integer")
+        op.alter_column("entry", "id", type_=sa.Integer, existing_type=sa.BigInteger, existing_nullable=False)
     with op.batch_alter_table("entry") as batch:
         for column in ("line", "import_id", "attributes", "photodna", "media_id"):
             batch.drop_column(column)

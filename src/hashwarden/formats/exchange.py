@@ -1,0 +1,184 @@
+"""Importing a list file into the store and exporting a set (or a scan case) to a list file.
+
+The CLI calls these; they tie a format's reader or writer to the store's bulk loader and the audit log, and
+keep the file's SHA-256 with the import (hashed as it is read, so the file is read once) — which file, bit for
+bit, an entry came from is what provenance means to a court.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any, BinaryIO
+
+from sqlalchemy import update
+
+from hashwarden.errors import FormatError, StoreError
+from hashwarden.formats import READERS, ReadReport, nsrl, reader
+from hashwarden.store import audit
+from hashwarden.store.bulk import ImportResult, iter_entries, load
+from hashwarden.store.delta import apply_delta
+from hashwarden.store.schema import hash_set, import_run
+from hashwarden.store.hashsets import EntryRecord, create_set, get_set
+
+# The kind a set gets when an import creates it: NSRL lists known software (the known-file filter).
+DEFAULT_KIND = {"nsrl": "ignorable"}
+SOURCE = {"nsrl": "NSRL", "vics": "VICS", "icse": "ICSE"}
+
+
+class HashingReader:
+    """A binary file wrapper that SHA-256s every byte handed to the reader, so hashing costs no second read."""
+
+    def __init__(self, raw: BinaryIO) -> None:
+        self._raw = raw
+        self._sha256 = hashlib.sha256()
+        self.offset = 0
+
+    def read(self, size: int = -1) -> bytes:
+        data = self._raw.read(size)
+        self._sha256.update(data)
+        self.offset += len(data)
+        return data
+
+    def readline(self, size: int = -1) -> bytes:
+        data = self._raw.readline(size)
+        self._sha256.update(data)
+        self.offset += len(data)
+        return data
+
+    def __iter__(self) -> Iterator[bytes]:
+        return iter(self.readline, b"")
+
+    def readable(self) -> bool:
+        return True
+
+    def finish(self) -> str:
+        """Hash what the reader left unread (e.g. a reader that opened the file by path) and return the digest."""
+        while self.read(1 << 20):
+            pass
+        return self._sha256.hexdigest()
+
+
+def import_file(
+    engine: Any, fmt: str, path: str | os.PathLike[str], set_name: str, *,
+    kind: str | None = None, scheme: str | None = None, source: str | None = None,
+    options: dict[str, Any] | None = None, progress: Callable[[int], None] | None = None,
+) -> tuple[ImportResult, ReadReport]:
+    """Import one list file into `set_name`, creating the set when missing, all in one transaction.
+
+    `options` go to the format's reader (e.g. `scheme` for VICS). An NSRL delta `.sql` script is applied to the
+    set (inserts, deletes, updates) rather than read as a list.
+
+    Raises:
+        FormatError: unknown format, unreadable or malformed file (nothing is imported, no set is created).
+        StoreError: the set exists with another kind than `kind` asks.
+    """
+    if fmt not in READERS:
+        raise FormatError(f"unknown format {fmt!r} (one of {', '.join(sorted(READERS))})")
+    name = os.fspath(path)
+    try:
+        raw = open(path, "rb")
+    except OSError as exc:
+        raise FormatError(f"cannot read ({exc.strerror})", name) from exc
+    report = ReadReport()
+    with raw, engine.begin() as conn:
+        target = _set_for_import(conn, set_name, fmt, kind, scheme, source)
+        hashed = HashingReader(raw)
+        if fmt == "nsrl" and nsrl.is_delta_script(raw.peek(64) if hasattr(raw, "peek") else b""):
+            ops = nsrl.read_delta(hashed, name, report)
+            result = apply_delta(conn, target, ops, file=os.path.abspath(name), warnings=report.warnings,
+                                 ignored=report.dropped)
+        else:
+            records = reader(fmt)(hashed, name, report, **(options or {}))
+            if progress:
+                records = _counting(records, progress)
+            result = load(conn, target, records, fmt=fmt, file=os.path.abspath(name))
+        digest = hashed.finish()
+        declared = report.meta.get("category_scheme")
+        if declared and not target.category_scheme:  # a set created by this import takes the list's own scheme
+            conn.execute(update(hash_set).where(hash_set.c.id == target.id).values(category_scheme=declared))
+        details = report.to_json()
+        conn.execute(update(import_run).where(import_run.c.id == result.import_id).values(
+            file_sha256=digest, details=audit.canonical_json(details)))
+        audit.append(conn, "import", {"set": set_name, "format": fmt, "file": os.path.abspath(name),
+                                      "file_sha256": digest, **result.to_json(), "details": details})
+    return result, report
+
+
+def _set_for_import(conn: Any, set_name: str, fmt: str, kind: str | None, scheme: str | None,
+                    source: str | None) -> Any:
+    try:
+        target = get_set(conn, set_name)
+    except StoreError:
+        return create_set(conn, set_name, kind or DEFAULT_KIND.get(fmt, "alert"), source or SOURCE.get(fmt, "local"),
+                          category_scheme=scheme)
+    if kind and target.kind != kind:
+        raise StoreError(f"hash set {set_name!r} is {target.kind}, not {kind}")
+    return target
+
+
+def _counting(records: Iterator[EntryRecord], progress: Callable[[int], None]) -> Iterator[EntryRecord]:
+    count = 0
+    for record in records:
+        yield record
+        count += 1
+        if count % 10_000 == 0:
+            progress(10_000)
+
+
+WRITERS = {"md5sum": "hashwarden.formats.md5sum", "hashdeep": "hashwarden.formats.hashdeep",
+           "pdq": "hashwarden.formats.pdqlist", "vics": "hashwarden.formats.vics"}
+
+
+def export_set(engine: Any, fmt: str, set_name: str, out: str | os.PathLike[str], **options: Any) -> int:
+    """Write every entry of `set_name` to `out` in format `fmt`; the export is recorded in the audit log.
+
+    The file is written beside its final name and renamed into place, so a failed export leaves no half file.
+    """
+    from importlib import import_module
+
+    write = import_module(WRITERS[fmt]).write
+    with engine.begin() as conn:
+        target = get_set(conn, set_name)
+        count = _write_atomically(out, lambda fp: write(iter_entries(conn, target.id), fp, **options))
+        audit.append(conn, "export", {"set": set_name, "format": fmt, "file": os.path.abspath(out),
+                                      "entries": count, "file_sha256": _sha256(out), **options})
+    return count
+
+
+def export_case(engine: Any, case_dir: str | os.PathLike[str], out: str | os.PathLike[str], **options: Any) -> int:
+    """Write a scan case (its report.json) as a VICS `#Cases` export; recorded in the audit log."""
+    from hashwarden.formats import vics
+    from hashwarden.formats.categories import load_profile
+
+    scheme = load_profile().vics_scheme(options.get("version", "2.0"), options.get("region", "Default"))[0]
+    records = vics.case_records(Path(case_dir), scheme=scheme)
+    count = _write_atomically(out, lambda fp: vics.write(records, fp, **{**options, "shape": "cases"}))
+    with engine.begin() as conn:
+        audit.append(conn, "export", {"case": os.path.abspath(case_dir), "format": "vics",
+                                      "file": os.path.abspath(out), "entries": count, "file_sha256": _sha256(out),
+                                      **options})
+    return count
+
+
+def _write_atomically(out: str | os.PathLike[str], write: Callable[[BinaryIO], int]) -> int:
+    temporary = f"{os.fspath(out)}.part"
+    try:
+        with open(temporary, "wb") as fp:
+            count = write(fp)
+        os.replace(temporary, out)
+    except BaseException:
+        if os.path.exists(temporary):
+            os.unlink(temporary)
+        raise
+    return count
+
+
+def _sha256(path: str | os.PathLike[str]) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as fp:
+        while chunk := fp.read(1 << 20):
+            digest.update(chunk)
+    return digest.hexdigest()

@@ -1,0 +1,287 @@
+"""Bulk import of hash lists: millions of rows per minute, atomic, idempotent, provenance kept.
+
+Why not one INSERT per record through SQLAlchemy: at 5M rows (NSRL, national lists) that path ran at about 50k
+rows/s. This module streams records from a reader in batches straight to the DBAPI driver (`executemany` on
+SQLite, COPY on PostgreSQL), and when an import is large next to what the table already holds it drops the digest
+indexes and builds them once at the end, which is several times faster than maintaining them row by row.
+
+Idempotence: an entry is identified within its set by its four hashes (md5, sha1, sha256, pdq; null-safe). A
+record whose identity is already in the set is not added again; the existing entry keeps its first provenance
+(`import_id`, `line`), and the new `import_run` row counts it as a duplicate. Records repeated inside one file
+count the same way. Duplicates are found through the digest indexes after loading (a duplicate shares its
+strongest digest with the original), so the common case of a list with no duplicates costs one index scan.
+
+Atomicity: everything happens in the caller's single transaction (`import_list`), so a malformed record anywhere
+in the file, raised by the reader as `FormatError`, leaves the database as it was (rolled back).
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+from itertools import islice
+from operator import attrgetter
+from typing import Any
+
+from sqlalchemy import func, insert, select, text, update
+from sqlalchemy.engine import Connection, Engine
+
+from hashwarden.store import audit
+from hashwarden.store.db import utc_now
+from hashwarden.store.hashsets import EntryRecord, HashSet, get_set
+from hashwarden.store.schema import entry, import_run
+
+BATCH = 50_000
+# Drop the digest indexes and rebuild them at the end when the table is small (rebuilding then costs less than a
+# second) or once the import has grown past half of the table: rebuilding costs about one sort of the table,
+# maintaining them costs a random B-tree insert per row and index.
+SMALL_TABLE = 1_000_000
+DIGEST_COLUMNS = ("sha256", "sha1", "md5", "pdq")  # strongest first: the one used to find duplicates
+
+# The EntryRecord fields stored as entry columns of the same name.
+RECORD_FIELDS = (
+    "md5", "sha1", "sha256", "pdq", "pdq_quality", "media", "size", "category", "category_scheme", "series",
+    "victim_identified", "offender_identified", "is_distributed", "tags", "comments", "date_updated",
+    "provenance", "media_id", "photodna", "attributes", "line",
+)
+_HEX_COLUMNS = frozenset(("md5", "sha1", "sha256", "pdq"))
+_GETTERS = {name: attrgetter(name) for name in (*RECORD_FIELDS, "category")}
+
+
+@dataclass(frozen=True)
+class ImportResult:
+    """What one import did: rows read from the file, entries added, duplicates not added again (and, for an
+    NSRL delta, entries deleted and updated)."""
+
+    import_id: int
+    rows: int
+    added: int
+    duplicates: int
+    deleted: int = 0
+    updated: int = 0
+
+    def to_json(self) -> dict[str, int]:
+        return {"import_id": self.import_id, "rows": self.rows, "added": self.added, "duplicates": self.duplicates,
+                **({"deleted": self.deleted, "updated": self.updated} if self.deleted or self.updated else {})}
+
+
+def import_list(
+    engine: Engine, set_name: str, records: Iterable[EntryRecord], *, fmt: str, file: str,
+    file_sha256: str | None = None, details: dict[str, Any] | None = None,
+) -> ImportResult:
+    """Import `records` into the set `set_name` in ONE transaction, with its import_run and audit rows.
+
+    `details` may be filled by the reader while it runs (e.g. `ReadReport.to_json()` via a callable): it is read
+    after the records are exhausted.
+
+    Raises:
+        StoreError: unknown set.
+        FormatError: from the records iterator; nothing is imported.
+    """
+    with engine.begin() as conn:
+        target = get_set(conn, set_name)
+        result = load(conn, target, records, fmt=fmt, file=file, file_sha256=file_sha256)
+        extra = details or {}
+        conn.execute(update(import_run).where(import_run.c.id == result.import_id).values(
+            details=json.dumps(extra, sort_keys=True, default=str) if extra else None))
+        audit.append(conn, "import", {"set": set_name, "format": fmt, "file": file, "file_sha256": file_sha256,
+                                      **result.to_json(), **({"details": extra} if extra else {})})
+    return result
+
+
+def load(
+    conn: Connection, target: HashSet, records: Iterable[EntryRecord], *, fmt: str, file: str,
+    file_sha256: str | None = None,
+) -> ImportResult:
+    """Load records into `target` within the caller's transaction; see the module docstring for the method."""
+    import_id = start_import(conn, target, fmt=fmt, file=file, file_sha256=file_sha256)
+    rows, added = add_records(conn, target, import_id, records)
+    return finish_import(conn, import_id, rows, added)
+
+
+def start_import(conn: Connection, target: HashSet, *, fmt: str, file: str, file_sha256: str | None = None) -> int:
+    """The import_run row every entry of this import will point at."""
+    return conn.execute(insert(import_run).values(
+        set_id=target.id, format=fmt, file=file, file_sha256=file_sha256, started_at=utc_now(),
+        rows=0, added=0, duplicates=0,
+    )).inserted_primary_key[0]
+
+
+def finish_import(conn: Connection, import_id: int, rows: int, added: int, **counts: int) -> ImportResult:
+    conn.execute(update(import_run).where(import_run.c.id == import_id).values(
+        finished_at=utc_now(), rows=rows, added=added, duplicates=rows - added))
+    return ImportResult(import_id, rows, added, rows - added, **counts)
+
+
+def add_records(conn: Connection, target: HashSet, import_id: int, records: Iterable[EntryRecord]) -> tuple[int, int]:
+    """Add records to the set, skipping identities it holds; return (records read, entries added)."""
+    started = utc_now()
+    before = conn.execute(select(func.count()).select_from(entry)).scalar_one()
+    set_is_empty = conn.execute(select(entry.c.id).where(entry.c.set_id == target.id).limit(1)).first() is None
+    # Into an empty set rows go straight to `entry`; into a set with entries they go through a staging table so
+    # that what the set already holds is filtered out by an indexed anti-join, not inserted and deleted again.
+    table = "entry" if set_is_empty else _create_staging(conn)
+    writer = _writer(conn, table)
+    rows = 0
+    dropped = False
+    iterator = iter(records)
+    while batch := list(islice(iterator, BATCH)):
+        if set_is_empty and not dropped and (before < SMALL_TABLE or rows * 2 > before):
+            _drop_digest_indexes(conn)
+            dropped = True
+        rows += len(batch)
+        writer(*_rows(batch, target, import_id, started))
+    if dropped:
+        _create_digest_indexes(conn)
+    known = 0 if set_is_empty else _insert_new_from_staging(conn, target.id, table)
+    duplicates = known + (_remove_duplicates(conn, target.id, import_id) if rows - known else 0)
+    return rows, rows - duplicates
+
+
+def _rows(batch: list[EntryRecord], target: HashSet, import_id: int, now: str) -> tuple[list[str], list[tuple]]:
+    """A batch as (column names, row tuples) holding only the columns some record fills.
+
+    An MD5 list then binds 5 values per row instead of 25, which is most of the insert's cost. Built column by
+    column (C-level comprehensions and `list.count`) because a per-record Python loop is the other half of it.
+    Hex becomes bytes, lists and dicts JSON, and a categorised record without its own scheme gets the set's.
+    """
+    size = len(batch)
+    names: list[str] = ["set_id", "import_id", "created_at"]
+    columns: list[list[Any]] = [[target.id] * size, [import_id] * size, [now] * size]
+    for name in RECORD_FIELDS:
+        values = list(map(_GETTERS[name], batch))
+        if name == "category_scheme":
+            categories = list(map(_GETTERS["category"], batch))
+            if target.category_scheme:
+                values = [v or (target.category_scheme if c is not None else None) for v, c in zip(values, categories)]
+        if values.count(None) == size:
+            continue
+        if name in _HEX_COLUMNS:
+            values = [bytes.fromhex(v) if v else None for v in values]
+        elif name == "tags":
+            if not any(values):
+                continue
+            values = [json.dumps(v, ensure_ascii=False) if v else None for v in values]
+        elif name == "attributes":
+            if not any(values):
+                continue
+            values = [json.dumps(v, ensure_ascii=False, sort_keys=True) if v else None for v in values]
+        names.append(name)
+        columns.append(values)
+    return names, list(zip(*columns))
+
+
+def _writer(conn: Connection, table: str):  # noqa: ANN202 - a callable taking column names and row tuples
+    """The fastest way this backend offers to append rows to `table` (`entry` or the staging table)."""
+    if conn.dialect.name == "postgresql":
+        from hashwarden.store.pg_copy import copy_rows
+
+        return lambda names, rows: copy_rows(conn, table, names, rows)
+    cursor = conn.connection.driver_connection.cursor()
+
+    def write(names: list[str], rows: list[tuple]) -> None:
+        cursor.executemany(f"INSERT INTO {table} ({', '.join(names)}) VALUES ({', '.join('?' * len(names))})", rows)
+
+    return write
+
+
+_STAGING = "hw_import_staging"
+
+
+def _create_staging(conn: Connection) -> str:
+    """A temporary table shaped like `entry` without its indexes (dropped at the end of the transaction)."""
+    conn.exec_driver_sql(f"DROP TABLE IF EXISTS {_STAGING}")
+    conn.exec_driver_sql(f"CREATE TEMPORARY TABLE {_STAGING} AS SELECT * FROM entry WHERE 1 = 0")
+    return _STAGING
+
+
+def _insert_new_from_staging(conn: Connection, set_id: int, staging: str) -> int:
+    """Insert the staged rows whose identity the set does not hold yet; return how many it held already.
+
+    One statement per "strongest digest" class, so every anti-join probes the index of a digest the row has
+    (`e.sha1 = s.sha1` can use the partial index on sha1; a null-safe comparison alone could not).
+    """
+    same = "IS NOT DISTINCT FROM" if conn.dialect.name == "postgresql" else "IS"
+    columns = [c.name for c in entry.columns if c.name != "id"]
+    listed = ", ".join(columns)
+    staged = conn.exec_driver_sql(f"SELECT count(*) FROM {staging}").scalar_one()
+    inserted = 0
+    for position, primary in enumerate(DIGEST_COLUMNS):
+        stronger = DIGEST_COLUMNS[:position]
+        others = [d for d in DIGEST_COLUMNS if d != primary]
+        row_class = " AND ".join([f"s.{d} IS NULL" for d in stronger] + [f"s.{primary} IS NOT NULL"])
+        same_identity = " AND ".join(f"e.{d} {same} s.{d}" for d in others)
+        result = conn.execute(text(
+            f"INSERT INTO entry ({listed}) SELECT {', '.join('s.' + c for c in columns)} FROM {staging} s "
+            f"WHERE {row_class} AND NOT EXISTS (SELECT 1 FROM entry e WHERE e.{primary} = s.{primary} "
+            f"AND e.set_id = :set_id AND {same_identity}) ORDER BY s.line"
+        ), {"set_id": set_id})
+        inserted += result.rowcount
+    conn.exec_driver_sql(f"DROP TABLE {staging}")
+    return staged - inserted
+
+
+def _digest_indexes() -> list[Any]:
+    return [index for index in entry.indexes if index.name != "ix_entry_set"]
+
+
+def _drop_digest_indexes(conn: Connection) -> None:
+    for index in _digest_indexes():
+        index.drop(conn, checkfirst=True)
+
+
+def _create_digest_indexes(conn: Connection) -> None:
+    for index in _digest_indexes():
+        index.create(conn, checkfirst=True)
+
+
+def _remove_duplicates(conn: Connection, set_id: int, import_id: int) -> int:
+    """Delete the entries this import added whose identity was already in the set (or earlier in the file).
+
+    A duplicate shares its strongest digest with the entry it repeats, so each digest's index is scanned once
+    for values occurring more than once in the set; only those (rare) groups are compared in full.
+    """
+    removed: set[int] = set()
+    columns = [entry.c.md5, entry.c.sha1, entry.c.sha256, entry.c.pdq]
+    for name in DIGEST_COLUMNS:
+        column = entry.c[name]
+        repeated = (
+            select(column).where(entry.c.set_id == set_id, column.is_not(None))
+            .group_by(column).having(func.count() > 1)
+        )
+        values = [row[0] for row in conn.execute(repeated)]
+        for chunk_start in range(0, len(values), 500):
+            chunk = values[chunk_start:chunk_start + 500]
+            query = (select(entry.c.id, entry.c.import_id, *columns)
+                     .where(entry.c.set_id == set_id, column.in_(chunk)).order_by(entry.c.id))
+            first_seen: dict[tuple, int] = {}
+            for row in conn.execute(query):
+                identity = tuple(bytes(v) if v is not None else None for v in row[2:])
+                if identity in first_seen and row.import_id == import_id and row.id not in removed:
+                    removed.add(row.id)
+                else:
+                    first_seen.setdefault(identity, row.id)
+    ids = sorted(removed)
+    for start in range(0, len(ids), 500):
+        conn.execute(entry.delete().where(entry.c.id.in_(ids[start:start + 500])))
+    return len(ids)
+
+
+def iter_entries(conn: Connection, set_id: int) -> Iterator[EntryRecord]:
+    """Every entry of a set as records (streamed, in insertion order): what the exporters write."""
+    query = select(entry).where(entry.c.set_id == set_id).order_by(entry.c.id)
+    for row in conn.execute(query.execution_options(yield_per=10_000)):
+        yield EntryRecord(
+            md5=row.md5.hex() if row.md5 else None,
+            sha1=row.sha1.hex() if row.sha1 else None,
+            sha256=row.sha256.hex() if row.sha256 else None,
+            pdq=row.pdq.hex() if row.pdq else None,
+            pdq_quality=row.pdq_quality, media=row.media, size=row.size, category=row.category,
+            category_scheme=row.category_scheme, series=row.series, victim_identified=row.victim_identified,
+            offender_identified=row.offender_identified, is_distributed=row.is_distributed,
+            tags=json.loads(row.tags) if row.tags else [], comments=row.comments, date_updated=row.date_updated,
+            provenance=row.provenance, media_id=row.media_id, photodna=row.photodna,
+            attributes=json.loads(row.attributes) if row.attributes else {}, line=row.line,
+        )
+

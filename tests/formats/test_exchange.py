@@ -1,0 +1,173 @@
+"""`hashwarden import` / `hashwarden export` end to end: every format through the CLI contract, idempotent
+re-import with provenance kept, NSRL deltas applied, atomic failures, and lossless export -> import round trips.
+
+All fixtures are made-up hashes and names written here.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import sqlite3
+from pathlib import Path
+
+import pytest
+
+from hashwarden.formats.exchange import export_set, import_file
+from hashwarden.store import create_set, open_store
+from hashwarden.store.bulk import iter_entries
+from hashwarden.store.hashsets import get_set
+from hashwarden.store.schema import entry, import_run
+from tests.formats.test_icse import HEADER as ICSE_HEADER
+from tests.formats.test_icse import row as icse_row
+from tests.formats.test_nsrl import fake, insert, minimal_db
+from tests.test_cli import hw
+
+VICS = "http://github.com/VICSDATAMODEL/ProjectVic/DataModels/2.0.xml/US/$metadata#Media"
+
+
+def _md5(i: int) -> str:
+    return hashlib.md5(b"made-up %d" % i).hexdigest()
+
+
+def _entries(db: Path, set_name: str) -> list:
+    engine = open_store(f"sqlite:///{db}")
+    with engine.connect() as conn:
+        return list(iter_entries(conn, get_set(conn, set_name).id))
+
+
+def _count(db: Path, table) -> int:
+    with sqlite3.connect(db) as conn:
+        return conn.execute(f"SELECT count(*) FROM {table.name}").fetchone()[0]
+
+
+def test_md5sum_reimport_is_idempotent_and_keeps_first_provenance(tmp_path: Path) -> None:
+    db = tmp_path / "hw.db"
+    listing = tmp_path / "list.md5"
+    listing.write_text("".join(f"{_md5(i)}  dir/file{i}.jpg\n" for i in range(500)) + f"{_md5(7)}  again.jpg\n")
+    first = hw("import", "md5sum", str(listing), "--set", "ncmec", db=db).stdout
+    assert "imported 500 entries" in first and "501 records read" in first and "1 already" in first
+    second = hw("import", "md5sum", str(listing), "--set", "ncmec", db=db).stdout
+    assert "imported 0 entries" in second and "501 already in the set" in second
+    entries = _entries(db, "ncmec")
+    assert len(entries) == 500 and {e.line for e in entries} == set(range(1, 501))  # first import's lines
+    with sqlite3.connect(db) as conn:
+        runs = conn.execute("SELECT rows, added, duplicates, file_sha256 FROM import_run ORDER BY id").fetchall()
+        imports = conn.execute("SELECT count(*) FROM entry GROUP BY import_id").fetchall()
+    digest = hashlib.sha256(listing.read_bytes()).hexdigest()
+    assert runs == [(501, 500, 1, digest), (501, 0, 501, digest)] and imports == [(500,)]
+    assert "audit log intact" in hw("audit", "verify", db=db).stdout
+
+
+def test_failed_import_changes_nothing_and_names_the_line(tmp_path: Path) -> None:
+    db = tmp_path / "hw.db"
+    good = tmp_path / "good.md5"
+    good.write_text(f"{_md5(1)}  a\n")
+    hw("import", "md5sum", str(good), "--set", "kept", db=db)
+    bad = tmp_path / "bad.md5"
+    bad.write_text(f"{_md5(2)}  b\n{_md5(3)[:31]}  c\n")
+    result = hw("import", "md5sum", str(bad), "--set", "newset", db=db, check=False)
+    assert result.returncode == 1 and f"{bad}:2" in result.stderr
+    assert "newset" not in hw("set", "list", db=db).stdout  # not even the set it would have created
+    assert _count(db, entry) == 1 and _count(db, import_run) == 1
+
+
+def test_nsrl_sqlite_creates_an_ignorable_set_and_a_delta_is_applied(tmp_path: Path) -> None:
+    db = tmp_path / "hw.db"
+    rds = minimal_db(tmp_path / "RDS_minimal.db")
+    out = hw("import", "nsrl", str(rds), "--set", "nsrl", db=db).stdout
+    assert "imported 3 entries" in out and "4 records read" in out  # one file listed in two packages
+    assert "ignorable" in hw("set", "list", db=db).stdout
+    sha256_1, _, _, _ = fake(1)
+    sha256_3, sha1_3, _, _ = fake(3)
+    delta = tmp_path / "delta.sql"
+    delta.write_text(
+        "BEGIN TRANSACTION;\n" + insert(10) + insert(11)
+        + f"DELETE FROM FILE WHERE sha256 = '{sha256_1}';\n"
+        + f"UPDATE FILE SET file_name = 'renamed.txt' WHERE sha1 = '{sha1_3}';\n"
+        + "INSERT INTO PKG VALUES (999, 'Tool', '1', 1, 2, 'English', 'Utility');\nCOMMIT;\n")
+    out = hw("import", "nsrl", str(delta), "--set", "nsrl", db=db).stdout
+    assert "imported 2 entries" in out and "1 entries deleted, 1 updated" in out and "PKG insert" in out
+    entries = {e.sha256: e for e in _entries(db, "nsrl")}
+    assert sha256_1.lower() not in entries and fake(10)[0].lower() in entries
+    assert entries[sha256_3.lower()].attributes["file_name"] == "renamed.txt"
+
+
+def test_vics_miniature_dropped_and_round_trip_through_export(tmp_path: Path) -> None:
+    db = tmp_path / "hw.db"
+    media = [{"MediaID": i, "Category": 1 + i % 2, "MD5": _md5(i).upper(), "MediaSize": str(100 + i),
+              "VictimIdentified": "true", "Series": "Made-up series", "Tags": "a,b", "Miniature": "/9j/AAAA",
+              "MediaFiles": [{"MD5": _md5(i), "FileName": f"f{i}.jpg", "FilePath": f"EV1\\f{i}.jpg"}]}
+             for i in range(1, 6)]
+    source = tmp_path / "caid.json"
+    source.write_text(json.dumps({"@odata.context": VICS, "value": media}))
+    out = hw("import", "vics", str(source), "--set", "caid", db=db).stdout
+    assert "imported 5 entries" in out and "Miniature x 5" in out
+    assert "vics-us" in hw("set", "list", db=db).stdout  # the set takes the list's declared scheme
+    exported = tmp_path / "out.json"
+    hw("export", "vics", "--set", "caid", "--region", "US", "-o", str(exported), db=db)
+    text = exported.read_text()
+    assert "Miniature" not in text and "Thumbnail" not in text and json.loads(text)["value"][0]["Series"]
+    hw("import", "vics", str(exported), "--set", "again", db=db)
+    strip = lambda e: (e.md5, e.category, e.category_scheme, e.size, e.victim_identified, e.series, e.tags,  # noqa: E731
+                       e.attributes.get("MediaFiles"))
+    assert [strip(e) for e in _entries(db, "caid")] == [strip(e) for e in _entries(db, "again")]
+
+
+def test_icse_and_hashdeep_import_and_list_exports_round_trip(tmp_path: Path) -> None:
+    db = tmp_path / "hw.db"
+    icse = tmp_path / "icse.csv"
+    icse.write_text(ICSE_HEADER + "\n" + icse_row() + "\n" + icse_row(md5=_md5(9), sha1="") + "\n")
+    assert "imported 2 entries" in hw("import", "icse", str(icse), "--set", "icse", db=db).stdout
+    deep = tmp_path / "deep.txt"
+    deep.write_text("%%%% HASHDEEP-1.0\n%%%% size,md5,sha256,filename\n## made up\n"
+                    + "".join(f"{i},{_md5(i)},{hashlib.sha256(b'%d' % i).hexdigest()},/x/a,{i}.jpg\n"
+                              for i in range(20)))
+    assert "imported 20 entries" in hw("import", "hashdeep", str(deep), "--set", "deep", db=db).stdout
+    for fmt, extra in (("hashdeep", []), ("md5sum", ["--digest", "sha256"])):
+        target = tmp_path / f"out.{fmt}"
+        hw("export", fmt, "--set", "deep", "-o", str(target), *extra, db=db)
+        hw("import", fmt, str(target), "--set", f"back-{fmt}", db=db)
+    original = {(e.sha256, e.size) for e in _entries(db, "deep")}
+    assert {(e.sha256, e.size) for e in _entries(db, "back-hashdeep")} == original
+    assert {e.sha256 for e in _entries(db, "back-md5sum")} == {sha for sha, _ in original}
+    names = {e.attributes.get("file_name") or e.comments for e in _entries(db, "back-hashdeep")}
+    assert "/x/a,3.jpg" in names  # a comma in a name survives
+
+
+def test_pdq_export_round_trip_and_vics_case_export(tmp_path: Path, conformance: Path) -> None:
+    db = tmp_path / "hw.db"
+    haystack = conformance / "threatexchange" / "pdq" / "data" / "reg-test-input" / "haystack.txt"
+    hw("import", "pdq", str(haystack), "--set", "te", db=db)
+    out = tmp_path / "te.pdq"
+    hw("export", "pdq", "--set", "te", "-o", str(out), db=db)
+    hw("import", "pdq", str(out), "--set", "te2", db=db)
+    assert {e.pdq for e in _entries(db, "te")} == {e.pdq for e in _entries(db, "te2")}
+    # a scan case exported as VICS #Cases: hashes and paths of what was found, no imagery
+    from hashwarden.demo.synthetic import save, scene
+
+    save(scene(3), tmp_path / "ev" / "a.jpg")
+    (tmp_path / "ev" / "notes.txt").write_text("benign")
+    hw("scan", str(tmp_path / "ev"), "--case", "C-1", "--out", str(tmp_path / "case"), "--quiet", db=db)
+    cases = tmp_path / "cases.json"
+    hw("export", "vics", "--case", str(tmp_path / "case"), "-o", str(cases), db=db)
+    document = json.loads(cases.read_text())
+    assert "#Cases" in (document.get("@odata.context") or document.get("odata.metadata"))
+    found = json.dumps(document)
+    assert hashlib.md5((tmp_path / "ev" / "a.jpg").read_bytes()).hexdigest() in found.lower()
+    assert "Miniature" not in found
+
+
+def test_library_api_reports_duplicates_and_rejects_a_kind_clash(tmp_path: Path) -> None:
+    engine = open_store(f"sqlite:///{tmp_path / 'hw.db'}")
+    with engine.begin() as conn:
+        create_set(conn, "benign", "ignorable")
+    listing = tmp_path / "l.md5"
+    listing.write_text(f"{_md5(1)}  a\n{_md5(1)}  a\n")
+    result, _ = import_file(engine, "md5sum", listing, "benign")
+    assert (result.rows, result.added, result.duplicates) == (2, 1, 1)
+    from hashwarden.errors import StoreError
+
+    with pytest.raises(StoreError, match="ignorable"):
+        import_file(engine, "md5sum", listing, "benign", kind="alert")
+    assert export_set(engine, "md5sum", "benign", tmp_path / "x.md5") == 1

@@ -1,0 +1,169 @@
+"""What must hold the same on SQLite and PostgreSQL: the audit chain's text, locking, migrations, types, URLs."""
+
+from __future__ import annotations
+
+import threading
+
+import pytest
+from alembic import command
+from sqlalchemy import inspect, insert, select
+
+from hashwarden.errors import StoreError
+from hashwarden.store import EntryRecord, create_set, import_entries, open_store
+from hashwarden.store import audit
+from hashwarden.store.db import _alembic_config, head_revision
+from hashwarden.store.hashsets import describe_entries, iter_match_rows
+from hashwarden.store.schema import audit as audit_table
+from hashwarden.store.schema import entry
+
+FIXED_TS = "2024-01-02T03:04:05.000006Z"
+# Text a backend could alter: non-ASCII, astral plane, quotes, backslash, control characters, trailing spaces.
+AWKWARD = {"name": "Ünïcødé ✓ 🙂", "quote": "it's \"q\" \\ back", "ws": "tab\there\nline  ", "n": 10**15}
+ACTOR = "analyst@höst"
+# sha256 chain over the three events below, computed once in Python: any backend must give exactly this.
+EXPECTED_HEAD = "6353a764c99482ffedcc9f4287e04747fada18be641dd1e33fe35652a7a4d0bd"
+
+
+def _expected_chain() -> str:
+    prev = audit.GENESIS
+    for row_id in (1, 2, 3):
+        prev = audit.row_hash(row_id, FIXED_TS, ACTOR, "test", audit.canonical_json({**AWKWARD, "i": row_id}), prev)
+    return prev
+
+
+def test_audit_chain_hashes_identical_text_on_every_backend(store_engine, monkeypatch) -> None:
+    monkeypatch.setattr(audit, "utc_now", lambda: FIXED_TS)
+    with store_engine.begin() as conn:
+        for row_id in (1, 2, 3):
+            audit.append(conn, "test", {**AWKWARD, "i": row_id}, actor=ACTOR)
+    with store_engine.connect() as conn:
+        result = audit.verify(conn)
+        stored = conn.execute(select(audit_table.c.details).order_by(audit_table.c.id)).scalars().all()
+        assert audit.head(conn) == (3, result.head_hash)
+    assert result.ok, result.problems
+    assert result.head_hash == _expected_chain() == EXPECTED_HEAD
+    assert stored[0] == audit.canonical_json({**AWKWARD, "i": 1})
+
+
+def test_concurrent_appenders_make_one_chain(store_engine) -> None:
+    """Writers that all start on an empty log: none may fail or fork the chain (row lock / SQLite write lock)."""
+    writers, events = 4, 10
+    barrier = threading.Barrier(writers)
+    errors: list[BaseException] = []
+
+    def write(worker: int) -> None:
+        try:
+            for index in range(events):
+                with store_engine.begin() as conn:
+                    conn.execute(select(1))
+                    if index == 0:
+                        barrier.wait(timeout=30)  # every writer inside its transaction before the first append
+                    audit.append(conn, "test", {"worker": worker, "i": index}, actor="tester")
+        except BaseException as exc:  # noqa: BLE001 - reported by the assertion below
+            errors.append(exc)
+
+    threads = [threading.Thread(target=write, args=(worker,), daemon=True) for worker in range(writers)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=60)
+    assert not any(thread.is_alive() for thread in threads), "appenders deadlocked"
+    assert errors == []
+    with store_engine.connect() as conn:
+        result = audit.verify(conn)
+    assert result.ok and result.rows == writers * events, result.problems
+
+
+def test_downgrade_to_0001_and_up_again_keeps_entries(store_url) -> None:
+    """0002's downgrade rebuilds the table on SQLite (batch) and is plain ALTERs on PostgreSQL; rows survive."""
+    engine = open_store(store_url)
+    with engine.begin() as conn:
+        create_set(conn, "s", "alert")
+    import_entries(engine, "s", [EntryRecord(md5="00" * 16, series="S")], {"file": "f"})
+    config = _alembic_config()
+    with engine.begin() as conn:
+        config.attributes["connection"] = conn
+        command.downgrade(config, "0001")
+    with engine.connect() as conn:
+        columns = {column["name"] for column in inspect(conn).get_columns("entry")}
+        assert "media_id" not in columns and not inspect(conn).has_table("import_run")
+        assert conn.execute(select(entry.c.md5, entry.c.series)).all() == [(b"\0" * 16, "S")]
+    engine.dispose()
+    engine = open_store(store_url)  # migrates up again
+    with engine.connect() as conn:
+        assert conn.execute(select(entry.c.series, entry.c.media_id)).all() == [("S", None)]
+        assert inspect(conn).has_table("import_run")
+    with engine.begin() as conn:
+        config.attributes["connection"] = conn
+        command.downgrade(config, "base")
+    with engine.connect() as conn:
+        assert not inspect(conn).has_table("entry")
+    engine.dispose()
+
+
+def test_entry_ids_are_64_bit(store_engine) -> None:
+    with store_engine.begin() as conn:
+        target = create_set(conn, "s", "alert")
+        conn.execute(insert(entry).values(id=2**40, set_id=target.id, md5=b"\1" * 16, created_at="t"))
+    import_entries(store_engine, "s", [EntryRecord(md5="02" * 16)], {"file": "f"})
+    with store_engine.connect() as conn:
+        assert 2**40 in conn.execute(select(entry.c.id)).scalars().all()
+
+
+def test_match_rows_come_back_as_bytes(store_engine) -> None:
+    """The matchers key dicts on these values: bytes on both backends (never memoryview, which is unhashable)."""
+    with store_engine.begin() as conn:
+        create_set(conn, "s", "alert", category_scheme="vics-us")
+    records = [EntryRecord(md5=f"{i:032x}", sha1=f"{i:040x}", pdq=f"{i:064x}", pdq_quality=80, category="1")
+               for i in range(1, 4)]
+    import_entries(store_engine, "s", records, {"file": "f"})
+    with store_engine.connect() as conn:
+        rows = list(iter_match_rows(conn))
+        described = describe_entries(conn, [row.entry_id for row in rows])
+    assert sorted(row.md5 for row in rows) == [bytes.fromhex(f"{i:032x}") for i in range(1, 4)]
+    assert all(type(row.md5) is bytes and type(row.pdq) is bytes and row.sha256 is None for row in rows)
+    assert {d["set"] for d in described.values()} == {"s"} and len(described) == 3
+
+
+def test_alembic_version_is_head(store_engine) -> None:
+    with store_engine.connect() as conn:
+        assert conn.exec_driver_sql("SELECT version_num FROM alembic_version").scalar() == head_revision()
+
+
+@pytest.mark.postgresql
+@pytest.mark.parametrize("scheme", ["postgresql://", "postgres://"])
+def test_plain_postgresql_url_uses_psycopg(pg_url: str, scheme: str) -> None:
+    engine = open_store(pg_url.replace("postgresql+psycopg://", scheme))
+    assert engine.dialect.driver == "psycopg"
+    engine.dispose()
+
+
+@pytest.mark.postgresql
+def test_open_error_hides_the_password(pg_url: str, pg_cluster) -> None:
+    wrong = pg_url.rsplit("/", 1)[0] + "/no_such_database"
+    with pytest.raises(StoreError, match="no_such_database") as caught:
+        open_store(wrong)
+    assert pg_cluster.password not in str(caught.value) and "***" in str(caught.value)
+
+
+@pytest.mark.postgresql
+def test_clients_opening_a_new_database_at_once_migrate_it_once(pg_url: str) -> None:
+    """A shared database: the advisory lock makes the second client wait, then find the schema at head."""
+    clients = 4
+    barrier = threading.Barrier(clients)
+    errors: list[BaseException] = []
+
+    def open_it() -> None:
+        try:
+            barrier.wait(timeout=30)
+            open_store(pg_url).dispose()
+        except BaseException as exc:  # noqa: BLE001 - reported by the assertion below
+            errors.append(exc)
+
+    threads = [threading.Thread(target=open_it, daemon=True) for _ in range(clients)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=60)
+    assert not any(thread.is_alive() for thread in threads), "clients deadlocked while migrating"
+    assert errors == []
