@@ -49,7 +49,16 @@ class HashingReader:
         return data
 
     def __iter__(self) -> Iterator[bytes]:
-        return iter(self.readline, b"")
+        """Lines split at b"\n" only (as iterating a binary file does), read and hashed 1 MiB at a time: a
+        per-line `readline` and hash update cost as much as parsing the line."""
+        rest = b""
+        while chunk := self.read(1 << 20):
+            lines = (rest + chunk).split(b"\n")
+            rest = lines.pop()
+            for line in lines:
+                yield line + b"\n"
+        if rest:
+            yield rest
 
     def readable(self) -> bool:
         return True

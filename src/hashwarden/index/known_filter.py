@@ -89,7 +89,10 @@ class KnownFilter:
         inside = positions < len(prefix)
         hit = np.zeros(len(values), dtype=bool)
         hit[inside] = prefix[positions[inside]] == keys[inside]
-        for i in np.flatnonzero(hit):  # confirm on the full digest (a shared 8-byte prefix is rare)
+        candidates = np.flatnonzero(hit)
+        # confirm on the full digest, vectorised against the first row of each prefix run
+        same = np.all(full[positions[candidates]] == values[candidates], axis=1)
+        for i in candidates[~same]:  # a different digest first in a shared-prefix run (rare): check the run
             hit[i] = bool(self.lookup(digest, values[i].tobytes()))
         return hit
 

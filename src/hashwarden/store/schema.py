@@ -58,7 +58,7 @@ entry = Table(
     Column("size", BigInteger),
     Column("category", String(32)),
     Column("category_scheme", String(64)),
-    Column("series", String(200)),
+    Column("series", Text),  # VICS joins several series names here
     Column("victim_identified", Boolean),
     Column("offender_identified", Boolean),
     Column("is_distributed", Boolean),
