@@ -47,3 +47,8 @@ def reader(name: str) -> Callable[..., Any]:
         KeyError: no such format.
     """
     return import_module(READERS[name]).read
+
+
+def row_reader(name: str) -> Callable[..., Any] | None:
+    """The format's `read_rows` (ready `entry` rows, for lists of millions of lines), when it has one."""
+    return getattr(import_module(READERS[name]), "read_rows", None)

@@ -16,9 +16,9 @@ from typing import Any, BinaryIO
 from sqlalchemy import update
 
 from hashwarden.errors import FormatError, StoreError
-from hashwarden.formats import READERS, ReadReport, nsrl, reader
+from hashwarden.formats import READERS, ReadReport, nsrl, reader, row_reader
 from hashwarden.store import audit
-from hashwarden.store.bulk import ImportResult, iter_entries, load
+from hashwarden.store.bulk import ImportResult, add_rows, finish_import, iter_entries, load, start_import
 from hashwarden.store.delta import apply_delta
 from hashwarden.store.schema import hash_set, import_run
 from hashwarden.store.hashsets import EntryRecord, create_set, get_set
@@ -99,6 +99,10 @@ def import_file(
             ops = nsrl.read_delta(hashed, name, report)
             result = apply_delta(conn, target, ops, file=os.path.abspath(name), warnings=report.warnings,
                                  ignored=report.dropped)
+        elif (fast := row_reader(fmt)) is not None and not options:
+            import_id = start_import(conn, target, fmt=fmt, file=os.path.abspath(name))
+            rows, added = add_rows(conn, target, import_id, fast(hashed, name, report))
+            result = finish_import(conn, import_id, rows, added)
         else:
             records = reader(fmt)(hashed, name, report, **(options or {}))
             if progress:

@@ -6,7 +6,9 @@ Kit's `hfind -i md5sum` expect).
 
 from __future__ import annotations
 
+import io
 import re
+from binascii import unhexlify
 from collections.abc import Iterable, Iterator
 from typing import BinaryIO
 
@@ -14,6 +16,7 @@ from hashwarden.formats import ReadReport
 from hashwarden.errors import FormatError
 from hashwarden.formats._fields import HEX_LENGTHS, record_name
 from hashwarden.formats._lines import text_lines, write_lines
+from hashwarden.store.bulk import RowBatch
 from hashwarden.store.hashsets import EntryRecord
 
 _GNU = re.compile(r"\\?([0-9A-Fa-f]+)(?:\s+\*?(.*))?")
@@ -40,6 +43,73 @@ def read(fp: BinaryIO, path: str, report: ReadReport | None = None) -> Iterator[
         record = EntryRecord(comments=name or None, line=number)
         setattr(record, digest, value.lower())
         yield record
+
+
+# One GNU-form line: hash, two spaces (or space and `*`), a name without control line breaks.
+_FAST_LINE = re.compile(rb"^([0-9A-Fa-f]{32}|[0-9A-Fa-f]{40}|[0-9A-Fa-f]{64}) [ *]([^\r\n]*)\r?\n", re.MULTILINE)
+_FAST_CHUNK = 1 << 20
+
+
+def read_rows(fp: BinaryIO, path: str, report: ReadReport | None = None) -> Iterator[RowBatch]:
+    """The same lists as `read`, as ready `entry` rows: the path a 5M-line list takes.
+
+    Each 1 MiB of lines is matched by one regular expression in C; when every line of the chunk is a GNU-form
+    line of one digest type (the whole file, for a list from md5sum), its rows are built in one comprehension.
+    Any other chunk (a comment, a BSD-form or malformed line, mixed digest types) goes through `read`, line by line,
+    which also gives the exact error, so both paths accept and refuse the same files.
+    """
+    line = 0
+    rest = b""
+    first = True
+    while True:
+        data = fp.read(_FAST_CHUNK)
+        chunk = rest + data
+        if first:
+            chunk = chunk.removeprefix(b"\xef\xbb\xbf")
+            first = False
+        if not data:
+            if chunk:
+                yield from _slow_rows(chunk, path, line)
+            return
+        cut = chunk.rfind(b"\n") + 1
+        chunk, rest = chunk[:cut], chunk[cut:]
+        if not chunk:
+            continue
+        matches = _FAST_LINE.findall(chunk)
+        lines = chunk.count(b"\n")
+        width = len(matches[0][0]) if matches else 0
+        if len(matches) == lines and all(len(h) == width for h, _ in matches):
+            try:
+                rows = [(unhexlify(h), n.decode() or None, line + i) for i, (h, n) in enumerate(matches, 1)]
+            except UnicodeDecodeError:
+                rows = None
+            if rows is not None:
+                yield RowBatch((_NAMES[width], "comments", "line"), rows)
+                line += lines
+                continue
+        yield from _slow_rows(chunk, path, line)
+        line += lines
+
+
+_NAMES = {32: "md5", 40: "sha1", 64: "sha256"}
+
+
+def _slow_rows(chunk: bytes, path: str, first_line: int) -> Iterator[RowBatch]:
+    """A chunk through `read` (exact errors, every form), its line numbers continuing the file's."""
+    try:
+        records = list(read(io.BytesIO(chunk), path))
+    except FormatError as exc:
+        if exc.line is not None:
+            exc.line += first_line
+        raise
+    for record in records:
+        record.line += first_line
+    by_kind: dict[str, list[tuple]] = {}
+    for record in records:
+        digest = next(name for name in ("md5", "sha1", "sha256") if getattr(record, name))
+        by_kind.setdefault(digest, []).append((bytes.fromhex(getattr(record, digest)), record.comments, record.line))
+    for digest, rows in by_kind.items():
+        yield RowBatch((digest, "comments", "line"), rows)
 
 
 def _is_hex(value: str) -> bool:

@@ -73,11 +73,15 @@ class KnownFilter:
         prefix, full, ids = self._arrays[digest]
         if len(value) != WIDTHS[digest] or not len(prefix):
             return []
-        key = np.uint64(int.from_bytes(value[:8], "big"))
-        lo = int(np.searchsorted(prefix, key, side="left"))
-        hi = int(np.searchsorted(prefix, key, side="right"))
-        # rows of uint8, not S-dtype scalars: NumPy strips trailing NUL bytes from those, and digests end in 0x00
-        return [int(ids[i]) for i in range(lo, hi) if full[i].tobytes() == value]
+        key = int.from_bytes(value[:8], "big")
+        position = int(prefix.searchsorted(np.uint64(key)))
+        found = []
+        while position < len(prefix) and int(prefix[position]) == key:
+            # rows of uint8, not S-dtype scalars: NumPy strips trailing NUL bytes from those; digests end in 0x00
+            if full[position].tobytes() == value:
+                found.append(int(ids[position]))
+            position += 1
+        return found
 
     def contains_many(self, digest: str, values: np.ndarray) -> np.ndarray:
         """Membership of many digests at once (an (N, width) uint8 array): what a batch check runs on."""
@@ -85,7 +89,11 @@ class KnownFilter:
         if not len(prefix) or not len(values):
             return np.zeros(len(values), dtype=bool)
         keys = _prefixes(values)
-        positions = np.searchsorted(prefix, keys, side="left")
+        # Searching the keys in sorted order lets NumPy narrow each search from the previous one, which keeps the
+        # walk through a 400 MB array (50M hashes) mostly in cache: about twice as fast as random order.
+        order = np.argsort(keys)
+        positions = np.empty(len(keys), dtype=np.intp)
+        positions[order] = np.searchsorted(prefix, keys[order], side="left")
         inside = positions < len(prefix)
         hit = np.zeros(len(values), dtype=bool)
         hit[inside] = prefix[positions[inside]] == keys[inside]
