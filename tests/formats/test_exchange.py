@@ -171,3 +171,21 @@ def test_library_api_reports_duplicates_and_rejects_a_kind_clash(tmp_path: Path)
     with pytest.raises(StoreError, match="ignorable"):
         import_file(engine, "md5sum", listing, "benign", kind="alert")
     assert export_set(engine, "md5sum", "benign", tmp_path / "x.md5") == 1
+
+
+def test_nsrl_sqlite_fast_rows_store_what_the_record_path_stores(tmp_path: Path) -> None:
+    """`hashwarden import nsrl` on an RDSv3 SQLite takes the ready-row path; it must store exactly what the
+    record path (used with --distinct and for text) stores for the same rows."""
+    from hashwarden.formats import nsrl
+    from hashwarden.store.bulk import load
+
+    rds = minimal_db(tmp_path / "RDS.db")
+    engine = open_store(f"sqlite:///{tmp_path / 'hw.db'}")
+    import_file(engine, "nsrl", rds, "fast")
+    with engine.begin() as conn, open(rds, "rb") as fp:
+        create_set(conn, "slow", "ignorable")
+        load(conn, get_set(conn, "slow"), nsrl.read(fp, str(rds)), fmt="nsrl", file=str(rds))
+    fields = lambda e: (e.sha256, e.sha1, e.md5, e.size, e.attributes, e.line)  # noqa: E731
+    db = tmp_path / "hw.db"
+    assert [fields(e) for e in _entries(db, "fast")] == [fields(e) for e in _entries(db, "slow")]
+    assert len(_entries(db, "fast")) == 3

@@ -99,7 +99,8 @@ def import_file(
             ops = nsrl.read_delta(hashed, name, report)
             result = apply_delta(conn, target, ops, file=os.path.abspath(name), warnings=report.warnings,
                                  ignored=report.dropped)
-        elif (fast := row_reader(fmt)) is not None and not options:
+        elif (fast := row_reader(fmt)) is not None and not options and (
+                fmt != "nsrl" or raw.peek(16).startswith(nsrl.SQLITE_MAGIC)):
             import_id = start_import(conn, target, fmt=fmt, file=os.path.abspath(name))
             rows, added = add_rows(conn, target, import_id, fast(hashed, name, report))
             result = finish_import(conn, import_id, rows, added)
