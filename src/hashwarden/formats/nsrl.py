@@ -171,7 +171,9 @@ def _open_readonly(path: str, head: bytes) -> sqlite3.Connection:
         con = sqlite3.connect(uri, uri=True, check_same_thread=False)  # the import may run in a worker thread
         con.execute("PRAGMA query_only = ON")
         con.execute("PRAGMA trusted_schema = OFF")
-        con.execute("PRAGMA mmap_size = 4294967296")  # SQLite caps it at its compile-time limit; ~2x on a scan
+        # Memory-mapped reads were ~2x faster on a scan, but mapped pages count as resident memory: a 256 MiB window
+        # keeps a 1 GB+ RDS import within its memory budget.
+        con.execute("PRAGMA mmap_size = 268435456")
         con.execute("PRAGMA cache_size = -65536")  # 64 MB
     except sqlite3.Error as exc:
         raise FormatError(f"cannot open as SQLite: {exc}", path) from exc
