@@ -43,15 +43,21 @@ sysdeps-test:
 		(apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing) >/dev/null; fi
 
 # Benchmarks compare against hashdeep (Debian package) and python-threatexchange (PyPI).
-sysdeps-bench:
+sysdeps-bench: sysdeps-test
 	@command -v hashdeep >/dev/null 2>&1 || { \
 		echo "installing hashdeep (Debian package)"; \
 		(apt-get update -qq && apt-get install -y -qq hashdeep) >/dev/null; }
+	@command -v sqlite3 >/dev/null 2>&1 || { \
+		echo "installing the sqlite3 shell (Debian package)"; \
+		(apt-get update -qq && apt-get install -y -qq sqlite3) >/dev/null; }
 
 bench: $(VENV)/.installed-bench sysdeps-bench
 	$(BIN)/python bench/pdq_baseline.py
 	$(BIN)/python bench/pdq_engine.py
 	$(BIN)/python bench/scan_crypto.py
+	$(BIN)/python bench/scan_disk.py
+	$(BIN)/python bench/import.py
+	$(BIN)/python bench/known_filter.py
 
 clean:
 	rm -rf $(VENV) demo-output
