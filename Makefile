@@ -58,6 +58,7 @@ bench: $(VENV)/.installed-bench sysdeps-bench
 	$(BIN)/python bench/scan_disk.py
 	$(BIN)/python bench/import.py
 	$(BIN)/python bench/known_filter.py
+	$(BIN)/python bench/pdq_index.py
 
 clean:
 	rm -rf $(VENV) demo-output
