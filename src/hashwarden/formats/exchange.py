@@ -18,10 +18,12 @@ from sqlalchemy import update
 from hashwarden.errors import FormatError, StoreError
 from hashwarden.formats import READERS, ReadReport, nsrl, reader, row_reader
 from hashwarden.store import audit
-from hashwarden.store.bulk import ImportResult, add_rows, finish_import, iter_entries, load, start_import
+from hashwarden.store.bulk import (
+    ImportResult, add_rows, finish_import, iter_entries, load, record_import, start_import,
+)
 from hashwarden.store.delta import apply_delta
-from hashwarden.store.schema import hash_set, import_run
 from hashwarden.store.hashsets import EntryRecord, create_set, get_set
+from hashwarden.store.schema import hash_set
 
 # The kind a set gets when an import creates it: NSRL lists known software (the known-file filter).
 DEFAULT_KIND = {"nsrl": "ignorable"}
@@ -34,18 +36,15 @@ class HashingReader:
     def __init__(self, raw: BinaryIO) -> None:
         self._raw = raw
         self._sha256 = hashlib.sha256()
-        self.offset = 0
 
     def read(self, size: int = -1) -> bytes:
         data = self._raw.read(size)
         self._sha256.update(data)
-        self.offset += len(data)
         return data
 
     def readline(self, size: int = -1) -> bytes:
         data = self._raw.readline(size)
         self._sha256.update(data)
-        self.offset += len(data)
         return data
 
     def __iter__(self) -> Iterator[bytes]:
@@ -70,6 +69,18 @@ class HashingReader:
         return self._sha256.hexdigest()
 
 
+class _HashingWriter:
+    """The export side of the same idea: the digest of what was written, without reading the file back."""
+
+    def __init__(self, raw: BinaryIO) -> None:
+        self._raw = raw
+        self.sha256 = hashlib.sha256()
+
+    def write(self, data: bytes) -> int:
+        self.sha256.update(data)
+        return self._raw.write(data)
+
+
 def import_file(
     engine: Any, fmt: str, path: str | os.PathLike[str], set_name: str, *,
     kind: str | None = None, scheme: str | None = None, source: str | None = None,
@@ -92,32 +103,29 @@ def import_file(
     except OSError as exc:
         raise FormatError(f"cannot read ({exc.strerror})", name) from exc
     report = ReadReport()
+    file = os.path.abspath(name)
     with raw, engine.begin() as conn:
         target = _set_for_import(conn, set_name, fmt, kind, scheme, source)
         hashed = HashingReader(raw)
-        if fmt == "nsrl" and nsrl.is_delta_script(raw.peek(64) if hasattr(raw, "peek") else b""):
+        head = raw.peek(64)[:64]  # not consumed: the reader (and the digest) still see every byte
+        if fmt == "nsrl" and nsrl.is_delta_script(head):
             ops = nsrl.read_delta(hashed, name, report)
-            result = apply_delta(conn, target, ops, file=os.path.abspath(name), warnings=report.warnings,
-                                 ignored=report.dropped)
+            result = apply_delta(conn, target, ops, file=file, warnings=report.warnings, ignored=report.dropped)
         elif (fast := row_reader(fmt)) is not None and not options and (
-                fmt != "nsrl" or raw.peek(16).startswith(nsrl.SQLITE_MAGIC)):
-            import_id = start_import(conn, target, fmt=fmt, file=os.path.abspath(name))
+                fmt != "nsrl" or head.startswith(nsrl.SQLITE_MAGIC)):
+            import_id = start_import(conn, target, fmt=fmt, file=file)
             rows, added = add_rows(conn, target, import_id, fast(hashed, name, report))
             result = finish_import(conn, import_id, rows, added)
         else:
             records = reader(fmt)(hashed, name, report, **(options or {}))
             if progress:
                 records = _counting(records, progress)
-            result = load(conn, target, records, fmt=fmt, file=os.path.abspath(name))
-        digest = hashed.finish()
+            result = load(conn, target, records, fmt=fmt, file=file)
         declared = report.meta.get("category_scheme")
         if declared and not target.category_scheme:  # a set created by this import takes the list's own scheme
             conn.execute(update(hash_set).where(hash_set.c.id == target.id).values(category_scheme=declared))
-        details = report.to_json()
-        conn.execute(update(import_run).where(import_run.c.id == result.import_id).values(
-            file_sha256=digest, details=audit.canonical_json(details)))
-        audit.append(conn, "import", {"set": set_name, "format": fmt, "file": os.path.abspath(name),
-                                      "file_sha256": digest, **result.to_json(), "details": details})
+        record_import(conn, set_name, result, fmt=fmt, file=file, file_sha256=hashed.finish(),
+                      details=report.to_json())
     return result, report
 
 
@@ -156,9 +164,9 @@ def export_set(engine: Any, fmt: str, set_name: str, out: str | os.PathLike[str]
     write = import_module(WRITERS[fmt]).write
     with engine.begin() as conn:
         target = get_set(conn, set_name)
-        count = _write_atomically(out, lambda fp: write(iter_entries(conn, target.id), fp, **options))
+        count, digest = _write_atomically(out, lambda fp: write(iter_entries(conn, target.id), fp, **options))
         audit.append(conn, "export", {"set": set_name, "format": fmt, "file": os.path.abspath(out),
-                                      "entries": count, "file_sha256": _sha256(out), **options})
+                                      "entries": count, "file_sha256": digest, **options})
     return count
 
 
@@ -169,30 +177,24 @@ def export_case(engine: Any, case_dir: str | os.PathLike[str], out: str | os.Pat
 
     scheme = load_profile().vics_scheme(options.get("version", "2.0"), options.get("region", "Default"))[0]
     records = vics.case_records(Path(case_dir), scheme=scheme)
-    count = _write_atomically(out, lambda fp: vics.write(records, fp, **{**options, "shape": "cases"}))
+    count, digest = _write_atomically(out, lambda fp: vics.write(records, fp, **{**options, "shape": "cases"}))
     with engine.begin() as conn:
         audit.append(conn, "export", {"case": os.path.abspath(case_dir), "format": "vics",
-                                      "file": os.path.abspath(out), "entries": count, "file_sha256": _sha256(out),
+                                      "file": os.path.abspath(out), "entries": count, "file_sha256": digest,
                                       **options})
     return count
 
 
-def _write_atomically(out: str | os.PathLike[str], write: Callable[[BinaryIO], int]) -> int:
+def _write_atomically(out: str | os.PathLike[str], write: Callable[[BinaryIO], int]) -> tuple[int, str]:
+    """(count, SHA-256 of the bytes written) of `write` run on a file renamed into place only when complete."""
     temporary = f"{os.fspath(out)}.part"
     try:
         with open(temporary, "wb") as fp:
-            count = write(fp)
+            hashing = _HashingWriter(fp)
+            count = write(hashing)
         os.replace(temporary, out)
     except BaseException:
         if os.path.exists(temporary):
             os.unlink(temporary)
         raise
-    return count
-
-
-def _sha256(path: str | os.PathLike[str]) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as fp:
-        while chunk := fp.read(1 << 20):
-            digest.update(chunk)
-    return digest.hexdigest()
+    return count, hashing.sha256.hexdigest()

@@ -75,22 +75,27 @@ def import_list(
 ) -> ImportResult:
     """Import `records` into the set `set_name` in ONE transaction, with its import_run and audit rows.
 
-    `details` may be filled by the reader while it runs (e.g. `ReadReport.to_json()` via a callable): it is read
-    after the records are exhausted.
-
     Raises:
         StoreError: unknown set.
         FormatError: from the records iterator; nothing is imported.
     """
     with engine.begin() as conn:
-        target = get_set(conn, set_name)
-        result = load(conn, target, records, fmt=fmt, file=file, file_sha256=file_sha256)
-        extra = details or {}
-        conn.execute(update(import_run).where(import_run.c.id == result.import_id).values(
-            details=json.dumps(extra, sort_keys=True, default=str) if extra else None))
-        audit.append(conn, "import", {"set": set_name, "format": fmt, "file": file, "file_sha256": file_sha256,
-                                      **result.to_json(), **({"details": extra} if extra else {})})
+        result = load(conn, get_set(conn, set_name), records, fmt=fmt, file=file, file_sha256=file_sha256)
+        record_import(conn, set_name, result, fmt=fmt, file=file, file_sha256=file_sha256, details=details)
     return result
+
+
+def record_import(
+    conn: Connection, set_name: str, result: ImportResult, *, fmt: str, file: str, file_sha256: str | None,
+    details: dict[str, Any] | None,
+) -> None:
+    """Complete an import's record once its rows are in: the file digest and what the reader noticed go on the
+    import_run row, and the import is appended to the audit log (same transaction)."""
+    extra = details or {}
+    conn.execute(update(import_run).where(import_run.c.id == result.import_id).values(
+        file_sha256=file_sha256, details=audit.canonical_json(extra) if extra else None))
+    audit.append(conn, "import", {"set": set_name, "format": fmt, "file": file, "file_sha256": file_sha256,
+                                  **result.to_json(), **({"details": extra} if extra else {})})
 
 
 def load(
