@@ -16,7 +16,7 @@ from hashwarden.formats import ReadReport
 from hashwarden.errors import FormatError
 from hashwarden.formats._fields import HEX_LENGTHS, record_name
 from hashwarden.formats._lines import text_lines, write_lines
-from hashwarden.store.bulk import RowBatch
+from hashwarden.store.bulk import RowBatch, records_as_rows
 from hashwarden.store.hashsets import EntryRecord
 
 _GNU = re.compile(r"\\?([0-9A-Fa-f]+)(?:\s+\*?(.*))?")
@@ -104,12 +104,7 @@ def _slow_rows(chunk: bytes, path: str, first_line: int) -> Iterator[RowBatch]:
         raise
     for record in records:
         record.line += first_line
-    by_kind: dict[str, list[tuple]] = {}
-    for record in records:
-        digest = next(name for name in ("md5", "sha1", "sha256") if getattr(record, name))
-        by_kind.setdefault(digest, []).append((bytes.fromhex(getattr(record, digest)), record.comments, record.line))
-    for digest, rows in by_kind.items():
-        yield RowBatch((digest, "comments", "line"), rows)
+    yield from records_as_rows(records)
 
 
 def _is_hex(value: str) -> bool:

@@ -43,7 +43,7 @@ from hashwarden.errors import FormatError
 from hashwarden.formats import ReadReport
 from hashwarden.formats._fields import hex_digest, parse_size
 from hashwarden.formats._lines import decoded_lines
-from hashwarden.store.bulk import RowBatch
+from hashwarden.store.bulk import RowBatch, records_as_rows
 from hashwarden.store.hashsets import EntryRecord
 
 SQLITE_MAGIC = b"SQLite format 3\x00"
@@ -239,7 +239,7 @@ def read_rows(fp: BinaryIO, path: str, report: ReadReport | None = None) -> Iter
         columns = {row[1].lower() for row in con.execute(f'PRAGMA table_info("{source}")')} if source else set()
         if source is None or any(c not in columns for c in _FILE_REQUIRED):
             con.close()
-            yield from _batches_of(_read_sqlite(path, head, report, False))  # the exact error, or DISTINCT_HASH
+            yield from records_as_rows(_read_sqlite(path, head, report, False))  # the exact error, or DISTINCT_HASH
             return
         if report is not None:
             report.meta.update({"nsrl": "rdsv3", "nsrl_relation": "FILE", **_version_meta(con, relations)})
@@ -268,20 +268,6 @@ def read_rows(fp: BinaryIO, path: str, report: ReadReport | None = None) -> Iter
         raise FormatError(f"SQLite error: {exc}", path) from exc
     finally:
         con.close()
-
-
-def _batches_of(records: Iterator[EntryRecord]) -> Iterator[RowBatch]:
-    """Records as one-column-set batches (the fallback of `read_rows`)."""
-    pending: dict[tuple[str, ...], list[tuple]] = {}
-    for record in records:
-        names = tuple(n for n in ("sha256", "sha1", "md5") if getattr(record, n))
-        rows = pending.setdefault(names, [])
-        rows.append((*(bytes.fromhex(getattr(record, n)) for n in names), record.size, record.line))
-        if len(rows) >= 50_000:
-            yield RowBatch((*names, "size", "line"), rows)
-            pending[names] = []
-    for names, rows in pending.items():
-        yield RowBatch((*names, "size", "line"), rows)
 
 
 def _checked_row(

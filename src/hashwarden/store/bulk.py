@@ -36,7 +36,7 @@ from hashwarden.store.hashsets import EntryRecord, HashSet, get_set
 from hashwarden.store.schema import entry, import_run
 
 BATCH = 50_000
-# Drop the digest indexes and rebuild them at the end when the table is small (rebuilding then costs less than a
+# Drop the indexes of `entry` and rebuild them at the end when the table is small (rebuilding then costs less than a
 # second) or once the import has grown past half of the table: rebuilding costs about one sort of the table,
 # maintaining them costs a random B-tree insert per row and index.
 SMALL_TABLE = 1_000_000
@@ -133,8 +133,7 @@ class RowBatch:
 
 def add_records(conn: Connection, target: HashSet, import_id: int, records: Iterable[EntryRecord]) -> tuple[int, int]:
     """Add records to the set, skipping identities it holds; return (records read, entries added)."""
-    batches = (_rows(batch, target) for batch in _batched(records))
-    return add_rows(conn, target, import_id, batches)
+    return add_rows(conn, target, import_id, records_as_rows(records, target.category_scheme))
 
 
 def add_rows(conn: Connection, target: HashSet, import_id: int, batches: Iterable[RowBatch]) -> tuple[int, int]:
@@ -152,24 +151,26 @@ def add_rows(conn: Connection, target: HashSet, import_id: int, batches: Iterabl
         if not batch.rows:
             continue
         if set_is_empty and not dropped and (before < SMALL_TABLE or rows * 2 > before):
-            _drop_digest_indexes(conn)
+            _drop_indexes(conn)
             dropped = True
         rows += len(batch.rows)
         writer(batch)
     if dropped:
-        _create_digest_indexes(conn)
+        _create_indexes(conn)
     known = 0 if set_is_empty else _insert_new_from_staging(conn, target.id, table)
     duplicates = known + (_remove_duplicates(conn, target.id, import_id) if rows - known else 0)
     return rows, rows - duplicates
 
 
-def _batched(records: Iterable[EntryRecord]) -> Iterator[list[EntryRecord]]:
+def records_as_rows(records: Iterable[EntryRecord], default_scheme: str | None = None) -> Iterator[RowBatch]:
+    """Records as `RowBatch`es of up to BATCH rows: the one conversion, for the loader and for fast readers'
+    fallbacks (lines they cannot take in bulk go through their record reader and come back here)."""
     iterator = iter(records)
     while batch := list(islice(iterator, BATCH)):
-        yield batch
+        yield _rows(batch, default_scheme)
 
 
-def _rows(batch: list[EntryRecord], target: HashSet) -> RowBatch:
+def _rows(batch: list[EntryRecord], default_scheme: str | None) -> RowBatch:
     """A batch of records as rows holding only the columns some record fills.
 
     An MD5 list then binds 3 values per row instead of 22, which is most of the insert's cost. Built column by
@@ -183,8 +184,8 @@ def _rows(batch: list[EntryRecord], target: HashSet) -> RowBatch:
         values = list(map(_GETTERS[name], batch))
         if name == "category_scheme":
             categories = list(map(_GETTERS["category"], batch))
-            if target.category_scheme:
-                values = [v or (target.category_scheme if c is not None else None) for v, c in zip(values, categories)]
+            if default_scheme:
+                values = [v or (default_scheme if c is not None else None) for v, c in zip(values, categories)]
         if values.count(None) == size:
             continue
         if name in _HEX_COLUMNS:
@@ -263,18 +264,18 @@ def _insert_new_from_staging(conn: Connection, set_id: int, staging: str) -> int
     return staged - inserted
 
 
-def _digest_indexes() -> list[Any]:
+def _entry_indexes() -> list[Any]:
     """Every index of `entry` (the set index too: maintaining even an append-only index cost ~1 µs a row)."""
     return sorted(entry.indexes, key=lambda index: index.name)
 
 
-def _drop_digest_indexes(conn: Connection) -> None:
-    for index in _digest_indexes():
+def _drop_indexes(conn: Connection) -> None:
+    for index in _entry_indexes():
         index.drop(conn, checkfirst=True)
 
 
-def _create_digest_indexes(conn: Connection) -> None:
-    for index in _digest_indexes():
+def _create_indexes(conn: Connection) -> None:
+    for index in _entry_indexes():
         index.create(conn, checkfirst=True)
 
 
