@@ -12,8 +12,8 @@ behind the same API). `add` keeps new codes in a brute-forced tail until it is m
 grows past `MERGE_AFTER`), so additions are cheap and searches stay exact.
 
 File format (`save`/`load`): 64-byte header (magic `HWPDQIX1`, format version, code count, substring count),
-the codes (N x 32 bytes), then per substring the bucket offsets (65,537 x int64) and the ids ordered by bucket
-(N x int32). `load(mmap=True)` maps it without rebuilding anything; a size that does not match the header is
+the codes (N x 32 bytes), the bucket offsets of all substrings (16 x 65,537 int64), then the ids ordered by
+bucket of all substrings (16 x N int32): each block is one array, so a mapped index has the built one's shape. `load(mmap=True)` maps it without rebuilding anything; a size that does not match the header is
 refused (truncated or foreign file), never searched.
 """
 
@@ -151,9 +151,8 @@ class PDQIndex:
         with open(temporary, "wb") as out:
             out.write(HEADER.pack(MAGIC, FORMAT_VERSION, count, SUBSTRINGS))
             out.write(np.ascontiguousarray(self._codes).tobytes())
-            for table in range(SUBSTRINGS):
-                out.write(np.ascontiguousarray(self._offsets[table], dtype=np.int64).tobytes())
-                out.write(np.ascontiguousarray(self._order[table], dtype=np.int32).tobytes())
+            out.write(np.ascontiguousarray(self._offsets, dtype=np.int64).tobytes())
+            out.write(np.ascontiguousarray(self._order, dtype=np.int32).tobytes())
         os.replace(temporary, path)
 
     @classmethod
@@ -175,36 +174,19 @@ class PDQIndex:
         if version != FORMAT_VERSION or substrings != SUBSTRINGS:
             raise ValueError(f"{file}: PDQ index format {version}/{substrings}, this hashwarden reads "
                              f"{FORMAT_VERSION}/{SUBSTRINGS}: rebuild it")
-        table_bytes = 8 * (BUCKETS + 1) + 4 * count
-        expected = HEADER.size + 32 * count + SUBSTRINGS * table_bytes
+        codes_end = HEADER.size + 32 * count
+        offsets_end = codes_end + SUBSTRINGS * 8 * (BUCKETS + 1)
+        expected = offsets_end + SUBSTRINGS * 4 * count
         if size != expected:
             raise ValueError(f"{file}: {size:,} bytes where the header promises {expected:,}: truncated or damaged")
         raw = np.memmap(file, dtype=np.uint8, mode="r") if mmap else np.fromfile(file, dtype=np.uint8)
-        codes = raw[HEADER.size:HEADER.size + 32 * count].view(np.uint64).reshape(-1, 4)
-        offsets, orders = [], []
-        position = HEADER.size + 32 * count
-        for _ in range(SUBSTRINGS):
-            offsets.append(raw[position:position + 8 * (BUCKETS + 1)].view(np.int64))
-            position += 8 * (BUCKETS + 1)
-            orders.append(raw[position:position + 4 * count].view(np.int32))
-            position += 4 * count
-        return cls(codes, _Stacked(offsets), _Stacked(orders))
+        codes = raw[HEADER.size:codes_end].view(np.uint64).reshape(-1, 4)
+        offsets = raw[codes_end:offsets_end].view(np.int64).reshape(SUBSTRINGS, BUCKETS + 1)
+        order = raw[offsets_end:].view(np.int32).reshape(SUBSTRINGS, count)
+        return cls(codes, offsets, order)
 
 
 _EMPTY_IDS = np.empty(0, dtype=np.int64)
-
-
-class _Stacked:
-    """Per-table arrays of a mapped file, indexed like the (SUBSTRINGS, ...) arrays of a built index."""
-
-    def __init__(self, rows: list[np.ndarray]) -> None:
-        self._rows = rows
-
-    def __getitem__(self, key):  # noqa: ANN001, ANN204 - mirrors ndarray indexing: [table] or [table, index]
-        if isinstance(key, tuple):
-            table, rest = key
-            return self._rows[table][rest]
-        return self._rows[key]
 
 
 def _tables(codes: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
