@@ -1,5 +1,5 @@
-"""Build configuration for the compiled parts: the PDQ engine's C core and the carving signature search
-(everything else is in pyproject.toml).
+"""Build configuration for the compiled parts: the PDQ engine's C core, the carving signature
+search and the PDQ index's search (everything else is in pyproject.toml).
 
 -ffp-contract=off and no -ffast-math are required, not tuning: PDQ must be bit-identical to the reference, and a
 fused multiply-add or a reassociated sum changes float rounding.
@@ -17,6 +17,11 @@ setup(
         Extension(
             "hashwarden.evidence._sigscan",
             ["src/hashwarden/evidence/_sigscan.c"],
+            extra_compile_args=["-O3", "-std=c11", "-Wall"],
+        ),
+        Extension(
+            "hashwarden.index._mih",
+            ["src/hashwarden/index/_mih.c"],
             extra_compile_args=["-O3", "-std=c11", "-Wall"],
         ),
     ]

@@ -86,7 +86,35 @@ def test_audit_verify_fails_after_tampering(tmp_path: Path) -> None:
     assert result.returncode == 1 and "row 1" in result.stderr
 
 
-@pytest.mark.parametrize("command", [[], ["hash"], ["scan"], ["set"], ["set", "create"], ["import", "pdq"], ["audit"], ["demo"]])
+@pytest.mark.parametrize("command", [[], ["hash"], ["scan"], ["set"], ["set", "create"], ["import", "pdq"], ["audit"], ["demo"], ["match"]])
 def test_every_command_has_help(tmp_path: Path, command: list[str]) -> None:
     result = hw(*command, "--help", db=tmp_path / "db")
     assert "Usage" in result.stdout and len(result.stdout.splitlines()) > 3
+
+
+def test_match_hash_lists_in_batches(tmp_path: Path) -> None:
+    """`hashwarden match`: each line back with the status and matches a scan would give (rotated copy known by
+    PDQ, exact copy by digest, unrelated image unknown); a malformed line is a FormatError naming file and line."""
+    from hashwarden.demo.synthetic import variant
+
+    db = tmp_path / "hw.db"
+    hw("set", "create", "known", "--kind", "alert", db=db)
+    save(scene(21), tmp_path / "orig" / "a.jpg")
+    (tmp_path / "known.jsonl").write_text(hw("hash", str(tmp_path / "orig"), db=db).stdout)
+    hw("import", "hashes", str(tmp_path / "known.jsonl"), "--set", "known", db=db)
+    save(scene(21), tmp_path / "up" / "same.jpg")
+    save(variant(scene(21), "rot90"), tmp_path / "up" / "turned.jpg")
+    save(scene(22), tmp_path / "up" / "other.jpg")
+    (tmp_path / "up.jsonl").write_text(hw("hash", "--dihedral", str(tmp_path / "up"), db=db).stdout)
+    result = hw("match", str(tmp_path / "up.jsonl"), "-o", str(tmp_path / "out.jsonl"), db=db)
+    lines = {Path(r["path"]).name: r for r in map(json.loads, (tmp_path / "out.jsonl").read_text().splitlines())}
+    assert {name: r["status"] for name, r in lines.items()} == {"same.jpg": "known", "turned.jpg": "known",
+                                                               "other.jpg": "unknown"}
+    assert lines["same.jpg"]["matches"][0]["method"] == "sha256"
+    (turned,) = lines["turned.jpg"]["matches"]
+    assert turned["method"] == "pdq" and turned["transform"] != "orig" and turned["set"] == "known"
+    assert "known: 2" in result.stderr and "unknown: 1" in result.stderr
+    (tmp_path / "bad.jsonl").write_text((tmp_path / "up.jsonl").read_text() + '{"pdq": "abc"}\n')
+    failed = hw("match", str(tmp_path / "bad.jsonl"), db=db, check=False)
+    assert failed.returncode == 1 and failed.stderr.startswith("FormatError:") and "bad.jsonl" in failed.stderr
+    assert ":4" in failed.stderr and "pdq" in failed.stderr

@@ -117,6 +117,48 @@ def hash_command(
         sys.stdout.write(json.dumps(record, ensure_ascii=False) + "\n")
 
 
+@app.command("match")
+def match_command(
+    hashes: Annotated[Path, typer.Argument(help="JSON lines as `hashwarden hash` writes them (- for stdin).")],
+    output: Annotated[Optional[Path], typer.Option("-o", "--output", help="Where to write (default stdout).")] = None,
+    pdq_threshold: Annotated[int, typer.Option("--pdq-threshold", help="PDQ match distance (<=).")] = PDQ_MATCH_THRESHOLD,
+    pdq_min_quality: Annotated[int, typer.Option("--pdq-min-quality", help="Minimum PDQ quality to match on.")] = PDQ_MIN_QUALITY,
+    no_nsrl: Annotated[bool, typer.Option("--no-nsrl", help="Do not report files of ignorable sets (NSRL).")] = False,
+    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress and no summary.")] = False,
+    db: DbOption = None,
+) -> None:
+    """Match hashes against every hash set: each line back with `status` and `matches`, as a scan reports them.
+
+    PDQ hashes are matched in batches through the index (a batch join), for lists of millions of lines.
+    Example: hashwarden hash upload/ | hashwarden match - -o matched.jsonl
+    """
+    from hashwarden.scan.known_files import open_known_filter
+    from hashwarden.scan.match_hashes import match_lines
+    from hashwarden.scan.matcher import Matcher
+
+    if not 0 <= pdq_threshold <= 256:
+        raise typer.BadParameter("must be between 0 and 256", param_hint="--pdq-threshold")
+    engine = _engine(db)
+    known = None if no_nsrl else open_known_filter(engine)
+    matcher = Matcher.from_store(engine, pdq_threshold, pdq_min_quality, known)
+    source = sys.stdin.buffer if str(hashes) == "-" else open(hashes, "rb")
+    target = sys.stdout if output is None else open(output, "w", encoding="utf-8")
+    try:
+        if _show_progress(quiet):
+            with _RichProgress() as progress:
+                progress.phase("matching", None)
+                counts = match_lines(matcher, source, str(hashes), target, progress.advance)
+        else:
+            counts = match_lines(matcher, source, str(hashes), target)
+    finally:
+        if source is not sys.stdin.buffer:
+            source.close()
+        if target is not sys.stdout:
+            target.close()
+    if not quiet:
+        err.print(", ".join(f"{status}: {counts.get(status, 0):,}" for status in ("known", "ignorable", "unknown")))
+
+
 @set_app.command("create")
 def set_create(
     name: str,

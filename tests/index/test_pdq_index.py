@@ -10,7 +10,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from hashwarden.index.pdq_index import PDQIndex
+from hashwarden.index import pdq_index
+from hashwarden.index.pdq_index import Hits, PDQIndex
 
 
 def _brute(codes: np.ndarray, query: np.ndarray, radius: int) -> tuple[list[int], list[int]]:
@@ -116,3 +117,55 @@ def test_threatexchange_haystack_needles(conformance: Path) -> None:
     for needle, (ids, distances) in zip(needles, results):
         assert (ids.tolist(), distances.tolist()) == _brute(haystack, needle, 31)
     assert sum(len(ids) for ids, _ in results) > 0
+
+
+@pytest.fixture(params=[True, False], ids=["avx2", "plain"])
+def simd(request: pytest.FixtureRequest):  # noqa: ANN201 - fixture
+    """Both bucket scans of the backend (AVX2 where the CPU has it, and the portable loop)."""
+    from hashwarden.index import _mih
+
+    was = _mih.simd(request.param)
+    yield request.param
+    _mih.simd(was)
+
+
+@settings(max_examples=30, deadline=None)
+@given(seed=st.integers(0, 2**32 - 1), radius=st.integers(0, 47), clustered=st.booleans())
+def test_join_equals_brute_force(seed: int, radius: int, clustered: bool) -> None:
+    """The batch join gives exactly the brute-force answers (radii past 31 too), tail of added codes included."""
+    rng = np.random.default_rng(seed)
+    codes = _clustered(rng, 30, 15, 40) if clustered else rng.integers(0, 256, size=(400, 32), dtype=np.uint8)
+    index = PDQIndex.build(codes[:300])
+    index.add(codes[300:])
+    queries = np.asarray([_near(rng, codes[int(rng.integers(len(codes)))], int(rng.integers(0, 48)))
+                          for _ in range(60)] + [rng.integers(0, 256, size=32, dtype=np.uint8)] * 2)
+    joined = _join_always(index, queries, radius)
+    for q, query in enumerate(queries):
+        ids, distances = joined[q]
+        assert (ids.tolist(), distances.tolist()) == _brute(codes, query, radius)
+
+
+def _join_always(index: PDQIndex, queries: np.ndarray, radius: int) -> Hits:
+    """`join` on any number of queries (it probes query by query below JOIN_FROM)."""
+    saved, pdq_index.JOIN_FROM = pdq_index.JOIN_FROM, 0
+    try:
+        return index.join(queries, radius)
+    finally:
+        pdq_index.JOIN_FROM = saved
+
+
+def test_both_bucket_scans_and_crowded_buckets(simd: bool) -> None:
+    """Buckets far longer than a SIMD step (thousands of near-identical codes, lengths not multiples of 16) and
+    the portable scan give the same exact answers."""
+    rng = np.random.default_rng(11)
+    centre = rng.integers(0, 256, size=32, dtype=np.uint8)
+    codes = np.concatenate([np.tile(centre, (3001, 1)), [_near(rng, centre, d % 40) for d in range(997)],
+                            rng.integers(0, 256, size=(2000, 32), dtype=np.uint8)])
+    index = PDQIndex.build(codes)
+    queries = np.asarray([centre, _near(rng, centre, 5), _near(rng, centre, 31), codes[-1]])
+    for radius in (0, 8, 31, 40, 47):
+        searched, joined = index.search(queries, radius), _join_always(index, queries, radius)
+        for q, query in enumerate(queries):
+            expected = _brute(codes, query, radius)
+            assert (searched[q][0].tolist(), searched[q][1].tolist()) == expected
+            assert (joined[q][0].tolist(), joined[q][1].tolist()) == expected

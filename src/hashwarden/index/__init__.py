@@ -1,4 +1,5 @@
-"""Matchers: in-memory indexes built from the store for one scan (a cache, rebuilt from the store, never pickled)."""
+"""Matchers: indexes built from the store for one scan (a cache, rebuilt from the store, never pickled), and the
+PDQ range-search index they use (`pdq_index`)."""
 
 from hashwarden.index.exact import ExactIndex
 from hashwarden.index.hamming import HammingIndex

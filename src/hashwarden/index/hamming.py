@@ -1,18 +1,18 @@
-"""PDQ Hamming range search with exact recall, by brute force over packed 64-bit words.
+"""Store entries' PDQ codes for matching: entry ids over a `PDQIndex`, and a query's dihedral forms reduced to the
+nearest one per entry.
 
-Exact recall matters more than speed here: a missed match is a missed victim. Brute force is exact by
-construction; a sub-linear index with the same interface can replace it for national-scale sets.
+An image is looked up by its 8 dihedral hashes (a rotated or mirrored copy of known material is still known), so a
+match is per entry: the form that came nearest, and its distance. Recall is exact (see pdq_index.py).
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
 import numpy as np
 
-# Entries compared per step: bounds the temporary distance matrix to a few MB.
-_BLOCK = 16384
+from hashwarden.index.pdq_index import Hits, PDQIndex
 
 
 @dataclass(frozen=True)
@@ -25,13 +25,13 @@ class HammingHit:
 
 
 class HammingIndex:
-    """256-bit codes -> entry ids; `query` returns every code within a radius of any of the query codes."""
+    """256-bit codes -> entry ids; `query` returns every entry within a radius of any of the query codes."""
 
     def __init__(self, codes: bytes, ids: np.ndarray) -> None:
         """`codes` is the concatenation of len(ids) 32-byte PDQ codes."""
         if len(codes) != 32 * len(ids):
             raise ValueError(f"{len(codes)} code bytes do not make {len(ids)} PDQ codes of 32 bytes")
-        self._codes = np.frombuffer(codes, dtype=np.uint64).reshape(-1, 4) if len(ids) else np.empty((0, 4), np.uint64)
+        self._index = PDQIndex.build(np.frombuffer(codes, dtype=np.uint8).reshape(-1, 32))
         self._ids = np.asarray(ids, dtype=np.int64)
 
     @classmethod
@@ -47,18 +47,27 @@ class HammingIndex:
     def __len__(self) -> int:
         return len(self._ids)
 
-    def query(self, codes: list[bytes], radius: int) -> list[HammingHit]:
+    def query(self, codes: Sequence[bytes], radius: int) -> list[HammingHit]:
         """For each indexed code, the nearest of `codes` if within `radius` (one hit per entry)."""
-        if not len(self._ids) or not codes:
-            return []
-        queries = np.frombuffer(b"".join(codes), dtype=np.uint64).reshape(-1, 4)
-        hits: list[HammingHit] = []
-        for start in range(0, len(self._ids), _BLOCK):
-            block = self._codes[start : start + _BLOCK]
-            # (entries, queries) distance matrix: popcount of XOR summed over the 4 words.
-            distances = np.bitwise_count(block[:, None, :] ^ queries[None, :, :]).sum(axis=2, dtype=np.int32)
-            best_query = distances.argmin(axis=1)
-            best = distances[np.arange(len(best_query)), best_query]
-            for row in np.nonzero(best <= radius)[0]:
-                hits.append(HammingHit(int(self._ids[start + row]), int(best[row]), int(best_query[row])))
-        return hits
+        return self.query_many([codes], radius)[0]
+
+    def query_many(self, items: Sequence[Sequence[bytes]], radius: int) -> list[list[HammingHit]]:
+        """`query` for many items at once (each a list of forms): one batch join over all their forms, which is
+        several times faster than item by item for a scan's worth of hashes."""
+        owners = np.repeat(np.arange(len(items), dtype=np.int64), [len(forms) for forms in items])
+        form_numbers = np.concatenate([np.arange(len(forms)) for forms in items]) if len(items) else owners
+        found: list[list[HammingHit]] = [[] for _ in items]
+        if not len(self._ids) or not len(owners):
+            return found
+        queries = np.frombuffer(b"".join(code for forms in items for code in forms), dtype=np.uint8).reshape(-1, 32)
+        hits: Hits = self._index.join(queries, radius)
+        query, row, distance = hits.pairs()
+        item, form = owners[query], form_numbers[query]
+        # Nearest form per (item, entry): sort by item, entry, distance, form; keep the first of each pair.
+        order = np.lexsort((form, distance, row, item))
+        item, row, distance, form = item[order], row[order], distance[order], form[order]
+        first = np.ones(len(order), dtype=bool)
+        first[1:] = (item[1:] != item[:-1]) | (row[1:] != row[:-1])
+        for i, r, d, f in zip(item[first].tolist(), row[first].tolist(), distance[first].tolist(), form[first].tolist()):
+            found[i].append(HammingHit(int(self._ids[r]), d, f))
+        return found

@@ -1,162 +1,172 @@
-"""PDQ range search with exact recall by multi-index hashing (MIH): the API and a first, NumPy backend.
+"""PDQ range search with exact recall at national scale: multi-index hashing with paired substrings.
 
 Why MIH: a 256-bit code within Hamming distance r of a query agrees, by the pigeonhole principle, with the query
-within floor(r / m) bits on at least one of m disjoint substrings. With m = 16 substrings of 16 bits and r = 31,
-every true neighbour sits in a bucket at distance <= 1 from the query's substring in at least one of 16 tables:
-17 probes per table. Every candidate is then verified with the full 256-bit distance, so recall is exact for any
-radius (larger radii only probe more buckets: floor(r / 16) bits per substring). A missed match is a missed victim.
+within floor(r / m) bits on at least one of m disjoint parts. Here the code is 8 chunks of 32 bits, each split
+into two 16-bit halves with one table per half (16 tables): a neighbour within 31 has a chunk within 3 bits and,
+in it, a half within 1 bit, so it sits in one of the 17 buckets probed around the query's half in that half's
+table. Each table entry carries the *other* half of its chunk, so a bucket is filtered on the whole 32-bit chunk
+with sequential reads, and only the few survivors are fetched and verified with the full 256-bit distance: recall
+is exact for any radius (above 31 more buckets are probed, from 48 a linear scan answers). A missed match is a
+missed victim. The compiled backend (`_mih.c`) holds the loops; the design, the measured figures and the
+trade-offs are in docs/architecture.md and bench/pdq_index.py.
 
-This backend is plain NumPy: correct and memory-frugal (codes once, plus 4 bytes per code per table), not yet
-fast (issue 7 asks for >= 2,000 queries/s at 10M codes: a compiled backend replaces `_candidates` and `_verify`
-behind the same API). `add` keeps new codes in a brute-forced tail until it is merged (at `save`, or when it
-grows past `MERGE_AFTER`), so additions are cheap and searches stay exact.
+Backends: `PDQIndex` keeps its tables as plain arrays and hands them to a backend module with `build`, `search`
+and `join` (see `_mih.c` for their contract), so a faster backend (GPU, another layout) can replace it without
+touching callers.
 
-File format (`save`/`load`): 64-byte header (magic `HWPDQIX1`, format version, code count, substring count),
-the codes (N x 32 bytes), the bucket offsets of all substrings (16 x 65,537 int64), then the ids ordered by
-bucket of all substrings (16 x N int32): each block is one array, so a mapped index has the built one's shape. `load(mmap=True)` maps it without rebuilding anything; a size that does not match the header is
-refused (truncated or foreign file), never searched.
+`add` keeps new codes in a brute-forced tail until it is merged (at `save`, or when it grows past
+`MERGE_AFTER`): additions are cheap and searches stay exact.
+
+File format (`save`/`load`), little-endian: 64-byte header (magic `HWPDQIX1`, format version 2, code count,
+table count), the codes (N x 32 bytes), the bucket offsets (16 x 65,537 uint32), the ids in bucket order
+(16 x N uint32), the partner halves in bucket order (16 x N uint16). `load(mmap=True)` maps it without rebuilding
+anything; a size that does not match the header, another format version or magic is refused, never searched.
 """
 
 from __future__ import annotations
 
-import itertools
 import os
 import struct
 from pathlib import Path
+from types import ModuleType
 
 import numpy as np
 
+from hashwarden.index import _mih
+
 MAGIC = b"HWPDQIX1"
-FORMAT_VERSION = 1
-SUBSTRINGS = 16
+FORMAT_VERSION = 2
+TABLES = 16
 BUCKETS = 1 << 16
-HEADER = struct.Struct("<8sIQI36x")  # magic, version, count, substrings: 64 bytes
-MERGE_AFTER = 65_536
+HEADER = struct.Struct("<8sIQI36x")  # magic, version, count, tables: 64 bytes
+MERGE_AFTER = 16_384
+JOIN_FROM = 1024  # queries from which `join` indexes them (below, probing query by query is as fast)
 MAX_RADIUS = 256
 
 
-def _as_codes(codes: np.ndarray | bytes) -> np.ndarray:
-    """(N, 32) uint8 PDQ codes as an (N, 4) uint64 view.
+def as_codes(codes: np.ndarray | bytes | bytearray | memoryview) -> np.ndarray:
+    """PDQ codes as a C-contiguous (N, 32) uint8 array (no copy when already one).
 
     Raises:
-        ValueError: wrong dtype or shape.
+        ValueError: wrong dtype or shape, or bytes that are not whole 32-byte codes.
     """
-    if isinstance(codes, (bytes, bytearray)):
+    if isinstance(codes, (bytes, bytearray, memoryview)):
         if len(codes) % 32:
             raise ValueError(f"{len(codes)} bytes do not make whole 32-byte PDQ codes")
         codes = np.frombuffer(codes, dtype=np.uint8).reshape(-1, 32)
     array = np.asarray(codes)
     if array.dtype != np.uint8 or array.ndim != 2 or array.shape[1] != 32:
         raise ValueError(f"PDQ codes must be an (N, 32) uint8 array, not {array.dtype} {array.shape}")
-    return np.ascontiguousarray(array).view(np.uint64).reshape(-1, 4)
+    return np.ascontiguousarray(array)
 
 
-def _flip_masks(bits: int) -> np.ndarray:
-    """Every 16-bit mask with at most `bits` bits set: the probes around a substring value."""
-    masks = [0]
-    for count in range(1, min(bits, 16) + 1):
-        for positions in itertools.combinations(range(16), count):
-            masks.append(sum(1 << p for p in positions))
-    return np.asarray(masks, dtype=np.uint16)
+class Hits:
+    """Search answers for many queries in one piece (CSR): query q's hits are `ids[lims[q]:lims[q+1]]`
+    (ascending) at `distances[...]`. Cheap to produce for a million queries, unlike a million small arrays."""
+
+    def __init__(self, lims: np.ndarray, ids: np.ndarray, distances: np.ndarray) -> None:
+        self.lims, self.ids, self.distances = lims, ids, distances
+
+    def __len__(self) -> int:
+        return len(self.lims) - 1
+
+    def __getitem__(self, query: int) -> tuple[np.ndarray, np.ndarray]:
+        start, end = int(self.lims[query]), int(self.lims[query + 1])
+        return self.ids[start:end], self.distances[start:end]
+
+    def pairs(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """(query, id, distance) of every hit, as three arrays."""
+        queries = np.repeat(np.arange(len(self), dtype=np.int64), np.diff(self.lims))
+        return queries, self.ids, self.distances
 
 
 class PDQIndex:
     """256-bit PDQ codes (ids = row numbers, in the order built and added) searched within a Hamming radius."""
 
-    def __init__(self, codes: np.ndarray, offsets: np.ndarray, order: np.ndarray) -> None:
-        self._codes = codes  # (N, 4) uint64
-        self._offsets = offsets  # (SUBSTRINGS, BUCKETS + 1) int64
-        self._order = order  # (SUBSTRINGS, N) int32
-        self._tail = np.empty((0, 4), dtype=np.uint64)  # added, not yet in the tables: brute-forced
+    def __init__(self, codes: np.ndarray, offsets: np.ndarray, ids: np.ndarray, partners: np.ndarray,
+                 backend: ModuleType = _mih) -> None:
+        self._codes = codes  # (N, 32) uint8
+        self._offsets = offsets  # (TABLES, BUCKETS + 1) uint32
+        self._ids = ids  # (TABLES, N) uint32, bucket order
+        self._partners = partners  # (TABLES, N) uint16, bucket order
+        self._tail = np.empty((0, 32), dtype=np.uint8)  # added, not yet in the tables: brute-forced
+        self._backend = backend
 
     # --- building -----------------------------------------------------------------------------------------
 
     @classmethod
-    def build(cls, codes: np.ndarray | bytes) -> "PDQIndex":
-        """An index of `codes` ((N, 32) uint8); ids are row numbers."""
-        packed = _as_codes(codes)
-        return cls(packed, *_tables(packed))
+    def build(cls, codes: np.ndarray | bytes, backend: ModuleType = _mih) -> "PDQIndex":
+        """An index of `codes` ((N, 32) uint8, not copied when contiguous); ids are row numbers."""
+        return cls(*_tables(as_codes(codes), backend), backend=backend)
 
     def add(self, codes: np.ndarray | bytes) -> None:
         """Append codes (ids continue from len(self)); searchable at once."""
-        packed = _as_codes(codes)
+        packed = as_codes(codes)
         self._tail = np.concatenate([self._tail, packed]) if len(self._tail) else packed.copy()
         if len(self._tail) >= MERGE_AFTER:
             self.merge()
 
     def merge(self) -> None:
-        """Fold the added codes into the tables (a rebuild: O(N log N))."""
+        """Fold the added codes into the tables (a rebuild: linear time, ~1 s per 10M codes)."""
         if len(self._tail):
             codes = np.concatenate([np.asarray(self._codes), self._tail])
-            self._codes, (self._offsets, self._order) = codes, _tables(codes)
-            self._tail = np.empty((0, 4), dtype=np.uint64)
+            self._codes, self._offsets, self._ids, self._partners = _tables(codes, self._backend)
+            self._tail = np.empty((0, 32), dtype=np.uint8)
 
     def __len__(self) -> int:
         return len(self._codes) + len(self._tail)
+
+    @property
+    def nbytes(self) -> int:
+        """Memory the index holds (codes and tables), mapped or not."""
+        return sum(a.nbytes for a in (self._codes, self._offsets, self._ids, self._partners, self._tail))
 
     # --- searching ----------------------------------------------------------------------------------------
 
     def search(self, queries: np.ndarray | bytes, radius: int = 31) -> list[tuple[np.ndarray, np.ndarray]]:
         """Per query, (ids, distances) of every code within `radius`, ids ascending. Exact for any radius;
-        above 31 more buckets are probed per table (slower), up to 256.
+        above 31 more buckets are probed per table (slower), from 48 on every code is compared.
 
         Raises:
             ValueError: bad queries (dtype, shape) or a radius outside 0..256.
         """
-        if not 0 <= radius <= MAX_RADIUS:
-            raise ValueError(f"radius must be between 0 and {MAX_RADIUS}, not {radius}")
-        packed = _as_codes(queries)
-        masks = _flip_masks(radius // SUBSTRINGS)
-        results = []
-        base = len(self._codes)
-        for query in packed:
-            ids, distances = self._search_tables(query, masks, radius) if base else (_EMPTY_IDS, _EMPTY_IDS)
-            if len(self._tail):
-                tail_distances = np.bitwise_count(self._tail ^ query).sum(axis=1, dtype=np.int64)
-                near = np.flatnonzero(tail_distances <= radius)
-                ids = np.concatenate([ids, near + base])
-                distances = np.concatenate([distances, tail_distances[near]])
-            results.append((ids, distances))
-        return results
+        hits = self.search_many(queries, radius)
+        return [hits[q] for q in range(len(hits))]
 
-    def _search_tables(self, query: np.ndarray, masks: np.ndarray, radius: int) -> tuple[np.ndarray, np.ndarray]:
-        candidates = self._candidates(query, masks)
-        if not len(candidates):
-            return _EMPTY_IDS, _EMPTY_IDS
-        distances = np.bitwise_count(np.asarray(self._codes[candidates]) ^ query).sum(axis=1, dtype=np.int64)
-        keep = distances <= radius
-        return candidates[keep], distances[keep]
+    def search_many(self, queries: np.ndarray | bytes, radius: int = 31) -> Hits:
+        """The answers of `search` as one `Hits`, query after query in the backend (no per-query Python)."""
+        packed = _check(queries, radius)
+        lims, ids, distances = self._backend.search(
+            self._codes, self._offsets, self._ids, self._partners, self._tail, packed, radius)
+        return _hits(lims, ids, distances)
 
-    def _candidates(self, query: np.ndarray, masks: np.ndarray) -> np.ndarray:
-        """Ids in any probed bucket of any table, sorted and unique."""
-        values = query.view(np.uint16)  # the 16 substrings of the query
-        pieces = []
-        for table in range(SUBSTRINGS):
-            probes = (values[table] ^ masks).astype(np.int64)
-            starts = self._offsets[table, probes]
-            ends = self._offsets[table, probes + 1]
-            order = self._order[table]
-            pieces.extend(order[s:e] for s, e in zip(starts.tolist(), ends.tolist()) if e > s)
-        if not pieces:
-            return _EMPTY_IDS
-        return np.unique(np.concatenate(pieces)).astype(np.int64)
+    def join(self, queries: np.ndarray | bytes, radius: int = 31) -> Hits:
+        """The answers of `search_many` for a large batch (a scan's PDQ hashes): the queries are indexed too and
+        the index is streamed once against them, instead of probed query by query. Same answers, faster from a
+        few thousand queries on (bench/pdq_index.py prints the ratio)."""
+        packed = _check(queries, radius)
+        if radius >= 48 or len(packed) < JOIN_FROM:
+            return self.search_many(packed, radius)
+        _, q_offsets, q_ids, q_partners = _tables(packed, self._backend)
+        lims, ids, distances = self._backend.join(
+            self._codes, self._offsets, self._ids, self._partners, self._tail,
+            packed, q_offsets, q_ids, q_partners, radius)
+        return _hits(lims, ids, distances)
 
     # --- files --------------------------------------------------------------------------------------------
 
     def save(self, path: str | os.PathLike[str]) -> None:
         """Write the index (added codes merged first); written beside `path` and renamed into place."""
         self.merge()
-        count = len(self._codes)
         temporary = f"{os.fspath(path)}.part"
         with open(temporary, "wb") as out:
-            out.write(HEADER.pack(MAGIC, FORMAT_VERSION, count, SUBSTRINGS))
-            out.write(np.ascontiguousarray(self._codes).tobytes())
-            out.write(np.ascontiguousarray(self._offsets, dtype=np.int64).tobytes())
-            out.write(np.ascontiguousarray(self._order, dtype=np.int32).tobytes())
+            out.write(HEADER.pack(MAGIC, FORMAT_VERSION, len(self._codes), TABLES))
+            for block in (self._codes, self._offsets, self._ids, self._partners):
+                out.write(memoryview(np.ascontiguousarray(block)).cast("B"))
         os.replace(temporary, path)
 
     @classmethod
-    def load(cls, path: str | os.PathLike[str], mmap: bool = True) -> "PDQIndex":
+    def load(cls, path: str | os.PathLike[str], mmap: bool = True, backend: ModuleType = _mih) -> "PDQIndex":
         """Open a saved index (memory-mapped by default: no rebuild, pages read on use).
 
         Raises:
@@ -168,37 +178,46 @@ class PDQIndex:
             head = handle.read(HEADER.size)
         if len(head) < HEADER.size:
             raise ValueError(f"{file}: too short for a PDQ index ({size} bytes)")
-        magic, version, count, substrings = HEADER.unpack(head)
+        magic, version, count, tables = HEADER.unpack(head)
         if magic != MAGIC:
             raise ValueError(f"{file}: not a hashwarden PDQ index")
-        if version != FORMAT_VERSION or substrings != SUBSTRINGS:
-            raise ValueError(f"{file}: PDQ index format {version}/{substrings}, this hashwarden reads "
-                             f"{FORMAT_VERSION}/{SUBSTRINGS}: rebuild it")
-        codes_end = HEADER.size + 32 * count
-        offsets_end = codes_end + SUBSTRINGS * 8 * (BUCKETS + 1)
-        expected = offsets_end + SUBSTRINGS * 4 * count
+        if version != FORMAT_VERSION or tables != TABLES:
+            raise ValueError(f"{file}: PDQ index format {version}/{tables}, this hashwarden reads "
+                             f"{FORMAT_VERSION}/{TABLES}: rebuild it")
+        layout = _layout(count)
+        expected = HEADER.size + sum(np.dtype(dtype).itemsize * int(np.prod(shape)) for dtype, shape in layout)
         if size != expected:
             raise ValueError(f"{file}: {size:,} bytes where the header promises {expected:,}: truncated or damaged")
         raw = np.memmap(file, dtype=np.uint8, mode="r") if mmap else np.fromfile(file, dtype=np.uint8)
-        codes = raw[HEADER.size:codes_end].view(np.uint64).reshape(-1, 4)
-        offsets = raw[codes_end:offsets_end].view(np.int64).reshape(SUBSTRINGS, BUCKETS + 1)
-        order = raw[offsets_end:].view(np.int32).reshape(SUBSTRINGS, count)
-        return cls(codes, offsets, order)
+        blocks, at = [], HEADER.size
+        for dtype, shape in layout:
+            length = np.dtype(dtype).itemsize * int(np.prod(shape))
+            blocks.append(raw[at:at + length].view(dtype).reshape(shape))
+            at += length
+        return cls(*blocks, backend=backend)
 
 
-_EMPTY_IDS = np.empty(0, dtype=np.int64)
+def _layout(count: int) -> list[tuple[type, tuple[int, ...]]]:
+    """dtype and shape of each block after the header, in file order (as `__init__` takes them)."""
+    return [(np.uint8, (count, 32)), (np.uint32, (TABLES, BUCKETS + 1)), (np.uint32, (TABLES, count)),
+            (np.uint16, (TABLES, count))]
 
 
-def _tables(codes: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Bucket offsets and ids ordered by bucket, for each of the 16 substrings."""
-    count = len(codes)
-    if count >= 2**31:
-        raise ValueError("more than 2^31 codes: split the index")
-    substrings = codes.view(np.uint16).reshape(count, SUBSTRINGS) if count else np.empty((0, SUBSTRINGS), np.uint16)
-    offsets = np.zeros((SUBSTRINGS, BUCKETS + 1), dtype=np.int64)
-    order = np.empty((SUBSTRINGS, count), dtype=np.int32)
-    for table in range(SUBSTRINGS):
-        column = substrings[:, table]
-        order[table] = np.argsort(column, kind="stable")
-        offsets[table, 1:] = np.cumsum(np.bincount(column, minlength=BUCKETS))
-    return offsets, order
+def _tables(codes: np.ndarray, backend: ModuleType) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """The codes and their 16 tables (bucket offsets, ids and partner halves in bucket order)."""
+    if len(codes) >= 2**32 - 1:
+        raise ValueError("2^32 codes or more: split the index")
+    blocks = [np.empty(shape, dtype=dtype) for dtype, shape in _layout(len(codes))[1:]]
+    backend.build(codes, *blocks)
+    return (codes, *blocks)
+
+
+def _check(queries: np.ndarray | bytes, radius: int) -> np.ndarray:
+    if not 0 <= radius <= MAX_RADIUS:
+        raise ValueError(f"radius must be between 0 and {MAX_RADIUS}, not {radius}")
+    return as_codes(queries)
+
+
+def _hits(lims: bytes, ids: bytes, distances: bytes) -> Hits:
+    return Hits(np.frombuffer(lims, dtype=np.int64), np.frombuffer(ids, dtype=np.int64),
+                np.frombuffer(distances, dtype=np.int32))

@@ -78,7 +78,33 @@ class Matcher:
 
         An entry is listed once: by the strongest digest that matched it (sha256 > sha1 > md5), else by PDQ.
         """
-        exact: dict[int, str] = {}  # entry id -> the strongest digest that matched it
+        return self.match_many([item])[0]
+
+    def match_many(self, items: list[dict[str, Any]]) -> list[list[dict[str, Any]]]:
+        """`match` for many items: their PDQ forms go through the index as one batch join (a whole hash list or
+        scan at once is several times faster than item by item); the answers are the same."""
+        pdq_forms = [self._pdq_forms(item) for item in items]
+        pdq_hits = self._pdq.query_many(pdq_forms, self.pdq_threshold)
+        found_per_item = []
+        for item, forms, hits in zip(items, pdq_forms, pdq_hits):
+            found = {entry_id: {"method": method} for entry_id, method in self._exact_hits(item).items()}
+            for hit in hits:
+                if hit.entry_id not in found:
+                    transform = DIHEDRAL_NAMES[hit.query_index] if len(forms) > 1 else "orig"
+                    found[hit.entry_id] = {"method": "pdq", "distance": hit.distance, "transform": transform}
+            found_per_item.append(found)
+        wanted = sorted({entry_id for found in found_per_item for entry_id in found})
+        details = self._lookup(wanted) if wanted else {}
+        results = []
+        for found in found_per_item:
+            matches = [{**details[entry_id], **how, "entry": entry_id} for entry_id, how in found.items()]
+            matches.sort(key=lambda m: (m["kind"] != "alert", m.get("distance", 0), m["set"], m["entry"], m["method"]))
+            results.append(matches)
+        return results
+
+    def _exact_hits(self, item: dict[str, Any]) -> dict[int, str]:
+        """Entry id -> the strongest digest of the item that matched it."""
+        exact: dict[int, str] = {}
         for digest in DIGESTS:  # weakest to strongest: md5, sha1, sha256
             value = item.get(digest.name)
             if value:
@@ -88,20 +114,15 @@ class Matcher:
                 if self.known is not None:
                     for entry_id in self.known.lookup(digest.name, key):
                         exact[entry_id] = digest.name
-        found: dict[int, dict[str, Any]] = {entry_id: {"method": method} for entry_id, method in exact.items()}
+        return exact
+
+    def _pdq_forms(self, item: dict[str, Any]) -> list[bytes]:
+        """The PDQ codes to look up for an item: its 8 dihedral forms (or the one hash), none below min quality.
+        A hash without a quality (a list from elsewhere) is looked up, as store entries without one are indexed."""
         quality = item.get("pdq_quality")
-        if item.get("pdq") and quality is not None and quality >= self.pdq_min_quality:
-            forms = item.get("pdq_dihedral") or [item["pdq"]]
-            for hit in self._pdq.query([bytes.fromhex(h) for h in forms], self.pdq_threshold):
-                if hit.entry_id not in found:
-                    transform = DIHEDRAL_NAMES[hit.query_index] if len(forms) > 1 else "orig"
-                    found[hit.entry_id] = {"method": "pdq", "distance": hit.distance, "transform": transform}
-        if not found:
+        if not item.get("pdq") or (quality is not None and quality < self.pdq_min_quality):
             return []
-        details = self._lookup(sorted(found))
-        matches = [{**details[entry_id], **how, "entry": entry_id} for entry_id, how in found.items()]
-        matches.sort(key=lambda m: (m["kind"] != "alert", m.get("distance", 0), m["set"], m["entry"], m["method"]))
-        return matches
+        return [bytes.fromhex(h) for h in item.get("pdq_dihedral") or [item["pdq"]]]
 
 
 def item_status(matches: list[dict[str, Any]], error: str | None) -> str:
