@@ -189,3 +189,25 @@ def test_nsrl_sqlite_fast_rows_store_what_the_record_path_stores(tmp_path: Path)
     db = tmp_path / "hw.db"
     assert [fields(e) for e in _entries(db, "fast")] == [fields(e) for e in _entries(db, "slow")]
     assert len(_entries(db, "fast")) == 3
+
+
+def test_md5sum_names_stored_exactly_by_the_column_path(store_engine, tmp_path: Path) -> None:
+    """The whole-column insert (one INSERT over json_each per chunk on SQLite, COPY on PostgreSQL) stores the same
+    digests, names and line numbers as the record reader gives, for names that can go into JSON as they are and
+    names that cannot (quotes, backslashes, tabs: their chunk takes the row path), non-ASCII and empty ones."""
+    from hashwarden.formats import md5sum
+
+    names = ["plain/a.jpg", "caf\u00e9 \u00fcber/\u5199\u771f.jpg", "", "say \"cheese\".jpg", "C:\\Users\\x.jpg",
+             "tab\there.jpg", "  leading spaces.jpg", "*star.jpg"]
+    lines = [f"{_md5(i)}  {names[i % len(names)] if i < 40 else f'dir/f{i}.jpg'}\n" for i in range(40_000)]
+    listing = tmp_path / "list.md5"
+    listing.write_bytes("".join(lines).encode())
+    clean = tmp_path / "clean.md5"  # no name needing escapes: every chunk goes through the column path
+    clean.write_bytes("".join(line for i, line in enumerate(lines) if i % len(names) not in (3, 4, 5)).encode())
+    for path in (listing, clean):
+        import_file(store_engine, "md5sum", path, path.stem)
+        with store_engine.connect() as conn:
+            stored = {(e.md5, e.comments, e.line) for e in iter_entries(conn, get_set(conn, path.stem).id)}
+        with open(path, "rb") as fp:
+            expected = {(r.md5, r.comments, r.line) for r in md5sum.read(fp, str(path))}
+        assert stored == expected and len(stored) == path.read_bytes().count(b"\n")

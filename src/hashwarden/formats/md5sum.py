@@ -16,10 +16,11 @@ from hashwarden.formats import ReadReport
 from hashwarden.errors import FormatError
 from hashwarden.formats._fields import HEX_LENGTHS, record_name
 from hashwarden.formats._lines import text_lines, write_lines
-from hashwarden.store.bulk import RowBatch, records_as_rows
+from hashwarden.store.bulk import ColumnBatch, RowBatch, records_as_rows
 from hashwarden.store.hashsets import EntryRecord
 
-_GNU = re.compile(r"\\?([0-9A-Fa-f]+)(?:\s+\*?(.*))?")
+# `HASH *name` (binary mode), `HASH  name` (text mode: a leading `*` belongs to the name), or any whitespace.
+_GNU = re.compile(r"\\?([0-9A-Fa-f]+)(?:(?: \*| {2}|\s+)(.*))?")
 _BSD = re.compile(r"(MD5|SHA1|SHA256) ?\((.*)\) ?= ?([0-9A-Fa-f]+)")
 
 
@@ -32,11 +33,10 @@ def read(fp: BinaryIO, path: str, report: ReadReport | None = None) -> Iterator[
     names = {32: "md5", 40: "sha1", 64: "sha256"}
     for number, text in text_lines(fp, path):
         # The common GNU form `HASH  name` without a regex: this loop is most of a 5M-line import's time.
+        # Two spaces (text mode) then the name as it is: GNU writes `HASH  *x` for a file named `*x`.
         value, _, name = text.partition("  ")
         if len(value) not in names or value.startswith("\\") or not _is_hex(value):
             value, name = _slow_parse(text, path, number)
-        elif name.startswith("*"):
-            name = name[1:]
         digest = names.get(len(value))
         if digest is None:
             raise FormatError(f"hash of {len(value)} hex characters is not md5, sha1 or sha256", path, number)
@@ -50,7 +50,7 @@ _FAST_LINE = re.compile(rb"^([0-9A-Fa-f]{32}|[0-9A-Fa-f]{40}|[0-9A-Fa-f]{64}) [ 
 _FAST_CHUNK = 1 << 20
 
 
-def read_rows(fp: BinaryIO, path: str, report: ReadReport | None = None) -> Iterator[RowBatch]:
+def read_rows(fp: BinaryIO, path: str, report: ReadReport | None = None) -> Iterator[RowBatch | ColumnBatch]:
     """The same lists as `read`, as ready `entry` rows: the path a 5M-line list takes.
 
     Each 1 MiB of lines is matched by one regular expression in C; when every line of the chunk is a GNU-form
@@ -78,7 +78,13 @@ def read_rows(fp: BinaryIO, path: str, report: ReadReport | None = None) -> Iter
         matches = _FAST_LINE.findall(chunk)
         lines = chunk.count(b"\n")
         width = len(matches[0][0]) if matches else 0
-        if len(matches) == lines and all(len(h) == width for h, _ in matches):
+        hexes = b"".join([h for h, _ in matches])
+        if len(matches) == lines and len(hexes) == width * lines:
+            batch = _column_batch(chunk, matches, hexes, width, line)
+            if batch is not None:
+                yield batch
+                line += lines
+                continue
             try:
                 rows = [(unhexlify(h), n.decode() or None, line + i) for i, (h, n) in enumerate(matches, 1)]
             except UnicodeDecodeError:
@@ -92,6 +98,22 @@ def read_rows(fp: BinaryIO, path: str, report: ReadReport | None = None) -> Iter
 
 
 _NAMES = {32: "md5", 40: "sha1", 64: "sha256"}
+# What a name may not hold to be written into a JSON string as it is: quotes, backslashes, control characters.
+_JSON_UNSAFE = re.compile(rb'["\\\x00-\x09\x0b-\x1f]')
+
+
+def _column_batch(chunk: bytes, matches: list[tuple[bytes, bytes]], hexes: bytes, width: int,
+                  first_line: int) -> ColumnBatch | None:
+    """A chunk of GNU-form lines of one digest type as whole columns (no object per row), or None when a name
+    needs JSON escaping or is not UTF-8 (then the chunk's rows are built one by one)."""
+    if _JSON_UNSAFE.search(chunk):
+        return None
+    names = b'["' + b'","'.join([name for _, name in matches]) + b'"]'
+    try:
+        text = names.decode()
+    except UnicodeDecodeError:
+        return None
+    return ColumnBatch(len(matches), {_NAMES[width]: (width // 2, unhexlify(hexes))}, ("comments",), text, first_line)
 
 
 def _slow_rows(chunk: bytes, path: str, first_line: int) -> Iterator[RowBatch]:
