@@ -211,3 +211,27 @@ def test_md5sum_names_stored_exactly_by_the_column_path(store_engine, tmp_path: 
         with open(path, "rb") as fp:
             expected = {(r.md5, r.comments, r.line) for r in md5sum.read(fp, str(path))}
         assert stored == expected and len(stored) == path.read_bytes().count(b"\n")
+
+
+def test_rdsv3_column_path_stores_what_the_record_reader_reads(store_engine, tmp_path: Path) -> None:
+    """An RDSv3 FILE table big enough for several batches, with names JSON must escape, empty CRCs, zero sizes,
+    goes in by whole columns (attributes assembled by SQLite on SQLite, in Python for COPY) and stores exactly the
+    record reader's values; a malformed hash in a later batch still fails with its row and column named."""
+    from hashwarden.errors import FormatError
+    from hashwarden.formats import nsrl
+
+    names = ['plain.dll', 'odd, "quoted" name.dll', "back\\slash\\x.sys", "caf\u00e9 \u5199\u771f.txt", "tab\tnew\nline"]
+    rows = [(*fake(i)[:3], "" if i % 7 == 0 else fake(i)[3], names[i % len(names)], i * 10, 228 + i % 3)
+            for i in range(120_000)]
+    db = minimal_db(tmp_path / "RDS_2026.03.1_modern_minimal.db", rows=rows)
+    import_file(store_engine, "nsrl", db, "nsrl")
+    with store_engine.connect() as conn:
+        stored = {e.line: (e.sha256, e.sha1, e.md5, e.size, e.attributes)
+                  for e in iter_entries(conn, get_set(conn, "nsrl").id)}
+    with open(db, "rb") as fp:
+        expected = {r.line: (r.sha256, r.sha1, r.md5, r.size, r.attributes) for r in nsrl.read(fp, str(db))}
+    assert stored == expected and len(stored) == 120_000
+    assert stored[1][3] == 0 and "crc32" not in stored[1][4] and stored[2][4]["file_name"] == names[1]
+    bad = [*rows[:100_000], (fake(1)[0], "Z" + fake(1)[1][1:], *rows[0][2:]), *rows[100_000:]]
+    with pytest.raises(FormatError, match="row 100001 of FILE"):
+        import_file(store_engine, "nsrl", minimal_db(tmp_path / "bad.db", rows=bad), "nsrl-bad")

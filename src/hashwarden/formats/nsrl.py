@@ -43,7 +43,8 @@ from hashwarden.errors import FormatError
 from hashwarden.formats import ReadReport
 from hashwarden.formats._fields import hex_digest, parse_size
 from hashwarden.formats._lines import decoded_lines
-from hashwarden.store.bulk import RowBatch, records_as_rows
+from hashwarden.store.audit import canonical_json
+from hashwarden.store.bulk import ColumnBatch, RowBatch, records_as_rows
 from hashwarden.store.hashsets import EntryRecord
 
 SQLITE_MAGIC = b"SQLite format 3\x00"
@@ -222,7 +223,7 @@ def _stream_rows(
         raise FormatError(f"SQLite error after row {number} of {source}: {exc}", path, number) from exc
 
 
-def read_rows(fp: BinaryIO, path: str, report: ReadReport | None = None) -> Iterator[RowBatch]:
+def read_rows(fp: BinaryIO, path: str, report: ReadReport | None = None) -> Iterator[RowBatch | ColumnBatch]:
     """An RDSv3 SQLite's FILE rows as ready `entry` rows: the path a full NSRL release takes (tens of millions).
 
     Same checks and the same stored values as `read` (the attributes JSON is written as `store.bulk` writes a
@@ -245,10 +246,15 @@ def read_rows(fp: BinaryIO, path: str, report: ReadReport | None = None) -> Iter
             report.meta.update({"nsrl": "rdsv3", "nsrl_relation": "FILE", **_version_meta(con, relations)})
         crc = "crc32" if "crc32" in columns else "NULL"
         cursor = con.execute(f'SELECT sha256, sha1, md5, {crc}, file_name, file_size, package_id FROM "{source}"')
-        encode = json.JSONEncoder(ensure_ascii=False, sort_keys=True).encode
+        encode = canonical_json
         fromhex = bytes.fromhex
         number = 0
         while rows := cursor.fetchmany(50_000):
+            batch = _column_batch(rows, number)
+            if batch is not None:
+                yield batch
+                number += len(rows)
+                continue
             out = []
             for sha256, sha1, md5, crc32, name, size, package in rows:
                 number += 1
@@ -268,6 +274,34 @@ def read_rows(fp: BinaryIO, path: str, report: ReadReport | None = None) -> Iter
         raise FormatError(f"SQLite error: {exc}", path) from exc
     finally:
         con.close()
+
+
+_ATTRIBUTE_COLUMNS = ("size", "attributes.crc32", "attributes.file_name", "attributes.package_id")
+
+
+def _column_batch(rows: list[tuple], first: int) -> ColumnBatch | None:
+    """FILE rows (sha256, sha1, md5, crc32, file_name, file_size, package_id) as whole columns, or None when any
+    row needs the row-by-row checks (a missing or malformed hash, a size that is not an integer): those give the
+    exact error or the exact stored value. The three digest columns become one hex string each, checked and
+    converted at once; attributes are assembled by the loader from their columns."""
+    count = len(rows)
+    sha256, sha1, md5, crc32, names, sizes, packages = zip(*rows)
+    digests = {}
+    for column, values, width in (("sha256", sha256, 32), ("sha1", sha1, 20), ("md5", md5, 16)):
+        try:
+            text = "".join(values)
+        except TypeError:  # a NULL hash
+            return None
+        if len(text) != 2 * width * count or not (text.isascii() and text.isalnum()):
+            return None
+        try:
+            digests[column] = (width, bytes.fromhex(text))
+        except ValueError:
+            return None
+    if any(size is not None and size.__class__ is not int for size in sizes):
+        return None
+    values = json.dumps(list(zip(sizes, [c or None for c in crc32], names, packages)), ensure_ascii=False)
+    return ColumnBatch(count, digests, _ATTRIBUTE_COLUMNS, values, first)
 
 
 def _checked_row(

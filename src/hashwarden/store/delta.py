@@ -17,6 +17,7 @@ from typing import Any
 from sqlalchemy import and_, select, update
 from sqlalchemy.engine import Connection
 
+from hashwarden.store.audit import canonical_json
 from hashwarden.store.bulk import ImportResult, add_records, finish_import, start_import
 from hashwarden.store.hashsets import EntryRecord, HashSet
 from hashwarden.store.schema import entry
@@ -80,7 +81,7 @@ def _update(conn: Connection, condition: Any, values: dict[str, Any]) -> int:
     for row in list(_matching(conn, condition)):
         attributes = {**(json.loads(row.attributes) if row.attributes else {}), **extra}
         conn.execute(update(entry).where(entry.c.id == row.id).values(
-            **columns, attributes=json.dumps(attributes, ensure_ascii=False, sort_keys=True) if attributes else None))
+            **columns, attributes=canonical_json(attributes) if attributes else None))
         count += 1
     return count
 
