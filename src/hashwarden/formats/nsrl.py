@@ -245,38 +245,91 @@ def read_rows(fp: BinaryIO, path: str, report: ReadReport | None = None) -> Iter
         if report is not None:
             report.meta.update({"nsrl": "rdsv3", "nsrl_relation": "FILE", **_version_meta(con, relations)})
         crc = "crc32" if "crc32" in columns else "NULL"
-        cursor = con.execute(f'SELECT sha256, sha1, md5, {crc}, file_name, file_size, package_id FROM "{source}"')
-        encode = canonical_json
-        fromhex = bytes.fromhex
+        select = f'SELECT sha256, sha1, md5, {crc}, file_name, file_size, package_id FROM "{source}"'
         number = 0
-        while rows := cursor.fetchmany(50_000):
-            batch = _column_batch(rows, number)
-            if batch is not None:
+        if con.execute("SELECT type FROM sqlite_master WHERE name = ?", (source,)).fetchone()[0] == "table":
+            # A table (the minimal release): SQLite assembles each batch's columns itself, in rowid order.
+            aggregate = _AGGREGATE.format(crc=crc, source=source, batch=_BATCH)
+            last = 0
+            while True:
+                count, top, *columns_text = con.execute(aggregate, (last,)).fetchone()
+                if not count:
+                    break
+                batch = _aggregated_batch(count, *columns_text, first=number)
+                if batch is None:  # something in it needs the row-by-row checks
+                    rows = con.execute(f"{select} WHERE rowid > ? ORDER BY rowid LIMIT {_BATCH}", (last,)).fetchall()
+                    batch = _row_batch(rows, number, source, path)
                 yield batch
+                number, last = number + count, top
+        else:  # a view (the full release): rows fetched and turned into columns in Python
+            cursor = con.execute(select)
+            while rows := cursor.fetchmany(_BATCH):
+                yield _column_batch(rows, number) or _row_batch(rows, number, source, path)
                 number += len(rows)
-                continue
-            out = []
-            for sha256, sha1, md5, crc32, name, size, package in rows:
-                number += 1
-                try:
-                    raw = fromhex(sha256 + sha1 + md5)
-                    if len(raw) != 68 or not (size is None or size.__class__ is int):
-                        raise ValueError
-                    digests = raw[:32], raw[32:52], raw[52:]
-                except (TypeError, ValueError):
-                    checked = _checked_row(sha256, sha1, md5, size, source, number, path)
-                    digests = tuple(fromhex(v) if v else None for v in checked)
-                attributes = {k: v for k, v in (("file_name", name), ("package_id", package), ("crc32", crc32 or None))
-                              if v is not None}
-                out.append((*digests, size, encode(attributes) if attributes else None, number))
-            yield RowBatch(("sha256", "sha1", "md5", "size", "attributes", "line"), out)
     except sqlite3.DatabaseError as exc:
         raise FormatError(f"SQLite error: {exc}", path) from exc
     finally:
         con.close()
 
 
-_ATTRIBUTE_COLUMNS = ("size", "attributes.crc32", "attributes.file_name", "attributes.package_id")
+_BATCH = 50_000
+_VALUE_COLUMNS = ("size", "attributes")
+# One batch of a FILE table in one row: how many, the last rowid, the three hash columns concatenated, the values
+# as the JSON array `ColumnBatch` takes ([size, attributes] per row: json_patch into {} drops the null members,
+# keys in sorted order, as `read` stores them), and how many rows the fast path cannot take as they are.
+_AGGREGATE = """SELECT count(*), max(rowid), group_concat(sha256, ''), group_concat(sha1, ''), group_concat(md5, ''),
+    json_group_array(json_array(file_size, json_patch('{{}}', json_object(
+        'crc32', nullif({crc}, ''), 'file_name', file_name, 'package_id', package_id)))),
+    total(typeof(file_size) NOT IN ('integer', 'null') OR typeof(sha256) != 'text' OR typeof(sha1) != 'text'
+          OR typeof(md5) != 'text')
+    FROM (SELECT rowid, * FROM "{source}" WHERE rowid > ? ORDER BY rowid LIMIT {batch})"""
+
+
+def _aggregated_batch(count: int, sha256: str | None, sha1: str | None, md5: str | None, values: str, odd: float,
+                      first: int) -> ColumnBatch | None:
+    """A batch `_AGGREGATE` assembled, or None when a row needs the row-by-row checks (a NULL or malformed hash,
+    a size that is not an integer: a NULL hash is left out by group_concat, so the lengths tell)."""
+    if odd:
+        return None
+    digests = _hex_columns(count, sha256, sha1, md5)
+    return None if digests is None else ColumnBatch(count, digests, _VALUE_COLUMNS, values, first)
+
+
+def _hex_columns(count: int, *texts: str | None) -> dict[str, tuple[int, bytes]] | None:
+    """The sha256, sha1 and md5 columns (each one string of `count` hex values) as bytes, or None unless every
+    value is exactly hex of its length. The length check also catches whitespace, which bytes.fromhex skips."""
+    digests = {}
+    for column, text, width in zip(("sha256", "sha1", "md5"), texts, (32, 20, 16)):
+        if text is None or len(text) != 2 * width * count:
+            return None
+        try:
+            raw = bytes.fromhex(text)
+        except ValueError:
+            return None
+        if len(raw) != width * count:
+            return None
+        digests[column] = (width, raw)
+    return digests
+
+
+def _row_batch(rows: list[tuple], first: int, source: str, path: str) -> RowBatch:
+    """FILE rows one by one, with the exact error (row, column) for a bad one."""
+    out = []
+    number = first
+    for sha256, sha1, md5, crc32, name, size, package in rows:
+        number += 1
+        try:
+            raw = bytes.fromhex(sha256 + sha1 + md5)
+            if len(raw) != 68 or not (size is None or size.__class__ is int):
+                raise ValueError
+            digests = raw[:32], raw[32:52], raw[52:]
+        except (TypeError, ValueError):
+            checked = _checked_row(sha256, sha1, md5, size, source, number, path)
+            digests = tuple(bytes.fromhex(v) if v else None for v in checked)
+        attributes = {k: v for k, v in (("file_name", name), ("package_id", package), ("crc32", crc32 or None))
+                      if v is not None}
+        out.append((*digests, size, canonical_json(attributes) if attributes else None, number))
+    return RowBatch(("sha256", "sha1", "md5", "size", "attributes", "line"), out)
 
 
 def _column_batch(rows: list[tuple], first: int) -> ColumnBatch | None:
@@ -286,22 +339,16 @@ def _column_batch(rows: list[tuple], first: int) -> ColumnBatch | None:
     converted at once; attributes are assembled by the loader from their columns."""
     count = len(rows)
     sha256, sha1, md5, crc32, names, sizes, packages = zip(*rows)
-    digests = {}
-    for column, values, width in (("sha256", sha256, 32), ("sha1", sha1, 20), ("md5", md5, 16)):
-        try:
-            text = "".join(values)
-        except TypeError:  # a NULL hash
-            return None
-        if len(text) != 2 * width * count or not (text.isascii() and text.isalnum()):
-            return None
-        try:
-            digests[column] = (width, bytes.fromhex(text))
-        except ValueError:
-            return None
-    if any(size is not None and size.__class__ is not int for size in sizes):
+    try:
+        digests = _hex_columns(count, "".join(sha256), "".join(sha1), "".join(md5))
+    except TypeError:  # a NULL or non-text hash
         return None
-    values = json.dumps(list(zip(sizes, [c or None for c in crc32], names, packages)), ensure_ascii=False)
-    return ColumnBatch(count, digests, _ATTRIBUTE_COLUMNS, values, first)
+    if digests is None or any(size is not None and size.__class__ is not int for size in sizes):
+        return None
+    attributes = [{k: v for k, v in (("crc32", c or None), ("file_name", n), ("package_id", p)) if v is not None}
+                  for c, n, p in zip(crc32, names, packages)]
+    values = json.dumps(list(zip(sizes, attributes)), ensure_ascii=False)
+    return ColumnBatch(count, digests, _VALUE_COLUMNS, values, first)
 
 
 def _checked_row(

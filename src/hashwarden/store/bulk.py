@@ -147,9 +147,9 @@ class ColumnBatch:
     `digests` maps a digest column to the concatenation of its values, all `width` bytes wide (every row has one).
     `values` is a JSON array with one element per row: with one value column, its value (an empty string stands
     for NULL: readers that splice text cannot write null); with several, an array of values in `value_columns`
-    order (JSON null for NULL). A value column named `attributes.KEY` is gathered with the others of that form
-    into the `attributes` JSON object (keys sorted, nulls left out, no object when all are null), in the one
-    stored form (`audit.canonical_json`, which is also how SQLite's json_object writes it). Rows are the file's lines `first_line + 1` onwards (the `line` column).
+    order (JSON null for NULL). A value that is a JSON object (`attributes`) is stored as its JSON text in the one
+    stored form (`audit.canonical_json`: compact, keys as given, which readers give sorted; SQLite writes the
+    same), an empty object as NULL. Rows are the file's lines `first_line + 1` onwards (the `line` column).
 
     On SQLite the batch is inserted by one `INSERT ... SELECT` over `json_each` (about 5x faster than
     `executemany` binding the values row by row); other backends take `rows`.
@@ -165,16 +165,8 @@ class ColumnBatch:
         return self.count
 
     @property
-    def _plain(self) -> list[str]:
-        return [c for c in self.value_columns if not c.startswith("attributes.")]
-
-    @property
-    def _attributes(self) -> list[str]:
-        return sorted(c.removeprefix("attributes.") for c in self.value_columns if c.startswith("attributes."))
-
-    @property
     def columns(self) -> tuple[str, ...]:
-        return (*self.digests, *self._plain, *(("attributes",) if self._attributes else ()), "line")
+        return (*self.digests, *self.value_columns, "line")
 
     @property
     def rows(self) -> list[tuple]:
@@ -184,17 +176,9 @@ class ColumnBatch:
         decoded = json.loads(self.values)
         if len(self.value_columns) == 1:
             decoded = [[None if value == "" else value] for value in decoded]
-        slots = {name: i for i, name in enumerate(self.value_columns)}
-        plain = [slots[c] for c in self._plain]
-        keys = [(key, slots[f"attributes.{key}"]) for key in self._attributes]
-        out = []
-        for i, values in enumerate(decoded):
-            row = [*(column[i] for column in digests), *(values[k] for k in plain)]
-            if keys:
-                attributes = {key: values[k] for key, k in keys if values[k] is not None}
-                row.append(audit.canonical_json(attributes) if attributes else None)
-            out.append((*row, self.first_line + i + 1))
-        return out
+        stored = [[(audit.canonical_json(v) if v else None) if isinstance(v, dict) else v for v in row]
+                  for row in decoded]
+        return [(*(column[i] for column in digests), *stored[i], self.first_line + i + 1) for i in range(self.count)]
 
     def insert_sql(self, table: str, constants: str, constant_columns: tuple[str, ...]) -> tuple[str, tuple]:
         """The SQLite statement and parameters inserting this batch into `table`."""
@@ -202,12 +186,8 @@ class ColumnBatch:
         slot = len(self.digests) + 1
         if len(self.value_columns) == 1:
             select.append("nullif(j.value, '')")
-        else:
-            at = {name: f"json_extract(j.value, '$[{i}]')" for i, name in enumerate(self.value_columns)}
-            select += [at[c] for c in self._plain]
-            if self._attributes:
-                pairs = ", ".join(f"'{key}', {at['attributes.' + key]}" for key in self._attributes)
-                select.append(f"nullif(json_patch('{{}}', json_object({pairs})), '{{}}')")  # patch drops nulls
+        else:  # json_extract gives an object's (minified) JSON text
+            select += [f"nullif(json_extract(j.value, '$[{i}]'), '{{}}')" for i in range(len(self.value_columns))]
         select.append(f"?{slot + 1} + j.key + 1")
         sql = (f"INSERT INTO {table} ({', '.join((*constant_columns, *self.columns))}) "
                f"SELECT {constants}, {', '.join(select)} FROM json_each(?{slot}) AS j")
