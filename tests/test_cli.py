@@ -118,3 +118,38 @@ def test_match_hash_lists_in_batches(tmp_path: Path) -> None:
     failed = hw("match", str(tmp_path / "bad.jsonl"), db=db, check=False)
     assert failed.returncode == 1 and failed.stderr.startswith("FormatError:") and "bad.jsonl" in failed.stderr
     assert ":4" in failed.stderr and "pdq" in failed.stderr
+
+
+def test_known_video_found_by_vpdq_in_a_scan_and_by_match(tmp_path: Path) -> None:
+    """A known video's `hashwarden hash` line (with its vPDQ frames) imported into an alert set; a trimmed,
+    re-encoded, resized copy in the evidence is `known` by vPDQ with both percentages, an unrelated video is
+    `unknown`; `hashwarden match` says the same from hash lines."""
+    from tests.signals.videos import make_video
+
+    db = tmp_path / "hw.db"
+    (tmp_path / "known").mkdir()
+    make_video(tmp_path / "known" / "original.mp4", seed=5, frames=360)
+    hashed = hw("hash", str(tmp_path / "known"), db=db).stdout
+    record = json.loads(hashed)
+    assert record["media"] == "video" and [f["frame"] for f in record["vpdq"]] == list(range(0, 360, 30))
+    assert set(record["vpdq"][0]) == {"frame", "quality", "pdq", "timestamp"}
+    (tmp_path / "known.jsonl").write_text(hashed)
+    hw("set", "create", "videos", "--kind", "alert", db=db)
+    hw("import", "hashes", str(tmp_path / "known.jsonl"), "--set", "videos", db=db)
+    (tmp_path / "ev").mkdir()
+    make_video(tmp_path / "ev" / "clip.mp4", seed=5, frames=180, start=120, crf=35, scale=0.75)
+    make_video(tmp_path / "ev" / "other.mp4", seed=9, frames=180)
+    hw("scan", str(tmp_path / "ev"), "--case", "V1", "--out", str(tmp_path / "case"), "--quiet", db=db)
+    items = {Path(i["path"]).name: i for i in json.loads((tmp_path / "case" / "report.json").read_text())["items"]}
+    assert items["other.mp4"]["status"] == "unknown" and items["other.mp4"]["vpdq"]["frames"] == 6
+    clip = items["clip.mp4"]
+    assert clip["status"] == "known" and clip["vpdq"] == {"frames": 6, "decoded": 180, "fps": 30.0}
+    (found,) = clip["matches"]
+    assert found["method"] == "vpdq" and found["set"] == "videos"
+    assert found["query_percent"] == 100.0 and found["compared_percent"] == 50.0
+    listing = tmp_path / "ev.jsonl"
+    listing.write_text(hw("hash", str(tmp_path / "ev"), db=db).stdout)
+    lines = {Path(r["path"]).name: r for r in map(json.loads, hw("match", str(listing), db=db).stdout.splitlines())}
+    assert lines["clip.mp4"]["status"] == "known" and lines["other.mp4"]["status"] == "unknown"
+    strict = hw("match", str(listing), "--vpdq-compared-percent", "60", db=db).stdout
+    assert all(json.loads(line)["status"] == "unknown" for line in strict.splitlines())

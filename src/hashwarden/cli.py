@@ -47,6 +47,12 @@ DbOption = Annotated[
     typer.Option("--db", help="Hash database: a path or SQLAlchemy URL (default $HASHWARDEN_DB or ./hashwarden.db)."),
 ]
 _global_db: dict[str, str | None] = {"db": None}
+SecondsPerHash = Annotated[float, typer.Option(
+    "--seconds-per-hash", min=0.0, help="Videos: hash one frame per this many seconds (0 = every frame).")]
+VideoQueryPercent = Annotated[float, typer.Option(
+    "--vpdq-query-percent", min=0.0, max=100.0, help="Videos: share of the video's frames that must match a known one.")]
+VideoComparedPercent = Annotated[float, typer.Option(
+    "--vpdq-compared-percent", min=0.0, max=100.0, help="Videos: share of the known video's frames that must be matched.")]
 
 
 def _engine(db: str | None):  # noqa: ANN202 - sqlalchemy Engine, imported lazily
@@ -105,15 +111,18 @@ def hash_command(
     paths: Annotated[list[Path], typer.Argument(help="Files or folders (folders are walked).")],
     dihedral: Annotated[bool, typer.Option("--dihedral", help="Also print the 8 dihedral PDQ hashes.")] = False,
     workers: Annotated[int, typer.Option("--workers", help="Processes (0 = one per core).")] = 0,
+    seconds_per_hash: SecondsPerHash = 1.0,
 ) -> None:
-    """Hash files: one JSON object per file per line (md5, sha1, sha256, media, pdq, pdq_quality).
+    """Hash files: one JSON object per file per line (md5, sha1, sha256, media, pdq, pdq_quality; for videos
+    vpdq: [{frame, quality, pdq, timestamp}]).
 
     Example: hashwarden hash photos/ > hashes.jsonl
     """
     from hashwarden.scan.hash_files import hash_paths
 
     worker_count = ScanSettings(workers=workers).worker_count()
-    for record in hash_paths([str(p) for p in paths], dihedral=dihedral, workers=worker_count, warn=err.print):
+    for record in hash_paths([str(p) for p in paths], dihedral=dihedral, workers=worker_count, warn=err.print,
+                             seconds_per_hash=seconds_per_hash):
         sys.stdout.write(json.dumps(record, ensure_ascii=False) + "\n")
 
 
@@ -124,6 +133,8 @@ def match_command(
     pdq_threshold: Annotated[int, typer.Option("--pdq-threshold", help="PDQ match distance (<=).")] = PDQ_MATCH_THRESHOLD,
     pdq_min_quality: Annotated[int, typer.Option("--pdq-min-quality", help="Minimum PDQ quality to match on.")] = PDQ_MIN_QUALITY,
     no_nsrl: Annotated[bool, typer.Option("--no-nsrl", help="Do not report files of ignorable sets (NSRL).")] = False,
+    vpdq_query_percent: VideoQueryPercent = 80.0,
+    vpdq_compared_percent: VideoComparedPercent = 0.0,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress and no summary.")] = False,
     db: DbOption = None,
 ) -> None:
@@ -140,7 +151,8 @@ def match_command(
         raise typer.BadParameter("must be between 0 and 256", param_hint="--pdq-threshold")
     engine = _engine(db)
     known = None if no_nsrl else open_known_filter(engine)
-    matcher = Matcher.from_store(engine, pdq_threshold, pdq_min_quality, known)
+    matcher = Matcher.from_store(engine, pdq_threshold, pdq_min_quality, known,
+                                 (vpdq_query_percent, vpdq_compared_percent))
     source = sys.stdin.buffer if str(hashes) == "-" else open(hashes, "rb")
     target = sys.stdout if output is None else open(output, "w", encoding="utf-8")
     try:
@@ -376,6 +388,9 @@ def scan_command(
     no_nsrl: Annotated[
         bool, typer.Option("--no-nsrl", help="No known-file filter: files in ignorable sets (NSRL) are decoded for PDQ like any other.")
     ] = False,
+    seconds_per_hash: SecondsPerHash = 1.0,
+    vpdq_query_percent: VideoQueryPercent = 80.0,
+    vpdq_compared_percent: VideoComparedPercent = 0.0,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar and no summary.")] = False,
     db: DbOption = None,
 ) -> None:
@@ -389,7 +404,8 @@ def scan_command(
         raise typer.BadParameter("must be between 0 and 256", param_hint="--pdq-threshold")
     settings = ScanSettings(
         pdq_threshold=pdq_threshold, pdq_min_quality=pdq_min_quality, workers=workers, compute_pdq=not no_pdq,
-        carve=carve, verify_ewf=verify, known_filter=not no_nsrl,
+        carve=carve, verify_ewf=verify, known_filter=not no_nsrl, vpdq_seconds_per_hash=seconds_per_hash,
+        vpdq_query_percent=vpdq_query_percent, vpdq_compared_percent=vpdq_compared_percent,
     )
     engine = _engine(db)
     kwargs = dict(resume=resume, command=sys.argv, verify_after=not no_verify_after)

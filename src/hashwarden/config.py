@@ -47,6 +47,11 @@ class ScanSettings:
     carve: bool = False  # carve media from unallocated space of disk images
     verify_ewf: bool = False  # verify E01 images against their stored MD5/SHA-1 (reads each image once more)
     known_filter: bool = True  # files in ignorable sets (NSRL) are reported ignorable and not decoded for PDQ
+    vpdq_seconds_per_hash: float = 1.0  # videos: one frame hashed per this many seconds (0 = every frame)
+    # A video is known when >= this % of its unique frames match a known video and >= this % of that video's
+    # frames are matched (python-threatexchange's defaults; see index/video.py).
+    vpdq_query_percent: float = 80.0
+    vpdq_compared_percent: float = 0.0
 
     def worker_count(self) -> int:
         return self.workers if self.workers > 0 else (os.cpu_count() or 1)

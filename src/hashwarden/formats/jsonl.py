@@ -10,6 +10,7 @@ from hashwarden.formats import ReadReport
 from hashwarden.errors import FormatError, InvalidSignal
 from hashwarden.formats._lines import text_lines
 from hashwarden.signals import MD5, PDQ, SHA1, SHA256
+from hashwarden.signals.vpdq import VpdqFrame
 from hashwarden.store.hashsets import EntryRecord
 
 _HASH_FIELDS = {"md5": MD5, "sha1": SHA1, "sha256": SHA256, "pdq": PDQ}
@@ -29,12 +30,12 @@ def read(fp: BinaryIO, path: str, report: ReadReport | None = None) -> Iterator[
         if not isinstance(obj, dict):
             raise FormatError("each line must be a JSON object", path, number)
         try:
-            yield _record(obj, f"{path}:{number}")
+            yield _record(obj, f"{path}:{number}", number)
         except (InvalidSignal, TypeError, ValueError) as exc:
             raise FormatError(str(exc), path, number) from exc
 
 
-def _record(obj: dict[str, Any], provenance: str) -> EntryRecord:
+def _record(obj: dict[str, Any], provenance: str, line: int) -> EntryRecord:
     hashes = {}
     for key, signal in _HASH_FIELDS.items():
         value = obj.get(key)
@@ -42,8 +43,9 @@ def _record(obj: dict[str, Any], provenance: str) -> EntryRecord:
             if not isinstance(value, str):
                 raise ValueError(f"{key} must be a string")
             hashes[key] = signal.validate(value)
-    if not hashes:
-        raise ValueError("no md5, sha1, sha256 or pdq on this line")
+    frames = parse_vpdq(obj.get("vpdq"))
+    if not hashes and not frames:
+        raise ValueError("no md5, sha1, sha256, pdq or vpdq on this line")
     tags = obj.get("tags") or []
     if isinstance(tags, str):
         tags = [tags]
@@ -66,4 +68,26 @@ def _record(obj: dict[str, Any], provenance: str) -> EntryRecord:
         tags=tags,
         comments=obj.get("comments"),
         provenance=provenance,
+        line=line,
+        vpdq=frames,
     )
+
+
+def parse_vpdq(value: Any) -> list[VpdqFrame] | None:
+    """`"vpdq": [{"frame", "quality", "pdq", "timestamp"}, ...]` as `hashwarden hash` writes it for a video."""
+    if value is None:
+        return None
+    if not isinstance(value, list) or not all(isinstance(f, dict) for f in value):
+        raise ValueError("vpdq must be a list of {frame, quality, pdq, timestamp} objects")
+    frames = []
+    for number, frame in enumerate(value):
+        try:
+            quality, index, seconds = frame["quality"], frame["frame"], frame.get("timestamp", 0.0)
+            if not (isinstance(index, int) and index >= 0 and isinstance(quality, int) and 0 <= quality <= 100
+                    and isinstance(seconds, (int, float))):
+                raise ValueError
+            frames.append(VpdqFrame(index, quality, PDQ.validate(frame["pdq"]), float(seconds)))
+        except (KeyError, TypeError, ValueError, InvalidSignal) as exc:
+            detail = f": {exc}" if isinstance(exc, InvalidSignal) else ""
+            raise ValueError(f"vpdq frame {number} is not {{frame, quality 0-100, pdq, timestamp}}{detail}") from None
+    return frames

@@ -265,6 +265,8 @@ _JS = r"""
     var parts = [String(get(m, "set") === undefined ? "?" : get(m, "set")), String(get(m, "method") === undefined ? "?" : get(m, "method"))];
     if (get(m, "distance") !== undefined && get(m, "distance") !== null) parts.push("d=" + get(m, "distance"));
     if (get(m, "transform")) parts.push(String(get(m, "transform")));
+    if (get(m, "query_percent") !== undefined && get(m, "query_percent") !== null)
+      parts.push("frames " + get(m, "query_percent") + "% / " + get(m, "compared_percent") + "%");
     parts.push(category(m));
     if (get(m, "entry") !== undefined && get(m, "entry") !== null) parts.push("entry " + get(m, "entry"));
     return parts.join(" \u00b7 ");

@@ -43,7 +43,7 @@ def build_report(
         matches = []
         for match in row["matches"]:
             entry = {k: match[k] for k in ("set", "kind", "method", "entry")}
-            for optional in ("distance", "transform", "category", "scheme"):
+            for optional in ("distance", "transform", "query_percent", "compared_percent", "category", "scheme"):
                 if match.get(optional) is not None:
                     entry[optional] = match[optional]
             matches.append(entry)

@@ -16,10 +16,12 @@ RECORD_FIELDS = ("path", "size", "md5", "sha1", "sha256", "media", "pdq", "pdq_q
 
 
 def hash_paths(
-    paths: list[str], *, dihedral: bool = False, workers: int = 1, warn: Callable[[str], Any] = print
+    paths: list[str], *, dihedral: bool = False, workers: int = 1, warn: Callable[[str], Any] = print,
+    seconds_per_hash: float = 1.0,
 ) -> Iterator[dict[str, Any]]:
-    """One record per regular file under `paths`, in walk order. A failed file gets `error` and what it could compute."""
-    options = HashOptions(dihedral=dihedral)
+    """One record per regular file under `paths`, in walk order. A failed file gets `error` and what it could compute;
+    a video gets `vpdq` (its sampled frames)."""
+    options = HashOptions(dihedral=dihedral, vpdq_seconds_per_hash=seconds_per_hash)
     tasks: list[tuple[int, FolderItem, HashOptions]] = []
     shown: list[str] = []
     for given in paths:
@@ -39,6 +41,8 @@ def hash_paths(
         record["path"] = shown[row["source"]]
         if dihedral:
             record["pdq_dihedral"] = row.get("pdq_dihedral")
+        if row.get("vpdq") is not None:
+            record["vpdq"] = row["vpdq"]
         if row.get("error"):
             record["error"] = row["error"]
         yield record

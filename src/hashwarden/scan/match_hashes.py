@@ -14,6 +14,7 @@ from typing import Any, BinaryIO, TextIO
 
 from hashwarden.errors import FormatError, InvalidSignal
 from hashwarden.formats._lines import text_lines
+from hashwarden.formats.jsonl import parse_vpdq
 from hashwarden.scan.matcher import Matcher, item_status
 from hashwarden.signals import MD5, PDQ, SHA1, SHA256
 
@@ -91,4 +92,5 @@ _CHECKS: dict[str, Callable[[object], Any]] = {
     **{key: (lambda value, signal=signal: signal.validate(_text(value))) for key, signal in _SIGNALS.items()},
     "pdq_dihedral": _forms,
     "pdq_quality": _quality,
+    "vpdq": lambda value: [frame.to_json() for frame in parse_vpdq(value) or []],
 }

@@ -1,4 +1,5 @@
-"""Matching an item's signals against every hash set: exact digests, and PDQ within a Hamming radius.
+"""Matching an item's signals against every hash set: exact digests, PDQ within a Hamming radius, and for videos
+vPDQ (the share of frames that match each way).
 
 Built once per scan from the store into in-memory indexes (a cache of the store, never persisted).
 """
@@ -6,17 +7,21 @@ Built once per scan from the store into in-memory indexes (a cache of the store,
 from __future__ import annotations
 
 from array import array
-from collections.abc import Callable
+from collections.abc import Callable, Iterable, Iterator
+from itertools import groupby
+from operator import itemgetter
 from typing import Any
 
 import numpy as np
 from sqlalchemy.engine import Connection, Engine
 
 from hashwarden.index import ExactIndex, HammingIndex
+from hashwarden.index.video import COMPARED_MATCH_PERCENT, QUERY_MATCH_PERCENT, VideoIndex, VideoMatch
 from hashwarden.index.known_filter import KnownFilter
 from hashwarden.signals.crypto import DIGESTS
 from hashwarden.signals.pdq import DIHEDRAL_NAMES
-from hashwarden.store.hashsets import describe_entries, iter_match_rows, list_sets
+from hashwarden.signals.vpdq import VpdqFrame
+from hashwarden.store.hashsets import describe_entries, iter_match_rows, iter_video_frames, list_sets
 
 
 class Matcher:
@@ -34,17 +39,22 @@ class Matcher:
         pdq_threshold: int,
         pdq_min_quality: int,
         known: KnownFilter | None = None,
+        videos: VideoIndex | None = None,
+        video_percents: tuple[float, float] = (QUERY_MATCH_PERCENT, COMPARED_MATCH_PERCENT),
     ) -> None:
         self._exact = exact
         self.known = known
         self._pdq = pdq
+        self._videos = videos
         self._lookup = describe
         self.pdq_threshold = pdq_threshold
         self.pdq_min_quality = pdq_min_quality
+        self.video_percents = video_percents  # (query %, compared %) a video match needs
 
     @classmethod
     def from_store(
-        cls, engine: Engine, pdq_threshold: int, pdq_min_quality: int, known: KnownFilter | None = None
+        cls, engine: Engine, pdq_threshold: int, pdq_min_quality: int, known: KnownFilter | None = None,
+        video_percents: tuple[float, float] = (QUERY_MATCH_PERCENT, COMPARED_MATCH_PERCENT),
     ) -> "Matcher":
         """Read every entry's digests once (streamed) into the indexes; with a known-file filter, the digests of
         ignorable sets stay in the filter's memory-mapped cache instead."""
@@ -66,12 +76,14 @@ class Matcher:
             for d in DIGESTS
         }
         pdq = HammingIndex(bytes(codes), np.frombuffer(code_ids, np.int64))
+        with engine.connect() as conn:
+            videos = VideoIndex(_unique_frames_by_entry(iter_video_frames(conn, pdq_min_quality)))
 
         def describe(entry_ids: list[int]) -> dict[int, dict[str, Any]]:
             with engine.connect() as conn:
                 return describe_entries(conn, entry_ids)
 
-        return cls(exact, pdq, describe, pdq_threshold, pdq_min_quality, known)
+        return cls(exact, pdq, describe, pdq_threshold, pdq_min_quality, known, videos, video_percents)
 
     def match(self, item: dict[str, Any]) -> list[dict[str, Any]]:
         """Matches of one item (its md5/sha1/sha256/pdq/pdq_quality/pdq_dihedral fields), in a stable order.
@@ -92,6 +104,9 @@ class Matcher:
                 if hit.entry_id not in found:
                     transform = DIHEDRAL_NAMES[hit.query_index] if len(forms) > 1 else "orig"
                     found[hit.entry_id] = {"method": "pdq", "distance": hit.distance, "transform": transform}
+            for entry_id, video in self._video_hits(item).items():
+                found.setdefault(entry_id, {"method": "vpdq", "query_percent": round(video.query_percent, 1),
+                                            "compared_percent": round(video.compared_percent, 1)})
             found_per_item.append(found)
         wanted = sorted({entry_id for found in found_per_item for entry_id in found})
         details = self._lookup(wanted) if wanted else {}
@@ -116,6 +131,15 @@ class Matcher:
                         exact[entry_id] = digest.name
         return exact
 
+    def _video_hits(self, item: dict[str, Any]) -> dict[int, VideoMatch]:
+        """Known videos the item's vPDQ frames match well enough (both percentages at their thresholds)."""
+        frames = item.get("vpdq")
+        if not frames or self._videos is None or not len(self._videos):
+            return {}
+        query = [VpdqFrame(f["frame"], f["quality"], f["pdq"], f.get("timestamp", 0.0)) for f in frames]
+        found = self._videos.match(query, distance=self.pdq_threshold, quality=self.pdq_min_quality)
+        return {entry_id: video for entry_id, video in found.items() if video.passes(*self.video_percents)}
+
     def _pdq_forms(self, item: dict[str, Any]) -> list[bytes]:
         """The PDQ codes to look up for an item: its 8 dihedral forms (or the one hash), none below min quality.
         A hash without a quality (a list from elsewhere) is looked up, as store entries without one are indexed."""
@@ -123,6 +147,13 @@ class Matcher:
         if not item.get("pdq") or (quality is not None and quality < self.pdq_min_quality):
             return []
         return [bytes.fromhex(h) for h in item.get("pdq_dihedral") or [item["pdq"]]]
+
+
+def _unique_frames_by_entry(frames: Iterable[tuple[int, bytes]]) -> Iterator[tuple[int, np.ndarray]]:
+    """(entry id, its distinct frame hashes as an (N, 32) array) from frames ordered by entry."""
+    for entry_id, group in groupby(frames, key=itemgetter(0)):
+        distinct = dict.fromkeys(pdq for _, pdq in group)
+        yield entry_id, np.frombuffer(b"".join(distinct), dtype=np.uint8).reshape(-1, 32)
 
 
 def item_status(matches: list[dict[str, Any]], error: str | None) -> str:

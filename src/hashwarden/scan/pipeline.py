@@ -83,13 +83,15 @@ def run_scan(
         _start_or_check(db, case, roots, settings, fresh)
         run_id = db.start_run(started, command)
         known = open_known_filter(engine) if settings.known_filter else None
-        matcher = Matcher.from_store(engine, settings.pdq_threshold, settings.pdq_min_quality, known)
+        matcher = Matcher.from_store(engine, settings.pdq_threshold, settings.pdq_min_quality, known,
+                                     (settings.vpdq_query_percent, settings.vpdq_compared_percent))
         with engine.begin() as conn:
             hash_sets = sets_in_use(conn)
             audit.append(conn, "scan.start", {"case": case, "out": str(out_dir), "sources": roots, "resume": not fresh})
         listings = [Listing(root) for root in roots]
         tasks = _enumerate(db, roots, listings, progress, settings.carve)
         options = HashOptions(compute_pdq=settings.compute_pdq, dihedral=True, max_image_pixels=settings.max_image_pixels,
+                              vpdq_seconds_per_hash=settings.vpdq_seconds_per_hash,
                               known_filter=str(known.directory) if known else None)
         hashed = _hash_and_record(db, matcher, tasks, options, settings.worker_count(), run_id, progress)
         for index, listing in enumerate(listings):

@@ -14,6 +14,7 @@ from hashwarden.index.known_filter import KnownFilter
 from hashwarden.signals import HashOptions, hash_stream
 from hashwarden.signals.hasher import FileSignals
 from hashwarden.signals.media import MediaType, extension_mismatch
+from hashwarden.signals.vpdq import hash_video
 
 
 def hash_item(task: tuple[int, Item, HashOptions]) -> dict[str, Any]:
@@ -24,13 +25,16 @@ def hash_item(task: tuple[int, Item, HashOptions]) -> dict[str, Any]:
     }
     if not isinstance(item, FolderItem):
         row["extra"] = item.extra
+    known_file = _known_file_check(options.known_filter)
     try:
         with item.open() as fp:
-            signals = hash_stream(fp, options, skip_decode=_known_file_check(options.known_filter))
+            signals = hash_stream(fp, options, skip_decode=known_file)
             cut_off = getattr(fp, "cut_off", False)
     except EvidenceReadError as exc:
         row["error"] = str(exc.args[0])
         return row
+    if signals.media == "video" and options.compute_pdq and signals.error is None and not cut_off:
+        _add_vpdq(row, item, signals, options, known_file)
     notes = list(signals.notes)
     mismatch = extension_mismatch(item.path.rsplit("/", 1)[-1], MediaType(signals.media, signals.format))
     if mismatch:
@@ -49,6 +53,33 @@ def hash_item(task: tuple[int, Item, HashOptions]) -> dict[str, Any]:
         row.update(md5=None, sha1=None, sha256=None, pdq=None, pdq_quality=None, pdq_dihedral=None,
                    error=f"expansion stopped after {signals.size:,} bytes: possible decompression bomb")
     return row
+
+
+def _add_vpdq(row: dict[str, Any], item: Item, signals: FileSignals, options: HashOptions,
+              known_file: Callable[[FileSignals], str | None] | None) -> None:
+    """A video's vPDQ: a second, decoding read (FFmpeg seeks in the container), after the one digest read.
+    `row["vpdq"]` holds the frames (for matching and `hashwarden hash`), `extra["vpdq"]` what the report shows."""
+    reason = known_file(signals) if known_file else None
+    if reason:
+        signals.notes.append(reason.replace("for PDQ", "for vPDQ"))
+        return
+    try:
+        with item.open() as fp:
+            video = hash_video(fp, seconds_per_hash=options.vpdq_seconds_per_hash, name=item.path,
+                               max_pixels=options.max_image_pixels, threads=1)
+    except EvidenceReadError as exc:
+        signals.error = f"{signals.format or 'video'}: {exc.args[0]}"
+        return
+    row["vpdq"] = [frame.to_json() for frame in video.frames]
+    summary = {"frames": len(video.frames), "decoded": video.decoded, "fps": round(video.fps, 3)}
+    if video.rotation:
+        summary["rotation"] = video.rotation
+    if video.gaps:
+        summary["gaps"] = video.gaps
+        signals.notes.append(f"video: {sum(g['packets'] for g in video.gaps)} undecodable packets skipped")
+    if video.note:
+        signals.notes.append(f"video: {video.note}")
+    row["extra"] = {**(row.get("extra") or {}), "vpdq": summary}
 
 
 _FILTERS: dict[str, KnownFilter] = {}  # per worker process: mapped once, shared pages with the other workers

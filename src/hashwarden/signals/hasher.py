@@ -46,6 +46,7 @@ class HashOptions:
     max_image_bytes: int = MAX_IMAGE_BYTES
     chunk_size: int = READ_CHUNK_SIZE
     known_filter: str | None = None  # directory of the known-file filter: its files are not decoded for PDQ
+    vpdq_seconds_per_hash: float = 1.0  # videos: one frame hashed per this many seconds (0 = every frame)
 
 
 def hash_stream(

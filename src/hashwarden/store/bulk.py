@@ -38,7 +38,7 @@ from sqlalchemy.engine import Connection, Engine
 from hashwarden.store import audit
 from hashwarden.store.db import utc_now
 from hashwarden.store.hashsets import EntryRecord, HashSet, get_set
-from hashwarden.store.schema import entry, import_run
+from hashwarden.store.schema import entry, import_run, vpdq_frame
 
 BATCH = 50_000
 # Drop the indexes of `entry` and rebuild them at the end when the table is small (rebuilding then costs less than a
@@ -195,8 +195,38 @@ class ColumnBatch:
 
 
 def add_records(conn: Connection, target: HashSet, import_id: int, records: Iterable[EntryRecord]) -> tuple[int, int]:
-    """Add records to the set, skipping identities it holds; return (records read, entries added)."""
-    return add_rows(conn, target, import_id, records_as_rows(records, target.category_scheme))
+    """Add records to the set, skipping identities it holds; return (records read, entries added). A video's
+    vPDQ frames go to `vpdq_frame` once its entry exists (found again by import and line)."""
+    videos: dict[int, list[Any]] = {}
+
+    def noting_videos(records: Iterable[EntryRecord]) -> Iterator[EntryRecord]:
+        for record in records:
+            if record.vpdq:
+                if record.line is None:
+                    raise ValueError("a record with vPDQ frames needs its line number")
+                videos[record.line] = record.vpdq
+            yield record
+
+    counts = add_rows(conn, target, import_id, records_as_rows(noting_videos(records), target.category_scheme))
+    if videos:
+        _add_vpdq_frames(conn, import_id, videos)
+    return counts
+
+
+def _add_vpdq_frames(conn: Connection, import_id: int, videos: dict[int, list[Any]]) -> None:
+    """Store the frames of the videos this import added (consecutive repeats removed). A video that was a
+    duplicate has no entry of this import: the entry it repeats keeps its own frames."""
+    from hashwarden.signals.vpdq import dedupe_consecutive
+
+    lines = sorted(videos)
+    for start in range(0, len(lines), 500):
+        chunk = lines[start:start + 500]
+        found = conn.execute(select(entry.c.id, entry.c.line).where(
+            entry.c.import_id == import_id, entry.c.line.in_(chunk))).all()
+        rows = [{"entry_id": entry_id, "frame": f.frame, "quality": f.quality, "pdq": bytes.fromhex(f.pdq),
+                 "timestamp": f.timestamp} for entry_id, line in found for f in dedupe_consecutive(videos[line])]
+        if rows:
+            conn.execute(insert(vpdq_frame), rows)
 
 
 def add_rows(conn: Connection, target: HashSet, import_id: int,

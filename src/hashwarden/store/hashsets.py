@@ -13,7 +13,7 @@ from sqlalchemy.exc import IntegrityError
 from hashwarden.errors import StoreError
 from hashwarden.store import audit
 from hashwarden.store.db import utc_now
-from hashwarden.store.schema import entry, hash_set
+from hashwarden.store.schema import entry, hash_set, vpdq_frame
 
 KINDS = ("alert", "ignorable")
 
@@ -57,9 +57,10 @@ class EntryRecord:
     photodna: str | None = None  # opaque PhotoDNA value, kept and exported as given
     attributes: dict[str, Any] = field(default_factory=dict)  # every other field, written back on export
     line: int | None = None  # record number (or line) in the imported file
+    vpdq: list[Any] | None = None  # a video's vPDQ frames (signals.vpdq.VpdqFrame), stored in vpdq_frame
 
     def has_hash(self) -> bool:
-        return any((self.md5, self.sha1, self.sha256, self.pdq))
+        return any((self.md5, self.sha1, self.sha256, self.pdq, self.vpdq))
 
 
 def create_set(
@@ -171,6 +172,14 @@ def iter_match_rows(conn: Connection, ignorable_digests: bool = True) -> Iterato
                 .where(hash_set.c.kind == "ignorable", entry.c.pdq.is_not(None)))
     for entry_id, pdq, quality in conn.execute(pdq_only.execution_options(yield_per=10000)):
         yield MatchRow(entry_id, None, None, None, pdq, quality)
+
+
+def iter_video_frames(conn: Connection, min_quality: int) -> Iterator[tuple[int, bytes]]:
+    """(entry id, PDQ) of every stored vPDQ frame of at least `min_quality`, by entry (streamed)."""
+    query = (select(vpdq_frame.c.entry_id, vpdq_frame.c.pdq).where(vpdq_frame.c.quality >= min_quality)
+             .order_by(vpdq_frame.c.entry_id, vpdq_frame.c.frame))
+    for entry_id, pdq in conn.execute(query.execution_options(yield_per=10000)):
+        yield entry_id, bytes(pdq)
 
 
 def describe_entries(conn: Connection, entry_ids: list[int]) -> dict[int, dict[str, Any]]:

@@ -12,12 +12,14 @@ from sqlalchemy import (
     BigInteger,
     Boolean,
     CheckConstraint,
+    Float,
     Column,
     ForeignKey,
     Index,
     Integer,
     LargeBinary,
     MetaData,
+    PrimaryKeyConstraint,
     String,
     Table,
     Text,
@@ -74,6 +76,18 @@ entry = Table(
     Column("line", BigInteger),  # record number in that import's file
 )
 Index("ix_entry_set", entry.c.set_id)
+
+# The vPDQ of a video entry: its sampled frames (consecutive repeats removed), one row each (migration 0004).
+vpdq_frame = Table(
+    "vpdq_frame",
+    metadata,
+    Column("entry_id", ENTRY_ID, ForeignKey("entry.id", ondelete="CASCADE"), nullable=False),
+    Column("frame", Integer, nullable=False),
+    Column("quality", Integer, nullable=False),
+    Column("pdq", LargeBinary(32), nullable=False),
+    Column("timestamp", Float, nullable=False),
+    PrimaryKeyConstraint("entry_id", "frame", name="pk_vpdq_frame"),
+)
 
 import_run = Table(
     "import_run",
