@@ -59,6 +59,7 @@ bench: $(VENV)/.installed-bench sysdeps-bench
 	$(BIN)/python bench/import.py
 	$(BIN)/python bench/known_filter.py
 	$(BIN)/python bench/pdq_index.py
+	$(BIN)/python bench/vpdq.py
 
 clean:
 	rm -rf $(VENV) demo-output

@@ -66,6 +66,7 @@ class VideoHash:
     height: int
     rotation: int = 0
     gaps: list[dict[str, Any]] = field(default_factory=list)
+    skipped: int = 0  # frames neither sampled nor referenced by others, so not decoded (`_skip_plan`)
     note: str | None = None  # e.g. "no video stream" (audio only)
 
 
@@ -78,8 +79,10 @@ def hash_video(
     max_pixels: int = MAX_IMAGE_PIXELS,
     name: str | None = None,
     threads: int = 0,
+    skip_unneeded: bool = True,
 ) -> VideoHash:
-    """vPDQ of a video file (a path or a seekable binary file object); `threads` for the decoder (0: automatic).
+    """vPDQ of a video file (a path or a seekable binary file object); `threads` for the decoder (0: automatic);
+    `skip_unneeded=False` decodes every frame even where the result provably does not change (tests compare).
 
     Raises:
         EvidenceReadError: not a video container FFmpeg can open, a frame size above `max_pixels` (checked from
@@ -111,22 +114,130 @@ def hash_video(
         if not fps > 0 or not math.isfinite(fps):
             raise EvidenceReadError("video stream declares no frame rate", where)
         every = max(1, int(seconds_per_hash * fps))
+        hash_frame = _frame_hasher(engine, size, max_pixels, fps, where)
+        plan = _skip_plan(container, stream, every) if skip_unneeded and every > 1 else None
+        if plan is not None:
+            result = _hash_planned(container, stream, every, plan, hash_frame, VideoHash([], fps, 0, width, height))
+            if result is not None:
+                return result
+            _rewind(container, stream)  # the plan did not hold (see _hash_planned): decode everything
         result = VideoHash([], fps, 0, width, height)
         for frame in _frames(container, stream, result):
             number = result.decoded
             result.decoded += 1
             if not number:
                 result.rotation = int(getattr(frame, "rotation", 0) or 0) % 360  # display matrix, reported only
-            if number % every:
-                continue
-            if frame.width * frame.height > max_pixels:
-                raise EvidenceReadError(f"video frame {number} of {frame.width}x{frame.height} exceeds the limit of "
-                                        f"{max_pixels:,} pixels", where)
-            rgb = frame.to_ndarray(format="rgb24", interpolation="AREA", width=size, height=size) if size else \
-                frame.to_ndarray(format="rgb24", interpolation="AREA")
-            pdq = engine.hash_pixels(Pixels.from_rgb(rgb))
-            result.frames.append(VpdqFrame(number, pdq.quality, pdq.hash, number / fps))
+            if number % every == 0:
+                result.frames.append(hash_frame(frame, number))
         return result
+
+
+def _frame_hasher(engine: PdqEngine, size: int | None, max_pixels: int, fps: float, where: Any):  # noqa: ANN202
+    """frame, number -> VpdqFrame: swscale RGB24 with SWS_AREA (native size or size x size), then PDQ."""
+
+    def hash_frame(frame: Any, number: int) -> VpdqFrame:
+        if frame.width * frame.height > max_pixels:
+            raise EvidenceReadError(f"video frame {number} of {frame.width}x{frame.height} exceeds the limit of "
+                                    f"{max_pixels:,} pixels", where)
+        scale = {"width": size, "height": size} if size else {}
+        pdq = engine.hash_pixels(Pixels.from_rgb(frame.to_ndarray(format="rgb24", interpolation="AREA", **scale)))
+        return VpdqFrame(number, pdq.quality, pdq.hash, number / fps)
+
+    return hash_frame
+
+
+# --- not decoding what nothing needs ----------------------------------------------------------------------------
+# An H.264 picture whose slices all have nal_ref_idc = 0 is never used to predict another picture, so when it is not
+# a sampled frame it need not be decoded at all: every other picture decodes to the same pixels without it (the
+# standard's decoding process does not read it; tests compare every sampled hash with a full decode). Frame
+# numbers are output order, which is presentation-time order, so each packet's number is the rank of its pts. The
+# plan is only used when it provably numbers frames as a full decode would: AVCC H.264, every packet with a
+# distinct pts and none marked discard or corrupt, no decoding error, and one output frame per decoded packet;
+# otherwise the video is decoded in full.
+
+
+def _skip_plan(container: Any, stream: Any, every: int) -> tuple[list[int], dict[int, int], set[int]] | None:
+    """(packet pts in file order, frame number by pts, pts of packets not to decode), or None (decode all)."""
+    codec = stream.codec_context
+    extradata = bytes(codec.extradata or b"")
+    if codec.name != "h264" or len(extradata) < 7 or extradata[0] != 1:  # AVCC only (MP4/MOV/MKV)
+        return None
+    length_size = (extradata[4] & 3) + 1
+    order: list[int] = []
+    nonref: list[bool] = []
+    try:
+        for packet in container.demux(stream):
+            if packet.size == 0:
+                continue
+            if packet.pts is None or packet.is_discard or packet.is_corrupt:
+                _rewind(container, stream)
+                return None
+            order.append(packet.pts)
+            nonref.append(_h264_nonref(bytes(packet), length_size))
+    except Exception:  # noqa: BLE001 - any demuxing trouble: the full decode reports it properly
+        _rewind(container, stream)
+        return None
+    _rewind(container, stream)
+    if len(set(order)) != len(order):
+        return None
+    numbers = {pts: number for number, pts in enumerate(sorted(order))}
+    skip = {pts for pts, unused in zip(order, nonref) if unused and numbers[pts] % every}
+    return order, numbers, skip
+
+
+def _h264_nonref(data: bytes, length_size: int) -> bool:
+    """True when every slice of this AVCC access unit has nal_ref_idc 0 (and there is at least one)."""
+    at, slices = 0, 0
+    while at + length_size < len(data):
+        length = int.from_bytes(data[at:at + length_size], "big")
+        header = data[at + length_size]
+        if header & 0x1F in (1, 5):  # coded slice (non-IDR, IDR)
+            if header & 0x60:
+                return False
+            slices += 1
+        at += length_size + length
+    return slices > 0
+
+
+def _hash_planned(container: Any, stream: Any, every: int, plan: tuple[list[int], dict[int, int], set[int]],
+                  hash_frame: Any, result: VideoHash) -> VideoHash | None:
+    """Decode only what the plan needs; None as soon as anything differs from what the plan assumed."""
+    import av
+
+    order, numbers, skip = plan
+    outputs = 0
+    position = 0
+    try:
+        for packet in [*container.demux(stream), None]:
+            if packet is not None and packet.size == 0:
+                continue
+            if packet is not None:
+                if position >= len(order) or packet.pts != order[position]:
+                    return None
+                position += 1
+                if packet.pts in skip:
+                    continue
+            for frame in stream.decode(packet):
+                number = numbers.get(frame.pts)
+                if number is None:
+                    return None
+                outputs += 1
+                if not number:
+                    result.rotation = int(getattr(frame, "rotation", 0) or 0) % 360
+                if number % every == 0:
+                    result.frames.append(hash_frame(frame, number))
+    except av.FFmpegError:
+        return None
+    if position != len(order) or outputs + len(skip) != len(order):
+        return None
+    result.decoded = len(order)
+    result.skipped = len(skip)
+    return result
+
+
+def _rewind(container: Any, stream: Any) -> None:
+    container.seek(0, backward=True, any_frame=False, stream=stream)
+    stream.codec_context.flush_buffers()
 
 
 def _frames(container: Any, stream: Any, result: VideoHash) -> Iterable[Any]:
