@@ -17,6 +17,9 @@ READ_CHUNK_SIZE = 1 << 20
 MAX_IMAGE_PIXELS = 200_000_000
 # Images larger than this (bytes) are digested but not decoded for PDQ: no real photo is this large.
 MAX_IMAGE_BYTES = 512 * 1024 * 1024
+# Videos inside archives and disk images are decoded from memory (FFmpeg seeks, and nothing of the evidence is
+# ever written to disk), up to this size; larger ones get their digests and a note.
+MAX_VIDEO_MEMBER_BYTES = 2 * 1024 * 1024 * 1024
 
 # Store
 ENV_DB = "HASHWARDEN_DB"

@@ -206,3 +206,20 @@ def test_rar_is_named_not_silently_skipped(tmp_path: Path, fresh_store) -> None:
     (evidence / "a.rar").write_bytes(b"Rar!\x1a\x07\x01\x00" + b"\0" * 100)
     items = scan(evidence, tmp_path, fresh_store)
     assert items["a.rar"]["format"] == "rar" and "RAR archive: not opened" in items["a.rar!/"]["error"]
+
+
+def test_videos_inside_archives_get_vpdq(tmp_path: Path, fresh_store) -> None:
+    """A video stored in a zip (deflated) and in a tar.gz is decoded where it lies (the member stream is what
+    FFmpeg reads) and gets the same vPDQ as the file itself."""
+    from tests.signals.videos import make_video
+
+    video = make_video(tmp_path / "clip.mp4", seed=4, frames=75).read_bytes()
+    folder = tmp_path / "seized"
+    folder.mkdir()
+    (folder / "plain.mp4").write_bytes(video)
+    (folder / "v.zip").write_bytes(zip_bytes({"dir/clip.mp4": video}))
+    (folder / "v.tar.gz").write_bytes(gzip.compress(tar_bytes({"clip.mp4": video})))
+    items = scan(folder, tmp_path, fresh_store)
+    summaries = {path: item.get("vpdq") for path, item in items.items() if path.endswith(".mp4")}
+    assert len(summaries) == 3 and all(s == {"frames": 3, "decoded": 75, "fps": 30.0} for s in summaries.values()), \
+        summaries

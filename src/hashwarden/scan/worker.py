@@ -5,9 +5,11 @@ Runs in worker processes, so it takes and returns only picklable values and neve
 
 from __future__ import annotations
 
+import io
 from collections.abc import Callable
 from typing import Any
 
+from hashwarden.config import MAX_VIDEO_MEMBER_BYTES
 from hashwarden.errors import EvidenceReadError
 from hashwarden.evidence import FolderItem, Item
 from hashwarden.index.known_filter import KnownFilter
@@ -57,7 +59,8 @@ def hash_item(task: tuple[int, Item, HashOptions]) -> dict[str, Any]:
 
 def _add_vpdq(row: dict[str, Any], item: Item, signals: FileSignals, options: HashOptions,
               known_file: Callable[[FileSignals], str | None] | None) -> None:
-    """A video's vPDQ: a second, decoding read (FFmpeg seeks in the container), after the one digest read.
+    """A video's vPDQ: a second, decoding read (FFmpeg seeks in the container), after the one digest read; a video
+    inside an archive or disk image is decoded from memory (bounded), never from a copy on disk.
     `row["vpdq"]` holds the frames (for matching and `hashwarden hash`), `extra["vpdq"]` what the report shows."""
     reason = known_file(signals) if known_file else None
     if reason:
@@ -65,6 +68,13 @@ def _add_vpdq(row: dict[str, Any], item: Item, signals: FileSignals, options: Ha
         return
     try:
         with item.open() as fp:
+            if not isinstance(item, FolderItem):  # a member stream: FFmpeg needs to seek, so from memory
+                data = fp.read(MAX_VIDEO_MEMBER_BYTES + 1)
+                if len(data) > MAX_VIDEO_MEMBER_BYTES:
+                    signals.notes.append(f"video inside a container larger than {MAX_VIDEO_MEMBER_BYTES:,} bytes: "
+                                         "not decoded for vPDQ")
+                    return
+                fp = io.BytesIO(data)
             video = hash_video(fp, seconds_per_hash=options.vpdq_seconds_per_hash, name=item.path,
                                max_pixels=options.max_image_pixels, threads=1)
     except EvidenceReadError as exc:
