@@ -186,7 +186,7 @@ def main() -> None:
         faiss.omp_set_num_threads(1)
     del flat
     if not args.no_mih:
-        mih, seconds = timed(lambda: faiss.IndexBinaryMultiHash(256, 16, 16))
+        mih = faiss.IndexBinaryMultiHash(256, 16, 16)
         _, seconds = timed(mih.add, codes)
         print(f"faiss IndexBinaryMultiHash build: {seconds:.1f} s")
         for kind, queries in (("miss", misses), ("hit", hits)):

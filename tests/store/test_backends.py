@@ -24,6 +24,16 @@ ACTOR = "analyst@höst"
 EXPECTED_HEAD = "6353a764c99482ffedcc9f4287e04747fada18be641dd1e33fe35652a7a4d0bd"
 
 
+def _run_at_once(targets: list, deadlock: str) -> None:
+    """Run each target in its own thread and wait (60 s each); a thread still running is a deadlock."""
+    threads = [threading.Thread(target=target, daemon=True) for target in targets]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=60)
+    assert not any(thread.is_alive() for thread in threads), deadlock
+
+
 def _expected_chain() -> str:
     prev = audit.GENESIS
     for row_id in (1, 2, 3):
@@ -62,12 +72,7 @@ def test_concurrent_appenders_make_one_chain(store_engine) -> None:
         except BaseException as exc:  # noqa: BLE001 - reported by the assertion below
             errors.append(exc)
 
-    threads = [threading.Thread(target=write, args=(worker,), daemon=True) for worker in range(writers)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(timeout=60)
-    assert not any(thread.is_alive() for thread in threads), "appenders deadlocked"
+    _run_at_once([lambda worker=worker: write(worker) for worker in range(writers)], "appenders deadlocked")
     assert errors == []
     with store_engine.connect() as conn:
         result = audit.verify(conn)
@@ -160,10 +165,5 @@ def test_clients_opening_a_new_database_at_once_migrate_it_once(pg_url: str) -> 
         except BaseException as exc:  # noqa: BLE001 - reported by the assertion below
             errors.append(exc)
 
-    threads = [threading.Thread(target=open_it, daemon=True) for _ in range(clients)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(timeout=60)
-    assert not any(thread.is_alive() for thread in threads), "clients deadlocked while migrating"
+    _run_at_once([open_it] * clients, "clients deadlocked while migrating")
     assert errors == []

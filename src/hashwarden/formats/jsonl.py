@@ -22,6 +22,19 @@ def read(fp: BinaryIO, path: str, report: ReadReport | None = None) -> Iterator[
     Raises:
         FormatError: a line is not a JSON object, holds an invalid hash or no hash at all.
     """
+    for number, obj in object_lines(fp, path):
+        try:
+            yield _record(obj, f"{path}:{number}", number)
+        except (InvalidSignal, TypeError, ValueError) as exc:
+            raise FormatError(str(exc), path, number) from exc
+
+
+def object_lines(fp: BinaryIO, path: str) -> Iterator[tuple[int, dict[str, Any]]]:
+    """(line number, object) for each non-blank line, every line a JSON object.
+
+    Raises:
+        FormatError: a line is not JSON or not an object (file and line named).
+    """
     for number, text in text_lines(fp, path, comment=None):
         try:
             obj = json.loads(text)
@@ -29,10 +42,7 @@ def read(fp: BinaryIO, path: str, report: ReadReport | None = None) -> Iterator[
             raise FormatError(f"not valid JSON: {exc.msg} at column {exc.colno}", path, number) from exc
         if not isinstance(obj, dict):
             raise FormatError("each line must be a JSON object", path, number)
-        try:
-            yield _record(obj, f"{path}:{number}", number)
-        except (InvalidSignal, TypeError, ValueError) as exc:
-            raise FormatError(str(exc), path, number) from exc
+        yield number, obj
 
 
 def _record(obj: dict[str, Any], provenance: str, line: int) -> EntryRecord:

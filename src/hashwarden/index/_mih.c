@@ -352,21 +352,26 @@ static void release(Py_buffer *views, int count) {
         if (views[i].obj) PyBuffer_Release(&views[i]);
 }
 
-static int check_tables(Py_buffer *codes, Py_buffer *offsets, Py_buffer *ids, Py_buffer *partners, size_t *n) {
-    if (codes->len % 32) {
+/* The index held in four buffers (codes, offsets, ids, partners: v[0..3]) as `tables`, its sizes checked. */
+static int open_tables(Py_buffer *v, tables *t) {
+    if (v[0].len % 32) {
         PyErr_SetString(PyExc_ValueError, "codes are not whole 32-byte PDQ codes");
         return -1;
     }
-    *n = (size_t)codes->len / 32;
-    if (*n >= UINT32_MAX) {
+    t->n = (size_t)v[0].len / 32;
+    if (t->n >= UINT32_MAX) {
         PyErr_SetString(PyExc_ValueError, "2^32 codes or more: split the index");
         return -1;
     }
-    if ((size_t)offsets->len != sizeof(uint32_t) * TABLES * (BUCKETS + 1) ||
-        (size_t)ids->len != sizeof(uint32_t) * TABLES * *n || (size_t)partners->len != sizeof(uint16_t) * TABLES * *n) {
+    if ((size_t)v[1].len != sizeof(uint32_t) * TABLES * (BUCKETS + 1) ||
+        (size_t)v[2].len != sizeof(uint32_t) * TABLES * t->n || (size_t)v[3].len != sizeof(uint16_t) * TABLES * t->n) {
         PyErr_SetString(PyExc_ValueError, "index tables do not match the number of codes");
         return -1;
     }
+    t->codes = v[0].buf;
+    t->offsets = v[1].buf;
+    t->ids = v[2].buf;
+    t->partners = v[3].buf;
     return 0;
 }
 
@@ -376,12 +381,12 @@ static PyObject *py_build(PyObject *self, PyObject *args) {
         release(v, 4);
         return NULL;
     }
-    size_t n;
-    if (check_tables(&v[0], &v[1], &v[2], &v[3], &n)) {
+    tables t;
+    if (open_tables(v, &t)) {
         release(v, 4);
         return NULL;
     }
-    Py_BEGIN_ALLOW_THREADS build_tables(v[0].buf, n, v[1].buf, v[2].buf, v[3].buf);
+    Py_BEGIN_ALLOW_THREADS build_tables(t.codes, t.n, v[1].buf, v[2].buf, v[3].buf);
     Py_END_ALLOW_THREADS release(v, 4);
     Py_RETURN_NONE;
 }
@@ -394,15 +399,11 @@ static PyObject *py_search(PyObject *self, PyObject *args) {
         return NULL;
     }
     tables x;
-    if (check_tables(&v[0], &v[1], &v[2], &v[3], &x.n) || v[4].len % 32 || v[5].len % 32 || radius < 0) {
+    if (open_tables(v, &x) || v[4].len % 32 || v[5].len % 32 || radius < 0) {
         if (!PyErr_Occurred()) PyErr_SetString(PyExc_ValueError, "tail or queries are not whole PDQ codes, or radius < 0");
         release(v, 6);
         return NULL;
     }
-    x.codes = v[0].buf;
-    x.offsets = v[1].buf;
-    x.ids = v[2].buf;
-    x.partners = v[3].buf;
     const size_t nq = (size_t)v[5].len / 32;
     probes *p = malloc(sizeof(probes));
     answer out = {{NULL, 0, 0, 8}, {NULL, 0, 0, 8}, {NULL, 0, 0, 4}};
@@ -433,20 +434,11 @@ static PyObject *py_join(PyObject *self, PyObject *args) {
         return NULL;
     }
     tables x, qt;
-    if (check_tables(&v[0], &v[1], &v[2], &v[3], &x.n) || check_tables(&v[5], &v[6], &v[7], &v[8], &qt.n) ||
-        v[4].len % 32 || radius < 0 || radius >= LINEAR_FROM) {
+    if (open_tables(v, &x) || open_tables(v + 5, &qt) || v[4].len % 32 || radius < 0 || radius >= LINEAR_FROM) {
         if (!PyErr_Occurred()) PyErr_SetString(PyExc_ValueError, "tail is not whole PDQ codes, or radius not in 0..47");
         release(v, 9);
         return NULL;
     }
-    x.codes = v[0].buf;
-    x.offsets = v[1].buf;
-    x.ids = v[2].buf;
-    x.partners = v[3].buf;
-    qt.codes = v[5].buf;
-    qt.offsets = v[6].buf;
-    qt.ids = v[7].buf;
-    qt.partners = v[8].buf;
     probes *p = malloc(sizeof(probes));
     answer out = {{NULL, 0, 0, 8}, {NULL, 0, 0, 8}, {NULL, 0, 0, 4}};
     int failed = !p || vec_reserve(&out.lims, qt.n + 1);

@@ -13,8 +13,7 @@ from collections.abc import Callable, Iterator
 from typing import Any, BinaryIO, TextIO
 
 from hashwarden.errors import FormatError, InvalidSignal
-from hashwarden.formats._lines import text_lines
-from hashwarden.formats.jsonl import parse_vpdq
+from hashwarden.formats.jsonl import object_lines, parse_vpdq
 from hashwarden.scan.matcher import Matcher, item_status
 from hashwarden.signals import MD5, PDQ, SHA1, SHA256
 
@@ -44,8 +43,8 @@ def match_lines(matcher: Matcher, fp: BinaryIO, path: str, out: TextIO,
 
 def _batches(fp: BinaryIO, path: str) -> Iterator[list[dict[str, Any]]]:
     batch: list[dict[str, Any]] = []
-    for number, text in text_lines(fp, path, comment=None):
-        batch.append(_item(text, path, number))
+    for number, item in object_lines(fp, path):
+        batch.append(_checked(item, path, number))
         if len(batch) >= BATCH_LINES:
             yield batch
             batch = []
@@ -53,14 +52,8 @@ def _batches(fp: BinaryIO, path: str) -> Iterator[list[dict[str, Any]]]:
         yield batch
 
 
-def _item(text: str, path: str, number: int) -> dict[str, Any]:
-    """One line as an item, its hashes checked (lower-case hex of the right length)."""
-    try:
-        item = json.loads(text)
-    except json.JSONDecodeError as exc:
-        raise FormatError(f"not valid JSON: {exc.msg} at column {exc.colno}", path, number) from exc
-    if not isinstance(item, dict):
-        raise FormatError("each line must be a JSON object", path, number)
+def _checked(item: dict[str, Any], path: str, number: int) -> dict[str, Any]:
+    """One line's item with its hashes checked (lower-case hex of the right length)."""
     for key, check in _CHECKS.items():
         if item.get(key) is not None:
             try:
