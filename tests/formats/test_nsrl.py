@@ -276,6 +276,70 @@ def test_bad_row_in_sqlite_names_row_and_column(tmp_path: Path, column, value, m
     assert info.value.line == 2 and info.value.field == column and "row 2 of FILE" in str(info.value)
 
 
+def _fast_rows(db: Path) -> tuple[list, list[dict]]:
+    with open(db, "rb") as fp:
+        batches = list(nsrl.read_rows(fp, str(db)))
+    return batches, [dict(zip(batch.columns, row)) for batch in batches for row in batch.rows]
+
+
+def test_rdsv3_table_is_read_in_sha256_order_through_nists_key(tmp_path: Path) -> None:
+    """NIST's primary key leads with sha256 and holds every column: the fast reader walks it (several batches),
+    rows ascend by sha256 through the whole file (so the loader appends to the sha256 index), and each row keeps
+    its own number in the file as its line."""
+    rows = [(*fake(i), f"f{i}.dll", i, 228) for i in range(1, 120_001)]
+    batches, flat = _fast_rows(minimal_db(tmp_path / "RDS.db", rows=rows))
+    assert len(batches) == 3 and {batch.ordered_by for batch in batches} == {"sha256"}
+    digests = [row["sha256"] for row in flat]
+    assert digests == sorted(digests) and digests != [bytes.fromhex(fake(i)[0]) for i in range(1, 120_001)]
+    assert sorted(row["line"] for row in flat) == list(range(1, 120_001))
+    assert all(row["sha256"].hex().upper() == fake(row["line"])[0] and row["size"] == row["line"] for row in flat)
+
+
+@pytest.mark.parametrize("change", ["rowid gap", "no key", "nullable key"])
+def test_rdsv3_table_read_in_file_order_when_the_key_cannot_be_trusted(tmp_path: Path, change: str) -> None:
+    """Without 1..N rowids (a line would not be the row's number), a unique index leading with sha256, or NOT
+    NULL key columns (a NULL falls outside every key range), the table is read in rowid order, as before."""
+    rows = [(*fake(i), f"f{i}.dll", i, 228) for i in range(1, 60_001)]
+    db = minimal_db(tmp_path / "RDS.db", rows=rows)
+    with sqlite3.connect(db) as con:
+        if change == "rowid gap":
+            con.execute("DELETE FROM FILE WHERE rowid = 7")
+        else:
+            con.execute("ALTER TABLE FILE RENAME TO OLD")
+            columns = ", ".join(nsrl.TABLE_COLUMNS["FILE"])
+            key = "" if change == "no key" else f", PRIMARY KEY ({columns})"
+            con.execute(f"CREATE TABLE FILE ({columns}{key})")  # no NOT NULL: SQLite lets a PK column hold NULL
+            con.execute("INSERT INTO FILE SELECT * FROM OLD ORDER BY rowid")
+            con.execute("DROP TABLE OLD")
+    batches, flat = _fast_rows(db)
+    assert {batch.ordered_by for batch in batches} == {None}
+    assert [row["line"] for row in flat] == list(range(1, len(flat) + 1))
+    assert [row["sha256"] for row in flat] == [bytes.fromhex(r[0]) for r in rows if change != "rowid gap" or r[-2] != 7]
+    with open(db, "rb") as fp:
+        assert [r.sha256 for r in nsrl.read(fp, str(db))] == [row["sha256"].hex() for row in flat]
+
+
+def test_rdsv3_null_in_a_declared_not_null_key_is_an_error_not_a_lost_row(tmp_path: Path, monkeypatch) -> None:
+    """A file whose schema says NOT NULL but holds a NULL (edited behind SQLite's back) at a batch boundary: the
+    key ranges skip that row, and the count check turns the loss into an error naming the table."""
+    monkeypatch.setattr(nsrl, "_BATCH", 10)
+    rows = sorted([(*fake(i), f"f{i}.dll", i, 228) for i in range(1, 31)])
+    rows[9] = (*rows[9][:3], None, *rows[9][4:])  # the 10th in key order: the first batch's upper bound
+    path = tmp_path / "RDS.db"
+    con = sqlite3.connect(path)
+    columns = ", ".join(nsrl.TABLE_COLUMNS["FILE"])
+    con.execute(f"CREATE TABLE FILE ({columns}, PRIMARY KEY ({columns}))")
+    con.executemany("INSERT INTO FILE VALUES (?, ?, ?, ?, ?, ?, ?)", rows)
+    declared = ", ".join(f"{c} NOT NULL" for c in nsrl.TABLE_COLUMNS["FILE"])
+    con.execute("PRAGMA writable_schema = ON")
+    con.execute("UPDATE sqlite_master SET sql = ? WHERE name = 'FILE'",
+                (f"CREATE TABLE FILE ({declared}, PRIMARY KEY ({columns}))",))
+    con.commit()
+    con.close()
+    with pytest.raises(FormatError, match="1 of 30 rows have NULL in a column of its primary key"):
+        _fast_rows(path)
+
+
 # --- RDSv2 ---------------------------------------------------------------------------------------------------
 
 V2_HEADER = '"SHA-1","MD5","CRC32","FileName","FileSize","ProductCode","OpSystemCode","SpecialCode"\r\n'

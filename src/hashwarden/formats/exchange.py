@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+from contextlib import nullcontext
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any, BinaryIO
@@ -21,6 +22,7 @@ from hashwarden.store import audit
 from hashwarden.store.bulk import (
     ImportResult, add_rows, finish_import, iter_entries, load, record_import, start_import,
 )
+from hashwarden.store.db import rollback_journal
 from hashwarden.store.delta import apply_delta
 from hashwarden.store.hashsets import EntryRecord, create_set, get_set
 from hashwarden.store.schema import hash_set
@@ -104,7 +106,7 @@ def import_file(
         raise FormatError(f"cannot read ({exc.strerror})", name) from exc
     report = ReadReport()
     file = os.path.abspath(name)
-    with raw, engine.begin() as conn:
+    with raw, engine.connect() as conn, _journal_for(conn, raw), conn.begin():
         target = _set_for_import(conn, set_name, fmt, kind, scheme, source)
         hashed = HashingReader(raw)
         head = raw.peek(64)[:64]  # not consumed: the reader (and the digest) still see every byte
@@ -127,6 +129,18 @@ def import_file(
         record_import(conn, set_name, result, fmt=fmt, file=file, file_sha256=hashed.finish(),
                       details=report.to_json())
     return result, report
+
+
+# From this size on, an import into SQLite runs with the rollback journal when it has the database to itself
+# (store.db.rollback_journal: the WAL would write every page twice). 64 MiB: about a million md5sum lines.
+BULK_JOURNAL_BYTES = 64 << 20
+
+
+def _journal_for(conn: Any, raw: BinaryIO) -> Any:
+    """The journal a big import runs with (see BULK_JOURNAL_BYTES); small imports keep WAL."""
+    if os.fstat(raw.fileno()).st_size >= BULK_JOURNAL_BYTES:
+        return rollback_journal(conn)
+    return nullcontext(False)
 
 
 def _set_for_import(conn: Any, set_name: str, fmt: str, kind: str | None, scheme: str | None,

@@ -247,8 +247,12 @@ def read_rows(fp: BinaryIO, path: str, report: ReadReport | None = None) -> Iter
         crc = "crc32" if "crc32" in columns else "NULL"
         select = f'SELECT sha256, sha1, md5, {crc}, file_name, file_size, package_id FROM "{source}"'
         number = 0
-        if con.execute("SELECT type FROM sqlite_master WHERE name = ?", (source,)).fetchone()[0] == "table":
-            # A table (the minimal release): SQLite assembles each batch's columns itself, in rowid order.
+        is_table = con.execute("SELECT type FROM sqlite_master WHERE name = ?", (source,)).fetchone()[0] == "table"
+        key = _sha256_key(con, source, crc) if is_table else None
+        if key is not None:
+            yield from _batches_by_sha256(con, source, crc, *key, path)
+        elif is_table:
+            # A table without that index: SQLite assembles each batch's columns itself, in rowid order.
             aggregate = _AGGREGATE.format(crc=crc, source=source, batch=_BATCH)
             last = 0
             while True:
@@ -275,24 +279,103 @@ def read_rows(fp: BinaryIO, path: str, report: ReadReport | None = None) -> Iter
 _BATCH = 50_000
 _VALUE_COLUMNS = ("size", "attributes")
 # One batch of a FILE table in one row: how many, the last rowid, the three hash columns concatenated, the values
-# as the JSON array `ColumnBatch` takes ([size, attributes] per row: json_patch into {} drops the null members,
-# keys in sorted order, as `read` stores them), and how many rows the fast path cannot take as they are.
+# as the JSON array `ColumnBatch` takes ([size, attributes] per row: keys in sorted order, as `read` stores them;
+# json_patch into {} drops null members, only needed when a row has one: it parses again, ~2 s per 5M rows), and
+# how many rows the fast path cannot take as they are.
+_ATTRIBUTES = """CASE WHEN {crc} <> '' AND file_name IS NOT NULL AND package_id IS NOT NULL
+        THEN json_object('crc32', {crc}, 'file_name', file_name, 'package_id', package_id)
+        ELSE json_patch('{{}}', json_object('crc32', nullif({crc}, ''), 'file_name', file_name, 'package_id', package_id))
+        END"""
 _AGGREGATE = """SELECT count(*), max(rowid), group_concat(sha256, ''), group_concat(sha1, ''), group_concat(md5, ''),
-    json_group_array(json_array(file_size, json_patch('{{}}', json_object(
-        'crc32', nullif({crc}, ''), 'file_name', file_name, 'package_id', package_id)))),
+    json_group_array(json_array(file_size, {attributes})),
     total(typeof(file_size) NOT IN ('integer', 'null') OR typeof(sha256) != 'text' OR typeof(sha1) != 'text'
           OR typeof(md5) != 'text')
-    FROM (SELECT rowid, * FROM "{source}" WHERE rowid > ? ORDER BY rowid LIMIT {batch})"""
+    FROM (SELECT rowid, * FROM "{source}" WHERE rowid > ? ORDER BY rowid LIMIT {batch})""".replace(
+    "{attributes}", _ATTRIBUTES)
+# The same for a key range read in index order, each row's rowid (its line) as a third value.
+_BY_SHA256 = """SELECT count(*), group_concat(sha256, ''), group_concat(sha1, ''), group_concat(md5, ''),
+    json_group_array(json_array(file_size, {attributes}, rowid)),
+    total(typeof(file_size) NOT IN ('integer', 'null') OR typeof(sha256) != 'text' OR typeof(sha1) != 'text'
+          OR typeof(md5) != 'text')
+    FROM (SELECT rowid, * FROM "{source}" {where} ORDER BY {order})""".replace("{attributes}", _ATTRIBUTES)
 
 
 def _aggregated_batch(count: int, sha256: str | None, sha1: str | None, md5: str | None, values: str, odd: float,
-                      first: int) -> ColumnBatch | None:
+                      first: int | None, ordered_by: str | None = None) -> ColumnBatch | None:
     """A batch `_AGGREGATE` assembled, or None when a row needs the row-by-row checks (a NULL or malformed hash,
-    a size that is not an integer: a NULL hash is left out by group_concat, so the lengths tell)."""
+    a size that is not an integer: a NULL hash is left out by group_concat, so the lengths tell). With `first`
+    None the values carry each row's line (`_BY_SHA256`)."""
     if odd:
         return None
     digests = _hex_columns(count, sha256, sha1, md5)
-    return None if digests is None else ColumnBatch(count, digests, _VALUE_COLUMNS, values, first)
+    if digests is None:
+        return None
+    columns = _VALUE_COLUMNS if first is not None else (*_VALUE_COLUMNS, "line")
+    return ColumnBatch(count, digests, columns, values, first, ordered_by)
+
+
+def _sha256_key(con: sqlite3.Connection, source: str, crc: str) -> tuple[tuple[str, ...], int] | None:
+    """The columns of a unique index of FILE that leads with sha256 and holds every column read (NIST's
+    minimal schema has one: its primary key over all seven columns), and the row count, when the table's
+    rowids are 1..N and the key's columns are declared NOT NULL (a NULL falls outside every key range).
+
+    Read in that index's order, the rows come sorted by sha256 straight from the index (no table look-ups), so
+    the loader appends to the sha256 index instead of rebuilding it. With rowids 1..N a row's rowid is its number
+    in file order, so the stored `line` is what reading in rowid order gives.
+    """
+    wanted = {"sha256", "sha1", "md5", "file_name", "file_size", "package_id", *(("crc32",) if crc != "NULL" else ())}
+    not_null = {name.lower() for _, name, _, notnull, _, _ in con.execute(f'PRAGMA table_info("{source}")') if notnull}
+    for _, name, unique, _, partial in con.execute(f'PRAGMA index_list("{source}")'):
+        if not unique or partial:
+            continue
+        info = con.execute(f'PRAGMA index_xinfo("{name}")').fetchall()
+        keys = [(column, desc, collation) for _, cid, column, desc, collation, is_key in info if is_key]
+        columns = tuple(column.lower() for column, _, _ in keys if column is not None)
+        if (len(columns) == len(keys) and columns and columns[0] == "sha256" and wanted <= set(columns) <= not_null
+                and all(not desc and collation.upper() == "BINARY" for _, desc, collation in keys)):
+            break
+    else:
+        return None
+    low, high, count = con.execute(f'SELECT min(rowid), max(rowid), count(*) FROM "{source}"').fetchone()
+    return (columns, count) if count and (low, high) == (1, count) else None
+
+
+def _batches_by_sha256(
+    con: sqlite3.Connection, source: str, crc: str, key: tuple[str, ...], total: int, path: str
+) -> Iterator[RowBatch | ColumnBatch]:
+    """FILE's rows in the order of the unique index `key` (see `_sha256_key`), batch by batch: each batch is the
+    key range up to the `_BATCH`-th next key (found in the index alone), assembled by SQLite as `_AGGREGATE` does,
+    with each row's rowid as its line. A row with NULL in a key column would fall between the ranges, so the
+    rows read are counted against the table's and a difference is an error, not a silent loss."""
+    columns = ", ".join(f'"{c}"' for c in key)
+    marks = ", ".join("?" * len(key))
+    read, last = 0, None
+    while True:
+        after = () if last is None else (f"({columns}) > ({marks})",)
+        bound = con.execute(f'SELECT {columns} FROM "{source}" {_where(after)} ORDER BY {columns} '
+                            f'LIMIT 1 OFFSET {_BATCH - 1}', last or ()).fetchone()
+        where = _where((*after, *(() if bound is None else (f"({columns}) <= ({marks})",))))
+        params = (*(last or ()), *(bound or ()))
+        count, *texts = con.execute(_BY_SHA256.format(crc=crc, source=source, where=where, order=columns),
+                                    params).fetchone()
+        if count:
+            batch = _aggregated_batch(count, *texts, first=None, ordered_by="sha256")
+            if batch is None:  # something in it needs the row-by-row checks
+                rows = con.execute(f'SELECT sha256, sha1, md5, {crc}, file_name, file_size, package_id, rowid '
+                                   f'FROM "{source}" {where} ORDER BY {columns}', params).fetchall()
+                batch = _row_batch(rows, None, source, path, ordered_by="sha256")
+            yield batch
+            read += count
+        if bound is None:
+            break
+        last = bound
+    if read != total:
+        raise FormatError(f"{source}: {total - read:,} of {total:,} rows have NULL in a column of its primary key",
+                          path, field=source)
+
+
+def _where(conditions: tuple[str, ...]) -> str:
+    return f"WHERE {' AND '.join(conditions)}" if conditions else ""
 
 
 def _hex_columns(count: int, *texts: str | None) -> dict[str, tuple[int, bytes]] | None:
@@ -312,12 +395,14 @@ def _hex_columns(count: int, *texts: str | None) -> dict[str, tuple[int, bytes]]
     return digests
 
 
-def _row_batch(rows: list[tuple], first: int, source: str, path: str) -> RowBatch:
-    """FILE rows one by one, with the exact error (row, column) for a bad one."""
+def _row_batch(rows: list[tuple], first: int | None, source: str, path: str,
+               ordered_by: str | None = None) -> RowBatch:
+    """FILE rows one by one, with the exact error (row, column) for a bad one. With `first` None each row ends
+    with its line (its rowid)."""
     out = []
     number = first
-    for sha256, sha1, md5, crc32, name, size, package in rows:
-        number += 1
+    for sha256, sha1, md5, crc32, name, size, package, *line in rows:
+        number = line[0] if first is None else number + 1
         try:
             raw = bytes.fromhex(sha256 + sha1 + md5)
             if len(raw) != 68 or not (size is None or size.__class__ is int):
@@ -329,7 +414,7 @@ def _row_batch(rows: list[tuple], first: int, source: str, path: str) -> RowBatc
         attributes = {k: v for k, v in (("file_name", name), ("package_id", package), ("crc32", crc32 or None))
                       if v is not None}
         out.append((*digests, size, canonical_json(attributes) if attributes else None, number))
-    return RowBatch(("sha256", "sha1", "md5", "size", "attributes", "line"), out)
+    return RowBatch(("sha256", "sha1", "md5", "size", "attributes", "line"), out, ordered_by)
 
 
 def _column_batch(rows: list[tuple], first: int) -> ColumnBatch | None:
