@@ -47,6 +47,10 @@ def test_md5sum_gnu_bsd_and_types_by_length() -> None:
         (jsonl.read, '{"md5": "%s"}\n{"md5": "%s"\n' % (MD5, MD5), 2, "JSON"),
         (jsonl.read, '{"pdq": "zz"}\n', 1, "PDQ"),
         (jsonl.read, '{"md5": "%s", "pdq_quality": 200}\n' % MD5, 1, "pdq_quality"),
+        (jsonl.read, '{"md5": "%s", "pdq_quality": true}\n' % MD5, 1, "pdq_quality must be an integer .* not True"),
+        (jsonl.read, '{"vpdq": [{"frame": 0, "quality": 80.0, "pdq": "%s"}]}\n' % PDQ_HEX, 1,
+         "vpdq frame 0 .*quality must be an integer from 0 to 100, not 80.0"),
+        (jsonl.read, '{"vpdq": [{"frame": 0, "pdq": "%s"}]}\n' % PDQ_HEX, 1, "vpdq frame 0 .*: no 'quality'"),
     ],
 )
 def test_malformed_lines_name_file_and_line(reader, text, line, message) -> None:

@@ -63,8 +63,8 @@ def _record(obj: dict[str, Any], provenance: str, line: int) -> EntryRecord:
         raise ValueError("tags must be a list of strings")
     category = obj.get("category")
     quality = obj.get("pdq_quality")
-    if quality is not None and (not isinstance(quality, int) or not 0 <= quality <= 100):
-        raise ValueError("pdq_quality must be an integer from 0 to 100")
+    if quality is not None:
+        check_quality(quality, "pdq_quality")
     size = obj.get("size")
     if size is not None and (not isinstance(size, int) or size < 0):
         raise ValueError("size must be a non-negative integer")
@@ -83,6 +83,14 @@ def _record(obj: dict[str, Any], provenance: str, line: int) -> EntryRecord:
     )
 
 
+def check_quality(value: Any, name: str = "quality") -> int:
+    """A PDQ quality as JSON carries it: an integer from 0 to 100. Not a boolean (Python's `true` is an int 1),
+    not a float: a quality written as 80.0 was computed by something else than a PDQ hasher."""
+    if not isinstance(value, int) or isinstance(value, bool) or not 0 <= value <= 100:
+        raise ValueError(f"{name} must be an integer from 0 to 100, not {value!r}")
+    return value
+
+
 def parse_vpdq(value: Any) -> list[VpdqFrame] | None:
     """`"vpdq": [{"frame", "quality", "pdq", "timestamp"}, ...]` as `hashwarden hash` writes it for a video."""
     if value is None:
@@ -93,11 +101,12 @@ def parse_vpdq(value: Any) -> list[VpdqFrame] | None:
     for number, frame in enumerate(value):
         try:
             quality, index, seconds = frame["quality"], frame["frame"], frame.get("timestamp", 0.0)
-            if not (isinstance(index, int) and index >= 0 and isinstance(quality, int) and 0 <= quality <= 100
-                    and isinstance(seconds, (int, float))):
+            check_quality(quality)
+            if not (isinstance(index, int) and index >= 0 and isinstance(seconds, (int, float))):
                 raise ValueError
             frames.append(VpdqFrame(index, quality, PDQ.validate(frame["pdq"]), float(seconds)))
         except (KeyError, TypeError, ValueError, InvalidSignal) as exc:
-            detail = f": {exc}" if isinstance(exc, InvalidSignal) else ""
+            detail = (f": no {exc.args[0]!r}" if isinstance(exc, KeyError)
+                      else f": {exc}" if isinstance(exc, (InvalidSignal, ValueError)) and str(exc) else "")
             raise ValueError(f"vpdq frame {number} is not {{frame, quality 0-100, pdq, timestamp}}{detail}") from None
     return frames

@@ -13,7 +13,7 @@ from collections.abc import Callable, Iterator
 from typing import Any, BinaryIO, TextIO
 
 from hashwarden.errors import FormatError, InvalidSignal
-from hashwarden.formats.jsonl import object_lines, parse_vpdq
+from hashwarden.formats.jsonl import check_quality, object_lines, parse_vpdq
 from hashwarden.scan.matcher import Matcher, item_status
 from hashwarden.signals import MD5, PDQ, SHA1, SHA256
 
@@ -75,15 +75,9 @@ def _forms(value: object) -> list[str]:
     return [PDQ.validate(_text(form)) for form in value]
 
 
-def _quality(value: object) -> int:
-    if not isinstance(value, int) or isinstance(value, bool) or not 0 <= value <= 100:
-        raise ValueError("expected an integer from 0 to 100")
-    return value
-
-
 _CHECKS: dict[str, Callable[[object], Any]] = {
     **{key: (lambda value, signal=signal: signal.validate(_text(value))) for key, signal in _SIGNALS.items()},
     "pdq_dihedral": _forms,
-    "pdq_quality": _quality,
+    "pdq_quality": check_quality,
     "vpdq": lambda value: [frame.to_json() for frame in parse_vpdq(value) or []],
 }
