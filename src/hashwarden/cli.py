@@ -226,39 +226,29 @@ KindOption = Annotated[
 SchemeOption = Annotated[Optional[str], typer.Option("--scheme", help="Category scheme (vics-us, vics-uk, nist-caid, ...).")]
 
 
-@import_app.command("hashes")
-def import_hashes(file: Path, set_name: SetOption, kind: KindOption = None, scheme: SchemeOption = None,
-                  db: DbOption = None) -> None:
-    """Import JSON lines as written by `hashwarden hash` (extra keys: category, series, tags, comments)."""
-    _import(file, set_name, "hashes", db, kind, scheme)
+# The list formats whose import takes no option of its own: one command each, the same parameters.
+_PLAIN_IMPORTS = {
+    "hashes": "Import JSON lines as written by `hashwarden hash` (extra keys: category, series, tags, comments).",
+    "md5sum": "Import md5sum/sha1sum/sha256sum output (the digest type is told by its length).",
+    "pdq": "Import a ThreatExchange PDQ list: one 64-hex hash per line, optionally `,quality` (further fields "
+           "ignored).",
+    "hashdeep": "Import hashdeep output (its `%%%%` header says which columns each row has).",
+    "icse": "Import an INTERPOL ICSE CSV export (`;`-separated, Y/N flags; PhotoDNA kept opaque).",
+}
 
 
-@import_app.command("md5sum")
-def import_md5sum(file: Path, set_name: SetOption, kind: KindOption = None, scheme: SchemeOption = None,
-                  db: DbOption = None) -> None:
-    """Import md5sum/sha1sum/sha256sum output (the digest type is told by its length)."""
-    _import(file, set_name, "md5sum", db, kind, scheme)
-
-
-@import_app.command("pdq")
-def import_pdq(file: Path, set_name: SetOption, kind: KindOption = None, scheme: SchemeOption = None,
-               db: DbOption = None) -> None:
-    """Import a ThreatExchange PDQ list: one 64-hex hash per line, optionally `,quality` (further fields ignored)."""
-    _import(file, set_name, "pdq", db, kind, scheme)
-
-
-@import_app.command("hashdeep")
-def import_hashdeep(file: Path, set_name: SetOption, kind: KindOption = None, scheme: SchemeOption = None,
-                    db: DbOption = None) -> None:
-    """Import hashdeep output (its `%%%%` header says which columns each row has)."""
-    _import(file, set_name, "hashdeep", db, kind, scheme)
-
-
-@import_app.command("icse")
-def import_icse(file: Path, set_name: SetOption, kind: KindOption = None, scheme: SchemeOption = None,
+def _add_plain_import(fmt: str, help_text: str) -> None:
+    def command(file: Path, set_name: SetOption, kind: KindOption = None, scheme: SchemeOption = None,
                 db: DbOption = None) -> None:
-    """Import an INTERPOL ICSE CSV export (`;`-separated, Y/N flags; PhotoDNA kept opaque)."""
-    _import(file, set_name, "icse", db, kind, scheme)
+        _import(file, set_name, fmt, db, kind, scheme)
+
+    command.__name__ = f"import_{fmt}"
+    command.__doc__ = help_text
+    import_app.command(fmt)(command)
+
+
+for _fmt, _help in _PLAIN_IMPORTS.items():
+    _add_plain_import(_fmt, _help)
 
 
 @import_app.command("vics")
