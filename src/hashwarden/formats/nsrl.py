@@ -328,7 +328,7 @@ def _sha256_key(con: sqlite3.Connection, source: str, crc: str) -> tuple[tuple[s
     for _, name, unique, _, partial in con.execute(f'PRAGMA index_list("{source}")'):
         if not unique or partial:
             continue
-        info = con.execute(f'PRAGMA index_xinfo("{name}")').fetchall()
+        info = con.execute(f'PRAGMA index_xinfo("{name.replace(chr(34), chr(34) * 2)}")').fetchall()
         keys = [(column, desc, collation) for _, cid, column, desc, collation, is_key in info if is_key]
         columns = tuple(column.lower() for column, _, _ in keys if column is not None)
         if (len(columns) == len(keys) and columns and columns[0] == "sha256" and wanted <= set(columns) <= not_null
