@@ -13,7 +13,7 @@ from hashwarden.signals import MD5, PDQ, SHA1, SHA256
 from hashwarden.signals.vpdq import VpdqFrame
 from hashwarden.store.hashsets import EntryRecord
 
-_HASH_FIELDS = {"md5": MD5, "sha1": SHA1, "sha256": SHA256, "pdq": PDQ}
+HASH_FIELDS = {"md5": MD5, "sha1": SHA1, "sha256": SHA256, "pdq": PDQ}
 
 
 def read(fp: BinaryIO, path: str, report: ReadReport | None = None) -> Iterator[EntryRecord]:
@@ -47,7 +47,7 @@ def object_lines(fp: BinaryIO, path: str) -> Iterator[tuple[int, dict[str, Any]]
 
 def _record(obj: dict[str, Any], provenance: str, line: int) -> EntryRecord:
     hashes = {}
-    for key, signal in _HASH_FIELDS.items():
+    for key, signal in HASH_FIELDS.items():
         value = obj.get(key)
         if value is not None:
             if not isinstance(value, str):
@@ -91,12 +91,15 @@ def check_quality(value: Any, name: str = "quality") -> int:
     return value
 
 
+_FRAME = "{frame, quality 0-100, pdq, timestamp}"
+
+
 def parse_vpdq(value: Any) -> list[VpdqFrame] | None:
     """`"vpdq": [{"frame", "quality", "pdq", "timestamp"}, ...]` as `hashwarden hash` writes it for a video."""
     if value is None:
         return None
     if not isinstance(value, list) or not all(isinstance(f, dict) for f in value):
-        raise ValueError("vpdq must be a list of {frame, quality, pdq, timestamp} objects")
+        raise ValueError(f"vpdq must be a list of {_FRAME} objects")
     frames = []
     for number, frame in enumerate(value):
         try:
@@ -105,8 +108,8 @@ def parse_vpdq(value: Any) -> list[VpdqFrame] | None:
             if not (isinstance(index, int) and index >= 0 and isinstance(seconds, (int, float))):
                 raise ValueError
             frames.append(VpdqFrame(index, quality, PDQ.validate(frame["pdq"]), float(seconds)))
-        except (KeyError, TypeError, ValueError, InvalidSignal) as exc:
-            detail = (f": no {exc.args[0]!r}" if isinstance(exc, KeyError)
-                      else f": {exc}" if isinstance(exc, (InvalidSignal, ValueError)) and str(exc) else "")
-            raise ValueError(f"vpdq frame {number} is not {{frame, quality 0-100, pdq, timestamp}}{detail}") from None
+        except KeyError as exc:
+            raise ValueError(f"vpdq frame {number} is not {_FRAME}: no {exc.args[0]!r}") from None
+        except (TypeError, ValueError, InvalidSignal) as exc:
+            raise ValueError(f"vpdq frame {number} is not {_FRAME}{f': {exc}' if str(exc) else ''}") from None
     return frames

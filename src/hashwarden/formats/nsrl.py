@@ -286,18 +286,14 @@ _ATTRIBUTES = """CASE WHEN {crc} <> '' AND file_name IS NOT NULL AND package_id 
         THEN json_object('crc32', {crc}, 'file_name', file_name, 'package_id', package_id)
         ELSE json_patch('{{}}', json_object('crc32', nullif({crc}, ''), 'file_name', file_name, 'package_id', package_id))
         END"""
-_AGGREGATE = """SELECT count(*), max(rowid), group_concat(sha256, ''), group_concat(sha1, ''), group_concat(md5, ''),
-    json_group_array(json_array(file_size, {attributes})),
+_BATCH_OF = """SELECT count(*), max(rowid), group_concat(sha256, ''), group_concat(sha1, ''), group_concat(md5, ''),
+    json_group_array(json_array(file_size, %(attributes)s%(line)s)),
     total(typeof(file_size) NOT IN ('integer', 'null') OR typeof(sha256) != 'text' OR typeof(sha1) != 'text'
           OR typeof(md5) != 'text')
-    FROM (SELECT rowid, * FROM "{source}" WHERE rowid > ? ORDER BY rowid LIMIT {batch})""".replace(
-    "{attributes}", _ATTRIBUTES)
+    FROM (SELECT rowid, * FROM "{source}" %(rows)s)"""
+_AGGREGATE = _BATCH_OF % {"attributes": _ATTRIBUTES, "line": "", "rows": "WHERE rowid > ? ORDER BY rowid LIMIT {batch}"}
 # The same for a key range read in index order, each row's rowid (its line) as a third value.
-_BY_SHA256 = """SELECT count(*), group_concat(sha256, ''), group_concat(sha1, ''), group_concat(md5, ''),
-    json_group_array(json_array(file_size, {attributes}, rowid)),
-    total(typeof(file_size) NOT IN ('integer', 'null') OR typeof(sha256) != 'text' OR typeof(sha1) != 'text'
-          OR typeof(md5) != 'text')
-    FROM (SELECT rowid, * FROM "{source}" {where} ORDER BY {order})""".replace("{attributes}", _ATTRIBUTES)
+_BY_SHA256 = _BATCH_OF % {"attributes": _ATTRIBUTES, "line": ", rowid", "rows": "{where} ORDER BY {order}"}
 
 
 def _aggregated_batch(count: int, sha256: str | None, sha1: str | None, md5: str | None, values: str, odd: float,
@@ -356,8 +352,8 @@ def _batches_by_sha256(
                             f'LIMIT 1 OFFSET {_BATCH - 1}', last or ()).fetchone()
         where = _where((*after, *(() if bound is None else (f"({columns}) <= ({marks})",))))
         params = (*(last or ()), *(bound or ()))
-        count, *texts = con.execute(_BY_SHA256.format(crc=crc, source=source, where=where, order=columns),
-                                    params).fetchone()
+        count, _, *texts = con.execute(_BY_SHA256.format(crc=crc, source=source, where=where, order=columns),
+                                       params).fetchone()
         if count:
             batch = _aggregated_batch(count, *texts, first=None, ordered_by="sha256")
             if batch is None:  # something in it needs the row-by-row checks

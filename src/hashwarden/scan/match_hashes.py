@@ -13,12 +13,11 @@ from collections.abc import Callable, Iterator
 from typing import Any, BinaryIO, TextIO
 
 from hashwarden.errors import FormatError, InvalidSignal
-from hashwarden.formats.jsonl import check_quality, object_lines, parse_vpdq
+from hashwarden.formats.jsonl import HASH_FIELDS, check_quality, object_lines, parse_vpdq
 from hashwarden.scan.matcher import Matcher, item_status
-from hashwarden.signals import MD5, PDQ, SHA1, SHA256
+from hashwarden.signals import PDQ
 
 BATCH_LINES = 100_000  # lines matched per join: bounds memory, keeps the join's advantage
-_SIGNALS = {"md5": MD5, "sha1": SHA1, "sha256": SHA256, "pdq": PDQ}
 
 
 def match_lines(matcher: Matcher, fp: BinaryIO, path: str, out: TextIO,
@@ -76,7 +75,7 @@ def _forms(value: object) -> list[str]:
 
 
 _CHECKS: dict[str, Callable[[object], Any]] = {
-    **{key: (lambda value, signal=signal: signal.validate(_text(value))) for key, signal in _SIGNALS.items()},
+    **{key: (lambda value, signal=signal: signal.validate(_text(value))) for key, signal in HASH_FIELDS.items()},
     "pdq_dihedral": _forms,
     "pdq_quality": check_quality,
     "vpdq": lambda value: [frame.to_json() for frame in parse_vpdq(value) or []],

@@ -2,13 +2,13 @@
 
 Why not one INSERT per record through SQLAlchemy: at 5M rows (NSRL, national lists) that path ran at about 50k
 rows/s. Here rows go in batches straight to the DBAPI driver (`executemany` on SQLite, with the per-import
-constants as literals; COPY on PostgreSQL). Readers of big lists (md5sum, RDSv3) hand over ready `RowBatch`es;
-other readers hand over `EntryRecord`s, converted column by column (`_rows`). When an import is large next to
-what the table holds, the indexes of `entry` are dropped and built once at the end, several times faster than
-maintaining them row by row; except the index of a digest the rows arrive sorted by (`ordered_by`), which only
-grows at its end. Big imports run with SQLite's rollback journal when they have the database to themselves
-(`store.db.rollback_journal`, chosen by `formats.exchange`). Measured in bench/import.py against the sqlite3
-shell's `.import` of the same rows into a table with the same indexes.
+constants as literals; COPY on PostgreSQL). Readers of big lists (md5sum, RDSv3) hand over ready `ColumnBatch`es
+(whole columns) or `RowBatch`es; other readers hand over `EntryRecord`s, converted column by column (`_rows`). When
+an import is large next to what the table holds, the indexes of `entry` are dropped and built once at the end,
+several times faster than maintaining them row by row; except the index of a digest the rows arrive sorted by
+(`ordered_by`), which only grows at its end. Big imports run with SQLite's rollback journal when they have the
+database to themselves (`store.db.rollback_journal`, chosen by `formats.exchange`). Measured in bench/import.py
+against the sqlite3 shell's `.import` of the same rows into a table with the same indexes.
 
 Idempotence: an entry is identified within its set by its four hashes (md5, sha1, sha256, pdq; null-safe). A
 record whose identity is already in the set is not added again; the existing entry keeps its first provenance

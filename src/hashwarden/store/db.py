@@ -73,13 +73,15 @@ def rollback_journal(conn: Connection) -> Iterator[bool]:
     The cost: while it runs, other processes cannot open the database (their switch to WAL is refused: "database
     is locked"). SQLite refuses to leave WAL while another connection is open, so a database in use by others is
     left in WAL (the import is then slower, nobody is disturbed); the refusal is immediate, not a timed wait.
-    Afterwards the connection goes back to WAL.
+    Afterwards the connection goes back to the journal mode and `synchronous` it had (WAL, as `_sqlite_pragmas`
+    sets them).
     """
     if conn.dialect.name != "sqlite" or conn.in_transaction():
         yield False
         return
     driver = conn.connection.driver_connection
-    timeout = driver.execute("PRAGMA busy_timeout").fetchone()[0]
+    mode, synchronous, timeout = (driver.execute(f"PRAGMA {name}").fetchone()[0]
+                                  for name in ("journal_mode", "synchronous", "busy_timeout"))
     driver.execute("PRAGMA busy_timeout = 0")
     try:
         switched = driver.execute("PRAGMA journal_mode = DELETE").fetchone()[0] == "delete"
@@ -93,10 +95,10 @@ def rollback_journal(conn: Connection) -> Iterator[bool]:
     finally:
         if switched:
             try:
-                driver.execute("PRAGMA journal_mode = WAL")
+                driver.execute(f"PRAGMA journal_mode = {mode}")
             except sqlite3.OperationalError:  # someone opened it meanwhile: the next connection's hook sets WAL
                 pass
-            driver.execute("PRAGMA synchronous = NORMAL")
+            driver.execute(f"PRAGMA synchronous = {int(synchronous)}")
 
 
 def resolve_url(url: str) -> URL:
