@@ -381,6 +381,13 @@ def scan_command(
     seconds_per_hash: SecondsPerHash = 1.0,
     vpdq_query_percent: VideoQueryPercent = 80.0,
     vpdq_compared_percent: VideoComparedPercent = 0.0,
+    max_expanded_bytes: Annotated[int, typer.Option(
+        "--max-expanded-bytes", min=0,
+        help="Bytes one file's contents (nested containers included) may expand to (0 = max(4 GiB, 100 x its size)).",
+    )] = 0,
+    max_members: Annotated[int, typer.Option(
+        "--max-members", min=1, help="Members (at every nesting level) one file may hold before expansion stops.",
+    )] = 10_000_000,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar and no summary.")] = False,
     db: DbOption = None,
 ) -> None:
@@ -396,6 +403,7 @@ def scan_command(
         pdq_threshold=pdq_threshold, pdq_min_quality=pdq_min_quality, workers=workers, compute_pdq=not no_pdq,
         carve=carve, verify_ewf=verify, known_filter=not no_nsrl, vpdq_seconds_per_hash=seconds_per_hash,
         vpdq_query_percent=vpdq_query_percent, vpdq_compared_percent=vpdq_compared_percent,
+        max_expanded_bytes=max_expanded_bytes, max_members=max_members,
     )
     engine = _engine(db)
     kwargs = dict(resume=resume, command=sys.argv, verify_after=not no_verify_after)

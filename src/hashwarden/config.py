@@ -55,6 +55,10 @@ class ScanSettings:
     # frames are matched (python-threatexchange's defaults; see index/video.py).
     vpdq_query_percent: float = 80.0
     vpdq_compared_percent: float = 0.0
+    # What one file of a source may expand to, nested containers included (0 = the larger of 4 GiB and 100 times
+    # its size; see evidence/tree.py): a small crafted archive cannot make a scan run for days.
+    max_expanded_bytes: int = 0
+    max_members: int = 10_000_000
 
     def worker_count(self) -> int:
         return self.workers if self.workers > 0 else (os.cpu_count() or 1)

@@ -1,13 +1,23 @@
-"""Archives as evidence containers, read in place: zip (incl. zip64), tar (plain, gz, bz2, xz, zst), 7z (py7zr),
-and single-file gzip/bzip2/xz/zstd streams, nested to a bounded depth. Nothing is ever extracted to disk: 7z members are
-decompressed into memory (up to MAX_NESTED_BYTES each), since py7zr offers no member stream. Encrypted members
-are listed with the error "encrypted" (hashwarden holds no passwords). RAR needs a non-free tool and is not opened.
+"""Archives as evidence containers, read in one pass in stored order, in place: nothing is ever extracted to disk.
 
-A member becomes an `ArchiveMember` item whose path names the chain of containers
-(`outer.zip!/dir/inner.tar!/a.jpg`). Member names are kept exactly as stored, hostile ones included (`../../x`,
-absolute, drive letters): they are only labels here, never used to write anything. A member that expands past
-`MAX_MEMBER_BYTES` (or past `MAX_EXPANSION_RATIO` times its stored size) is cut off there and reported as an error,
-so a decompression bomb can fill neither memory nor disk.
+Which reader reads what:
+- zip (incl. zip64): Python's `zipfile` (one central directory parse per archive; members opened in order), and our
+  own walk over local file headers when the central directory is damaged or missing (carved, truncated zips);
+- tar, plain or compressed with gzip/bzip2/xz/zstd: `tarfile` in stream mode over the decompressing stream, so a
+  solid .tar.gz is decompressed once, whatever its member count;
+- single gzip/bzip2/xz/zstd streams: one member, the decompressed content;
+- 7z, RAR 4/5, CAB, cpio, XAR, LHA, ar (.deb), ISO 9660 images, .Z (compress) and raw LZMA: libarchive (Debian's
+  `libarchive13` through the `libarchive-c` binding), which streams each member in order (solid 7z blocks are
+  decompressed once) and reports damage and encryption per member.
+
+A member is yielded with a readable `stream` that is valid until the iterator moves on, so a consumer hashes each
+member while the archive is read once: time is linear in the number of members. Member names are kept exactly as
+stored, hostile ones included (`../../x`, absolute, drive letters): they are only labels, never used to write.
+A member that expands past `MAX_MEMBER_BYTES` (or past `MAX_EXPANSION_RATIO` times its stored size) is cut off and
+reported, so a decompression bomb can fill neither memory nor disk; the whole tree under one top-level container is
+bounded as well (see `evidence/tree.py`). Encrypted members are listed with the error "encrypted" (hashwarden holds
+no passwords). Symbolic and hard links are members of kind "link" (their target, no content); devices and FIFOs
+of kind "special" (listed as skipped, as in folders).
 """
 
 from __future__ import annotations
@@ -16,23 +26,42 @@ import bz2
 import gzip
 import io
 import lzma
+import stat
+import struct
 import tarfile
 import zipfile
-from collections.abc import Iterator
+import zlib
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from typing import BinaryIO
+from typing import Any, BinaryIO
 
 from hashwarden.errors import EvidenceReadError
 
-MAX_DEPTH = 16  # archives inside archives, at most
 MAX_MEMBER_BYTES = 8 << 30  # bytes one member may expand to before it is cut off
 MAX_EXPANSION_RATIO = 1000  # expanded / stored size beyond which a member is treated as a bomb
-MAX_NESTED_BYTES = 512 << 20  # a nested archive is held in memory to be read in place: up to this size
-SNIFF = 512
+MAX_NESTED_BYTES = 512 << 20  # a nested container that must be seekable is held in memory up to this size
+# ISO 9660 says so at 32769; every other container within the first 512 bytes.
+HEAD_BYTES = 32 * 1024 + 8
+_BLOCK = 1 << 16
+
+# Formats libarchive reads for us, by their magic bytes (offset, magic).
+_LIBARCHIVE_MAGIC = (
+    (0, b"7z\xbc\xaf\x27\x1c", "7z"),
+    (0, b"Rar!\x1a\x07\x00", "rar"),
+    (0, b"Rar!\x1a\x07\x01\x00", "rar5"),
+    (0, b"MSCF\x00\x00\x00\x00", "cab"),
+    (0, b"070701", "cpio"), (0, b"070702", "cpio"), (0, b"070707", "cpio"),
+    (0, b"\xc7\x71", "cpio"), (0, b"\x71\xc7", "cpio"),
+    (0, b"xar!", "xar"),
+    (0, b"!<arch>\n", "ar"),
+    (0, b"\x1f\x9d", "compress"),
+    (32769, b"CD001", "iso9660"),
+)
+LIBARCHIVE_FORMATS = frozenset(fmt for _, _, fmt in _LIBARCHIVE_MAGIC) | {"lha", "lzma"}
 
 
 def archive_format(head: bytes) -> str | None:
-    """The container format of content starting with `head` (>= 512 bytes when available), or None."""
+    """The container format of content starting with `head` (HEAD_BYTES when available), or None."""
     if head[:4] in (b"PK\x03\x04", b"PK\x05\x06", b"PK\x07\x08"):
         return "zip"
     if len(head) >= 262 and head[257:262] == b"ustar":
@@ -43,10 +72,16 @@ def archive_format(head: bytes) -> str | None:
         return "bzip2"
     if head[:6] == b"\xfd7zXZ\x00":
         return "xz"
-    if head[:6] == b"7z\xbc\xaf\x27\x1c":
-        return "7z"
     if head[:4] == b"\x28\xb5\x2f\xfd":
         return "zstd"
+    for offset, magic, fmt in _LIBARCHIVE_MAGIC:
+        if head[offset:offset + len(magic)] == magic:
+            return fmt
+    if len(head) >= 21 and head[2:5] == b"-lh" and head[6:7] == b"-" and head[5:6] in b"01234567d":
+        return "lha"
+    if len(head) >= 13 and head[:3] == b"\x5d\x00\x00" and (
+            head[5:13] == b"\xff" * 8 or int.from_bytes(head[5:13], "little") < 1 << 40):
+        return "lzma"  # the .lzma "alone" header: properties 0x5d, a power-of-two dictionary, a size or -1
     return None
 
 
@@ -63,32 +98,41 @@ def _zstd_reader(fileobj: BinaryIO) -> BinaryIO:
     return zstandard.ZstdDecompressor().stream_reader(fileobj, read_across_frames=True)
 
 
-_DECOMPRESSORS = {
+_DECOMPRESSORS: dict[str, Callable[[BinaryIO], BinaryIO]] = {
     "gzip": lambda fileobj: gzip.GzipFile(fileobj=fileobj, mode="rb"),
     "bzip2": lambda fileobj: bz2.BZ2File(fileobj, mode="rb"),
     "xz": lambda fileobj: lzma.LZMAFile(fileobj, mode="rb"),
     "zstd": _zstd_reader,
 }
+STREAM_FORMATS = frozenset(_DECOMPRESSORS)
+# What a broken compressed stream or archive raises (besides OSError): turned into a message, never a crash.
+_DATA_ERRORS = (zipfile.BadZipFile, tarfile.TarError, EOFError, lzma.LZMAError, zlib.error, ValueError,
+                NotImplementedError, RuntimeError, _ZstdError, KeyError, struct.error)
 
 
-@dataclass(frozen=True)
-class MemberRef:
-    """One step into a container: its format and the member's stored name; for tar also where the member's data
-    starts and its size (and the stream's compression), so opening it needs no second walk through the headers."""
+@dataclass
+class Member:
+    """One entry of an archive, as stored. `stream` reads its content and is valid until the iterator moves on.
 
-    format: str
+    `kind` is "file", "link" (symbolic or hard link: `target`, no content) or "special" (device, FIFO, socket:
+    listed, never read). `size` is the declared size (-1 when the format does not say); `error` says why the
+    member cannot be read (encrypted, unsupported method), in which case `stream` is None.
+    """
+
     name: str
-    stored_size: int = 0
-    offset: int = 0
-    size: int = 0
-    compression: str | None = None
+    raw_name: bytes
+    size: int
+    kind: str = "file"
+    target: str | None = None
+    error: str | None = None
+    stream: BinaryIO | None = None
 
 
 class LimitedReader(io.RawIOBase):
     """Reads a member stream up to a byte limit, then reports EOF and remembers whether it cut the stream off.
 
-    For a window (a tar member: `limit` is its exact size) the limit is the natural end, never a cut-off, and the
-    inner stream is the container itself: closing the window leaves it open (the container's owner closes it).
+    For a window (a member stored uncompressed: `limit` is its exact size) the limit is the natural end, never a
+    cut-off, and the inner stream is the container itself: closing the window leaves it open.
     """
 
     def __init__(self, inner: BinaryIO, limit: int, window: bool = False) -> None:
@@ -110,6 +154,11 @@ class LimitedReader(io.RawIOBase):
         self._left -= len(chunk)
         return chunk
 
+    def readinto(self, buffer: Any) -> int:
+        data = self.read(len(buffer))
+        buffer[: len(data)] = data
+        return len(data)
+
     def close(self) -> None:
         if not self._window:
             self._inner.close()
@@ -123,57 +172,106 @@ def member_limit(stored_size: int) -> int:
     return MAX_MEMBER_BYTES
 
 
-def open_member(container: BinaryIO, ref: MemberRef) -> BinaryIO:
-    """Open one member of an open, seekable container for reading (a stream: no extraction).
+def iter_members(container: BinaryIO, fmt: str, display_name: str) -> Iterator[Member]:
+    """Every entry of an archive in stored order, each readable while it is current (one pass over `container`).
+
+    `container` must be seekable for zip and the libarchive formats (the caller holds a nested one in memory);
+    tar and single compressed streams are read sequentially. Directories are not yielded.
 
     Raises:
-        EvidenceReadError: the member is encrypted, missing, or the container is corrupt.
+        EvidenceReadError: the archive cannot be read from some point on (what was yielded before stands).
     """
     try:
-        if ref.format == "zip":
-            archive = zipfile.ZipFile(container)
-            info = archive.getinfo(ref.name)
-            if info.flag_bits & 0x1:
-                raise EvidenceReadError("encrypted")
-            stream = archive.open(info)
-        elif ref.format == "tar":
-            base = _DECOMPRESSORS[ref.compression](container) if ref.compression else container
-            base.seek(ref.offset)
-            reader = LimitedReader(base, min(ref.size, MAX_MEMBER_BYTES), window=True)
-            reader.cut_off = ref.size > MAX_MEMBER_BYTES
-            return reader
-        elif ref.format == "7z":
-            return _open_7z_member(container, ref.name)
-        elif ref.format == "zip-local":
-            if ref.compression == "0":
-                container.seek(ref.offset)
-                return LimitedReader(container, ref.stored_size, window=True)
-            return LimitedReader(_InflateReader(container, ref.offset, ref.stored_size), member_limit(ref.stored_size))
+        if fmt == "zip":
+            yield from _zip_members(container)
+        elif fmt in STREAM_FORMATS:
+            if _holds_tar(container, fmt):
+                yield from _tar_members(_DECOMPRESSORS[fmt](container))
+            else:
+                yield _stream_member(container, fmt, display_name)
+        elif fmt == "tar":
+            yield from _tar_members(container)
+        elif fmt in LIBARCHIVE_FORMATS:
+            yield from _libarchive_members(container, fmt, display_name)
         else:
-            stream = _DECOMPRESSORS[ref.format](container)
+            raise EvidenceReadError(f"not an archive format hashwarden reads: {fmt}")
     except EvidenceReadError:
         raise
-    except (zipfile.BadZipFile, tarfile.TarError, KeyError, OSError, EOFError, lzma.LZMAError, ValueError,
-            NotImplementedError, RuntimeError, _ZstdError) as exc:
-        raise EvidenceReadError(f"cannot open {ref.format} member {ref.name!r}: {exc}") from exc
-    return LimitedReader(stream, member_limit(ref.stored_size))
+    except (OSError, *_DATA_ERRORS) as exc:
+        raise EvidenceReadError(f"{_FORMAT_NAMES.get(fmt, fmt)} archive cannot be read further: "
+                                f"{_describe(exc)}") from exc
 
 
-@dataclass(frozen=True)
-class ListedMember:
-    """A member found while listing a container: how to reach it, its size, and why it cannot be read, if so."""
+_FORMAT_NAMES = {"gzip": "gzip", "bzip2": "bzip2", "xz": "xz", "zstd": "zstd", "rar5": "RAR", "rar": "RAR",
+                 "iso9660": "ISO 9660", "compress": ".Z (compress)"}
 
-    ref: MemberRef
-    size: int
-    error: str | None = None
+
+def _describe(exc: BaseException) -> str:
+    """A one-line reason in words: the exception's own message, never a raw tuple or an empty string."""
+    message = getattr(exc, "msg", None) if type(exc).__module__.startswith("libarchive") else None
+    text = str(message or exc).strip() or "no detail given"
+    if isinstance(exc, EOFError) and "end" not in text.lower():
+        text = f"the data ends too early ({text})"
+    return f"{type(exc).__name__}: {text}" if not message else text
+
+
+# --- zip ------------------------------------------------------------------------------------------------------
+
+
+def _zip_raw_name(info: zipfile.ZipInfo) -> bytes:
+    """The member name's bytes as stored (UTF-8 when flagged, else code page 437, as zipfile decoded them)."""
+    try:
+        return info.orig_filename.encode("utf-8" if info.flag_bits & 0x800 else "cp437")
+    except UnicodeEncodeError:
+        return info.orig_filename.encode("utf-8", "surrogateescape")
+
+
+def _zip_members(container: BinaryIO) -> Iterator[Member]:
+    try:
+        archive = zipfile.ZipFile(container)
+    except (zipfile.BadZipFile, OSError, EOFError, ValueError, struct.error):
+        yield from _local_header_members(container)
+        return
+    for info in archive.infolist():
+        if info.is_dir():
+            continue
+        member = Member(info.orig_filename, _zip_raw_name(info), info.file_size)
+        mode = info.external_attr >> 16
+        if info.create_system == 3 and stat.S_ISLNK(mode):  # a symbolic link made on Unix: content = target
+            member.kind = "link"
+            member.target = _read_small(archive, info)
+            yield member
+            continue
+        if info.flag_bits & 0x1:
+            member.error = "encrypted"
+            yield member
+            continue
+        try:
+            stream = archive.open(info)
+        except (zipfile.BadZipFile, OSError, EOFError, ValueError, NotImplementedError, RuntimeError,
+                zlib.error, struct.error) as exc:
+            member.error = f"cannot read member: {_describe(exc)}"
+            yield member
+            continue
+        with stream:
+            member.stream = LimitedReader(stream, member_limit(info.compress_size))
+            yield member
+
+
+def _read_small(archive: zipfile.ZipFile, info: zipfile.ZipInfo) -> str | None:
+    """A link's target (a few KB at most: a longer "target" is not one, and is not read)."""
+    if info.file_size > 4096 or info.flag_bits & 0x1:
+        return None
+    try:
+        return archive.read(info).decode("utf-8", "backslashreplace")
+    except (zipfile.BadZipFile, OSError, EOFError, ValueError, NotImplementedError, RuntimeError, zlib.error):
+        return None
 
 
 class _InflateReader(io.RawIOBase):
     """Raw-deflate decompression of a byte window of a container (a zip member found by its local header)."""
 
     def __init__(self, container: BinaryIO, offset: int, compressed: int) -> None:
-        import zlib
-
         container.seek(offset)
         self._source = LimitedReader(container, compressed, window=True)
         self._inflate = zlib.decompressobj(-15)
@@ -185,23 +283,20 @@ class _InflateReader(io.RawIOBase):
     def read(self, size: int = -1) -> bytes:
         want = 1 << 20 if size is None or size < 0 else size
         while len(self._pending) < want and not self._inflate.eof:
-            data = self._source.read(1 << 16)
+            data = self._source.read(_BLOCK)
             if not data:
                 self._pending += self._inflate.flush()
                 break
-            self._pending += self._inflate.decompress(data, max(want - len(self._pending), 1 << 16))
+            self._pending += self._inflate.decompress(data, max(want - len(self._pending), _BLOCK))
             while self._inflate.unconsumed_tail and len(self._pending) < want:
-                self._pending += self._inflate.decompress(self._inflate.unconsumed_tail, 1 << 16)
+                self._pending += self._inflate.decompress(self._inflate.unconsumed_tail, _BLOCK)
         chunk, self._pending = self._pending[:want], self._pending[want:]
         return chunk
 
 
-def _local_headers(container: BinaryIO) -> Iterator[tuple[ListedMember, bytes]]:
+def _local_header_members(container: BinaryIO) -> Iterator[Member]:
     """Members found by walking local file headers from the start: the recovery path for a zip whose central
     directory is damaged or missing (as a carved or truncated zip often is)."""
-    import struct
-    import zlib
-
     data_end = container.seek(0, io.SEEK_END)
     position = 0
     while position + 30 <= data_end:
@@ -212,242 +307,220 @@ def _local_headers(container: BinaryIO) -> Iterator[tuple[ListedMember, bytes]]:
         flags, method = struct.unpack("<HH", header[6:10])
         compressed, size = struct.unpack("<II", header[18:26])
         name_length, extra_length = struct.unpack("<HH", header[26:30])
-        name = container.read(name_length).decode("utf-8" if flags & 0x800 else "cp437", "replace")
+        raw = container.read(name_length)
+        name = raw.decode("utf-8" if flags & 0x800 else "cp437", "replace")
         start = position + 30 + name_length + extra_length
         if flags & 0x8 and compressed == 0:  # sizes in a data descriptor after the data: find the next header
+            compressed = _next_header(container, start, data_end) - start
+        position = start + max(compressed, 0)
+        if name.endswith("/"):
+            continue
+        member = Member(name, raw, size)
+        if flags & 0x1:
+            member.error = "encrypted"
+        elif method not in (0, 8):
+            member.error = f"compression method {method} cannot be read without the central directory"
+        elif method == 0:
             container.seek(start)
-            rest = container.read(min(data_end - start, MAX_NESTED_BYTES))
-            following = min((i for i in (rest.find(b"PK\x03\x04"), rest.find(b"PK\x01\x02")) if i >= 0),
-                            default=len(rest))
-            compressed = max(following - 16, 0)
-        ref = MemberRef("zip-local", name, compressed, offset=start, size=size, compression=str(method))
-        error = "encrypted" if flags & 0x1 else None
-        if method not in (0, 8) and not error:
-            error = f"compression method {method} cannot be read without the central directory"
-        head = b""
-        if not error and not name.endswith("/"):
-            try:
-                head = open_member(container, ref).read(SNIFF)
-            except (EvidenceReadError, zlib.error):
-                head = b""
-        if not name.endswith("/"):
-            yield ListedMember(ref, size, error), head
-        position = start + compressed
-
-
-def _seven_zip(container: BinaryIO):  # noqa: ANN202 - py7zr.SevenZipFile, imported lazily
-    import py7zr
-
-    try:
-        return py7zr.SevenZipFile(container, mode="r")
-    except py7zr.PasswordRequired as exc:
-        raise EvidenceReadError("encrypted (7z headers): password required") from exc
-    except (py7zr.Bad7zFile, py7zr.exceptions.ArchiveError, OSError, EOFError, ValueError, KeyError) as exc:
-        raise EvidenceReadError(f"7z archive cannot be read: {exc}") from exc
-
-
-def _open_7z_member(container: BinaryIO, name: str) -> BinaryIO:
-    from py7zr.io import BytesIOFactory
-
-    archive = _seven_zip(container)
-    if archive.needs_password():
-        raise EvidenceReadError("encrypted")
-    factory = BytesIOFactory(MAX_NESTED_BYTES + 1)
-    try:
-        archive.extract(targets=[name], factory=factory)
-        product = factory.get(name)
-    except Exception as exc:  # noqa: BLE001 - py7zr raises many kinds on corrupt data
-        raise EvidenceReadError(f"cannot read 7z member {name!r}: {exc}") from exc
-    if product.size() > MAX_NESTED_BYTES:
-        raise EvidenceReadError(f"7z member larger than {MAX_NESTED_BYTES:,} bytes: not read (decompressed in memory)")
-    product.seek(0)
-    return LimitedReader(product, MAX_NESTED_BYTES, window=True)
-
-
-def _list_7z(container: BinaryIO) -> Iterator[tuple[ListedMember, bytes]]:
-    """7z members with their first bytes, from one decompression pass (solid archives allow no other)."""
-    from py7zr.io import BytesIOFactory
-
-    archive = _seven_zip(container)
-    files = [f for f in archive.list() if not f.is_directory]
-    if archive.needs_password():
-        for info in files:
-            yield ListedMember(MemberRef("7z", info.filename), info.uncompressed or 0, "encrypted"), b""
-        return
-    heads = BytesIOFactory(SNIFF)
-    try:
-        archive.extract(factory=heads)
-    except Exception as exc:  # noqa: BLE001
-        raise EvidenceReadError(f"7z archive cannot be read: {exc}") from exc
-    for info in files:
-        head = b""
-        if info.filename in heads.products:
-            product = heads.get(info.filename)
-            product.seek(0)
-            head = product.read(SNIFF)
-        yield ListedMember(MemberRef("7z", info.filename), info.uncompressed or 0), head
-
-
-def list_members(container: BinaryIO, fmt: str, display_name: str) -> Iterator[tuple[ListedMember, bytes]]:
-    """Every regular member of a seekable container, in stored order, with its first bytes (to spot archives).
-
-    Tars (compressed or not) are read in one sequential pass; zip members are opened one by one.
-
-    Raises:
-        EvidenceReadError: the container's directory cannot be read.
-    """
-    try:
-        if fmt == "7z":
-            yield from _list_7z(container)
-        elif fmt == "zip":
-            try:
-                archive = zipfile.ZipFile(container)
-            except zipfile.BadZipFile:
-                yield from _local_headers(container)
-                return
-            for info in archive.infolist():
-                if info.is_dir():
-                    continue
-                if info.flag_bits & 0x1:
-                    yield ListedMember(MemberRef("zip", info.filename, info.compress_size), info.file_size, "encrypted"), b""
-                    continue
-                try:
-                    with archive.open(info) as member:
-                        head = member.read(SNIFF)
-                except (zipfile.BadZipFile, OSError, EOFError, ValueError, NotImplementedError, RuntimeError) as exc:
-                    yield ListedMember(MemberRef("zip", info.filename, info.compress_size), info.file_size,
-                                       f"cannot read member: {exc}"), b""
-                    continue
-                yield ListedMember(MemberRef("zip", info.filename, info.compress_size), info.file_size), head
-        elif fmt == "tar" or fmt.startswith("tar+"):
-            compression = fmt.partition("+")[2] or None
-            stream = _DECOMPRESSORS[compression](container) if compression else container
-            with tarfile.open(fileobj=stream, mode="r|") as archive:
-                for info in archive:
-                    if not info.isfile():
-                        continue
-                    stream = archive.extractfile(info)
-                    head = stream.read(SNIFF) if stream else b""
-                    ref = MemberRef("tar", info.name, offset=info.offset_data, size=info.size, compression=compression)
-                    yield ListedMember(ref, info.size), head
+            member.stream = LimitedReader(container, compressed, window=True)
         else:
-            name = display_name.rsplit("/", 1)[-1]
-            for suffix in (".gz", ".tgz", ".bz2", ".xz", ".gzip", ".zst", ".zstd"):
-                if name.lower().endswith(suffix):
-                    name = name[: -len(suffix)] + (".tar" if suffix == ".tgz" else "")
-                    break
-            else:
-                name = f"{name}.decompressed"
-            head = _DECOMPRESSORS[fmt](container).read(SNIFF)
-            container.seek(0)
-            yield ListedMember(MemberRef(fmt, name or "data"), -1), head
-    except (zipfile.BadZipFile, tarfile.TarError, OSError, EOFError, lzma.LZMAError, ValueError, _ZstdError) as exc:
-        raise EvidenceReadError(f"{fmt} archive cannot be listed: {exc}") from exc
+            member.stream = LimitedReader(_InflateReader(container, start, compressed), member_limit(compressed))
+        yield member
 
 
-def compressed_holds_tar(container: BinaryIO, fmt: str) -> bool:
-    """Whether a gzip/bzip2/xz/zstd stream holds a tar (then it is listed as a tar, decompressed on the fly)."""
+def _next_header(container: BinaryIO, start: int, end: int) -> int:
+    """Where the next local or central header begins after `start` (a member whose size is in a data descriptor),
+    searched in bounded windows; the descriptor (16 bytes) precedes it."""
+    position = start
+    while position < end:
+        container.seek(position)
+        window = container.read(min(1 << 20, end - position) + 3)
+        found = [i for i in (window.find(b"PK\x03\x04"), window.find(b"PK\x01\x02")) if i >= 0]
+        if found:
+            return max(position + min(found) - 16, start)
+        if len(window) <= 3:
+            break
+        position += len(window) - 3
+    return end
+
+
+# --- tar and single compressed streams ------------------------------------------------------------------------
+
+
+def _holds_tar(container: BinaryIO, fmt: str) -> bool:
+    """Whether a compressed stream holds a tar (then its members are listed, decompressed on the fly)."""
     try:
-        head = _DECOMPRESSORS[fmt](container).read(SNIFF)
-    except (OSError, EOFError, lzma.LZMAError, ValueError, _ZstdError):
-        return False
-    finally:
-        container.seek(0)
+        head = _DECOMPRESSORS[fmt](container).read(512)
+    except (OSError, *_DATA_ERRORS):
+        head = b""
+    container.seek(0)
     return archive_format(head) == "tar"
 
 
-@dataclass(frozen=True)
-class ArchiveMember:
-    """A regular file inside an archive (possibly nested) inside a folder source. Picklable for workers.
-
-    `outer` opens the outermost archive file; `chain` leads from it to this member, one `MemberRef` per level.
-    """
-
-    outer: object  # a FolderItem (kept generic to avoid an import cycle)
-    chain: tuple[MemberRef, ...]
-    size: int
-    listing_error: str | None = None
-
-    @property
-    def container_paths(self) -> tuple[str, ...]:
-        """The report paths of the containers holding this member, outermost first."""
-        paths = [self.outer.path]
-        for ref in self.chain[:-1]:
-            paths.append(paths[-1] + "!/" + ref.name)
-        return tuple(paths)
-
-    @property
-    def extra(self) -> dict[str, object]:
-        """Report fields beyond the common ones."""
-        return {"container": list(self.container_paths)}
-
-    @property
-    def key(self) -> bytes:
-        return self.outer.key + b"".join(b"!/" + r.name.encode("utf-8", "surrogateescape") for r in self.chain)
-
-    @property
-    def path(self) -> str:
-        return self.outer.path + "".join("!/" + r.name for r in self.chain)
-
-    def open(self) -> BinaryIO:
-        """Open the member by walking the chain; inner containers are held in memory, never written to disk.
-
-        Raises:
-            EvidenceReadError: any level is unreadable, encrypted, or a nested archive is too large to hold.
-        """
-        if self.listing_error:
-            raise EvidenceReadError(self.listing_error, location=self.path)
-        stream: BinaryIO = self.outer.open()
-        try:
-            for depth, ref in enumerate(self.chain):
-                if depth:
-                    stream = hold_in_memory(stream, self.path)
-                stream = open_member(stream, ref)
-            return stream
-        except EvidenceReadError as exc:
-            stream.close()
-            if exc.location is None:
-                exc.location = self.path
-            raise
+def _tar_members(stream: BinaryIO) -> Iterator[Member]:
+    with tarfile.open(fileobj=stream, mode="r|", encoding="utf-8", errors="surrogateescape") as archive:
+        for info in archive:
+            if info.isdir():
+                continue
+            raw = info.name.encode("utf-8", "surrogateescape")
+            member = Member(raw.decode("utf-8", "surrogateescape"), raw, info.size)
+            if info.issym() or info.islnk():
+                member.kind, member.target, member.size = "link", info.linkname, 0
+            elif not info.isreg():
+                member.kind = "special"
+                member.target = {tarfile.CHRTYPE: "character device", tarfile.BLKTYPE: "block device",
+                                 tarfile.FIFOTYPE: "FIFO"}.get(info.type, f"tar entry type {info.type!r}")
+                member.size = 0
+            else:
+                member.stream = archive.extractfile(info)
+            yield member
 
 
-def hold_in_memory(stream: BinaryIO, location: str) -> BinaryIO:
-    """A seekable copy of a nested container, refused above MAX_NESTED_BYTES (no temporary file, ever)."""
-    data = stream.read(MAX_NESTED_BYTES + 1)
-    cut = getattr(stream, "cut_off", False)
-    stream.close()
-    if len(data) > MAX_NESTED_BYTES or cut:
-        raise EvidenceReadError(f"nested archive larger than {MAX_NESTED_BYTES:,} bytes: not opened", location)
-    return io.BytesIO(data)
+def _stream_member(container: BinaryIO, fmt: str, display_name: str) -> Member:
+    name = display_name.rsplit("/", 1)[-1]
+    for suffix in (".gz", ".tgz", ".bz2", ".xz", ".gzip", ".zst", ".zstd", ".z", ".lzma"):
+        if name.lower().endswith(suffix):
+            name = name[: -len(suffix)] + (".tar" if suffix == ".tgz" else "")
+            break
+    else:
+        name = f"{name}.decompressed"
+    name = name or "data"
+    return Member(name, name.encode("utf-8", "surrogateescape"), -1,
+                  stream=LimitedReader(_DECOMPRESSORS[fmt](container), MAX_MEMBER_BYTES))
 
 
-def expand_archive(outer: object, fmt: str, depth_limit: int = MAX_DEPTH) -> Iterator[ArchiveMember]:
-    """Every member of the archive `outer` (a FolderItem in format `fmt`), nested archives included, depth first.
-
-    A container that cannot be listed yields one member-less error item for it (`listing_error`), so the report
-    says why it was not opened; the archive file itself is hashed like any file.
-    """
-    yield from _expand_level(outer, (), lambda: outer.open(), fmt, depth_limit, outer.path)
+# --- libarchive -------------------------------------------------------------------------------------------------
 
 
-def _expand_level(outer, chain, opener, fmt, depth_left, display) -> Iterator[ArchiveMember]:  # noqa: ANN001
-    if depth_left <= 0:
-        ref = MemberRef(fmt, "")
-        yield ArchiveMember(outer, chain + (ref,), 0, f"archives nested deeper than {MAX_DEPTH}: not opened")
-        return
+def _libarchive_members(container: BinaryIO, fmt: str, display_name: str) -> Iterator[Member]:
+    """Members read by libarchive, which runs in a forked child (`evidence/isolated.py`): a crafted archive can make
+    it spin without reading (Debian's 3.6.2 does on some XAR files) or crash, and neither may stop the scan."""
+    from hashwarden.evidence.isolated import stream_in_child
+
+    early = _multivolume_reason(container, fmt)
     try:
-        container = opener() if not chain else hold_in_memory(opener(), display)
-        with container:
-            if fmt in _DECOMPRESSORS and compressed_holds_tar(container, fmt):
-                fmt = f"tar+{fmt}"
-            members = list(list_members(container, fmt, display))
+        for member, stream in stream_in_child(lambda: _libarchive_entries(container, fmt, display_name),
+                                              f"{display_name} ({_FORMAT_NAMES.get(fmt, fmt)})"):
+            if stream is not None:
+                member.stream = LimitedReader(stream, MAX_MEMBER_BYTES)
+            yield member
     except EvidenceReadError as exc:
-        yield ArchiveMember(outer, chain + (MemberRef(fmt, ""),), 0, str(exc))
+        reason = str(exc)
+        if early and (reason in ("", "None") or "ends early" in reason or "Truncated" in reason):
+            reason = early
+        elif early:
+            reason = f"{reason}; {early}"
+        raise EvidenceReadError(f"{_FORMAT_NAMES.get(fmt, fmt)} archive cannot be read further: {reason}") from exc
+
+
+def _multivolume_reason(container: BinaryIO, fmt: str) -> str | None:
+    """Why an archive will end early, in words, when its header says it is one part of several (RAR volumes, a
+    .7z.001 whose directory lies in a later part): libarchive's own message is then unhelpful or missing."""
+    container.seek(0)
+    head = container.read(64)
+    size = container.seek(0, io.SEEK_END)
+    container.seek(0)
+    if fmt == "7z" and len(head) >= 32:
+        next_offset, next_size = struct.unpack("<QQ", head[12:28])
+        if 32 + next_offset + next_size > size:
+            return ("its directory lies beyond the end of this file: a part of a multi-volume archive (.7z.001) "
+                    "whose other parts are missing, or a truncated archive")
+    if fmt == "rar" and len(head) >= 12 and head[9] == 0x73 and int.from_bytes(head[10:12], "little") & 0x1:
+        return "a part of a multi-volume RAR archive; the other parts are missing"
+    if fmt == "rar5" and len(head) >= 16:
+        # after the 8-byte signature: CRC32, then vint header size, vint type (1 = main), vint flags (1 = volume)
+        position, values = 12, []
+        for _ in range(3):
+            value, shift = 0, 0
+            while position < len(head):
+                byte = head[position]
+                position += 1
+                value |= (byte & 0x7F) << shift
+                shift += 7
+                if not byte & 0x80:
+                    break
+            values.append(value)
+        if values[1] == 1 and values[2] & 0x1:
+            return "a part of a multi-volume RAR archive; the other parts are missing"
+    return None
+
+
+def _libarchive_entries(container: BinaryIO, fmt: str, display_name: str
+                        ) -> Iterator[tuple[Member, Iterator[bytes] | None]]:
+    """In the child: each entry's description and its content blocks (None for links and special files)."""
+    import libarchive
+    from libarchive.exception import ArchiveError
+
+    raw_stream = fmt in ("compress", "lzma")  # filters: the content is a tar or a single file
+    container.seek(0)
+    try:
+        with libarchive.stream_reader(container, format_name="all", filter_name="all") as archive:
+            for entry in archive:
+                if entry.isdir:
+                    continue
+                name = entry.pathname
+                raw = name if isinstance(name, bytes) else (name or "").encode("utf-8", "surrogateescape")
+                member = Member(raw.decode("utf-8", "backslashreplace") or "(no name)", raw or b"(no name)",
+                                entry.size if entry.size is not None else -1)
+                if entry.issym or entry.islnk:
+                    target = entry.linkpath
+                    member.kind, member.size = "link", 0
+                    member.target = target.decode("utf-8", "backslashreplace") if isinstance(target, bytes) else target
+                    yield member, None
+                elif not entry.isreg:
+                    member.kind, member.size = "special", 0
+                    member.target = "FIFO" if entry.isfifo else "device" if entry.isdev else "special file"
+                    yield member, None
+                elif _encrypted(entry):
+                    member.error = "encrypted"
+                    yield member, None
+                else:
+                    yield member, _blocks(entry.get_blocks(_BLOCK))
         return
-    for member, head in members:
-        child_chain = chain + (member.ref,)
-        item = ArchiveMember(outer, child_chain, member.size, member.error)
-        yield item
-        inner_format = None if member.error else archive_format(head)
-        if inner_format:
-            yield from _expand_level(outer, child_chain, item.open, inner_format, depth_left - 1, item.path)
+    except ArchiveError as exc:
+        if not raw_stream or "Unrecognized archive format" not in str(exc):
+            raise RuntimeError(_libarchive_reason(exc)) from exc
+    container.seek(0)  # a compressed single file, not a tar: its content is the one member
+    with libarchive.stream_reader(container, format_name="raw", filter_name="all") as archive:
+        for entry in archive:
+            stem = display_name.rsplit("/", 1)[-1]
+            lowered = stem.lower()
+            base = stem[:-2] if lowered.endswith(".z") else stem[:-5] if lowered.endswith(".lzma") else \
+                f"{stem}.decompressed"
+            yield Member(base, base.encode("utf-8", "surrogateescape"), -1), _blocks(entry.get_blocks(_BLOCK))
+            break
+
+
+def _encrypted(entry: Any) -> bool:
+    """libarchive's own flag for an entry whose data is encrypted (read from its header, before any data)."""
+    import ctypes
+
+    from libarchive import ffi
+
+    check = getattr(ffi.libarchive, "archive_entry_is_data_encrypted", None)
+    if check is None:
+        return False
+    check.argtypes, check.restype = [ctypes.c_void_p], ctypes.c_int
+    return bool(check(entry._entry_p))  # noqa: SLF001 - the binding exposes no accessor for this flag
+
+
+def _blocks(blocks: Iterator[Any]) -> Iterator[bytes]:
+    """Content blocks, with libarchive's error turned into its reason in words."""
+    try:
+        for block in blocks:
+            yield bytes(block)
+    except Exception as exc:  # noqa: BLE001 - libarchive's ArchiveError: the member is damaged
+        raise RuntimeError(_libarchive_reason(exc)) from exc
+
+
+def _libarchive_reason(exc: BaseException) -> str:
+    message = getattr(exc, "msg", None)
+    text = str(message).strip() if message not in (None, "None") else ""
+    lowered = text.lower()
+    if "encrypted" in lowered or "passphrase" in lowered:
+        return "encrypted"
+    if "multivolume" in lowered or "multi-volume" in lowered or "next volume" in lowered:
+        return f"part of a multi-volume archive; the other parts are missing ({text})"
+    if "crc" in lowered or "checksum" in lowered:
+        return f"CRC mismatch ({text})"
+    return text or "the archive ends early or is damaged (libarchive gave no reason)"

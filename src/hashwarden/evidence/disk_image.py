@@ -17,7 +17,6 @@ import io
 import os
 from collections.abc import Iterator
 from dataclasses import dataclass
-from functools import lru_cache
 from typing import Any, BinaryIO
 
 from hashwarden.errors import EvidenceReadError
@@ -50,6 +49,19 @@ def image_kind(head: bytes, name: str) -> str | None:
     return None
 
 
+def ewf_segment(head: bytes) -> int | None:
+    """The segment number of an EWF (E01) or EWF2 (Ex01) segment file, from its header; None for other content.
+
+    Segments after the first are read through the first one (libewf finds them beside it), so they are hashed as
+    files but never expanded on their own (else an E01+E02 set would be listed twice).
+    """
+    if head.startswith(EWF_MAGIC[0]) and len(head) >= 11:
+        return int.from_bytes(head[9:11], "little")
+    if head.startswith(EWF_MAGIC[1]) and len(head) >= 16:
+        return int.from_bytes(head[12:16], "little")
+    return None
+
+
 # Names under which a bare raw image (no partition table, no file system: nothing to recognise) is carved.
 RAW_IMAGE_SUFFIXES = (".dd", ".raw", ".img", ".bin", ".000", ".001")
 
@@ -60,45 +72,102 @@ def _plausible_mbr(boot: bytes) -> bool:
     return all(e[0] in (0, 0x80) for e in entries) and any(e[4] != 0 for e in entries)
 
 
-def _open_image(path: str, kind: str) -> Any:
+def _open_image(source: str | BinaryIO, kind: str) -> Any:
+    """A TSK image over a path (split raw and E01 segments found beside it) or over a seekable file object (an image
+    held in memory from an archive, or a file read in place inside another disk image)."""
     import pytsk3
 
     if kind == "ewf":
         import pyewf
 
-        class EwfImage(pytsk3.Img_Info):  # TSK reads the E01 through libewf
-            def __init__(self, handle: Any) -> None:
-                self._handle = handle
-                super().__init__(url="", type=pytsk3.TSK_IMG_TYPE_EXTERNAL)
-
-            def read(self, offset: int, size: int) -> bytes:
-                self._handle.seek(offset)
-                return self._handle.read(size)
-
-            def get_size(self) -> int:
-                return self._handle.get_media_size()
-
-            def close(self) -> None:
-                self._handle.close()
-
         handle = pyewf.handle()
-        handle.open(pyewf.glob(path))
-        return EwfImage(handle)
-    return pytsk3.Img_Info(path)  # TSK finds the further segments of a split raw image by itself
+        if isinstance(source, str):
+            handle.open(pyewf.glob(source))
+        else:
+            handle.open_file_objects([source])
+        return TskImage(_EwfReader(handle), handle.get_media_size())
+    if isinstance(source, str):
+        return pytsk3.Img_Info(source)  # TSK finds the further segments of a split raw image by itself
+    return TskImage(_FileReader(source), source.seek(0, io.SEEK_END))
 
 
-@lru_cache(maxsize=8)
-def _image(path: str, kind: str) -> Any:
-    """One open image per worker process, for carved items read straight from it."""
-    return _open_image(path, kind)
+class _EwfReader:
+    """`read(offset, size)` over libewf's handle (decompressed media)."""
+
+    def __init__(self, handle: Any) -> None:
+        self._handle = handle
+
+    def read(self, offset: int, size: int) -> bytes:
+        self._handle.seek(offset)
+        return self._handle.read(size)
+
+    def close(self) -> None:
+        self._handle.close()
 
 
-@lru_cache(maxsize=8)
-def _file_system(path: str, kind: str, offset: int) -> Any:
-    """One open image + file system per worker process, reused for every item read from it."""
+class _FileReader:
+    """`read(offset, size)` over a seekable file object."""
+
+    def __init__(self, fp: BinaryIO) -> None:
+        self._fp = fp
+
+    def read(self, offset: int, size: int) -> bytes:
+        self._fp.seek(offset)
+        return self._fp.read(size)
+
+    def close(self) -> None:
+        pass  # the file object belongs to whoever opened it
+
+
+def TskImage(reader: Any, size: int) -> Any:  # noqa: N802 - a class factory: pytsk3 is imported lazily
+    """A pytsk3 image reading through `reader.read(offset, size)`: how TSK reads E01, virtual disks, decrypted
+    volumes and images nested in other containers, none of which it can open by itself."""
     import pytsk3
 
-    return pytsk3.FS_Info(_open_image(path, kind), offset=offset)
+    class _Image(pytsk3.Img_Info):
+        def __init__(self) -> None:
+            self._reader, self._size = reader, size
+            super().__init__(url="", type=pytsk3.TSK_IMG_TYPE_EXTERNAL)
+
+        def read(self, offset: int, length: int) -> bytes:
+            return self._reader.read(offset, length)
+
+        def get_size(self) -> int:
+            return self._size
+
+        def close(self) -> None:
+            closer = getattr(self._reader, "close", None)
+            if closer:
+                closer()
+
+    return _Image()
+
+
+# Images open in this process while their files are read: a token (the image's path, or a label for an image read
+# from a file object) -> the image and its file systems by offset. `expand_disk` registers and releases them.
+_OPEN: dict[str, tuple[Any, dict[int, Any]]] = {}
+
+
+def _image(token: str, kind: str) -> Any:
+    """The open image of `token` (registered by expand_disk), or opened from its path."""
+    if token not in _OPEN:
+        _OPEN[token] = (_open_image(token, kind), {})
+    return _OPEN[token][0]
+
+
+def _file_system(token: str, kind: str, offset: int) -> Any:
+    """One file system object per image and offset, reused for every item read from it."""
+    import pytsk3
+
+    image = _image(token, kind)
+    systems = _OPEN[token][1]
+    if offset not in systems:
+        systems[offset] = pytsk3.FS_Info(image, offset=offset)
+    return systems[offset]
+
+
+def _release(token: str) -> None:
+    _OPEN.pop(token, None)
 
 
 def _volumes(image: Any) -> list[tuple[int, int]]:
@@ -248,6 +317,17 @@ class _TskReader(io.RawIOBase):
     def readable(self) -> bool:
         return True
 
+    def seekable(self) -> bool:
+        return True
+
+    def seek(self, offset: int, whence: int = io.SEEK_SET) -> int:
+        base = {io.SEEK_SET: 0, io.SEEK_CUR: self._offset, io.SEEK_END: self._size}[whence]
+        self._offset = max(base + offset, 0)
+        return self._offset
+
+    def tell(self) -> int:
+        return self._offset
+
     def read(self, size: int = -1) -> bytes:
         left = self._size - self._offset
         if left <= 0:
@@ -267,19 +347,37 @@ class _TskReader(io.RawIOBase):
 
 
 def expand_disk(
-    outer: Any, kind: str, carve_media: bool = False, expect_file_system: bool = True
+    outer: Any, kind: str, carve_media: bool = False, expect_file_system: bool = True,
+    source: BinaryIO | None = None,
 ) -> Iterator[DiskFile | CarvedFile]:
     """Every regular file (allocated and deleted) and NTFS data stream in every file system of an image file;
     with `carve_media`, also the media carved from unallocated space (and from space with no file system).
 
+    The image is read from its path (a file of a folder source: further segments found beside it) or, given
+    `source`, from that seekable file object (an image inside an archive or inside another disk image). The
+    items must be read while this generator is suspended at them: the image is closed when it finishes.
+
     A volume whose file system cannot be read yields one error item naming why, and the rest goes on; not so
     when `expect_file_system` is false (a bare image taken only to be carved).
     """
+    if source is None:
+        image_path = os.fsdecode(os.path.join(outer.root, *outer.parts))
+    else:
+        image_path = f"<{outer.path} in memory #{id(source)}>"
+    try:
+        yield from _expand_open(outer, image_path, kind, carve_media, expect_file_system, source)
+    finally:
+        _release(image_path)
+
+
+def _expand_open(outer: Any, image_path: str, kind: str, carve_media: bool, expect_file_system: bool,
+                 source: BinaryIO | None) -> Iterator[DiskFile | CarvedFile]:
     import pytsk3
 
-    image_path = os.fsdecode(os.path.join(outer.root, *outer.parts))
     try:
-        image = _open_image(image_path, kind)
+        if source is not None:
+            _OPEN[image_path] = (_open_image(source, kind), {})
+        image = _image(image_path, kind)
         volumes = _volumes(image)
         image_size = image.get_size()
     except (OSError, RuntimeError) as exc:
@@ -289,7 +387,7 @@ def expand_disk(
     partition = 0
     for offset, length in volumes:
         try:
-            fs = pytsk3.FS_Info(image, offset=offset)
+            fs = _file_system(image_path, kind, offset)
         except (OSError, RuntimeError) as exc:
             if not numbered and expect_file_system:
                 yield DiskFile(outer, image_path, kind, offset, 0, 0, "", 0,

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import multiprocessing
 from collections.abc import Callable, Iterator, Sequence
-from typing import TypeVar
+from typing import Any, TypeVar
 
 T = TypeVar("T")
 R = TypeVar("R")
@@ -24,3 +24,118 @@ def parallel_map(function: Callable[[T], R], tasks: Sequence[T], workers: int, *
     with context.Pool(min(workers, len(tasks))) as pool:
         mapper = pool.imap if ordered else pool.imap_unordered
         yield from mapper(function, tasks, chunksize=4)
+
+
+class WorkerDied:
+    """Stands for the rest of a task's results when its worker process died (a crash in a native reader, the
+    kernel's out-of-memory killer): the task is reported as failed and the scan goes on with a new worker."""
+
+    def __init__(self, exitcode: int | None) -> None:
+        self.exitcode = exitcode
+
+    def __str__(self) -> str:
+        code = self.exitcode
+        how = f"killed by signal {-code}" if code is not None and code < 0 else f"exit code {code}"
+        return f"the worker process reading it died ({how}); what it had not yet reported is not recorded"
+
+
+_BATCH_ITEMS = 64
+_BATCH_SECONDS = 0.5
+
+
+def _stream_worker(function: Callable[[T], Iterator[R]], tasks: Any, results: Any, worker: int) -> None:
+    """A worker process: run tasks from the queue, sending their results in small batches, until told to stop."""
+    import time
+
+    while True:
+        job = tasks.get()
+        if job is None:
+            return
+        index, task = job
+        results.put(("start", worker, index, None))
+        batch: list[R] = []
+        sent = time.monotonic()
+        for result in function(task):
+            batch.append(result)
+            if len(batch) >= _BATCH_ITEMS or time.monotonic() - sent > _BATCH_SECONDS:
+                results.put(("results", worker, index, batch))
+                batch, sent = [], time.monotonic()
+        if batch:
+            results.put(("results", worker, index, batch))
+        results.put(("done", worker, index, None))
+
+
+def parallel_stream(
+    function: Callable[[T], Iterator[R]], tasks: Sequence[T], workers: int
+) -> Iterator[tuple[int, R | WorkerDied]]:
+    """(task index, result) for every result of `function(task)`, as workers produce them: one task may yield
+    many results (a file and everything inside it), streamed rather than held until the task ends.
+
+    A worker process that dies mid-task is replaced; that task then yields one `WorkerDied` and the others go on.
+    With one worker (or one task) everything runs in this process, where a crash would be the caller's.
+    """
+    if workers <= 1 or len(tasks) < 2:
+        for index, task in enumerate(tasks):
+            for result in function(task):
+                yield index, result
+        return
+    import queue
+
+    context = multiprocessing.get_context("spawn")
+    job_queue, result_queue = context.Queue(), context.Queue()
+    for index, task in enumerate(tasks):
+        job_queue.put((index, task))
+    count = min(workers, len(tasks))
+    for _ in range(count):
+        job_queue.put(None)
+    processes: dict[int, Any] = {}
+    current: dict[int, int | None] = {}
+
+    def start(worker: int) -> None:
+        process = context.Process(target=_stream_worker, args=(function, job_queue, result_queue, worker),
+                                  daemon=True)
+        process.start()
+        processes[worker], current[worker] = process, None
+
+    for worker in range(count):
+        start(worker)
+    left = len(tasks)
+    finished: set[int] = set()
+    next_worker = count
+    try:
+        while left:
+            try:
+                kind, worker, index, payload = result_queue.get(timeout=1.0)
+            except queue.Empty:
+                # nothing arrived for a second, so whatever a dead worker sent has been read: blame its task
+                for worker, process in list(processes.items()):
+                    if process.exitcode is None:
+                        continue
+                    del processes[worker]
+                    if current[worker] is not None:
+                        yield current[worker], WorkerDied(process.exitcode)
+                        left -= 1
+                        finished.add(current[worker])
+                        start(next_worker)  # the stop markers already queued cover the replacement too
+                        next_worker += 1
+                if not any(process.exitcode is None for process in processes.values()):
+                    # every worker is gone: a task taken by one that died before saying so is failed too
+                    for index in sorted(set(range(len(tasks))) - finished):
+                        yield index, WorkerDied(None)
+                    return
+                continue
+            if kind == "start":
+                current[worker] = index
+            elif kind == "results":
+                for result in payload:
+                    yield index, result
+            else:
+                current[worker] = None
+                finished.add(index)
+                left -= 1
+    finally:
+        for process in processes.values():
+            if process.is_alive():
+                process.terminate()
+        for process in processes.values():
+            process.join(timeout=5)

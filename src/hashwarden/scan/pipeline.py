@@ -20,16 +20,17 @@ from sqlalchemy.engine import Engine
 
 from hashwarden.config import COMMIT_EVERY_ITEMS, COMMIT_EVERY_SECONDS, ScanSettings
 from hashwarden.errors import EvidenceReadError, ScanError
-from hashwarden.evidence import FolderItem, FolderSource, Item, Skipped
-from hashwarden.evidence.containers import expand
+from hashwarden.evidence import FolderItem, FolderSource, Skipped
+from hashwarden.evidence.disk_image import ewf_segment
+from hashwarden.evidence.tree import Limits
 from hashwarden.evidence.ewf_verify import verify_ewf
 from hashwarden.report import build_report, write_reports
 from hashwarden.scan.case import CaseDB
 from hashwarden.scan.custody import Listing, write_custody
-from hashwarden.scan.parallel import parallel_map
+from hashwarden.scan.parallel import WorkerDied, parallel_map, parallel_stream
 from hashwarden.scan.known_files import open_known_filter
 from hashwarden.scan.matcher import Matcher, item_status, sets_in_use
-from hashwarden.scan.worker import hash_item, sha256_item
+from hashwarden.scan.worker import scan_file, sha256_item
 from hashwarden.signals import HashOptions
 from hashwarden.store import audit
 from hashwarden.store.db import utc_now
@@ -89,11 +90,13 @@ def run_scan(
             hash_sets = sets_in_use(conn)
             audit.append(conn, "scan.start", {"case": case, "out": str(out_dir), "sources": roots, "resume": not fresh})
         listings = [Listing(root) for root in roots]
-        tasks = _enumerate(db, roots, listings, progress, settings.carve)
+        tasks = _enumerate(db, roots, listings, progress)
+        limits = Limits(max_expanded_bytes=settings.max_expanded_bytes, max_members=settings.max_members,
+                        carve=settings.carve)
         options = HashOptions(compute_pdq=settings.compute_pdq, dihedral=True, max_image_pixels=settings.max_image_pixels,
                               vpdq_seconds_per_hash=settings.vpdq_seconds_per_hash,
                               known_filter=str(known.directory) if known else None)
-        hashed = _hash_and_record(db, matcher, tasks, options, settings.worker_count(), run_id, progress)
+        hashed = _hash_and_record(db, matcher, tasks, options, limits, settings.worker_count(), run_id, progress)
         for index, listing in enumerate(listings):
             listing.scan_rows(db, index)
         if verify_after:
@@ -154,18 +157,21 @@ def _start_or_check(db: CaseDB, case: str, roots: list[str], settings: ScanSetti
 
 
 def _enumerate(
-    db: CaseDB, roots: list[str], listings: list[Listing], progress: Progress | None, carve: bool
-) -> list[tuple[int, Item]]:
-    """Walk every source once: record skipped entries, note each file's metadata, open archives (in place), and
-    return what is left to hash: files and archive members."""
+    db: CaseDB, roots: list[str], listings: list[Listing], progress: Progress | None
+) -> list[tuple[int, FolderItem]]:
+    """Walk every source once: record skipped entries, note each file's metadata, and return the files left to
+    scan (what a file contains is opened by the worker that reads it, in the same pass).
+
+    Largest files first, so the last minutes of a scan are not one worker decoding a huge file while the others
+    idle. A file whose row is recorded is done with everything inside it (its row is written last).
+    """
     done = db.recorded_keys()
     if progress:
         progress.phase("listing evidence", None)
-    tasks: list[tuple[int, Item]] = []
+    tasks: list[tuple[int, FolderItem]] = []
     for index, root in enumerate(roots):
         try:
-            entries = FolderSource(root).iter_entries()
-            for entry in entries:
+            for entry in FolderSource(root).iter_entries():
                 if isinstance(entry, Skipped):
                     if (index, entry.key) not in done:
                         db.add_skipped(index, entry.key, entry.path, entry.reason)
@@ -175,20 +181,19 @@ def _enumerate(
                     progress.advance()
                 if (index, entry.key) not in done:
                     tasks.append((index, entry))
-                for member in expand(entry, carve):
-                    if (index, member.key) not in done:
-                        tasks.append((index, member))
         except EvidenceReadError as exc:
             db.add_skipped(index, b"", root, f"source unreadable: {exc}")
     db.commit()
+    tasks.sort(key=lambda task: -task[1].size)
     return tasks
 
 
 def _hash_and_record(
     db: CaseDB,
     matcher: Matcher,
-    tasks: list[tuple[int, Item]],
+    tasks: list[tuple[int, FolderItem]],
     options: HashOptions,
+    limits: Limits,
     workers: int,
     run_id: int,
     progress: Progress | None,
@@ -197,7 +202,19 @@ def _hash_and_record(
         progress.phase("hashing", len(tasks))
     pending = 0
     last_commit = time.monotonic()
-    for row in parallel_map(hash_item, [(source, item, options) for source, item in tasks], workers):
+    jobs = [(source, item, options, limits) for source, item in tasks]
+    for index, message in parallel_stream(scan_file, jobs, workers):
+        source, item = tasks[index]
+        if isinstance(message, WorkerDied):
+            kind, payload = "item", {"source": source, "key": item.key, "path": item.path, "size": item.size,
+                                     "media": "other", "error": f"not fully read: {message}"}
+        else:
+            kind, payload = message
+        if kind == "skipped":
+            key, path, reason = payload
+            db.add_skipped(source, key, path, reason)
+            continue
+        row = payload
         row["matches"] = matcher.match(row)
         row["status"] = item_status(row["matches"], row.get("error"))
         row["matches"] = _json(row["matches"])
@@ -205,7 +222,7 @@ def _hash_and_record(
         row["extra"] = _json(row["extra"]) if row.get("extra") else None
         db.add_item(row)
         pending += 1
-        if progress:
+        if progress and row["key"] == item.key:
             progress.advance()
         if pending >= COMMIT_EVERY_ITEMS or time.monotonic() - last_commit > COMMIT_EVERY_SECONDS:
             db.count_hashed(run_id, pending)
@@ -241,6 +258,7 @@ def _verify_ewf_images(db: CaseDB, listings: list[Listing], workers: int, progre
     """
     images = [(row["source"], row["key"], listings[row["source"]].items[row["key"]]) for row in db.items()
               if row["format"] in ("ewf", "ewf2") and row["key"] in listings[row["source"]].items]
+    images = [image for image in images if _first_segment(image[2])]
     paths = [os.fsdecode(os.path.join(item.root, *item.parts)) for _, _, item in images]
     if progress:
         progress.phase("verifying E01 images", len(paths))
@@ -250,6 +268,15 @@ def _verify_ewf_images(db: CaseDB, listings: list[Listing], workers: int, progre
             "verified": result.verified, "error": result.error, "chunk_errors": result.chunk_errors}})
         if progress:
             progress.advance()
+
+
+def _first_segment(item: FolderItem) -> bool:
+    """Whether an EWF file is the first segment of its image (the others are verified through it)."""
+    try:
+        with item.open() as fp:
+            return ewf_segment(fp.read(64)) in (None, 1)
+    except EvidenceReadError:
+        return True
 
 
 def _safe_entries(root: str) -> Iterator[FolderItem | Skipped]:

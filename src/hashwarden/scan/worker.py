@@ -1,50 +1,116 @@
-"""What a worker process does with one item: open it read-only, read it once, return its signals as a row.
+"""What a worker process does with one file of a source: read it and everything it holds in one pass, and return
+each item's signals as a row.
 
-Runs in worker processes, so it takes and returns only picklable values and never touches a database.
+Runs in worker processes, so it takes and returns only picklable values and never touches a database. The item is
+the unit of failure: any exception while reading, expanding or decoding one item becomes that item's `error`
+(type and one-line message; the traceback goes to the debug log), and the work goes on with the next item.
 """
 
 from __future__ import annotations
 
-import io
-from collections.abc import Callable
+import logging
+from collections.abc import Callable, Iterator
 from typing import Any
 
 from hashwarden.config import MAX_VIDEO_MEMBER_BYTES
 from hashwarden.errors import EvidenceReadError
-from hashwarden.evidence import FolderItem, Item
+from hashwarden.evidence import FolderItem
+from hashwarden.evidence.tree import Leave, Limits, Node, describe, walk
 from hashwarden.index.known_filter import KnownFilter
 from hashwarden.signals import HashOptions, hash_stream
 from hashwarden.signals.hasher import FileSignals
-from hashwarden.signals.media import MediaType, extension_mismatch
+from hashwarden.signals.media import MediaType, extension_mismatch, sniff
 from hashwarden.signals.vpdq import hash_video
 
+log = logging.getLogger(__name__)
 
-def hash_item(task: tuple[int, Item, HashOptions]) -> dict[str, Any]:
-    """The case-database row of one item (without matches and status, which the writer adds)."""
-    source, item, options = task
-    row: dict[str, Any] = {
-        "source": source, "key": item.key, "path": item.path, "size": max(item.size, 0), "media": "other",
-    }
-    if not isinstance(item, FolderItem):
-        row["extra"] = item.extra
+# What a scan task yields: ("item", row) for a report item, ("skipped", (key, path, reason)) for an entry not read.
+Message = tuple[str, Any]
+
+
+def scan_file(task: tuple[int, FolderItem, HashOptions, Limits]) -> Iterator[Message]:
+    """The rows of one file of a source and of everything inside it. A container's own row comes after its
+    members' rows, so a recorded container row means its whole subtree was recorded (what `--resume` relies on)."""
+    source, item, options, limits = task
     known_file = _known_file_check(options.known_filter)
+    pending: dict[bytes, dict[str, Any]] = {}
+    top_done = False
+    wants_seek = _wants_seek(options)
     try:
-        with item.open() as fp:
-            signals = hash_stream(fp, options, skip_decode=known_file)
-            cut_off = getattr(fp, "cut_off", False)
+        for event in walk(item, limits, wants_seek):
+            if isinstance(event, Leave):
+                row = pending.pop(event.node.key)
+                if event.error:
+                    _add_error(row, event.error)
+                top_done = top_done or event.node.key == item.key
+                yield "item", row
+            elif event.kind == "skipped":
+                yield "skipped", (event.key, event.path, event.note or "not read")
+            else:
+                row = hash_node(source, event, options, known_file)
+                if event.container:
+                    pending[event.key] = row
+                else:
+                    top_done = top_done or event.key == item.key
+                    yield "item", row
+    except Exception as exc:  # noqa: BLE001 - the item boundary: a defect anywhere costs this file's rest, not the scan
+        log.debug("scanning %s failed", item.path, exc_info=True)
+        reason = f"not fully read: {describe(exc)}"
+        for row in pending.values():
+            _add_error(row, reason)
+            top_done = top_done or row["key"] == item.key
+            yield "item", row
+        if not top_done:
+            yield "item", {"source": source, "key": item.key, "path": item.path, "size": max(item.size, 0),
+                           "media": "other", "error": reason}
+
+
+def hash_item(task: tuple[int, FolderItem, HashOptions]) -> dict[str, Any]:
+    """The case-database row of one file on its own (not what it contains): `hashwarden hash` and tests."""
+    source, item, options = task
+    node = Node(item.path, item.key, item.size, seekable=True)
+    try:
+        node.stream = item.open()
     except EvidenceReadError as exc:
-        row["error"] = str(exc.args[0])
+        node.error = str(exc.args[0])
+        return hash_node(source, node, options, _known_file_check(options.known_filter))
+    with node.stream:
+        return hash_node(source, node, options, _known_file_check(options.known_filter))
+
+
+def hash_node(source: int, node: Node, options: HashOptions,
+              known_file: Callable[[FileSignals], str | None] | None) -> dict[str, Any]:
+    """The row of one node (without matches and status, which the writer adds). Never raises."""
+    row: dict[str, Any] = {"source": source, "key": node.key, "path": node.path, "size": max(node.size, 0),
+                           "media": "other"}
+    if node.extra:
+        row["extra"] = dict(node.extra)
+    notes = [node.note] if node.note else []
+    if node.error or node.stream is None:
+        row["error"] = node.error
+        row["note"] = "; ".join(notes) or None
         return row
-    if signals.media == "video" and options.compute_pdq and signals.error is None and not cut_off:
-        _add_vpdq(row, item, signals, options, known_file)
-    notes = list(signals.notes)
-    mismatch = extension_mismatch(item.path.rsplit("/", 1)[-1], MediaType(signals.media, signals.format))
+    try:
+        signals = hash_stream(node.stream, options, skip_decode=known_file)
+        cut_off = bool(getattr(node.stream, "cut_off", False))
+        if signals.media == "video" and options.compute_pdq and signals.error is None and not cut_off:
+            _add_vpdq(row, node, signals, options, known_file)
+    except Exception as exc:  # noqa: BLE001 - one item's failure, whatever raised it, is that item's error
+        log.debug("hashing %s failed", node.path, exc_info=True)
+        row["error"] = f"read failed: {describe(exc)}"
+        row["note"] = "; ".join(notes) or None
+        return row
+    notes.extend(signals.notes)
+    mismatch = extension_mismatch(node.path.rsplit("/", 1)[-1], MediaType(signals.media, signals.format))
     if mismatch:
         notes.append(mismatch)
-    if signals.error is None and signals.size == 0:
+    if signals.error is None and signals.size == 0 and "link" not in row.get("extra", {}):
         notes.append("empty file")
-    if signals.error is None and item.size >= 0 and signals.size != item.size and not cut_off:
-        notes.append(f"size changed during the scan: listed {item.size:,} bytes, read {signals.size:,}")
+    if signals.error is None and node.size >= 0 and signals.size != node.size and not cut_off:
+        if "container" in node.extra:
+            notes.append(f"declared size {node.size:,} bytes, read {signals.size:,}")
+        else:
+            notes.append(f"size changed during the scan: listed {node.size:,} bytes, read {signals.size:,}")
     row.update(
         size=signals.size, md5=signals.md5, sha1=signals.sha1, sha256=signals.sha256,
         media=signals.media, format=signals.format, pdq=signals.pdq, pdq_quality=signals.pdq_quality,
@@ -57,26 +123,34 @@ def hash_item(task: tuple[int, Item, HashOptions]) -> dict[str, Any]:
     return row
 
 
-def _add_vpdq(row: dict[str, Any], item: Item, signals: FileSignals, options: HashOptions,
+def _add_error(row: dict[str, Any], error: str) -> None:
+    row["error"] = f"{row['error']}; {error}" if row.get("error") else error
+
+
+def _wants_seek(options: HashOptions) -> Callable[[bytes], bool]:
+    """Members the worker reads twice: videos (FFmpeg seeks), when vPDQ is computed."""
+    if not options.compute_pdq:
+        return lambda head: False
+    return lambda head: sniff(head[:512]).media == "video"
+
+
+def _add_vpdq(row: dict[str, Any], node: Node, signals: FileSignals, options: HashOptions,
               known_file: Callable[[FileSignals], str | None] | None) -> None:
-    """A video's vPDQ: a second, decoding read (FFmpeg seeks in the container), after the one digest read; a video
-    inside an archive or disk image is decoded from memory (bounded), never from a copy on disk.
+    """A video's vPDQ: a second, decoding read of the same stream (FFmpeg seeks), after the one digest read. A video
+    inside a compressed container was held in memory (bounded) for this, never copied to disk.
     `row["vpdq"]` holds the frames (for matching and `hashwarden hash`), `extra["vpdq"]` what the report shows."""
     reason = known_file(signals) if known_file else None
     if reason:
         signals.notes.append(reason.replace("for PDQ", "for vPDQ"))
         return
+    if not node.seekable:
+        signals.notes.append(f"video inside a compressed container larger than {MAX_VIDEO_MEMBER_BYTES:,} bytes: "
+                             "not decoded for vPDQ")
+        return
     try:
-        with item.open() as fp:
-            if not isinstance(item, FolderItem):  # a member stream: FFmpeg needs to seek, so from memory
-                data = fp.read(MAX_VIDEO_MEMBER_BYTES + 1)
-                if len(data) > MAX_VIDEO_MEMBER_BYTES:
-                    signals.notes.append(f"video inside a container larger than {MAX_VIDEO_MEMBER_BYTES:,} bytes: "
-                                         "not decoded for vPDQ")
-                    return
-                fp = io.BytesIO(data)
-            video = hash_video(fp, seconds_per_hash=options.vpdq_seconds_per_hash, name=item.path,
-                               max_pixels=options.max_image_pixels, threads=1)
+        node.stream.seek(0)
+        video = hash_video(node.stream, seconds_per_hash=options.vpdq_seconds_per_hash, name=node.path,
+                           max_pixels=options.max_image_pixels, threads=1)
     except EvidenceReadError as exc:
         signals.error = f"{signals.format or 'video'}: {exc.args[0]}"
         return

@@ -1,0 +1,182 @@
+"""Run a reader we cannot interrupt in a child process, and stream what it reads back through a pipe.
+
+Why: a C library reading hostile input can spin forever without reading another byte (Debian's libarchive 3.6.2
+loops on a crafted XAR file with a doubled link) or crash the process. Python cannot interrupt code running inside
+a C call, so such a reader runs in a forked child: the parent reads its output with a time limit, and a child that
+says nothing for `STALL_SECONDS` is killed and its container reported, while the scan goes on. Fork (not spawn) so
+the child already holds the container's bytes (an archive held in memory is not copied) and starts in a few ms.
+
+The child yields `Entry` headers each followed by the entry's content in chunks; the parent turns them back into a
+stream per entry. Nothing is written anywhere but the pipe.
+"""
+
+from __future__ import annotations
+
+import io
+import os
+import pickle
+import select
+import signal
+import struct
+from collections.abc import Callable, Iterator
+from typing import Any
+
+from hashwarden.errors import EvidenceReadError
+
+STALL_SECONDS = 60.0  # a child that sends nothing for this long is stuck, not slow: no single step takes this long
+_HEADER, _DATA, _END, _ERROR, _DONE = b"H", b"D", b"E", b"X", b"Z"
+_FRAME = struct.Struct("<cI")
+_CHUNK = 1 << 16
+
+
+class _Sender:
+    def __init__(self, fd: int) -> None:
+        self._fd = fd
+
+    def send(self, kind: bytes, payload: bytes = b"") -> None:
+        view = memoryview(_FRAME.pack(kind, len(payload)) + payload)
+        while view:
+            written = os.write(self._fd, view)
+            view = view[written:]
+
+
+def stream_in_child(produce: Callable[[], Iterator[tuple[Any, Iterator[bytes] | None]]], what: str,
+                    stall_seconds: float | None = None) -> Iterator[tuple[Any, io.RawIOBase | None]]:
+    """(header, stream) pairs of what `produce()` yields in a forked child: `header` is any picklable value, and the
+    stream (None when the child gave no content) reads the chunks the child sent for it. A stream is valid until
+    the next pair is requested.
+
+    Raises:
+        EvidenceReadError: the child reported an error (its message), stalled (killed after the stall limit), or
+            died; `what` names the container in the message.
+    """
+    read_fd, write_fd = os.pipe()
+    pid = os.fork()
+    if pid == 0:  # the child: produce, send, and leave without running any of the parent's cleanup
+        os.close(read_fd)
+        sender = _Sender(write_fd)
+        status = 0
+        try:
+            for header, chunks in produce():
+                sender.send(_HEADER, pickle.dumps((header, chunks is not None)))
+                if chunks is not None:
+                    try:
+                        for chunk in chunks:
+                            for start in range(0, len(chunk), _CHUNK):
+                                sender.send(_DATA, bytes(chunk[start:start + _CHUNK]))
+                    except Exception as exc:  # noqa: BLE001 - this entry's error, then the next entry
+                        sender.send(_ERROR, str(exc).encode("utf-8", "replace"))
+                        continue
+                    sender.send(_END)
+            sender.send(_DONE)
+        except BrokenPipeError:
+            status = 1  # the parent stopped reading: nothing left to do
+        except BaseException as exc:  # noqa: BLE001 - reported to the parent, which decides
+            try:
+                sender.send(_ERROR, f"{exc}".encode("utf-8", "replace") or type(exc).__name__.encode())
+                sender.send(_DONE)
+            except OSError:
+                status = 1
+        finally:
+            os._exit(status)
+    os.close(write_fd)
+    reader = _Receiver(read_fd, pid, what, STALL_SECONDS if stall_seconds is None else stall_seconds)
+    try:
+        while True:
+            kind, payload = reader.frame()
+            if kind == _DONE:
+                return
+            if kind == _ERROR:
+                raise EvidenceReadError(payload.decode("utf-8", "replace") or "the reader failed")
+            header, has_content = pickle.loads(payload)  # noqa: S301 - our own child's output, never evidence
+            if not has_content:
+                yield header, None
+                continue
+            stream = _EntryStream(reader)
+            yield header, stream
+            stream.drain()
+    finally:
+        reader.close()
+
+
+class _Receiver:
+    def __init__(self, fd: int, pid: int, what: str, stall: float) -> None:
+        self._fd, self._pid, self._what, self._stall = fd, pid, what, stall
+        self._buffer = bytearray()
+        self._closed = False
+
+    def _fill(self, need: int) -> None:
+        while len(self._buffer) < need:
+            ready, _, _ = select.select([self._fd], [], [], self._stall)
+            if not ready:
+                self.close()
+                raise EvidenceReadError(f"the archive reader made no progress for {self._stall:.0f} s on "
+                                        f"{self._what}: stopped (a damaged or crafted archive)")
+            data = os.read(self._fd, 1 << 20)
+            if not data:
+                status = self.close()
+                raise EvidenceReadError(f"the archive reader stopped on {self._what} ({status})")
+            self._buffer += data
+
+    def frame(self) -> tuple[bytes, bytes]:
+        self._fill(_FRAME.size)
+        kind, length = _FRAME.unpack(self._buffer[:_FRAME.size])
+        self._fill(_FRAME.size + length)
+        payload = bytes(self._buffer[_FRAME.size:_FRAME.size + length])
+        del self._buffer[:_FRAME.size + length]
+        return kind, payload
+
+    def close(self) -> str:
+        if self._closed:
+            return "closed"
+        self._closed = True
+        os.close(self._fd)
+        try:
+            os.kill(self._pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+        _, status = os.waitpid(self._pid, 0)
+        if os.WIFSIGNALED(status) and os.WTERMSIG(status) != signal.SIGKILL:
+            return f"killed by signal {os.WTERMSIG(status)}"
+        return f"exit status {os.waitstatus_to_exitcode(status)}"
+
+
+class _EntryStream(io.RawIOBase):
+    """One entry's content, as the child sends it; an entry the child could not read raises OSError here."""
+
+    def __init__(self, receiver: _Receiver) -> None:
+        self._receiver = receiver
+        self._pending = b""
+        self._ended = False
+
+    def readable(self) -> bool:
+        return True
+
+    def read(self, size: int = -1) -> bytes:
+        want = 1 << 20 if size is None or size < 0 else size
+        while len(self._pending) < want and not self._ended:
+            kind, payload = self._receiver.frame()
+            if kind == _DATA:
+                self._pending += payload
+            elif kind == _END:
+                self._ended = True
+            elif kind == _ERROR:
+                self._ended = True
+                raise OSError(5, payload.decode("utf-8", "replace"))
+            else:
+                raise EvidenceReadError("the archive reader sent an entry out of order")
+        chunk, self._pending = self._pending[:want], self._pending[want:]
+        return chunk
+
+    def readinto(self, buffer: Any) -> int:
+        data = self.read(len(buffer))
+        buffer[: len(data)] = data
+        return len(data)
+
+    def drain(self) -> None:
+        """Skip what the consumer did not read, up to the next entry."""
+        try:
+            while self.read(1 << 20):
+                pass
+        except OSError:
+            pass

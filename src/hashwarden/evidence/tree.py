@@ -1,0 +1,372 @@
+"""Everything one file of a source holds, in one pass: the file itself, then, if it is a container, its members,
+and theirs, in any combination (archives inside disk images, disk images inside archives, archives inside archives
+inside disk images), depth first and in stored order.
+
+Why one pass: reopening an archive for each member and decompressing from its start makes time quadratic in the
+member count (a 100k-member zip took hours); here every container is read once, and each member is handed to the
+consumer (the scan's worker, which hashes it) while it is current. A member that is itself a container is read a
+second time only where it can be read in place (a file of a folder or of a disk image: both seekable); a member of a
+compressed archive that must be seekable (a nested zip, 7z or disk image, or a video for FFmpeg) is held in memory,
+up to `Limits.max_nested_bytes`, never on disk.
+
+Everything under one top-level file shares one budget (`Limits`): expanded bytes and members. A 23 KB zip nested
+16 wide and 4 deep would otherwise expand to 16 TiB; the cut is reported as an error of every container it
+interrupts, and the scan goes on with the next file.
+
+The walk yields `Node`s and `Leave`s. A node with `container` set is followed, after its members, by a `Leave` for it,
+carrying the reason its expansion stopped early, if it did; the consumer records a container's own row then.
+Any exception while opening or expanding a container is caught at that container's boundary and becomes its
+`Leave.error` (type and message): a defect in one reader costs that container's remaining members, never the scan.
+"""
+
+from __future__ import annotations
+
+import io
+import logging
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from typing import Any, BinaryIO
+
+from hashwarden.errors import EvidenceReadError
+from hashwarden.evidence.archive import HEAD_BYTES, LIBARCHIVE_FORMATS, archive_format, iter_members
+from hashwarden.evidence.disk_image import RAW_IMAGE_SUFFIXES, ewf_segment, expand_disk, image_kind
+from hashwarden.evidence.folder import FolderItem, display_name
+
+log = logging.getLogger(__name__)
+
+MAX_DEPTH = 16  # containers inside containers, at most
+MAX_NESTED_BYTES = 512 << 20  # a member that must be seekable is held in memory up to this size
+EXPANSION_FLOOR = 4 << 30  # every top-level file may expand to at least this many bytes in all ...
+EXPANSION_RATIO = 100  # ... or this many times its own size, whichever is larger
+MAX_MEMBERS = 10_000_000  # members (at every level) under one top-level file
+
+
+@dataclass(frozen=True)
+class Limits:
+    """What one top-level file may expand to. `max_expanded_bytes` 0 = the larger of EXPANSION_FLOOR and
+    EXPANSION_RATIO x the file's size. Configurable per scan (`--max-expanded-bytes`, `--max-members`)."""
+
+    max_expanded_bytes: int = 0
+    max_members: int = MAX_MEMBERS
+    max_depth: int = MAX_DEPTH
+    max_nested_bytes: int = MAX_NESTED_BYTES
+    carve: bool = False
+
+    def bytes_for(self, size: int) -> int:
+        return self.max_expanded_bytes or max(EXPANSION_FLOOR, EXPANSION_RATIO * max(size, 0))
+
+
+class BudgetExhausted(EvidenceReadError):
+    """The expansion budget of a top-level file is spent: nothing more under it is read."""
+
+
+class _Budget:
+    def __init__(self, top: str, max_bytes: int, max_members: int) -> None:
+        self.top, self.max_bytes, self.max_members = top, max_bytes, max_members
+        self.bytes = 0
+        self.members = 0
+
+    def message(self) -> str:
+        return (f"expansion stopped: the contents of {self.top} reached the limit for one top-level file "
+                f"({self.bytes:,} of {self.max_bytes:,} bytes, {self.members:,} of {self.max_members:,} members; "
+                "--max-expanded-bytes, --max-members); the rest is not read")
+
+    def add_bytes(self, count: int) -> None:
+        self.bytes += count
+        if self.bytes > self.max_bytes:
+            raise BudgetExhausted(self.message())
+
+    def add_member(self) -> None:
+        self.members += 1
+        if self.members > self.max_members or self.bytes > self.max_bytes:
+            raise BudgetExhausted(self.message())
+
+
+@dataclass
+class Node:
+    """One thing to record: a file or member, with a stream to read it (valid until the walk moves on).
+
+    `kind` "file" is hashed; "skipped" (a device or FIFO inside an archive) is listed with `reason`. `error` set:
+    it cannot be read (encrypted, unreadable entry), `stream` is None. `note` is for the report.
+    `container` says a `Leave` for this node follows its members.
+    """
+
+    path: str
+    key: bytes
+    size: int
+    extra: dict[str, Any] = field(default_factory=dict)
+    stream: BinaryIO | None = None
+    error: str | None = None
+    note: str | None = None
+    kind: str = "file"
+    container: bool = False
+    seekable: bool = False
+
+
+@dataclass
+class Leave:
+    """A container's expansion ended; `error` says why early, if it did."""
+
+    node: Node
+    error: str | None = None
+
+
+Event = Node | Leave
+
+
+class _Counted(io.RawIOBase):
+    """A member stream whose bytes count against the top-level budget; bytes already read to see what the member
+    is can be put back in front (`unread`). Seekable when the member is (a file in a disk image)."""
+
+    def __init__(self, inner: BinaryIO, budget: _Budget) -> None:
+        self._inner, self._budget, self._head = inner, budget, b""
+
+    @property
+    def cut_off(self) -> bool:
+        return bool(getattr(self._inner, "cut_off", False))
+
+    def unread(self, data: bytes) -> None:
+        self._head = data + self._head
+
+    def readable(self) -> bool:
+        return True
+
+    def seekable(self) -> bool:
+        return bool(getattr(self._inner, "seekable", lambda: False)())
+
+    def seek(self, offset: int, whence: int = io.SEEK_SET) -> int:
+        self._head = b""
+        return self._inner.seek(offset, whence)
+
+    def tell(self) -> int:
+        return self._inner.tell() - len(self._head)
+
+    def read(self, size: int = -1) -> bytes:
+        if self._head:
+            want = len(self._head) if size is None or size < 0 else size
+            chunk, self._head = self._head[:want], self._head[want:]
+            return chunk
+        chunk = self._inner.read(size)
+        self._budget.add_bytes(len(chunk))
+        return chunk
+
+    def readinto(self, buffer: Any) -> int:
+        data = self.read(len(buffer))
+        buffer[: len(data)] = data
+        return len(data)
+
+
+class _Held(io.BytesIO):
+    """A member held in memory so it can be read twice (as a file, then as a container or a video)."""
+
+    cut_off = False
+
+
+def container_kind(head: bytes, name: str, carve: bool) -> tuple[str, str] | None:
+    """("archive", format) or ("disk", kind) for content starting with `head`, or None: a plain file."""
+    fmt = archive_format(head)
+    if fmt:
+        return "archive", fmt
+    kind = image_kind(head, name)
+    if kind:
+        return "disk", kind
+    if carve and name.lower().endswith(RAW_IMAGE_SUFFIXES):
+        return "disk", "raw-carve"  # named as a raw image but with nothing to recognise: carved as a whole
+    return None
+
+
+def walk(item: FolderItem, limits: Limits = Limits(), wants_seek: Callable[[bytes], bool] = lambda head: False
+         ) -> Iterator[Event]:
+    """The events of one file of a folder source: its node first, then (if a container) its members and a Leave.
+
+    `wants_seek(head)` says which members the consumer will want to read twice (videos, for FFmpeg): those are
+    held in memory (bounded) when their container cannot be read in place.
+    """
+    top = Node(item.path, item.key, item.size, seekable=True)
+    try:
+        fp = item.open()
+    except EvidenceReadError as exc:
+        top.error = str(exc.args[0])
+        yield top
+        return
+    with fp:
+        try:
+            head = read_up_to(fp, HEAD_BYTES)
+            fp.seek(0)
+        except OSError as exc:
+            top.error = f"read failed: {exc.strerror or exc}"
+            yield top
+            return
+        container = container_kind(head, item.path, limits.carve)
+        segment = ewf_segment(head)
+        if segment is not None and segment > 1:
+            top.note = f"segment {segment} of an EWF image: read through its first segment (.E01)"
+            container = None
+        top.stream = fp
+        top.container = container is not None
+        yield top
+        if container is None:
+            return
+        budget = _Budget(item.path, limits.bytes_for(item.size), limits.max_members)
+        walker = _Walker(limits, budget, wants_seek)
+        try:
+            fp.seek(0)
+            yield from walker.expand(top, fp, container, by_path=True, depth=1, chain=(item.path,), outer=item)
+        except BudgetExhausted as exc:
+            yield Leave(top, str(exc))
+
+
+class _Walker:
+    def __init__(self, limits: Limits, budget: _Budget, wants_seek: Callable[[bytes], bool]) -> None:
+        self.limits, self.budget, self.wants_seek = limits, budget, wants_seek
+
+    def expand(self, node: Node, fp: BinaryIO, container: tuple[str, str], *, by_path: bool, depth: int,
+               chain: tuple[str, ...], outer: Any) -> Iterator[Event]:
+        """The members of `node` (a container whose content `fp` reads, seekable), then its Leave."""
+        error = None
+        try:
+            if container[0] == "archive":
+                yield from self._archive(node, fp, container[1], depth, chain)
+            else:
+                yield from self._disk(node, fp, container[1], by_path, depth, chain, outer)
+        except BudgetExhausted as exc:
+            yield Leave(node, str(exc))
+            raise
+        except Exception as exc:  # noqa: BLE001 - the container boundary: any reader defect stops only this container
+            log.debug("expanding %s failed", node.path, exc_info=True)
+            error = describe(exc)
+        yield Leave(node, error)
+
+    def _archive(self, node: Node, fp: BinaryIO, fmt: str, depth: int, chain: tuple[str, ...]) -> Iterator[Event]:
+        for member in iter_members(fp, fmt, node.path):
+            self.budget.add_member()
+            child = Node(node.path + "!/" + display_name(member.raw_name), node.key + b"!/" + member.raw_name,
+                         member.size, {"container": list(chain)})
+            if member.kind == "special":
+                child.kind, child.note = "skipped", f"{member.target}: not read"
+                yield child
+            elif member.kind == "link":
+                child.extra["link"] = member.target
+                child.note = f"link to {member.target}" if member.target is not None else "link"
+                yield child
+            elif member.error or member.stream is None:
+                child.error = member.error or "cannot be read"
+                yield child
+            else:
+                yield from self._visit(child, member.stream, False, depth, chain)
+
+    def _disk(self, node: Node, fp: BinaryIO, kind: str, by_path: bool, depth: int, chain: tuple[str, ...],
+              outer: Any) -> Iterator[Event]:
+        carve_only = kind == "raw-carve"
+        kind = "raw" if carve_only else kind
+        files = expand_disk(outer if by_path else node, kind, carve_media=self.limits.carve or carve_only,
+                            expect_file_system=not carve_only, source=None if by_path else fp)
+        prefix = len(outer.path if by_path else node.path)
+        for found in files:
+            self.budget.add_member()
+            inner = found.path[prefix:]
+            child = Node(node.path + display_name(inner.encode("utf-8", "surrogateescape")),
+                         node.key + inner.encode("utf-8", "surrogateescape") + found.key[len(found.path.encode(
+                             "utf-8", "surrogateescape")):],
+                         max(found.size, 0), {**found.extra, "container": list(chain)})
+            link = getattr(found, "link", None)
+            if link is not None:
+                child.extra["link"] = link
+                child.note = f"link to {link}"
+                yield child
+                continue
+            if getattr(found, "error", None):
+                child.error = found.error
+                yield child
+                continue
+            try:
+                stream = found.open()
+            except EvidenceReadError as exc:
+                child.error = str(exc.args[0])
+                yield child
+                continue
+            yield from self._visit(child, stream, True, depth, chain)
+
+    def _visit(self, node: Node, stream: BinaryIO, seekable: bool, depth: int, chain: tuple[str, ...]
+               ) -> Iterator[Event]:
+        """One member: see what it is, hand it to the consumer, and open it if it is a container."""
+        counted = _Counted(stream, self.budget)
+        try:
+            seekable = seekable and bool(getattr(stream, "seekable", lambda: False)())
+            head = read_up_to(counted, HEAD_BYTES)
+            container = self._what_is(node, head, depth)
+            if seekable:
+                counted.seek(0)
+                node.stream, node.seekable = counted, True
+            elif container or self.wants_seek(head):
+                held = self._hold(head, counted, node)
+                if held is None:
+                    container = None
+                    node.stream = counted
+                else:
+                    node.stream, node.seekable = held, True
+            else:
+                counted.unread(head)
+                node.stream = counted
+        except BudgetExhausted:
+            raise
+        except Exception as exc:  # noqa: BLE001 - a member that cannot even be started is that member's error
+            node.error, node.stream = f"read failed: {describe(exc)}", None
+            yield node
+            return
+        node.container = container is not None
+        yield node
+        if container is None:
+            return
+        node.stream.seek(0)
+        yield from self.expand(node, node.stream, container, by_path=False, depth=depth + 1,
+                               chain=chain + (node.path,), outer=node)
+
+    def _what_is(self, node: Node, head: bytes, depth: int) -> tuple[str, str] | None:
+        """The container a member is, if it is one that may be opened here (with a note when it may not)."""
+        container = container_kind(head, node.path, False)
+        segment = ewf_segment(head)
+        if container and segment is not None and segment > 1:
+            container, node.note = None, f"segment {segment} of an EWF image: not readable without the others"
+        if container and depth >= self.limits.max_depth:
+            node.note = f"containers nested deeper than {self.limits.max_depth}: not opened"
+            container = None
+        return container
+
+    def _hold(self, head: bytes, counted: _Counted, node: Node) -> _Held | None:
+        """The member in memory, or None (with a note, and what was read put back) when it is larger than may be
+        held: then it is hashed as a stream and neither opened nor decoded."""
+        limit = self.limits.max_nested_bytes
+        data = head + read_up_to(counted, limit + 1 - len(head))
+        if len(data) > limit:
+            node.note = f"larger than {limit:,} bytes inside a compressed container: hashed, not opened"
+            counted.unread(data)
+            return None
+        held = _Held(data)
+        held.cut_off = counted.cut_off
+        return held
+
+
+def read_up_to(stream: BinaryIO, size: int) -> bytes:
+    """`size` bytes, or fewer only at the end of the stream (a raw stream may return less per call)."""
+    parts, left = [], size
+    while left > 0:
+        chunk = stream.read(min(left, 1 << 24))
+        if not chunk:
+            break
+        parts.append(chunk)
+        left -= len(chunk)
+    return b"".join(parts)
+
+
+def describe(exc: BaseException) -> str:
+    """An exception as one line for the report: its type and message (the traceback goes to the debug log)."""
+    if isinstance(exc, EvidenceReadError):
+        return str(exc)
+    if isinstance(exc, OSError) and exc.strerror:
+        return exc.strerror if exc.errno == 5 else f"{type(exc).__name__}: {exc.strerror}"
+    message = str(exc).strip().splitlines()[0] if str(exc).strip() else "no detail given"
+    return f"{type(exc).__name__}: {message}"
+
+
+__all__ = ["LIBARCHIVE_FORMATS", "Leave", "Limits", "Node", "BudgetExhausted", "container_kind", "describe", "walk"]
