@@ -18,7 +18,7 @@ import pytest
 from test_nsrl import FILE_INSERT, MINIMAL_SCHEMA, delta_ops, fake, minimal_db
 
 from hashwarden.errors import FormatError
-from hashwarden.formats import nsrl
+from hashwarden.formats import ReadReport, nsrl
 
 # FILE as a view over `body` (SQL yielding sha256, sha1, md5, file_name, file_size, package_id).
 ENDLESS = "WITH RECURSIVE r(n) AS (SELECT 1 UNION ALL SELECT n + 1 FROM r) "
@@ -140,3 +140,13 @@ def test_delta_file_name_of_the_wrong_type_or_length_is_refused(value: str, mess
     with pytest.raises(FormatError, match=message) as info:
         delta_ops(statement)
     assert info.value.line == 1 and info.value.field == "file_name"
+
+
+def test_version_row_with_a_huge_or_blob_value_is_refused(tmp_path: Path) -> None:
+    db = minimal_db(tmp_path / "RDS.db")
+    con = sqlite3.connect(db)
+    con.execute("INSERT INTO VERSION VALUES ('v2', 'b', 'c', 'd', ?)", ("d" * 100_000,))
+    con.commit()
+    con.close()
+    with open(db, "rb") as fp, pytest.raises(FormatError, match="row 2 of VERSION: description is bytes or longer"):
+        list(nsrl.read(fp, str(db), ReadReport()))

@@ -7,6 +7,9 @@ record completed in `MAX_RECORD_BYTES`: a 100 MB "Comments" string is refused af
 and (b) on an error, replay the file once and feed only two chunks byte by byte, which gives exact offsets without
 slowing the normal path. The replay (`locate`) is the error path only.
 
+Nesting is counted on the raw bytes before yajl sees them (`DepthGuard`): ijson's memory grows with the square of
+the depth, so a document deeper than `MAX_DEPTH` is refused at its byte instead.
+
 Readers of the same file at two positions (the VICS `#Cases` reader runs a structure pass ahead of the record pass)
 are safe: each generator seeks to its own position before every read.
 """
@@ -14,7 +17,6 @@ are safe: each generator seeks to its own position before every read.
 from __future__ import annotations
 
 import ast
-import re
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any, BinaryIO
@@ -108,9 +110,10 @@ class DepthGuard:
 
     Done with a few whole-piece byte operations (a regular expression over strings ran at a third of yajl's
     speed): when the piece has a backslash before a quote, escaped backslashes, then escaped quotes, are deleted
-    (pairs replaced from the left, as a JSON reader pairs them); only quotes and brackets are kept; adjacent quotes are dropped (an empty string, or the gap between two
-    strings: either way no bracket changes side); what quotes remain (brackets inside names) split the rest into
-    inside and outside. The running depth is summed in NumPy only when a piece opens enough brackets to matter.
+    (pairs replaced from the left, as a JSON reader pairs them); only quotes and brackets are kept; adjacent
+    quotes are dropped (an empty string, or the gap between two strings: either way no bracket changes side);
+    what quotes remain (brackets inside names) split the rest into inside and outside. The running depth is
+    summed in NumPy only when a piece opens enough brackets to matter.
     A malformed document is yajl's to report; on whatever yajl accepts, the count is exact.
     """
 

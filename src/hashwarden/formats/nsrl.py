@@ -157,6 +157,7 @@ def _read_sqlite(path: str, head: bytes, report: ReadReport | None, distinct: bo
     if path == "-" or not os.path.isfile(path):
         raise FormatError("an RDSv3 SQLite database must be read from a file on disk, not a stream", path)
     con = _open_readonly(path, head)
+    source = None
     try:
         relations = {
             name.upper(): name
@@ -272,16 +273,24 @@ def _open_readonly(path: str, head: bytes) -> _Untrusted:
     return con
 
 
-def _version_meta(con: sqlite3.Connection, relations: dict[str, str]) -> dict[str, Any]:
+def _version_meta(con: _Untrusted, relations: dict[str, str]) -> dict[str, Any]:
     """The `VERSION` rows (release, build set, dates): recorded with the import so the set says which RDS it is."""
     if "VERSION" not in relations:
         return {}
     try:
-        cursor = con.execute(f'SELECT * FROM "{relations["VERSION"]}" LIMIT 50')
-        names = [d[0] for d in cursor.description]
-        return {"rds_version": [dict(zip(names, row)) for row in cursor]}
+        names = [row[1] for row in con.execute(f'PRAGMA table_info("{relations["VERSION"]}")')]
+        quoted = ['"' + name.replace('"', '""') + '"' for name in names]
+        cursor = con.execute(f'SELECT {", ".join(_guarded(q, MAX_NAME_CHARS) for q in quoted) or "*"} '
+                             f'FROM "{relations["VERSION"]}" LIMIT 50')
+        rows = [dict(zip(names, row)) for row in cursor]
     except sqlite3.Error:
         return {}
+    for number, row in enumerate(rows, start=1):
+        for name, value in row.items():
+            if isinstance(value, bytes) or (isinstance(value, str) and len(value) > MAX_NAME_CHARS):
+                raise FormatError(f"row {number} of VERSION: {name} is bytes or longer than {MAX_NAME_CHARS} "
+                                  "characters, which no release description is", con.path, number, field=name)
+    return {"rds_version": rows}
 
 
 def _stream_rows(
@@ -330,6 +339,7 @@ def read_rows(fp: BinaryIO, path: str, report: ReadReport | None = None) -> Iter
     if not head.startswith(SQLITE_MAGIC):
         raise FormatError("read_rows takes an RDSv3 SQLite database; use read for text and deltas", path)
     con = _open_readonly(path, head)
+    source = None
     try:
         relations = {name.upper(): name
                      for name, in con.execute("SELECT name FROM sqlite_master WHERE type IN ('table', 'view')")}
