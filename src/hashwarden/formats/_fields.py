@@ -6,6 +6,8 @@ hex in C, and comparing lengths rejects the whitespace `fromhex` would otherwise
 
 from __future__ import annotations
 
+import re
+
 from hashwarden.errors import FormatError
 from hashwarden.signals.crypto import DIGESTS
 from hashwarden.store.hashsets import EntryRecord
@@ -68,3 +70,32 @@ def record_name(record: EntryRecord) -> str | None:
     New readers keep it in `attributes["file_name"]`; the md5sum reader keeps it in `comments`.
     """
     return record.attributes.get("file_name") or record.comments
+
+
+# OWASP "CSV Injection": a spreadsheet evaluates a cell starting with one of these as a formula.
+FORMULA_STARTS = "=+-@\t\r"
+# Where a spreadsheet may begin a cell inside a name written unquoted: the name's start, or after ',', ';' or tab
+# (whichever separator it picks), past spaces and quotes; then the run of "'" already there, before a formula
+# character. Writing adds one "'" to that run and reading takes one away, so the two are exact inverses.
+_FORMULA_CELL = re.compile(f"""(^|[,;\t])([ "]*)('*)(?=[{re.escape(FORMULA_STARTS)}])""")
+_GUARDED_CELL = re.compile(f"""(^|[,;\t])([ "]*)'('*)(?=[{re.escape(FORMULA_STARTS)}])""")
+
+
+def spreadsheet_safe_name(name: str) -> str:
+    """`name` written so that no cell a spreadsheet makes of it starts a formula, as OWASP recommends: a `'`
+    before the formula character (`=1+1` -> `'=1+1`, `a;-1` -> `a;'-1`).
+
+    Every cell start is treated, not only the name's first character, because the name is the unquoted last field
+    of a comma-separated line and may itself hold separators. Quoting the field instead would protect only under
+    one separator (a `;` locale splits inside the quotes), and the tools that read these files take quotes as part
+    of the name. A `'` already before a formula character gets one more (`'=x` -> `''=x`), so that
+    `name_from_spreadsheet_safe` gives back every name exactly.
+    """
+    return _FORMULA_CELL.sub(r"\1\2'\3", name)
+
+
+def name_from_spreadsheet_safe(field: str) -> str:
+    """The name `spreadsheet_safe_name` wrote as `field`: one `'` less before each formula character at a cell
+    start. Other names are unchanged (`'plain`); only a name from another tool with `'` before a formula character
+    at a cell start (`'=x`) loses that `'`."""
+    return _GUARDED_CELL.sub(r"\1\2\3", field)

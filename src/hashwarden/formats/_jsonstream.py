@@ -7,6 +7,9 @@ record completed in `MAX_RECORD_BYTES`: a 100 MB "Comments" string is refused af
 and (b) on an error, replay the file once and feed only two chunks byte by byte, which gives exact offsets without
 slowing the normal path. The replay (`locate`) is the error path only.
 
+Nesting is counted on the raw bytes before yajl sees them (`DepthGuard`): ijson's memory grows with the square of
+the depth, so a document deeper than `MAX_DEPTH` is refused at its byte instead.
+
 Readers of the same file at two positions (the VICS `#Cases` reader runs a structure pass ahead of the record pass)
 are safe: each generator seeks to its own position before every read.
 """
@@ -19,11 +22,16 @@ from dataclasses import dataclass
 from typing import Any, BinaryIO
 
 import ijson
+import numpy as np
 from ijson.utils import sendable_list
 
 CHUNK = 64 * 1024
 # No legitimate record comes near this: a VICS Media with 10,000 MediaFiles instances is about 3 MB.
 MAX_RECORD_BYTES = 32 * 1024 * 1024
+# Nor this: a VICS record sits 2 levels inside the document (5 in #Cases) and is itself about 5 deep. ijson keeps a
+# prefix string per open level, each as long as the path to it, so memory grows with the square of the depth
+# (30,000 levels in a 60 KB file: 2.3 GB). Nesting is therefore counted on the raw bytes before yajl sees them.
+MAX_DEPTH = 64
 # yajl re-scans a partial token on every chunk, so a long value fed in fixed chunks costs time quadratic in its
 # length (32 MiB in 64 KiB chunks: seconds). After GROW_AFTER bytes with no record completed, chunks double.
 GROW_AFTER = 1024 * 1024
@@ -80,6 +88,105 @@ class Progress:
         self.idle = end
 
 
+class TooDeep(Exception):
+    """The JSON nests deeper than the limit at byte `offset` (of the file, or of the line for `check_depth`)."""
+
+    def __init__(self, offset: int, limit: int) -> None:
+        super().__init__(offset)
+        self.offset = offset
+        self.limit = limit
+
+    def message(self) -> str:
+        return (f"the JSON nests more than {self.limit} levels deep (no hash-list record comes near that); "
+                "refused before parsing it")
+
+
+_QUOTES_AND_BRACKETS = b'"[]{}'
+_OTHER_BYTES = bytes(b for b in range(256) if b not in _QUOTES_AND_BRACKETS)
+
+
+class DepthGuard:
+    """Counts JSON nesting over consecutive pieces of one document, outside strings, without parsing it.
+
+    Done with a few whole-piece byte operations (a regular expression over strings ran at a third of yajl's
+    speed): when the piece has a backslash before a quote, escaped backslashes, then escaped quotes, are deleted
+    (pairs replaced from the left, as a JSON reader pairs them); only quotes and brackets are kept; adjacent
+    quotes are dropped (an empty string, or the gap between two strings: either way no bracket changes side);
+    what quotes remain (brackets inside names) split the rest into inside and outside. The running depth is
+    summed in NumPy only when a piece opens enough brackets to matter.
+    A malformed document is yajl's to report; on whatever yajl accepts, the count is exact.
+    """
+
+    def __init__(self, limit: int = MAX_DEPTH) -> None:
+        self.limit = limit
+        self.depth = 0
+        self.in_string = False
+        self.escape = False  # the previous piece ended on a backslash inside a string
+
+    def feed(self, data: bytes, base: int = 0) -> None:
+        """Account for `data`, which starts at offset `base` of the document.
+
+        Raises:
+            TooDeep: the nesting passes the limit inside `data` (the offset is exact).
+        """
+        start = (self.depth, self.in_string, self.escape)
+        text = b"\\" + data if self.escape else data
+        if b'\\"' in text:  # an escaped quote, or an escaped backslash before a closing quote
+            text = text.replace(b"\\\\", b"")
+            self.escape = text.endswith(b"\\")
+            text = text.replace(b'\\"', b"")
+        else:  # every quote is real: only an odd run of backslashes at the end matters
+            self.escape = (len(text) - len(text.rstrip(b"\\"))) % 2 == 1
+        marks = text.translate(None, _OTHER_BYTES)
+        if self.in_string:
+            marks = b'"' + marks
+        marks = marks.replace(b'""', b"")
+        if b'"' in marks:
+            parts = marks.split(b'"')
+            self.in_string = len(parts) % 2 == 0
+            marks = b"".join(parts[::2])
+        else:
+            self.in_string = False
+        opens = marks.count(b"[") + marks.count(b"{")
+        if self.depth + opens > self.limit:
+            steps = (np.frombuffer(marks, np.uint8) >> 1 & 1).astype(np.int32) * 2 - 1  # [{ have bit 1, ]} not
+            if self.depth + int(np.cumsum(steps).max()) > self.limit:
+                self.depth, self.in_string, self.escape = start
+                raise TooDeep(base + self._offset(data), self.limit)
+        self.depth += 2 * opens - len(marks)
+
+    def _offset(self, data: bytes) -> int:
+        """Where in `data` the limit is passed: one careful pass, on the error path only."""
+        depth, in_string, escape = self.depth, self.in_string, self.escape
+        for index, char in enumerate(data.decode("latin-1")):
+            if in_string:
+                if escape:
+                    escape = False
+                elif char == "\\":
+                    escape = True
+                elif char == '"':
+                    in_string = False
+            elif char == '"':
+                in_string = True
+            elif char in "[{":
+                depth += 1
+                if depth > self.limit:
+                    return index
+            elif char in "]}":
+                depth -= 1
+        return len(data)
+
+
+def check_depth(text: str, limit: int = MAX_DEPTH) -> None:
+    """Refuse one complete JSON text nesting deeper than `limit` (a JSON line, before `json.loads`).
+
+    Raises:
+        TooDeep: with the offset of the byte, in `text` as UTF-8, where the limit is passed.
+    """
+    if text.count("[") + text.count("{") > limit:  # otherwise it cannot be deeper: the usual hash line
+        DepthGuard(limit).feed(text.encode("utf-8", "surrogatepass"))
+
+
 def yajl_reason(exc: BaseException) -> str:
     """The first line of a yajl error (some arrive as the repr of bytes)."""
     text = str(exc)
@@ -101,7 +208,8 @@ class _ChunkReader:
     """The file as ijson's C generator sees it: reads at our own position and of our own size, each remembered.
 
     ijson yields every item of a chunk before it reads the next, so when an item comes out, `base` is the chunk it
-    completed in. `read` also enforces the limit: nothing completed in `limit` bytes stops the parse.
+    completed in. `read` also enforces the limits: nothing completed in `limit` bytes stops the parse, and so does
+    nesting deeper than `MAX_DEPTH` (before yajl sees the chunk).
     """
 
     def __init__(self, fp: BinaryIO, start: int, progress: Progress, limit: int) -> None:
@@ -111,6 +219,7 @@ class _ChunkReader:
         self.eof = False
         self.progress = progress
         self.limit = limit
+        self.guard = DepthGuard()
 
     def read(self, size: int = -1) -> bytes:
         if size == 0:
@@ -119,8 +228,24 @@ class _ChunkReader:
             raise TooLarge(self.base, self.pos)
         self.size = next_size(self.size, self.pos, self.progress.idle)
         data = _read_at(self.fp, self.pos, self.size)
+        self.guard.feed(data, self.pos)
         self.base, self.pos = self.pos, self.pos + len(data)
         self.eof = not data
+        return data
+
+
+class GuardedReader:
+    """A file for `ijson.parse` that refuses nesting deeper than `MAX_DEPTH` before ijson reads it."""
+
+    def __init__(self, fp: BinaryIO) -> None:
+        self.fp = fp
+        self.pos = 0
+        self.guard = DepthGuard()
+
+    def read(self, size: int = -1) -> bytes:
+        data = self.fp.read(size)
+        self.guard.feed(data, self.pos)
+        self.pos += len(data)
         return data
 
 
@@ -130,6 +255,7 @@ def items(fp: BinaryIO, start: int, prefix: str, progress: Progress, limit: int 
     Raises:
         Broken: malformed or truncated JSON.
         TooLarge: nothing completed at `prefix` within `limit` bytes.
+        TooDeep: nesting deeper than `MAX_DEPTH`.
     """
     reader = _ChunkReader(fp, start, progress, limit)
     try:
@@ -151,9 +277,11 @@ def events(fp: BinaryIO, start: int, progress: Progress) -> Iterator[tuple[int, 
 
     Raises:
         Broken: malformed or truncated JSON.
+        TooDeep: nesting deeper than `MAX_DEPTH`.
     """
     sink = sendable_list()
     coro = ijson.parse_coro(sink, use_float=True)
+    guard = DepthGuard()
     pos = start
     size = CHUNK
     while True:
@@ -161,6 +289,7 @@ def events(fp: BinaryIO, start: int, progress: Progress) -> Iterator[tuple[int, 
         chunk = _read_at(fp, pos, size)
         if not chunk:
             break
+        guard.feed(chunk, pos)
         base, pos = pos, pos + len(chunk)
         try:
             coro.send(chunk)

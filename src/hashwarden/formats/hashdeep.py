@@ -12,6 +12,11 @@ field and may itself contain commas: hashdeep's own reader splits on every comma
 one splits only as many times as there are hash columns and keeps the rest whole. `md5`, `sha1`, `sha256` become
 the record's hashes; other algorithms (tiger, whirlpool) are kept as given in `attributes`, as is `file_name`.
 A second header block (two audit files concatenated) restarts the column list.
+
+Spreadsheets open these files as CSV, so a name that would put a formula in a cell (`=HYPERLINK(...)`, `@SUM`, a
+`,-x` inside the name) is written as OWASP recommends against CSV injection, with a `'` before the formula
+character (`_fields.spreadsheet_safe_name`). `read` takes exactly that `'` away, so an export imports back to the
+same names; hashdeep itself sees the `'`, which changes no hash it audits.
 """
 
 from __future__ import annotations
@@ -22,7 +27,9 @@ from typing import Any, BinaryIO
 
 from hashwarden.errors import FormatError
 from hashwarden.formats import ReadReport
-from hashwarden.formats._fields import HEX_LENGTHS, hex_digest, parse_size, record_name
+from hashwarden.formats._fields import (
+    HEX_LENGTHS, hex_digest, name_from_spreadsheet_safe, parse_size, record_name, spreadsheet_safe_name,
+)
 from hashwarden.formats._lines import decoded_lines, write_lines
 from hashwarden.store.hashsets import EntryRecord
 
@@ -104,7 +111,7 @@ def _record(line: str, algorithms: list[str], path: str, number: int) -> EntryRe
     if not any(fields.values()):
         raise FormatError("row has no md5, sha1 or sha256 value", path, number)
     if parts[-1]:
-        attributes["file_name"] = parts[-1]
+        attributes["file_name"] = name_from_spreadsheet_safe(parts[-1])
     return EntryRecord(
         **fields, size=parse_size(parts[0].strip(), path, number, "size"), attributes=attributes, line=number
     )
@@ -119,7 +126,8 @@ def write(
     record (md5, sha256 for an empty input), since a stream cannot be looked at twice; pass them explicitly when
     records differ. A record without any chosen hash is skipped; one missing some has that field empty (this
     module reads it as absent; hashdeep itself reports such a line as invalid). The name comes from
-    `attributes["file_name"]` (or `comments`); line breaks in it would end the row, so they are written as `?`.
+    `attributes["file_name"]` (or `comments`); line breaks in it would end the row, so they are written as `?`,
+    and a `'` goes before a formula character where a spreadsheet cell would start (module docstring).
 
     Raises:
         ValueError: an algorithm other than md5, sha1, sha256.
@@ -146,5 +154,6 @@ def _rows(records: Iterable[EntryRecord], algorithms: list[str]) -> Iterator[str
         name = record_name(record) or ""
         if "\n" in name or "\r" in name:
             name = name.replace("\r", "?").replace("\n", "?")
+        name = spreadsheet_safe_name(name)
         size = "" if record.size is None else str(record.size)
         yield f"{size},{','.join(hashes)},{name}\n"

@@ -23,6 +23,13 @@ Each `FILE` row becomes one `EntryRecord` (the same file in two packages is two 
 hashes lowercase, `size`, and in `attributes` the `file_name`, `package_id` (RDSv2 `ProductCode` is the same id:
 the RDSv3 `PKG` view is RDSv2's `NSRLProd.txt`), `crc32`, and for RDSv2 `operating_system_code`/`special_code`.
 `line` is the row number in scan order (SQLite) or the line number (text).
+
+An RDS database is untrusted input like any other list: its views are SQL that SQLite runs for us. The connection
+is read-only with `trusted_schema` off and tight `SQLITE_LIMIT_*`s (a value of at most 32 MiB, no attached
+databases, shallow expressions); its SQLite steps are budgeted in proportion to the file's size (a recursive view
+that never ends, or a cross join, is stopped with a FormatError saying so); no relation may yield more rows than
+the file could hold at `_MIN_ROW_BYTES` a row; and values are cut in SQL to just over their limit (hashes their
+hex length, names `MAX_NAME_CHARS`) before Python holds them, so an over-long one is named by row and column.
 """
 
 from __future__ import annotations
@@ -64,6 +71,30 @@ _HASH_COLUMNS = ("sha256", "sha1", "md5")
 _EMPTY: Mapping[str, Any] = MappingProxyType({})
 _MAX_STATEMENT = 16 << 20  # bytes; a longer "statement" is a missing ';', not an RDS row
 _MAX_KEYS = 100_000  # keys one DELETE/UPDATE may expand to: IN lists multiply under AND
+
+# Limits on an RDS database (module docstring). A legitimate read takes under 0.3 SQLite steps per byte of the file
+# (minimal table in key order, full view); the budget gives 50x that plus a start for the schema and small files.
+MAX_VALUE_BYTES = 32 << 20  # SQLITE_LIMIT_LENGTH: as VICS's record limit
+MAX_NAME_CHARS = 4096  # a file name (NIST's longest are a few hundred characters)
+_MAX_CHARS = {"sha256": 64, "sha1": 40, "md5": 32, "crc32": 64, "file_name": MAX_NAME_CHARS, "file_size": 20,
+              "package_id": 20}
+_STEPS_PER_BYTE = 16
+_BASE_STEPS = 50_000_000
+_TICK = 10_000  # steps between two progress-handler calls
+_MIN_ROW_BYTES = 64  # a FILE row holds 136 hex characters of hashes; a view cannot make more rows than 1 per 64 bytes
+_SQLITE_LIMITS = {
+    sqlite3.SQLITE_LIMIT_LENGTH: MAX_VALUE_BYTES,
+    sqlite3.SQLITE_LIMIT_SQL_LENGTH: 1 << 20,
+    sqlite3.SQLITE_LIMIT_COLUMN: 200,
+    sqlite3.SQLITE_LIMIT_EXPR_DEPTH: 100,
+    sqlite3.SQLITE_LIMIT_COMPOUND_SELECT: 16,
+    sqlite3.SQLITE_LIMIT_VDBE_OP: 100_000,
+    sqlite3.SQLITE_LIMIT_FUNCTION_ARG: 16,
+    sqlite3.SQLITE_LIMIT_ATTACHED: 0,
+    sqlite3.SQLITE_LIMIT_LIKE_PATTERN_LENGTH: 1000,
+    sqlite3.SQLITE_LIMIT_VARIABLE_NUMBER: 100,
+    sqlite3.SQLITE_LIMIT_TRIGGER_DEPTH: 1,
+}
 
 
 def read(
@@ -126,6 +157,7 @@ def _read_sqlite(path: str, head: bytes, report: ReadReport | None, distinct: bo
     if path == "-" or not os.path.isfile(path):
         raise FormatError("an RDSv3 SQLite database must be read from a file on disk, not a stream", path)
     con = _open_readonly(path, head)
+    source = None
     try:
         relations = {
             name.upper(): name
@@ -153,12 +185,64 @@ def _read_sqlite(path: str, head: bytes, report: ReadReport | None, distinct: bo
             report.meta.update(_version_meta(con, relations))
         yield from _stream_rows(con, source, columns, required is _HASH_COLUMNS, path)
     except sqlite3.DatabaseError as exc:
-        raise FormatError(f"SQLite error: {exc}", path) from exc
+        raise _failure(con, exc, path, source) from exc
     finally:
         con.close()
 
 
-def _open_readonly(path: str, head: bytes) -> sqlite3.Connection:
+class _Untrusted(sqlite3.Connection):
+    """A connection to an RDS file with its step budget and row bound, both from the file's size."""
+
+    path: str
+    size: int
+    budget: int
+    max_rows: int
+    steps: int = 0
+
+    def tick(self) -> bool:
+        """The progress handler: True (stop the statement) once the budget is spent."""
+        self.steps += _TICK
+        return self.steps > self.budget
+
+    def check_rows(self, rows: int, source: str, path: str) -> None:
+        """Raises FormatError when `source` has yielded more rows than the file could hold."""
+        if rows > self.max_rows:
+            raise FormatError(
+                f"{source} produced more rows than a file of {self.size:,} bytes can hold ({self.max_rows:,} at "
+                f"{_MIN_ROW_BYTES} bytes a row): a view that multiplies rows (a cross join) or never ends",
+                self.path, rows, field=source,
+            )
+
+
+def _failure(con: _Untrusted, exc: sqlite3.Error, path: str, source: str | None, row: int | None = None) -> FormatError:
+    """The FormatError for an SQLite error while reading: the budget, a value over the length limit, or SQLite's."""
+    what = source or "the database"
+    if con.steps > con.budget:
+        return FormatError(
+            f"reading {what} did not finish within {con.budget:,} SQLite steps, the budget for a file of "
+            f"{con.size:,} bytes: a view that never ends (a recursive query) or multiplies rows (a cross join)",
+            path, row, field=source,
+        )
+    if "too big" in str(exc):
+        return FormatError(f"{what} holds a value over {MAX_VALUE_BYTES >> 20} MiB (SQLite stopped at its length "
+                           "limit); no NSRL field comes near that", path, row, field=source)
+    after = f" after row {row} of {source}" if row else ""
+    return FormatError(f"SQLite error{after}: {exc}", path, row)
+
+
+def _guarded(column: str, limit: int) -> str:
+    """`column` as selected: a value longer than `limit` (as text) cut to `limit + 1`, so Python never holds a huge
+    one and the checks still see it is too long. Integers and NULL pass as they are."""
+    return f'CASE WHEN length({column}) > {limit} THEN substr({column}, 1, {limit + 1}) ELSE {column} END'
+
+
+def _file_columns(crc: str) -> str:
+    """The seven FILE columns, guarded; `crc` is "crc32" or "NULL" (the full view has none)."""
+    return ", ".join(_guarded(c if c != "crc32" else crc, _MAX_CHARS[c]) if (c != "crc32" or crc != "NULL")
+                     else "NULL" for c in TABLE_COLUMNS["FILE"])
+
+
+def _open_readonly(path: str, head: bytes) -> _Untrusted:
     """Open read-only; `immutable` (no locks, no journal look-ups: fastest) only when it cannot hide data.
 
     `immutable=1` makes SQLite ignore a write-ahead log and a hot journal, so it is used only for a rollback-journal
@@ -169,7 +253,15 @@ def _open_readonly(path: str, head: bytes) -> sqlite3.Connection:
     sidecar = any(os.path.exists(path + suffix) for suffix in ("-wal", "-journal"))
     uri = Path(path).resolve().as_uri() + ("?mode=ro" if wal or sidecar else "?mode=ro&immutable=1")
     try:
-        con = sqlite3.connect(uri, uri=True, check_same_thread=False)  # the import may run in a worker thread
+        # check_same_thread off: the import may run in a worker thread
+        con = sqlite3.connect(uri, uri=True, check_same_thread=False, factory=_Untrusted)
+        con.path = path
+        con.size = os.path.getsize(path) + sum(os.path.getsize(path + s) for s in ("-wal",) if os.path.exists(path + s))
+        con.budget = _BASE_STEPS + _STEPS_PER_BYTE * con.size
+        con.max_rows = con.size // _MIN_ROW_BYTES + 1000
+        for limit, value in _SQLITE_LIMITS.items():
+            con.setlimit(limit, value)
+        con.set_progress_handler(con.tick, _TICK)
         con.execute("PRAGMA query_only = ON")
         con.execute("PRAGMA trusted_schema = OFF")
         # Memory-mapped reads were ~2x faster on a scan, but mapped pages count as resident memory: a 256 MiB window
@@ -181,27 +273,37 @@ def _open_readonly(path: str, head: bytes) -> sqlite3.Connection:
     return con
 
 
-def _version_meta(con: sqlite3.Connection, relations: dict[str, str]) -> dict[str, Any]:
+def _version_meta(con: _Untrusted, relations: dict[str, str]) -> dict[str, Any]:
     """The `VERSION` rows (release, build set, dates): recorded with the import so the set says which RDS it is."""
     if "VERSION" not in relations:
         return {}
     try:
-        cursor = con.execute(f'SELECT * FROM "{relations["VERSION"]}" LIMIT 50')
-        names = [d[0] for d in cursor.description]
-        return {"rds_version": [dict(zip(names, row)) for row in cursor]}
+        names = [row[1] for row in con.execute(f'PRAGMA table_info("{relations["VERSION"]}")')]
+        quoted = ['"' + name.replace('"', '""') + '"' for name in names]
+        cursor = con.execute(f'SELECT {", ".join(_guarded(q, MAX_NAME_CHARS) for q in quoted) or "*"} '
+                             f'FROM "{relations["VERSION"]}" LIMIT 50')
+        rows = [dict(zip(names, row)) for row in cursor]
     except sqlite3.Error:
         return {}
+    for number, row in enumerate(rows, start=1):
+        for name, value in row.items():
+            if isinstance(value, bytes) or (isinstance(value, str) and len(value) > MAX_NAME_CHARS):
+                raise FormatError(f"row {number} of VERSION: {name} is bytes or longer than {MAX_NAME_CHARS} "
+                                  "characters, which no release description is", con.path, number, field=name)
+    return {"rds_version": rows}
 
 
 def _stream_rows(
-    con: sqlite3.Connection, source: str, columns: set[str], hashes_only: bool, path: str
+    con: _Untrusted, source: str, columns: set[str], hashes_only: bool, path: str
 ) -> Iterator[EntryRecord]:
     """Records from `source`, checked in Python: SQLite's GLOB and lower() cost more per row than one
     `bytes.fromhex` over the three hashes joined (a hex string of 136 characters decodes to 68 bytes only if
     every part is hex of the right length) and one lower() of the join."""
     selected = ", ".join([
-        "sha256", "sha1", "md5", "crc32" if "crc32" in columns else "NULL",
-        *(("NULL", "NULL", "NULL") if hashes_only else ("file_name", "file_size", "package_id")),
+        *(_guarded(c, _MAX_CHARS[c]) for c in _HASH_COLUMNS),
+        _guarded("crc32", _MAX_CHARS["crc32"]) if "crc32" in columns else "NULL",
+        *(("NULL", "NULL", "NULL") if hashes_only else
+          (_guarded(c, _MAX_CHARS[c]) for c in ("file_name", "file_size", "package_id"))),
     ])
     fromhex = bytes.fromhex
     number = 0
@@ -211,16 +313,20 @@ def _stream_rows(
         ):
             try:
                 joined = sha256 + sha1 + md5
-                if len(joined) != 136 or len(fromhex(joined)) != 68 or not (size is None or size.__class__ is int):
+                if (len(joined) != 136 or len(fromhex(joined)) != 68 or not (size is None or size.__class__ is int)
+                        or (name is not None and (name.__class__ is not str or len(name) > MAX_NAME_CHARS))
+                        or crc32.__class__ is bytes or package.__class__ is bytes):
                     raise ValueError
-            except (TypeError, ValueError):  # None, empty, short, non-hex or a blob: the slow, exact path
-                sha256, sha1, md5 = _checked_row(sha256, sha1, md5, size, source, number, path)
+            except (TypeError, ValueError):  # None, empty, short, long, non-hex or a blob: the slow, exact path
+                sha256, sha1, md5 = _checked_row(sha256, sha1, md5, size, source, number, path, crc32, name, package)
             else:
                 joined = joined.lower()
                 sha256, sha1, md5 = joined[:64], joined[64:104], joined[104:]
+            if number > con.max_rows:
+                con.check_rows(number, source, path)
             yield _file_record(sha256, sha1, md5, crc32, name, size, package, number)
     except sqlite3.DatabaseError as exc:
-        raise FormatError(f"SQLite error after row {number} of {source}: {exc}", path, number) from exc
+        raise _failure(con, exc, path, source, number) from exc
 
 
 def read_rows(fp: BinaryIO, path: str, report: ReadReport | None = None) -> Iterator[RowBatch | ColumnBatch]:
@@ -233,6 +339,7 @@ def read_rows(fp: BinaryIO, path: str, report: ReadReport | None = None) -> Iter
     if not head.startswith(SQLITE_MAGIC):
         raise FormatError("read_rows takes an RDSv3 SQLite database; use read for text and deltas", path)
     con = _open_readonly(path, head)
+    source = None
     try:
         relations = {name.upper(): name
                      for name, in con.execute("SELECT name FROM sqlite_master WHERE type IN ('table', 'view')")}
@@ -245,7 +352,7 @@ def read_rows(fp: BinaryIO, path: str, report: ReadReport | None = None) -> Iter
         if report is not None:
             report.meta.update({"nsrl": "rdsv3", "nsrl_relation": "FILE", **_version_meta(con, relations)})
         crc = "crc32" if "crc32" in columns else "NULL"
-        select = f'SELECT sha256, sha1, md5, {crc}, file_name, file_size, package_id FROM "{source}"'
+        select = f'SELECT {_file_columns(crc)} FROM "{source}"'
         number = 0
         is_table = con.execute("SELECT type FROM sqlite_master WHERE name = ?", (source,)).fetchone()[0] == "table"
         key = _sha256_key(con, source, crc) if is_table else None
@@ -265,13 +372,15 @@ def read_rows(fp: BinaryIO, path: str, report: ReadReport | None = None) -> Iter
                     batch = _row_batch(rows, number, source, path)
                 yield batch
                 number, last = number + count, top
+                con.check_rows(number, source, path)
         else:  # a view (the full release): rows fetched and turned into columns in Python
             cursor = con.execute(select)
             while rows := cursor.fetchmany(_BATCH):
                 yield _column_batch(rows, number) or _row_batch(rows, number, source, path)
                 number += len(rows)
+                con.check_rows(number, source, path)
     except sqlite3.DatabaseError as exc:
-        raise FormatError(f"SQLite error: {exc}", path) from exc
+        raise _failure(con, exc, path, source) from exc
     finally:
         con.close()
 
@@ -282,18 +391,26 @@ _VALUE_COLUMNS = ("size", "attributes")
 # as the JSON array `ColumnBatch` takes ([size, attributes] per row: keys in sorted order, as `read` stores them;
 # json_patch into {} drops null members, only needed when a row has one: it parses again, ~2 s per 5M rows), and
 # how many rows the fast path cannot take as they are.
+# A blob, which JSON cannot hold, is left out rather than failing the whole batch: the row counts as odd, and the
+# row-by-row path names it.
 _ATTRIBUTES = """CASE WHEN {crc} <> '' AND file_name IS NOT NULL AND package_id IS NOT NULL
+        AND typeof({crc}) != 'blob' AND typeof(file_name) != 'blob' AND typeof(package_id) != 'blob'
         THEN json_object('crc32', {crc}, 'file_name', file_name, 'package_id', package_id)
-        ELSE json_patch('{{}}', json_object('crc32', nullif({crc}, ''), 'file_name', file_name, 'package_id', package_id))
+        ELSE json_patch('{{}}', json_object('crc32', iif(typeof({crc}) = 'blob', NULL, nullif({crc}, '')),
+            'file_name', iif(typeof(file_name) = 'blob', NULL, file_name),
+            'package_id', iif(typeof(package_id) = 'blob', NULL, package_id)))
         END"""
 _BATCH_OF = """SELECT count(*), max(rowid), group_concat(sha256, ''), group_concat(sha1, ''), group_concat(md5, ''),
     json_group_array(json_array(file_size, %(attributes)s%(line)s)),
     total(typeof(file_size) NOT IN ('integer', 'null') OR typeof(sha256) != 'text' OR typeof(sha1) != 'text'
-          OR typeof(md5) != 'text')
+          OR typeof(md5) != 'text' OR length(file_name) > %(name)d OR length({crc}) > %(crc)d
+          OR typeof(file_name) = 'blob' OR typeof({crc}) = 'blob' OR typeof(package_id) = 'blob')
     FROM (SELECT rowid, * FROM "{source}" %(rows)s)"""
-_AGGREGATE = _BATCH_OF % {"attributes": _ATTRIBUTES, "line": "", "rows": "WHERE rowid > ? ORDER BY rowid LIMIT {batch}"}
+_CHECKED = {"name": MAX_NAME_CHARS, "crc": _MAX_CHARS["crc32"]}
+_AGGREGATE = _BATCH_OF % {"attributes": _ATTRIBUTES, "line": "", "rows": "WHERE rowid > ? ORDER BY rowid LIMIT {batch}",
+                          **_CHECKED}
 # The same for a key range read in index order, each row's rowid (its line) as a third value.
-_BY_SHA256 = _BATCH_OF % {"attributes": _ATTRIBUTES, "line": ", rowid", "rows": "{where} ORDER BY {order}"}
+_BY_SHA256 = _BATCH_OF % {"attributes": _ATTRIBUTES, "line": ", rowid", "rows": "{where} ORDER BY {order}", **_CHECKED}
 
 
 def _aggregated_batch(count: int, sha256: str | None, sha1: str | None, md5: str | None, values: str, odd: float,
@@ -337,7 +454,7 @@ def _sha256_key(con: sqlite3.Connection, source: str, crc: str) -> tuple[tuple[s
 
 
 def _batches_by_sha256(
-    con: sqlite3.Connection, source: str, crc: str, key: tuple[str, ...], total: int, path: str
+    con: _Untrusted, source: str, crc: str, key: tuple[str, ...], total: int, path: str
 ) -> Iterator[RowBatch | ColumnBatch]:
     """FILE's rows in the order of the unique index `key` (see `_sha256_key`), batch by batch: each batch is the
     key range up to the `_BATCH`-th next key (found in the index alone), assembled by SQLite as `_AGGREGATE` does,
@@ -357,11 +474,12 @@ def _batches_by_sha256(
         if count:
             batch = _aggregated_batch(count, *texts, first=None, ordered_by="sha256")
             if batch is None:  # something in it needs the row-by-row checks
-                rows = con.execute(f'SELECT sha256, sha1, md5, {crc}, file_name, file_size, package_id, rowid '
+                rows = con.execute(f'SELECT {_file_columns(crc)}, rowid '
                                    f'FROM "{source}" {where} ORDER BY {columns}', params).fetchall()
                 batch = _row_batch(rows, None, source, path, ordered_by="sha256")
             yield batch
             read += count
+            con.check_rows(read, source, path)
         if bound is None:
             break
         last = bound
@@ -401,11 +519,13 @@ def _row_batch(rows: list[tuple], first: int | None, source: str, path: str,
         number = line[0] if first is None else number + 1
         try:
             raw = bytes.fromhex(sha256 + sha1 + md5)
-            if len(raw) != 68 or not (size is None or size.__class__ is int):
+            if (len(raw) != 68 or not (size is None or size.__class__ is int)
+                    or (name is not None and (name.__class__ is not str or len(name) > MAX_NAME_CHARS))
+                    or crc32.__class__ is bytes or package.__class__ is bytes):
                 raise ValueError
             digests = raw[:32], raw[32:52], raw[52:]
         except (TypeError, ValueError):
-            checked = _checked_row(sha256, sha1, md5, size, source, number, path)
+            checked = _checked_row(sha256, sha1, md5, size, source, number, path, crc32, name, package)
             digests = tuple(bytes.fromhex(v) if v else None for v in checked)
         attributes = {k: v for k, v in (("file_name", name), ("package_id", package), ("crc32", crc32 or None))
                       if v is not None}
@@ -426,6 +546,9 @@ def _column_batch(rows: list[tuple], first: int) -> ColumnBatch | None:
         return None
     if digests is None or any(size is not None and size.__class__ is not int for size in sizes):
         return None
+    if any(n is not None and (n.__class__ is not str or len(n) > MAX_NAME_CHARS) for n in names) or any(
+            v.__class__ is bytes for v in chain(crc32, packages)):
+        return None
     attributes = [{k: v for k, v in (("crc32", c or None), ("file_name", n), ("package_id", p)) if v is not None}
                   for c, n, p in zip(crc32, names, packages)]
     values = json.dumps(list(zip(sizes, attributes)), ensure_ascii=False)
@@ -433,10 +556,19 @@ def _column_batch(rows: list[tuple], first: int) -> ColumnBatch | None:
 
 
 def _checked_row(
-    sha256: Any, sha1: Any, md5: Any, size: Any, source: str, number: int, path: str
+    sha256: Any, sha1: Any, md5: Any, size: Any, source: str, number: int, path: str,
+    crc32: Any = None, file_name: Any = None, package_id: Any = None,
 ) -> tuple[str | None, str | None, str | None]:
-    """The hashes of a row the fast check refused: empty ones as None, or the precise FormatError."""
+    """The hashes of a row the fast check refused: empty ones as None, or the precise FormatError (a value too
+    long, of the wrong type, not hex, ...)."""
     where = f"row {number} of {source}"
+    for name, value in (("crc32", crc32), ("file_name", file_name), ("package_id", package_id),
+                        *zip(_HASH_COLUMNS, (sha256, sha1, md5))):
+        if isinstance(value, bytes):
+            raise FormatError(f"{where}: {name} is bytes, not text", path, number, field=name)
+        if isinstance(value, str) and len(value) > _MAX_CHARS[name]:
+            raise FormatError(f"{where}: {name} is longer than {_MAX_CHARS[name]} characters", path, number,
+                              field=name)
     out = []
     for name, value in zip(_HASH_COLUMNS, (sha256, sha1, md5)):
         if value is not None and not isinstance(value, str):
@@ -644,7 +776,8 @@ def _fast_file_insert(statement: str, line: int) -> EntryRecord | None:
             return None
     except ValueError:
         return None
-    if "'" in crc32 or "'" in name.replace("''", "") or not size.strip().isdigit() or not package.strip().isdigit():
+    if ("'" in crc32 or "'" in name.replace("''", "") or not size.strip().isdigit() or not package.strip().isdigit()
+            or len(name) > MAX_NAME_CHARS or len(crc32) > _MAX_CHARS["crc32"]):
         return None
     joined = joined.lower()
     return _file_record(joined[:64], joined[64:104], joined[104:], crc32, name.replace("''", "'"), int(size),
@@ -722,6 +855,8 @@ class _Statement:
         kind, value = self.take(f"a value for {column}")
         if kind != "lit":
             self.fail(f"only literal values are read from a delta, found {value!r}", column)
+        if isinstance(value, bytes):  # no RDS column holds a blob
+            self.fail(f"a blob literal (X'...') for {column}, which holds text or an integer", column)
         return value
 
     def end(self) -> None:
@@ -889,6 +1024,16 @@ def _normalised(table: str, values: dict[str, Any], path: str, line: int) -> dic
         elif column == "file_size":
             out["size"] = value if isinstance(value, int) or value is None else parse_size(
                 str(value), path, line, column)
+        elif column in ("file_name", "crc32"):
+            if value is not None and not isinstance(value, str):
+                raise FormatError(f"RDS delta: {column} must be a text value, not {value!r}", path, line,
+                                  field=column)
+            if value is not None and len(value) > _MAX_CHARS[column]:
+                raise FormatError(f"RDS delta: {column} is longer than {_MAX_CHARS[column]} characters", path,
+                                  line, field=column)
+            out[column] = value
+        elif column == "package_id" and isinstance(value, float):
+            raise FormatError(f"RDS delta: package_id must be an integer, not {value!r}", path, line, field=column)
         else:
             out[column] = value
     return out

@@ -41,7 +41,9 @@ Decisions on ambiguous input (each is tested):
   hashwarden reads `PDQ` (and `PDQQuality`) as direct fields or an `AlternativeHashes` entry named PDQ, and writes
   the direct fields, as it does `SHA256`.
 * Limits: a record over 32 MiB (`MAX_RECORD_BYTES`) is refused before it is held in memory, and a text field
-  (Comments, Series, Tags, PhotoDNA) over 1 MiB is refused, each naming the record and the field.
+  (Comments, Series, Tags, PhotoDNA) over 1 MiB is refused, each naming the record and the field. JSON nested
+  more than 64 levels (`MAX_DEPTH`), at any place in the file, is refused with its byte offset before the parser
+  sees it: ijson's memory grows with the square of the depth.
 * A broken file (truncated, or not JSON) is a FormatError with the exact byte where it broke, the field being read,
   and how many records before it were complete (with the byte where the last one ended).
 
@@ -80,9 +82,10 @@ from hashwarden.formats.categories import Profile, Scheme, load_profile
 from hashwarden.signals import MD5, PDQ, SHA1, SHA256
 from hashwarden.store.hashsets import EntryRecord
 
-__all__ = ["CASE_KEY", "MAX_RECORD_BYTES", "MAX_TEXT_CHARS", "case_records", "read", "write"]
+__all__ = ["CASE_KEY", "MAX_DEPTH", "MAX_RECORD_BYTES", "MAX_TEXT_CHARS", "case_records", "read", "write"]
 
 MAX_RECORD_BYTES = js.MAX_RECORD_BYTES
+MAX_DEPTH = js.MAX_DEPTH
 MAX_TEXT_CHARS = 1024 * 1024  # Comments, Series, Tags, PhotoDNA: an analyst's note is never a megabyte
 CASE_KEY = "_case"  # attributes key holding a #Cases record's case fields
 IMAGERY_FIELDS = frozenset({"miniature", "thumbnail"})  # lower-case: never stored, never exported
@@ -585,6 +588,10 @@ def _sniff(fp: BinaryIO, path: str) -> _Head:
         raise FormatError("UTF-16 text: VICS files are UTF-8", path, offset=origin)
     if not data.strip():
         raise FormatError("empty file: no VICS document", path, offset=head.start)
+    try:
+        js.DepthGuard().feed(data)
+    except js.TooDeep as exc:
+        raise FormatError(exc.message(), path, offset=head.start + exc.offset) from None
     sink = sendable_list()
     coro = ijson.parse_coro(sink, use_float=True)
     try:
@@ -719,7 +726,10 @@ def _choose_scheme(profile: Profile, scheme: str | None, version: str | None,
     return None, f"VICS {version} without a region has no category scheme in profile version {profile.version}"
 
 
-def _located(fp: BinaryIO, path: str, progress: js.Progress, prefix: str, exc: js.Broken | js.TooLarge) -> FormatError:
+def _located(fp: BinaryIO, path: str, progress: js.Progress, prefix: str,
+             exc: js.Broken | js.TooLarge | js.TooDeep) -> FormatError:
+    if isinstance(exc, js.TooDeep):  # exact already; a replay would feed the parser the depth it must not see
+        return FormatError(exc.message(), path, offset=exc.offset)
     loc = js.locate(fp, progress, prefix, exc)
     offset = loc.offset
     if isinstance(exc, js.TooLarge):
@@ -750,7 +760,7 @@ def _read_media(fp: BinaryIO, path: str, head: _Head, converter: _Converter) -> 
             record = converter.record(obj, number, None)
             if record is not None:
                 yield record
-    except (js.Broken, js.TooLarge) as exc:
+    except (js.Broken, js.TooLarge, js.TooDeep) as exc:
         raise _located(fp, path, progress, "value.item", exc) from None
     if number == 0 and not head.value_seen:
         raise FormatError("no 'value' array of Media: not a VICS document", path, field="value")
@@ -771,7 +781,7 @@ def _read_cases(fp: BinaryIO, path: str, head: _Head, converter: _Converter,
     while True:
         try:
             case = next(structure, None)
-        except (js.Broken, js.TooLarge) as exc:
+        except (js.Broken, js.TooLarge, js.TooDeep) as exc:
             raise _located(fp, path, ahead, _MEDIA_ITEM, exc) from None
         if case is None:
             break
@@ -784,7 +794,7 @@ def _read_cases(fp: BinaryIO, path: str, head: _Head, converter: _Converter,
             except StopIteration:
                 raise FormatError("the Media of a case could not be read back (did the file change while it was "
                                   "read?)", path, number + 1) from None
-            except (js.Broken, js.TooLarge) as exc:
+            except (js.Broken, js.TooLarge, js.TooDeep) as exc:
                 raise _located(fp, path, behind, _MEDIA_ITEM, exc) from None
             number += 1
             record = converter.record(obj, number, header)
@@ -803,7 +813,7 @@ def _case_structure(fp: BinaryIO, start: int, progress: js.Progress, path: str,
     events are looked at one by one.
 
     Raises:
-        js.Broken, js.TooLarge: as `js.items`; FormatError for a Case that is not an object.
+        js.Broken, js.TooLarge, js.TooDeep: as `js.items`; FormatError for a Case that is not an object.
     """
     in_media = expect_media = False
     header: dict[str, Any] | None = None
@@ -1127,7 +1137,7 @@ def case_records(case_dir: Path, *, scheme: str | None = None, only_media: bool 
                     md5 = str(item["md5"]).lower()
                     db.execute("INSERT INTO item VALUES (?, ?, ?)", (seq, md5, json.dumps(item)))
                     db.execute("INSERT OR IGNORE INTO first VALUES (?, ?)", (md5, seq))
-            except (js.Broken, js.TooLarge) as exc:
+            except (js.Broken, js.TooLarge, js.TooDeep) as exc:
                 raise _located(fp, str(report_path), progress, "items.item", exc) from None
             rows = db.execute("SELECT f.seq, i.body FROM item i JOIN first f ON f.md5 = i.md5 ORDER BY f.seq, i.seq")
             group: list[dict[str, Any]] = []
@@ -1154,7 +1164,7 @@ def _report_header(fp: BinaryIO, path: str) -> dict[str, Any]:
     builder: ObjectBuilder | None = None
     depth = 0
     try:
-        for prefix, kind, value in ijson.parse(fp, use_float=True):
+        for prefix, kind, value in ijson.parse(js.GuardedReader(fp), use_float=True):
             if builder is not None:
                 builder.event(kind, value)
                 depth += {"start_map": 1, "start_array": 1, "end_map": -1, "end_array": -1}.get(kind, 0)
@@ -1171,6 +1181,8 @@ def _report_header(fp: BinaryIO, path: str) -> dict[str, Any]:
                 raise FormatError("not a hashwarden report.json: the top level is not an object", path)
     except ijson.JSONError as exc:
         raise FormatError(f"not valid JSON ({js.yajl_reason(exc)})", path) from exc
+    except js.TooDeep as exc:
+        raise FormatError(exc.message(), path, offset=exc.offset) from None
     return top
 
 
