@@ -20,6 +20,7 @@ LAYOUTS: dict[str, tuple[int, int, tuple[int, ...], str, tuple[int, ...]]] = {
     "L": (1, 1, (8,), "u1", ()),
     "RGB": (2, 1, (8, 8, 8), "u1", ()),
     "RGBA": (2, 1, (8, 8, 8, 8), "u1", (2,)),
+    "RGBA;16": (2, 1, (16, 16, 16, 16), "<u2", (2,)),  # Pillow keeps 8 bits a band: libtiff's strip is twice as wide
     "CMYK": (5, 1, (8, 8, 8, 8), "u1", ()),
 }
 
@@ -40,19 +41,28 @@ def _strip(mode: str, width: int, rows: int, variant: int, noise: bool) -> np.nd
         values = unit * (2 ** bits[0] - 1)
     bands = np.repeat(values[:, :, None], len(bits), axis=2)
     if len(bits) == 4:
-        bands[:, :, 3] = 255 if mode == "RGBA" else bands[:, :, 3] / 4  # opaque alpha; light black in CMYK
+        bands[:, :, 3] = 2 ** bits[0] - 1 if mode.startswith("RGBA") else bands[:, :, 3] / 4  # opaque; light black
     return bands.astype(dtype)
 
 
+def _compressed(mode: str, width: int, rows: int, variant: int, noise: bool) -> bytes:
+    """One deflated strip; without noise its rows are all alike, so only one row is ever held."""
+    if noise:
+        return zlib.compress(_strip(mode, width, rows, variant, noise).tobytes(), 6)
+    row = _strip(mode, width, 1, variant, noise).tobytes()
+    compressor = zlib.compressobj(6)
+    return b"".join(compressor.compress(row) for _ in range(rows)) + compressor.flush()
+
+
 def tiff_bytes(mode: str, width: int, height: int, rows_per_strip: int = 1, noise: bool = True) -> bytes:
-    """A little-endian deflate TIFF of `mode` ("F", "I", "I;16", "L", "RGB", "RGBA", "CMYK") and this size.
+    """A little-endian deflate TIFF of `mode` (a key of LAYOUTS) and this size.
 
     Without `noise` the strips are pure gradients, which compress well however many rows a strip has (a strip of
     the whole image is then still small on disk)."""
     photometric, sample_format, bits, _, extra = LAYOUTS[mode]
     rows_per_strip = min(rows_per_strip, height)
-    strips = [zlib.compress(_strip(mode, width, rows_per_strip, v, noise).tobytes(), 9) for v in range(_VARIANTS)]
     count = -(-height // rows_per_strip)
+    strips = [_compressed(mode, width, rows_per_strip, v, noise) for v in range(min(_VARIANTS, count))]
     spp = len(bits)
     blob = b"".join(strips)
     starts = np.cumsum([0] + [len(s) for s in strips])[:-1]
@@ -67,8 +77,8 @@ def tiff_bytes(mode: str, width: int, height: int, rows_per_strip: int = 1, nois
     ifd_at += ifd_at % 2
 
     # The last strip may be shorter: libtiff decodes only the rows that exist, so a full strip there is harmless.
-    offsets = np.array([data_at + starts[i % _VARIANTS] for i in range(count)], dtype="<u4")
-    sizes = np.array([len(strips[i % _VARIANTS]) for i in range(count)], dtype="<u4")
+    offsets = np.array([data_at + starts[i % len(strips)] for i in range(count)], dtype="<u4")
+    sizes = np.array([len(strips[i % len(strips)]) for i in range(count)], dtype="<u4")
 
     def short_or_offset(values: tuple[int, ...], at: int) -> tuple[int, int, int]:
         if len(values) <= 2:
