@@ -3,7 +3,7 @@
     HashwardenError
      ├── InvalidSignal        a hash string that is not what its signal type expects
      ├── EvidenceReadError    an item could not be read or decoded (carries location and byte offset)
-     │    └── ImageTooLarge   declared pixel count above the limit: refused before allocating
+     │    └── ImageTooLarge   declared pixels or predicted decode memory above the limit: refused before allocating
      ├── FormatError          a malformed hash list or import line (carries file and line)
      ├── StoreError           the hash database refused an operation (unknown set, duplicate name, ...)
      ├── AuditError           the audit chain does not verify
@@ -48,7 +48,8 @@ class EvidenceReadError(HashwardenError):
 
 
 class ImageTooLarge(EvidenceReadError):
-    """An image header declares more pixels than the configured limit (a decompression bomb or an absurd size)."""
+    """An image header declares more pixels, or implies more decode memory, than the configured limits (a
+    decompression bomb or an absurd size)."""
 
 
 class FormatError(HashwardenError):

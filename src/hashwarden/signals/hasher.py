@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 from collections.abc import Callable
 from typing import BinaryIO
 
-from hashwarden.config import MAX_IMAGE_BYTES, MAX_IMAGE_PIXELS, READ_CHUNK_SIZE
+from hashwarden.config import MAX_DECODE_BYTES, MAX_IMAGE_BYTES, MAX_IMAGE_PIXELS, READ_CHUNK_SIZE
 from hashwarden.errors import EvidenceReadError
 from hashwarden.signals.crypto import DIGESTS
 from hashwarden.signals.image import decode_pixels
@@ -44,6 +44,7 @@ class HashOptions:
     digests: tuple[str, ...] = ("md5", "sha1", "sha256")
     max_image_pixels: int = MAX_IMAGE_PIXELS
     max_image_bytes: int = MAX_IMAGE_BYTES
+    max_decode_bytes: int = MAX_DECODE_BYTES  # predicted peak memory of decoding and hashing one image
     chunk_size: int = READ_CHUNK_SIZE
     known_filter: str | None = None  # directory of the known-file filter: its files are not decoded for PDQ
     vpdq_seconds_per_hash: float = 1.0  # videos: one frame hashed per this many seconds (0 = every frame)
@@ -95,13 +96,15 @@ def hash_stream(
         if reason:
             result.notes.append(reason)
         else:
-            _add_pdq(result, b"".join(kept), options, engine)
+            data = b"".join(kept)
+            kept.clear()  # the chunks and their join are not both held while the image decodes
+            _add_pdq(result, data, options, engine)
     return result
 
 
 def _add_pdq(result: FileSignals, data: bytes, options: HashOptions, engine: PdqEngine) -> None:
     try:
-        pixels = decode_pixels(data, max_pixels=options.max_image_pixels)
+        pixels = decode_pixels(data, max_pixels=options.max_image_pixels, max_bytes=options.max_decode_bytes)
     except EvidenceReadError as exc:
         result.error = f"{result.format or 'image'}: {exc}"
         return

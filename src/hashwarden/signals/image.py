@@ -16,15 +16,23 @@ from __future__ import annotations
 import io
 import warnings
 from dataclasses import dataclass
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import numpy as np
 from PIL import Image, UnidentifiedImageError
 
-from hashwarden.config import MAX_IMAGE_PIXELS
+from hashwarden.config import MAX_DECODE_BYTES, MAX_IMAGE_PIXELS
 from hashwarden.errors import EvidenceReadError, ImageTooLarge
 
 _SIXTEEN_BIT_MODES = {"I;16", "I;16B", "I;16L", "I;16N"}
+# Integer and float modes are scaled to 8-bit grey by NumPy, one tile of this many pixels at a time: the
+# temporaries of that arithmetic (int64 and float32 arrays, up to ~64 bytes a pixel) stay a few MB whatever the
+# image size, instead of several full-size copies (a 14,000^2 float TIFF needed 4.5 GiB with whole-image arrays).
+_TILE_PIXELS = 1 << 18
+_TILE_TEMPORARY_BYTES = 64 * _TILE_PIXELS
+# Bytes per pixel of Pillow's storage of a mode; every mode not listed is stored in 4 bytes (the widest).
+_STORAGE_BYTES = {"1": 1, "L": 1, "P": 1, **{mode: 2 for mode in _SIXTEEN_BIT_MODES}}
 # Modes whose pixels the PDQ engine reads as they are: 4 bytes per pixel (R, G, B, ignored) or 1 (grey).
 _DIRECT_MODES = {"RGB": 4, "RGBA": 4, "RGBX": 4, "L": 1}
 # Pillow allocates large images in 16 MB blocks, whose rows are not contiguous and so cannot be lent without a
@@ -65,16 +73,22 @@ class Pixels:
         return np.asarray(self.owner.convert("RGB"))
 
 
-def decode_rgb(data: bytes, *, max_pixels: int = MAX_IMAGE_PIXELS) -> np.ndarray:
+def decode_rgb(
+    data: bytes, *, max_pixels: int = MAX_IMAGE_PIXELS, max_bytes: int = MAX_DECODE_BYTES
+) -> np.ndarray:
     """Decode an image's bytes to an (H, W, 3) uint8 array of its first frame (see `decode_pixels`)."""
-    return decode_pixels(data, max_pixels=max_pixels).rgb()
+    return decode_pixels(data, max_pixels=max_pixels, max_bytes=max_bytes).rgb()
 
 
-def decode_pixels(data: bytes, *, max_pixels: int = MAX_IMAGE_PIXELS) -> Pixels:
+def decode_pixels(data: bytes, *, max_pixels: int = MAX_IMAGE_PIXELS, max_bytes: int = MAX_DECODE_BYTES) -> Pixels:
     """Decode an image's bytes to normalised pixels of its first frame, lending Pillow's memory where it can.
 
+    Two limits are checked from the header, before any pixel is allocated: the pixel count, and the predicted
+    peak memory of decoding and hashing the image (`predicted_peak_bytes`), which depends on its mode and format.
+
     Raises:
-        ImageTooLarge: the header declares more than `max_pixels` pixels (nothing is allocated).
+        ImageTooLarge: the header declares more than `max_pixels` pixels, or an image whose predicted peak memory
+            is above `max_bytes` (nothing is allocated).
         EvidenceReadError: the content is not a decodable image, or is corrupt or truncated.
     """
     # hashwarden enforces its own pixel limit (below, from the header, before any pixel is allocated). Pillow's
@@ -92,6 +106,12 @@ def decode_pixels(data: bytes, *, max_pixels: int = MAX_IMAGE_PIXELS) -> Pixels:
             if width * height > max_pixels:
                 raise ImageTooLarge(
                     f"refused: image declares {width}x{height} = {width * height:,} pixels, above the limit of {max_pixels:,}"
+                )
+            peak = predicted_peak_bytes(image, len(data))
+            if peak > max_bytes:
+                raise ImageTooLarge(
+                    f"refused: {image.format or 'image'} {image.mode} {width}x{height} would need about {peak:,} bytes "
+                    f"to decode and hash, above the limit of {max_bytes:,} bytes"
                 )
             image.load()
         frames = getattr(image, "n_frames", 1)
@@ -112,6 +132,78 @@ def decode_pixels(data: bytes, *, max_pixels: int = MAX_IMAGE_PIXELS) -> Pixels:
         Image.core.set_block_size(block_size)
 
 
+def predicted_peak_bytes(image: Image.Image, encoded_bytes: int) -> int:
+    """An upper bound of the memory that decoding and hashing an opened (not loaded) image will hold at its peak.
+
+    Three stages follow one another, each holding its own full-size buffers; the peak is the largest, plus the
+    encoded file, which the caller holds throughout:
+      decoding     Pillow's pixels (1, 2 or 4 bytes a pixel by mode) and the decoder's own buffers (`_decoder_bytes`);
+      normalising  the decoded pixels and their 8-bit form (none for direct modes, 1 byte a pixel for 1-bit, wide and
+                   float modes, which are scaled tile by tile; 4 for a conversion to RGB);
+      hashing      the normalised pixels and the PDQ engine's buffers (`_engine_bytes`); a direct-mode image is lent
+                   to the engine, so its decoder's lasting buffers are still held.
+    """
+    width, height = image.size
+    pixels = width * height
+    stored = _STORAGE_BYTES.get(image.mode, 4) * pixels
+    transient, lasting = _decoder_bytes(image)
+    decoding = stored + transient + lasting
+    if image.mode in _DIRECT_MODES:
+        lent = stored + (2 * stored if stored > _SINGLE_BLOCK_BYTES else 0)  # copied out of several blocks
+        normalising, hashing = stored + lasting, lent + lasting
+    else:
+        scaled = _SIXTEEN_BIT_MODES | {"I", "F"}
+        normalised = pixels if image.mode in scaled or image.mode == "1" else 4 * pixels
+        tiles = _TILE_TEMPORARY_BYTES if image.mode in scaled else 0
+        # The tiles' temporaries are counted while hashing too: the allocator may keep them in its heap.
+        normalising, hashing = stored + lasting + normalised + tiles, normalised + tiles
+    return encoded_bytes + max(decoding, normalising, hashing + _engine_bytes(height, width))
+
+
+def _decoder_bytes(image: Image.Image) -> tuple[int, int]:
+    """(transient, lasting) bytes a decoder holds beside Pillow's pixels: freed when loading ends, or kept with it.
+
+    libtiff (compressed TIFF) decodes a whole strip or tile into one buffer, whose size the header declares, in
+    at least Pillow's bytes a pixel (RGBA for YCbCr and JPEG-in-TIFF). libwebp keeps two RGBA canvases and Pillow
+    a copy of the frame as bytes, for as long as the image lives. A progressive JPEG is decoded from a buffer of
+    all its DCT coefficients: 2 bytes a sample of each component (an upper bound, without chroma subsampling).
+    """
+    width, height = image.size
+    pixels = width * height
+    if image.format == "TIFF" and image.info.get("compression", "raw") != "raw":
+        tags = getattr(image, "tag_v2", {})
+        bits = sum(_tag_values(tags, 258, 8))
+        per_pixel = max(-(-bits // 8), _STORAGE_BYTES.get(image.mode, 4))
+        if 322 in tags and 323 in tags:
+            return _tag_values(tags, 322, 0)[0] * _tag_values(tags, 323, 0)[0] * per_pixel, 0
+        rows = min(_tag_values(tags, 278, height)[0], height)
+        return rows * width * per_pixel, 0
+    if image.format == "WEBP":
+        return 0, 12 * pixels
+    if image.format == "JPEG" and image.info.get("progressive"):
+        return 2 * len(image.getbands()) * pixels, 0
+    return 0, 0
+
+
+def _tag_values(tags: Any, tag: int, default: int) -> tuple[int, ...]:
+    """A TIFF tag's values as non-negative integers (a hostile file may give any type or count), else `default`."""
+    value = tags.get(tag, default)
+    values = value if isinstance(value, tuple) else (value,)
+    try:
+        return tuple(max(0, int(v)) for v in values) or (default,)
+    except (TypeError, ValueError):
+        return (default,)
+
+
+def _engine_bytes(rows: int, cols: int) -> int:
+    """The PDQ engine's allocations for an image (`downsample` in _pdqcore.c): a float a pixel, two staging blocks
+    of 16 rows, two 64-column strips of every row, and the column pass's ring of `window` rows plus its sums."""
+    if rows < 5 or cols < 5 or (rows, cols) == (64, 64):
+        return 0
+    window = -(-rows // 128)
+    return 4 * (rows * cols + 2 * 16 * cols + 2 * 64 * rows + window * cols + cols)
+
+
 def _to_pixels(normalised: Image.Image | np.ndarray, frames: int) -> Pixels:
     if isinstance(normalised, np.ndarray):
         return Pixels(np.ascontiguousarray(normalised), normalised.shape[0], normalised.shape[1], 1, frames=frames)
@@ -129,30 +221,70 @@ def _normalise(image: Image.Image) -> Image.Image | np.ndarray:
     """A Pillow image in a direct mode (RGB, RGBA, RGBX, L), or a grey uint8 array for wide and float modes.
 
     The conversions are those of the module docstring: colours of palettes and CMYK, 0/255 for 1-bit, alpha
-    dropped (the engine reads R, G, B only), wide integers scaled like ImageMagick.
+    dropped (the engine reads R, G, B only), wide integers scaled like ImageMagick. A converted image's source
+    is closed as soon as it is converted, so the two are not both held while the engine runs.
     """
     mode = image.mode
     if mode in _DIRECT_MODES:
         return image
     if mode in _SIXTEEN_BIT_MODES or mode == "I":
-        return _scale_wide_to_8bit(np.asarray(image))
-    if mode == "F":
-        values = np.asarray(image, dtype=np.float32)
+        top_byte = mode == "I" and image.getextrema()[1] > 0xFFFF  # a true 32-bit image: keep the top byte
+        normalised = _grey_by_tiles(image, lambda values: _scale_wide_to_8bit(values, top_byte))
+    elif mode == "F":
+        scale = _float_in_unit_range(image)
+        normalised = _grey_by_tiles(image, lambda values: _float_to_8bit(values, scale))
+    elif mode == "1":
+        normalised = image.convert("L")
+    else:
+        normalised = image.convert("RGB")
+    image.close()
+    return normalised
+
+
+def _tiles(width: int, height: int) -> Iterator[tuple[int, int, int, int]]:
+    """Boxes of at most _TILE_PIXELS pixels covering the image: bands of whole rows, split when a row is longer."""
+    rows = max(1, _TILE_PIXELS // max(width, 1))
+    cols = min(width, _TILE_PIXELS)
+    for top in range(0, height, rows):
+        for left in range(0, width, cols):
+            yield left, top, min(left + cols, width), min(top + rows, height)
+
+
+def _grey_by_tiles(image: Image.Image, to_8bit: Callable[[np.ndarray], np.ndarray]) -> np.ndarray:
+    """The image's samples mapped to uint8 by `to_8bit`, one tile at a time, into one (H, W) array."""
+    width, height = image.size
+    grey = np.empty((height, width), dtype=np.uint8)
+    for left, top, right, bottom in _tiles(width, height):
+        grey[top:bottom, left:right] = to_8bit(np.asarray(image.crop((left, top, right, bottom))))
+    return grey
+
+
+def _float_in_unit_range(image: Image.Image) -> bool:
+    """Whether the finite samples of a float image all lie in 0..1 (then they are scaled by 255), tile by tile."""
+    low, high, found = np.inf, -np.inf, False
+    for box in _tiles(*image.size):
+        values = np.asarray(image.crop(box), dtype=np.float32)
         finite = values[np.isfinite(values)]
-        if finite.size and finite.min() >= 0.0 and finite.max() <= 1.0:
-            values = values * 255.0
-        grey = np.clip(np.nan_to_num(values, nan=0.0), 0, 255)
-        return np.floor(grey + 0.5).astype(np.uint8)
-    if mode == "1":
-        return image.convert("L")
-    return image.convert("RGB")
+        if finite.size:
+            low, high, found = min(low, finite.min()), max(high, finite.max()), True
+    return found and low >= 0.0 and high <= 1.0
 
 
-def _scale_wide_to_8bit(values: np.ndarray) -> np.ndarray:
-    """Scale 16-bit (or wider) integer samples to 8 bits with ImageMagick's rounding (q / 257, rounded)."""
+def _float_to_8bit(values: np.ndarray, scale: bool) -> np.ndarray:
+    """Float samples to 8 bits: times 255 if the image is in 0..1, NaN as 0, clipped, rounded half up."""
+    values = np.asarray(values, dtype=np.float32)
+    if scale:
+        values = values * 255.0
+    grey = np.clip(np.nan_to_num(values, nan=0.0), 0, 255)
+    return np.floor(grey + 0.5).astype(np.uint8)
+
+
+def _scale_wide_to_8bit(values: np.ndarray, top_byte: bool) -> np.ndarray:
+    """Scale 16-bit (or wider) integer samples to 8 bits with ImageMagick's rounding (q / 257, rounded); with
+    `top_byte` (an image with samples above 16 bits), keep the top byte of 32, rounded."""
     wide = values.astype(np.int64)
     np.clip(wide, 0, None, out=wide)
-    if wide.size and wide.max() > 0xFFFF:  # a true 32-bit image: keep the top byte, rounded
+    if top_byte:
         return np.clip((wide + (1 << 23)) >> 24, 0, 255).astype(np.uint8)
     quantum = wide + 128
     return ((quantum - (quantum >> 8)) >> 8).astype(np.uint8)
