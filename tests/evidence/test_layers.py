@@ -1,8 +1,8 @@
 """Layers under the file systems: virtual disks built here by qemu-img from a FAT holding a generated PNG (VMDK
-sparse and descriptor + flat extent, VHD dynamic and fixed, VHDX, qcow2 with and without a backing file), a LUKS1
-volume built by cryptsetup without device-mapper, and dfVFS/plaso test images for what Debian cannot build (Volume
-Shadow Copies, APFS, a differencing VHD); see tests/data/dfvfs/NOTICE. Each is read back byte for byte, and The
-Sleuth Kit finds the planted file through the layer."""
+sparse and descriptor + flat extent, VHD dynamic and fixed, VHDX, qcow2 plain, AES-encrypted and with a backing
+file), a LUKS1 volume built by cryptsetup without device-mapper, and dfVFS/plaso test images for what Debian cannot
+build (Volume Shadow Copies, APFS, a differencing VHD); see tests/data/dfvfs/NOTICE. Each is read back byte for
+byte, and The Sleuth Kit finds the planted file through the layer."""
 
 from __future__ import annotations
 
@@ -101,6 +101,8 @@ def disks(tmp_path_factory) -> dict:
     for name, options, _ in QEMU:
         run("qemu-img", "convert", "-f", "raw", *options, "fat.img", name, cwd=work)
     run("qemu-img", "create", "-q", "-f", "qcow2", "-b", "disk.qcow2", "-F", "qcow2", "child.qcow2", cwd=work)
+    run("qemu-img", "convert", "-f", "raw", "-O", "qcow2", "--object", f"secret,id=s0,data={PASSPHRASE}",
+        "-o", "encrypt.format=aes,encrypt.key-secret=s0", "fat.img", "aes.qcow2", cwd=work)
     # LUKS without device-mapper: LUKS2 offline encryption of the file in place, then converted to LUKS1
     # (libluksde reads LUKS1 only). The FAT is the start of the 10 MiB decrypted volume.
     shutil.copy(work / "fat.img", work / "luks.img")
@@ -193,6 +195,22 @@ def test_qcow2_backing_file_from_the_folder_or_required(disks):
     assert_raw(whole(open_layer("qcow", child)), disks["raw"])
     with pytest.raises(EvidenceReadError, match="qcow2: backing file required: 'disk.qcow2' not available"):
         open_layer("qcow", io.BytesIO(child.read_bytes()))
+
+
+@pytest.mark.parametrize(("keys", "message"), [
+    (None, "qcow2: AES-encrypted, no key given"),
+    (Keys(passwords=("wrong",)), "qcow2: AES-encrypted, and no key given decrypts it"),
+])
+def test_aes_qcow2_without_the_right_key(disks, keys, message):
+    with pytest.raises(EvidenceReadError, match=message):
+        open_layer("qcow", disks["work"] / "aes.qcow2", keys=keys)
+
+
+def test_aes_qcow2_with_the_password(disks):
+    """libqcow accepts any AES password (no key check): the right one is the one giving a disk."""
+    reader = open_layer("qcow", disks["work"] / "aes.qcow2", keys=Keys(passwords=("wrong", PASSPHRASE)))
+    assert_raw(whole(reader), disks["raw"])
+    assert tsk_files(reader) == disks["planted"]
 
 
 def test_differencing_vhd_from_dfvfs_reads_through_its_parent(tmp_path):

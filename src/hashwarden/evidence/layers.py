@@ -31,7 +31,7 @@ image's folder, nothing else); from a file object it defaults to nothing, so the
 Keys (`--key-file`): a UTF-8 text file, one key per line, `kind:value`:
 
     # comments and blank lines are ignored
-    password:correct horse battery staple      BitLocker, LUKS, APFS or QCOW passphrase (the rest of the line)
+    password:correct horse battery staple      BitLocker, LUKS, APFS or QCOW (AES) passphrase (rest of the line)
     recovery:123456-123456-...-123456          BitLocker or APFS recovery password
     keyfile:/cases/42/startup.BEK              BitLocker startup key (.BEK), or a LUKS key file (its bytes,
                                                which libluksde takes only when they are UTF-8 text)
@@ -412,14 +412,28 @@ def _open_vhd(fileobj: Any, keys: Keys, related: Related, depth: int) -> LayerRe
 
 
 def _open_qcow(fileobj: Any, keys: Keys, related: Related, depth: int) -> LayerReader:
+    """A QCOW image; AES-encrypted ones with a password from `keys`.
+
+    libqcow cannot tell a wrong AES password (the format has no key check, and is_locked() stays False), so a
+    password is taken when the first 4 KiB it decrypts look like a disk (a boot sector, a GPT, a known layer).
+    """
     import pyqcow
 
-    version = int.from_bytes(_peek(fileobj, 8)[4:8], "big")
+    head = _peek(fileobj, 64)
+    version = int.from_bytes(head[4:8], "big")
     name = {1: "qcow", 2: "qcow2", 3: "qcow2"}.get(version, "QCOW")  # version 3 is qcow2 with compat=1.1
+    crypt = int.from_bytes(head[36:40] if version == 1 else head[32:36], "big")
+    if crypt not in (0, 1):
+        raise EvidenceReadError(f"{name}: encryption method {crypt} (LUKS in qcow2) not supported by libqcow")
     keep: list[Any] = []
     try:
-        handle = _unlock(name, lambda: pyqcow.file(), fileobj, keys, passwords=True)
-        _attach_parent(handle, name, handle.backing_filename, "qcow", keys, related, depth, keep)
+        handle = pyqcow.file()
+        handle.open_file_object(fileobj)
+        parent = _open_parent(name, handle.backing_filename, "qcow", keys, related, depth, keep)
+        if parent is not None:
+            _set_parent(handle, name, parent, "backing file")
+        if crypt == 1:
+            handle = _qcow_aes(name, fileobj, keys, parent)
         return LayerReader(name, handle, handle.get_media_size(), keep)
     except EvidenceReadError:
         _close_all(keep)
@@ -429,11 +443,43 @@ def _open_qcow(fileobj: Any, keys: Keys, related: Related, depth: int) -> LayerR
         raise EvidenceReadError(f"{name}: cannot open: {_reason(exc)}") from exc
 
 
+def _qcow_aes(name: str, fileobj: Any, keys: Keys, parent: LayerReader | None) -> Any:
+    import pyqcow
+
+    if not keys.passwords:
+        raise EvidenceReadError(f"{name}: AES-encrypted, no key given (--key-file)")
+    for password in keys.passwords[:MAX_KEYS]:
+        handle = pyqcow.file()
+        handle.set_password(password)
+        handle.open_file_object(fileobj)
+        if parent is not None:
+            _set_parent(handle, name, parent, "backing file")
+        if _looks_like_disk(handle.read_buffer_at_offset(min(4096, handle.get_media_size()), 0)):
+            return handle
+        handle.close()
+    raise EvidenceReadError(f"{name}: AES-encrypted, and no key given decrypts it to a recognisable disk")
+
+
+def _looks_like_disk(head: bytes) -> bool:
+    """A boot sector/MBR, a GPT, an ext superblock or a layer signature: what a correct decryption shows."""
+    return (head[510:512] == b"\x55\xaa" or head[512:520] == b"EFI PART" or head[1080:1082] == b"\x53\xef"
+            or head[:4] == b"XFSB" or layer_kind(head) is not None)
+
+
 def _attach_parent(handle: Any, name: str, parent_name: str | None, kind: str, keys: Keys, related: Related,
                    depth: int, keep: list[Any]) -> None:
-    """Give a differencing image its parent (VHD), backing file (QCOW) or parent VMDK, found through `related`."""
+    """Give a differencing VHD or VMDK its parent image, found through `related`."""
+    parent = _open_parent(name, parent_name, kind, keys, related, depth, keep)
+    if parent is not None:
+        _set_parent(handle, name, parent, "parent image")
+
+
+def _open_parent(name: str, parent_name: str | None, kind: str, keys: Keys, related: Related, depth: int,
+                 keep: list[Any]) -> LayerReader | None:
+    """The parent image (VHD, VMDK) or backing file (QCOW) named by a child, opened through `related`; None when
+    the child names none. What is opened is appended to `keep`, the child's to close."""
     if not parent_name:
-        return
+        return None
     what = {"vhd": "parent image", "qcow": "backing file", "vmdk": "parent image"}[kind]
     if depth + 1 >= MAX_CHAIN:
         raise EvidenceReadError(f"{name}: more than {MAX_CHAIN} {what}s in a chain")
@@ -441,18 +487,21 @@ def _attach_parent(handle: Any, name: str, parent_name: str | None, kind: str, k
     if parent_file is None:
         raise EvidenceReadError(f"{name}: {what} required: {_base_name(parent_name) or parent_name!r} not available")
     keep.append(parent_file)
-    head = _peek(parent_file, 4096)
-    parent_kind = layer_kind(head)
+    parent_kind = layer_kind(_peek(parent_file, 4096))
     if parent_kind is None and kind == "vhd":
         parent_kind = "vhd"  # a fixed VHD parent: its signature is in the footer
     if parent_kind not in {"vhd": ("vhd", "vhdx"), "qcow": ("qcow",), "vmdk": ("vmdk", "vmdk-descriptor")}[kind]:
         raise EvidenceReadError(f"{name}: {what} {_base_name(parent_name)!r} is not a {kind.upper()} image")
     parent = _OPENERS[parent_kind](parent_file, keys, related, depth + 1)
     keep.append(parent)
+    return parent
+
+
+def _set_parent(handle: Any, name: str, parent: LayerReader, what: str) -> None:
     try:
         handle.set_parent(parent._handle)
     except (OSError, ValueError) as exc:
-        raise EvidenceReadError(f"{name}: {what} {_base_name(parent_name)!r} does not fit: {_reason(exc)}") from exc
+        raise EvidenceReadError(f"{name}: {what} does not fit: {_reason(exc)}") from exc
 
 
 # ---- encrypted volumes ----------------------------------------------------------------------------------------------
@@ -724,7 +773,7 @@ def _walk_apfs(volume: Any, name: str) -> Iterator[ApfsFile]:
                 yield ApfsFile(f"{name}/{child_path}", name, identifier, size, mode, frozenset(flags),
                                _volume=volume)
             except (OSError, ValueError) as exc:
-                yield ApfsFile(f"{name}/{path}/?", name, 0, 0, 0,
+                yield ApfsFile(f"{name}/{path}/?" if path else f"{name}/?", name, 0, 0, 0,
                                error=f"APFS volume {name!r}: unreadable entry in {path or '/'}: {_reason(exc)}")
 
 
