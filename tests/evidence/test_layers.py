@@ -382,3 +382,30 @@ def test_unknown_kind_and_apfs_refused_by_open_layer(disks):
         open_layer("zip", io.BytesIO(b""))
     with pytest.raises(EvidenceReadError, match="apfs_files"):
         open_layer("apfs", io.BytesIO(b""))
+
+
+@pytest.mark.parametrize("name", ["disk.vmdk", "dynamic.vhd", "disk.vhdx", "disk.qcow2", "aes.qcow2", "luks.img",
+                                  "apfs.raw", "vsstest.qcow2"])
+def test_damaged_headers_give_evidence_errors_or_data_never_anything_else(disks, tmp_path, name):
+    """Hostile evidence: bytes of the first 64 KiB overwritten (seeded); every outcome is data or EvidenceReadError."""
+    path = unxz(f"{name}.xz", tmp_path) if name in ("apfs.raw", "vsstest.qcow2") else disks["work"] / name
+    base = path.read_bytes()
+    rng = np.random.default_rng(14)
+    for _ in range(25):
+        data = bytearray(base)
+        for position in rng.integers(0, min(len(data), 1 << 16), size=int(rng.integers(1, 20))):
+            data[position] = int(rng.integers(0, 256))
+        try:
+            if name == "apfs.raw":
+                for item in apfs_files(FileReader(io.BytesIO(data))):
+                    if not item.error:
+                        item.open().read(1 << 20)
+            else:
+                reader = open_layer(layer_kind(bytes(data[:4096])) or "qcow", io.BytesIO(data),
+                                    keys=Keys(passwords=(PASSPHRASE,)))
+                whole(Window(reader, 0, min(reader.size, 8 << 20)))
+                if name == "vsstest.qcow2":
+                    for copy in shadow_copies(reader, 0, reader.size):
+                        copy.reader.read(0, 1 << 16)
+        except EvidenceReadError as exc:
+            assert str(exc)
