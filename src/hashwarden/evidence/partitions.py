@@ -201,7 +201,7 @@ def _logical(read: Reader, size: int, base: int, count: int, first_number: int,
             volumes.append(_volume(first_number + len(volumes), ebr + start, length, "MBR",
                                    f"logical, MBR type 0x{kind:02x}", size, problems=outside))
         _, next_kind, next_start, _ = entries[1]
-        if next_kind not in EXTENDED_TYPES or next_start == 0:
+        if next_kind not in EXTENDED_TYPES:  # a link of 0 points back at the first EBR: a loop, caught above
             break
         ebr = base + next_start
     return volumes
