@@ -25,7 +25,7 @@ from hashwarden.scan import run_scan
 
 DATA = Path(__file__).resolve().parents[1] / "data"
 TOOLS = ["mformat", "mcopy", "mmd", "mdeltree", "mkfs.fat", "mkfs.ext4", "debugfs", "mkntfs", "ntfscp", "sfdisk",
-         "genisoimage", "fls"]
+         "genisoimage", "fls", "mkfs.exfat"]
 MiB = 1 << 20
 
 
@@ -133,6 +133,8 @@ def disks(tmp_path_factory) -> dict:
     shutil.move(work / "ntfs.img", evidence / "ntfs.img")
     (work / "iso" / "sub").mkdir(parents=True)
     (work / "iso" / "sub" / "cd.png").write_bytes(png[11])
+    run("truncate", "-s", "16M", str(evidence / "exfat.img"), cwd=work)
+    run("mkfs.exfat", str(evidence / "exfat.img"), cwd=work)
     run("genisoimage", "-quiet", "-R", "-J", "-o", str(evidence / "cd.iso"), "iso", cwd=work)
     (evidence / "hfsplus.raw").write_bytes(gzip.decompress((DATA / "dfvfs" / "hfsplus.raw.gz").read_bytes()))
     return {"evidence": evidence, "md5": {n: hashlib.md5(data).hexdigest() for n, data in png.items()}}
@@ -200,9 +202,11 @@ def test_dollar_names_are_user_files_and_metadata_is_not(items, disks) -> None:
     assert items["fat.img/$x.png"]["md5"] == md5[5]
     assert items["ext4.img/$x.png"]["md5"] == md5[8]
     assert items["ntfs.img/$x.png"]["md5"] == md5[10]
-    listed = {p.split("/", 1)[1] for p in items if p.startswith(("ntfs.img/", "fat.img/", "hfsplus.raw/"))}
+    listed = {p.split("/", 1)[1] for p in items
+              if p.startswith(("ntfs.img/", "fat.img/", "hfsplus.raw/", "exfat.img/"))}
     for metadata in ("$MFT", "$MFTMirr", "$LogFile", "$Bitmap", "$Boot", "$UpCase", "$Secure:$SDS", "$BadClus:$Bad",
-                     "$Extend/$ObjId:$O", "$MBR", "$FAT1", "$FAT2", "$CatalogFile", "$ExtentsFile"):
+                     "$Extend/$ObjId:$O", "$MBR", "$FAT1", "$FAT2", "$CatalogFile", "$ExtentsFile", "$ALLOC_BITMAP",
+                     "$UPCASE_TABLE"):
         assert metadata not in listed
     assert not any(p.startswith("ntfs.img/$OrphanFiles/") for p in items)  # MFT records 16-23: reserved, empty
 

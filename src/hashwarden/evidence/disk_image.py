@@ -455,7 +455,7 @@ def _walk(outer: Any, image_path: str, kind: str, fs: Any, offset: int, partitio
                 if entry is None:
                     continue
                 meta = entry.info.meta
-            if _is_metadata(fs_type, meta.addr):
+            if _is_metadata(fs_type, meta, name if prefix == "" else None):
                 continue
             meta_free = bool(meta.flags & pytsk3.TSK_FS_META_FLAG_UNALLOC)
             deleted = under_deleted or meta_free or bool(entry.info.name.flags & pytsk3.TSK_FS_NAME_FLAG_UNALLOC)
@@ -506,17 +506,26 @@ def _open_by_address(fs: Any, entry: Any) -> Any:
     return opened if opened.info.meta is not None else None
 
 
-def _is_metadata(fs_type: int, address: int) -> bool:
+_EXFAT_SYSTEM = frozenset({"$ALLOC_BITMAP", "$UPCASE_TABLE", "$VOLUME_GUID", "$TEXFAT", "$ACT"})
+
+
+def _is_metadata(fs_type: int, meta: Any, root_name: str | None) -> bool:
     """True for an entry that is file-system metadata, by its metadata address: NTFS's system files (MFT entries
     0-15 at the root: `$MFT` ... `$Extend`, whose children are then not walked; 16-23, reserved records TSK lists
     as orphans) and HFS+'s special files (catalog node ids 1-15: `$ExtentsFile`, `$CatalogFile` ...). TSK's virtual
-    `$MBR`/`$FAT1`/`$FAT2` of FAT are skipped by their type. Never by the name: `$RECYCLE.BIN` and a user's
-    `$x.jpg` are files like any other."""
+    `$MBR`/`$FAT1`/`$FAT2` of FAT are skipped by their type. Never by a name's first character: `$RECYCLE.BIN`
+    and a user's `$x.jpg` are files like any other. exFAT's bitmap and up-case table are root directory entries
+    of their own types, which pytsk3 does not expose: TSK gives them these exact names and no timestamps (a user's
+    file always has some), so both are required. `root_name` is the name for an entry at the root, else None."""
     import pytsk3
 
     if fs_type & int(pytsk3.TSK_FS_TYPE_NTFS_DETECT):
-        return address < 24
-    return bool(fs_type & int(pytsk3.TSK_FS_TYPE_HFS_DETECT)) and address < 16
+        return meta.addr < 24
+    if fs_type & int(pytsk3.TSK_FS_TYPE_HFS_DETECT):
+        return meta.addr < 16
+    if fs_type & int(pytsk3.TSK_FS_TYPE_EXFAT):
+        return root_name in _EXFAT_SYSTEM and not (meta.crtime or meta.mtime or meta.atime)
+    return False
 
 
 def _runs(entry: Any, fs_offset: int, block: int) -> Iterator[tuple[int, int]]:
