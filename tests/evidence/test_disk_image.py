@@ -245,9 +245,11 @@ def test_corrupt_partition_table_does_not_stop_the_scan(images, tmp_path: Path, 
     run_scan([str(evidence)], "PT", tmp_path / "out", fresh_store, ScanSettings(workers=1))
     items = {i["path"]: i for i in json.loads((tmp_path / "out" / "report.json").read_text())["items"]}
     assert items["after.txt"]["status"] == "unknown" and items["disk.img"]["sha256"]
-    # the damaged partition is not read; the intact ext4 partition still is (or the whole table is refused)
-    inside = [p for p in items if p.startswith("disk.img/")]
-    assert all(items[p]["status"] in ("unknown", "error") for p in inside)
+    # the damaged partition is reported and not read; the intact ext4 partition still is (TSK alone refuses the table)
+    damaged = items["disk.img/p1"]
+    assert damaged["status"] == "error" and "starts beyond the end of the image" in damaged["error"]
+    assert items["disk.img/p2/red.jpg"]["md5"] == images["md5"]["red.jpg"]
+    assert not any(p.startswith("disk.img/p1/") for p in items)
 
 
 def test_looping_directory_is_walked_once_and_reported(images, tmp_path: Path, fresh_store) -> None:

@@ -2,11 +2,17 @@
 partition tables or a bare file system, read through The Sleuth Kit (pytsk3) without writing anything.
 
 Files are read through the file system, so each byte of the image is read a bounded number of times. Deleted
-files whose directory entry survives are items too (`"deleted": true`), as are NTFS alternate data streams
-(`file.txt:stream`). Deleted directories are not descended into (their clusters may belong to other files now).
+files are items too (`"deleted": true`): those whose directory entry survives, those in deleted directories, and
+the orphans TSK lists under `$OrphanFiles`. NTFS alternate data streams (`file.txt:stream`) and HFS+ resource forks
+(`file:rsrc`) are items of their own; a symbolic link is an item with its target (`"link"`) and no content.
+File-system metadata is skipped by its metadata address, never by a name's first character (`$RECYCLE.BIN` is read).
 
-Item paths: `disk.E01/p2/Users/x/a.jpg` (partition numbers count the partitions holding a file system, from 1);
-an image with no partition table: `disk.img/Users/x/a.jpg`.
+Partition tables are parsed by `partitions.py`, entry by entry, so one bogus entry cannot hide the others; every
+partition that is not read, or is odd (beyond the end of the image, overlapping another, no readable file system),
+is an error item of its own (`disk.img/p3`), and problems of the table itself are one item `disk.img/$partition-table`.
+
+Item paths: `disk.E01/p2/Users/x/a.jpg` (partition numbers as Linux and fdisk give them: MBR slots 1-4, logical
+partitions from 5, GPT entries from 1); an image with no partition table: `disk.img/Users/x/a.jpg`.
 
 Note: the PyPI pytsk3 cannot open E01 by itself; the image is bridged through libewf (pyewf).
 """
@@ -20,18 +26,21 @@ from dataclasses import dataclass
 from typing import Any, BinaryIO
 
 from hashwarden.errors import EvidenceReadError
+from hashwarden.evidence.partitions import PartitionTable, Volume, plausible_mbr, read_partitions
 
 EWF_MAGIC = (b"EVF\x09\x0d\x0a\xff\x00", b"EVF2\x0d\x0a\x81\x00")
-HEAD_BYTES = 4096
+ISO9660_AT = 32769  # 'CD001' of the first volume descriptor, after the 32 KiB system area
+HEAD_BYTES = ISO9660_AT + 5  # enough to see an ISO 9660 signature; 4 KiB covers every other one
 _MAX_ENTRIES = 10_000_000  # guard against runaway enumeration of a corrupt file system
 _READ = 1 << 20
 
 
 def image_kind(head: bytes, name: str) -> str | None:
-    """'ewf', 'raw' or None for content starting with `head` (>= 4096 bytes when the file has them).
+    """'ewf', 'raw' or None for content starting with `head` (`HEAD_BYTES` when the file has them).
 
     Raw images have no magic of their own: a partition table or a file system superblock at its usual place
-    says so. Split raw is recognised by its first segment (`.000`/`.001`) holding such a start.
+    says so (FAT, exFAT, NTFS, ext2/3/4, HFS+/HFSX, ISO 9660). Split raw is recognised by its first segment
+    (`.000`/`.001`) holding such a start.
     """
     if head.startswith(EWF_MAGIC):
         return "ewf"
@@ -45,6 +54,10 @@ def image_kind(head: bytes, name: str) -> str | None:
     if head[512:520] == b"EFI PART":
         return "raw"
     if head[1080:1082] == b"\x53\xef":  # ext2/3/4 superblock magic
+        return "raw"
+    if _hfs_plus(head[1024:1536]):
+        return "raw"
+    if head[ISO9660_AT : ISO9660_AT + 5] == b"CD001":
         return "raw"
     return None
 
@@ -62,14 +75,23 @@ def ewf_segment(head: bytes) -> int | None:
     return None
 
 
+def _hfs_plus(header: bytes) -> bool:
+    """An HFS+ ('H+', version 4) or HFSX ('HX', version 5) volume header at 1024, or an HFS wrapper ('BD')
+    embedding one (TSK reads both)."""
+    if len(header) < 128:
+        return False
+    if header[0:4] in (b"H+\x00\x04", b"HX\x00\x05"):
+        return True
+    return header[0:2] == b"BD" and header[124:126] == b"H+"
+
+
 # Names under which a bare raw image (no partition table, no file system: nothing to recognise) is carved.
 RAW_IMAGE_SUFFIXES = (".dd", ".raw", ".img", ".bin", ".000", ".001")
 
 
 def _plausible_mbr(boot: bytes) -> bool:
     """Four partition entries with boot flags 0x00/0x80 and at least one typed entry: an MBR, not noise."""
-    entries = [boot[446 + 16 * i : 462 + 16 * i] for i in range(4)]
-    return all(e[0] in (0, 0x80) for e in entries) and any(e[4] != 0 for e in entries)
+    return plausible_mbr(boot)
 
 
 def _open_image(source: str | BinaryIO, kind: str) -> Any:
@@ -170,22 +192,42 @@ def _release(token: str) -> None:
     _OPEN.pop(token, None)
 
 
-def _volumes(image: Any) -> list[tuple[int, int]]:
-    """(byte offset, byte length) of each allocated partition, or the whole image when there is no table."""
+def _volumes(image: Any) -> PartitionTable:
+    """Every partition of the image, read or not, with the problems found; the whole image as volume 0 when
+    there is no table, or when no entry of the table can be read (a file system may still start at offset 0).
+
+    MBR and GPT are parsed by `partitions.read_partitions` (each entry on its own); other tables (Apple, BSD,
+    Sun) by TSK, numbered in TSK's order.
+    """
     import pytsk3
 
-    try:
-        volumes = pytsk3.Volume_Info(image)
-    except (OSError, RuntimeError):
-        return [(0, image.get_size())]
-    block = volumes.info.block_size
-    return [(part.start * block, part.len * block) for part in volumes
-            if part.flags == pytsk3.TSK_VS_PART_FLAG_ALLOC and part.len > 0]
+    size = image.get_size()
+    table = read_partitions(image.read, size)
+    if table.scheme is None:
+        try:
+            found = pytsk3.Volume_Info(image)
+        except (OSError, RuntimeError):
+            found = None
+        if found is not None:
+            block = found.info.block_size
+            table.scheme = "TSK"
+            parts = [part for part in found if part.flags == pytsk3.TSK_VS_PART_FLAG_ALLOC and part.len > 0]
+            for number, part in enumerate(parts, start=1):
+                offset, length = part.start * block, part.len * block
+                desc = part.desc.decode("utf-8", "replace") if isinstance(part.desc, bytes) else str(part.desc)
+                table.volumes.append(Volume(number, offset, length, "TSK", desc, max(0, min(length, size - offset)),
+                                            offset < size))
+    if not any(volume.readable for volume in table.volumes):
+        table.volumes.append(Volume(0, 0, size, "", "whole image", size))
+    return table
 
 
 @dataclass(frozen=True)
 class DiskFile:
-    """A file (or an NTFS alternate data stream) inside a file system inside a disk image. Picklable."""
+    """A file (or an NTFS alternate data stream, an HFS+ resource fork) inside a file system inside a disk image;
+    with `error` set and no `inner_path`, a partition (or the whole image) that could not be read as it should.
+
+    A symbolic link has `link` (its target) and size 0: it is listed, its content is not read. Picklable."""
 
     outer: Any  # the FolderItem of the image file (its first segment for split raw)
     image_path: str  # the image file on this machine
@@ -196,9 +238,11 @@ class DiskFile:
     inner_path: str  # path inside the file system, '/'-separated, without a leading slash
     size: int
     deleted: bool = False
-    stream: str | None = None  # NTFS alternate data stream name
+    stream: str | None = None  # NTFS alternate data stream name, or 'rsrc' for an HFS+ resource fork
     attr_id: int | None = None
     error: str | None = None
+    link: str | None = None  # a symbolic link's target
+    note: str | None = None
 
     @property
     def _prefix(self) -> str:
@@ -206,6 +250,8 @@ class DiskFile:
 
     @property
     def path(self) -> str:
+        if self.partition and not self.inner_path:  # the partition itself: `disk.img/p3`
+            return self._prefix
         return f"{self._prefix}/{self.inner_path}" + (f":{self.stream}" if self.stream else "")
 
     @property
@@ -218,9 +264,15 @@ class DiskFile:
 
     @property
     def extra(self) -> dict[str, Any]:
-        info: dict[str, Any] = {"container": [self.outer.path], "inode": self.inode}
+        info: dict[str, Any] = {"container": [self.outer.path]}
+        if self.inner_path:  # a partition or the whole image has no inode
+            info["inode"] = self.inode
         if self.deleted:
             info["deleted"] = True
+        if self.link is not None:
+            info["link"] = self.link
+        if self.note:
+            info["note"] = self.note
         return info
 
     def open(self) -> BinaryIO:
@@ -306,12 +358,24 @@ class _ImageReader(io.RawIOBase):
         return data
 
 
+def _attribute_type(entry: Any, attr_id: int, default: Any) -> Any:
+    """The type of the entry's attribute `attr_id` (TSK reads an attribute by type and id): an NTFS $DATA stream
+    or an HFS+ resource fork alike; `default` when the entry does not say."""
+    try:
+        for attribute in entry:
+            if attribute.info.id == attr_id:
+                return attribute.info.type
+    except (OSError, RuntimeError, AttributeError):
+        pass
+    return default
+
+
 class _TskReader(io.RawIOBase):
     """Sequential reads of a TSK file object (or one of its attributes), reporting the failing offset."""
 
     def __init__(self, entry: Any, size: int, attr_type: Any, attr_id: int | None, location: str) -> None:
         self._entry, self._size, self._offset = entry, size, 0
-        self._attr = (attr_type, attr_id) if attr_id is not None else None
+        self._attr = (_attribute_type(entry, attr_id, attr_type), attr_id) if attr_id is not None else None
         self._location = location
 
     def readable(self) -> bool:
@@ -357,8 +421,11 @@ def expand_disk(
     `source`, from that seekable file object (an image inside an archive or inside another disk image). The
     items must be read while this generator is suspended at them: the image is closed when it finishes.
 
-    A volume whose file system cannot be read yields one error item naming why, and the rest goes on; not so
-    when `expect_file_system` is false (a bare image taken only to be carved).
+    A partition whose file system cannot be read, or that is not read at all (it starts beyond the end of the
+    image), or that is odd (truncated, overlapping another) yields one error item naming it (`disk.img/p3`), and the
+    rest goes on; problems of the partition table itself are one item `disk.img/$partition-table`. A whole image
+    with no file system is an error item too, except when `expect_file_system` is false (a bare image taken only
+    to be carved).
     """
     if source is None:
         image_path = os.fsdecode(os.path.join(outer.root, *outer.parts))
@@ -379,30 +446,44 @@ def _expand_open(outer: Any, image_path: str, kind: str, carve_media: bool, expe
             _OPEN[image_path] = (_open_image(source, kind), {})
         image = _image(image_path, kind)
         volumes = _volumes(image)
-        image_size = image.get_size()
     except (OSError, RuntimeError) as exc:
         yield DiskFile(outer, image_path, kind, 0, 0, 0, "", 0, error=f"disk image cannot be opened: {exc}")
         return
-    numbered = volumes != [(0, image_size)]
-    partition = 0
-    for offset, length in volumes:
-        try:
-            fs = _file_system(image_path, kind, offset)
-        except (OSError, RuntimeError) as exc:
-            if not numbered and expect_file_system:
-                yield DiskFile(outer, image_path, kind, offset, 0, 0, "", 0,
-                               error=f"no readable file system: {exc}")
-            if carve_media:  # no file system: every byte of the volume is unclaimed
+    if volumes.problems:
+        yield DiskFile(outer, image_path, kind, 0, 0, 0, "$partition-table", 0,
+                       error=f"partition table ({volumes.scheme}): " + "; ".join(volumes.problems))
+    for volume in volumes.volumes:
+        problems = list(volume.problems)
+        offset, length = volume.offset, volume.available
+        fs = None
+        if volume.readable:
+            try:
+                fs = _file_system(image_path, kind, offset)
+            except (OSError, RuntimeError) as exc:
+                if volume.number or expect_file_system:
+                    problems.append(f"no readable file system: {_tsk_reason(exc)}")
+        if problems and volume.number:
+            yield DiskFile(outer, image_path, kind, offset, volume.number, 0, "", 0,
+                           error=f"{volume.describe()}: " + "; ".join(problems))
+        elif problems:
+            yield DiskFile(outer, image_path, kind, offset, 0, 0, "", 0, error="; ".join(problems))
+        if fs is None:
+            if carve_media and length:  # no file system: every byte of the volume is unclaimed
                 yield from _carved(outer, image_path, kind, image, 0, [(offset, offset + length)])
             continue
-        partition += 1
-        number = partition if numbered else 0
         covered: list[tuple[int, int]] | None = [] if carve_media else None
-        yield from _walk(outer, image_path, kind, fs, offset, number, covered)
+        yield from _walk(outer, image_path, kind, fs, offset, volume.number, covered)
         if carve_media:
             size = fs.info.block_count * fs.info.block_size
             free = _complement(sorted(covered), offset, offset + min(size, length))
-            yield from _carved(outer, image_path, kind, image, number, free)
+            yield from _carved(outer, image_path, kind, image, volume.number, free)
+
+
+def _tsk_reason(exc: BaseException) -> str:
+    """TSK's own reason from a pytsk3 error, without its source-file prefix ('Cannot determine file system
+    type'); the offset is said by the caller."""
+    text = " ".join(str(exc).split())
+    return text.split(" with error: ", 1)[-1] or text
 
 
 def _carved(outer: Any, image_path: str, kind: str, image: Any, partition: int,
@@ -436,15 +517,22 @@ def _complement(covered: list[tuple[int, int]], start: int, end: int) -> list[tu
 def _walk(outer: Any, image_path: str, kind: str, fs: Any, offset: int, partition: int,
           covered: list[tuple[int, int]] | None) -> Iterator[DiskFile]:
     """Files of one file system, depth first; when `covered` is a list, the byte ranges of their content
-    (allocated and recovered deleted files alike) are added to it, so carving skips them."""
+    (allocated and recovered deleted files alike) are added to it, so carving skips them.
+
+    Deleted directories whose own metadata entry is free are walked too (what is under them is deleted), as is
+    TSK's virtual `$OrphanFiles` (deleted files no directory names any more). A deleted name whose directory
+    entry now belongs to another, live directory is not followed: that directory is walked where it lives.
+    """
     import pytsk3
 
     block = fs.info.block_size
+    fs_type = int(fs.info.ftype)
+    directory_types = (pytsk3.TSK_FS_META_TYPE_DIR, pytsk3.TSK_FS_META_TYPE_VIRT_DIR)
     seen_dirs: set[int] = {fs.info.root_inum}
-    stack: list[tuple[Any, str]] = [(fs.open_dir(path="/"), "")]
+    stack: list[tuple[Any, str, bool]] = [(fs.open_dir(path="/"), "", False)]
     count = 0
     while stack:
-        directory, prefix = stack.pop()
+        directory, prefix, under_deleted = stack.pop()
         entries = []
         try:
             for entry in directory:
@@ -456,36 +544,85 @@ def _walk(outer: Any, image_path: str, kind: str, fs: Any, offset: int, partitio
             if count > _MAX_ENTRIES:
                 return
             name = entry.info.name.name.decode("utf-8", "surrogateescape")
-            meta = entry.info.meta
-            if name in (".", "..") or meta is None:
+            if name in (".", ".."):
                 continue
-            deleted = bool(entry.info.name.flags & pytsk3.TSK_FS_NAME_FLAG_UNALLOC
-                           or meta.flags & pytsk3.TSK_FS_META_FLAG_UNALLOC)
-            path = f"{prefix}{name}"
-            if meta.type == pytsk3.TSK_FS_META_TYPE_DIR:
-                if deleted or (prefix == "" and name.startswith("$") and name != "$OrphanFiles"):
+            meta = entry.info.meta
+            if meta is None:  # orphans are listed by metadata address only
+                entry = _open_by_address(fs, entry)
+                if entry is None:
                     continue
-                if meta.addr in seen_dirs:  # a looping (damaged or doctored) directory structure is walked once
-                    yield DiskFile(outer, image_path, kind, offset, partition, meta.addr, path, 0,
-                                   error=f"directory loop: this entry points to directory inode {meta.addr}, "
-                                         "which is already walked; not walked again")
+                meta = entry.info.meta
+            if _is_metadata(fs_type, meta, name if prefix == "" else None):
+                continue
+            meta_free = bool(meta.flags & pytsk3.TSK_FS_META_FLAG_UNALLOC)
+            deleted = under_deleted or meta_free or bool(entry.info.name.flags & pytsk3.TSK_FS_NAME_FLAG_UNALLOC)
+            path = f"{prefix}{name}"
+            if meta.type in directory_types:
+                if deleted and not meta_free:  # the entry was reused by a live directory, walked where it lives
+                    continue
+                if meta.addr in seen_dirs:
+                    if not deleted:  # a looping (damaged or doctored) directory structure is walked once
+                        yield DiskFile(outer, image_path, kind, offset, partition, meta.addr, path, 0,
+                                       error=f"directory loop: this entry points to directory inode {meta.addr}, "
+                                             "which is already walked; not walked again")
                     continue
                 seen_dirs.add(meta.addr)
+                orphans = meta.type == pytsk3.TSK_FS_META_TYPE_VIRT_DIR
                 try:
-                    stack.append((entry.as_directory(), path + "/"))
+                    stack.append((entry.as_directory(), path + "/", deleted or orphans))
                 except (OSError, RuntimeError):
                     pass
                 continue
             if covered is not None:
                 covered.extend(_runs(entry, offset, block))
-            if meta.type != pytsk3.TSK_FS_META_TYPE_REG or (prefix == "" and name.startswith("$")) \
-                    or name.endswith("(Volume Label Entry)"):
+            if meta.type == pytsk3.TSK_FS_META_TYPE_LNK:
+                target = meta.link
+                target = target.decode("utf-8", "surrogateescape") if isinstance(target, bytes) else str(target or "")
+                yield DiskFile(outer, image_path, kind, offset, partition, meta.addr, path, 0, deleted, link=target,
+                               note=f"symbolic link to {target}: no content of its own, not read")
+                continue
+            if meta.type != pytsk3.TSK_FS_META_TYPE_REG or name.endswith("(Volume Label Entry)"):
                 continue
             streams = list(_data_streams(entry))
             yield DiskFile(outer, image_path, kind, offset, partition, meta.addr, path, meta.size, deleted)
             for stream_name, attr_id, size in streams:
                 yield DiskFile(outer, image_path, kind, offset, partition, meta.addr, path, size, deleted,
                                stream=stream_name, attr_id=attr_id)
+
+
+def _open_by_address(fs: Any, entry: Any) -> Any:
+    """The file a name points to, opened by its metadata address (TSK gives orphans a name and an address but
+    no loaded metadata); None when there is none to open."""
+    address = entry.info.name.meta_addr
+    if not address:
+        return None
+    try:
+        opened = fs.open_meta(inode=address)
+    except (OSError, RuntimeError):
+        return None
+    return opened if opened.info.meta is not None else None
+
+
+_EXFAT_SYSTEM = frozenset({"$ALLOC_BITMAP", "$UPCASE_TABLE", "$VOLUME_GUID", "$TEXFAT", "$ACT"})
+
+
+def _is_metadata(fs_type: int, meta: Any, root_name: str | None) -> bool:
+    """True for an entry that is file-system metadata, by its metadata address: NTFS's system files (MFT entries
+    0-15 at the root: `$MFT` ... `$Extend`, whose children are then not walked; 16-23, reserved records TSK lists
+    as orphans) and HFS+'s special files (catalog node ids 1-15: `$ExtentsFile`, `$CatalogFile` ...). TSK's virtual
+    `$MBR`/`$FAT1`/`$FAT2` of FAT are skipped by their type. Never by a name's first character: `$RECYCLE.BIN`
+    and a user's `$x.jpg` are files like any other. exFAT's bitmap and up-case table are root directory entries
+    of their own types, which pytsk3 does not expose: TSK gives them these exact names and no timestamps (a user's
+    file always has some), so both are required. `root_name` is the name for an entry at the root, else None."""
+    import pytsk3
+
+    if fs_type & int(pytsk3.TSK_FS_TYPE_NTFS_DETECT):
+        return meta.addr < 24
+    if fs_type & int(pytsk3.TSK_FS_TYPE_HFS_DETECT):
+        return meta.addr < 16
+    if fs_type & int(pytsk3.TSK_FS_TYPE_EXFAT):
+        return root_name in _EXFAT_SYSTEM and not (meta.crtime or meta.mtime or meta.atime)
+    return False
 
 
 def _runs(entry: Any, fs_offset: int, block: int) -> Iterator[tuple[int, int]]:
@@ -501,7 +638,9 @@ def _runs(entry: Any, fs_offset: int, block: int) -> Iterator[tuple[int, int]]:
 
 
 def _data_streams(entry: Any) -> Iterator[tuple[str, int, int]]:
-    """Named $DATA attributes of an NTFS file: its alternate data streams (name, attribute id, size)."""
+    """Content beside a file's main one, as (name, attribute id, size): the named $DATA attributes of an NTFS
+    file (alternate data streams) and the resource fork of an HFS+ file (named 'rsrc', as macOS's
+    `file/..namedfork/rsrc`)."""
     import pytsk3
 
     try:
@@ -511,5 +650,7 @@ def _data_streams(entry: Any) -> Iterator[tuple[str, int, int]]:
                 name = info.name.decode("utf-8", "surrogateescape") if isinstance(info.name, bytes) else info.name
                 if name:
                     yield name, info.id, info.size
+            elif info.type == pytsk3.TSK_FS_ATTR_TYPE_HFS_RSRC and info.size > 0:
+                yield "rsrc", info.id, info.size
     except (OSError, RuntimeError, AttributeError):
         return
