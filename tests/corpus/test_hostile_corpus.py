@@ -143,5 +143,6 @@ def test_crafted_input_outcome(scan: Scan, make) -> None:  # noqa: ANN001 - a ge
     if expect.distinct and len([p for p in items if p != expect.name]) < expect.distinct:
         problems.append(f"{len(items) - 1} items under it, {expect.distinct} distinct members expected")
     problems += [f"{p!r} holds the host file read through a link" for p, i in items.items() if i.get("md5") in expect.not_md5]
+    problems += [f"{p!r} has no PDQ hash" for p in expect.pdq if not items.get(p, {}).get("pdq")]
     summary = {p: (i.get("status"), i.get("md5"), i.get("error")) for p, i in list(items.items())[:12]}
     assert problems == [], f"{expect.attack}\n" + "\n".join(problems) + f"\nreport items: {summary}"

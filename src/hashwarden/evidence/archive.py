@@ -126,6 +126,7 @@ class Member:
     target: str | None = None
     error: str | None = None
     stream: BinaryIO | None = None
+    note: str | None = None
 
 
 class LimitedReader(io.RawIOBase):
@@ -165,6 +166,44 @@ class LimitedReader(io.RawIOBase):
         super().close()
 
 
+class Allowance:
+    """How many decompressed bytes the members of one compressed container may still produce, together."""
+
+    def __init__(self, limit: int) -> None:
+        self.limit = self.left = limit
+
+
+class BombGuard(io.RawIOBase):
+    """A decompressed stream drawing on an `Allowance` (the ratio cap of the compressed data that feeds it, shared
+    by every member read from it): past that, reading raises instead of pretending the data ended."""
+
+    def __init__(self, inner: BinaryIO, allowance: Allowance) -> None:
+        self._inner, self._allowance = inner, allowance
+
+    def readable(self) -> bool:
+        return True
+
+    def read(self, size: int = -1) -> bytes:
+        want = 1 << 20 if size is None or size < 0 else size
+        chunk = self._inner.read(min(want, self._allowance.left + 1))
+        self._allowance.left -= len(chunk)
+        if self._allowance.left < 0:
+            raise EvidenceReadError(f"expansion stopped after {self._allowance.limit:,} bytes: possible "
+                                    f"decompression bomb (over {MAX_EXPANSION_RATIO} times the compressed size)")
+        return chunk
+
+    def readinto(self, buffer: Any) -> int:
+        data = self.read(len(buffer))
+        buffer[: len(data)] = data
+        return len(data)
+
+
+def _compressed_size(container: BinaryIO) -> int:
+    size = container.seek(0, io.SEEK_END)
+    container.seek(0)
+    return size
+
+
 def member_limit(stored_size: int) -> int:
     """How far a member may expand: the absolute cap, or the ratio cap for members that say how large they are."""
     if stored_size > 0:
@@ -185,10 +224,11 @@ def iter_members(container: BinaryIO, fmt: str, display_name: str) -> Iterator[M
         if fmt == "zip":
             yield from _zip_members(container)
         elif fmt in STREAM_FORMATS:
+            limit = member_limit(_compressed_size(container))
             if _holds_tar(container, fmt):
-                yield from _tar_members(_DECOMPRESSORS[fmt](container))
+                yield from _tar_members(BombGuard(_DECOMPRESSORS[fmt](container), Allowance(limit)))
             else:
-                yield _stream_member(container, fmt, display_name)
+                yield _stream_member(container, fmt, display_name, limit)
         elif fmt == "tar":
             yield from _tar_members(container)
         elif fmt in LIBARCHIVE_FORMATS:
@@ -230,6 +270,10 @@ def _zip_members(container: BinaryIO) -> Iterator[Member]:
     try:
         archive = zipfile.ZipFile(container)
     except (zipfile.BadZipFile, OSError, EOFError, ValueError, struct.error):
+        archive = None
+    size = _compressed_size(container)
+    if archive is None or any(not 0 <= info.header_offset < size for info in archive.infolist()):
+        # no central directory, or one whose offsets point outside the file: walk the local headers instead
         yield from _local_header_members(container)
         return
     for info in archive.infolist():
@@ -376,7 +420,7 @@ def _tar_members(stream: BinaryIO) -> Iterator[Member]:
             yield member
 
 
-def _stream_member(container: BinaryIO, fmt: str, display_name: str) -> Member:
+def _stream_member(container: BinaryIO, fmt: str, display_name: str, limit: int) -> Member:
     name = display_name.rsplit("/", 1)[-1]
     for suffix in (".gz", ".tgz", ".bz2", ".xz", ".gzip", ".zst", ".zstd", ".z", ".lzma"):
         if name.lower().endswith(suffix):
@@ -386,7 +430,7 @@ def _stream_member(container: BinaryIO, fmt: str, display_name: str) -> Member:
         name = f"{name}.decompressed"
     name = name or "data"
     return Member(name, name.encode("utf-8", "surrogateescape"), -1,
-                  stream=LimitedReader(_DECOMPRESSORS[fmt](container), MAX_MEMBER_BYTES))
+                  stream=LimitedReader(_DECOMPRESSORS[fmt](container), limit))
 
 
 # --- libarchive -------------------------------------------------------------------------------------------------
@@ -398,11 +442,13 @@ def _libarchive_members(container: BinaryIO, fmt: str, display_name: str) -> Ite
     from hashwarden.evidence.isolated import stream_in_child
 
     early = _multivolume_reason(container, fmt)
+    # the members' sizes are declared, their compressed sizes not: the ratio cap applies to all of them together
+    allowance = Allowance(member_limit(_compressed_size(container)))
     try:
         for member, stream in stream_in_child(lambda: _libarchive_entries(container, fmt, display_name),
                                               f"{display_name} ({_FORMAT_NAMES.get(fmt, fmt)})"):
             if stream is not None:
-                member.stream = LimitedReader(stream, MAX_MEMBER_BYTES)
+                member.stream = BombGuard(stream, allowance)
             yield member
     except EvidenceReadError as exc:
         reason = str(exc)
@@ -460,14 +506,19 @@ def _libarchive_entries(container: BinaryIO, fmt: str, display_name: str
                     continue
                 name = entry.pathname
                 raw = name if isinstance(name, bytes) else (name or "").encode("utf-8", "surrogateescape")
-                member = Member(raw.decode("utf-8", "backslashreplace") or "(no name)", raw or b"(no name)",
-                                entry.size if entry.size is not None else -1)
+                size = entry.size if entry.size is not None else -1
+                note = None
+                if not raw:  # 7-Zip names such a member after the archive (`-si` input)
+                    raw = display_name.rsplit("/", 1)[-1].rsplit("!/", 1)[-1].rsplit(".", 1)[0].encode(
+                        "utf-8", "surrogateescape") or b"data"
+                    note = "stored without a name"
+                member = Member(raw.decode("utf-8", "backslashreplace"), raw, size, note=note)
                 if entry.issym or entry.islnk:
                     target = entry.linkpath
                     member.kind, member.size = "link", 0
                     member.target = target.decode("utf-8", "backslashreplace") if isinstance(target, bytes) else target
                     yield member, None
-                elif not entry.isreg:
+                elif not entry.isreg and size <= 0:
                     member.kind, member.size = "special", 0
                     member.target = "FIFO" if entry.isfifo else "device" if entry.isdev else "special file"
                     yield member, None

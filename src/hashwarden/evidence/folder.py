@@ -28,8 +28,10 @@ _SHORT_PATH = 3000
 
 
 def display_name(raw: bytes) -> str:
-    """A path component as the report shows it: UTF-8, with invalid bytes written as \\xNN."""
-    return raw.decode("utf-8", errors="backslashreplace")
+    """A name as the report shows it: UTF-8, each byte that is not UTF-8 written as a backslash, x and two hex
+    digits, and each literal backslash doubled, so two different raw names never show as the same path (a name
+    holding the byte E9 and one holding the four characters backslash-x-e-9 differ)."""
+    return raw.replace(b"\\", b"\\\\").decode("utf-8", errors="backslashreplace")
 
 
 @dataclass(frozen=True)

@@ -101,6 +101,7 @@ class Node:
     kind: str = "file"
     container: bool = False
     seekable: bool = False
+    problem: str | None = None  # read, but not examined completely (a container that was not opened): an error
 
 
 @dataclass
@@ -241,7 +242,7 @@ class _Walker:
         for member in iter_members(fp, fmt, node.path):
             self.budget.add_member()
             child = Node(node.path + "!/" + display_name(member.raw_name), node.key + b"!/" + member.raw_name,
-                         member.size, {"container": list(chain)})
+                         member.size, {"container": list(chain)}, note=member.note)
             if member.kind == "special":
                 child.kind, child.note = "skipped", f"{member.target}: not read"
                 yield child
@@ -329,7 +330,7 @@ class _Walker:
         if container and segment is not None and segment > 1:
             container, node.note = None, f"segment {segment} of an EWF image: not readable without the others"
         if container and depth >= self.limits.max_depth:
-            node.note = f"containers nested deeper than {self.limits.max_depth}: not opened"
+            node.problem = f"containers nested deeper than {self.limits.max_depth}: not opened"
             container = None
         return container
 
@@ -339,7 +340,11 @@ class _Walker:
         limit = self.limits.max_nested_bytes
         data = head + read_up_to(counted, limit + 1 - len(head))
         if len(data) > limit:
-            node.note = f"larger than {limit:,} bytes inside a compressed container: hashed, not opened"
+            message = f"larger than {limit:,} bytes inside a compressed container: hashed, not opened"
+            if container_kind(head, node.path, False):
+                node.problem = message
+            else:
+                node.note = message
             counted.unread(data)
             return None
         held = _Held(data)

@@ -106,16 +106,17 @@ def hash_node(source: int, node: Node, options: HashOptions,
         notes.append(mismatch)
     if signals.error is None and signals.size == 0 and "link" not in row.get("extra", {}):
         notes.append("empty file")
+    problems = [node.problem] if node.problem else []
     if signals.error is None and node.size >= 0 and signals.size != node.size and not cut_off:
-        if "container" in node.extra:
-            notes.append(f"declared size {node.size:,} bytes, read {signals.size:,}")
+        if "container" in node.extra:  # the container's own directory disagrees with its data: damaged or forged
+            problems.append(f"declared size {node.size:,} bytes, but {signals.size:,} bytes were read")
         else:
             notes.append(f"size changed during the scan: listed {node.size:,} bytes, read {signals.size:,}")
     row.update(
         size=signals.size, md5=signals.md5, sha1=signals.sha1, sha256=signals.sha256,
         media=signals.media, format=signals.format, pdq=signals.pdq, pdq_quality=signals.pdq_quality,
         pdq_dihedral=list(signals.pdq_dihedral) if signals.pdq_dihedral else None,
-        error=signals.error, note="; ".join(notes) or None,
+        error="; ".join(filter(None, [signals.error, *problems])) or None, note="; ".join(notes) or None,
     )
     if cut_off:  # a decompression bomb: what was read is not the member, so its digests identify nothing
         row.update(md5=None, sha1=None, sha256=None, pdq=None, pdq_quality=None, pdq_dihedral=None,
