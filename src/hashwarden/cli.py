@@ -388,6 +388,10 @@ def scan_command(
     max_members: Annotated[int, typer.Option(
         "--max-members", min=1, help="Members (at every nesting level) one file may hold before expansion stops.",
     )] = 10_000_000,
+    key_file: Annotated[Optional[Path], typer.Option(
+        "--key-file", help="Passwords and recovery keys for BitLocker, LUKS, APFS and encrypted QCOW volumes, one "
+                           "per line: password:..., recovery:..., keyfile:PATH.",
+    )] = None,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar and no summary.")] = False,
     db: DbOption = None,
 ) -> None:
@@ -404,6 +408,7 @@ def scan_command(
         carve=carve, verify_ewf=verify, known_filter=not no_nsrl, vpdq_seconds_per_hash=seconds_per_hash,
         vpdq_query_percent=vpdq_query_percent, vpdq_compared_percent=vpdq_compared_percent,
         max_expanded_bytes=max_expanded_bytes, max_members=max_members,
+        key_file=str(key_file) if key_file else None,
     )
     engine = _engine(db)
     kwargs = dict(resume=resume, command=sys.argv, verify_after=not no_verify_after)

@@ -64,6 +64,8 @@ class ScanSettings:
     # its size; see evidence/tree.py): a small crafted archive cannot make a scan run for days.
     max_expanded_bytes: int = 0
     max_members: int = 10_000_000
+    # passwords / recovery keys for BitLocker, LUKS, APFS and encrypted QCOW (format: evidence/layers.py, Keys)
+    key_file: str | None = None
 
     def worker_count(self) -> int:
         return self.workers if self.workers > 0 else (os.cpu_count() or 1)

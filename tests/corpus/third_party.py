@@ -12,7 +12,7 @@ or 7-Zip (archives) finds in the same bytes today, so the lists are computed whe
 Paths are compared relative to the evidence file, the way the report writes them: `p1/dir/a` for the first
 partition holding a file system (no `pN/` without a partition table), `dir/a` for an archive member.
 Left out of the reference on purpose: directories, symbolic and hard links (their target is listed), NTFS
-metadata files at the root (`$MFT`, `$Extend/…`; hashwarden skips them as not user data), FAT volume labels,
+metadata (MFT records below 24 and `$Extend/…`; hashwarden skips them as not user data), FAT volume labels,
 and deleted names whose inode is gone (inode 0: nothing left to read).
 """
 
@@ -215,8 +215,11 @@ def _fls(segments: list[Path], start: int, sector: int, prefix: str) -> list[Ref
         path, inode, deleted = fields[1], head["inode"], bool(head["deleted"])
         regular = head["meta_type"] == "r" or (head["meta_type"] == "-" and head["name_type"] == "r")
         top = path.split("/", 1)[0]
-        if not regular or inode in ("0", "") or (top.startswith("$") and top != "$OrphanFiles") \
-                or path.endswith("(Volume Label Entry)"):
+        # NTFS metadata (hashwarden's rule too): MFT records below 24, wherever TSK lists them (16-23 appear as
+        # orphans), and the $Extend tree; `$` names elsewhere ($RECYCLE.BIN, a user's `$x`) are user data
+        ntfs_record = int(inode.split("-")[0]) if "-" in inode and inode.split("-")[0].isdigit() else None
+        if not regular or inode in ("0", "") or (ntfs_record is not None and ntfs_record < 24) \
+                or top == "$Extend" or path.endswith("(Volume Label Entry)"):
             continue
         md5, note = _md5_of_output("icat", *where, *segments, inode)
         files.append(RefFile(prefix + path, md5, deleted, note))

@@ -22,12 +22,15 @@ from __future__ import annotations
 import io
 import os
 from collections.abc import Iterator
+import dataclasses
 from dataclasses import dataclass
 from typing import Any, BinaryIO
 
 from hashwarden.errors import EvidenceReadError
 from hashwarden.evidence.partitions import PartitionTable, Volume, plausible_mbr, read_partitions
 
+# Kinds read through evidence/layers.py before TSK sees a disk (APFS is walked by layers itself).
+LAYER_KINDS = frozenset({"vmdk", "vmdk-descriptor", "vhd", "vhdx", "qcow", "luks", "bitlocker"})
 EWF_MAGIC = (b"EVF\x09\x0d\x0a\xff\x00", b"EVF2\x0d\x0a\x81\x00")
 ISO9660_AT = 32769  # 'CD001' of the first volume descriptor, after the 32 KiB system area
 HEAD_BYTES = ISO9660_AT + 5  # enough to see an ISO 9660 signature; 4 KiB covers every other one
@@ -94,10 +97,17 @@ def _plausible_mbr(boot: bytes) -> bool:
     return plausible_mbr(boot)
 
 
-def _open_image(source: str | BinaryIO, kind: str) -> Any:
+def _open_image(source: str | BinaryIO, kind: str, keys: Any = None) -> Any:
     """A TSK image over a path (split raw and E01 segments found beside it) or over a seekable file object (an image
-    held in memory from an archive, or a file read in place inside another disk image)."""
+    held in memory from an archive, or a file read in place inside another disk image). Virtual disks (VMDK, VHD,
+    VHDX, QCOW) and encrypted volumes (BitLocker, LUKS, with `keys`) are read through `layers`."""
     import pytsk3
+
+    if kind in LAYER_KINDS:
+        from hashwarden.evidence.layers import open_layer
+
+        reader = open_layer(kind, source, keys=keys)
+        return TskImage(reader, reader.size)
 
     if kind == "ewf":
         import pyewf
@@ -243,10 +253,11 @@ class DiskFile:
     error: str | None = None
     link: str | None = None  # a symbolic link's target
     note: str | None = None
+    view: str | None = None  # `$vss1` ...: the volume as a Volume Shadow Copy holds it, not as it is now
 
     @property
     def _prefix(self) -> str:
-        return self.outer.path + (f"/p{self.partition}" if self.partition else "")
+        return self.outer.path + (f"/p{self.partition}" if self.partition else "") + (f"/{self.view}" if self.view else "")
 
     @property
     def path(self) -> str:
@@ -336,6 +347,17 @@ class CarvedFile:
         return _ImageReader(image, self.offset, self.length, self.path)
 
 
+class _ImgReader:
+    """A TSK image as a layers Reader (`size`, `read(offset, size)`): what an encrypted partition or a shadow copy
+    is read through."""
+
+    def __init__(self, image: Any) -> None:
+        self._image, self.size = image, image.get_size()
+
+    def read(self, offset: int, size: int) -> bytes:
+        return self._image.read(offset, max(0, min(size, self.size - offset)))
+
+
 class _ImageReader(io.RawIOBase):
     """Sequential reads of a byte range of a TSK image."""
 
@@ -412,8 +434,8 @@ class _TskReader(io.RawIOBase):
 
 def expand_disk(
     outer: Any, kind: str, carve_media: bool = False, expect_file_system: bool = True,
-    source: BinaryIO | None = None,
-) -> Iterator[DiskFile | CarvedFile]:
+    source: BinaryIO | None = None, keys: Any = None,
+) -> Iterator[DiskFile | CarvedFile | LayerFile]:
     """Every regular file (allocated and deleted) and NTFS data stream in every file system of an image file;
     with `carve_media`, also the media carved from unallocated space (and from space with no file system).
 
@@ -432,20 +454,25 @@ def expand_disk(
     else:
         image_path = f"<{outer.path} in memory #{id(source)}>"
     try:
-        yield from _expand_open(outer, image_path, kind, carve_media, expect_file_system, source)
+        if kind == "apfs":
+            yield from _apfs(outer, image_path, _source_reader(source, image_path), 0, 0, keys)
+        else:
+            yield from _expand_open(outer, image_path, kind, carve_media, expect_file_system, source, keys)
     finally:
-        _release(image_path)
+        for token in [t for t in _OPEN if t == image_path or t.startswith(image_path + "#")]:
+            _release(token)
 
 
 def _expand_open(outer: Any, image_path: str, kind: str, carve_media: bool, expect_file_system: bool,
-                 source: BinaryIO | None) -> Iterator[DiskFile | CarvedFile]:
-    import pytsk3
-
+                 source: BinaryIO | None, keys: Any) -> Iterator[DiskFile | CarvedFile | LayerFile]:
     try:
-        if source is not None:
-            _OPEN[image_path] = (_open_image(source, kind), {})
+        if source is not None or kind in LAYER_KINDS:
+            _OPEN[image_path] = (_open_image(image_path if source is None else source, kind, keys), {})
         image = _image(image_path, kind)
         volumes = _volumes(image)
+    except EvidenceReadError as exc:
+        yield DiskFile(outer, image_path, kind, 0, 0, 0, "", 0, error=str(exc))
+        return
     except (OSError, RuntimeError) as exc:
         yield DiskFile(outer, image_path, kind, 0, 0, 0, "", 0, error=f"disk image cannot be opened: {exc}")
         return
@@ -456,27 +483,141 @@ def _expand_open(outer: Any, image_path: str, kind: str, carve_media: bool, expe
         problems = list(volume.problems)
         offset, length = volume.offset, volume.available
         fs = None
-        if volume.readable:
+        layer = _volume_layer(image, offset) if volume.readable else None
+        if layer == "apfs":
+            yield from _apfs(outer, image_path, _ImgReader(image), offset, volume.number, keys)
+            continue
+        fs_token = image_path
+        if layer in ("bitlocker", "luks"):
             try:
-                fs = _file_system(image_path, kind, offset)
+                fs_token, offset = _decrypted(image_path, image, offset, length, layer, volume.number, keys), 0
+            except EvidenceReadError as exc:
+                problems.append(str(exc))
+        if volume.readable and not (layer in ("bitlocker", "luks") and fs_token == image_path):
+            try:
+                fs = _file_system(fs_token, kind, offset)
             except (OSError, RuntimeError) as exc:
                 if volume.number or expect_file_system:
                     problems.append(f"no readable file system: {_tsk_reason(exc)}")
         if problems and volume.number:
-            yield DiskFile(outer, image_path, kind, offset, volume.number, 0, "", 0,
+            yield DiskFile(outer, image_path, kind, volume.offset, volume.number, 0, "", 0,
                            error=f"{volume.describe()}: " + "; ".join(problems))
         elif problems:
-            yield DiskFile(outer, image_path, kind, offset, 0, 0, "", 0, error="; ".join(problems))
+            yield DiskFile(outer, image_path, kind, volume.offset, 0, 0, "", 0, error="; ".join(problems))
         if fs is None:
             if carve_media and length:  # no file system: every byte of the volume is unclaimed
                 yield from _carved(outer, image_path, kind, image, 0, [(offset, offset + length)])
             continue
-        covered: list[tuple[int, int]] | None = [] if carve_media else None
-        yield from _walk(outer, image_path, kind, fs, offset, volume.number, covered)
-        if carve_media:
+        covered: list[tuple[int, int]] | None = [] if carve_media and fs_token == image_path else None
+        yield from _walk(outer, fs_token, kind, fs, offset, volume.number, covered)
+        if covered is not None:
             size = fs.info.block_count * fs.info.block_size
             free = _complement(sorted(covered), offset, offset + min(size, length))
             yield from _carved(outer, image_path, kind, image, volume.number, free)
+        if fs_token == image_path and _is_ntfs(fs):
+            yield from _shadow_copies(outer, image_path, kind, image, offset, length, volume.number)
+
+
+def _volume_layer(image: Any, offset: int) -> str | None:
+    """An encrypted volume or an APFS container at the start of a partition (TSK reads neither)."""
+    from hashwarden.evidence.layers import layer_kind
+
+    try:
+        kind = layer_kind(image.read(offset, 4096))
+    except (OSError, RuntimeError):
+        return None
+    return kind if kind in ("bitlocker", "luks", "apfs") else None
+
+
+def _decrypted(image_path: str, image: Any, offset: int, length: int, kind: str, number: int, keys: Any) -> str:
+    """Register the decrypted view of an encrypted partition; its token (the file system is at its offset 0).
+
+    Raises:
+        EvidenceReadError: no key given, or none unlocks it.
+    """
+    from hashwarden.evidence.layers import Window, open_layer
+
+    reader = open_layer(kind, Window(_ImgReader(image), offset, length), keys=keys)
+    token = f"{image_path}#p{number}-{kind}"
+    _OPEN[token] = (TskImage(reader, reader.size), {})
+    return token
+
+
+def _is_ntfs(fs: Any) -> bool:
+    import pytsk3
+
+    return int(fs.info.ftype) & int(pytsk3.TSK_FS_TYPE_NTFS_DETECT) != 0
+
+
+def _shadow_copies(outer: Any, image_path: str, kind: str, image: Any, offset: int, length: int,
+                   number: int) -> Iterator[DiskFile]:
+    """The files of each Volume Shadow Copy of an NTFS volume (earlier versions, often of deleted files), under
+    `$vss1`, `$vss2` ... (oldest first) beside the volume's own files."""
+    from hashwarden.evidence.layers import shadow_copies
+
+    try:
+        stores = shadow_copies(_ImgReader(image), offset, length)
+    except EvidenceReadError as exc:
+        yield DiskFile(outer, image_path, kind, offset, number, 0, "$vss", 0, error=str(exc))
+        return
+    for store in stores:
+        token = f"{image_path}#p{number}-{store.name}"
+        _OPEN[token] = (TskImage(store.reader, store.reader.size), {})
+        try:
+            fs = _file_system(token, kind, 0)
+        except (OSError, RuntimeError) as exc:
+            yield DiskFile(outer, token, kind, 0, number, 0, f"${store.name}", 0,
+                           error=f"shadow copy {store.name}: no readable file system: {_tsk_reason(exc)}")
+            continue
+        for found in _walk(outer, token, kind, fs, 0, number, None):
+            yield dataclasses.replace(found, view=f"${store.name}")
+
+
+@dataclass(frozen=True)
+class LayerFile:
+    """A file read by `layers` rather than TSK (a file of an APFS volume)."""
+
+    path: str
+    size: int
+    extra: dict[str, Any]
+    opener: Any = None
+    error: str | None = None
+    link: str | None = None
+
+    @property
+    def key(self) -> bytes:
+        return self.path.encode("utf-8", "surrogateescape")
+
+    def open(self) -> BinaryIO:
+        return self.opener()
+
+
+def _apfs(outer: Any, image_path: str, reader: Any, offset: int, number: int, keys: Any) -> Iterator[LayerFile]:
+    """The files of the APFS container at `offset` (a Mac's or an iPhone backup's disk): `p2/<volume>/...`."""
+    from hashwarden.evidence.layers import apfs_files
+
+    prefix = outer.path + (f"/p{number}" if number else "")
+    try:
+        for found in apfs_files(reader, offset, keys):
+            extra = {"container": [outer.path], "inode": found.identifier}
+            if "symlink" in found.flags:
+                with found.open() as fp:
+                    target = fp.read(4096).decode("utf-8", "surrogateescape")
+                yield LayerFile(f"{prefix}/{found.path}", 0, extra, link=target)
+            else:
+                yield LayerFile(f"{prefix}/{found.path}", found.size, extra, found.open, found.error)
+    except EvidenceReadError as exc:
+        yield LayerFile(prefix + "/$apfs", 0, {"container": [outer.path]}, error=str(exc))
+
+
+def _source_reader(source: BinaryIO | None, image_path: str) -> Any:
+    from hashwarden.evidence.layers import FileReader
+
+    from hashwarden.evidence.folder import _open_file
+
+    if source is None:  # read-only, access time kept; closed when the process ends
+        return FileReader(os.fdopen(_open_file(os.fsencode(image_path), None), "rb"))
+    return FileReader(source)
 
 
 def _tsk_reason(exc: BaseException) -> str:

@@ -31,6 +31,7 @@ from hashwarden.errors import EvidenceReadError
 from hashwarden.evidence.archive import HEAD_BYTES, LIBARCHIVE_FORMATS, archive_format, iter_members
 from hashwarden.evidence.disk_image import RAW_IMAGE_SUFFIXES, ewf_segment, expand_disk, image_kind
 from hashwarden.evidence.folder import FolderItem, display_name
+from hashwarden.evidence.layers import Keys, layer_kind
 
 log = logging.getLogger(__name__)
 
@@ -51,6 +52,7 @@ class Limits:
     max_depth: int = MAX_DEPTH
     max_nested_bytes: int = MAX_NESTED_BYTES
     carve: bool = False
+    key_file: str | None = None  # passwords and recovery keys for encrypted volumes (evidence/layers.py, Keys)
 
     def bytes_for(self, size: int) -> int:
         return self.max_expanded_bytes or max(EXPANSION_FLOOR, EXPANSION_RATIO * max(size, 0))
@@ -168,6 +170,9 @@ def container_kind(head: bytes, name: str, carve: bool) -> tuple[str, str] | Non
     fmt = archive_format(head)
     if fmt:
         return "archive", fmt
+    layer = layer_kind(head)  # virtual disks and encrypted volumes: signatures of their own, checked first
+    if layer:
+        return "disk", layer
     kind = image_kind(head, name)
     if kind:
         return "disk", kind
@@ -209,7 +214,7 @@ def walk(item: FolderItem, limits: Limits = Limits(), wants_seek: Callable[[byte
         if container is None:
             return
         budget = _Budget(item.path, limits.bytes_for(item.size), limits.max_members)
-        walker = _Walker(limits, budget, wants_seek)
+        walker = _Walker(limits, budget, wants_seek, _keys(limits.key_file))
         try:
             fp.seek(0)
             yield from walker.expand(top, fp, container, by_path=True, depth=1, chain=(item.path,), outer=item)
@@ -217,9 +222,21 @@ def walk(item: FolderItem, limits: Limits = Limits(), wants_seek: Callable[[byte
             yield Leave(top, str(exc))
 
 
+_KEYS: dict[str, Keys] = {}  # per process: the key file is read once
+
+
+def _keys(path: str | None) -> Keys | None:
+    if path is None:
+        return None
+    if path not in _KEYS:
+        _KEYS[path] = Keys.read(path)
+    return _KEYS[path]
+
+
 class _Walker:
-    def __init__(self, limits: Limits, budget: _Budget, wants_seek: Callable[[bytes], bool]) -> None:
-        self.limits, self.budget, self.wants_seek = limits, budget, wants_seek
+    def __init__(self, limits: Limits, budget: _Budget, wants_seek: Callable[[bytes], bool],
+                 keys: Keys | None) -> None:
+        self.limits, self.budget, self.wants_seek, self.keys = limits, budget, wants_seek, keys
 
     def expand(self, node: Node, fp: BinaryIO, container: tuple[str, str], *, by_path: bool, depth: int,
                chain: tuple[str, ...], outer: Any) -> Iterator[Event]:
@@ -261,7 +278,7 @@ class _Walker:
         carve_only = kind == "raw-carve"
         kind = "raw" if carve_only else kind
         files = expand_disk(outer if by_path else node, kind, carve_media=self.limits.carve or carve_only,
-                            expect_file_system=not carve_only, source=None if by_path else fp)
+                            expect_file_system=not carve_only, source=None if by_path else fp, keys=self.keys)
         prefix = len(outer.path if by_path else node.path)
         for found in files:
             self.budget.add_member()
@@ -270,6 +287,7 @@ class _Walker:
                          node.key + inner.encode("utf-8", "surrogateescape") + found.key[len(found.path.encode(
                              "utf-8", "surrogateescape")):],
                          max(found.size, 0), {**found.extra, "container": list(chain)})
+            child.note = child.extra.pop("note", None)
             link = getattr(found, "link", None)
             if link is not None:
                 child.extra["link"] = link

@@ -22,6 +22,7 @@ from hashwarden.config import COMMIT_EVERY_ITEMS, COMMIT_EVERY_SECONDS, ScanSett
 from hashwarden.errors import EvidenceReadError, ScanError
 from hashwarden.evidence import FolderItem, FolderSource, Skipped
 from hashwarden.evidence.disk_image import ewf_segment
+from hashwarden.evidence.layers import Keys
 from hashwarden.evidence.tree import Limits
 from hashwarden.evidence.ewf_verify import verify_ewf
 from hashwarden.report import build_report, write_reports
@@ -91,8 +92,10 @@ def run_scan(
             audit.append(conn, "scan.start", {"case": case, "out": str(out_dir), "sources": roots, "resume": not fresh})
         listings = [Listing(root) for root in roots]
         tasks = _enumerate(db, roots, listings, progress)
+        if settings.key_file:
+            Keys.read(settings.key_file)  # a malformed key file is refused before anything is read
         limits = Limits(max_expanded_bytes=settings.max_expanded_bytes, max_members=settings.max_members,
-                        carve=settings.carve)
+                        carve=settings.carve, key_file=settings.key_file and os.path.abspath(settings.key_file))
         options = HashOptions(compute_pdq=settings.compute_pdq, dihedral=True, max_image_pixels=settings.max_image_pixels,
                               vpdq_seconds_per_hash=settings.vpdq_seconds_per_hash,
                               known_filter=str(known.directory) if known else None)
