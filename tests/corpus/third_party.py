@@ -33,7 +33,7 @@ from typing import Any
 DATA = Path(__file__).resolve().parents[1] / "data" / "third_party"
 ENV = {**os.environ, "PATH": os.environ.get("PATH", "") + ":/usr/sbin:/sbin", "LC_ALL": "C.UTF-8"}
 # Reference tools and the Debian packages holding them (also in the Makefile's TEST_TOOLS).
-TOOLS = {"fls": "sleuthkit", "icat": "sleuthkit", "mmls": "sleuthkit", "7z": "p7zip-full", "qemu-img": "qemu-utils"}
+TOOLS = {"fls": "sleuthkit", "icat": "sleuthkit", "mmls": "sleuthkit", "fsstat": "sleuthkit", "7z": "p7zip-full", "qemu-img": "qemu-utils"}
 # 7-Zip prompts for a password on encrypted archives; a wrong one makes it fail instead (hashwarden holds none).
 NO_PASSWORD = "-pnot-the-password"
 TIMEOUT = 120
@@ -179,8 +179,14 @@ def _md5_of_output(*command: str | Path) -> tuple[str | None, str]:
 
 
 def _text(raw: bytes) -> str:
-    """Names as the report writes them: UTF-8, undecodable bytes as \\xNN."""
+    """Tool output as text: UTF-8, undecodable bytes as \\xNN."""
     return raw.decode("utf-8", "backslashreplace")
+
+
+def _report_name(raw: bytes) -> str:
+    """A name as the report writes it (hashwarden's display_name): undecodable bytes as \\xNN, a literal
+    backslash doubled."""
+    return raw.replace(b"\\", b"\\\\").decode("utf-8", "backslashreplace")
 
 
 _MMLS_ROW = re.compile(rb"^\d+:\s+\d+:\d+\s+(\d+)\s+(\d+)\s+(\d+)\s")
@@ -206,20 +212,23 @@ def _fls(segments: list[Path], start: int, sector: int, prefix: str) -> list[Ref
     done = _run("fls", "-r", "-p", "-l", *where, *segments)
     if done.returncode != 0:
         return None
+    fstype = _text(_run("fsstat", "-t", *where, *segments).stdout).strip()
     files = []
     for raw in done.stdout.splitlines():
-        fields = _text(raw).split("\t")
+        raw_fields = raw.split(b"\t")
+        fields = [_text(raw_fields[0]), *(_report_name(f) for f in raw_fields[1:2])]
         head = _FLS_HEAD.match(fields[0])
         if not head or len(fields) < 2:
             continue
         path, inode, deleted = fields[1], head["inode"], bool(head["deleted"])
         regular = head["meta_type"] == "r" or (head["meta_type"] == "-" and head["name_type"] == "r")
         top = path.split("/", 1)[0]
-        # NTFS metadata (hashwarden's rule too): MFT records below 24, wherever TSK lists them (16-23 appear as
-        # orphans), and the $Extend tree; `$` names elsewhere ($RECYCLE.BIN, a user's `$x`) are user data
-        ntfs_record = int(inode.split("-")[0]) if "-" in inode and inode.split("-")[0].isdigit() else None
-        if not regular or inode in ("0", "") or (ntfs_record is not None and ntfs_record < 24) \
-                or top == "$Extend" or path.endswith("(Volume Label Entry)"):
+        # metadata (hashwarden's rule too), by file system and record number, never by a leading `$`: NTFS MFT
+        # records below 24 (16-23 appear as orphans) and the $Extend tree, HFS+ catalog ids below 16
+        record = int(inode.split("-")[0]) if inode.split("-")[0].isdigit() else None
+        metadata = record is not None and ((fstype == "ntfs" and record < 24) or (fstype.startswith("hfs") and record < 16))
+        if not regular or inode in ("0", "") or metadata or (fstype == "ntfs" and top == "$Extend") \
+                or path.endswith("(Volume Label Entry)"):
             continue
         md5, note = _md5_of_output("icat", *where, *segments, inode)
         files.append(RefFile(prefix + path, md5, deleted, note))
@@ -297,7 +306,7 @@ def archive_reference(archive: Path, work: Path, stream: bool = False, prefix: s
         md5, note = _md5_of_output("7z", "x", "-so", "-spd", NO_PASSWORD, archive, "--", member) \
             if entry.get("Path") else _md5_of_output("7z", "x", "-so", NO_PASSWORD, archive)
         made_up = stream or not entry.get("Path") or (kind == "7z" and member == archive.stem)
-        files.append(RefFile(prefix + member, md5, note=note, any_name=made_up))
+        files.append(RefFile(prefix + member.replace("\\", "\\\\"), md5, note=note, any_name=made_up))
         if md5 and depth == 0 and not stream:
             files.extend(_nested(archive, member, work, prefix))
     if not entries and error:
@@ -310,11 +319,14 @@ def _nested(archive: Path, member: str, work: Path, prefix: str) -> list[RefFile
     with open(inner, "wb") as fp:
         subprocess.run(["7z", "x", "-so", "-spd", NO_PASSWORD, str(archive), "--", member], stdout=fp,
                        stderr=subprocess.DEVNULL, env=ENV, timeout=TIMEOUT, stdin=subprocess.DEVNULL)
-    disk = disk_reference([inner], work, prefix=f"{prefix}{member}/")
+    with open(inner, "rb") as fp:
+        fp.seek(32769)
+        optical = fp.read(5) == b"CD001"  # an ISO 9660 image is read as an archive (libarchive), `member!/...`
+    disk = disk_reference([inner], work, prefix=f"{prefix}{member}/") if not optical else Reference(error="iso")
     if not disk.error:
         return disk.files
     kind = _run("7z", "l", "-slt", NO_PASSWORD, inner)
-    if kind.returncode == 0 and re.search(rb"^Type = (zip|tar|7z|gzip|bzip2|xz|cpio)$", kind.stdout, re.M):
+    if kind.returncode == 0 and re.search(rb"^Type = (zip|tar|7z|gzip|bzip2|xz|cpio|Iso)$", kind.stdout, re.M):
         return archive_reference(inner, work, prefix=f"{prefix}{member}!/", depth=1).files
     return []
 
