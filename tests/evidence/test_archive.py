@@ -217,3 +217,51 @@ def test_videos_inside_archives_get_vpdq(tmp_path: Path, fresh_store) -> None:
     summaries = {path: item.get("vpdq") for path, item in items.items() if path.endswith(".mp4")}
     assert len(summaries) == 3 and all(s == {"frames": 3, "decoded": 75, "fps": 30.0} for s in summaries.values()), \
         summaries
+
+
+def test_members_stored_twice_under_one_name_are_both_items(tmp_path: Path, fresh_store) -> None:
+    """tar appends (`tar -r`) keep every version under the same name: each is evidence, none may hide another."""
+    buffer = io.BytesIO()
+    with tarfile.open(fileobj=buffer, mode="w") as archive:
+        for data in (b"first version", b"second version"):
+            info = tarfile.TarInfo("same.txt")
+            info.size = len(data)
+            archive.addfile(info, io.BytesIO(data))
+    evidence = tmp_path / "evidence"
+    evidence.mkdir()
+    (evidence / "twice.tar").write_bytes(buffer.getvalue())
+    run_scan([str(evidence)], "TWICE", tmp_path / "out", fresh_store, ScanSettings(workers=1))
+    report = json.loads((tmp_path / "out" / "report.json").read_text())
+    same = [item for item in report["items"] if item["path"] == "twice.tar!/same.txt"]
+    import hashlib
+
+    assert sorted(item["md5"] for item in same) == sorted(hashlib.md5(d).hexdigest()
+                                                          for d in (b"first version", b"second version"))
+    assert any("member 2 of the archive with this name" in (item.get("note") or "") for item in same)
+
+
+def test_tar_links_devices_and_fifos(tmp_path: Path, fresh_store) -> None:
+    """Links are items with their target and no content hash; devices and FIFOs are skipped entries, as in
+    folders (never read)."""
+    buffer = io.BytesIO()
+    with tarfile.open(fileobj=buffer, mode="w") as archive:
+        info = tarfile.TarInfo("real.txt")
+        info.size = 4
+        archive.addfile(info, io.BytesIO(b"real"))
+        for name, kind in (("sym", tarfile.SYMTYPE), ("hard", tarfile.LNKTYPE), ("fifo", tarfile.FIFOTYPE),
+                           ("dev", tarfile.CHRTYPE)):
+            info = tarfile.TarInfo(name)
+            info.type = kind
+            info.linkname = "real.txt" if kind in (tarfile.SYMTYPE, tarfile.LNKTYPE) else ""
+            archive.addfile(info)
+    evidence = tmp_path / "evidence"
+    evidence.mkdir()
+    (evidence / "links.tar").write_bytes(buffer.getvalue())
+    run_scan([str(evidence)], "LINKS", tmp_path / "out", fresh_store, ScanSettings(workers=1))
+    report = json.loads((tmp_path / "out" / "report.json").read_text())
+    items = {item["path"]: item for item in report["items"]}
+    for name in ("sym", "hard"):
+        assert items[f"links.tar!/{name}"]["link"] == "real.txt" and items[f"links.tar!/{name}"]["md5"] is None
+    skipped = {entry["path"]: entry["reason"] for entry in report["skipped"]}
+    assert skipped["links.tar!/fifo"] == "FIFO: not read" and skipped["links.tar!/dev"] == "character device: not read"
+    assert items["links.tar!/real.txt"]["md5"]

@@ -236,7 +236,8 @@ def test_hfs_plus_files_and_resource_fork(items) -> None:
 
 
 def test_iso9660_files(items, disks) -> None:
-    assert items["cd.iso/sub/cd.png"]["md5"] == disks["md5"][11]
+    """An optical-media image file is read as an archive (libarchive: Rock Ridge and Joliet names)."""
+    assert items["cd.iso!/sub/cd.png"]["md5"] == disks["md5"][11]
 
 
 def _fls_regular_files(image: Path, offset_sectors: int = 0) -> set[str]:
@@ -260,7 +261,7 @@ def _fls_regular_files(image: Path, offset_sectors: int = 0) -> set[str]:
 
 @pytest.mark.parametrize("image, prefix, offset", [
     ("fat.img", "fat.img", 0), ("ext4.img", "ext4.img", 0), ("ntfs.img", "ntfs.img", 0),
-    ("hfsplus.raw", "hfsplus.raw", 0), ("cd.iso", "cd.iso", 0), ("logical.img", "logical.img/p6", 73728),
+    ("hfsplus.raw", "hfsplus.raw", 0), ("cd.iso", "cd.iso!", 0), ("logical.img", "logical.img/p6", 73728),
 ])
 def test_every_regular_file_fls_lists_is_an_item(items, disks, image: str, prefix: str, offset: int) -> None:
     expected = _fls_regular_files(disks["evidence"] / image, offset)

@@ -243,3 +243,26 @@ def test_scan_into_an_existing_case_directory_without_resume_is_refused(
     assert done.returncode == 1, done.stdout + done.stderr
     assert "ScanError" in done.stderr and "already holds a scan" in done.stderr and "--resume" in done.stderr
     _unchanged(out, before)
+
+
+def test_resume_while_the_scan_runs_is_a_one_line_error(tmp_path: Path) -> None:
+    """Two scans of one case directory at once would collide in case.db: the second is refused in one line."""
+    import subprocess
+    import sys
+
+    from hashwarden.scan.case import CaseLock
+
+    out = tmp_path / "case"
+    out.mkdir()
+    (tmp_path / "evidence").mkdir()
+    (tmp_path / "evidence" / "a.txt").write_bytes(b"a")
+    lock = CaseLock(out)  # what a running scan holds
+    try:
+        done = subprocess.run([sys.executable, "-m", "hashwarden", "scan", str(tmp_path / "evidence"), "--case", "C",
+                               "--out", str(out), "--resume", "--quiet", "--db", str(tmp_path / "hw.db")],
+                              capture_output=True, text=True, timeout=120)
+    finally:
+        lock.release()
+    assert done.returncode == 1
+    assert "Traceback" not in done.stderr
+    assert "is being scanned right now" in done.stderr and f"process {__import__('os').getpid()}" in done.stderr

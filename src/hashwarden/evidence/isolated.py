@@ -53,6 +53,9 @@ def stream_in_child(produce: Callable[[], Iterator[tuple[Any, Iterator[bytes] | 
     read_fd, write_fd = os.pipe()
     pid = os.fork()
     if pid == 0:  # the child: produce, send, and leave without running any of the parent's cleanup
+        import faulthandler
+
+        faulthandler.disable()  # a crash here is reported by the parent, not dumped as the parent's stacks
         os.close(read_fd)
         sender = _Sender(write_fd)
         status = 0

@@ -256,16 +256,22 @@ class _Walker:
         yield Leave(node, error)
 
     def _archive(self, node: Node, fp: BinaryIO, fmt: str, depth: int, chain: tuple[str, ...]) -> Iterator[Event]:
+        seen: dict[bytes, int] = {}
         for member in iter_members(fp, fmt, node.path):
             self.budget.add_member()
             child = Node(node.path + "!/" + display_name(member.raw_name), node.key + b"!/" + member.raw_name,
                          member.size, {"container": list(chain)}, note=member.note)
+            repeat = seen[member.raw_name] = seen.get(member.raw_name, 0) + 1
+            if repeat > 1:  # a name stored twice (tar appends, crafted zips): both are evidence, neither hides
+                child.key += b"\0#%d" % repeat
+                child.note = "; ".join(filter(None, [child.note, f"member {repeat} of the archive with this name"]))
             if member.kind == "special":
                 child.kind, child.note = "skipped", f"{member.target}: not read"
                 yield child
             elif member.kind == "link":
                 child.extra["link"] = member.target
-                child.note = f"link to {member.target}" if member.target is not None else "link"
+                child.note = f"link to {member.target}: no content of its own, not read" \
+                    if member.target is not None else "link: no content of its own, not read"
                 yield child
             elif member.error or member.stream is None:
                 child.error = member.error or "cannot be read"
@@ -291,7 +297,7 @@ class _Walker:
             link = getattr(found, "link", None)
             if link is not None:
                 child.extra["link"] = link
-                child.note = f"link to {link}"
+                child.note = child.note or f"link to {link}: no content of its own, not read"
                 yield child
                 continue
             if getattr(found, "error", None):

@@ -26,7 +26,7 @@ from hashwarden.evidence.layers import Keys
 from hashwarden.evidence.tree import Limits
 from hashwarden.evidence.ewf_verify import verify_ewf
 from hashwarden.report import build_report, write_reports
-from hashwarden.scan.case import CaseDB
+from hashwarden.scan.case import CaseDB, CaseLock
 from hashwarden.scan.custody import Listing, write_custody
 from hashwarden.scan.parallel import WorkerDied, parallel_map, parallel_stream
 from hashwarden.scan.known_files import open_known_filter
@@ -76,11 +76,17 @@ def run_scan(
     command = command or []
     roots = _check_sources(sources, out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
+    lock = CaseLock(out_dir)
     case_path = out_dir / "case.db"
     fresh = not case_path.exists()
     if not fresh and not resume:
+        lock.release()
         raise ScanError(f"{out_dir} already holds a scan; pass --resume to continue it, or choose another --out")
-    db = CaseDB(case_path)
+    try:
+        db = CaseDB(case_path)
+    except ScanError:
+        lock.release()
+        raise
     try:
         _start_or_check(db, case, roots, settings, fresh)
         run_id = db.start_run(started, command)
@@ -124,6 +130,7 @@ def run_scan(
         return ScanResult(out_dir, summary, hashed, files)
     finally:
         db.close()
+        lock.release()
 
 
 def _check_sources(sources: list[str], out_dir: Path) -> list[str]:
