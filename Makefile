@@ -4,7 +4,11 @@ PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
 
-.PHONY: demo test bench sysdeps-test sysdeps-bench clean
+.PHONY: demo test bench sysdeps-run sysdeps-test sysdeps-bench clean
+
+# Debian libraries and tools the scanner itself uses: libarchive (7z, RAR, CAB, cpio, XAR, LHA, ISO 9660 through
+# libarchive-c) and 7-Zip (7z archives: damaged ones, Deflate64, multi-volume sets; libarchive reads them without it).
+RUN_TOOLS := 7z:p7zip-full
 
 # Debian tools the tests use to build disk images at test time (no root, nothing mounted).
 TEST_TOOLS := mformat:mtools mkfs.fat:dosfstools mkfs.ext4:e2fsprogs debugfs:e2fsprogs mkntfs:ntfs-3g \
@@ -31,11 +35,18 @@ $(VENV)/.installed-bench: pyproject.toml | $(BIN)/python
 	$(BIN)/python -m pip install --quiet -e '.[test,bench]'
 	touch $@
 
-demo: $(VENV)/.installed
+demo: $(VENV)/.installed sysdeps-run
 	$(BIN)/hashwarden demo --out demo-output
 
-test: $(VENV)/.installed-test sysdeps-test
+test: $(VENV)/.installed-test sysdeps-run sysdeps-test
 	$(BIN)/python -m pytest
+
+sysdeps-run:
+	@missing=""; for pair in $(RUN_TOOLS); do tool=$${pair%%:*}; pkg=$${pair##*:}; \
+		command -v $$tool >/dev/null 2>&1 || missing="$$missing $$pkg"; done; \
+	ldconfig -p 2>/dev/null | grep -q 'libarchive.so.13' || missing="$$missing libarchive13"; \
+	if [ -n "$$missing" ]; then echo "installing Debian packages:$$missing"; \
+		(apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing) >/dev/null; fi
 
 sysdeps-test:
 	@missing=""; for pair in $(TEST_TOOLS); do tool=$${pair%%:*}; pkg=$${pair##*:}; \
@@ -58,6 +69,7 @@ bench: $(VENV)/.installed-bench sysdeps-bench
 	$(BIN)/python bench/pdq_engine.py
 	$(BIN)/python bench/scan_crypto.py
 	$(BIN)/python bench/scan_disk.py
+	$(BIN)/python bench/archive_members.py
 	$(BIN)/python bench/import.py
 	$(BIN)/python bench/known_filter.py
 	$(BIN)/python bench/pdq_index.py

@@ -298,7 +298,13 @@ def archive_reference(archive: Path, work: Path, stream: bool = False, prefix: s
         if _7z_entries(inner)[0] == "tar":
             return archive_reference(inner, work, prefix=prefix, depth=depth)
     files = []
+    names = [entry.get("Path") for entry in entries]
     for entry in entries:
+        if entry.get("Path") and names.count(entry.get("Path")) > 1:
+            # extracting by a name stored twice gives both members at once: the reference cannot tell them apart,
+            # so each must be listed (md5 None: being listed is enough)
+            files.append(RefFile(prefix + entry["Path"].replace("\\", "\\\\"), None, note="name stored twice"))
+            continue
         if entry.get("Folder") == "+" or entry.get("Attributes", "").startswith("D") \
                 or entry.get("Symbolic Link") or entry.get("Hard Link") or " l" in entry.get("Attributes", ""):
             continue
@@ -359,7 +365,15 @@ def scan(folder: Path, out: Path) -> tuple[dict[str, dict[str, Any]], str | None
     finally:
         engine.dispose()
     items = json.loads((out / "case" / "report.json").read_text(encoding="utf-8"))["items"]
-    return {item["path"]: item for item in items}, None
+    # a name stored twice in one archive gives two items with one path: keep both (the second keyed apart)
+    found: dict[str, dict[str, Any]] = {}
+    for item in items:
+        key, n = item["path"], 1
+        while key in found:
+            n += 1
+            key = f"{item['path']}\0{n}"
+        found[key] = item
+    return found, None
 
 
 # ------------------------------------------------------------------------------------------------ comparison
@@ -394,21 +408,24 @@ def compare(evidence: Evidence, ref: Reference, items: dict[str, dict[str, Any]]
     """Every reference file must be a report item at the same relative path with the same MD5 and deleted flag
     (a stream's one file: the same MD5 under the stream, whatever it is named)."""
     inside = {path: item for path, item in items.items()
-              if path.startswith((evidence.name + "/", evidence.name + "!/"))}
+              if item["path"].startswith((evidence.name + "/", evidence.name + "!/"))}
     by_rel: dict[str, list[dict[str, Any]]] = defaultdict(list)
-    for path, item in inside.items():
+    for key, item in inside.items():
+        item = {**item, "key": key}
+        path = item["path"]
         rel = path[len(evidence.name) + (2 if path.startswith(evidence.name + "!/") else 1):]
         by_rel[rel].append(item)
+    inside = {key: {**item, "key": key} for key, item in inside.items()}
     used: set[str] = set()
     missing, agreed = [], 0
     for want in ref.files:
         candidates = list(inside.values()) if want.any_name else by_rel.get(want.rel, [])
-        match = next((i for i in candidates if i["path"] not in used and i.get("md5") == want.md5
+        match = next((i for i in candidates if i["key"] not in used and i.get("md5") == want.md5
                       and bool(i.get("deleted")) == want.deleted), None)
         if match is None and want.md5 is None:  # unreadable for the reference too: being listed is enough
-            match = next((i for i in candidates if i["path"] not in used), None)
+            match = next((i for i in candidates if i["key"] not in used), None)
         if match is not None:
-            used.add(match["path"])
+            used.add(match["key"])
             agreed += 1
             continue
         flag = " (deleted)" if want.deleted else ""

@@ -211,11 +211,12 @@ def member_limit(stored_size: int) -> int:
     return MAX_MEMBER_BYTES
 
 
-def iter_members(container: BinaryIO, fmt: str, display_name: str) -> Iterator[Member]:
+def iter_members(container: BinaryIO, fmt: str, display_name: str, path: str | None = None) -> Iterator[Member]:
     """Every entry of an archive in stored order, each readable while it is current (one pass over `container`).
 
     `container` must be seekable for zip and the libarchive formats (the caller holds a nested one in memory);
-    tar and single compressed streams are read sequentially. Directories are not yielded.
+    tar and single compressed streams are read sequentially. Directories are not yielded. `path`, the archive's
+    own file when it is one, lets 7-Zip find the further parts of a multi-volume 7z.
 
     Raises:
         EvidenceReadError: the archive cannot be read from some point on (what was yielded before stands).
@@ -231,6 +232,8 @@ def iter_members(container: BinaryIO, fmt: str, display_name: str) -> Iterator[M
                 yield _stream_member(container, fmt, display_name, limit)
         elif fmt == "tar":
             yield from _tar_members(container)
+        elif fmt == "7z":
+            yield from _seven_zip_members(container, display_name, path)
         elif fmt in LIBARCHIVE_FORMATS:
             yield from _libarchive_members(container, fmt, display_name)
         else:
@@ -434,6 +437,26 @@ def _stream_member(container: BinaryIO, fmt: str, display_name: str, limit: int)
 
 
 # --- libarchive -------------------------------------------------------------------------------------------------
+
+
+def _seven_zip_members(container: BinaryIO, display_name: str, path: str | None) -> Iterator[Member]:
+    """7z through 7-Zip where it is installed and can take the archive (evidence/sevenzip.py), else libarchive."""
+    from hashwarden.evidence import sevenzip
+
+    produced = sevenzip.members(container, display_name, path)
+    try:
+        first = next(produced)
+    except StopIteration:
+        return
+    except EvidenceReadError as exc:
+        early = _multivolume_reason(container, "7z")
+        raise EvidenceReadError(f"{exc}; {early}" if early else str(exc)) from exc
+    except sevenzip.NotForSevenZip:
+        container.seek(0)
+        yield from _libarchive_members(container, "7z", display_name)
+        return
+    yield first
+    yield from produced
 
 
 def _libarchive_members(container: BinaryIO, fmt: str, display_name: str) -> Iterator[Member]:

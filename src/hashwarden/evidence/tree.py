@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import io
 import logging
+import os
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any, BinaryIO
@@ -244,7 +245,8 @@ class _Walker:
         error = None
         try:
             if container[0] == "archive":
-                yield from self._archive(node, fp, container[1], depth, chain)
+                path = os.fsdecode(os.path.join(outer.root, *outer.parts)) if by_path else None
+                yield from self._archive(node, fp, container[1], depth, chain, path)
             else:
                 yield from self._disk(node, fp, container[1], by_path, depth, chain, outer)
         except BudgetExhausted as exc:
@@ -255,9 +257,10 @@ class _Walker:
             error = describe(exc)
         yield Leave(node, error)
 
-    def _archive(self, node: Node, fp: BinaryIO, fmt: str, depth: int, chain: tuple[str, ...]) -> Iterator[Event]:
+    def _archive(self, node: Node, fp: BinaryIO, fmt: str, depth: int, chain: tuple[str, ...],
+                 path: str | None) -> Iterator[Event]:
         seen: dict[bytes, int] = {}
-        for member in iter_members(fp, fmt, node.path):
+        for member in iter_members(fp, fmt, node.path, path):
             self.budget.add_member()
             child = Node(node.path + "!/" + display_name(member.raw_name), node.key + b"!/" + member.raw_name,
                          member.size, {"container": list(chain)}, note=member.note)
