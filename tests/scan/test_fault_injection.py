@@ -25,6 +25,7 @@ from hashwarden.config import ScanSettings
 from hashwarden.demo.synthetic import scene
 from hashwarden.evidence import tree
 from hashwarden.scan import run_scan, worker
+from tests.evidence.test_archive import tar_bytes, zip_bytes
 
 EXCEPTIONS = [
     lambda: EOFError("injected: data ended"), lambda: TypeError("injected: NoneType"),
@@ -41,24 +42,6 @@ EXCEPTIONS = [
 def jpeg(seed: int) -> bytes:
     buffer = io.BytesIO()
     scene(seed, (96, 64)).save(buffer, "JPEG", quality=85)
-    return buffer.getvalue()
-
-
-def zip_bytes(members: dict[str, bytes]) -> bytes:
-    buffer = io.BytesIO()
-    with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
-        for name, data in members.items():
-            archive.writestr(name, data)
-    return buffer.getvalue()
-
-
-def tar_bytes(members: dict[str, bytes], mode: str = "w") -> bytes:
-    buffer = io.BytesIO()
-    with tarfile.open(fileobj=buffer, mode=mode) as archive:
-        for name, data in members.items():
-            info = tarfile.TarInfo(name)
-            info.size = len(data)
-            archive.addfile(info, io.BytesIO(data))
     return buffer.getvalue()
 
 
@@ -101,8 +84,8 @@ class FaultyStream:
 def inject(monkeypatch, rng: random.Random, rate: float) -> None:  # noqa: ANN001
     real_members, real_hash = tree.iter_members, worker.hash_stream
 
-    def members(container, fmt, name):  # noqa: ANN001, ANN202
-        for member in real_members(container, fmt, name):
+    def members(container, fmt, name, path=None):  # noqa: ANN001, ANN202
+        for member in real_members(container, fmt, name, path):
             if rng.random() < rate:
                 raise rng.choice(EXCEPTIONS)()
             if member.stream is not None and rng.random() < rate:
@@ -150,10 +133,10 @@ def test_an_exception_of_any_type_in_a_reader_is_the_item_error(evidence: Path, 
     truncated gzip; here raised by the zip reader for the outer archive."""
     real_members = tree.iter_members
 
-    def members(container, fmt, name):  # noqa: ANN001, ANN202
+    def members(container, fmt, name, path=None):  # noqa: ANN001, ANN202
         if name == "a.zip":
             raise TypeError("expected str, bytes or os.PathLike object, not NoneType")
-        yield from real_members(container, fmt, name)
+        yield from real_members(container, fmt, name, path)
 
     monkeypatch.setattr(tree, "iter_members", members)
     items = scan(evidence, tmp_path / "out", fresh_store)

@@ -36,10 +36,10 @@ from dataclasses import dataclass
 from typing import Any, BinaryIO
 
 from hashwarden.errors import EvidenceReadError
+from hashwarden.evidence.streams import ReadStream
 
 MAX_MEMBER_BYTES = 8 << 30  # bytes one member may expand to before it is cut off
 MAX_EXPANSION_RATIO = 1000  # expanded / stored size beyond which a member is treated as a bomb
-MAX_NESTED_BYTES = 512 << 20  # a nested container that must be seekable is held in memory up to this size
 # ISO 9660 says so at 32769; every other container within the first 512 bytes.
 HEAD_BYTES = 32 * 1024 + 8
 _BLOCK = 1 << 16
@@ -129,7 +129,7 @@ class Member:
     note: str | None = None
 
 
-class LimitedReader(io.RawIOBase):
+class LimitedReader(ReadStream):
     """Reads a member stream up to a byte limit, then reports EOF and remembers whether it cut the stream off.
 
     For a window (a member stored uncompressed: `limit` is its exact size) the limit is the natural end, never a
@@ -142,9 +142,6 @@ class LimitedReader(io.RawIOBase):
         self._window = window
         self.cut_off = False
 
-    def readable(self) -> bool:
-        return True
-
     def read(self, size: int = -1) -> bytes:
         if self._left <= 0:
             if not self._window and self._inner.read(1):
@@ -154,11 +151,6 @@ class LimitedReader(io.RawIOBase):
         chunk = self._inner.read(want)
         self._left -= len(chunk)
         return chunk
-
-    def readinto(self, buffer: Any) -> int:
-        data = self.read(len(buffer))
-        buffer[: len(data)] = data
-        return len(data)
 
     def close(self) -> None:
         if not self._window:
@@ -173,15 +165,12 @@ class Allowance:
         self.limit = self.left = limit
 
 
-class BombGuard(io.RawIOBase):
+class BombGuard(ReadStream):
     """A decompressed stream drawing on an `Allowance` (the ratio cap of the compressed data that feeds it, shared
     by every member read from it): past that, reading raises instead of pretending the data ended."""
 
     def __init__(self, inner: BinaryIO, allowance: Allowance) -> None:
         self._inner, self._allowance = inner, allowance
-
-    def readable(self) -> bool:
-        return True
 
     def read(self, size: int = -1) -> bytes:
         want = 1 << 20 if size is None or size < 0 else size
@@ -191,11 +180,6 @@ class BombGuard(io.RawIOBase):
             raise EvidenceReadError(f"expansion stopped after {self._allowance.limit:,} bytes: possible "
                                     f"decompression bomb (over {MAX_EXPANSION_RATIO} times the compressed size)")
         return chunk
-
-    def readinto(self, buffer: Any) -> int:
-        data = self.read(len(buffer))
-        buffer[: len(data)] = data
-        return len(data)
 
 
 def _compressed_size(container: BinaryIO) -> int:
@@ -250,12 +234,11 @@ _FORMAT_NAMES = {"gzip": "gzip", "bzip2": "bzip2", "xz": "xz", "zstd": "zstd", "
 
 
 def _describe(exc: BaseException) -> str:
-    """A one-line reason in words: the exception's own message, never a raw tuple or an empty string."""
-    message = getattr(exc, "msg", None) if type(exc).__module__.startswith("libarchive") else None
-    text = str(message or exc).strip() or "no detail given"
+    """A one-line reason in words: the exception's type and message, never a raw tuple or an empty string."""
+    text = str(exc).strip() or "no detail given"
     if isinstance(exc, EOFError) and "end" not in text.lower():
         text = f"the data ends too early ({text})"
-    return f"{type(exc).__name__}: {text}" if not message else text
+    return f"{type(exc).__name__}: {text}"
 
 
 # --- zip ------------------------------------------------------------------------------------------------------
@@ -315,7 +298,7 @@ def _read_small(archive: zipfile.ZipFile, info: zipfile.ZipInfo) -> str | None:
         return None
 
 
-class _InflateReader(io.RawIOBase):
+class _InflateReader(ReadStream):
     """Raw-deflate decompression of a byte window of a container (a zip member found by its local header)."""
 
     def __init__(self, container: BinaryIO, offset: int, compressed: int) -> None:
@@ -323,9 +306,6 @@ class _InflateReader(io.RawIOBase):
         self._source = LimitedReader(container, compressed, window=True)
         self._inflate = zlib.decompressobj(-15)
         self._pending = b""
-
-    def readable(self) -> bool:
-        return True
 
     def read(self, size: int = -1) -> bytes:
         want = 1 << 20 if size is None or size < 0 else size

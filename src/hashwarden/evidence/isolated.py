@@ -22,6 +22,7 @@ from collections.abc import Callable, Iterator
 from typing import Any
 
 from hashwarden.errors import EvidenceReadError
+from hashwarden.evidence.streams import ReadStream
 
 STALL_SECONDS = 60.0  # a child that sends nothing for this long is stuck, not slow: no single step takes this long
 _HEADER, _DATA, _END, _ERROR, _DONE = b"H", b"D", b"E", b"X", b"Z"
@@ -144,16 +145,13 @@ class _Receiver:
         return f"exit status {os.waitstatus_to_exitcode(status)}"
 
 
-class _EntryStream(io.RawIOBase):
+class _EntryStream(ReadStream):
     """One entry's content, as the child sends it; an entry the child could not read raises OSError here."""
 
     def __init__(self, receiver: _Receiver) -> None:
         self._receiver = receiver
         self._pending = b""
         self._ended = False
-
-    def readable(self) -> bool:
-        return True
 
     def read(self, size: int = -1) -> bytes:
         want = 1 << 20 if size is None or size < 0 else size
@@ -170,11 +168,6 @@ class _EntryStream(io.RawIOBase):
                 raise EvidenceReadError("the archive reader sent an entry out of order")
         chunk, self._pending = self._pending[:want], self._pending[want:]
         return chunk
-
-    def readinto(self, buffer: Any) -> int:
-        data = self.read(len(buffer))
-        buffer[: len(data)] = data
-        return len(data)
 
     def drain(self) -> None:
         """Skip what the consumer did not read, up to the next entry."""

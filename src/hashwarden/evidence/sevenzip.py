@@ -29,6 +29,7 @@ from dataclasses import dataclass
 from typing import Any, BinaryIO
 
 from hashwarden.errors import EvidenceReadError
+from hashwarden.evidence.streams import ReadStream
 
 MAX_RETRIES = 1000  # members taken one by one after the stream failed, per archive
 MAX_HANDOVER = 512 << 20  # a 7z inside a container is copied into memory for 7-Zip up to this size
@@ -61,13 +62,15 @@ def members(container: BinaryIO, display_name: str, path: str | None) -> Iterato
         NotForSevenZip: before anything is yielded, when libarchive should read it instead.
         EvidenceReadError: 7-Zip cannot list the archive, or stalled.
     """
-    from hashwarden.evidence.archive import Member
+    from hashwarden.evidence.archive import Allowance, BombGuard, Member, member_limit
 
     command = seven_zip()
     if command is None:
         raise NotForSevenZip("7-Zip is not installed")
     with _handover(container, path) as (archive, fds):
         entries = _listing(command, archive, fds, display_name)
+        # the ratio cap applies to all members together (their compressed sizes are per block, not per member)
+        allowance = Allowance(member_limit(container.seek(0, io.SEEK_END) if path is None else os.path.getsize(path)))
         stream = _Extraction(command, archive, fds, display_name)
         retries = 0
         try:
@@ -88,7 +91,7 @@ def members(container: BinaryIO, display_name: str, path: str | None) -> Iterato
                     target = content.read(4097)
                     member.kind, member.size, member.target = "link", 0, target.decode("utf-8", "backslashreplace")
                 else:
-                    member.stream = content
+                    member.stream = BombGuard(content, allowance)
                 yield member
                 content.finish()
                 if source is not stream:
@@ -243,16 +246,13 @@ class _Extraction:
         self._process.stderr.close()
 
 
-class _MemberStream(io.RawIOBase):
+class _MemberStream(ReadStream):
     """Exactly one member's bytes from an extraction, its CRC-32 checked: a short or damaged member raises at its
     end instead of handing over the wrong bytes, and marks the shared stream as no longer trustworthy."""
 
     def __init__(self, source: Any, entry: _Entry, shared: _Extraction) -> None:
         self._source, self._entry, self._shared = source, entry, shared
         self._left, self._crc, self._done = entry.size, 0, False
-
-    def readable(self) -> bool:
-        return True
 
     def read(self, size: int = -1) -> bytes:
         if self._left <= 0:
@@ -265,11 +265,6 @@ class _MemberStream(io.RawIOBase):
         self._left -= len(chunk)
         self._crc = zlib.crc32(chunk, self._crc)
         return chunk
-
-    def readinto(self, buffer: Any) -> int:
-        data = self.read(len(buffer))
-        buffer[: len(data)] = data
-        return len(data)
 
     def _why(self) -> str:
         return self._source.reason() if isinstance(self._source, _Extraction) else "the stream ended"

@@ -28,8 +28,10 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any, BinaryIO
 
+from hashwarden.config import MAX_VIDEO_MEMBER_BYTES
 from hashwarden.errors import EvidenceReadError
-from hashwarden.evidence.archive import HEAD_BYTES, LIBARCHIVE_FORMATS, archive_format, iter_members
+from hashwarden.evidence.streams import ReadStream
+from hashwarden.evidence.archive import HEAD_BYTES, archive_format, iter_members
 from hashwarden.evidence.disk_image import RAW_IMAGE_SUFFIXES, ewf_segment, expand_disk, image_kind
 from hashwarden.evidence.folder import FolderItem, display_name
 from hashwarden.evidence.layers import Keys, layer_kind
@@ -52,6 +54,7 @@ class Limits:
     max_members: int = MAX_MEMBERS
     max_depth: int = MAX_DEPTH
     max_nested_bytes: int = MAX_NESTED_BYTES
+    max_video_bytes: int = MAX_VIDEO_MEMBER_BYTES  # a video in a compressed container is held for FFmpeg up to this
     carve: bool = False
     key_file: str | None = None  # passwords and recovery keys for encrypted volumes (evidence/layers.py, Keys)
 
@@ -118,7 +121,7 @@ class Leave:
 Event = Node | Leave
 
 
-class _Counted(io.RawIOBase):
+class _Counted(ReadStream):
     """A member stream whose bytes count against the top-level budget; bytes already read to see what the member
     is can be put back in front (`unread`). Seekable when the member is (a file in a disk image)."""
 
@@ -131,9 +134,6 @@ class _Counted(io.RawIOBase):
 
     def unread(self, data: bytes) -> None:
         self._head = data + self._head
-
-    def readable(self) -> bool:
-        return True
 
     def seekable(self) -> bool:
         return bool(getattr(self._inner, "seekable", lambda: False)())
@@ -153,11 +153,6 @@ class _Counted(io.RawIOBase):
         chunk = self._inner.read(size)
         self._budget.add_bytes(len(chunk))
         return chunk
-
-    def readinto(self, buffer: Any) -> int:
-        data = self.read(len(buffer))
-        buffer[: len(data)] = data
-        return len(data)
 
 
 class _Held(io.BytesIO):
@@ -364,14 +359,15 @@ class _Walker:
     def _hold(self, head: bytes, counted: _Counted, node: Node) -> _Held | None:
         """The member in memory, or None (with a note, and what was read put back) when it is larger than may be
         held: then it is hashed as a stream and neither opened nor decoded."""
-        limit = self.limits.max_nested_bytes
+        container = container_kind(head, node.path, False) is not None
+        limit = self.limits.max_nested_bytes if container else self.limits.max_video_bytes
         data = head + read_up_to(counted, limit + 1 - len(head))
         if len(data) > limit:
             message = f"larger than {limit:,} bytes inside a compressed container: hashed, not opened"
-            if container_kind(head, node.path, False):
+            if container:
                 node.problem = message
             else:
-                node.note = message
+                node.note = message.replace("not opened", "not decoded")
             counted.unread(data)
             return None
         held = _Held(data)
@@ -401,4 +397,4 @@ def describe(exc: BaseException) -> str:
     return f"{type(exc).__name__}: {message}"
 
 
-__all__ = ["LIBARCHIVE_FORMATS", "Leave", "Limits", "Node", "BudgetExhausted", "container_kind", "describe", "walk"]
+__all__ = ["Leave", "Limits", "Node", "BudgetExhausted", "container_kind", "describe", "walk"]

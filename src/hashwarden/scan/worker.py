@@ -12,7 +12,6 @@ import logging
 from collections.abc import Callable, Iterator
 from typing import Any
 
-from hashwarden.config import MAX_VIDEO_MEMBER_BYTES
 from hashwarden.errors import EvidenceReadError
 from hashwarden.evidence import FolderItem
 from hashwarden.evidence.tree import Leave, Limits, Node, describe, walk
@@ -144,9 +143,7 @@ def _add_vpdq(row: dict[str, Any], node: Node, signals: FileSignals, options: Ha
     if reason:
         signals.notes.append(reason.replace("for PDQ", "for vPDQ"))
         return
-    if not node.seekable:
-        signals.notes.append(f"video inside a compressed container larger than {MAX_VIDEO_MEMBER_BYTES:,} bytes: "
-                             "not decoded for vPDQ")
+    if not node.seekable:  # too large to hold in memory (the walker's note says so): digests only
         return
     try:
         node.stream.seek(0)
