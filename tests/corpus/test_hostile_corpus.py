@@ -106,6 +106,7 @@ def test_scan_ends_within_time_and_writes_the_report(scan: Scan) -> None:
 
 @pytest.mark.heavy
 def test_peak_memory_is_bounded(scan: Scan) -> None:
+    print(scan.outcome())  # shown with -s: the figures quoted in notes
     assert scan.peak_rss < PEAK_RSS_LIMIT, scan.outcome()
 
 
