@@ -54,6 +54,7 @@ import ntpath
 import os
 import posixpath
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any, BinaryIO, Protocol, runtime_checkable
 
@@ -355,7 +356,7 @@ def _open_vmdk(fileobj: Any, keys: Keys, related: Related, depth: int) -> LayerR
     name = "VMDK" if head[:4] in (b"KDMV", b"COWD") else "VMDK descriptor"
     handle = pyvmdk.handle()
     keep: list[Any] = []
-    try:
+    with _opening(name, keep):
         handle.open_file_object(fileobj)
         extents = list(handle.extent_descriptors)
         if len(extents) > MAX_EXTENTS:
@@ -375,12 +376,6 @@ def _open_vmdk(fileobj: Any, keys: Keys, related: Related, depth: int) -> LayerR
         _attach_parent(handle, name, handle.parent_filename if _has_parent_vmdk(handle) else None, "vmdk",
                        keys, related, depth, keep)
         return LayerReader(name, handle, handle.get_media_size(), keep)
-    except EvidenceReadError:
-        _close_all(keep)
-        raise
-    except (OSError, ValueError) as exc:
-        _close_all(keep)
-        raise EvidenceReadError(f"{name}: cannot open: {_reason(exc)}") from exc
 
 
 def _has_parent_vmdk(handle: Any) -> bool:
@@ -426,7 +421,7 @@ def _open_qcow(fileobj: Any, keys: Keys, related: Related, depth: int) -> LayerR
     if crypt not in (0, 1):
         raise EvidenceReadError(f"{name}: encryption method {crypt} (LUKS in qcow2) not supported by libqcow")
     keep: list[Any] = []
-    try:
+    with _opening(name, keep):
         handle = pyqcow.file()
         handle.open_file_object(fileobj)
         parent = _open_parent(name, handle.backing_filename, "qcow", keys, related, depth, keep)
@@ -435,12 +430,6 @@ def _open_qcow(fileobj: Any, keys: Keys, related: Related, depth: int) -> LayerR
         if crypt == 1:
             handle = _qcow_aes(name, fileobj, keys, parent)
         return LayerReader(name, handle, handle.get_media_size(), keep)
-    except EvidenceReadError:
-        _close_all(keep)
-        raise
-    except (OSError, ValueError) as exc:
-        _close_all(keep)
-        raise EvidenceReadError(f"{name}: cannot open: {_reason(exc)}") from exc
 
 
 def _qcow_aes(name: str, fileobj: Any, keys: Keys, parent: LayerReader | None) -> Any:
@@ -808,6 +797,20 @@ def _reason(exc: BaseException) -> str:
     clauses = [c.strip() for c in text.split(". ") if c.strip()]
     described = [c.split(": ", 1)[1] if ": " in c else c for c in clauses]
     return "; ".join(dict.fromkeys(described))[:300] or type(exc).__name__
+
+
+@contextmanager
+def _opening(name: str, keep: list[Any]) -> Iterator[None]:
+    """Opening a layer: on failure, whatever it had opened (extents, parents) is closed, and a libyal error is an
+    EvidenceReadError naming the layer."""
+    try:
+        yield
+    except EvidenceReadError:
+        _close_all(keep)
+        raise
+    except (OSError, ValueError) as exc:
+        _close_all(keep)
+        raise EvidenceReadError(f"{name}: cannot open: {_reason(exc)}") from exc
 
 
 def _close_all(things: list[Any]) -> None:
