@@ -210,6 +210,7 @@ def run_hashwarden(exe: Path, root: Path, work: Path, *, verify_after: bool = Tr
         "--out",
         str(work / "out"),
         "--no-pdq",
+        "--allow-empty",
         "--quiet",
         "--db",
         str(db),

@@ -248,7 +248,7 @@ def run_carve_scan(exe: Path, source: Path, work: Path) -> tuple[float, float]:
     """One full `hashwarden scan --carve --no-pdq` of the directory holding carve.dd, into `work`."""
     db = work / "hw.db"
     cmd = [str(exe), "scan", str(source), "--case", "bench", "--out", str(work / "out"), "--carve", "--no-pdq",
-           "--quiet", "--db", str(db)]
+           "--quiet", "--allow-empty", "--db", str(db)]
     return timed(cmd, env=dict(os.environ, HASHWARDEN_DB=str(db)))
 
 

@@ -153,3 +153,31 @@ def test_known_video_found_by_vpdq_in_a_scan_and_by_match(tmp_path: Path) -> Non
     assert lines["clip.mp4"]["status"] == "known" and lines["other.mp4"]["status"] == "unknown"
     strict = hw("match", str(listing), "--vpdq-compared-percent", "60", db=db).stdout
     assert all(json.loads(line)["status"] == "unknown" for line in strict.splitlines())
+
+
+def test_a_missing_or_empty_database_is_refused_not_a_clean_result(tmp_path: Path) -> None:
+    """A mistyped --db must not give "0 known" with exit 0: read-only commands never create a database, and a scan
+    or match against one without alert entries refuses unless --allow-empty says that is meant."""
+    (tmp_path / "ev").mkdir()
+    (tmp_path / "ev" / "a.txt").write_text("benign")
+    typo = tmp_path / "hashwarden-typo.db"
+    for command in (["scan", str(tmp_path / "ev"), "--case", "C", "--out", str(tmp_path / "case"), "--quiet"],
+                    ["match", "-"], ["set", "list"], ["audit", "verify"],
+                    ["export", "md5sum", "--set", "x", "-o", str(tmp_path / "x.md5")]):
+        done = hw(*command, db=typo, check=False)
+        assert done.returncode == 1, (command, done.stdout, done.stderr)
+        assert "no hash database at" in done.stderr and str(typo) in done.stderr, done.stderr
+        assert "Traceback" not in done.stderr
+        assert not typo.exists()
+    empty = tmp_path / "empty.db"
+    hw("set", "create", "later", "--kind", "alert", db=empty)
+    hw("set", "create", "nsrl", "--kind", "ignorable", db=empty)
+    refused = hw("scan", str(tmp_path / "ev"), "--case", "C", "--out", str(tmp_path / "case"), "--quiet", db=empty,
+                 check=False)
+    assert refused.returncode == 1 and "1 alert set(s), all empty" in refused.stderr, refused.stderr
+    assert "--allow-empty" in refused.stderr and not (tmp_path / "case" / "report.json").exists()
+    matched = hw("match", "-", db=empty, check=False)
+    assert matched.returncode == 1 and "every item would be reported unknown" in matched.stderr
+    hw("scan", str(tmp_path / "ev"), "--case", "C", "--out", str(tmp_path / "case"), "--quiet", "--allow-empty",
+       db=empty)
+    assert json.loads((tmp_path / "case" / "report.json").read_text())["summary"]["unknown"] == 1

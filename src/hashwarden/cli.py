@@ -55,10 +55,17 @@ VideoComparedPercent = Annotated[float, typer.Option(
     "--vpdq-compared-percent", min=0.0, max=100.0, help="Videos: share of the known video's frames that must be matched.")]
 
 
-def _engine(db: str | None):  # noqa: ANN202 - sqlalchemy Engine, imported lazily
+def _engine(db: str | None, create: bool = True):  # noqa: ANN202 - sqlalchemy Engine, imported lazily
+    """The hash database. Commands that only read or check pass `create=False`: a database that does not exist
+    is then refused, never made (a mistyped --db must not turn into an empty database)."""
     from hashwarden.store import open_store
 
-    return open_store(database_url(db or _global_db["db"]))
+    return open_store(database_url(db or _global_db["db"]), create=create)
+
+
+AllowEmpty = Annotated[bool, typer.Option(
+    "--allow-empty", help="Go on when the database does not exist or holds no alert entry (every item would be "
+                          "unknown): to hash and list evidence without matching.")]
 
 
 def _show_progress(quiet: bool) -> bool:
@@ -136,6 +143,7 @@ def match_command(
     vpdq_query_percent: VideoQueryPercent = 80.0,
     vpdq_compared_percent: VideoComparedPercent = 0.0,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress and no summary.")] = False,
+    allow_empty: AllowEmpty = False,
     db: DbOption = None,
 ) -> None:
     """Match hashes against every hash set: each line back with `status` and `matches`, as a scan reports them.
@@ -145,11 +153,14 @@ def match_command(
     """
     from hashwarden.scan.known_files import open_known_filter
     from hashwarden.scan.match_hashes import match_lines
-    from hashwarden.scan.matcher import Matcher
+    from hashwarden.scan.matcher import Matcher, require_alert_entries
 
     if not 0 <= pdq_threshold <= 256:
         raise typer.BadParameter("must be between 0 and 256", param_hint="--pdq-threshold")
-    engine = _engine(db)
+    engine = _engine(db, create=allow_empty)
+    if not allow_empty:
+        with engine.connect() as conn:
+            require_alert_entries(conn, engine.url.render_as_string(hide_password=True))
     known = None if no_nsrl else open_known_filter(engine)
     matcher = Matcher.from_store(engine, pdq_threshold, pdq_min_quality, known,
                                  (vpdq_query_percent, vpdq_compared_percent))
@@ -194,7 +205,7 @@ def set_list(db: DbOption = None) -> None:
     """List hash sets with their entry counts."""
     from hashwarden.store import list_sets
 
-    with _engine(db).connect() as conn:
+    with _engine(db, create=False).connect() as conn:
         sets = list_sets(conn)
     table = Table("name", "kind", "source", "scheme", "version", "entries")
     for s in sets:
@@ -305,16 +316,16 @@ def export_vics(
         raise typer.BadParameter("give exactly one of --set and --case")
     options = {"version": version.value, "region": region.value}
     if case_dir is not None:
-        count = export_case(_engine(db), case_dir, out_file, **options)
+        count = export_case(_engine(db, create=False), case_dir, out_file, **options)
     else:
-        count = export_set(_engine(db), "vics", set_name, out_file, shape=shape.value, **options)
+        count = export_set(_engine(db, create=False), "vics", set_name, out_file, shape=shape.value, **options)
     out.print(f"exported {count:,} entries to {out_file}")
 
 
 def _export_list(fmt: str, set_name: str, out_file: Path, db: str | None, **options: object) -> None:
     from hashwarden.formats.exchange import export_set
 
-    count = export_set(_engine(db), fmt, set_name, out_file, **options)
+    count = export_set(_engine(db, create=False), fmt, set_name, out_file, **options)
     out.print(f"exported {count:,} entries to {out_file}")
 
 
@@ -345,7 +356,7 @@ def audit_verify(db: DbOption = None) -> None:
     """Recompute the audit chain; exit 1 if any row was edited or removed."""
     from hashwarden.store import audit
 
-    with _engine(db).connect() as conn:
+    with _engine(db, create=False).connect() as conn:
         result = audit.verify(conn)
     if result.ok:
         out.print(f"audit log intact: {result.rows} rows, head {result.head_hash}")
@@ -393,6 +404,7 @@ def scan_command(
                            "per line: password:..., recovery:..., keyfile:PATH.",
     )] = None,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar and no summary.")] = False,
+    allow_empty: AllowEmpty = False,
     db: DbOption = None,
 ) -> None:
     """Scan seized folders against every hash set and write the case report.
@@ -408,9 +420,9 @@ def scan_command(
         carve=carve, verify_ewf=verify, known_filter=not no_nsrl, vpdq_seconds_per_hash=seconds_per_hash,
         vpdq_query_percent=vpdq_query_percent, vpdq_compared_percent=vpdq_compared_percent,
         max_expanded_bytes=max_expanded_bytes, max_members=max_members,
-        key_file=str(key_file) if key_file else None,
+        key_file=str(key_file) if key_file else None, allow_empty=allow_empty,
     )
-    engine = _engine(db)
+    engine = _engine(db, create=allow_empty)
     kwargs = dict(resume=resume, command=sys.argv, verify_after=not no_verify_after)
     if _show_progress(quiet):
         with _RichProgress() as progress:

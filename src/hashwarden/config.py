@@ -66,6 +66,8 @@ class ScanSettings:
     max_members: int = 10_000_000
     # passwords / recovery keys for BitLocker, LUKS, APFS and encrypted QCOW (format: evidence/layers.py, Keys)
     key_file: str | None = None
+    # scan even when the database holds no alert entry (every item would be unknown): for hashing and listing only
+    allow_empty: bool = False
 
     def worker_count(self) -> int:
         return self.workers if self.workers > 0 else (os.cpu_count() or 1)

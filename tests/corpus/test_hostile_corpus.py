@@ -74,6 +74,7 @@ def scan(tmp_path_factory: pytest.TempPathFactory) -> Scan:
     expects = build(base / "corpus")
     out, db = base / "out", base / "hw.db"
     command = [str(HASHWARDEN), "scan", str(base / "corpus"), "--case", "HOSTILE", "--out", str(out), "--quiet",
+               "--allow-empty",
                "--db", str(db), "--workers", str(WORKERS)]
     started = time.monotonic()
     peak = 0

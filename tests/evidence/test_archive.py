@@ -45,7 +45,7 @@ def zip_bytes(members: dict[str, bytes], compression: int = zipfile.ZIP_DEFLATED
 
 
 def scan(folder: Path, tmp_path: Path, fresh_store) -> dict[str, dict]:
-    run_scan([str(folder)], "ARCH", tmp_path / "out", fresh_store, ScanSettings(workers=1))
+    run_scan([str(folder)], "ARCH", tmp_path / "out", fresh_store, ScanSettings(allow_empty=True, workers=1))
     report = json.loads((tmp_path / "out" / "report.json").read_text())
     return {item["path"]: item for item in report["items"]}
 
@@ -230,7 +230,7 @@ def test_members_stored_twice_under_one_name_are_both_items(tmp_path: Path, fres
     evidence = tmp_path / "evidence"
     evidence.mkdir()
     (evidence / "twice.tar").write_bytes(buffer.getvalue())
-    run_scan([str(evidence)], "TWICE", tmp_path / "out", fresh_store, ScanSettings(workers=1))
+    run_scan([str(evidence)], "TWICE", tmp_path / "out", fresh_store, ScanSettings(allow_empty=True, workers=1))
     report = json.loads((tmp_path / "out" / "report.json").read_text())
     same = [item for item in report["items"] if item["path"] == "twice.tar!/same.txt"]
     import hashlib
@@ -257,7 +257,7 @@ def test_tar_links_devices_and_fifos(tmp_path: Path, fresh_store) -> None:
     evidence = tmp_path / "evidence"
     evidence.mkdir()
     (evidence / "links.tar").write_bytes(buffer.getvalue())
-    run_scan([str(evidence)], "LINKS", tmp_path / "out", fresh_store, ScanSettings(workers=1))
+    run_scan([str(evidence)], "LINKS", tmp_path / "out", fresh_store, ScanSettings(allow_empty=True, workers=1))
     report = json.loads((tmp_path / "out" / "report.json").read_text())
     items = {item["path"]: item for item in report["items"]}
     for name in ("sym", "hard"):

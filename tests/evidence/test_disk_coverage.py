@@ -146,7 +146,7 @@ def items(disks, tmp_path_factory) -> dict:
 
     tmp = tmp_path_factory.mktemp("scan")
     store = open_store(f"sqlite:///{tmp / 'hw.db'}")
-    run_scan([str(disks["evidence"])], "COVERAGE", tmp / "out", store, ScanSettings(workers=1))
+    run_scan([str(disks["evidence"])], "COVERAGE", tmp / "out", store, ScanSettings(allow_empty=True, workers=1))
     store.dispose()
     return {i["path"]: i for i in json.loads((tmp / "out" / "report.json").read_text())["items"]}
 

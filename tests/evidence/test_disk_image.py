@@ -82,7 +82,7 @@ def report(images, tmp_path_factory) -> dict:
              for r in hash_paths([str(images["work"] / "bridge.jpg"), str(images["work"] / "blue.jpg")])]
     import_entries(store, "alert", known, {"file": "t"})
     before = {p.name: hashlib.sha256(p.read_bytes()).hexdigest() for p in images["evidence"].iterdir()}
-    run_scan([str(images["evidence"])], "DISK", tmp / "out", store, ScanSettings(workers=2))
+    run_scan([str(images["evidence"])], "DISK", tmp / "out", store, ScanSettings(allow_empty=True, workers=2))
     after = {p.name: hashlib.sha256(p.read_bytes()).hexdigest() for p in images["evidence"].iterdir()}
     document = json.loads((tmp / "out" / "report.json").read_text())
     custody = json.loads((tmp / "out" / "custody.json").read_text())
@@ -136,7 +136,7 @@ def test_corrupt_images_give_clear_errors(tmp_path: Path, images, fresh_store) -
     e01 = (images["evidence"] / "disk.E01").read_bytes()
     (evidence / "truncated.E01").write_bytes(e01[: len(e01) // 2])
     (evidence / "ok.txt").write_text("fine")
-    run_scan([str(evidence)], "BAD", tmp_path / "out", fresh_store, ScanSettings(workers=1))
+    run_scan([str(evidence)], "BAD", tmp_path / "out", fresh_store, ScanSettings(allow_empty=True, workers=1))
     items = {i["path"]: i for i in json.loads((tmp_path / "out" / "report.json").read_text())["items"]}
     assert items["ok.txt"]["status"] == "unknown"
     assert items["wiped.img"]["sha256"] and items["truncated.E01"]["sha256"]
@@ -170,7 +170,7 @@ def test_carving_unallocated_space_and_a_raw_image_without_file_system(images, t
     noise[jpeg_at : jpeg_at + len(planted["jpeg"])] = planted["jpeg"]
     noise[gif_at : gif_at + len(planted["gif"])] = planted["gif"]
     (evidence / "nofs.dd").write_bytes(bytes(noise))
-    run_scan([str(evidence)], "CARVE", tmp_path / "out", fresh_store, ScanSettings(workers=1, carve=True))
+    run_scan([str(evidence)], "CARVE", tmp_path / "out", fresh_store, ScanSettings(allow_empty=True, workers=1, carve=True))
     items = {i["path"]: i for i in json.loads((tmp_path / "out" / "report.json").read_text())["items"]}
     carved = {p: i for p, i in items.items() if i.get("carved")}
     md5 = {fmt: hashlib.md5(data).hexdigest() for fmt, data in planted.items()}
@@ -193,7 +193,7 @@ def test_verify_e01_against_stored_digests(images, tmp_path: Path, fresh_store) 
     chunk_number, chunk_at, chunk_end = _chunk_location(images["evidence"] / "disk.E01", 300)
     damaged[(chunk_at + chunk_end) // 2] ^= 0x01  # one flipped bit inside chunk 300 (media offset 300 * 32 KiB)
     (evidence / "damaged.E01").write_bytes(bytes(damaged))
-    run_scan([str(evidence)], "VERIFY", tmp_path / "out", fresh_store, ScanSettings(workers=1, verify_ewf=True))
+    run_scan([str(evidence)], "VERIFY", tmp_path / "out", fresh_store, ScanSettings(allow_empty=True, workers=1, verify_ewf=True))
     custody = json.loads((tmp_path / "out" / "custody.json").read_text())
     results = {r["item"]: r for r in custody["sources"][0]["ewf_verification"]}
     media_md5 = hashlib.md5((images["work"] / "disk.img").read_bytes()).hexdigest()
@@ -242,7 +242,7 @@ def test_corrupt_partition_table_does_not_stop_the_scan(images, tmp_path: Path, 
     disk[446 + 8 : 446 + 16] = (0xFFFFFF00).to_bytes(4, "little") + (0x7FFFFFFF).to_bytes(4, "little")  # p1 off the end
     (evidence / "disk.img").write_bytes(bytes(disk))
     (evidence / "after.txt").write_text("scanned")
-    run_scan([str(evidence)], "PT", tmp_path / "out", fresh_store, ScanSettings(workers=1))
+    run_scan([str(evidence)], "PT", tmp_path / "out", fresh_store, ScanSettings(allow_empty=True, workers=1))
     items = {i["path"]: i for i in json.loads((tmp_path / "out" / "report.json").read_text())["items"]}
     assert items["after.txt"]["status"] == "unknown" and items["disk.img"]["sha256"]
     # the damaged partition is reported and not read; the intact ext4 partition still is (TSK alone refuses the table)
@@ -263,7 +263,7 @@ def test_looping_directory_is_walked_once_and_reported(images, tmp_path: Path, f
     evidence = tmp_path / "evidence"
     evidence.mkdir()
     shutil.move(work / "loop.img", evidence / "loop.img")
-    run_scan([str(evidence)], "LOOP", tmp_path / "out", fresh_store, ScanSettings(workers=1))
+    run_scan([str(evidence)], "LOOP", tmp_path / "out", fresh_store, ScanSettings(allow_empty=True, workers=1))
     items = {i["path"]: i for i in json.loads((tmp_path / "out" / "report.json").read_text())["items"]}
     assert items["loop.img/sub/red.jpg"]["md5"] == images["md5"]["red.jpg"]
     assert [p for p in items if p.endswith("red.jpg")] == ["loop.img/sub/red.jpg"]

@@ -530,7 +530,7 @@ def _evidence_tree(root: Path) -> None:
 def _scan(root: Path, tmp_path: Path) -> dict[str, Any]:
     engine = open_store(f"sqlite:///{tmp_path / 'hw.db'}")
     try:
-        result = run_scan([str(root)], "readonly", tmp_path / "out", engine, ScanSettings(workers=1))
+        result = run_scan([str(root)], "readonly", tmp_path / "out", engine, ScanSettings(allow_empty=True, workers=1))
     finally:
         engine.dispose()
     return json.loads((result.out_dir / "custody.json").read_text())

@@ -48,7 +48,7 @@ def evidence(tmp_path: Path, *names: str) -> Path:
 
 
 def scan(folder: Path, tmp_path: Path, store, workers: int = 1) -> dict[str, dict]:
-    run_scan([str(folder)], "LA", tmp_path / "out", store, ScanSettings(workers=workers), verify_after=False)
+    run_scan([str(folder)], "LA", tmp_path / "out", store, ScanSettings(allow_empty=True, workers=workers), verify_after=False)
     report = json.loads((tmp_path / "out" / "report.json").read_text())
     return {item["path"]: item for item in report["items"]} | {
         f"skipped:{entry['path']}": entry for entry in report["skipped"]}

@@ -26,7 +26,7 @@ def photo() -> bytes:
 
 
 def scan(folder: Path, out: Path, store, **settings) -> tuple[dict[str, dict], dict]:
-    run_scan([str(folder)], "NEST", out, store, ScanSettings(workers=1, **settings))
+    run_scan([str(folder)], "NEST", out, store, ScanSettings(allow_empty=True, workers=1, **settings))
     report = json.loads((out / "report.json").read_text())
     return {item["path"]: item for item in report["items"]}, json.loads((out / "custody.json").read_text())
 

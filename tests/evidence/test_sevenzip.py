@@ -25,7 +25,7 @@ def scan(names: list[str], tmp_path: Path, store) -> dict[str, dict]:
         else:
             (folder / name).write_bytes(lzma.decompress((PY7ZR / f"{name}.xz").read_bytes()))
     out = tmp_path / f"out{len(list(tmp_path.glob('out*')))}"
-    run_scan([str(folder)], "7Z", out, store, ScanSettings(workers=1), verify_after=False)
+    run_scan([str(folder)], "7Z", out, store, ScanSettings(allow_empty=True, workers=1), verify_after=False)
     return {item["path"]: item for item in json.loads((out / "report.json").read_text())["items"]}
 
 

@@ -10,6 +10,7 @@ import pytest
 
 from hashwarden.errors import FormatError
 from hashwarden.formats import jsonl, md5sum, pdqlist
+from hashwarden.store import EntryRecord
 
 MD5 = "d41d8cd98f00b204e9800998ecf8427e"
 SHA1 = "da39a3ee5e6b4b0d3255bfef95601890afd80709"
@@ -102,3 +103,24 @@ def test_md5sum_fast_rows_equal_the_record_reader_and_keep_line_numbers() -> Non
     bad = text.replace(lines[50_000].encode(), b"zz" + lines[50_000][2:].encode())
     with pytest.raises(FormatError, match="l.md5:50001"):
         list(read_rows(io.BytesIO(bad), "l.md5"))
+
+
+def test_md5sum_import_refuses_a_bare_64_hex_line_as_possibly_pdq(tmp_path) -> None:
+    """A PDQ list imported as md5sum would be stored as SHA-256 digests and never match: refused, with the way out."""
+    import pytest
+
+    from hashwarden.errors import FormatError
+    from hashwarden.formats import md5sum
+
+    pdq = "f8f8f0cee0f4a84f06370a22038f63f0b36e2ed596621e1d33e6b39c4e9c9b22"
+    with pytest.raises(FormatError, match="import pdq") as caught:
+        list(md5sum.read(io.BytesIO(f"{pdq}\n".encode()), "te.txt"))
+    assert caught.value.line == 1 and "te.txt" in str(caught.value)
+    # named lines and bare md5/sha1 (NCMEC-style lists, what hfind reads) are read as before
+    records = list(md5sum.read(io.BytesIO(f"{pdq}  a.jpg\n{'a' * 32}\n{'b' * 40}\n".encode()), "ok.txt"))
+    assert [r.sha256 or r.md5 or r.sha1 for r in records] == [pdq, "a" * 32, "b" * 40]
+    # a nameless SHA-256 record is exported `HASH  -`, which imports again
+    out = io.BytesIO()
+    md5sum.write([EntryRecord(sha256=pdq)], out, digest="sha256")
+    assert out.getvalue() == f"{pdq}  -\n".encode()
+    assert [r.sha256 for r in md5sum.read(io.BytesIO(out.getvalue()), "x")] == [pdq]

@@ -108,7 +108,7 @@ def bad_scan(tmp_path_factory: pytest.TempPathFactory) -> BadScan:
         {"file": "test", "format": "test"},
     )
     try:
-        result = run_scan([str(root)], "bad-input", base / "out", engine, ScanSettings(workers=1))
+        result = run_scan([str(root)], "bad-input", base / "out", engine, ScanSettings(allow_empty=True, workers=1))
     finally:
         engine.dispose()
     report = json.loads(result.files["report.json"].read_text(encoding="utf-8"))
@@ -295,7 +295,7 @@ _AS_NOBODY = textwrap.dedent(
     # a scan needs with a warm-up scan of a tiny folder, and only then give up root for the real scan.
     Image.init()
     engine = open_store(f"sqlite:///{db}")
-    run_scan([warm], "warm-up", Path(out + "-warm"), engine, ScanSettings(workers=1))
+    run_scan([warm], "warm-up", Path(out + "-warm"), engine, ScanSettings(allow_empty=True, workers=1))
     engine.dispose()
     for path in glob.glob(db + "*"):
         os.chmod(path, 0o666)
@@ -303,7 +303,7 @@ _AS_NOBODY = textwrap.dedent(
     os.setgid(65534)
     os.setuid(65534)
     assert os.geteuid() == 65534 and os.getegid() == 65534
-    result = run_scan([src], "unreadable", Path(out), engine, ScanSettings(workers=1))
+    result = run_scan([src], "unreadable", Path(out), engine, ScanSettings(allow_empty=True, workers=1))
     print(json.dumps({"report": str(result.files["report.json"])}))
     """
 )
@@ -351,7 +351,7 @@ def test_unreadable_file_is_an_error_and_the_rest_are_hashed(world_readable_tmp:
     else:
         engine = open_store(f"sqlite:///{work / 'hw.db'}")
         try:
-            result = run_scan([str(src)], "unreadable", work / "out", engine, ScanSettings(workers=1))
+            result = run_scan([str(src)], "unreadable", work / "out", engine, ScanSettings(allow_empty=True, workers=1))
         finally:
             engine.dispose()
         report_path = result.files["report.json"]

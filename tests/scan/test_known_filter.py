@@ -33,14 +33,14 @@ def test_known_files_are_ignorable_and_not_decoded(tmp_path: Path) -> None:
     save(scene(2), evidence / "photo.jpg")
     engine = open_store(f"sqlite:///{tmp_path / 'hw.db'}")
     import_file(engine, "nsrl", _rds2(tmp_path / "NSRLFile.txt", [evidence / "wallpaper.jpg"]), "nsrl")
-    run_scan([str(evidence)], "K", tmp_path / "out", engine, ScanSettings(workers=1))
+    run_scan([str(evidence)], "K", tmp_path / "out", engine, ScanSettings(allow_empty=True, workers=1))
     items = {i["path"]: i for i in json.loads((tmp_path / "out" / "report.json").read_text())["items"]}
     known, other = items["wallpaper.jpg"], items["photo.jpg"]
     assert known["status"] == "ignorable" and known["pdq"] is None and "not decoded for PDQ" in known["note"]
     assert known["matches"][0]["set"] == "nsrl" and known["matches"][0]["method"] == "sha1"
     assert other["status"] == "unknown" and other["pdq"]
     # --no-nsrl: no filter, every image decoded (and the ignorable match still reported from the store)
-    run_scan([str(evidence)], "K2", tmp_path / "out2", engine, ScanSettings(workers=1, known_filter=False))
+    run_scan([str(evidence)], "K2", tmp_path / "out2", engine, ScanSettings(allow_empty=True, workers=1, known_filter=False))
     again = {i["path"]: i for i in json.loads((tmp_path / "out2" / "report.json").read_text())["items"]}
     assert again["wallpaper.jpg"]["pdq"] and again["wallpaper.jpg"]["status"] == "ignorable"
 

@@ -45,7 +45,7 @@ def _run(*args: str | Path, timeout: float = 600) -> subprocess.CompletedProcess
 
 
 def _scan_args(root: Path, out: Path, db: Path, *extra: str, case: str = "2026-RESUME") -> list[str | Path]:
-    return ["scan", root, "--case", case, "--out", out, "--workers", "1", "--db", db, *extra]
+    return ["scan", root, "--case", case, "--out", out, "--workers", "1", "--db", db, "--allow-empty", *extra]
 
 
 def _committed(case_db: Path) -> int | None:
@@ -214,7 +214,8 @@ def test_resume_with_an_extra_source_is_refused(finished_case: tuple[Path, Path,
     other = tmp_path / "other"
     other.mkdir()
 
-    done = _run("scan", root, other, "--case", "2026-RESUME", "--out", out, "--workers", "1", "--db", db, "--resume")
+    done = _run("scan", root, other, "--case", "2026-RESUME", "--out", out, "--workers", "1", "--db", db, "--resume",
+                "--allow-empty")
 
     assert done.returncode == 1
     assert "same case and sources" in done.stderr
@@ -259,7 +260,7 @@ def test_resume_while_the_scan_runs_is_a_one_line_error(tmp_path: Path) -> None:
     lock = CaseLock(out)  # what a running scan holds
     try:
         done = subprocess.run([sys.executable, "-m", "hashwarden", "scan", str(tmp_path / "evidence"), "--case", "C",
-                               "--out", str(out), "--resume", "--quiet", "--db", str(tmp_path / "hw.db")],
+                               "--out", str(out), "--resume", "--quiet", "--db", str(tmp_path / "hw.db"), "--allow-empty"],
                               capture_output=True, text=True, timeout=120)
     finally:
         lock.release()

@@ -44,7 +44,7 @@ def case(tmp_path: Path, fresh_store):
 
 def _scan(case, **settings):
     seized, store, out = case
-    result = run_scan([str(seized)], "CASE-1", out, store, ScanSettings(workers=1, **settings), command=["test"])
+    result = run_scan([str(seized)], "CASE-1", out, store, ScanSettings(allow_empty=True, workers=1, **settings), command=["test"])
     report = json.loads((out / "report.json").read_text())
     return result, report, {item["path"]: item for item in report["items"]}
 
@@ -121,15 +121,15 @@ def test_scan_refuses_to_overwrite_or_write_into_evidence(case) -> None:
     seized, store, out = case
     _scan(case)
     with pytest.raises(ScanError, match="--resume"):
-        run_scan([str(seized)], "CASE-1", out, store, ScanSettings(workers=1))
+        run_scan([str(seized)], "CASE-1", out, store, ScanSettings(allow_empty=True, workers=1))
     with pytest.raises(ScanError, match="evidence is never written"):
-        run_scan([str(seized)], "CASE-1", seized / "case", store, ScanSettings(workers=1))
+        run_scan([str(seized)], "CASE-1", seized / "case", store, ScanSettings(allow_empty=True, workers=1))
     with pytest.raises(ScanError, match="not found"):
-        run_scan([str(seized / "nope")], "CASE-1", out.with_name("o3"), store, ScanSettings(workers=1))
+        run_scan([str(seized / "nope")], "CASE-1", out.with_name("o3"), store, ScanSettings(allow_empty=True, workers=1))
 
 
 def test_parallel_scan_gives_the_same_report(case) -> None:
     seized, store, out = case
     _, serial, _ = _scan(case)
-    run_scan([str(seized)], "CASE-1", out.with_name("par"), store, ScanSettings(workers=2))
+    run_scan([str(seized)], "CASE-1", out.with_name("par"), store, ScanSettings(allow_empty=True, workers=2))
     assert json.loads((out.with_name("par") / "report.json").read_text()) == serial

@@ -42,6 +42,11 @@ def read(fp: BinaryIO, path: str, report: ReadReport | None = None) -> Iterator[
         digest = names.get(len(value))
         if digest is None:
             raise FormatError(f"hash of {len(value)} hex characters is not md5, sha1 or sha256", path, number)
+        if digest == "sha256" and not name:
+            # 64 hex characters alone could as well be a PDQ hash: stored as a SHA-256 it would never match
+            raise FormatError("64 hex characters without a file name: a SHA-256 digest or a PDQ hash? Is this a "
+                              "PDQ list? Use `hashwarden import pdq`. A sha256sum line names its file "
+                              "(`HASH  -` for none)", path, number)
         record = EntryRecord(comments=name or None, line=number)
         setattr(record, digest, value.lower())
         yield record
@@ -190,7 +195,8 @@ def write(records: Iterable[EntryRecord], fp: BinaryIO, digest: str = "md5") -> 
     r"""Write `HASH  name` lines of one digest type; return how many. Records without that digest are skipped.
 
     The name is `attributes["file_name"]` (or `comments`); a record without one is written as the bare hash, which
-    `hfind -i md5sum` and Autopsy's text import accept. Backslashes (Windows paths) are written as they are: GNU
+    `hfind -i md5sum` and Autopsy's text import accept, except a SHA-256, written `HASH  -` (sha256sum's name for
+    standard input), since a bare 64-hex line is refused on import as possibly a PDQ hash. Backslashes (Windows paths) are written as they are: GNU
     escaping would prefix the line with `\`, which TSK does not read. Only a name with a line break, which would
     otherwise end the line, gets GNU escaping (`\` prefix, `\\`, `\n`, `\r`), as `md5sum -c` reads it.
 
@@ -208,8 +214,8 @@ def _lines(records: Iterable[EntryRecord], digest: str) -> Iterator[str]:
         if not value:
             continue
         name = record_name(record)
-        if not name:
-            yield value + "\n"
+        if not name:  # md5/sha1 bare, as hfind reads them; a bare 64-hex line would read as a PDQ hash
+            yield value + ("  -\n" if digest == "sha256" else "\n")
         elif "\n" in name or "\r" in name:
             escaped = name.replace("\\", "\\\\").replace("\n", "\\n").replace("\r", "\\r")
             yield f"\\{value}  {escaped}\n"

@@ -15,6 +15,7 @@ from typing import Any
 import numpy as np
 from sqlalchemy.engine import Connection, Engine
 
+from hashwarden.errors import ScanError
 from hashwarden.index import ExactIndex, HammingIndex
 from hashwarden.index.video import COMPARED_MATCH_PERCENT, QUERY_MATCH_PERCENT, VideoIndex, VideoMatch
 from hashwarden.index.known_filter import KnownFilter
@@ -167,6 +168,22 @@ def item_status(matches: list[dict[str, Any]], error: str | None) -> str:
     if "ignorable" in kinds:
         return "ignorable"
     return "error" if error else "unknown"
+
+
+def require_alert_entries(conn: Connection, database: str) -> None:
+    """Refuse to match against a database that holds no alert entry: every item would come out "unknown", a
+    result that looks like a clean one (a mistyped `--db`, an import that went to another database). The caller
+    passes `allow_empty` to skip this, for a run that only lists and hashes evidence.
+
+    Raises:
+        ScanError: no alert set, or only empty ones.
+    """
+    alert = [s for s in list_sets(conn) if s.kind == "alert"]
+    if any(s.entries for s in alert):
+        return
+    found = f"{len(alert)} alert set(s), all empty" if alert else "no alert set"
+    raise ScanError(f"{database} holds {found}: every item would be reported unknown. Import a hash set first, "
+                    "or pass --allow-empty to hash and list the evidence without matching")
 
 
 def sets_in_use(conn: Connection) -> list[dict[str, Any]]:

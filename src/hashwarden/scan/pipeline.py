@@ -30,7 +30,7 @@ from hashwarden.scan.case import CaseDB, CaseLock
 from hashwarden.scan.custody import Listing, write_custody
 from hashwarden.scan.parallel import WorkerDied, parallel_map, parallel_stream
 from hashwarden.scan.known_files import open_known_filter
-from hashwarden.scan.matcher import Matcher, item_status, sets_in_use
+from hashwarden.scan.matcher import Matcher, item_status, require_alert_entries, sets_in_use
 from hashwarden.scan.worker import scan_file, sha256_item
 from hashwarden.signals import HashOptions
 from hashwarden.store import audit
@@ -75,6 +75,9 @@ def run_scan(
     started = utc_now()
     command = command or []
     roots = _check_sources(sources, out_dir)
+    if not settings.allow_empty:  # before anything is written: a refused scan leaves no case directory behind
+        with engine.connect() as conn:
+            require_alert_entries(conn, engine.url.render_as_string(hide_password=True))
     out_dir.mkdir(parents=True, exist_ok=True)
     lock = CaseLock(out_dir)
     case_path = out_dir / "case.db"

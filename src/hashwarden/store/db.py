@@ -116,13 +116,20 @@ def resolve_url(url: str) -> URL:
     return parsed
 
 
-def open_store(url: str) -> Engine:
+def open_store(url: str, create: bool = True) -> Engine:
     """Connect to the database at `url` and migrate it to the newest schema.
 
+    With `create` false (commands that only read or check: scan, match, export, list, verify), a database that does
+    not exist yet is refused instead of made: a mistyped `--db` must not become a new, empty database against which
+    every item looks unknown.
+
     Raises:
-        StoreError: the database cannot be opened or migrated (the message never shows a password).
+        StoreError: the database cannot be opened or migrated, or (without `create`) does not exist; the message
+            never shows a password.
     """
     parsed = resolve_url(url)
+    if not create:
+        _require_existing(parsed)
     try:
         engine = create_engine(parsed)
         if engine.dialect.name == "sqlite":
@@ -133,6 +140,26 @@ def open_store(url: str) -> Engine:
         shown = parsed.render_as_string(hide_password=True)
         raise StoreError(f"cannot open hash database {shown}: {exc.__class__.__name__}: {exc}") from exc
     return engine
+
+
+def _require_existing(parsed: URL) -> None:
+    """Refuse a database that is not there (SQLite: no file; PostgreSQL: no hashwarden schema)."""
+    shown = parsed.render_as_string(hide_password=True)
+    hint = "check --db or $HASHWARDEN_DB (import a hash set to create a database)"
+    if parsed.drivername.startswith("sqlite"):
+        database = parsed.database or ""
+        if database in ("", ":memory:") or not Path(database).is_file():
+            raise StoreError(f"no hash database at {database or shown}: {hint}")
+        return
+    try:
+        engine = create_engine(parsed)
+        with engine.connect() as conn:
+            current = MigrationContext.configure(conn).get_current_revision()
+        engine.dispose()
+    except (SQLAlchemyError, ImportError) as exc:
+        raise StoreError(f"cannot open hash database {shown}: {exc.__class__.__name__}: {exc}") from exc
+    if current is None:
+        raise StoreError(f"{shown} holds no hashwarden database: {hint}")
 
 
 def head_revision() -> str:
