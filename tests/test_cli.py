@@ -181,3 +181,36 @@ def test_a_missing_or_empty_database_is_refused_not_a_clean_result(tmp_path: Pat
     hw("scan", str(tmp_path / "ev"), "--case", "C", "--out", str(tmp_path / "case"), "--quiet", "--allow-empty",
        db=empty)
     assert json.loads((tmp_path / "case" / "report.json").read_text())["summary"]["unknown"] == 1
+
+
+def test_import_says_it_creates_a_set_and_checks_categories_against_its_scheme(tmp_path: Path) -> None:
+    db = tmp_path / "hw.db"
+    line = {"path": "a.jpg", "md5": "a" * 32, "media": "image"}
+    (tmp_path / "ok.jsonl").write_text(json.dumps({**line, "category": "A"}) + "\n")
+    (tmp_path / "bad.jsonl").write_text(json.dumps({**line, "md5": "b" * 32, "category": "1"}) + "\n")
+    created = hw("import", "hashes", str(tmp_path / "ok.jsonl"), "--set", "uk", "--scheme", "uk-sentencing", db=db)
+    assert "created hash set uk (alert, category scheme uk-sentencing): it did not exist" in created.stdout
+    again = hw("import", "hashes", str(tmp_path / "ok.jsonl"), "--set", "uk", db=db)
+    assert "created hash set" not in again.stdout
+    refused = hw("import", "hashes", str(tmp_path / "bad.jsonl"), "--set", "uk", db=db, check=False)
+    assert refused.returncode == 1 and refused.stderr.startswith("FormatError:")
+    assert "category '1' is not a code of scheme 'uk-sentencing'" in refused.stderr and "bad.jsonl" in refused.stderr
+    unknown = hw("import", "hashes", str(tmp_path / "ok.jsonl"), "--set", "new", "--scheme", "uk-sentencin", db=db,
+                 check=False)
+    assert unknown.returncode == 1 and "unknown category scheme 'uk-sentencin'" in unknown.stderr
+    assert "new" not in hw("set", "list", db=db).stdout  # nothing created by a refused import
+
+
+def test_export_vics_writes_the_region_of_the_sets_own_scheme(tmp_path: Path) -> None:
+    """A set graded under vics-us exported as `Default` would change what every code means."""
+    db = tmp_path / "hw.db"
+    (tmp_path / "us.jsonl").write_text(json.dumps({"path": "a.jpg", "md5": "c" * 32, "media": "image",
+                                                   "category": "1"}) + "\n")
+    hw("import", "hashes", str(tmp_path / "us.jsonl"), "--set", "us", "--scheme", "vics-us", db=db)
+    hw("export", "vics", "--set", "us", "-o", str(tmp_path / "us.json"), db=db)
+    exported = json.loads((tmp_path / "us.json").read_text())
+    assert "/2.0.xml/US/" in exported["@odata.context"] and exported["value"][0]["Category"] == 1
+    wrong = hw("export", "vics", "--set", "us", "--region", "Default", "-o", str(tmp_path / "d.json"), db=db,
+               check=False)
+    assert wrong.returncode == 1 and "d.json" in wrong.stderr and "--region US" in wrong.stderr, wrong.stderr
+    assert not (tmp_path / "d.json").exists()

@@ -218,6 +218,11 @@ def _import(file: Path, set_name: str, fmt: str, db: str | None, kind: str | Non
     from hashwarden.formats.exchange import import_file
 
     result, report = import_file(_engine(db), fmt, file, set_name, kind=kind, scheme=scheme, options=options)
+    created = report.meta.get("created_set")
+    if created:
+        scheme_text = f", category scheme {created['category_scheme']}" if created["category_scheme"] else ""
+        out.print(f"created hash set {created['name']} ({created['kind']}{scheme_text}): it did not exist",
+                  markup=False, highlight=False)
     out.print(f"imported {result.added:,} entries into [bold]{set_name}[/] from {file} "
               f"({result.rows:,} records read, {result.duplicates:,} already in the set)")
     if result.deleted or result.updated:
@@ -305,7 +310,8 @@ def export_vics(
     set_name: ExportSetOption = None,
     case_dir: Annotated[Optional[Path], typer.Option("--case", help="A scan's case directory (report.json).")] = None,
     version: Annotated[VicsVersion, typer.Option("--version")] = VicsVersion.v2,
-    region: Annotated[VicsRegion, typer.Option("--region")] = VicsRegion.default,
+    region: Annotated[Optional[VicsRegion], typer.Option(
+        "--region", help="VICS 2.0 region (default: the region of the set's own category scheme).")] = None,
     shape: Annotated[VicsShape, typer.Option("--shape")] = VicsShape.media,
     db: DbOption = None,
 ) -> None:
@@ -314,8 +320,9 @@ def export_vics(
 
     if (set_name is None) == (case_dir is None):
         raise typer.BadParameter("give exactly one of --set and --case")
-    options = {"version": version.value, "region": region.value}
+    options = {"version": version.value, "region": region.value if region else None}
     if case_dir is not None:
+        options["region"] = options["region"] or VicsRegion.default.value
         count = export_case(_engine(db, create=False), case_dir, out_file, **options)
     else:
         count = export_set(_engine(db, create=False), "vics", set_name, out_file, shape=shape.value, **options)

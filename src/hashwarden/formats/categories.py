@@ -99,6 +99,11 @@ class Profile:
                 return scheme, exact
         return None, exact
 
+    def vics_region(self, version: str, scheme: str | None) -> str | None:
+        """The region of a VICS `version` whose categories are `scheme` (`vics-uk` -> "UK"; "" for 1.x), or None."""
+        table = self.vics.get(version, {})
+        return next((region for region, name in table.items() if name == scheme), None)
+
     def schemes_with(self, code: str) -> list[str]:
         """Names of the schemes that list `code`: the hint in an 'unknown code' error."""
         return sorted(name for name, scheme in self.schemes.items() if code in scheme.labels)

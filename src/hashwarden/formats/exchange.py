@@ -124,7 +124,7 @@ def import_file(
     report = ReadReport()
     file = os.path.abspath(name)
     with raw, engine.connect() as conn, _journal_for(conn, raw), conn.begin():
-        target = _set_for_import(conn, set_name, fmt, kind, scheme, source)
+        target = _set_for_import(conn, set_name, fmt, kind, scheme, source, report)
         hashed = HashingReader(raw)
         head = raw.peek(64)[:64]  # not consumed: the reader (and the digest) still see every byte
         if fmt == "nsrl" and nsrl.is_delta_script(head):
@@ -137,6 +137,8 @@ def import_file(
             result = finish_import(conn, import_id, rows, added)
         else:
             records = reader(fmt)(hashed, name, report, **(options or {}))
+            if fmt in CHECKED_CATEGORIES and (scheme or target.category_scheme):
+                records = _in_scheme(records, scheme or target.category_scheme, name)
             if progress:
                 records = _counting(records, progress)
             result = load(conn, target, records, fmt=fmt, file=file)
@@ -160,13 +162,41 @@ def _journal_for(conn: Any, raw: BinaryIO) -> Any:
     return nullcontext(False)
 
 
+# Formats whose records carry a category code that we check against the set's scheme (VICS checks its own).
+CHECKED_CATEGORIES = frozenset({"hashes"})
+
+
+def _in_scheme(records: Iterator[EntryRecord], scheme_name: str, path: str) -> Iterator[EntryRecord]:
+    """The records, each category checked against a closed scheme: a code the scheme does not have would be a
+    category nobody can read (or the wrong scheme for the whole list), so it is refused, naming the line."""
+    from hashwarden.formats.categories import load_profile
+
+    profile = load_profile()
+    scheme = profile.scheme(scheme_name)
+    for record in records:
+        code = record.category
+        if code is not None and not scheme.knows(code):
+            others = profile.schemes_with(code)
+            hint = f" (the code exists in {', '.join(others)})" if others else ""
+            raise FormatError(f"category {code!r} is not a code of scheme {scheme_name!r}{hint}", path,
+                              record.line, field="category")
+        yield record
+
+
 def _set_for_import(conn: Any, set_name: str, fmt: str, kind: str | None, scheme: str | None,
-                    source: str | None) -> Any:
+                    source: str | None, report: ReadReport) -> Any:
+    if scheme:
+        from hashwarden.formats.categories import load_profile
+
+        load_profile().scheme(scheme)  # an unknown scheme name is refused, not stored
     try:
         target = get_set(conn, set_name)
     except StoreError:
-        return create_set(conn, set_name, kind or DEFAULT_KIND.get(fmt, "alert"), source or SOURCE.get(fmt, "local"),
-                          category_scheme=scheme)
+        created = create_set(conn, set_name, kind or DEFAULT_KIND.get(fmt, "alert"),
+                             source or SOURCE.get(fmt, "local"), category_scheme=scheme)
+        report.meta["created_set"] = {"name": created.name, "kind": created.kind,
+                                      "category_scheme": created.category_scheme}
+        return created
     if kind and target.kind != kind:
         raise StoreError(f"hash set {set_name!r} is {target.kind}, not {kind}")
     return target
@@ -201,10 +231,48 @@ def export_set(engine: Any, fmt: str, set_name: str, out: str | os.PathLike[str]
     write = import_module(WRITERS[fmt]).write
     with engine.begin() as conn:
         target = get_set(conn, set_name)
-        count, digest = _write_atomically(out, lambda fp: write(iter_entries(conn, target.id), fp, **options))
+        entries: Any = iter_entries(conn, target.id)
+        if fmt == "vics":
+            options = _vics_region_of(target, out, options)
+            entries = _with_set_scheme(entries, target.category_scheme)
+        try:
+            count, digest = _write_atomically(out, lambda fp: write(entries, fp, **options))
+        except FormatError as exc:
+            if not exc.path:  # a writer numbers the record at fault; the file is the output
+                exc.path = os.fspath(out) + (f", record {exc.line}" if exc.line is not None else "")
+                exc.line = None
+            raise
         audit.append(conn, "export", {"set": set_name, "format": fmt, "file": os.path.abspath(out),
                                       "entries": count, "file_sha256": digest, **options})
     return count
+
+
+def _vics_region_of(target: Any, out: Any, options: dict[str, Any]) -> dict[str, Any]:
+    """The export options with the region the set's own category scheme is written in, when none was asked: a set
+    graded under vics-us written as `Default` would change what every code means.
+
+    Raises:
+        FormatError: the set's scheme has no VICS region of that version (naming the output file).
+    """
+    from hashwarden.formats.categories import load_profile
+
+    if options.get("region") is not None:
+        return options
+    version = options.get("version", "2.0")
+    scheme = target.category_scheme
+    region = load_profile().vics_region(version, scheme) if scheme else ("" if version.startswith("1.") else "Default")
+    if region is None:
+        raise FormatError(f"hash set {target.name!r} is graded under {scheme!r}, which no VICS {version} region "
+                          "carries: its categories cannot be written as VICS", os.fspath(out))
+    return {**options, "region": region or "Default"}
+
+
+def _with_set_scheme(entries: Iterator[EntryRecord], scheme: str | None) -> Iterator[EntryRecord]:
+    """Entries with the set's scheme made explicit, so a writer can refuse a region that would relabel them."""
+    for record in entries:
+        if record.category is not None and record.category_scheme is None and scheme:
+            record.category_scheme = scheme
+        yield record
 
 
 def export_case(engine: Any, case_dir: str | os.PathLike[str], out: str | os.PathLike[str], **options: Any) -> int:

@@ -987,9 +987,16 @@ def _version() -> str:
     return __version__
 
 
+def _default_profile_region(version: str, scheme: str | None) -> str | None:
+    from hashwarden.formats.categories import load_profile
+
+    return load_profile().vics_region(version, scheme)
+
+
 class _MediaWriter:
     def __init__(self, v2: bool, target: Scheme, version: str, region: str, where: str | None) -> None:
         self.v2 = v2
+        self.version = version
         self.target = target
         self.label = f"VICS {version}" + (f" {region}" if v2 else "")
         self.where = where
@@ -1062,8 +1069,10 @@ class _MediaWriter:
         code = record.category
         target = self.target
         if record.category_scheme not in (None, target.name):
+            region = _default_profile_region(self.version, record.category_scheme)
+            use = f"--region {region}" if region else "no VICS region carries it"
             raise self._fail(f"category {code} is in scheme {record.category_scheme}, which a {self.label} file "
-                             f"(scheme {target.name}) cannot carry; export with the region of that scheme",
+                             f"(scheme {target.name}) cannot carry; export with the region of that scheme ({use})",
                              number, "Category")
         if not (code.isascii() and code.isdigit()):
             raise self._fail(f"category {code!r} is not an integer code, as VICS requires", number, "Category")
