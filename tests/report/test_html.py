@@ -120,9 +120,9 @@ def test_small_report_header_and_queue_order() -> None:
 
     assert json.loads(_script_block(page, "hw-data")) == report
     order = json.loads(_script_block(page, "hw-order"))
-    # Unknown first (image, video, other), then error, then known, then ignorable.
-    assert order == [5, 4, 2, 3, 6, 0, 1]
-    assert [report["items"][i]["status"] for i in order] == ["unknown"] * 3 + ["error", "known", "known", "ignorable"]
+    # Unknown images and videos first, then errors, then unknown non-media, then known, then ignorable.
+    assert order == [5, 4, 3, 2, 6, 0, 1]
+    assert [report["items"][i]["status"] for i in order] == ["unknown"] * 2 + ["error", "unknown", "known", "known", "ignorable"]
 
 
 def test_queue_order_handles_odd_and_missing_fields() -> None:
@@ -152,8 +152,8 @@ def test_hostile_names_cannot_break_out() -> None:
         assert bad not in data
     assert data.isascii()
     assert page.isascii()  # the whole page: nothing can fail to encode, not even lone surrogates
-    # Exactly our three script elements, and the only executable one is ours.
-    assert page.lower().count("<script") == 3
+    # Exactly our four script elements (three of them data), and the only executable one is ours.
+    assert page.lower().count("<script") == 4
     assert "<script>alert" not in page.lower()
     # Server-side text is escaped; the bidi override is shown as a visible marker.
     assert '<span class="cc">U+202E</span>' in page
