@@ -16,7 +16,7 @@ from typing import Any
 
 import pytest
 
-from hashwarden.report.html import embed_json, queue_order, render_html
+from hashwarden.report.html import NON_MEDIA_UNKNOWN, embed_json, queue_group, queue_order, render_html
 
 HOSTILE_NAMES = [
     "</script><script>alert(1)</script>.jpg",
@@ -120,9 +120,74 @@ def test_small_report_header_and_queue_order() -> None:
 
     assert json.loads(_script_block(page, "hw-data")) == report
     order = json.loads(_script_block(page, "hw-order"))
-    # Unknown first (image, video, other), then error, then known, then ignorable.
-    assert order == [5, 4, 2, 3, 6, 0, 1]
-    assert [report["items"][i]["status"] for i in order] == ["unknown"] * 3 + ["error", "known", "known", "ignorable"]
+    # Unknown images and videos first, then errors, then unknown non-media, then known, then ignorable.
+    assert order == [5, 4, 3, 2, 6, 0, 1]
+    assert [report["items"][i]["status"] for i in order] == ["unknown"] * 2 + ["error", "unknown", "known", "known", "ignorable"]
+
+
+def test_unknown_text_file_is_not_possibly_new_material() -> None:
+    """An unknown file that is neither image nor video goes after errors, in its own group; missing media stays first."""
+    items = [_item(0, "unknown", "notes.txt", media="other"), _item(1, "error", "broken.jpg"),
+             _item(2, "unknown", "z.mp4", media="video"), _item(3, "known", "k.jpg"), {"status": "unknown"}]
+    assert queue_order(items) == [2, 4, 1, 0, 3]
+    assert [queue_group(item) for item in items] == [NON_MEDIA_UNKNOWN, "error", "unknown", "known", "unknown"]
+
+
+def _custody(unchanged: bool = True) -> dict[str, Any]:
+    return {
+        "runs": [{"started": "2024-05-01T10:00:00Z", "finished": "2024-05-01T10:05:00Z", "hashed": 7},
+                 {"started": "2024-05-01T11:00:00Z", "finished": None, "hashed": 0}],
+        "sources": [{"path": "/evidence/synthetic-disk", "unchanged": unchanged, "reread": True}],
+        "hash_sets": [{"name": "national-set", "kind": "alert", "source": "local", "version": "2024.05",
+                       "category_scheme": "uk-sentencing", "entries": 12345},
+                      {"name": "nsrl-known", "kind": "ignorable", "source": "NSRL", "version": None,
+                       "category_scheme": None, "entries": 9}],
+    }
+
+
+def _section(page: str, table_id: str) -> str:
+    found = re.search(rf'<table id="{table_id}">(.*?)</table>', page, flags=re.S)
+    assert found is not None, table_id
+    return found.group(1)
+
+
+def test_hash_sets_and_custody_summary_are_shown() -> None:
+    page = render_html(_small_report(), _custody())
+    sets = _section(page, "hash-sets")
+    assert "national-set" in sets and "2024.05" in sets and "12,345" in sets and "uk-sentencing" in sets
+    assert "nsrl-known" in sets and "NSRL" in sets and "(none)" in sets
+    runs = _section(page, "custody-runs")
+    assert "2024-05-01T10:00:00Z" in runs and "2024-05-01T10:05:00Z" in runs and "not finished" in runs
+    unchanged = _section(page, "custody-sources")
+    assert "&#47;evidence&#47;synthetic-disk" in unchanged and '<span class="ok">yes</span>' in unchanged
+    assert '<span class="err">NO</span>' in _section(render_html(_small_report(), _custody(False)), "custody-sources")
+    assert "see custody.json" in _section(render_html(_small_report()), "hash-sets")
+
+
+def test_categories_are_shown_with_the_profile_labels_and_in_severity_order() -> None:
+    report = _small_report()
+    report["summary"]["by_category"] = {"uk-sentencing:C": 1, "uncategorised": 4, "uk-sentencing:A": 2,
+                                        "vics-us:1": 3, "vics-uk:7": 1}
+    report["items"][0]["matches"][0].update(scheme="uk-sentencing", category="A")
+    report["items"][6]["matches"][0].update(scheme="vics-us", category="1")
+    page = render_html(report)
+    rows = re.findall(r"<tr>(.*?)</tr>", _section(page, "summary-category"), flags=re.S)
+    cells = [re.findall(r"<td[^>]*>(.*?)</td>", row) for row in rows[1:]]
+    assert [(c[0], c[1], c[3]) for c in cells] == [("uk-sentencing", "A", "2"), ("uk-sentencing", "C", "1"),
+                                                   ("vics-uk", "7", "1"), ("vics-us", "1", "3"), ("", "uncategorised", "4")]
+    assert cells[0][2] == "Category A" and cells[3][2] == "Child Exploitation (Illegal)"
+    assert "no label" in cells[2][2]
+    # The labels the item rows show next to their codes (client-side), only for codes the report holds.
+    assert json.loads(_script_block(page, "hw-labels")) == {
+        "uk-sentencing": {"A": "Category A"}, "vics-us": {"1": "Child Exploitation (Illegal)"}}
+
+
+def test_counts_by_media_type() -> None:
+    rows = re.findall(r"<tr>(.*?)</tr>", _section(render_html(_small_report()), "summary-media"), flags=re.S)
+    cells = [re.findall(r"<td[^>]*>(.*?)</td>", row) for row in rows[1:]]
+    # media, items, unknown, error, known, ignorable
+    assert cells == [["image", "5", "1", "1", "2", "1"], ["video", "1", "1", "0", "0", "0"],
+                     ["other", "1", "1", "0", "0", "0"]]
 
 
 def test_queue_order_handles_odd_and_missing_fields() -> None:
@@ -152,8 +217,8 @@ def test_hostile_names_cannot_break_out() -> None:
         assert bad not in data
     assert data.isascii()
     assert page.isascii()  # the whole page: nothing can fail to encode, not even lone surrogates
-    # Exactly our three script elements, and the only executable one is ours.
-    assert page.lower().count("<script") == 3
+    # Exactly our four script elements (three of them data), and the only executable one is ours.
+    assert page.lower().count("<script") == 4
     assert "<script>alert" not in page.lower()
     # Server-side text is escaped; the bidi override is shown as a visible marker.
     assert '<span class="cc">U+202E</span>' in page
@@ -240,3 +305,29 @@ def test_headless_chromium_renders_first_page(tmp_path: Path) -> None:
     assert "aaa/&lt;/script&gt;&lt;script&gt;alert(1)&lt;/script&gt;.jpg" in body.group(1)
     assert "rows 1\u20131,000 of 1,001" not in dom  # page size is 200
     assert "rows 1\u2013200 of 1,001" in dom
+
+
+@pytest.mark.heavy
+@pytest.mark.skipif(shutil.which("chromium") is None, reason="chromium not installed")
+def test_headless_chromium_shows_queue_groups_labels_and_flags(tmp_path: Path) -> None:
+    known = _item(3, "known", "k.jpg")
+    known["matches"] = [{"set": "national", "kind": "alert", "method": "sha256", "category": "A",
+                         "scheme": "uk-sentencing", "series": "series-one", "victim_identified": False, "entry": 3}]
+    items = [_item(0, "unknown", "notes.txt", media="other"), _item(1, "error", "broken.jpg"),
+             _item(2, "unknown", "new.jpg"), known]
+    html_file = tmp_path / "report.html"
+    html_file.write_text(render_html(_report(items), _custody()), encoding="utf-8")
+    result = subprocess.run(
+        ["chromium", "--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+         "--virtual-time-budget=5000", "--dump-dom", html_file.as_uri()],
+        capture_output=True, text=True, timeout=120, check=False,
+    )
+    body = re.search(r'<tbody id="items-body">(.*?)</tbody>', result.stdout, flags=re.S)
+    assert body is not None, result.stderr[-2000:]
+    groups = re.findall(r'<tr class="group">(.*?)</tr>', body.group(1), flags=re.S)
+    assert len(groups) == 4
+    assert "possibly new material" in groups[0] and "error" in groups[1]
+    assert "not image or video" in groups[2] and "not possibly new material" in groups[2]
+    assert [p for p in re.findall(r'<td class="path">(.*?)</td>', body.group(1))] == ["new.jpg", "broken.jpg", "notes.txt", "k.jpg"]
+    assert "uk-sentencing:A (Category A)" in body.group(1)
+    assert "series series-one" in body.group(1) and "victim not identified" in body.group(1)

@@ -7,6 +7,10 @@ import, so an analyst can tell which labels were in force.
 
 A custom profile (for instance one that adds the UK codes obtained under a Project VIC/CAID agreement) is loaded
 with `load_profile(path)` and passed to the readers and writers that take a `profile`.
+
+A scheme may also order its codes by seriousness (`severity`, most serious first). The report needs it: a known
+item can match several sets, and it is counted once per scheme under its most serious category, so that a match
+in an uncategorised set, or a less serious one, never hides a Category A match (`severity_key`).
 """
 
 from __future__ import annotations
@@ -21,7 +25,7 @@ from typing import Any
 
 from hashwarden.errors import FormatError
 
-__all__ = ["PROFILE_FILE", "Profile", "Scheme", "label", "load_profile", "parse_profile"]
+__all__ = ["PROFILE_FILE", "Profile", "Scheme", "label", "load_profile", "parse_profile", "severity_key"]
 
 PROFILE_FILE = "categories.json"
 
@@ -35,6 +39,8 @@ class Scheme:
     closed: bool
     labels: Mapping[str, str] = field(default_factory=dict)
     notes: Mapping[str, str] = field(default_factory=dict)
+    severity: tuple[str, ...] = ()
+    """Codes, most serious first (may be empty: the scheme has no order)."""
 
     def knows(self, code: str) -> bool:
         """Whether `code` may be stored under this scheme (any code, if the scheme is open)."""
@@ -43,6 +49,13 @@ class Scheme:
     def label(self, code: str | None) -> str | None:
         """The display label of `code`, or None (uncategorised, or a code the profile has no label for)."""
         return None if code is None else self.labels.get(code)
+
+    def severity_key(self, code: str) -> tuple[int, int, str]:
+        """Sort key of `code`, most serious first: codes in `severity` by their place, then the others."""
+        try:
+            return 0, self.severity.index(code), ""
+        except ValueError:
+            return _natural_key(code)
 
 
 @dataclass(frozen=True)
@@ -109,6 +122,25 @@ class Profile:
         return sorted(name for name, scheme in self.schemes.items() if code in scheme.labels)
 
 
+def _natural_key(code: str) -> tuple[int, int, str]:
+    """Codes no severity order ranks: after the ranked ones, numbers in numeric order, then text."""
+    text = code.strip()
+    if text.isdigit() and len(text) < 19:
+        return 1, int(text), ""
+    return 2, 0, code
+
+
+def severity_key(scheme: str | None, code: str, profile: Profile | None = None) -> tuple[int, int, str]:
+    """Sort key of `code` under `scheme`, most serious first, by the scheme's `severity` in the (default) profile.
+
+    A scheme the profile does not know (a store may hold any scheme name) has no order: its codes go numbers first in
+    numeric order, then text, which is also where an open scheme's unlisted codes go.
+    """
+    profile = profile or load_profile()
+    found = profile.schemes.get(scheme) if scheme is not None else None
+    return found.severity_key(code) if found else _natural_key(code)
+
+
 def _version_key(version: str) -> tuple[int, ...]:
     return tuple(int(part) if part.isdigit() else 0 for part in version.split("."))
 
@@ -162,12 +194,20 @@ def parse_profile(data: Any, source: str) -> Profile:
         if not isinstance(codes, dict) or not all(isinstance(v, dict) and isinstance(v.get("label"), str)
                                                   for v in codes.values()):
             raise fail("'codes' maps each code to an object with a string 'label'", f"schemes.{name}.codes")
+        closed = bool(raw.get("closed", True))
+        severity = raw.get("severity", [])
+        if not isinstance(severity, list) or not all(isinstance(code, str) and code in codes for code in severity):
+            raise fail("'severity' is a list of the scheme's codes, most serious first", f"schemes.{name}.severity")
+        if len(set(severity)) != len(severity) or (severity and closed and set(severity) != set(codes)):
+            raise fail("'severity' lists each code once, and every code of a closed scheme",
+                       f"schemes.{name}.severity")
         schemes[name] = Scheme(
             name=name,
             title=str(raw.get("title", name)),
-            closed=bool(raw.get("closed", True)),
+            closed=closed,
             labels={str(code): entry["label"] for code, entry in codes.items()},
             notes={str(code): entry["note"] for code, entry in codes.items() if "note" in entry},
+            severity=tuple(severity),
         )
     vics: dict[str, dict[str, str | None]] = {}
     for version, table in (data.get("vics") or {}).items():

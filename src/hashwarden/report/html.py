@@ -16,8 +16,13 @@ Why it is built this way:
   characters (e.g. U+202E, which makes ``gpj.exe`` look like an image) are shown as visible ``U+XXXX`` markers,
   on both sides, so a name always reads as what it is.
 * The default order is the examiner's queue, decided here in Python (testable, and the page just follows it):
-  unknown items first, since they may be new material and a child still to be found; then errors, which were not
-  checked at all; then known items with what they matched; then ignorable ones.
+  unknown images and videos first, since they may be new material and a child still to be found; then errors, which
+  were not checked at all; then unknown files that are neither image nor video (a text file in no hash set is not
+  "possibly new material", and on a real device there are thousands of them); then known items with what they
+  matched; then ignorable ones.
+* Around the items, the page states what the findings rest on: the hash sets and versions used, the custody summary
+  (when the scan ran, whether the evidence is unchanged), counts by category with the profile's labels (not codes
+  alone) and by media type.
 """
 
 from __future__ import annotations
@@ -32,12 +37,21 @@ from collections import Counter
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-STATUS_ORDER: tuple[str, ...] = ("unknown", "error", "known", "ignorable")
-"""Queue order. A status outside this list sorts right after "error": unrecognised is not a reason to bury it."""
+from hashwarden.formats.categories import Profile, load_profile, severity_key
 
-_STATUS_RANK = {"unknown": 0, "error": 1, "known": 3, "ignorable": 4}
+STATUS_ORDER: tuple[str, ...] = ("unknown", "error", "known", "ignorable")
+"""Statuses in the order the summary lists them."""
+
+NON_MEDIA_UNKNOWN = "unknown-other"
+"""Queue group of unknown items that are neither image nor video (media "other")."""
+
+# Queue groups in order. A status outside this list sorts right after "error": unrecognised is not a reason to bury
+# it. An unknown item is in "unknown" unless its media is exactly "other": a missing or unrecognised media type stays
+# with the images and videos. The page's script has the same ranks (RANK).
+_STATUS_RANK = {"unknown": 0, "error": 1, NON_MEDIA_UNKNOWN: 3, "known": 4, "ignorable": 5}
 _OTHER_STATUS_RANK = 2
 _MEDIA_RANK = {"image": 0, "video": 1, "other": 2}
+_MEDIA_ORDER = ("image", "video", "other")
 
 _JSON_ESCAPES = (("<", "\\u003c"), (">", "\\u003e"), ("&", "\\u0026"), ("/", "\\/"))
 _INVISIBLE_CATEGORIES = frozenset({"Cc", "Cf", "Cs", "Zs", "Zl", "Zp"})
@@ -48,12 +62,18 @@ def _status(item: Mapping[str, Any]) -> str:
     return "(none)" if status is None else str(status)
 
 
+def queue_group(item: Mapping[str, Any]) -> str:
+    """The item's group in the examiner's queue: its status, except that unknown non-media files are set apart."""
+    status = _status(item)
+    return NON_MEDIA_UNKNOWN if status == "unknown" and item.get("media") == "other" else status
+
+
 def queue_order(items: Sequence[Mapping[str, Any]]) -> list[int]:
-    """Indices of `items` in the examiner's default order: status, then image/video/other, then path."""
+    """Indices of `items` in the examiner's default order: queue group, then image/video/other, then path."""
 
     def key(i: int) -> tuple[int, int, str, int]:
         item = items[i]
-        status = _STATUS_RANK.get(_status(item), _OTHER_STATUS_RANK)
+        status = _STATUS_RANK.get(queue_group(item), _OTHER_STATUS_RANK)
         media = _MEDIA_RANK.get(str(item.get("media")), len(_MEDIA_RANK))
         return status, media, str(item.get("path") or ""), i
 
@@ -85,7 +105,7 @@ def _int(value: Any) -> int | None:
     return value if isinstance(value, int) and not isinstance(value, bool) else None
 
 
-def _header(report: Mapping[str, Any], items: Sequence[Mapping[str, Any]]) -> dict[str, str]:
+def _header(report: Mapping[str, Any], items: Sequence[Mapping[str, Any]], profile: Profile) -> dict[str, str]:
     tool = report.get("tool") if isinstance(report.get("tool"), Mapping) else {}
     sources = report.get("sources") if isinstance(report.get("sources"), list) else []
     summary = report.get("summary") if isinstance(report.get("summary"), Mapping) else {}
@@ -114,35 +134,133 @@ def _header(report: Mapping[str, Any], items: Sequence[Mapping[str, Any]]) -> di
     status_rows.append(f'<tr class="total"><td>items</td><td class="num">{(len(items) if n_items is None else n_items):,}</td></tr>')
 
     by_category = summary.get("by_category") if isinstance(summary.get("by_category"), Mapping) else {}
-    category_rows = [
-        f'<tr><td class="path">{_text(name)}</td><td class="num">{_text(f"{n:,}" if _int(n) is not None else n)}</td></tr>'
-        for name, n in sorted(by_category.items(), key=lambda kv: (-(_int(kv[1]) or 0), str(kv[0])))
-    ] or ['<tr><td class="muted" colspan="2">none</td></tr>']
-
     return {
         "CASE": _text(report.get("case")),
         "TOOL": _text(f"{tool.get('name') or 'hashwarden'} {tool.get('version') or ''}".strip()),
         "SOURCES": "".join(source_rows) or '<tr><td class="muted" colspan="3">none listed</td></tr>',
         "STATUS_ROWS": "".join(status_rows),
-        "CATEGORY_ROWS": "".join(category_rows),
+        "CATEGORY_ROWS": _category_rows(by_category, profile),
+        "PROFILE": _text(profile.version),
+        "MEDIA_ROWS": _media_rows(items),
     }
 
 
+def _count(n: Any) -> str:
+    return _text(f"{n:,}" if _int(n) is not None else n)
+
+
+def _category_rows(by_category: Mapping[str, Any], profile: Profile) -> str:
+    """Rows of `summary.by_category` (`scheme:code` keys), by scheme then most serious first, with the labels."""
+
+    def key(name: str) -> tuple[int, str, tuple[int, int, str]]:
+        scheme, sep, code = name.partition(":")
+        if not sep:
+            return 1, name, (0, 0, "")  # "uncategorised" (or an unparsed key) after every scheme
+        return 0, scheme, severity_key(scheme, code, profile)
+
+    rows = []
+    for name in sorted(map(str, by_category), key=key):
+        scheme, sep, code = name.partition(":")
+        found = profile.schemes.get(scheme) if sep else None
+        label = found.label(code) if found else None
+        shown = _text(label) if label else '<span class="muted">no label in the profile</span>' if sep else ""
+        rows.append(
+            f'<tr><td class="mono">{_text(scheme if sep else "")}</td><td class="mono">{_text(code if sep else name)}</td>'
+            f'<td>{shown}</td><td class="num">{_count(by_category[name])}</td></tr>'
+        )
+    return "".join(rows) or '<tr><td class="muted" colspan="4">none</td></tr>'
+
+
+def _media_rows(items: Sequence[Mapping[str, Any]]) -> str:
+    """Items per media type, split by status: how much of the unknown is images and videos."""
+    counts: dict[str, Counter[str]] = {}
+    for item in items:
+        media = item.get("media")
+        counts.setdefault("(none)" if media is None else str(media), Counter())[_status(item)] += 1
+    names = [m for m in _MEDIA_ORDER if m in counts] + sorted(m for m in counts if m not in _MEDIA_ORDER)
+    return "".join(
+        f'<tr><td>{_text(name)}</td><td class="num">{sum(counts[name].values()):,}</td>'
+        + "".join(f'<td class="num">{counts[name][status]:,}</td>' for status in STATUS_ORDER)
+        + "</tr>"
+        for name in names
+    ) or f'<tr><td class="muted" colspan="{2 + len(STATUS_ORDER)}">none</td></tr>'
+
+
+def _custody(custody: Mapping[str, Any] | None) -> dict[str, str]:
+    """The hash sets used and the custody summary (runs, evidence unchanged per source)."""
+    if not isinstance(custody, Mapping):
+        missing = '<tr><td class="muted" colspan="{}">not given to this page: see custody.json</td></tr>'
+        return {"HASH_SETS": missing.format(6), "RUNS": missing.format(4), "UNCHANGED": missing.format(2)}
+    sets = custody.get("hash_sets") if isinstance(custody.get("hash_sets"), list) else []
+    set_rows = [
+        f'<tr><td class="path">{_text(s.get("name"))}</td><td>{_text(s.get("kind"))}</td>'
+        f'<td class="mono">{_text(s.get("version") if s.get("version") is not None else "(none)")}</td>'
+        f'<td>{_text(s.get("source"))}</td><td class="mono">{_text(s.get("category_scheme"))}</td>'
+        f'<td class="num">{_count(s.get("entries"))}</td></tr>'
+        for s in sets if isinstance(s, Mapping)
+    ]
+    runs = custody.get("runs") if isinstance(custody.get("runs"), list) else []
+    run_rows = [
+        f'<tr><td class="num">{i}</td><td class="mono">{_text(r.get("started"))}</td>'
+        f'<td class="mono">{_text(r.get("finished") or "not finished")}</td><td class="num">{_count(r.get("hashed"))}</td></tr>'
+        for i, r in enumerate(runs, 1) if isinstance(r, Mapping)
+    ]
+    source_rows = []
+    for source in custody.get("sources") if isinstance(custody.get("sources"), list) else []:
+        if not isinstance(source, Mapping):
+            continue
+        unchanged = source.get("unchanged")
+        verdict = ('<span class="ok">yes</span>' if unchanged is True else
+                   '<span class="err">NO</span>' if unchanged is False else '<span class="muted">unknown</span>')
+        how = "every file read again after the scan" if source.get("reread") else "metadata only (no second read)"
+        source_rows.append(f'<tr><td class="path">{_text(source.get("path"))}</td>'
+                           f'<td>{verdict} <span class="muted">{how}</span></td></tr>')
+    return {
+        "HASH_SETS": "".join(set_rows) or '<tr><td class="muted" colspan="6">no hash set in the store</td></tr>',
+        "RUNS": "".join(run_rows) or '<tr><td class="muted" colspan="4">none recorded</td></tr>',
+        "UNCHANGED": "".join(source_rows) or '<tr><td class="muted" colspan="2">none recorded</td></tr>',
+    }
+
+
+def _labels(items: Sequence[Mapping[str, Any]], profile: Profile) -> dict[str, dict[str, str]]:
+    """{scheme: {code: label}} for the categories the items' matches carry: what the page shows next to a code."""
+    labels: dict[str, dict[str, str]] = {}
+    for item in items:
+        matches = item.get("matches")
+        for match in matches if isinstance(matches, list) else []:
+            if not isinstance(match, Mapping) or match.get("category") is None:
+                continue
+            scheme, code = match.get("scheme"), str(match.get("category"))
+            found = profile.schemes.get(scheme) if isinstance(scheme, str) else None
+            label = found.label(code) if found else None
+            if label:
+                labels.setdefault(str(scheme), {})[code] = label
+    return labels
+
+
 def _css_status(status: str) -> str:
-    return status if status in _STATUS_RANK else "other"
+    return status if status in STATUS_ORDER else "other"
 
 
 def _csp_hash(text: str) -> str:
     return "'sha256-" + base64.b64encode(hashlib.sha256(text.encode("utf-8")).digest()).decode("ascii") + "'"
 
 
-def render_html(report: Mapping[str, Any]) -> str:
-    """The whole report page as one ASCII string (write it with any encoding, e.g. UTF-8)."""
+def render_html(report: Mapping[str, Any], custody: Mapping[str, Any] | None = None,
+                profile: Profile | None = None) -> str:
+    """The whole report page as one ASCII string (write it with any encoding, e.g. UTF-8).
+
+    `custody`: the summary from `scan.custody.custody_summary` (hash sets, runs, evidence unchanged); without it the
+    page says to look in custody.json. `profile`: where category labels come from (the packaged one by default).
+    """
+    profile = profile or load_profile()
     items = report.get("items") if isinstance(report.get("items"), list) else []
     items = [item if isinstance(item, Mapping) else {} for item in items]
-    values = _header(report, items)
+    values = _header(report, items, profile)
+    values.update(_custody(custody))
     values["DATA"] = embed_json(report)
     values["ORDER"] = embed_json(queue_order(items))
+    values["LABELS"] = embed_json(_labels(items, profile))
     values["CSS"] = _CSS
     values["JS"] = _JS
     values["CSP"] = (
@@ -195,6 +313,8 @@ button { font: inherit; padding: 1px 8px; }
 .kind-alert { color: #7a1610; font-weight: 600; }
 .kind-ignorable { color: var(--muted); }
 .err { color: #7a1610; }
+.ok { color: #1d6b2a; font-weight: 600; }
+.overview .note { max-width: 28em; font-size: 12px; margin: .3em 0 0; }
 #items { table-layout: fixed; }
 #items td { overflow-wrap: anywhere; }
 #items th.col-index { width: 4.5em; }
@@ -210,21 +330,25 @@ button { font: inherit; padding: 1px 8px; }
 _JS = r"""
 (function () {
   "use strict";
-  var RANK = {unknown: 0, error: 1, known: 3, ignorable: 4};
+  var RANK = {unknown: 0, error: 1, "unknown-other": 3, known: 4, ignorable: 5};
   var HELP = {
-    unknown: "not in any hash set: the examiner's queue, possibly new material; review first",
+    unknown: "images and videos in no hash set: the examiner's queue, possibly new material; review first",
     error: "could not be read or hashed, so not checked against any hash set",
+    "unknown-other": "neither image nor video, in no hash set: not possibly new material; review after errors",
     known: "matched a hash set of known material",
     ignorable: "matched only ignorable sets"
   };
   var PAGE = 200;
   var report = JSON.parse(document.getElementById("hw-data").textContent) || {};
   var queue = JSON.parse(document.getElementById("hw-order").textContent) || [];
+  var labels = JSON.parse(document.getElementById("hw-labels").textContent) || {};
   var items = Array.isArray(report.items) ? report.items : [];
   var has = function (o, k) { return o !== null && typeof o === "object" && Object.prototype.hasOwnProperty.call(o, k); };
   var get = function (o, k) { return has(o, k) ? o[k] : undefined; };
   var rank = function (s) { return has(RANK, s) ? RANK[s] : 2; };
   var statusOf = function (it) { var s = get(it, "status"); return s === undefined || s === null ? "(none)" : String(s); };
+  // The queue group, as queue_group() in html.py: unknown files that are neither image nor video are set apart.
+  var groupOf = function (it) { var s = statusOf(it); return s === "unknown" && get(it, "media") === "other" ? "unknown-other" : s; };
   var cssStatus = function (s) { return has(RANK, s) ? s : "other"; };
 
   // Text goes into the DOM through text nodes only. Control, format, bidi and odd space characters become
@@ -259,7 +383,9 @@ _JS = r"""
   function category(m) {
     var c = get(m, "category"), s = get(m, "scheme");
     if (c === undefined || c === null || c === "") return "uncategorised";
-    return (s === undefined || s === null || s === "") ? String(c) : s + ":" + c;
+    var text = (s === undefined || s === null || s === "") ? String(c) : s + ":" + c;
+    var label = get(get(labels, String(s)), String(c));
+    return typeof label === "string" ? text + " (" + label + ")" : text;
   }
   function matchText(m) {
     var parts = [String(get(m, "set") === undefined ? "?" : get(m, "set")), String(get(m, "method") === undefined ? "?" : get(m, "method"))];
@@ -268,6 +394,9 @@ _JS = r"""
     if (get(m, "query_percent") !== undefined && get(m, "query_percent") !== null)
       parts.push("frames " + get(m, "query_percent") + "% / " + get(m, "compared_percent") + "%");
     parts.push(category(m));
+    if (get(m, "series") !== undefined && get(m, "series") !== null && get(m, "series") !== "") parts.push("series " + get(m, "series"));
+    if (get(m, "victim_identified") === true) parts.push("victim identified");
+    if (get(m, "victim_identified") === false) parts.push("victim not identified");
     if (get(m, "entry") !== undefined && get(m, "entry") !== null) parts.push("entry " + get(m, "entry"));
     return parts.join(" \u00b7 ");
   }
@@ -289,7 +418,7 @@ _JS = r"""
   // Sort keys per column. Ties keep the queue order (the sort is stable and starts from it).
   var COLUMNS = [
     {key: "index", label: "#", cmp: function (a, b) { return a - b; }},
-    {key: "status", label: "Status", cmp: function (a, b) { return rank(statusOf(items[a])) - rank(statusOf(items[b])) || cmpStr(statusOf(items[a]), statusOf(items[b])); }},
+    {key: "status", label: "Status", cmp: function (a, b) { return rank(groupOf(items[a])) - rank(groupOf(items[b])) || cmpStr(statusOf(items[a]), statusOf(items[b])); }},
     {key: "path", label: "Path", cmp: function (a, b) { return cmpStr(str(get(items[a], "path")), str(get(items[b], "path"))); }},
     {key: "source", label: "Src", cmp: function (a, b) { return cmpNum(get(items[a], "source"), get(items[b], "source")); }},
     {key: "media", label: "Media", cmp: function (a, b) { return cmpStr(mediaText(items[a]), mediaText(items[b])); }},
@@ -387,12 +516,12 @@ _JS = r"""
     state.page = 0;
     draw();
   }
-  function groupRow(status, n) {
-    var tr = mk("tr", "group"), td = mk("td");
+  function groupRow(group, n) {
+    var tr = mk("tr", "group"), td = mk("td"), status = group === "unknown-other" ? "unknown" : group;
     td.colSpan = COLUMNS.length;
     td.appendChild(mk("span", "st st-" + cssStatus(status), status));
-    put(td, " " + bytes(n) + " item" + (n === 1 ? "" : "s") + " ");
-    td.appendChild(mk("span", "muted", HELP[status] || "unrecognised status"));
+    put(td, " " + (group === "unknown-other" ? "not image or video, " : "") + bytes(n) + " item" + (n === 1 ? "" : "s") + " ");
+    td.appendChild(mk("span", "muted", has(HELP, group) ? HELP[group] : "unrecognised status"));
     tr.appendChild(td);
     return tr;
   }
@@ -440,10 +569,10 @@ _JS = r"""
     if (state.page >= pages) state.page = pages - 1;
     var start = state.page * PAGE, end = Math.min(shown.length, start + PAGE);
     var grouped = state.sort === null, perStatus = {};
-    if (grouped) shown.forEach(function (i) { var s = statusOf(items[i]); perStatus[s] = (perStatus[s] || 0) + 1; });
+    if (grouped) shown.forEach(function (i) { var s = groupOf(items[i]); perStatus[s] = (perStatus[s] || 0) + 1; });
     var frag = document.createDocumentFragment(), prev = null;
     for (var k = start; k < end; k++) {
-      var s = statusOf(items[shown[k]]);
+      var s = groupOf(items[shown[k]]);
       if (grouped && s !== prev) frag.appendChild(groupRow(s, perStatus[s]));
       prev = s;
       frag.appendChild(row(shown[k]));
@@ -500,7 +629,15 @@ _PAGE = """<!DOCTYPE html>
 <div class="overview">
 <section><h2>Sources</h2><table><thead><tr><th>#</th><th>Path</th><th></th></tr></thead><tbody>@@SOURCES@@</tbody></table></section>
 <section><h2>Items by status</h2><table id="summary-status"><tbody>@@STATUS_ROWS@@</tbody></table></section>
-<section><h2>By category</h2><table id="summary-category"><thead><tr><th>Category</th><th>Items</th></tr></thead><tbody>@@CATEGORY_ROWS@@</tbody></table></section>
+<section><h2>Known items by category</h2><table id="summary-category"><thead><tr><th>Scheme</th><th>Code</th><th>Label</th><th>Items</th></tr></thead><tbody>@@CATEGORY_ROWS@@</tbody></table>
+<p class="note muted">Each known item is counted once per scheme, under its most serious category among all its matches; an item categorised in two schemes is counted in both. Labels and order from category profile version @@PROFILE@@.</p></section>
+<section><h2>By media type</h2><table id="summary-media"><thead><tr><th>Media</th><th>Items</th><th>unknown</th><th>error</th><th>known</th><th>ignorable</th></tr></thead><tbody>@@MEDIA_ROWS@@</tbody></table></section>
+</div>
+<div class="overview">
+<section><h2>Hash sets used</h2><table id="hash-sets"><thead><tr><th>Name</th><th>Kind</th><th>Version</th><th>Source</th><th>Category scheme</th><th>Entries</th></tr></thead><tbody>@@HASH_SETS@@</tbody></table></section>
+<section><h2>Custody</h2><table id="custody-runs"><thead><tr><th>Run</th><th>Started (UTC)</th><th>Finished (UTC)</th><th>Items hashed</th></tr></thead><tbody>@@RUNS@@</tbody></table>
+<table id="custody-sources"><thead><tr><th>Source</th><th>Evidence unchanged</th></tr></thead><tbody>@@UNCHANGED@@</tbody></table>
+<p class="note muted">The full record (digests of every file before and after, settings, host, audit head) is custody.json.</p></section>
 </div>
 <h2>Items</h2>
 <noscript><p class="err">The item list needs JavaScript. The full report is embedded in this file as JSON (script element hw-data).</p></noscript>
@@ -522,6 +659,7 @@ _PAGE = """<!DOCTYPE html>
 </div>
 <script type="application/json" id="hw-data">@@DATA@@</script>
 <script type="application/json" id="hw-order">@@ORDER@@</script>
+<script type="application/json" id="hw-labels">@@LABELS@@</script>
 <script>@@JS@@</script>
 </body>
 </html>

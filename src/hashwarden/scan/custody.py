@@ -85,6 +85,25 @@ class Listing:
         return result
 
 
+def custody_summary(
+    runs: list[dict[str, Any]], listings: list[Listing], hash_sets: list[dict[str, Any]], verified_after: bool
+) -> dict[str, Any]:
+    """What report.html shows of the custody record: runs (started/finished UTC), per source whether the evidence is
+    unchanged, and the hash sets used.
+
+    The reports are written before custody.json (which pins report.json by its SHA-256), so the page gets these from
+    the same objects custody.json is made of, not from the file. report.json stays free of timestamps.
+    """
+    return {
+        "runs": [{k: run.get(k) for k in ("started", "finished", "hashed")} for run in runs],
+        "sources": [
+            {"path": listing.root, "unchanged": record["unchanged"], "reread": verified_after}
+            for listing, record in ((listing, listing.record(verified_after)) for listing in listings)
+        ],
+        "hash_sets": hash_sets,
+    }
+
+
 def write_custody(
     out_dir: Path,
     db: CaseDB,

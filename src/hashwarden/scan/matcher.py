@@ -13,6 +13,7 @@ from operator import itemgetter
 from typing import Any
 
 import numpy as np
+from sqlalchemy import select
 from sqlalchemy.engine import Connection, Engine
 
 from hashwarden.errors import ScanError
@@ -23,6 +24,7 @@ from hashwarden.signals.crypto import DIGESTS
 from hashwarden.signals.pdq import DIHEDRAL_NAMES
 from hashwarden.signals.vpdq import VpdqFrame
 from hashwarden.store.hashsets import describe_entries, iter_match_rows, iter_video_frames, list_sets
+from hashwarden.store.schema import entry as entry_table
 
 
 class Matcher:
@@ -82,7 +84,7 @@ class Matcher:
 
         def describe(entry_ids: list[int]) -> dict[int, dict[str, Any]]:
             with engine.connect() as conn:
-                return describe_entries(conn, entry_ids)
+                return describe_with_flags(conn, entry_ids)
 
         return cls(exact, pdq, describe, pdq_threshold, pdq_min_quality, known, videos, video_percents)
 
@@ -184,6 +186,25 @@ def require_alert_entries(conn: Connection, database: str) -> None:
     found = f"{len(alert)} alert set(s), all empty" if alert else "no alert set"
     raise ScanError(f"{database} holds {found}: every item would be reported unknown. Import a hash set first, "
                     "or pass --allow-empty to hash and list the evidence without matching")
+
+
+def describe_with_flags(conn: Connection, entry_ids: list[int]) -> dict[int, dict[str, Any]]:
+    """`describe_entries`, plus the entry's `series` and `victim_identified` where the entry has them.
+
+    The examiner's first questions about a known item are which series it belongs to and whether the child has been
+    identified (an unidentified victim is a child still to be found), so the report carries both with the match.
+    """
+    described = describe_entries(conn, entry_ids)
+    query = select(entry_table.c.id, entry_table.c.series, entry_table.c.victim_identified).where(
+        entry_table.c.id.in_(entry_ids),
+        (entry_table.c.series.is_not(None)) | (entry_table.c.victim_identified.is_not(None)),
+    )
+    for row in conn.execute(query):
+        if row.series is not None:
+            described[row.id]["series"] = row.series
+        if row.victim_identified is not None:
+            described[row.id]["victim_identified"] = bool(row.victim_identified)
+    return described
 
 
 def sets_in_use(conn: Connection) -> list[dict[str, Any]]:

@@ -27,7 +27,7 @@ from hashwarden.evidence.tree import Limits
 from hashwarden.evidence.ewf_verify import verify_ewf
 from hashwarden.report import build_report, write_reports
 from hashwarden.scan.case import CaseDB, CaseLock
-from hashwarden.scan.custody import Listing, write_custody
+from hashwarden.scan.custody import Listing, custody_summary, write_custody
 from hashwarden.scan.parallel import WorkerDied, parallel_map, parallel_stream
 from hashwarden.scan.known_files import open_known_filter
 from hashwarden.scan.matcher import Matcher, item_status, require_alert_entries, sets_in_use
@@ -119,7 +119,7 @@ def run_scan(
         db.commit()
         report = build_report(case, roots, db.items(), db.skipped())
         summary = report["summary"]
-        files = write_reports(out_dir, report)
+        files = write_reports(out_dir, report, custody_summary(db.runs(), listings, hash_sets, verify_after))
         report_sha256 = hashlib.sha256(files["report.json"].read_bytes()).hexdigest()
         with engine.begin() as conn:
             audit.append(conn, "scan", {"case": case, "out": str(out_dir), "report_sha256": report_sha256,
