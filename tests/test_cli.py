@@ -214,3 +214,55 @@ def test_export_vics_writes_the_region_of_the_sets_own_scheme(tmp_path: Path) ->
                check=False)
     assert wrong.returncode == 1 and "d.json" in wrong.stderr and "--region US" in wrong.stderr, wrong.stderr
     assert not (tmp_path / "d.json").exists()
+
+
+def test_cli_conventions(tmp_path: Path) -> None:
+    db = tmp_path / "hw.db"
+    assert hw("--version", db=db).stdout.strip().startswith("hashwarden ")
+    save(scene(5), tmp_path / "ev" / "a.jpg")
+    missing = hw("hash", str(tmp_path / "ev" / "a.jpg"), str(tmp_path / "nope.jpg"), db=db, check=False)
+    assert missing.returncode == 1 and len(missing.stdout.splitlines()) == 1 and "nope.jpg" in missing.stderr
+    listed = subprocess.run([sys.executable, "-m", "hashwarden", "hash", "-"], input=f"{tmp_path / 'ev' / 'a.jpg'}\n",
+                            capture_output=True, text=True, env={**os.environ, "HASHWARDEN_DB": str(db)})
+    assert listed.returncode == 0 and json.loads(listed.stdout)["path"].endswith("a.jpg")
+    (tmp_path / "cat.jsonl").write_text(json.dumps({"path": "x", "md5": "d" * 32, "media": "image",
+                                                    "category": ":a: [bold]B[/]"}) + "\n")
+    hw("import", "hashes", str(tmp_path / "cat.jsonl"), "--set", "[red]odd[/] :a:", db=db)
+    table = hw("set", "list", db=db).stdout
+    assert "[red]odd[/] :a:" in table  # data printed as text: no markup, no emoji
+    rows = [json.loads(line) for line in hw("set", "list", "--json", db=db).stdout.splitlines()]
+    assert rows == [{"name": "[red]odd[/] :a:", "kind": "alert", "source": "local", "category_scheme": None,
+                     "version": None, "description": None, "entries": 1}]
+    case = hw("scan", str(tmp_path / "ev"), "--case", " ", "--out", str(tmp_path / "o"), db=db, check=False)
+    assert case.returncode == 2 and "--case" in case.stderr
+    (tmp_path / "afile").write_text("x")
+    as_file = hw("scan", str(tmp_path / "ev"), "--case", "C", "--out", str(tmp_path / "afile"), db=db, check=False)
+    assert as_file.returncode == 1 and as_file.stderr.strip() == \
+        f"ScanError: --out {tmp_path / 'afile'} is a file, not a case directory"
+    twice = hw("scan", str(tmp_path / "ev"), str(tmp_path / "ev") + "/", "--case", "C", "--out", str(tmp_path / "c"),
+               "--quiet", db=db)
+    assert "scanned once" in twice.stderr
+    report = json.loads((tmp_path / "c" / "report.json").read_text())
+    assert len(report["sources"]) == 1 and report["summary"]["items"] == 1
+    log = tmp_path / "debug.log"
+    import gzip
+    import io
+    import tarfile
+
+    buffer = io.BytesIO()
+    with tarfile.open(fileobj=buffer, mode="w") as archive:
+        info = tarfile.TarInfo("x.bin")
+        info.size = 5000
+        archive.addfile(info, io.BytesIO(bytes(range(256)) * 20))
+    (tmp_path / "ev" / "cut.tar.gz").write_bytes(gzip.compress(buffer.getvalue())[:-40])  # fails while expanded
+    hw("--log-file", str(log), "scan", str(tmp_path / "ev"), "--case", "C", "--out", str(tmp_path / "c2"), "--quiet",
+       "--workers", "2", db=db)
+    text = log.read_text()
+    assert "cut.tar.gz" in text and "Traceback" in text  # the traceback a report line stands for, from a worker
+
+
+def test_workers_zero_counts_the_cores_this_process_may_use() -> None:
+    from hashwarden.config import ScanSettings
+
+    assert ScanSettings(workers=0).worker_count() == len(os.sched_getaffinity(0))
+    assert ScanSettings(workers=3).worker_count() == 3

@@ -15,6 +15,7 @@ from typing import Annotated, Optional
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 from rich.table import Table
 
@@ -22,7 +23,7 @@ from hashwarden import __version__
 from hashwarden.config import PDQ_MATCH_THRESHOLD, PDQ_MIN_QUALITY, ScanSettings, database_url
 from hashwarden.errors import HashwardenError
 
-app = typer.Typer(add_completion=False, no_args_is_help=True)
+app = typer.Typer(no_args_is_help=True)  # --install-completion / --show-completion for bash, zsh, fish
 set_app = typer.Typer(no_args_is_help=True, help="Create and list hash sets.")
 import_app = typer.Typer(no_args_is_help=True, help="Import hash lists into a set (all or nothing).")
 audit_app = typer.Typer(no_args_is_help=True, help="The hash-chained audit log.")
@@ -32,8 +33,9 @@ app.add_typer(import_app, name="import")
 app.add_typer(audit_app, name="audit")
 app.add_typer(export_app, name="export")
 
-out = Console()
-err = Console(stderr=True)
+# Data (set names, paths, categories) is never Rich markup or emoji: `escape` it, and no `:a:` becomes a picture.
+out = Console(emoji=False)
+err = Console(stderr=True, emoji=False)
 
 
 class ExitCode(enum.IntEnum):
@@ -101,21 +103,31 @@ class _RichProgress:
         self._progress.update(self._task, rate=f"{speed:,.1f} items/s" if speed else "")
 
 
-@app.callback()
+@app.callback(invoke_without_command=True)
 def _root(
+    ctx: typer.Context,
     db: DbOption = None,
     version: Annotated[bool, typer.Option("--version", help="Print the version and exit.")] = False,
+    verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Debug log on stderr (tracebacks of item errors).")] = False,
+    log_file: Annotated[Optional[Path], typer.Option("--log-file", help="Write the debug log to this file.")] = None,
 ) -> None:
     """hashwarden: scan seized media against a database of hashes of known abuse material."""
+    from hashwarden.logs import configure_logging
+
     _global_db["db"] = db
     if version:
         out.print(f"hashwarden {__version__}")
         raise typer.Exit()
+    configure_logging(verbose, str(log_file) if log_file else None)
+    if ctx.invoked_subcommand is None:
+        out.print(ctx.get_help())
+        raise typer.Exit(ExitCode.USAGE)
 
 
 @app.command("hash")
 def hash_command(
-    paths: Annotated[list[Path], typer.Argument(help="Files or folders (folders are walked).")],
+    paths: Annotated[list[Path], typer.Argument(help="Files or folders (folders are walked); - reads paths from "
+                                                     "standard input, one per line.")],
     dihedral: Annotated[bool, typer.Option("--dihedral", help="Also print the 8 dihedral PDQ hashes.")] = False,
     workers: Annotated[int, typer.Option("--workers", help="Processes (0 = one per core).")] = 0,
     seconds_per_hash: SecondsPerHash = 1.0,
@@ -128,9 +140,19 @@ def hash_command(
     from hashwarden.scan.hash_files import hash_paths
 
     worker_count = ScanSettings(workers=workers).worker_count()
-    for record in hash_paths([str(p) for p in paths], dihedral=dihedral, workers=worker_count, warn=err.print,
+    names = [line.rstrip("\n") for line in sys.stdin if line.strip()] if [str(p) for p in paths] == ["-"] \
+        else [str(p) for p in paths]
+    problems = []
+
+    def warn(message: str) -> None:
+        problems.append(message)
+        err.print(message, markup=False, highlight=False)
+
+    for record in hash_paths(names, dihedral=dihedral, workers=worker_count, warn=warn,
                              seconds_per_hash=seconds_per_hash):
         sys.stdout.write(json.dumps(record, ensure_ascii=False) + "\n")
+    if any(not message.startswith("skipped ") for message in problems):
+        raise typer.Exit(ExitCode.FATAL)  # a path that could not be read: the listing is incomplete
 
 
 @app.command("match")
@@ -197,19 +219,29 @@ def set_create(
 
     with _engine(db).begin() as conn:
         created = create_set(conn, name, kind, source, scheme, version, description)
-    out.print(f"created hash set [bold]{created.name}[/] ({created.kind})")
+    out.print(f"created hash set [bold]{escape(created.name)}[/] ({created.kind})")
 
 
 @set_app.command("list")
-def set_list(db: DbOption = None) -> None:
+def set_list(
+    as_json: Annotated[bool, typer.Option("--json", help="One JSON object per set, for scripts.")] = False,
+    db: DbOption = None,
+) -> None:
     """List hash sets with their entry counts."""
     from hashwarden.store import list_sets
 
     with _engine(db, create=False).connect() as conn:
         sets = list_sets(conn)
+    if as_json:
+        for s in sets:
+            sys.stdout.write(json.dumps({"name": s.name, "kind": s.kind, "source": s.source,
+                                         "category_scheme": s.category_scheme, "version": s.version,
+                                         "description": s.description, "entries": s.entries}) + "\n")
+        return
     table = Table("name", "kind", "source", "scheme", "version", "entries")
     for s in sets:
-        table.add_row(s.name, s.kind, s.source, s.category_scheme or "", s.version or "", f"{s.entries:,}")
+        table.add_row(*(escape(v) for v in (s.name, s.kind, s.source, s.category_scheme or "", s.version or "")),
+                      f"{s.entries:,}")
     out.print(table)
 
 
@@ -223,12 +255,12 @@ def _import(file: Path, set_name: str, fmt: str, db: str | None, kind: str | Non
         scheme_text = f", category scheme {created['category_scheme']}" if created["category_scheme"] else ""
         out.print(f"created hash set {created['name']} ({created['kind']}{scheme_text}): it did not exist",
                   markup=False, highlight=False)
-    out.print(f"imported {result.added:,} entries into [bold]{set_name}[/] from {file} "
+    out.print(f"imported {result.added:,} entries into [bold]{escape(set_name)}[/] from {escape(str(file))} "
               f"({result.rows:,} records read, {result.duplicates:,} already in the set)")
     if result.deleted or result.updated:
         out.print(f"delta applied: {result.deleted:,} entries deleted, {result.updated:,} updated")
     for field_name, count in sorted(report.dropped.items()):
-        out.print(f"not stored: {field_name} x {count:,}")
+        out.print(f"not stored: {escape(field_name)} x {count:,}")
     for warning in report.warnings[:20]:
         err.print(f"warning: {warning}", markup=False, highlight=False)
     if len(report.warnings) > 20:
@@ -326,14 +358,14 @@ def export_vics(
         count = export_case(_engine(db, create=False), case_dir, out_file, **options)
     else:
         count = export_set(_engine(db, create=False), "vics", set_name, out_file, shape=shape.value, **options)
-    out.print(f"exported {count:,} entries to {out_file}")
+    out.print(f"exported {count:,} entries to {escape(str(out_file))}")
 
 
 def _export_list(fmt: str, set_name: str, out_file: Path, db: str | None, **options: object) -> None:
     from hashwarden.formats.exchange import export_set
 
     count = export_set(_engine(db, create=False), fmt, set_name, out_file, **options)
-    out.print(f"exported {count:,} entries to {out_file}")
+    out.print(f"exported {count:,} entries to {escape(str(out_file))}")
 
 
 @export_app.command("md5sum")
@@ -369,7 +401,7 @@ def audit_verify(db: DbOption = None) -> None:
         out.print(f"audit log intact: {result.rows} rows, head {result.head_hash}")
         return
     for problem in result.problems:
-        err.print(f"[red]{problem}[/]")
+        err.print(f"[red]{escape(problem)}[/]")
     err.print(f"AuditError: audit log does not verify ({len(result.problems)} problems)")
     raise typer.Exit(ExitCode.FATAL)
 
@@ -422,6 +454,11 @@ def scan_command(
 
     if not 0 <= pdq_threshold <= 256:
         raise typer.BadParameter("must be between 0 and 256", param_hint="--pdq-threshold")
+    if not case.strip():
+        raise typer.BadParameter("a case name or number is required (custody.json and the report carry it)",
+                                 param_hint="--case")
+    if len({os.path.abspath(source) for source in sources}) < len(sources):
+        err.print("warning: a source was given more than once; it is scanned once", markup=False)
     settings = ScanSettings(
         pdq_threshold=pdq_threshold, pdq_min_quality=pdq_min_quality, workers=workers, compute_pdq=not no_pdq,
         carve=carve, verify_ewf=verify, known_filter=not no_nsrl, vpdq_seconds_per_hash=seconds_per_hash,
@@ -431,11 +468,16 @@ def scan_command(
     )
     engine = _engine(db, create=allow_empty)
     kwargs = dict(resume=resume, command=sys.argv, verify_after=not no_verify_after)
-    if _show_progress(quiet):
-        with _RichProgress() as progress:
-            result = run_scan(sources, case, out_dir, engine, settings, progress=progress, **kwargs)
-    else:
-        result = run_scan(sources, case, out_dir, engine, settings, **kwargs)
+    try:
+        if _show_progress(quiet):
+            with _RichProgress() as progress:
+                result = run_scan(sources, case, out_dir, engine, settings, progress=progress, **kwargs)
+        else:
+            result = run_scan(sources, case, out_dir, engine, settings, **kwargs)
+    except KeyboardInterrupt:
+        err.print(f"interrupted: what was hashed is kept in {out_dir}/case.db. To continue, run the same command "
+                  "with --resume", markup=False)
+        raise typer.Exit(130) from None
     if not quiet:
         print_summary(result.summary, result.files)
 
@@ -452,10 +494,10 @@ def print_summary(summary: dict, files: dict) -> None:
     table.add_row("total items", f"{summary.get('items', 0):,}")
     out.print(table)
     for key, count in summary.get("by_category", {}).items():
-        out.print(f"  known in category {key}: {count:,}")
+        out.print(f"  known in category {escape(key)}: {count:,}")
     for name in ("report.html", "report.json", "custody.json"):
         if name in files:
-            out.print(f"{name}: {files[name]}")
+            out.print(f"{name}: {escape(str(files[name]))}")
 
 
 @app.command("demo")

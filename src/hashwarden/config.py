@@ -70,4 +70,9 @@ class ScanSettings:
     allow_empty: bool = False
 
     def worker_count(self) -> int:
-        return self.workers if self.workers > 0 else (os.cpu_count() or 1)
+        """`workers`, or 0 = the cores this process may run on (its CPU affinity, as a container or `taskset`
+        sets it), not the machine's."""
+        if self.workers > 0:
+            return self.workers
+        affinity = getattr(os, "sched_getaffinity", None)
+        return len(affinity(0)) if affinity else (os.cpu_count() or 1)

@@ -47,6 +47,9 @@ def _stream_worker(function: Callable[[T], Iterator[R]], tasks: Any, results: An
     """A worker process: run tasks from the queue, sending their results in small batches, until told to stop."""
     import time
 
+    from hashwarden.logs import configure_logging
+
+    configure_logging()
     while True:
         job = tasks.get()
         if job is None:

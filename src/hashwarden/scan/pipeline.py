@@ -139,6 +139,8 @@ def run_scan(
 def _check_sources(sources: list[str], out_dir: Path) -> list[str]:
     if not sources:
         raise ScanError("no source given")
+    if out_dir.exists() and not out_dir.is_dir():
+        raise ScanError(f"--out {out_dir} is a file, not a case directory")
     roots = []
     out_real = os.path.realpath(out_dir)
     for source in sources:
@@ -147,7 +149,8 @@ def _check_sources(sources: list[str], out_dir: Path) -> list[str]:
         real = os.path.realpath(source)
         if os.path.isdir(real) and (out_real == real or out_real.startswith(real.rstrip(os.sep) + os.sep)):
             raise ScanError(f"--out {out_dir} is inside the source {source}: evidence is never written to")
-        roots.append(os.path.abspath(source))
+        if os.path.abspath(source) not in roots:  # a source given twice is scanned once
+            roots.append(os.path.abspath(source))
     return roots
 
 
