@@ -22,3 +22,21 @@ def test_architecture_names_every_package() -> None:
     packages = [p.name for p in (PROJECT / "src" / "hashwarden").iterdir() if (p / "__init__.py").exists()]
     for package in packages:
         assert f"`{package}/`" in text, package
+
+
+def test_readme_python_api_example_runs() -> None:
+    """The README's Python API example is executed as written: the public names exist and do what it says."""
+    text = (PROJECT / "README.md").read_text()
+    section = text.split("## Python API", 1)[1]
+    code = section.split("```python\n", 1)[1].split("```", 1)[0]
+    exec(compile(code, "README.md (Python API)", "exec"), {})
+
+
+def test_public_api_names() -> None:
+    import hashwarden
+    import hashwarden.index
+
+    assert set(hashwarden.__all__) >= {"hash_file", "open_store", "PDQIndex", "Matcher"}
+    assert hashwarden.PDQIndex is hashwarden.index.PDQIndex
+    for name in hashwarden.__all__:
+        assert getattr(hashwarden, name) is not None

@@ -3,5 +3,6 @@ PDQ range-search index they use (`pdq_index`)."""
 
 from hashwarden.index.exact import ExactIndex
 from hashwarden.index.hamming import HammingIndex
+from hashwarden.index.pdq_index import PDQIndex
 
-__all__ = ["ExactIndex", "HammingIndex"]
+__all__ = ["ExactIndex", "HammingIndex", "PDQIndex"]

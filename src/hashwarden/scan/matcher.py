@@ -16,6 +16,7 @@ import numpy as np
 from sqlalchemy import select
 from sqlalchemy.engine import Connection, Engine
 
+from hashwarden.config import PDQ_MATCH_THRESHOLD, PDQ_MIN_QUALITY
 from hashwarden.errors import ScanError
 from hashwarden.index import ExactIndex, HammingIndex
 from hashwarden.index.video import COMPARED_MATCH_PERCENT, QUERY_MATCH_PERCENT, VideoIndex, VideoMatch
@@ -56,7 +57,8 @@ class Matcher:
 
     @classmethod
     def from_store(
-        cls, engine: Engine, pdq_threshold: int, pdq_min_quality: int, known: KnownFilter | None = None,
+        cls, engine: Engine, pdq_threshold: int = PDQ_MATCH_THRESHOLD, pdq_min_quality: int = PDQ_MIN_QUALITY,
+        known: KnownFilter | None = None,
         video_percents: tuple[float, float] = (QUERY_MATCH_PERCENT, COMPARED_MATCH_PERCENT),
     ) -> "Matcher":
         """Read every entry's digests once (streamed) into the indexes; with a known-file filter, the digests of
