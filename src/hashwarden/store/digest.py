@@ -55,10 +55,13 @@ def _sum_rows(conn: Connection, query: Any, tag: str, group: bool) -> dict[Any, 
     totals: dict[Any, list[int]] = {}
     shake, from_bytes = hashlib.shake_256, int.from_bytes
     for rows in conn.execute(query.execution_options(yield_per=_FETCH)).partitions():
+        # Both drivers return binary columns as bytes; a memoryview would repr as its address, so a driver that
+        # returns them is converted (checked on each partition's first row: a column's type does not vary).
+        convert = bool(rows) and any(isinstance(v, memoryview) for v in rows[0])
         for row in rows:
-            key, values = (row[0], tuple(row[1:])) if group else (None, tuple(row))
-            values = tuple(bytes(v) if isinstance(v, memoryview) else v for v in values)
-            term = from_bytes(shake(repr((tag, *values)).encode("utf-8")).digest(WIDTH), "little")
+            values = tuple(bytes(v) if isinstance(v, memoryview) else v for v in row) if convert else row
+            key = values[0] if group else None
+            term = from_bytes(shake(repr((tag, *values[group:])).encode("utf-8")).digest(WIDTH), "little")
             total = totals.get(key)
             if total is None:
                 totals[key] = [1, term]
