@@ -20,7 +20,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 
 from hashwarden import __version__
-from hashwarden.config import PDQ_MATCH_THRESHOLD, PDQ_MIN_QUALITY, ScanSettings, database_url
+from hashwarden.config import ENV_EXAMINER, PDQ_MATCH_THRESHOLD, PDQ_MIN_QUALITY, ScanSettings, database_url
 from hashwarden.errors import HashwardenError
 
 app = typer.Typer(no_args_is_help=True)  # --install-completion / --show-completion for bash, zsh, fish
@@ -110,11 +110,16 @@ def _root(
     version: Annotated[bool, typer.Option("--version", help="Print the version and exit.")] = False,
     verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Debug log on stderr (tracebacks of item errors).")] = False,
     log_file: Annotated[Optional[Path], typer.Option("--log-file", help="Write the debug log to this file.")] = None,
+    examiner: Annotated[Optional[str], typer.Option(
+        "--examiner", help=f"Examiner named in the audit log (default ${ENV_EXAMINER}; without one, the OS user, "
+                           "marked as such).")] = None,
 ) -> None:
     """hashwarden: scan seized media against a database of hashes of known abuse material."""
     from hashwarden.logs import configure_logging
 
     _global_db["db"] = db
+    if examiner is not None:  # through the environment: the library and scan workers read config.examiner()
+        os.environ[ENV_EXAMINER] = examiner
     if version:
         out.print(f"hashwarden {__version__}")
         raise typer.Exit()
@@ -391,19 +396,69 @@ def export_pdq(out_file: OutOption, set_name: Annotated[str, typer.Option("--set
 
 
 @audit_app.command("verify")
-def audit_verify(db: DbOption = None) -> None:
-    """Recompute the audit chain; exit 1 if any row was edited or removed."""
-    from hashwarden.store import audit
+def audit_verify(
+    checkpoint: Annotated[Optional[Path], typer.Option(
+        "--checkpoint", help="A signed checkpoint (`audit checkpoint`): also prove nothing before it changed.")] = None,
+    public_key: Annotated[Optional[Path], typer.Option(
+        "--public-key", help="The key the checkpoint must be signed by (KEY.pub from `audit keygen`).")] = None,
+    db: DbOption = None,
+) -> None:
+    """Recompute the audit chain and every set's content digest; exit 1 if a row or an entry was changed."""
+    from hashwarden.store import audit, checkpoint as checkpoints
 
     with _engine(db, create=False).connect() as conn:
-        result = audit.verify(conn)
+        if checkpoint is None:
+            result, signer = audit.verify(conn), None
+        else:
+            result, signer = checkpoints.verify_with(conn, checkpoint, public_key)
+    _print_audit(result, signer, trusted=public_key is not None)
+
+
+def _print_audit(result, signer: str | None, trusted: bool) -> None:  # noqa: ANN001 - store.audit.AuditVerification
+    for note in result.notes:
+        err.print(f"note: {note}", markup=False, highlight=False)
     if result.ok:
-        out.print(f"audit log intact: {result.rows} rows, head {result.head_hash}")
+        out.print(f"audit log intact: {result.rows} rows, head {result.head_hash}; entries of {result.sets} set(s) match")
+        if signer:
+            out.print(f"checkpoint verified, signed by key {signer}" + ("" if trusted else
+                      " (no --public-key given: compare this fingerprint with the examiner's key)"))
         return
     for problem in result.problems:
-        err.print(f"[red]{escape(problem)}[/]")
+        err.print(f"[red]{escape(problem)}[/]", highlight=False)
     err.print(f"AuditError: audit log does not verify ({len(result.problems)} problems)")
     raise typer.Exit(ExitCode.FATAL)
+
+
+@audit_app.command("checkpoint")
+def audit_checkpoint(
+    key: Annotated[Path, typer.Option("--key", help="Ed25519 private key (PEM) kept outside the database.")],
+    output: Annotated[Optional[Path], typer.Option(
+        "--output", "-o", help="Checkpoint file to write (default: standard output).")] = None,
+    db: DbOption = None,
+) -> None:
+    """Verify the log, then sign its head and the sets' digests; keep the file outside the database."""
+    from hashwarden.store import checkpoint as checkpoints
+
+    with _engine(db, create=False).connect() as conn:
+        document = checkpoints.create(conn, checkpoints.load_private(key))
+    text = json.dumps(document, indent=2, sort_keys=True) + "\n"
+    if output is None:
+        sys.stdout.write(text)
+        return
+    output.write_text(text, encoding="utf-8")
+    statement = document["statement"]
+    err.print(f"checkpoint of {statement['rows']} rows (head {statement['head']}) signed by key "
+              f"{document['fingerprint']}: {output}", highlight=False)
+
+
+@audit_app.command("keygen")
+def audit_keygen(
+    out_file: Annotated[Path, typer.Option("--out", help="Private key file to create (mode 0600; KEY.pub beside it).")],
+) -> None:
+    """Make an Ed25519 key pair for `audit checkpoint`; keep the private key off the database's machine."""
+    from hashwarden.store import checkpoint as checkpoints
+
+    out.print(f"key {out_file} (public: {out_file}.pub), fingerprint {checkpoints.keygen(out_file)}", highlight=False)
 
 
 @app.command("scan")

@@ -30,6 +30,11 @@ MAX_VIDEO_MEMBER_BYTES = 2 * 1024 * 1024 * 1024
 ENV_DB = "HASHWARDEN_DB"
 DEFAULT_DB_PATH = "hashwarden.db"
 
+# Audit: who did it. The examiner's name, from $HASHWARDEN_EXAMINER (the CLI's --examiner sets it); without one,
+# audit rows name the OS user followed by this note, so that a reader knows no examiner was configured.
+ENV_EXAMINER = "HASHWARDEN_EXAMINER"
+OS_USER_NOTE = "OS user; no examiner name configured"
+
 # Scan: the writer commits at least this often, so a killed scan loses at most this much work.
 COMMIT_EVERY_ITEMS = 200
 COMMIT_EVERY_SECONDS = 2.0
@@ -41,6 +46,12 @@ def database_url(db: str | None = None) -> str:
     if "://" in value:
         return value
     return f"sqlite:///{os.path.abspath(value)}"
+
+
+def examiner() -> str | None:
+    """The configured examiner name ($HASHWARDEN_EXAMINER, surrounding blanks removed), or None."""
+    name = (os.environ.get(ENV_EXAMINER) or "").strip()
+    return name or None
 
 
 @dataclass(frozen=True)

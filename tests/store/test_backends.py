@@ -19,9 +19,11 @@ from hashwarden.store.schema import entry
 FIXED_TS = "2024-01-02T03:04:05.000006Z"
 # Text a backend could alter: non-ASCII, astral plane, quotes, backslash, control characters, trailing spaces.
 AWKWARD = {"name": "Ünïcødé ✓ 🙂", "quote": "it's \"q\" \\ back", "ws": "tab\there\nline  ", "n": 10**15}
-ACTOR = "analyst@höst"
-# sha256 chain over the three events below, computed once in Python: any backend must give exactly this.
-EXPECTED_HEAD = "6353a764c99482ffedcc9f4287e04747fada18be641dd1e33fe35652a7a4d0bd"
+ACTOR = "analyst Ünï"
+HOST = "höst-01"
+# sha256 chain over the three events below (host in its own field), computed once in Python: any backend must
+# give exactly this.
+EXPECTED_HEAD = "90169a822ca5d8f769a305b69a83a7edc3cd6a139ee89122cdf29a23ed1a931f"
 
 
 def _run_at_once(targets: list, deadlock: str) -> None:
@@ -37,12 +39,14 @@ def _run_at_once(targets: list, deadlock: str) -> None:
 def _expected_chain() -> str:
     prev = audit.GENESIS
     for row_id in (1, 2, 3):
-        prev = audit.row_hash(row_id, FIXED_TS, ACTOR, "test", audit.canonical_json({**AWKWARD, "i": row_id}), prev)
+        prev = audit.row_hash(row_id, FIXED_TS, ACTOR, "test", audit.canonical_json({**AWKWARD, "i": row_id}), prev,
+                              HOST)
     return prev
 
 
 def test_audit_chain_hashes_identical_text_on_every_backend(store_engine, monkeypatch) -> None:
     monkeypatch.setattr(audit, "utc_now", lambda: FIXED_TS)
+    monkeypatch.setattr(audit.socket, "gethostname", lambda: HOST)
     with store_engine.begin() as conn:
         for row_id in (1, 2, 3):
             audit.append(conn, "test", {**AWKWARD, "i": row_id}, actor=ACTOR)

@@ -3,8 +3,13 @@
 Each row's hash covers its own fields and the previous row's hash, so editing or deleting any row breaks the chain
 from that point on; the `audit_head` row (count and last hash, updated in the same transaction) catches the
 deletion of the newest rows. Someone able to rewrite the whole database could rebuild the chain, so the head hash
-is also printed by `hashwarden audit verify` and written into each case's custody record, where it can be kept
-outside the database.
+is also printed by `hashwarden audit verify`, written into each case's custody record, and signed by `audit
+checkpoint` (store/checkpoint.py), where it can be kept outside the database.
+
+The chain also proves the data: every change of a set records the set's content digest (store/digest.py) in its
+row, and `verify` recomputes each set's digest from its entries and compares it with the latest recorded one.
+
+Who: the configured examiner name (config.examiner()), else the OS user marked as such; the host is its own field.
 """
 
 from __future__ import annotations
@@ -20,25 +25,37 @@ from sqlalchemy import insert, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Connection
 
+from hashwarden import config
+from hashwarden.errors import StoreError
+from hashwarden.store import digest
 from hashwarden.store.db import utc_now
-from hashwarden.store.schema import audit, audit_head
+from hashwarden.store.schema import audit, audit_head, hash_set
 
 GENESIS = "0" * 64
 
 
+MAX_ACTOR = 200  # the column's length
+
+
 def default_actor() -> str:
-    """user@host of the process: who did it, as far as the machine knows."""
+    """The examiner named in the configuration; else the OS user, marked as such so that a reader of the log
+    knows no examiner was named (a shared account such as root identifies nobody)."""
+    name = config.examiner()
+    if name:
+        return name
     try:
         user = getpass.getuser()
     except Exception:  # noqa: BLE001 - no user name in some containers
         user = "unknown"
-    return f"{user}@{socket.gethostname()}"
+    return f"{user} ({config.OS_USER_NOTE})"
 
 
-def row_hash(row_id: int, ts: str, actor: str, action: str, details: str, prev_hash: str) -> str:
-    """The chain hash of one row; the unit separator keeps fields from running into each other."""
-    text = "\x1f".join((str(row_id), ts, actor, action, details, prev_hash))
-    return hashlib.sha256(text.encode("utf-8")).hexdigest()
+def row_hash(row_id: int, ts: str, actor: str, action: str, details: str, prev_hash: str,
+             host: str | None = None) -> str:
+    """The chain hash of one row; the unit separator keeps fields from running into each other. Rows written
+    before the host had its own column (host NULL) hash as they always did."""
+    fields = (str(row_id), ts, actor, action, details, prev_hash, *(() if host is None else (host,)))
+    return hashlib.sha256("\x1f".join(fields).encode("utf-8")).hexdigest()
 
 
 def canonical_json(value: Any) -> str:
@@ -68,13 +85,37 @@ def append(conn: Connection, action: str, details: dict[str, Any], actor: str | 
     row_id = count + 1
     ts = utc_now()
     who = actor or default_actor()
+    if len(who) > MAX_ACTOR:
+        raise StoreError(f"examiner name longer than {MAX_ACTOR} characters: {who[:40]!r}...")
+    host = socket.gethostname()
     text = canonical_json(details)
-    digest = row_hash(row_id, ts, who, action, text, prev)
-    conn.execute(
-        insert(audit).values(id=row_id, ts=ts, actor=who, action=action, details=text, prev_hash=prev, row_hash=digest)
-    )
-    conn.execute(update(audit_head).where(audit_head.c.id == 1).values(count=row_id, head_hash=digest))
-    return digest
+    chained = row_hash(row_id, ts, who, action, text, prev, host)
+    conn.execute(insert(audit).values(
+        id=row_id, ts=ts, actor=who, host=host, action=action, details=text, prev_hash=prev, row_hash=chained))
+    conn.execute(update(audit_head).where(audit_head.c.id == 1).values(count=row_id, head_hash=chained))
+    return chained
+
+
+def recorded_content(conn: Connection, set_id: int) -> digest.SetContent | None:
+    """The set's content as its latest change recorded it, or None (a set made before digests were recorded).
+
+    Rows are read newest first and only those whose details mention content; the log holds one row per import,
+    scan and export, so this stays small next to the entries.
+    """
+    query = (select(audit.c.details).where(audit.c.details.like('%"content":%')).order_by(audit.c.id.desc()))
+    for (text,) in conn.execute(query):
+        content = _content_of(text)
+        if content is not None and content.set_id == set_id:
+            return content
+    return None
+
+
+def _content_of(details: str) -> digest.SetContent | None:
+    try:
+        value = json.loads(details).get("content")
+        return digest.SetContent.from_json(value) if isinstance(value, dict) else None
+    except (ValueError, KeyError, TypeError, AttributeError):
+        return None
 
 
 @dataclass
@@ -84,25 +125,37 @@ class AuditVerification:
     rows: int = 0
     head_hash: str = GENESIS
     problems: list[str] = field(default_factory=list)
+    sets: int = 0  # sets whose entries were recomputed and matched
+    notes: list[str] = field(default_factory=list)  # not failures: e.g. sets older than content digests
+    # for checkpoints: each row's hash, and the set content a row recorded (by row id)
+    chain: dict[int, str] = field(default_factory=dict, repr=False)
+    contents: dict[int, dict[int, digest.SetContent]] = field(default_factory=dict, repr=False)
 
     @property
     def ok(self) -> bool:
         return not self.problems
 
 
-def verify(conn: Connection) -> AuditVerification:
-    """Recompute the chain from the first row and compare it with every stored hash and the head."""
+def verify(conn: Connection, data: bool = True) -> AuditVerification:
+    """Recompute the chain from the first row and compare it with every stored hash and the head; with `data`,
+    recompute every set's content digest and compare it with the one its latest change recorded."""
     result = AuditVerification()
     prev = GENESIS
     expected_id = 1
+    latest: dict[int, tuple[int, str, digest.SetContent]] = {}  # set id: (row id, time, content)
     for row in conn.execute(select(audit).order_by(audit.c.id)):
         if row.id != expected_id:
             result.problems.append(f"row {expected_id} is missing (next row is {row.id})")
             expected_id = row.id
         if row.prev_hash != prev:
             result.problems.append(f"row {row.id}: previous-hash link broken (a row before it was changed or removed)")
-        if row_hash(row.id, row.ts, row.actor, row.action, row.details, row.prev_hash) != row.row_hash:
+        if row_hash(row.id, row.ts, row.actor, row.action, row.details, row.prev_hash, row.host) != row.row_hash:
             result.problems.append(f"row {row.id}: contents do not match its hash (edited)")
+        content = _content_of(row.details) if '"content":' in row.details else None
+        if content is not None:
+            latest[content.set_id] = (row.id, row.ts, content)
+            result.contents[row.id] = {content.set_id: content}
+        result.chain[row.id] = row.row_hash
         prev = row.row_hash
         expected_id += 1
         result.rows += 1
@@ -116,7 +169,38 @@ def verify(conn: Connection) -> AuditVerification:
             result.problems.append(f"head records {head.count} rows but {result.rows} are present (rows removed)")
         if head.head_hash != prev:
             result.problems.append("head hash differs from the last row's hash (last rows changed or removed)")
+    if data:
+        _verify_data(conn, latest, result)
     return result
+
+
+def _verify_data(conn: Connection, latest: dict[int, tuple[int, str, digest.SetContent]],
+                 result: AuditVerification) -> None:
+    """Every set's entries, recomputed in one pass, against the content its latest recorded change left."""
+    actual = digest.all_sets(conn)
+    sets = {row.id: row for row in conn.execute(select(hash_set))}
+    for set_id, row in sorted(sets.items(), key=lambda item: item[1].name):
+        if set_id not in latest:
+            result.notes.append(f"set {row.name!r}: no content digest recorded yet (created before hashwarden "
+                                f"recorded them); its next import records one")
+            continue
+        audit_id, ts, recorded = latest[set_id]
+        entries, value = actual.get(set_id, (0, 0))
+        changed = [what for what, differs in (
+            ("entries", entries != recorded.entries or value != recorded.digest),
+            ("name", row.name != recorded.name), ("kind", row.kind != recorded.kind),
+            ("category scheme", row.category_scheme != recorded.category_scheme)) if differs]
+        if changed:
+            detail = (f"{recorded.entries} entries recorded, {entries} present" if entries != recorded.entries
+                      else ", ".join(changed) + " differ")
+            result.problems.append(f"set {row.name!r}: entries changed outside hashwarden since {ts} (the last "
+                                   f"recorded change, audit row {audit_id}; {detail})")
+        else:
+            result.sets += 1
+    for set_id, (audit_id, ts, recorded) in sorted(latest.items()):
+        if set_id not in sets:
+            result.problems.append(f"set {recorded.name!r} (id {set_id}) was removed outside hashwarden since {ts} "
+                                   f"(audit row {audit_id})")
 
 
 def head(conn: Connection) -> tuple[int, str]:

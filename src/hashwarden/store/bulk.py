@@ -38,7 +38,7 @@ import numpy as np
 from sqlalchemy import func, insert, select, text, update
 from sqlalchemy.engine import Connection, Engine
 
-from hashwarden.store import audit
+from hashwarden.store import audit, digest
 from hashwarden.store.db import utc_now
 from hashwarden.store.hashsets import EntryRecord, HashSet, get_set
 from hashwarden.store.schema import entry, import_run, vpdq_frame
@@ -72,6 +72,9 @@ class ImportResult:
     duplicates: int
     deleted: int = 0
     updated: int = 0
+    # the set's content-digest term of entries earlier imports had added and this one updated or deleted
+    # (store.digest.change_of); what this import added is summed when it is recorded
+    content_change: int = 0
 
     def to_json(self) -> dict[str, int]:
         return {"import_id": self.import_id, "rows": self.rows, "added": self.added, "duplicates": self.duplicates,
@@ -99,12 +102,18 @@ def record_import(
     details: dict[str, Any] | None,
 ) -> None:
     """Complete an import's record once its rows are in: the file digest and what the reader noticed go on the
-    import_run row, and the import is appended to the audit log (same transaction)."""
+    import_run row, and the import is appended to the audit log (same transaction) with the set's new content
+    digest. Every change of a set's entries (imports and NSRL deltas) ends here."""
     extra = details or {}
     conn.execute(update(import_run).where(import_run.c.id == result.import_id).values(
         file_sha256=file_sha256, details=audit.canonical_json(extra) if extra else None))
+    target = get_set(conn, set_name)
+    content = digest.after_import(
+        conn, target.id, result.import_id, added=result.added, deleted=result.deleted, change=result.content_change,
+        before=audit.recorded_content(conn, target.id))
     audit.append(conn, "import", {"set": set_name, "format": fmt, "file": file, "file_sha256": file_sha256,
-                                  **result.to_json(), **({"details": extra} if extra else {})})
+                                  **result.to_json(), **({"details": extra} if extra else {}),
+                                  "content": content.to_json()})
 
 
 def load(

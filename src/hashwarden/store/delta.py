@@ -17,6 +17,7 @@ from typing import Any
 from sqlalchemy import and_, select, update
 from sqlalchemy.engine import Connection
 
+from hashwarden.store import digest
 from hashwarden.store.audit import canonical_json
 from hashwarden.store.bulk import ImportResult, add_records, finish_import, start_import
 from hashwarden.store.hashsets import EntryRecord, HashSet
@@ -31,9 +32,10 @@ def apply_delta(
 ) -> ImportResult:
     """Apply ops (`formats.nsrl.DeltaOp`) in file order within the caller's transaction; consecutive inserts are
     loaded in bulk. What cannot be applied goes to `warnings`; changes to tables the store does not keep are
-    counted in `ignored`."""
+    counted in `ignored`. The entries that earlier imports had added and this delta deletes or updates are
+    subtracted from (and, updated, added back to) the set's content digest: `ImportResult.content_change`."""
     import_id = start_import(conn, target, fmt="nsrl-delta", file=file, file_sha256=file_sha256)
-    rows = added = deleted = updated = 0
+    rows = added = deleted = updated = change = 0
     pending: list[EntryRecord] = []
 
     def flush() -> None:
@@ -58,12 +60,17 @@ def apply_delta(
             warnings.append(f"line {op.line}: FILE {op.action} names no hash; not applied")
             continue
         if op.action == "delete":
+            change -= digest.change_of(conn, condition, import_id)
             deleted += conn.execute(entry.delete().where(condition)).rowcount
         elif op.action == "update":
-            updated += _update(conn, condition, op.values)
+            # by id: an update may change the very hashes the condition names
+            by_id = entry.c.id.in_([row.id for row in _matching(conn, condition)])
+            change -= digest.change_of(conn, by_id, import_id)
+            updated += _update(conn, by_id, op.values)
+            change += digest.change_of(conn, by_id, import_id)
     flush()
     result = finish_import(conn, import_id, rows, added)
-    return ImportResult(result.import_id, rows, added, rows - added, deleted, updated)
+    return ImportResult(result.import_id, rows, added, rows - added, deleted, updated, content_change=change)
 
 
 def _condition(set_id: int, key: dict[str, Any]) -> Any:

@@ -91,7 +91,11 @@ def create_set(
             set_id = conn.execute(insert(hash_set).values(**values)).inserted_primary_key[0]
     except IntegrityError as exc:
         raise StoreError(f"a hash set named {name!r} already exists") from exc
-    audit.append(conn, "set.create", {k: v for k, v in values.items() if k not in ("created_at", "updated_at")})
+    from hashwarden.store.digest import empty
+
+    content = empty(set_id, name, kind, category_scheme).to_json()
+    audit.append(conn, "set.create", {**{k: v for k, v in values.items() if k not in ("created_at", "updated_at")},
+                                      "content": content})
     return HashSet(set_id, name, source, kind, category_scheme, version, description)
 
 

@@ -114,11 +114,12 @@ audit = Table(
     metadata,
     Column("id", Integer, primary_key=True, autoincrement=False),
     Column("ts", String(32), nullable=False),
-    Column("actor", String(200), nullable=False),
+    Column("actor", String(200), nullable=False),  # the examiner (config.examiner), else the OS user, marked
     Column("action", String(64), nullable=False),
     Column("details", Text, nullable=False),  # canonical JSON
     Column("prev_hash", String(64), nullable=False),
     Column("row_hash", String(64), nullable=False),
+    Column("host", String(255)),  # machine name (migration 0005; NULL in older rows, which hash without it)
 )
 
 # One row: the chain's head, updated in the same transaction as each append. It serialises appenders (a row lock
