@@ -111,18 +111,30 @@ def hash_command(
     paths: Annotated[list[Path], typer.Argument(help="Files or folders (folders are walked).")],
     dihedral: Annotated[bool, typer.Option("--dihedral", help="Also print the 8 dihedral PDQ hashes.")] = False,
     workers: Annotated[int, typer.Option("--workers", help="Processes (0 = one per core).")] = 0,
-    seconds_per_hash: SecondsPerHash = 1.0,
+    for_set: Annotated[bool, typer.Option(
+        "--for-set", help="Hashes meant for a hash set (`import hashes`): videos hashed at every frame, so trimmed "
+        "copies are found.")] = False,
+    seconds_per_hash: Annotated[Optional[float], typer.Option(
+        "--seconds-per-hash", min=0.0, help="Videos: hash one frame per this many seconds (0 = every frame; "
+        "default 1, or every frame with --for-set; given with --for-set, it wins).")] = None,
 ) -> None:
     """Hash files: one JSON object per file per line (md5, sha1, sha256, media, pdq, pdq_quality; for videos
     vpdq: [{frame, quality, pdq, timestamp}]).
 
     Example: hashwarden hash photos/ > hashes.jsonl
+    Example: hashwarden hash --for-set known/ > known.jsonl && hashwarden import hashes known.jsonl --set local
     """
-    from hashwarden.scan.hash_files import hash_paths
+    from hashwarden.config import VPDQ_QUERY_SECONDS_PER_HASH
+    from hashwarden.scan.hash_files import hash_for_set, hash_paths
 
     worker_count = ScanSettings(workers=workers).worker_count()
-    for record in hash_paths([str(p) for p in paths], dihedral=dihedral, workers=worker_count, warn=err.print,
-                             seconds_per_hash=seconds_per_hash):
+    options = {"dihedral": dihedral, "workers": worker_count, "warn": err.print}
+    if for_set:
+        records = hash_for_set([str(p) for p in paths], seconds_per_hash=seconds_per_hash, **options)
+    else:
+        rate = VPDQ_QUERY_SECONDS_PER_HASH if seconds_per_hash is None else seconds_per_hash
+        records = hash_paths([str(p) for p in paths], seconds_per_hash=rate, **options)
+    for record in records:
         sys.stdout.write(json.dumps(record, ensure_ascii=False) + "\n")
 
 
