@@ -74,6 +74,7 @@ bench: $(VENV)/.installed-bench sysdeps-bench
 	$(BIN)/python bench/known_filter.py
 	$(BIN)/python bench/pdq_index.py
 	$(BIN)/python bench/vpdq.py
+	$(BIN)/python bench/vpdq_trim.py
 
 clean:
 	rm -rf $(VENV) demo-output

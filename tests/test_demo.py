@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from hashwarden.demo.run import SEIZED_COPIES, UNRELATED_SEEDS, run_demo
+from hashwarden.demo.run import SEIZED_COPIES, SEIZED_VIDEO, UNRELATED_SEEDS, run_demo
 from hashwarden.errors import ScanError
 
 
@@ -20,6 +20,7 @@ def test_demo_shows_every_status(tmp_path: Path) -> None:
     assert result.summary["skipped"] == 1
     for _, kind, name in SEIZED_COPIES:
         assert items[name]["status"] == "known", (kind, name, items[name])
+    assert items[SEIZED_VIDEO]["status"] == "known", items[SEIZED_VIDEO]  # trimmed by 0.5 s: set holds every frame
     for seed in UNRELATED_SEEDS:
         assert items[f"Pictures/unsorted/photo_{seed}.jpg"]["status"] == "unknown"
     custody = json.loads((tmp_path / "demo" / "case" / "custody.json").read_text())

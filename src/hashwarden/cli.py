@@ -135,14 +135,21 @@ def hash_command(
                                                      "standard input, one per line.")],
     dihedral: Annotated[bool, typer.Option("--dihedral", help="Also print the 8 dihedral PDQ hashes.")] = False,
     workers: Annotated[int, typer.Option("--workers", help="Processes (0 = one per core).")] = 0,
-    seconds_per_hash: SecondsPerHash = 1.0,
+    for_set: Annotated[bool, typer.Option(
+        "--for-set", help="Hashes meant for a hash set (`import hashes`): videos hashed at every frame, so trimmed "
+        "copies are found.")] = False,
+    seconds_per_hash: Annotated[Optional[float], typer.Option(
+        "--seconds-per-hash", min=0.0, help="Videos: hash one frame per this many seconds (0 = every frame; "
+        "default 1, or every frame with --for-set; given with --for-set, it wins).")] = None,
 ) -> None:
     """Hash files: one JSON object per file per line (md5, sha1, sha256, media, pdq, pdq_quality; for videos
     vpdq: [{frame, quality, pdq, timestamp}]).
 
     Example: hashwarden hash photos/ > hashes.jsonl
+    Example: hashwarden hash --for-set known/ > known.jsonl && hashwarden import hashes known.jsonl --set local
     """
-    from hashwarden.scan.hash_files import hash_paths
+    from hashwarden.config import VPDQ_QUERY_SECONDS_PER_HASH
+    from hashwarden.scan.hash_files import hash_for_set, hash_paths
 
     worker_count = ScanSettings(workers=workers).worker_count()
     names = [line.rstrip("\n") for line in sys.stdin if line.strip()] if [str(p) for p in paths] == ["-"] \
@@ -153,8 +160,13 @@ def hash_command(
         problems.append(message)
         err.print(message, markup=False, highlight=False)
 
-    for record in hash_paths(names, dihedral=dihedral, workers=worker_count, warn=warn,
-                             seconds_per_hash=seconds_per_hash):
+    options = {"dihedral": dihedral, "workers": worker_count, "warn": warn}
+    if for_set:
+        records = hash_for_set(names, seconds_per_hash=seconds_per_hash, **options)
+    else:
+        rate = VPDQ_QUERY_SECONDS_PER_HASH if seconds_per_hash is None else seconds_per_hash
+        records = hash_paths(names, seconds_per_hash=rate, **options)
+    for record in records:
         sys.stdout.write(json.dumps(record, ensure_ascii=False) + "\n")
     if any(not message.startswith("skipped ") for message in problems):
         raise typer.Exit(ExitCode.FATAL)  # a path that could not be read: the listing is incomplete

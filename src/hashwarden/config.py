@@ -25,6 +25,13 @@ MAX_IMAGE_BYTES = 512 * 1024 * 1024
 # Videos inside archives and disk images are decoded from memory (FFmpeg seeks, and nothing of the evidence is
 # ever written to disk), up to this size; larger ones get their digests and a note.
 MAX_VIDEO_MEMBER_BYTES = 2 * 1024 * 1024 * 1024
+# Videos: a scan hashes one frame per this many seconds (the query rate, the reference's default).
+VPDQ_QUERY_SECONDS_PER_HASH = 1.0
+# Videos hashed for a hash set (`hashwarden hash --for-set`) keep every frame (0): a copy trimmed at any offset
+# then samples frames the set holds. At 1/s a copy trimmed by 0.1-0.9 s was found 3 % of the time on the sample
+# videos (their content moves within a few frames), at every frame 99 %, for ~30x the frames stored at 30 fps
+# (bench/vpdq_trim.py, figures in docs/architecture.md).
+VPDQ_SET_SECONDS_PER_HASH = 0.0
 
 # Store
 ENV_DB = "HASHWARDEN_DB"

@@ -2,7 +2,9 @@
 
 It builds what an examiner meets: an alert hash set made from some "known" images, a known-benign (ignorable)
 set, and a "seized" folder holding exact copies, re-encoded, resized, cropped, rotated and mirrored copies,
-unrelated images, corrupt files and a nested tree, then scans it so that every status appears in the report.
+a known video's copy trimmed by half a second, re-encoded and resized, unrelated images, corrupt files and a
+nested tree, then scans it so that every status appears in the report. The alert set is built as an analyst
+should build one, with `hash_for_set` (`hashwarden hash --for-set`: known videos hashed at every frame).
 Every picture is drawn by `hashwarden.demo.synthetic`; nothing is downloaded and nothing needs ../shared.
 """
 
@@ -17,10 +19,10 @@ from typing import Any, Callable
 from rich.console import Console
 
 from hashwarden.config import ScanSettings
-from hashwarden.demo.synthetic import corrupt_files, save, scene, variant
+from hashwarden.demo.synthetic import corrupt_files, save, scene, variant, video
 from hashwarden.errors import ScanError
 from hashwarden.scan import ScanResult, run_scan
-from hashwarden.scan.hash_files import hash_paths
+from hashwarden.scan.hash_files import hash_for_set, hash_paths
 from hashwarden.store import create_set, import_entries, open_store
 
 MARKER = ".hashwarden-demo"
@@ -38,6 +40,10 @@ SEIZED_COPIES: tuple[tuple[int, str, str], ...] = (
     (3, "transposed", "deep/a/b/transposed.webp"),
 )
 UNRELATED_SEEDS = range(100, 106)
+KNOWN_VIDEO_SEED = 20
+# A copy of the known video as it turns up on a device: cut 0.5 s in (between the frames a 1/s set would hold),
+# re-encoded at CRF 30 and at 3/4 size. Found because the set holds every frame of the known video.
+SEIZED_VIDEO = "Videos/clip.mp4"
 
 
 def _prepare(out_dir: Path) -> None:
@@ -65,6 +71,9 @@ def build_demo_evidence(out_dir: Path) -> tuple[Path, Path, Path]:
             fmt = {".png": "PNG", ".webp": "WEBP"}.get(target.suffix, "JPEG")
             extra = {"lossless": True} if fmt == "WEBP" else {}
             save(variant(originals[seed], kind, seed), target, fmt, **extra)
+    video(known_dir / "known-video.mp4", KNOWN_VIDEO_SEED)
+    (seized / SEIZED_VIDEO).parent.mkdir(parents=True, exist_ok=True)
+    video(seized / SEIZED_VIDEO, KNOWN_VIDEO_SEED, start=0.5, seconds=3.5, scale=0.75, crf=30)
     for seed in UNRELATED_SEEDS:
         save(scene(seed, (800, 600)), seized / "Pictures" / "unsorted" / f"photo_{seed}.jpg")
     # Known-benign files (what NSRL provides in real life): identical bytes in the set and on the device.
@@ -97,11 +106,11 @@ def run_demo(
     with engine.begin() as conn:
         create_set(conn, "demo-alert", "alert", source="demo", category_scheme="demo", version="1")
         create_set(conn, "demo-benign", "ignorable", source="demo", version="1")
-    records = list(hash_paths([str(known_dir)], workers=1))
+    records = list(hash_for_set([str(known_dir)], workers=1))
     lines = [json.dumps({**r, "category": str(1 + i % 3), "series": f"demo-series-{i % 2}"}) for i, r in enumerate(records)]
     _import_lines(engine, "demo-alert", lines, out_dir / "demo-alert.jsonl")
     _import_lines(engine, "demo-benign", [json.dumps(r) for r in hash_paths([str(benign_dir)])], out_dir / "demo-benign.jsonl")
-    console.print(f"hash sets: demo-alert ({len(records)} images), demo-benign (3 files); scanning {seized}")
+    console.print(f"hash sets: demo-alert ({len(records)} images and videos), demo-benign (3 files); scanning {seized}")
     settings = ScanSettings(workers=workers)
     command = ["hashwarden", "demo", "--out", str(out_dir)]
     if progress:

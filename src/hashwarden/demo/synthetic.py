@@ -395,3 +395,29 @@ def corrupt_files(directory: pathlib.Path) -> dict[str, pathlib.Path]:
         path.write_bytes(data)
         written[kind] = path
     return written
+
+
+def video(path: pathlib.Path, seed: int, *, start: float = 0.0, seconds: float = 4.0, scale: float = 1.0,
+          crf: int = 23, fps: int = 30) -> pathlib.Path:
+    """A benign MP4 (libx264 through PyAV): a fast pan, back and forth, across a wide `scene`, from `start` seconds
+    for `seconds`, scaled and at the given CRF, so a trimmed, re-encoded and resized copy of a known video is
+    frame for frame the same footage. The pan moves the picture by 12 px a frame, as fast as handheld footage
+    changes: frames a few apart differ beyond PDQ's match distance, which is what defeats sparse sampling."""
+    import av
+
+    panorama = np.asarray(scene(seed, (1280, 360)).convert("RGB"))
+    width, height = int(320 * scale) // 2 * 2, int(240 * scale) // 2 * 2
+    travel = panorama.shape[1] - 480
+    with av.open(str(path), mode="w") as container:
+        stream = container.add_stream("libx264", rate=fps)
+        stream.width, stream.height, stream.pix_fmt = width, height, "yuv420p"
+        stream.options = {"crf": str(crf), "preset": "veryfast"}
+        first = round(start * fps)
+        for number in range(first, first + round(seconds * fps)):
+            x = abs((number * 12) % (2 * travel) - travel)  # ping-pong across the panorama
+            frame = av.VideoFrame.from_ndarray(np.ascontiguousarray(panorama[:, x:x + 480]), format="rgb24")
+            for packet in stream.encode(frame.reformat(width=width, height=height, format="yuv420p")):
+                container.mux(packet)
+        for packet in stream.encode(None):
+            container.mux(packet)
+    return path

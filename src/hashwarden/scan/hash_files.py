@@ -6,6 +6,7 @@ import os
 from collections.abc import Callable, Iterator
 from typing import Any
 
+from hashwarden.config import VPDQ_QUERY_SECONDS_PER_HASH, VPDQ_SET_SECONDS_PER_HASH
 from hashwarden.errors import EvidenceReadError
 from hashwarden.evidence import FolderItem, FolderSource, Skipped
 from hashwarden.scan.parallel import parallel_map
@@ -17,10 +18,10 @@ RECORD_FIELDS = ("path", "size", "md5", "sha1", "sha256", "media", "pdq", "pdq_q
 
 def hash_paths(
     paths: list[str], *, dihedral: bool = False, workers: int = 1, warn: Callable[[str], Any] = print,
-    seconds_per_hash: float = 1.0,
+    seconds_per_hash: float = VPDQ_QUERY_SECONDS_PER_HASH,
 ) -> Iterator[dict[str, Any]]:
     """One record per regular file under `paths`, in walk order. A failed file gets `error` and what it could compute;
-    a video gets `vpdq` (its sampled frames)."""
+    a video gets `vpdq` (its sampled frames, one per `seconds_per_hash`; `hash_for_set` for a hash set)."""
     options = HashOptions(dihedral=dihedral, vpdq_seconds_per_hash=seconds_per_hash)
     tasks: list[tuple[int, FolderItem, HashOptions]] = []
     shown: list[str] = []
@@ -46,3 +47,18 @@ def hash_paths(
         if row.get("error"):
             record["error"] = row["error"]
         yield record
+
+
+def hash_for_set(
+    paths: list[str], *, dihedral: bool = False, workers: int = 1, warn: Callable[[str], Any] = print,
+    seconds_per_hash: float | None = None,
+) -> Iterator[dict[str, Any]]:
+    """Records meant for `import hashes` into a hash set: as `hash_paths`, with videos hashed at the set-building
+    rate (`VPDQ_SET_SECONDS_PER_HASH`, every frame) unless `seconds_per_hash` is given.
+
+    Why a rate of its own: a scan samples a seized video at the query rate (1/s) from wherever that copy starts;
+    only a known video hashed at every frame is sure to hold a frame near each sampled one (bench/vpdq_trim.py).
+    Images need nothing more: a set stores one PDQ per image and the scan's query brings the 8 dihedral forms.
+    """
+    rate = VPDQ_SET_SECONDS_PER_HASH if seconds_per_hash is None else seconds_per_hash
+    return hash_paths(paths, dihedral=dihedral, workers=workers, warn=warn, seconds_per_hash=rate)
