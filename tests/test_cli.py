@@ -266,3 +266,25 @@ def test_workers_zero_counts_the_cores_this_process_may_use() -> None:
 
     assert ScanSettings(workers=0).worker_count() == len(os.sched_getaffinity(0))
     assert ScanSettings(workers=3).worker_count() == 3
+
+
+def test_set_show_rename_delete_are_audited_and_verify(tmp_path: Path) -> None:
+    db = tmp_path / "hw.db"
+    (tmp_path / "l.md5").write_text(f"{'e' * 32}  a.jpg\n{'f' * 32}  b.jpg\n")
+    hw("import", "md5sum", str(tmp_path / "l.md5"), "--set", "old", db=db)
+    shown = json.loads(hw("set", "show", "old", "--json", db=db).stdout)
+    assert shown["entries"] == 2 and shown["kind"] == "alert" and shown["imports"][0]["added"] == 2
+    assert shown["imports"][0]["file"].endswith("l.md5")
+    hw("set", "rename", "old", "new", db=db)
+    assert "intact" in hw("audit", "verify", db=db).stdout
+    refused = hw("set", "delete", "new", db=db, check=False)
+    assert refused.returncode == 2 and "--yes" in refused.stderr
+    assert "deleted hash set new and its 2 entries" in hw("set", "delete", "new", "--yes", db=db).stdout
+    assert "intact" in hw("audit", "verify", db=db).stdout  # removed on purpose, not "outside hashwarden"
+    import sqlite3
+
+    with sqlite3.connect(db) as conn:
+        actions = [row[0] for row in conn.execute("SELECT action FROM audit ORDER BY id")]
+    assert actions[-2:] == ["set.rename", "set.delete"]
+    gone = hw("set", "show", "new", db=db, check=False)
+    assert gone.returncode == 1 and "no hash set named 'new'" in gone.stderr

@@ -262,6 +262,53 @@ def set_list(
     out.print(table)
 
 
+@set_app.command("show")
+def set_show(
+    name: str,
+    as_json: Annotated[bool, typer.Option("--json", help="One JSON object, for scripts.")] = False,
+    db: DbOption = None,
+) -> None:
+    """Show one hash set: its fields, entry count and the imports that filled it."""
+    from hashwarden.store.hashsets import describe_set
+
+    with _engine(db, create=False).connect() as conn:
+        shown = describe_set(conn, name)
+    if as_json:
+        sys.stdout.write(json.dumps(shown, sort_keys=True) + "\n")
+        return
+    for key in ("name", "kind", "source", "category_scheme", "version", "description", "entries"):
+        out.print(f"{key}: {escape(str(shown[key]) if shown[key] is not None else '')}")
+    for run in shown["imports"]:
+        out.print(f"import {run['id']}: {escape(str(run['format']))} {escape(str(run['file']))} "
+                  f"({run['added']:,} added) at {run['finished_at'] or run['started_at']}")
+
+
+@set_app.command("rename")
+def set_rename(name: str, new_name: str, db: DbOption = None) -> None:
+    """Rename a hash set (audited; its recorded content moves with it)."""
+    from hashwarden.store.hashsets import rename_set
+
+    with _engine(db, create=False).begin() as conn:
+        rename_set(conn, name, new_name)
+    out.print(f"renamed hash set {escape(name)} to {escape(new_name)}")
+
+
+@set_app.command("delete")
+def set_delete(
+    name: str,
+    yes: Annotated[bool, typer.Option("--yes", help="Confirm: the set and all its entries are deleted.")] = False,
+    db: DbOption = None,
+) -> None:
+    """Delete a hash set and all its entries (audited). Asks for --yes."""
+    from hashwarden.store.hashsets import delete_set
+
+    if not yes:
+        raise typer.BadParameter("deleting a set removes all its entries: pass --yes to confirm", param_hint="--yes")
+    with _engine(db, create=False).begin() as conn:
+        removed = delete_set(conn, name)
+    out.print(f"deleted hash set {escape(name)} and its {removed:,} entries")
+
+
 def _import(file: Path, set_name: str, fmt: str, db: str | None, kind: str | None = None,
             scheme: str | None = None, options: dict | None = None) -> None:
     from hashwarden.formats.exchange import import_file

@@ -6,14 +6,14 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import func, insert, select
+from sqlalchemy import delete, func, insert, select, update
 from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.exc import IntegrityError
 
 from hashwarden.errors import StoreError
 from hashwarden.store import audit
 from hashwarden.store.db import utc_now
-from hashwarden.store.schema import entry, hash_set, vpdq_frame
+from hashwarden.store.schema import entry, hash_set, import_run, vpdq_frame
 
 KINDS = ("alert", "ignorable")
 
@@ -97,6 +97,68 @@ def create_set(
     audit.append(conn, "set.create", {**{k: v for k, v in values.items() if k not in ("created_at", "updated_at")},
                                       "content": content})
     return HashSet(set_id, name, source, kind, category_scheme, version, description)
+
+
+def rename_set(conn: Connection, name: str, new_name: str) -> HashSet:
+    """Rename a set, recorded in the audit log with its content carried forward under the new name (never
+    recomputed from the table: a change made behind hashwarden's back before the rename stays detected).
+
+    Raises:
+        StoreError: no such set, an empty name, or the new name is taken.
+    """
+    from hashwarden.store.digest import SetContent
+
+    target = get_set(conn, name)
+    if not new_name.strip():
+        raise StoreError("hash set name must not be empty")
+    recorded = audit.recorded_content(conn, target.id)
+    try:
+        with conn.begin_nested():
+            conn.execute(update(hash_set).where(hash_set.c.id == target.id).values(name=new_name,
+                                                                                    updated_at=utc_now()))
+    except IntegrityError as exc:
+        raise StoreError(f"a hash set named {new_name!r} already exists") from exc
+    details: dict[str, Any] = {"set_id": target.id, "old": name, "new": new_name}
+    if recorded is not None:
+        details["content"] = SetContent(recorded.set_id, new_name, recorded.kind, recorded.category_scheme,
+                                        recorded.entries, recorded.digest).to_json()
+    audit.append(conn, "set.rename", details)
+    return get_set(conn, new_name)
+
+
+def delete_set(conn: Connection, name: str) -> int:
+    """Delete a set with its entries (and their frames and import records); recorded in the audit log, so that
+    `audit verify` knows the set is gone on purpose. Returns how many entries went.
+
+    Raises:
+        StoreError: no such set.
+    """
+    target = get_set(conn, name)
+    ids = select(entry.c.id).where(entry.c.set_id == target.id).scalar_subquery()
+    conn.execute(delete(vpdq_frame).where(vpdq_frame.c.entry_id.in_(ids)))
+    removed = conn.execute(delete(entry).where(entry.c.set_id == target.id)).rowcount
+    conn.execute(delete(import_run).where(import_run.c.set_id == target.id))
+    conn.execute(delete(hash_set).where(hash_set.c.id == target.id))
+    audit.append(conn, "set.delete", {"deleted_set": target.id, "name": name, "kind": target.kind,
+                                      "entries": removed})
+    return removed
+
+
+def describe_set(conn: Connection, name: str) -> dict[str, Any]:
+    """One set as `set show` prints it: its fields, entry count and its imports, oldest first.
+
+    Raises:
+        StoreError: no such set.
+    """
+    target = get_set(conn, name)
+    count = conn.execute(select(func.count()).select_from(entry).where(entry.c.set_id == target.id)).scalar_one()
+    runs = conn.execute(select(import_run).where(import_run.c.set_id == target.id).order_by(import_run.c.id))
+    imports = [{"id": r.id, "format": r.format, "file": r.file, "added": r.added or 0,
+                "started_at": r.started_at, "finished_at": r.finished_at, "file_sha256": r.file_sha256}
+               for r in runs]
+    return {"name": target.name, "kind": target.kind, "source": target.source,
+            "category_scheme": target.category_scheme, "version": target.version,
+            "description": target.description, "entries": count, "imports": imports}
 
 
 def get_set(conn: Connection, name: str) -> HashSet:
