@@ -288,3 +288,12 @@ def test_set_show_rename_delete_are_audited_and_verify(tmp_path: Path) -> None:
     assert actions[-2:] == ["set.rename", "set.delete"]
     gone = hw("set", "show", "new", db=db, check=False)
     assert gone.returncode == 1 and "no hash set named 'new'" in gone.stderr
+
+
+def test_export_to_standard_output(tmp_path: Path) -> None:
+    db = tmp_path / "hw.db"
+    (tmp_path / "l.md5").write_text(f"{'e' * 32}  a.jpg\n")
+    hw("import", "md5sum", str(tmp_path / "l.md5"), "--set", "s", db=db)
+    done = hw("export", "md5sum", "--set", "s", "-o", "-", db=db)
+    assert done.stdout == f"{'e' * 32}  a.jpg\n" and "exported 1 entries to -" in done.stderr
+    assert not (tmp_path / "-").exists()

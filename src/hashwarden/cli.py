@@ -396,7 +396,7 @@ class VicsShape(str, enum.Enum):
     cases = "cases"
 
 
-OutOption = Annotated[Path, typer.Option("-o", "--out", help="File to write (replaced atomically).")]
+OutOption = Annotated[Path, typer.Option("-o", "--out", help="File to write (replaced atomically; - for standard output).")]
 ExportSetOption = Annotated[Optional[str], typer.Option("--set", help="The hash set to export.")]
 
 
@@ -422,14 +422,19 @@ def export_vics(
         count = export_case(_engine(db, create=False), case_dir, out_file, **options)
     else:
         count = export_set(_engine(db, create=False), "vics", set_name, out_file, shape=shape.value, **options)
-    out.print(f"exported {count:,} entries to {escape(str(out_file))}")
+    _exported(count, out_file)
+
+
+def _exported(count: int, out_file: Path) -> None:
+    """The closing line, on stderr when the export itself went to standard output."""
+    (err if str(out_file) == "-" else out).print(f"exported {count:,} entries to {escape(str(out_file))}")
 
 
 def _export_list(fmt: str, set_name: str, out_file: Path, db: str | None, **options: object) -> None:
     from hashwarden.formats.exchange import export_set
 
     count = export_set(_engine(db, create=False), fmt, set_name, out_file, **options)
-    out.print(f"exported {count:,} entries to {escape(str(out_file))}")
+    _exported(count, out_file)
 
 
 @export_app.command("md5sum")

@@ -242,7 +242,7 @@ def export_set(engine: Any, fmt: str, set_name: str, out: str | os.PathLike[str]
                 exc.path = os.fspath(out) + (f", record {exc.line}" if exc.line is not None else "")
                 exc.line = None
             raise
-        audit.append(conn, "export", {"set": set_name, "format": fmt, "file": os.path.abspath(out),
+        audit.append(conn, "export", {"set": set_name, "format": fmt, "file": _shown(out),
                                       "entries": count, "file_sha256": digest, **options})
     return count
 
@@ -285,13 +285,26 @@ def export_case(engine: Any, case_dir: str | os.PathLike[str], out: str | os.Pat
     count, digest = _write_atomically(out, lambda fp: vics.write(records, fp, **{**options, "shape": "cases"}))
     with engine.begin() as conn:
         audit.append(conn, "export", {"case": os.path.abspath(case_dir), "format": "vics",
-                                      "file": os.path.abspath(out), "entries": count, "file_sha256": digest,
+                                      "file": _shown(out), "entries": count, "file_sha256": digest,
                                       **options})
     return count
 
 
+def _shown(out: str | os.PathLike[str]) -> str:
+    """The output as the audit log records it."""
+    return "<standard output>" if os.fspath(out) == "-" else os.path.abspath(out)
+
+
 def _write_atomically(out: str | os.PathLike[str], write: Callable[[BinaryIO], int]) -> tuple[int, str]:
-    """(count, SHA-256 of the bytes written) of `write` run on a file renamed into place only when complete."""
+    """(count, SHA-256 of the bytes written) of `write` run on a file renamed into place only when complete;
+    `-` is standard output (a pipe: written as it comes)."""
+    if os.fspath(out) == "-":
+        import sys
+
+        hashing = _HashingWriter(sys.stdout.buffer)
+        count = write(hashing)
+        sys.stdout.buffer.flush()
+        return count, hashing.sha256.hexdigest()
     temporary = f"{os.fspath(out)}.part"
     try:
         with open(temporary, "wb") as fp:
