@@ -313,7 +313,14 @@ def _import(file: Path, set_name: str, fmt: str, db: str | None, kind: str | Non
             scheme: str | None = None, options: dict | None = None) -> None:
     from hashwarden.formats.exchange import import_file
 
-    result, report = import_file(_engine(db), fmt, file, set_name, kind=kind, scheme=scheme, options=options)
+    engine = _engine(db)
+    if _show_progress(False) and file.is_file():
+        with _RichProgress() as progress:
+            progress.phase(f"importing {file.name} (bytes)", file.stat().st_size)
+            result, report = import_file(engine, fmt, file, set_name, kind=kind, scheme=scheme, options=options,
+                                         progress=progress.advance)
+    else:
+        result, report = import_file(engine, fmt, file, set_name, kind=kind, scheme=scheme, options=options)
     created = report.meta.get("created_set")
     if created:
         scheme_text = f", category scheme {created['category_scheme']}" if created["category_scheme"] else ""

@@ -236,3 +236,18 @@ def test_rdsv3_column_path_stores_what_the_record_reader_reads(store_engine, tmp
     bad = [*rows[:100_000], (fake(1)[0], "Z" + fake(1)[1][1:], *rows[0][2:]), *rows[100_000:]]
     with pytest.raises(FormatError, match="row 100001 of FILE"):
         import_file(store_engine, "nsrl", minimal_db(tmp_path / "bad.db", rows=bad), "nsrl-bad")
+
+
+def test_import_reports_progress_in_bytes(tmp_path, fresh_store) -> None:
+    """A long import shows a progress bar: the callback is told every byte of the file, once."""
+    from hashwarden.formats.exchange import import_file
+
+    lines = "".join(f"{i:032x}  f{i}.jpg\n" for i in range(5000))
+    (tmp_path / "big.md5").write_text(lines)
+    seen: list[int] = []
+    import_file(fresh_store, "md5sum", tmp_path / "big.md5", "s", progress=seen.append)
+    assert sum(seen) == len(lines.encode()) and len(seen) >= 1
+    (tmp_path / "h.jsonl").write_text('{"path": "a", "md5": "' + "a" * 32 + '", "media": "image"}\n')
+    seen.clear()
+    import_file(fresh_store, "hashes", tmp_path / "h.jsonl", "t", progress=seen.append)
+    assert sum(seen) == (tmp_path / "h.jsonl").stat().st_size

@@ -36,19 +36,24 @@ SOURCE = {"nsrl": "NSRL", "vics": "VICS", "icse": "ICSE"}
 class HashingReader:
     """A binary file wrapper that SHA-256s every byte handed to the reader, so hashing costs no second read."""
 
-    def __init__(self, raw: BinaryIO) -> None:
+    def __init__(self, raw: BinaryIO, on_bytes: Callable[[int], None] | None = None) -> None:
         self._raw = raw
         self._sha256 = hashlib.sha256()
         self._rest: threading.Thread | None = None
+        self._on_bytes = on_bytes  # progress: how many bytes each read handed over
 
     def read(self, size: int = -1) -> bytes:
         data = self._raw.read(size)
         self._sha256.update(data)
+        if self._on_bytes:
+            self._on_bytes(len(data))
         return data
 
     def readline(self, size: int = -1) -> bytes:
         data = self._raw.readline(size)
         self._sha256.update(data)
+        if self._on_bytes:
+            self._on_bytes(len(data))
         return data
 
     def __iter__(self) -> Iterator[bytes]:
@@ -107,7 +112,8 @@ def import_file(
 ) -> tuple[ImportResult, ReadReport]:
     """Import one list file into `set_name`, creating the set when missing, all in one transaction.
 
-    `options` go to the format's reader (e.g. `scheme` for VICS). An NSRL delta `.sql` script is applied to the
+    `options` go to the format's reader (e.g. `scheme` for VICS); `progress` is told how many bytes of the file
+    each read took (a progress bar's advance; an RDSv3 SQLite file is read by SQLite and reports at the end). An NSRL delta `.sql` script is applied to the
     set (inserts, deletes, updates) rather than read as a list.
 
     Raises:
@@ -125,7 +131,7 @@ def import_file(
     file = os.path.abspath(name)
     with raw, engine.connect() as conn, _journal_for(conn, raw), conn.begin():
         target = _set_for_import(conn, set_name, fmt, kind, scheme, source, report)
-        hashed = HashingReader(raw)
+        hashed = HashingReader(raw, progress)
         head = raw.peek(64)[:64]  # not consumed: the reader (and the digest) still see every byte
         if fmt == "nsrl" and nsrl.is_delta_script(head):
             ops = nsrl.read_delta(hashed, name, report)
@@ -139,8 +145,6 @@ def import_file(
             records = reader(fmt)(hashed, name, report, **(options or {}))
             if fmt in CHECKED_CATEGORIES and (scheme or target.category_scheme):
                 records = _in_scheme(records, scheme or target.category_scheme, name)
-            if progress:
-                records = _counting(records, progress)
             result = load(conn, target, records, fmt=fmt, file=file)
         declared = report.meta.get("category_scheme")
         if declared and not target.category_scheme:  # a set created by this import takes the list's own scheme
@@ -206,19 +210,6 @@ def _hashing_rest_after(batches: Iterator[Any], hashed: HashingReader) -> Iterat
     """The batches; once the reader is done with the file, the rest of it is hashed in the background."""
     yield from batches
     hashed.finish_in_background()
-
-
-def _counting(records: Iterator[EntryRecord], progress: Callable[[int], None]) -> Iterator[EntryRecord]:
-    count = 0
-    for record in records:
-        yield record
-        count += 1
-        if count % 10_000 == 0:
-            progress(10_000)
-
-
-WRITERS = {"md5sum": "hashwarden.formats.md5sum", "hashdeep": "hashwarden.formats.hashdeep",
-           "pdq": "hashwarden.formats.pdqlist", "vics": "hashwarden.formats.vics"}
 
 
 def export_set(engine: Any, fmt: str, set_name: str, out: str | os.PathLike[str], **options: Any) -> int:
