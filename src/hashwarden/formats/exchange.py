@@ -212,6 +212,10 @@ def _hashing_rest_after(batches: Iterator[Any], hashed: HashingReader) -> Iterat
     hashed.finish_in_background()
 
 
+WRITERS = {"md5sum": "hashwarden.formats.md5sum", "hashdeep": "hashwarden.formats.hashdeep",
+           "pdq": "hashwarden.formats.pdqlist", "vics": "hashwarden.formats.vics"}
+
+
 def export_set(engine: Any, fmt: str, set_name: str, out: str | os.PathLike[str], **options: Any) -> int:
     """Write every entry of `set_name` to `out` in format `fmt`; the export is recorded in the audit log.
 
