@@ -6,6 +6,7 @@ bug and shows its traceback.
 
 from __future__ import annotations
 
+import contextlib
 import enum
 import json
 import os
@@ -160,14 +161,15 @@ def hash_command(
         problems.append(message)
         err.print(message, markup=False, highlight=False)
 
-    options = {"dihedral": dihedral, "workers": worker_count, "warn": warn}
-    if for_set:
-        records = hash_for_set(names, seconds_per_hash=seconds_per_hash, **options)
-    else:
-        rate = VPDQ_QUERY_SECONDS_PER_HASH if seconds_per_hash is None else seconds_per_hash
-        records = hash_paths(names, seconds_per_hash=rate, **options)
-    for record in records:
-        sys.stdout.write(json.dumps(record, ensure_ascii=False) + "\n")
+    with (_RichProgress() if _show_progress(False) else contextlib.nullcontext()) as progress:
+        options = {"dihedral": dihedral, "workers": worker_count, "warn": warn, "progress": progress}
+        if for_set:
+            records = hash_for_set(names, seconds_per_hash=seconds_per_hash, **options)
+        else:
+            rate = VPDQ_QUERY_SECONDS_PER_HASH if seconds_per_hash is None else seconds_per_hash
+            records = hash_paths(names, seconds_per_hash=rate, **options)
+        for record in records:
+            sys.stdout.write(json.dumps(record, ensure_ascii=False) + "\n")
     if any(not message.startswith("skipped ") for message in problems):
         raise typer.Exit(ExitCode.FATAL)  # a path that could not be read: the listing is incomplete
 
@@ -428,7 +430,9 @@ def export_vics(
         options["region"] = options["region"] or VicsRegion.default.value
         count = export_case(_engine(db, create=False), case_dir, out_file, **options)
     else:
-        count = export_set(_engine(db, create=False), "vics", set_name, out_file, shape=shape.value, **options)
+        with (_RichProgress() if _show_progress(False) else contextlib.nullcontext()) as progress:
+            count = export_set(_engine(db, create=False), "vics", set_name, out_file, progress=progress,
+                               shape=shape.value, **options)
     _exported(count, out_file)
 
 
@@ -440,7 +444,8 @@ def _exported(count: int, out_file: Path) -> None:
 def _export_list(fmt: str, set_name: str, out_file: Path, db: str | None, **options: object) -> None:
     from hashwarden.formats.exchange import export_set
 
-    count = export_set(_engine(db, create=False), fmt, set_name, out_file, **options)
+    with (_RichProgress() if _show_progress(False) else contextlib.nullcontext()) as progress:
+        count = export_set(_engine(db, create=False), fmt, set_name, out_file, progress=progress, **options)
     _exported(count, out_file)
 
 

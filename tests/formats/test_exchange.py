@@ -251,3 +251,34 @@ def test_import_reports_progress_in_bytes(tmp_path, fresh_store) -> None:
     seen.clear()
     import_file(fresh_store, "hashes", tmp_path / "h.jsonl", "t", progress=seen.append)
     assert sum(seen) == (tmp_path / "h.jsonl").stat().st_size
+
+
+class _Recorder:
+    """A Progress (scan.pipeline.Progress) that remembers what it was told."""
+
+    def __init__(self) -> None:
+        self.phases: list[tuple[str, int | None]] = []
+        self.done = 0
+
+    def phase(self, description: str, total: int | None) -> None:
+        self.phases.append((description, total))
+
+    def advance(self, count: int = 1) -> None:
+        self.done += count
+
+
+def test_hash_and_export_report_progress(tmp_path, fresh_store) -> None:
+    from hashwarden.formats.exchange import export_set, import_file
+    from hashwarden.scan.hash_files import hash_paths
+
+    for i in range(3):
+        (tmp_path / "in").mkdir(exist_ok=True)
+        (tmp_path / "in" / f"{i}.bin").write_bytes(b"x" * (100 + i))
+    hashing = _Recorder()
+    records = list(hash_paths([str(tmp_path / "in")], progress=hashing))
+    assert len(records) == 3 and hashing.phases == [("hashing (bytes)", 303)] and hashing.done == 303
+    (tmp_path / "l.md5").write_text("".join(f"{i:032x}  f{i}\n" for i in range(7)))
+    import_file(fresh_store, "md5sum", tmp_path / "l.md5", "s")
+    exporting = _Recorder()
+    assert export_set(fresh_store, "md5sum", "s", tmp_path / "out.md5", progress=exporting) == 7
+    assert exporting.phases == [("exporting (entries)", 7)] and exporting.done == 7

@@ -216,10 +216,12 @@ WRITERS = {"md5sum": "hashwarden.formats.md5sum", "hashdeep": "hashwarden.format
            "pdq": "hashwarden.formats.pdqlist", "vics": "hashwarden.formats.vics"}
 
 
-def export_set(engine: Any, fmt: str, set_name: str, out: str | os.PathLike[str], **options: Any) -> int:
+def export_set(engine: Any, fmt: str, set_name: str, out: str | os.PathLike[str], progress: Any = None,
+               **options: Any) -> int:
     """Write every entry of `set_name` to `out` in format `fmt`; the export is recorded in the audit log.
 
     The file is written beside its final name and renamed into place, so a failed export leaves no half file.
+    `progress` (the scan's Progress protocol) is told the set's size, then each entry written.
     """
     from importlib import import_module
 
@@ -227,6 +229,8 @@ def export_set(engine: Any, fmt: str, set_name: str, out: str | os.PathLike[str]
     with engine.begin() as conn:
         target = get_set(conn, set_name)
         entries: Any = iter_entries(conn, target.id)
+        if progress:
+            entries = _advancing(entries, progress, conn, target.id)
         if fmt == "vics":
             options = _vics_region_of(target, out, options)
             entries = _with_set_scheme(entries, target.category_scheme)
@@ -240,6 +244,18 @@ def export_set(engine: Any, fmt: str, set_name: str, out: str | os.PathLike[str]
         audit.append(conn, "export", {"set": set_name, "format": fmt, "file": _shown(out),
                                       "entries": count, "file_sha256": digest, **options})
     return count
+
+
+def _advancing(entries: Iterator[EntryRecord], progress: Any, conn: Any, set_id: int) -> Iterator[EntryRecord]:
+    from sqlalchemy import func, select
+
+    from hashwarden.store.schema import entry
+
+    total = conn.execute(select(func.count()).select_from(entry).where(entry.c.set_id == set_id)).scalar_one()
+    progress.phase("exporting (entries)", total)
+    for record in entries:
+        yield record
+        progress.advance()
 
 
 def _vics_region_of(target: Any, out: Any, options: dict[str, Any]) -> dict[str, Any]:

@@ -18,10 +18,11 @@ RECORD_FIELDS = ("path", "size", "md5", "sha1", "sha256", "media", "pdq", "pdq_q
 
 def hash_paths(
     paths: list[str], *, dihedral: bool = False, workers: int = 1, warn: Callable[[str], Any] = print,
-    seconds_per_hash: float = VPDQ_QUERY_SECONDS_PER_HASH,
+    seconds_per_hash: float = VPDQ_QUERY_SECONDS_PER_HASH, progress: Any = None,
 ) -> Iterator[dict[str, Any]]:
     """One record per regular file under `paths`, in walk order. A failed file gets `error` and what it could compute;
-    a video gets `vpdq` (its sampled frames, one per `seconds_per_hash`; `hash_for_set` for a hash set)."""
+    a video gets `vpdq` (its sampled frames, one per `seconds_per_hash`; `hash_for_set` for a hash set).
+    `progress` (the scan's Progress protocol) is told the bytes to read, then each file's as it is done."""
     options = HashOptions(dihedral=dihedral, vpdq_seconds_per_hash=seconds_per_hash)
     tasks: list[tuple[int, FolderItem, HashOptions]] = []
     shown: list[str] = []
@@ -37,7 +38,11 @@ def hash_paths(
                 shown.append(label)
         except EvidenceReadError as exc:
             warn(f"EvidenceReadError: {exc}")
+    if progress:
+        progress.phase("hashing (bytes)", sum(max(task[1].size, 0) for task in tasks))
     for row in parallel_map(hash_item, tasks, workers, ordered=True):
+        if progress:
+            progress.advance(max(tasks[row["source"]][1].size, 0))
         record = {name: row.get(name) for name in RECORD_FIELDS}
         record["path"] = shown[row["source"]]
         if dihedral:
@@ -51,7 +56,7 @@ def hash_paths(
 
 def hash_for_set(
     paths: list[str], *, dihedral: bool = False, workers: int = 1, warn: Callable[[str], Any] = print,
-    seconds_per_hash: float | None = None,
+    seconds_per_hash: float | None = None, progress: Any = None,
 ) -> Iterator[dict[str, Any]]:
     """Records meant for `import hashes` into a hash set: as `hash_paths`, with videos hashed at the set-building
     rate (`VPDQ_SET_SECONDS_PER_HASH`, every frame) unless `seconds_per_hash` is given.
@@ -61,4 +66,4 @@ def hash_for_set(
     Images need nothing more: a set stores one PDQ per image and the scan's query brings the 8 dihedral forms.
     """
     rate = VPDQ_SET_SECONDS_PER_HASH if seconds_per_hash is None else seconds_per_hash
-    return hash_paths(paths, dihedral=dihedral, workers=workers, warn=warn, seconds_per_hash=rate)
+    return hash_paths(paths, dihedral=dihedral, workers=workers, warn=warn, seconds_per_hash=rate, progress=progress)
