@@ -267,3 +267,26 @@ def test_resume_while_the_scan_runs_is_a_one_line_error(tmp_path: Path) -> None:
     assert done.returncode == 1
     assert "Traceback" not in done.stderr
     assert "is being scanned right now" in done.stderr and f"process {__import__('os').getpid()}" in done.stderr
+
+
+def test_ctrl_c_says_how_to_resume(tmp_path: Path) -> None:
+    """An examiner who interrupts a scan is told what is kept and how to go on."""
+    import signal
+    import time
+
+    evidence = tmp_path / "evidence"
+    for d in range(40):
+        (evidence / f"d{d}").mkdir(parents=True)
+        for i in range(500):
+            (evidence / f"d{d}" / f"{i}.txt").write_bytes(b"%d-%d" % (d, i))
+    out = tmp_path / "case"
+    proc = subprocess.Popen([str(HASHWARDEN), *map(str, _scan_args(evidence, out, tmp_path / "hw.db", "--quiet"))],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    deadline = time.monotonic() + 120
+    while not (out / "case.db").exists() and time.monotonic() < deadline and proc.poll() is None:
+        time.sleep(0.05)
+    time.sleep(0.3)
+    proc.send_signal(signal.SIGINT)
+    _, stderr = proc.communicate(timeout=120)
+    assert proc.returncode == 130, f"exit {proc.returncode} (0: the scan ended before the interrupt): {stderr}"
+    assert "interrupted" in stderr and "--resume" in stderr and "Traceback" not in stderr
