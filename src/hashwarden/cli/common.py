@@ -1,0 +1,96 @@
+"""What every command group shares: the Typer apps, the Rich consoles (data never read as markup or emoji),
+the exit codes, the common options, opening the hash database and the progress bar.
+"""
+
+from __future__ import annotations
+
+import enum
+import os
+from typing import Annotated, Optional
+
+import typer
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+from rich.markup import escape
+
+from hashwarden.config import database_url
+
+
+app = typer.Typer(no_args_is_help=True)  # --install-completion / --show-completion for bash, zsh, fish
+set_app = typer.Typer(no_args_is_help=True, help="Create and list hash sets.")
+import_app = typer.Typer(no_args_is_help=True, help="Import hash lists into a set (all or nothing).")
+audit_app = typer.Typer(no_args_is_help=True, help="The hash-chained audit log.")
+export_app = typer.Typer(no_args_is_help=True, help="Export a hash set (or a scan case) as a list file.")
+app.add_typer(set_app, name="set")
+app.add_typer(import_app, name="import")
+app.add_typer(audit_app, name="audit")
+app.add_typer(export_app, name="export")
+
+# Data (set names, paths, categories) is never Rich markup or emoji: `escape` it, and no `:a:` becomes a picture.
+out = Console(emoji=False)
+err = Console(stderr=True, emoji=False)
+
+
+class ExitCode(enum.IntEnum):
+    OK = 0
+    FATAL = 1
+    USAGE = 2
+
+
+DbOption = Annotated[
+    Optional[str],
+    typer.Option("--db", help="Hash database: a path or SQLAlchemy URL (default $HASHWARDEN_DB or ./hashwarden.db)."),
+]
+global_db: dict[str, str | None] = {"db": None}
+SecondsPerHash = Annotated[float, typer.Option(
+    "--seconds-per-hash", min=0.0, help="Videos: hash one frame per this many seconds (0 = every frame).")]
+VideoQueryPercent = Annotated[float, typer.Option(
+    "--vpdq-query-percent", min=0.0, max=100.0, help="Videos: share of the video's frames that must match a known one.")]
+VideoComparedPercent = Annotated[float, typer.Option(
+    "--vpdq-compared-percent", min=0.0, max=100.0, help="Videos: share of the known video's frames that must be matched.")]
+
+
+def engine_for(db: str | None, create: bool = True):  # noqa: ANN202 - sqlalchemy Engine, imported lazily
+    """The hash database. Commands that only read or check pass `create=False`: a database that does not exist
+    is then refused, never made (a mistyped --db must not turn into an empty database)."""
+    from hashwarden.store import open_store
+
+    return open_store(database_url(db or global_db["db"]), create=create)
+
+
+AllowEmpty = Annotated[bool, typer.Option(
+    "--allow-empty", help="Go on when the database does not exist or holds no alert entry (every item would be "
+                          "unknown): to hash and list evidence without matching.")]
+
+
+def show_progress(quiet: bool) -> bool:
+    return not quiet and err.is_terminal and not os.environ.get("CI")
+
+
+class RichProgress:
+    """Rich progress bar with items/s and ETA, on stderr."""
+
+    def __init__(self) -> None:
+        self._progress = Progress(
+            TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
+            TextColumn("[progress.data.speed]{task.fields[rate]}"),
+            TimeRemainingColumn(), console=err, transient=False,
+        )
+        self._task = None
+
+    def __enter__(self) -> "RichProgress":
+        self._progress.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._progress.stop()
+
+    def phase(self, description: str, total: int | None) -> None:
+        if self._task is not None:
+            self._progress.update(self._task, visible=True)
+        self._task = self._progress.add_task(description, total=total, rate="")
+
+    def advance(self, count: int = 1) -> None:
+        self._progress.advance(self._task, count)
+        speed = self._progress.tasks[-1].speed
+        self._progress.update(self._task, rate=f"{speed:,.1f} items/s" if speed else "")
