@@ -70,3 +70,16 @@ def test_a_part_without_its_other_volumes_says_so(tmp_path: Path, fresh_store) -
     error = items["archive.7z.001"]["error"]
     assert error and ("multi-volume" in error or "beyond the end" in error or "Unexpected end" in error), error
     assert hashlib.md5(b"").hexdigest() not in {i.get("md5") for p, i in items.items() if "!/" in p}
+
+
+def test_a_listing_too_long_to_hold_goes_to_libarchive(tmp_path: Path, fresh_store, monkeypatch) -> None:
+    from hashwarden.evidence import archive
+
+    monkeypatch.setattr(sevenzip, "MAX_LISTED", 1)
+    used = []
+    real = archive._libarchive_members
+    monkeypatch.setattr(archive, "_libarchive_members", lambda *a: used.append(a[1]) or real(*a))
+    items = scan(["test_1.7z"], tmp_path, fresh_store)
+    assert used == ["7z"]
+    members = [i for p, i in items.items() if p.startswith("test_1.7z!/")]
+    assert len(members) == 3 and all(i["md5"] for i in members)  # read all the same, streamed by libarchive

@@ -32,6 +32,9 @@ from hashwarden.errors import EvidenceReadError
 from hashwarden.evidence.streams import ReadStream
 
 MAX_RETRIES = 1000  # members taken one by one after the stream failed, per archive
+# The listing is held in memory (~200 bytes a member); past this many members libarchive, which streams its
+# listing, reads the archive instead.
+MAX_LISTED = 2_000_000
 MAX_HANDOVER = 512 << 20  # a 7z inside a container is copied into memory for 7-Zip up to this size
 NO_PASSWORD = "-pnot-a-password"  # hashwarden holds no passwords; without -p 7-Zip would wait for one
 _ENV = {**os.environ, "LC_ALL": "C.UTF-8", "LANG": "C.UTF-8"}
@@ -146,6 +149,8 @@ def _listing(command: str, archive: str, fds: tuple[int, ...], display_name: str
             if not line:
                 if block:
                     _add(entries, block, display_name)
+                    if len(entries) > MAX_LISTED:
+                        raise NotForSevenZip(f"more than {MAX_LISTED:,} members")
                 block = {}
                 continue
             key, sep, value = line.partition(" = ")
