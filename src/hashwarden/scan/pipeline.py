@@ -111,8 +111,7 @@ def run_scan(
         hashed = _hash_and_record(db, matcher, tasks, options, limits, settings.worker_count(), run_id, progress)
         for index, listing in enumerate(listings):
             listing.scan_rows(db, index)
-        if verify_after:
-            _verify_after(roots, listings, settings.worker_count(), progress)
+        _verify_after(roots, listings, settings.worker_count(), progress, reread=verify_after)
         if settings.verify_ewf:
             _verify_ewf_images(db, listings, settings.worker_count(), progress)
         db.finish_run(run_id, utc_now())
@@ -250,13 +249,17 @@ def _hash_and_record(
 
 
 def _verify_after(
-    roots: list[str], listings: list[Listing], workers: int, progress: Progress | None
+    roots: list[str], listings: list[Listing], workers: int, progress: Progress | None, reread: bool = True
 ) -> None:
-    """Walk the metadata again and read every file again (SHA-256 only): the custody 'after' listings."""
+    """Walk the metadata again and, with `reread`, read every file again (SHA-256 only): the custody 'after'
+    listings. The metadata walk always runs: with --no-verify-after it is all custody compares (without it, every
+    file looked changed)."""
     for index, root in enumerate(roots):
         for entry in _safe_entries(root):
             if isinstance(entry, FolderItem):
                 listings[index].note_after(entry)
+    if not reread:
+        return
     items = [(index, item) for index, listing in enumerate(listings) for item in listing.items.values()]
     if progress:
         progress.phase("verifying (re-reading evidence)", len(items))
