@@ -93,6 +93,20 @@ class ScanError(HashwardenError):
     """A scan cannot start or continue."""
 
 
+def describe(exc: BaseException) -> str:
+    """Any exception as one line in words for the report: its type and first line (the traceback goes to the
+    debug log), never a raw tuple or an empty string; our own errors as they read."""
+    if isinstance(exc, EvidenceReadError):
+        return str(exc)
+    if isinstance(exc, OSError) and exc.strerror:
+        return exc.strerror if exc.errno == 5 else f"{type(exc).__name__}: {exc.strerror}"
+    text = str(exc).strip()
+    message = text.splitlines()[0] if text else "no detail given"
+    if isinstance(exc, EOFError) and "end" not in message.lower():
+        message = f"the data ends too early ({message})"
+    return f"{type(exc).__name__}: {message}"
+
+
 @contextlib.contextmanager
 def at_location(location: str) -> Iterator[None]:
     """Attach `location` to any EvidenceReadError (or OSError) raised inside, so the report can name the item.

@@ -35,7 +35,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any, BinaryIO
 
-from hashwarden.errors import EvidenceReadError
+from hashwarden.errors import EvidenceReadError, describe
 from hashwarden.evidence.streams import ReadStream
 
 MAX_MEMBER_BYTES = 8 << 30  # bytes one member may expand to before it is cut off
@@ -226,19 +226,11 @@ def iter_members(container: BinaryIO, fmt: str, display_name: str, path: str | N
         raise
     except (OSError, *_DATA_ERRORS) as exc:
         raise EvidenceReadError(f"{_FORMAT_NAMES.get(fmt, fmt)} archive cannot be read further: "
-                                f"{_describe(exc)}") from exc
+                                f"{describe(exc)}") from exc
 
 
 _FORMAT_NAMES = {"gzip": "gzip", "bzip2": "bzip2", "xz": "xz", "zstd": "zstd", "rar5": "RAR", "rar": "RAR",
                  "iso9660": "ISO 9660", "compress": ".Z (compress)"}
-
-
-def _describe(exc: BaseException) -> str:
-    """A one-line reason in words: the exception's type and message, never a raw tuple or an empty string."""
-    text = str(exc).strip() or "no detail given"
-    if isinstance(exc, EOFError) and "end" not in text.lower():
-        text = f"the data ends too early ({text})"
-    return f"{type(exc).__name__}: {text}"
 
 
 # --- zip ------------------------------------------------------------------------------------------------------
@@ -280,7 +272,7 @@ def _zip_members(container: BinaryIO) -> Iterator[Member]:
             stream = archive.open(info)
         except (zipfile.BadZipFile, OSError, EOFError, ValueError, NotImplementedError, RuntimeError,
                 zlib.error, struct.error) as exc:
-            member.error = f"cannot read member: {_describe(exc)}"
+            member.error = f"cannot read member: {describe(exc)}"
             yield member
             continue
         with stream:

@@ -29,7 +29,7 @@ from dataclasses import dataclass, field
 from typing import Any, BinaryIO
 
 from hashwarden.config import MAX_VIDEO_MEMBER_BYTES
-from hashwarden.errors import EvidenceReadError
+from hashwarden.errors import EvidenceReadError, describe
 from hashwarden.evidence.streams import ReadStream
 from hashwarden.evidence.archive import HEAD_BYTES, archive_format, iter_members
 from hashwarden.evidence.disk_image import RAW_IMAGE_SUFFIXES, ewf_segment, expand_disk, image_kind
@@ -387,14 +387,4 @@ def read_up_to(stream: BinaryIO, size: int) -> bytes:
     return b"".join(parts)
 
 
-def describe(exc: BaseException) -> str:
-    """An exception as one line for the report: its type and message (the traceback goes to the debug log)."""
-    if isinstance(exc, EvidenceReadError):
-        return str(exc)
-    if isinstance(exc, OSError) and exc.strerror:
-        return exc.strerror if exc.errno == 5 else f"{type(exc).__name__}: {exc.strerror}"
-    message = str(exc).strip().splitlines()[0] if str(exc).strip() else "no detail given"
-    return f"{type(exc).__name__}: {message}"
-
-
-__all__ = ["Leave", "Limits", "Node", "BudgetExhausted", "container_kind", "describe", "walk"]
+__all__ = ["Leave", "Limits", "Node", "BudgetExhausted", "container_kind", "walk"]

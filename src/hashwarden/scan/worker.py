@@ -12,9 +12,9 @@ import logging
 from collections.abc import Callable, Iterator
 from typing import Any
 
-from hashwarden.errors import EvidenceReadError
+from hashwarden.errors import EvidenceReadError, describe
 from hashwarden.evidence import FolderItem
-from hashwarden.evidence.tree import Leave, Limits, Node, describe, walk
+from hashwarden.evidence.tree import Leave, Limits, Node, walk
 from hashwarden.index.known_filter import KnownFilter
 from hashwarden.signals import HashOptions, hash_stream
 from hashwarden.signals.hasher import FileSignals
