@@ -103,32 +103,67 @@ def stream_in_child(produce: Callable[[], Iterator[tuple[Any, Iterator[bytes] | 
         reader.close()
 
 
+class PipeReader:
+    """A child's pipe read with a stall limit: `read(size)` gives `size` bytes, or fewer only once the pipe has
+    ended (`ended`); nothing arriving for `stall` seconds raises `stalled` as an EvidenceReadError. Also used for
+    7-Zip's output (evidence/sevenzip.py)."""
+
+    def __init__(self, fd: int, stall: float, stalled: str) -> None:
+        self._fd, self._stall, self._stalled = fd, stall, stalled
+        self._buffer = bytearray()
+        self.ended = False
+
+    def read(self, size: int) -> bytes:
+        while len(self._buffer) < size and not self.ended:
+            self._more()
+        chunk = bytes(self._buffer[:size])
+        del self._buffer[:size]
+        return chunk
+
+    def lines(self) -> Iterator[bytes]:
+        """The pipe's lines without their line feeds (the last one may have none)."""
+        while True:
+            while b"\n" not in self._buffer and not self.ended:
+                self._more()
+            if not self._buffer:
+                return
+            end = self._buffer.find(b"\n")
+            end = len(self._buffer) if end < 0 else end
+            line = bytes(self._buffer[:end])
+            del self._buffer[:end + 1]
+            yield line
+
+    def _more(self) -> None:
+        ready, _, _ = select.select([self._fd], [], [], self._stall)
+        if not ready:
+            raise EvidenceReadError(self._stalled)
+        data = os.read(self._fd, 1 << 20)
+        if not data:
+            self.ended = True
+        self._buffer += data
+
+
 class _Receiver:
     def __init__(self, fd: int, pid: int, what: str, stall: float) -> None:
-        self._fd, self._pid, self._what, self._stall = fd, pid, what, stall
-        self._buffer = bytearray()
+        self._fd, self._pid, self._what = fd, pid, what
+        self._pipe = PipeReader(fd, stall, f"the archive reader made no progress for {stall:.0f} s on {what}: "
+                                           "stopped (a damaged or crafted archive)")
         self._closed = False
 
-    def _fill(self, need: int) -> None:
-        while len(self._buffer) < need:
-            ready, _, _ = select.select([self._fd], [], [], self._stall)
-            if not ready:
-                self.close()
-                raise EvidenceReadError(f"the archive reader made no progress for {self._stall:.0f} s on "
-                                        f"{self._what}: stopped (a damaged or crafted archive)")
-            data = os.read(self._fd, 1 << 20)
-            if not data:
-                status = self.close()
-                raise EvidenceReadError(f"the archive reader stopped on {self._what} ({status})")
-            self._buffer += data
+    def _exactly(self, size: int) -> bytes:
+        try:
+            data = self._pipe.read(size)
+        except EvidenceReadError:  # stalled: the child is stopped before the error goes up
+            self.close()
+            raise
+        if len(data) < size:
+            status = self.close()
+            raise EvidenceReadError(f"the archive reader stopped on {self._what} ({status})")
+        return data
 
     def frame(self) -> tuple[bytes, bytes]:
-        self._fill(_FRAME.size)
-        kind, length = _FRAME.unpack(self._buffer[:_FRAME.size])
-        self._fill(_FRAME.size + length)
-        payload = bytes(self._buffer[_FRAME.size:_FRAME.size + length])
-        del self._buffer[:_FRAME.size + length]
-        return kind, payload
+        kind, length = _FRAME.unpack(self._exactly(_FRAME.size))
+        return kind, self._exactly(length)
 
     def close(self) -> str:
         if self._closed:

@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import io
 import os
-import select
 import shutil
 import subprocess
 import zlib
@@ -130,11 +129,17 @@ def _run(command: list[str], fds: tuple[int, ...]) -> subprocess.Popen:
                             pass_fds=fds, env=_ENV)
 
 
+def _pipe(process: subprocess.Popen, stall: float, what: str) -> Any:
+    from hashwarden.evidence.isolated import PipeReader
+
+    return PipeReader(process.stdout.fileno(), stall, f"7-Zip made no progress for {stall:.0f} s on {what}: stopped")
+
+
 def _listing(command: str, archive: str, fds: tuple[int, ...], display_name: str) -> list[_Entry]:
     from hashwarden.evidence.isolated import STALL_SECONDS
 
     process = _run([command, "l", "-slt", "-bd", NO_PASSWORD, "--", archive], fds)
-    reader = _StallGuarded(process.stdout, STALL_SECONDS, display_name)
+    reader = _pipe(process, STALL_SECONDS, display_name)
     entries: list[_Entry] = []
     block: dict[str, str] = {}
     seen_separator = False
@@ -185,43 +190,6 @@ def _add(entries: list[_Entry], block: dict[str, str], display_name: str) -> Non
     entries.append(_Entry(name, int(block.get("Size") or 0), int(crc, 16) if crc else None, kind, note))
 
 
-class _StallGuarded:
-    """Reads a child's pipe, giving up when nothing comes for `stall` seconds."""
-
-    def __init__(self, pipe: Any, stall: float, what: str) -> None:
-        self._fd, self._stall, self._what = pipe.fileno(), stall, what
-        self._buffer = b""
-        self.ended = False
-
-    def read(self, size: int) -> bytes:
-        while len(self._buffer) < size and not self.ended:
-            self._more()
-        chunk, self._buffer = self._buffer[:size], self._buffer[size:]
-        return chunk
-
-    def lines(self) -> Iterator[bytes]:
-        while True:
-            while b"\n" not in self._buffer and not self.ended:
-                self._more()
-            if b"\n" in self._buffer:
-                line, _, self._buffer = self._buffer.partition(b"\n")
-                yield line
-            elif self._buffer:
-                line, self._buffer = self._buffer, b""
-                yield line
-            else:
-                return
-
-    def _more(self) -> None:
-        ready, _, _ = select.select([self._fd], [], [], self._stall)
-        if not ready:
-            raise EvidenceReadError(f"7-Zip made no progress for {self._stall:.0f} s on {self._what}: stopped")
-        data = os.read(self._fd, 1 << 20)
-        if not data:
-            self.ended = True
-        self._buffer += data
-
-
 class _Extraction:
     """A `7z x -so` of the whole archive (or of one member): its output, read with the stall limit."""
 
@@ -230,7 +198,7 @@ class _Extraction:
 
         names = ["-spd", "--", archive, name] if name is not None else ["--", archive]
         self._process = _run([command, "x", "-so", "-bd", "-y", NO_PASSWORD, *names], fds)
-        self._reader = _StallGuarded(self._process.stdout, STALL_SECONDS, what)
+        self._reader = _pipe(self._process, STALL_SECONDS, what)
         self.failed: str | None = None
 
     def read(self, size: int) -> bytes:
