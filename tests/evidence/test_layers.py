@@ -20,7 +20,7 @@ import pytsk3
 from PIL import Image
 
 from hashwarden.errors import EvidenceReadError, FormatError
-from hashwarden.evidence import layers
+from hashwarden.evidence import disk_image, layers
 from hashwarden.evidence.layers import FileReader, Keys, Window, apfs_files, layer_kind, open_layer, shadow_copies
 
 DATA = Path(__file__).resolve().parents[1] / "data" / "dfvfs"
@@ -44,18 +44,8 @@ def run(*command: str, cwd: Path, stdin: str | None = None) -> None:
     subprocess.run(command, cwd=cwd, env=ENV, input=stdin, text=True, check=True, capture_output=True)
 
 
-class TskImage(pytsk3.Img_Info):
-    """TSK reading through a layer Reader (what the integrating code will do)."""
-
-    def __init__(self, reader: layers.Reader) -> None:
-        self._reader = reader
-        super().__init__(url="", type=pytsk3.TSK_IMG_TYPE_EXTERNAL)
-
-    def read(self, offset: int, size: int) -> bytes:
-        return self._reader.read(offset, size)
-
-    def get_size(self) -> int:
-        return self._reader.size
+def TskImage(reader: layers.Reader):  # noqa: N802 - TSK reading through a layer, as the scan does
+    return disk_image.TskImage(reader, reader.size)
 
 
 def tsk_files(reader: layers.Reader, offset: int = 0) -> dict[str, str]:

@@ -120,7 +120,10 @@ def _open_image(source: str | BinaryIO, kind: str, keys: Any = None) -> Any:
         return TskImage(_EwfReader(handle), handle.get_media_size())
     if isinstance(source, str):
         return pytsk3.Img_Info(source)  # TSK finds the further segments of a split raw image by itself
-    return TskImage(_FileReader(source), source.seek(0, io.SEEK_END))
+    from hashwarden.evidence.layers import FileReader
+
+    reader = FileReader(source)
+    return TskImage(reader, reader.size)
 
 
 class _EwfReader:
@@ -135,20 +138,6 @@ class _EwfReader:
 
     def close(self) -> None:
         self._handle.close()
-
-
-class _FileReader:
-    """`read(offset, size)` over a seekable file object."""
-
-    def __init__(self, fp: BinaryIO) -> None:
-        self._fp = fp
-
-    def read(self, offset: int, size: int) -> bytes:
-        self._fp.seek(offset)
-        return self._fp.read(size)
-
-    def close(self) -> None:
-        pass  # the file object belongs to whoever opened it
 
 
 def TskImage(reader: Any, size: int) -> Any:  # noqa: N802 - a class factory: pytsk3 is imported lazily
