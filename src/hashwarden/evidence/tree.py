@@ -177,6 +177,24 @@ def container_kind(head: bytes, name: str, carve: bool) -> tuple[str, str] | Non
     return None
 
 
+def _container_of(node: Node, head: bytes, carve: bool) -> tuple[str, str] | None:
+    """What `container_kind` says, except for an EWF segment after the first: that one is read only through its
+    first segment (libewf finds the others beside it), never on its own, else an E01+E02 set is listed twice."""
+    segment = ewf_segment(head)
+    if segment is not None and segment > 1:
+        node.note = f"segment {segment} of an EWF image: read only through its first segment (.E01)"
+        return None
+    return container_kind(head, node.path, carve)
+
+
+def _as_link(node: Node, target: str | None) -> Node:
+    """A symbolic or hard link, in an archive or a file system: its target, no content of its own."""
+    node.extra["link"] = target
+    node.note = node.note or (f"link to {target}: no content of its own, not read" if target is not None
+                              else "link: no content of its own, not read")
+    return node
+
+
 def walk(item: FolderItem, limits: Limits = Limits(), wants_seek: Callable[[bytes], bool] = lambda head: False
          ) -> Iterator[Event]:
     """The events of one file of a folder source: its node first, then (if a container) its members and a Leave.
@@ -199,11 +217,7 @@ def walk(item: FolderItem, limits: Limits = Limits(), wants_seek: Callable[[byte
             top.error = f"read failed: {exc.strerror or exc}"
             yield top
             return
-        container = container_kind(head, item.path, limits.carve)
-        segment = ewf_segment(head)
-        if segment is not None and segment > 1:
-            top.note = f"segment {segment} of an EWF image: read through its first segment (.E01)"
-            container = None
+        container = _container_of(top, head, limits.carve)
         top.stream = fp
         top.container = container is not None
         yield top
@@ -267,10 +281,7 @@ class _Walker:
                 child.kind, child.note = "skipped", f"{member.target}: not read"
                 yield child
             elif member.kind == "link":
-                child.extra["link"] = member.target
-                child.note = f"link to {member.target}: no content of its own, not read" \
-                    if member.target is not None else "link: no content of its own, not read"
-                yield child
+                yield _as_link(child, member.target)
             elif member.error or member.stream is None:
                 child.error = member.error or "cannot be read"
                 yield child
@@ -294,9 +305,7 @@ class _Walker:
             child.note = child.extra.pop("note", None)
             link = getattr(found, "link", None)
             if link is not None:
-                child.extra["link"] = link
-                child.note = child.note or f"link to {link}: no content of its own, not read"
-                yield child
+                yield _as_link(child, link)
                 continue
             if getattr(found, "error", None):
                 child.error = found.error
@@ -347,10 +356,7 @@ class _Walker:
 
     def _what_is(self, node: Node, head: bytes, depth: int) -> tuple[str, str] | None:
         """The container a member is, if it is one that may be opened here (with a note when it may not)."""
-        container = container_kind(head, node.path, False)
-        segment = ewf_segment(head)
-        if container and segment is not None and segment > 1:
-            container, node.note = None, f"segment {segment} of an EWF image: not readable without the others"
+        container = _container_of(node, head, False)
         if container and depth >= self.limits.max_depth:
             node.problem = f"containers nested deeper than {self.limits.max_depth}: not opened"
             container = None

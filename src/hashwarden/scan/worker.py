@@ -8,6 +8,7 @@ the unit of failure: any exception while reading, expanding or decoding one item
 
 from __future__ import annotations
 
+import contextlib
 import logging
 from collections.abc import Callable, Iterator
 from typing import Any
@@ -72,8 +73,7 @@ def hash_item(task: tuple[int, FolderItem, HashOptions]) -> dict[str, Any]:
         node.stream = item.open()
     except EvidenceReadError as exc:
         node.error = str(exc.args[0])
-        return hash_node(source, node, options, _known_file_check(options.known_filter))
-    with node.stream:
+    with node.stream or contextlib.nullcontext():
         return hash_node(source, node, options, _known_file_check(options.known_filter))
 
 
