@@ -395,15 +395,23 @@ def _tar_members(stream: BinaryIO) -> Iterator[Member]:
             yield member
 
 
-def _stream_member(container: BinaryIO, fmt: str, display_name: str, limit: int) -> Member:
+def decompressed_name(display_name: str) -> str:
+    """The name of a single compressed file's content: the file's name without its compression suffix
+    (`x.jpg.gz` -> `x.jpg`, `x.tgz` -> `x.tar`), else with `.decompressed` added."""
     name = display_name.rsplit("/", 1)[-1]
     for suffix in (".gz", ".tgz", ".bz2", ".xz", ".gzip", ".zst", ".zstd", ".z", ".lzma"):
         if name.lower().endswith(suffix):
-            name = name[: -len(suffix)] + (".tar" if suffix == ".tgz" else "")
-            break
-    else:
-        name = f"{name}.decompressed"
-    name = name or "data"
+            return name[: -len(suffix)] + (".tar" if suffix == ".tgz" else "") or "data"
+    return f"{name}.decompressed"
+
+
+def unnamed_member_name(display_name: str) -> str:
+    """What 7-Zip calls a member stored without a name (`7z a -si`): its archive's name without the extension."""
+    return display_name.rsplit("/", 1)[-1].rsplit("!/", 1)[-1].rsplit(".", 1)[0] or "data"
+
+
+def _stream_member(container: BinaryIO, fmt: str, display_name: str, limit: int) -> Member:
+    name = decompressed_name(display_name)
     return Member(name, name.encode("utf-8", "surrogateescape"), -1,
                   stream=LimitedReader(_DECOMPRESSORS[fmt](container), limit))
 
@@ -503,9 +511,8 @@ def _libarchive_entries(container: BinaryIO, fmt: str, display_name: str
                 raw = name if isinstance(name, bytes) else (name or "").encode("utf-8", "surrogateescape")
                 size = entry.size if entry.size is not None else -1
                 note = None
-                if not raw:  # 7-Zip names such a member after the archive (`-si` input)
-                    raw = display_name.rsplit("/", 1)[-1].rsplit("!/", 1)[-1].rsplit(".", 1)[0].encode(
-                        "utf-8", "surrogateescape") or b"data"
+                if not raw:
+                    raw = unnamed_member_name(display_name).encode("utf-8", "surrogateescape")
                     note = "stored without a name"
                 member = Member(raw.decode("utf-8", "backslashreplace"), raw, size, note=note)
                 if entry.issym or entry.islnk:
@@ -529,10 +536,7 @@ def _libarchive_entries(container: BinaryIO, fmt: str, display_name: str
     container.seek(0)  # a compressed single file, not a tar: its content is the one member
     with libarchive.stream_reader(container, format_name="raw", filter_name="all") as archive:
         for entry in archive:
-            stem = display_name.rsplit("/", 1)[-1]
-            lowered = stem.lower()
-            base = stem[:-2] if lowered.endswith(".z") else stem[:-5] if lowered.endswith(".lzma") else \
-                f"{stem}.decompressed"
+            base = decompressed_name(display_name)
             yield Member(base, base.encode("utf-8", "surrogateescape"), -1), _blocks(entry.get_blocks(_BLOCK))
             break
 

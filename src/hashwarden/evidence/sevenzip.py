@@ -181,8 +181,10 @@ def _add(entries: list[_Entry], block: dict[str, str], display_name: str) -> Non
     if block.get("Encrypted") == "+":
         raise NotForSevenZip("encrypted members")
     name, note = block.get("Path", ""), None
-    if not name:  # 7-Zip names such a member after the archive (`-si` input)
-        name = display_name.rsplit("/", 1)[-1].rsplit("!/", 1)[-1].rsplit(".", 1)[0] or "data"
+    if not name:
+        from hashwarden.evidence.archive import unnamed_member_name
+
+        name = unnamed_member_name(display_name)
         note = "stored without a name"
     attributes = block.get("Attributes", "")
     kind = "link" if " l" in attributes or attributes.endswith(" l") else "file"
