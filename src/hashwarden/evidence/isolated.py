@@ -203,11 +203,3 @@ class _EntryStream(ReadStream):
                 raise EvidenceReadError("the archive reader sent an entry out of order")
         chunk, self._pending = self._pending[:want], self._pending[want:]
         return chunk
-
-    def drain(self) -> None:
-        """Skip what the consumer did not read, up to the next entry."""
-        try:
-            while self.read(1 << 20):
-                pass
-        except OSError:
-            pass

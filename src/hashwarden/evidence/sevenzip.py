@@ -95,7 +95,7 @@ def members(container: BinaryIO, display_name: str, path: str | None) -> Iterato
                 else:
                     member.stream = BombGuard(content, allowance)
                 yield member
-                content.finish()
+                content.drain()
                 if source is not stream:
                     source.close()
         finally:
@@ -257,11 +257,3 @@ class _MemberStream(ReadStream):
         if self._shared.failed is None:
             self._shared.failed = message
         raise OSError(5, message)
-
-    def finish(self) -> None:
-        """Skip what the consumer left unread (the next member follows in the same stream)."""
-        try:
-            while self.read(1 << 20):
-                pass
-        except OSError:
-            pass

@@ -20,3 +20,12 @@ class ReadStream(io.RawIOBase):
         data = self.read(len(buffer))
         buffer[: len(data)] = data
         return len(data)
+
+    def drain(self) -> None:
+        """Read and drop what the consumer left unread: the next entry of a shared stream (a pipe from a child
+        reader) follows this one's last byte. A damaged rest is dropped with it (its error was the consumer's)."""
+        try:
+            while self.read(1 << 20):
+                pass
+        except OSError:
+            pass
