@@ -79,6 +79,12 @@ class CaseLock:
     def release(self) -> None:
         self._file.close()
 
+    def __enter__(self) -> "CaseLock":
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.release()
+
 
 class CaseDB:
     """One case directory's database."""

@@ -79,60 +79,56 @@ def run_scan(
         with engine.connect() as conn:
             require_alert_entries(conn, engine.url.render_as_string(hide_password=True))
     out_dir.mkdir(parents=True, exist_ok=True)
-    lock = CaseLock(out_dir)
-    case_path = out_dir / "case.db"
-    fresh = not case_path.exists()
-    if not fresh and not resume:
-        lock.release()
-        raise ScanError(f"{out_dir} already holds a scan; pass --resume to continue it, or choose another --out")
-    try:
+    with CaseLock(out_dir):
+        case_path = out_dir / "case.db"
+        fresh = not case_path.exists()
+        if not fresh and not resume:
+            raise ScanError(f"{out_dir} already holds a scan; pass --resume to continue it, or choose another --out")
         db = CaseDB(case_path)
-    except ScanError:
-        lock.release()
-        raise
-    try:
-        _start_or_check(db, case, roots, settings, fresh)
-        run_id = db.start_run(started, command)
-        known = open_known_filter(engine) if settings.known_filter else None
-        matcher = Matcher.from_store(engine, settings.pdq_threshold, settings.pdq_min_quality, known,
-                                     (settings.vpdq_query_percent, settings.vpdq_compared_percent))
-        with engine.begin() as conn:
-            hash_sets = sets_in_use(conn)
-            audit.append(conn, "scan.start", {"case": case, "out": str(out_dir), "sources": roots, "resume": not fresh})
-        listings = [Listing(root) for root in roots]
-        tasks = _enumerate(db, roots, listings, progress)
-        if settings.key_file:
-            Keys.read(settings.key_file)  # a malformed key file is refused before anything is read
-        limits = Limits(max_expanded_bytes=settings.max_expanded_bytes, max_members=settings.max_members,
-                        carve=settings.carve, key_file=settings.key_file and os.path.abspath(settings.key_file))
-        options = HashOptions(compute_pdq=settings.compute_pdq, dihedral=True, max_image_pixels=settings.max_image_pixels,
-                              vpdq_seconds_per_hash=settings.vpdq_seconds_per_hash,
-                              known_filter=str(known.directory) if known else None)
-        hashed = _hash_and_record(db, matcher, tasks, options, limits, settings.worker_count(), run_id, progress)
-        for index, listing in enumerate(listings):
-            listing.scan_rows(db, index)
-        _verify_after(roots, listings, settings.worker_count(), progress, reread=verify_after)
-        if settings.verify_ewf:
-            _verify_ewf_images(db, listings, settings.worker_count(), progress)
-        db.finish_run(run_id, utc_now())
-        db.commit()
-        report = build_report(case, roots, db.items(), db.skipped())
-        summary = report["summary"]
-        files = write_reports(out_dir, report, custody_summary(db.runs(), listings, hash_sets, verify_after))
-        report_sha256 = hashlib.sha256(files["report.json"].read_bytes()).hexdigest()
-        with engine.begin() as conn:
-            audit.append(conn, "scan", {"case": case, "out": str(out_dir), "report_sha256": report_sha256,
-                                        "summary": summary})
-            audit_count, audit_head = audit.head(conn)
-        files["custody.json"] = write_custody(
-            out_dir, db, case=case, command=command, started=started, finished=utc_now(), listings=listings,
-            hash_sets=hash_sets, report_sha256=report_sha256, settings=settings,
-            audit_head={"rows": audit_count, "head_hash": audit_head}, verified_after=verify_after,
-        )
-        return ScanResult(out_dir, summary, hashed, files)
-    finally:
-        db.close()
-        lock.release()
+        try:
+            _start_or_check(db, case, roots, settings, fresh)
+            run_id = db.start_run(started, command)
+            known = open_known_filter(engine) if settings.known_filter else None
+            matcher = Matcher.from_store(engine, settings.pdq_threshold, settings.pdq_min_quality, known,
+                                         (settings.vpdq_query_percent, settings.vpdq_compared_percent))
+            with engine.begin() as conn:
+                hash_sets = sets_in_use(conn)
+                audit.append(conn, "scan.start", {"case": case, "out": str(out_dir), "sources": roots,
+                                                  "resume": not fresh})
+            listings = [Listing(root) for root in roots]
+            tasks = _enumerate(db, roots, listings, progress)
+            if settings.key_file:
+                Keys.read(settings.key_file)  # a malformed key file is refused before anything is read
+            limits = Limits(max_expanded_bytes=settings.max_expanded_bytes, max_members=settings.max_members,
+                            carve=settings.carve, key_file=settings.key_file and os.path.abspath(settings.key_file))
+            options = HashOptions(compute_pdq=settings.compute_pdq, dihedral=True,
+                                  max_image_pixels=settings.max_image_pixels,
+                                  vpdq_seconds_per_hash=settings.vpdq_seconds_per_hash,
+                                  known_filter=str(known.directory) if known else None)
+            hashed = _hash_and_record(db, matcher, tasks, options, limits, settings.worker_count(), run_id, progress)
+            for index, listing in enumerate(listings):
+                listing.scan_rows(db, index)
+            _verify_after(roots, listings, settings.worker_count(), progress, reread=verify_after)
+            if settings.verify_ewf:
+                _verify_ewf_images(db, listings, settings.worker_count(), progress)
+            db.finish_run(run_id, utc_now())
+            db.commit()
+            report = build_report(case, roots, db.items(), db.skipped())
+            summary = report["summary"]
+            files = write_reports(out_dir, report, custody_summary(db.runs(), listings, hash_sets, verify_after))
+            report_sha256 = hashlib.sha256(files["report.json"].read_bytes()).hexdigest()
+            with engine.begin() as conn:
+                audit.append(conn, "scan", {"case": case, "out": str(out_dir), "report_sha256": report_sha256,
+                                            "summary": summary})
+                audit_count, audit_head = audit.head(conn)
+            files["custody.json"] = write_custody(
+                out_dir, db, case=case, command=command, started=started, finished=utc_now(), listings=listings,
+                hash_sets=hash_sets, report_sha256=report_sha256, settings=settings,
+                audit_head={"rows": audit_count, "head_hash": audit_head}, verified_after=verify_after,
+            )
+            return ScanResult(out_dir, summary, hashed, files)
+        finally:
+            db.close()
 
 
 def _check_sources(sources: list[str], out_dir: Path) -> list[str]:
