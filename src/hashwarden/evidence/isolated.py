@@ -41,8 +41,8 @@ class _Sender:
             view = view[written:]
 
 
-def stream_in_child(produce: Callable[[], Iterator[tuple[Any, Iterator[bytes] | None]]], what: str,
-                    stall_seconds: float | None = None) -> Iterator[tuple[Any, io.RawIOBase | None]]:
+def stream_in_child(produce: Callable[[], Iterator[tuple[Any, Iterator[bytes] | None]]], what: str
+                    ) -> Iterator[tuple[Any, io.RawIOBase | None]]:
     """(header, stream) pairs of what `produce()` yields in a forked child: `header` is any picklable value, and the
     stream (None when the child gave no content) reads the chunks the child sent for it. A stream is valid until
     the next pair is requested.
@@ -84,7 +84,7 @@ def stream_in_child(produce: Callable[[], Iterator[tuple[Any, Iterator[bytes] | 
         finally:
             os._exit(status)
     os.close(write_fd)
-    reader = _Receiver(read_fd, pid, what, STALL_SECONDS if stall_seconds is None else stall_seconds)
+    reader = _Receiver(read_fd, pid, what, STALL_SECONDS)
     try:
         while True:
             kind, payload = reader.frame()

@@ -103,7 +103,7 @@ def hash_node(source: int, node: Node, options: HashOptions,
     mismatch = extension_mismatch(node.path.rsplit("/", 1)[-1], MediaType(signals.media, signals.format))
     if mismatch:
         notes.append(mismatch)
-    if signals.error is None and signals.size == 0 and "link" not in row.get("extra", {}):
+    if signals.error is None and signals.size == 0:
         notes.append("empty file")
     problems = [node.problem] if node.problem else []
     if signals.error is None and node.size >= 0 and signals.size != node.size and not cut_off:
