@@ -169,10 +169,16 @@ def TskImage(reader: Any, size: int) -> Any:  # noqa: N802 - a class factory: py
 _OPEN: dict[str, tuple[Any, dict[int, Any]]] = {}
 
 
+def _register(token: str, image: Any) -> Any:
+    """Make `image` the open image of `token` (its file systems opened later, once each); returns it."""
+    _OPEN[token] = (image, {})
+    return image
+
+
 def _image(token: str, kind: str) -> Any:
     """The open image of `token` (registered by expand_disk), or opened from its path."""
     if token not in _OPEN:
-        _OPEN[token] = (_open_image(token, kind), {})
+        _register(token, _open_image(token, kind))
     return _OPEN[token][0]
 
 
@@ -456,7 +462,7 @@ def _expand_open(outer: Any, image_path: str, kind: str, carve_media: bool, expe
                  source: BinaryIO | None, keys: Any) -> Iterator[DiskFile | CarvedFile | LayerFile]:
     try:
         if source is not None or kind in LAYER_KINDS:
-            _OPEN[image_path] = (_open_image(image_path if source is None else source, kind, keys), {})
+            _register(image_path, _open_image(image_path if source is None else source, kind, keys))
         image = _image(image_path, kind)
         volumes = _volumes(image)
     except EvidenceReadError as exc:
@@ -528,7 +534,7 @@ def _decrypted(image_path: str, image: Any, offset: int, length: int, kind: str,
 
     reader = open_layer(kind, Window(_ImgReader(image), offset, length), keys=keys)
     token = f"{image_path}#p{number}-{kind}"
-    _OPEN[token] = (TskImage(reader, reader.size), {})
+    _register(token, TskImage(reader, reader.size))
     return token
 
 
@@ -551,7 +557,7 @@ def _shadow_copies(outer: Any, image_path: str, kind: str, image: Any, offset: i
         return
     for store in stores:
         token = f"{image_path}#p{number}-{store.name}"
-        _OPEN[token] = (TskImage(store.reader, store.reader.size), {})
+        _register(token, TskImage(store.reader, store.reader.size))
         try:
             fs = _file_system(token, kind, 0)
         except (OSError, RuntimeError) as exc:
