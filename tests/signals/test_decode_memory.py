@@ -26,6 +26,7 @@ from hashwarden.errors import ImageTooLarge
 from hashwarden.signals import HashOptions, hash_stream
 from hashwarden.signals.image import _TILE_TEMPORARY_BYTES, decode_pixels, predicted_peak_bytes
 from hashwarden.signals.pdq import NativePdqEngine, ReferencePdqEngine
+from tests.signals.test_hasher import traced_hash
 
 MiB = 1 << 20
 # What a child's RSS may exceed the prediction by: the allocator's own rounding and Python objects made on the way.
@@ -162,13 +163,7 @@ def test_huge_hostile_tiffs_stay_within_the_worst_case_per_worker(name: str, tmp
 
 def test_extreme_aspect_ratio_is_refused_from_the_header() -> None:
     """8 x 20,000,000 is within the pixel limit, but the engine keeps 512 bytes per row: ~11 GB."""
-    data = png_bytes_with_declared_size(8, 20_000_000)
-    tracemalloc.start()
-    try:
-        result = hash_stream(io.BytesIO(data))
-        _, peak = tracemalloc.get_traced_memory()
-    finally:
-        tracemalloc.stop()
+    result, peak = traced_hash(png_bytes_with_declared_size(8, 20_000_000))
     assert result.pdq is None and result.sha256
     assert "PNG L 8x20000000 would need about 11," in result.error and f"limit of {MAX_DECODE_BYTES:,}" in result.error
     assert peak < 16 * MiB

@@ -70,14 +70,17 @@ def test_truncated_image_keeps_digests_and_names_the_problem() -> None:
     assert result.sha256 == hashlib.sha256(data).hexdigest()
 
 
-def test_decompression_bomb_refused_before_allocating() -> None:
-    data = png_bytes_with_declared_size(100_000, 100_000)
+def traced_hash(data: bytes):  # noqa: ANN201 - (FileSignals, peak bytes Python allocated while hashing)
     tracemalloc.start()
     try:
         result = hash_stream(io.BytesIO(data))
-        _, peak = tracemalloc.get_traced_memory()
+        return result, tracemalloc.get_traced_memory()[1]
     finally:
         tracemalloc.stop()
+
+
+def test_decompression_bomb_refused_before_allocating() -> None:
+    result, peak = traced_hash(png_bytes_with_declared_size(100_000, 100_000))
     assert result.pdq is None and "100000x100000" in result.error and "limit" in result.error
     assert peak < 50 * 1024 * 1024
 
