@@ -9,6 +9,7 @@ All content is benign: synthetic images from hashwarden.demo.synthetic and short
 
 from __future__ import annotations
 
+import errno
 import hashlib
 import io
 import json
@@ -79,8 +80,23 @@ def _keys(entries: list[FolderItem | Skipped]) -> list[bytes]:
     return [e.key for e in entries]
 
 
-def _open_fds() -> int:
-    return len(os.listdir("/proc/self/fd"))
+def _fds_under(root: Path) -> int:
+    """Descriptors this process holds on `root` or anything below it.
+
+    Counting only these (not every descriptor) keeps the count independent of whatever an earlier test in the same
+    process left for the garbage collector to close, which would otherwise change the total mid-test."""
+    prefix = str(root)
+    held = 0
+    for fd in os.listdir("/proc/self/fd"):
+        try:
+            target = os.readlink(f"/proc/self/fd/{fd}")
+        except OSError as exc:
+            # Too long a path for the kernel to spell out: only the deep tree has those. Anything else: closed
+            # between the listing and the readlink (the listing's own descriptor).
+            held += exc.errno == errno.ENAMETOOLONG
+            continue
+        held += target == prefix or target.startswith(prefix + os.sep)
+    return held
 
 
 def _read_noatime(path: bytes) -> bytes:
@@ -375,25 +391,25 @@ def test_deepest_file_can_be_opened_and_hashed(deep_tree: Path) -> None:
     with sibling.open() as fp:
         assert fp.read() == b"sibling at %d\n" % min(SIBLING_DEPTHS)
     # Opening leaves no descriptor behind.
-    before = _open_fds()
+    before = _fds_under(deep_tree)
     for _ in range(3):
         with deepest.open() as fp:
             fp.read()
-    assert _open_fds() == before
+    assert _fds_under(deep_tree) == before
 
 
 @pytest.mark.heavy
 def test_walk_holds_a_bounded_number_of_descriptors(deep_tree: Path) -> None:
-    baseline = _open_fds()
-    peak = baseline
+    assert _fds_under(deep_tree) == 0
+    peak = 0
     count = 0
     for entry in FolderSource(deep_tree).iter_entries():
-        peak = max(peak, _open_fds())
+        peak = max(peak, _fds_under(deep_tree))
         count += 1
     assert count == len(FILE_DEPTHS) + len(SIBLING_DEPTHS)
-    assert peak - baseline <= MAX_OPEN_DIRS + 4, f"{peak - baseline} descriptors open during the walk"
-    assert peak - baseline >= min(MAX_OPEN_DIRS, 8)  # the sampling did see the walk hold directories
-    assert _open_fds() == baseline  # everything released at the end
+    assert peak <= MAX_OPEN_DIRS + 4, f"{peak} descriptors open during the walk"
+    assert peak >= min(MAX_OPEN_DIRS, 8)  # the sampling did see the walk hold directories
+    assert _fds_under(deep_tree) == 0  # everything released at the end
 
 
 def test_directories_after_a_branch_deeper_than_max_open_dirs(tmp_path: Path) -> None:
@@ -424,13 +440,12 @@ def test_abandoned_walk_releases_its_descriptors(tmp_path: Path) -> None:
     path.mkdir(parents=True)
     (path / "leaf.txt").write_text("leaf\n")
     (tmp_path / "src" / "l1" / "z.txt").write_text("z\n")
-    baseline = _open_fds()
     walk = FolderSource(tmp_path / "src").iter_entries()
     first = next(walk)
     assert first.key.endswith(b"leaf.txt")
-    assert _open_fds() > baseline
+    assert _fds_under(tmp_path) > 0
     walk.close()
-    assert _open_fds() == baseline
+    assert _fds_under(tmp_path) == 0
 
 
 # ------------------------------------------------------------------------------------------ wide and ordering
