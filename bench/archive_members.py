@@ -71,9 +71,9 @@ def build(kind: str, n: int, where: Path) -> Path:
 def scan_seconds(source: Path, work: Path, expected: int) -> float:
     out = Path(tempfile.mkdtemp(dir=work))
     engine = open_store(f"sqlite:///{out / 'hw.db'}")
-    settings = ScanSettings(allow_empty=True, workers=1, compute_pdq=False, known_filter=False)
+    settings = ScanSettings(allow_empty=True, workers=1, compute_pdq=False, known_filter=False, verify_after=False)
     started = time.perf_counter()
-    result = run_scan([str(source)], "BENCH", out / "case", engine, settings, verify_after=False)
+    result = run_scan([str(source)], "BENCH", out / "case", engine, settings)
     elapsed = time.perf_counter() - started
     engine.dispose()
     items = result.summary["items"]

@@ -84,6 +84,46 @@ def test_audit_verify_fails_after_tampering(tmp_path: Path) -> None:
         conn.execute("UPDATE audit SET details = '{}' WHERE id = 1")
     result = hw("audit", "verify", db=db, check=False)
     assert result.returncode == 1 and "row 1" in result.stderr
+    assert result.stderr.rstrip().splitlines()[-1].startswith("AuditError: audit log does not verify (")
+    assert "Traceback" not in result.stderr
+
+
+def test_audit_verify_raises_audit_error_for_the_one_handler(tmp_path: Path, monkeypatch) -> None:
+    """In process, the command raises AuditError (main() prints it and exits 1) instead of printing it itself."""
+    from typer.testing import CliRunner
+
+    from hashwarden.cli import app
+    from hashwarden.errors import AuditError
+
+    db = tmp_path / "hw.db"
+    hw("set", "create", "a", "--kind", "alert", db=db)
+    with sqlite3.connect(db) as conn:
+        conn.execute("UPDATE audit SET details = '{}' WHERE id = 1")
+    monkeypatch.delenv("HASHWARDEN_DB", raising=False)
+    result = CliRunner().invoke(app, ["--db", str(db), "audit", "verify"])
+    assert isinstance(result.exception, AuditError), result.output
+    assert str(result.exception).startswith("audit log does not verify (")
+
+
+def test_the_root_db_option_reaches_the_subcommand_for_that_invocation_only(tmp_path: Path, monkeypatch) -> None:
+    """`hashwarden --db A ...` reaches the subcommand (through the context), a command's own --db wins over it,
+    and a later invocation in the same process without --db uses $HASHWARDEN_DB, not A."""
+    from typer.testing import CliRunner
+
+    from hashwarden.cli import app
+
+    first, second = tmp_path / "first.db", tmp_path / "second.db"
+    runner = CliRunner()
+    monkeypatch.setenv("HASHWARDEN_DB", str(second))
+    assert runner.invoke(app, ["--db", str(first), "set", "create", "only-in-first", "--kind", "alert"]).exit_code == 0
+    assert first.exists() and not second.exists()
+    assert runner.invoke(app, ["set", "create", "only-in-second", "--kind", "alert"]).exit_code == 0
+    listed = runner.invoke(app, ["set", "list", "--json"])
+    assert [json.loads(line)["name"] for line in listed.stdout.splitlines()] == ["only-in-second"]
+    listed = runner.invoke(app, ["--db", str(first), "set", "list", "--json"])
+    assert [json.loads(line)["name"] for line in listed.stdout.splitlines()] == ["only-in-first"]
+    listed = runner.invoke(app, ["--db", str(second), "set", "list", "--json", "--db", str(first)])  # the command's wins
+    assert [json.loads(line)["name"] for line in listed.stdout.splitlines()] == ["only-in-first"]
 
 
 @pytest.mark.parametrize("command", [[], ["hash"], ["scan"], ["set"], ["set", "create"], ["import", "pdq"], ["audit"], ["demo"], ["match"]])

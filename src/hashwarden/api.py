@@ -10,11 +10,12 @@ from typing import Any
 
 from sqlalchemy.engine import Engine
 
-from hashwarden.config import database_url
+from hashwarden.config import VPDQ_QUERY_SECONDS_PER_HASH, database_url
 from hashwarden.errors import EvidenceReadError
 
 
-def hash_file(path: str | os.PathLike[str], *, dihedral: bool = True, seconds_per_hash: float = 1.0) -> dict[str, Any]:
+def hash_file(path: str | os.PathLike[str], *, dihedral: bool = True,
+              seconds_per_hash: float = VPDQ_QUERY_SECONDS_PER_HASH) -> dict[str, Any]:
     """The signals of one file, as `hashwarden hash` prints them (md5, sha1, sha256, media, pdq, pdq_quality; with
     `dihedral`, the 8 PDQ forms a matcher needs to find rotated and mirrored copies; videos: vpdq frames).
 

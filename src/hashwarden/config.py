@@ -33,6 +33,61 @@ VPDQ_QUERY_SECONDS_PER_HASH = 1.0
 # (bench/vpdq_trim.py, figures in docs/architecture.md).
 VPDQ_SET_SECONDS_PER_HASH = 0.0
 
+# vPDQ matching: a video is known when at least this share of the query's unique good frames match a known video,
+# whatever share of the known video they cover (python-threatexchange's VPDQ_QUERY_MATCH_THRESHOLD_PERCENT = 80 and
+# VPDQ_INDEX_MATCH_THRESHOLD_PERCENT = 0, so a trimmed clip of a known video is known). The vpdq README's example
+# is the other way round (compared >= 80 %, query >= 0 %); both are settings. Frames match as PDQ hashes do:
+# distance <= PDQ_MATCH_THRESHOLD, frames below PDQ_MIN_QUALITY take no part.
+VPDQ_QUERY_MATCH_PERCENT = 80.0
+VPDQ_COMPARED_MATCH_PERCENT = 0.0
+
+# Evidence limits: every bound that keeps a crafted or damaged source from running a scan for days or out of
+# memory. Reaching one is an error of the container it cuts, never silent.
+# One budget per top-level file of a source (`Limits`), nested containers included: a 23 KB zip nested 16 wide
+# and 4 deep would otherwise expand to 16 TiB.
+MAX_CONTAINER_DEPTH = 16  # containers inside containers, at most
+MAX_NESTED_BYTES = 512 << 20  # a member that must be seekable (a nested zip, 7z, disk image) is held in memory to this
+EXPANSION_FLOOR = 4 << 30  # every top-level file may expand to at least this many bytes in all ...
+EXPANSION_RATIO = 100  # ... or this many times its own size, whichever is larger
+MAX_MEMBERS = 10_000_000  # members (at every level) under one top-level file
+# Archives: one member that expands past this many bytes, or past this many times its stored size (a
+# decompression bomb), is cut off; members of one compressed stream share the ratio.
+MAX_MEMBER_BYTES = 8 << 30
+MAX_MEMBER_RATIO = 1000
+# Archives read by 7-Zip: members taken one by one after the stream failed, per archive; members listed in memory
+# (~200 bytes each; past it libarchive, which streams its listing, reads the archive instead); a 7z inside a
+# container is copied into memory for 7-Zip up to this size.
+SEVENZIP_MAX_RETRIES = 1000
+SEVENZIP_MAX_LISTED = 2_000_000
+SEVENZIP_MAX_HANDOVER_BYTES = 512 << 20
+# A child process (libarchive, 7-Zip) that sends nothing for this long is stuck, not slow (no single step takes
+# this long; Debian's libarchive 3.6.2 loops forever on a crafted XAR): it is killed and its container reported.
+CHILD_STALL_SECONDS = 60.0
+# Folders: directory descriptors the walk keeps open at most; deeper ancestors are re-opened on the way back up.
+MAX_OPEN_DIRS = 64
+# Disk images: entries listed in one file system (or APFS container) before the listing stops (a corrupt file
+# system can list without end); logical partitions followed in one extended chain (Linux stops far lower);
+# bytes of GPT entries read (4096 entries of 256 bytes; the specification's minimum array is 16 KiB); entries in
+# one EWF table (far above what any acquisition tool writes; more is a damaged header); the largest item carving
+# measures (a video may be larger: it is cut there).
+MAX_FS_ENTRIES = 10_000_000
+MAX_LOGICAL_PARTITIONS = 256
+MAX_GPT_ENTRY_BYTES = 1 << 20
+MAX_EWF_TABLE_ENTRIES = 1 << 24
+MAX_CARVE_BYTES = 256 << 20
+# Virtual disks and volume layers (evidence/layers.py): one read() of a layer (TSK and the scan read in blocks far
+# below it); differencing VHD/VMDK parents and QCOW backing files followed in one chain; VMDK extents (a
+# twoGbMaxExtent VMDK of 8 TB has 4096); shadow copy stores (Windows keeps at most 64 per volume; more is a
+# corrupt catalog); APFS directory depth; keys tried (each runs the format's key derivation, about a second for
+# BitLocker) and the key file's size.
+MAX_LAYER_READ = 64 << 20
+MAX_LAYER_CHAIN = 16
+MAX_VMDK_EXTENTS = 4096
+MAX_SHADOW_STORES = 512
+MAX_APFS_DEPTH = 1024
+MAX_KEYS = 64
+MAX_KEY_FILE_BYTES = 1 << 20
+
 # Store
 ENV_DB = "HASHWARDEN_DB"
 DEFAULT_DB_PATH = "hashwarden.db"
@@ -45,6 +100,8 @@ OS_USER_NOTE = "OS user; no examiner name configured"
 # Scan: the writer commits at least this often, so a killed scan loses at most this much work.
 COMMIT_EVERY_ITEMS = 200
 COMMIT_EVERY_SECONDS = 2.0
+# `hashwarden match`: lines matched per PDQ join (bounds memory, keeps the join's advantage over one-by-one).
+MATCH_BATCH_LINES = 100_000
 
 
 def database_url(db: str | None = None) -> str:
@@ -62,8 +119,27 @@ def examiner() -> str | None:
 
 
 @dataclass(frozen=True)
+class Limits:
+    """What one top-level file of a source may expand to, nested containers included (evidence/tree.py spends it).
+
+    `max_expanded_bytes` 0 = the larger of EXPANSION_FLOOR and EXPANSION_RATIO x the file's size. A scan sets the
+    first two (`--max-expanded-bytes`, `--max-members`); the others are here so that one object says it all."""
+
+    max_expanded_bytes: int = 0
+    max_members: int = MAX_MEMBERS
+    max_depth: int = MAX_CONTAINER_DEPTH
+    max_nested_bytes: int = MAX_NESTED_BYTES
+    max_video_bytes: int = MAX_VIDEO_MEMBER_BYTES  # a video in a compressed container is held for FFmpeg up to this
+
+    def bytes_for(self, size: int) -> int:
+        """The expanded bytes a top-level file of `size` bytes may reach."""
+        return self.max_expanded_bytes or max(EXPANSION_FLOOR, EXPANSION_RATIO * max(size, 0))
+
+
+@dataclass(frozen=True)
 class ScanSettings:
-    """What a scan is told: matching thresholds and how to run. The CLI builds one; tests build their own."""
+    """What a scan is told: matching thresholds, limits and how to run. The CLI's option defaults are these
+    fields' defaults (and a service's will be), so a command and a library call scan alike; tests build their own."""
 
     pdq_threshold: int = PDQ_MATCH_THRESHOLD
     pdq_min_quality: int = PDQ_MIN_QUALITY
@@ -73,15 +149,14 @@ class ScanSettings:
     carve: bool = False  # carve media from unallocated space of disk images
     verify_ewf: bool = False  # verify E01 images against their stored MD5/SHA-1 (reads each image once more)
     known_filter: bool = True  # files in ignorable sets (NSRL) are reported ignorable and not decoded for PDQ
-    vpdq_seconds_per_hash: float = 1.0  # videos: one frame hashed per this many seconds (0 = every frame)
+    verify_after: bool = True  # read the evidence again after the scan for the custody "after" listing
+    vpdq_seconds_per_hash: float = VPDQ_QUERY_SECONDS_PER_HASH  # videos: one frame per this many seconds (0 = all)
     # A video is known when >= this % of its unique frames match a known video and >= this % of that video's
-    # frames are matched (python-threatexchange's defaults; see index/video.py).
-    vpdq_query_percent: float = 80.0
-    vpdq_compared_percent: float = 0.0
-    # What one file of a source may expand to, nested containers included (0 = the larger of 4 GiB and 100 times
-    # its size; see evidence/tree.py): a small crafted archive cannot make a scan run for days.
-    max_expanded_bytes: int = 0
-    max_members: int = 10_000_000
+    # frames are matched (python-threatexchange's defaults).
+    vpdq_query_percent: float = VPDQ_QUERY_MATCH_PERCENT
+    vpdq_compared_percent: float = VPDQ_COMPARED_MATCH_PERCENT
+    # What one file of a source may expand to: a small crafted archive cannot make a scan run for days.
+    limits: Limits = Limits()
     # passwords / recovery keys for BitLocker, LUKS, APFS and encrypted QCOW (format: evidence/layers.py, Keys)
     key_file: str | None = None
     # scan even when the database holds no alert entry (every item would be unknown): for hashing and listing only

@@ -359,7 +359,7 @@ def scan(folder: Path, out: Path) -> tuple[dict[str, dict[str, Any]], str | None
     out.mkdir(parents=True, exist_ok=True)
     engine = open_store(f"sqlite:///{out / 'hw.db'}")
     try:
-        run_scan([str(folder)], "THIRD-PARTY", out / "case", engine, ScanSettings(allow_empty=True, workers=1), verify_after=False)
+        run_scan([str(folder)], "THIRD-PARTY", out / "case", engine, ScanSettings(allow_empty=True, workers=1, verify_after=False))
     except Exception as exc:  # noqa: BLE001 - a crash is the finding
         return {}, f"scan crashed: {type(exc).__name__}: {exc}"
     finally:

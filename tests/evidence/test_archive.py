@@ -11,10 +11,9 @@ from pathlib import Path
 
 import pytest
 
-from hashwarden.config import ScanSettings
+from hashwarden.config import MAX_CONTAINER_DEPTH, ScanSettings
 from hashwarden.demo.synthetic import scene
 from hashwarden.evidence import archive as archive_module
-from hashwarden.evidence import tree as tree_module
 from hashwarden.scan import run_scan
 from hashwarden.scan.hash_files import hash_paths
 from hashwarden.store import EntryRecord, create_set, import_entries
@@ -105,7 +104,7 @@ def test_encrypted_member_is_reported(tmp_path: Path, fresh_store) -> None:
 
 def test_decompression_bomb_is_cut_off(tmp_path: Path, fresh_store, monkeypatch) -> None:
     monkeypatch.setattr(archive_module, "MAX_MEMBER_BYTES", 1 << 20)
-    monkeypatch.setattr(archive_module, "MAX_EXPANSION_RATIO", 10)
+    monkeypatch.setattr(archive_module, "MAX_MEMBER_RATIO", 10)
     evidence = tmp_path / "evidence"
     evidence.mkdir()
     (evidence / "bomb.zip").write_bytes(zip_bytes({"zeros.bin": b"\0" * (20 << 20), "ok.txt": b"fine"}))
@@ -140,9 +139,9 @@ def test_nesting_deeper_than_the_limit_stops_with_an_error(tmp_path: Path, fresh
     (evidence / "deep.zip").write_bytes(data)
     items = scan(evidence, tmp_path, fresh_store)
     members = [path for path in items if path.startswith("deep.zip!/")]
-    assert len(members) == tree_module.MAX_DEPTH
+    assert len(members) == MAX_CONTAINER_DEPTH
     deepest = max(members, key=len)
-    assert deepest.count("!/") == tree_module.MAX_DEPTH
+    assert deepest.count("!/") == MAX_CONTAINER_DEPTH
     assert "nested deeper than" in items[deepest]["error"] and items[deepest]["sha256"]  # hashed, not opened
     assert items[deepest]["status"] == "error"
     assert all("nested deeper" not in items[p].get("error", "") for p in members if p != deepest)

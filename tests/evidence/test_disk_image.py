@@ -269,3 +269,98 @@ def test_looping_directory_is_walked_once_and_reported(images, tmp_path: Path, f
     assert [p for p in items if p.endswith("red.jpg")] == ["loop.img/sub/red.jpg"]
     for looped in ("loop.img/sub/again", "loop.img/sub/top"):
         assert items[looped]["status"] == "error" and "directory loop" in items[looped]["error"]
+
+
+def test_a_directory_that_cannot_be_listed_is_an_error_not_a_gap(images, tmp_path: Path, fresh_store) -> None:
+    """A live directory whose inode points at a block beyond the file system (a damaged inode) is reported as an
+    error item naming it; its siblings are still read."""
+    work = tmp_path / "work"
+    for folder, name in (("sub", "red.jpg"), ("ok", "blue.jpg")):
+        (work / "src" / folder).mkdir(parents=True)
+        shutil.copy(images["work"] / name, work / "src" / folder / name)
+    run("mkfs.ext4", "-q", "-F", "-d", "src", "damaged.img", "8M", cwd=work)
+    run("debugfs", "-w", "-R", "sif /sub block[0] 9999999", "damaged.img", cwd=work)  # its extent header, gone
+    evidence = tmp_path / "evidence"
+    evidence.mkdir()
+    shutil.move(work / "damaged.img", evidence / "damaged.img")
+    run_scan([str(evidence)], "UNLISTED", tmp_path / "out", fresh_store, ScanSettings(allow_empty=True, workers=1))
+    items = {i["path"]: i for i in json.loads((tmp_path / "out" / "report.json").read_text())["items"]}
+    assert items["damaged.img/ok/blue.jpg"]["md5"] == images["md5"]["blue.jpg"]
+    assert items["damaged.img/sub"]["status"] == "error"
+    assert items["damaged.img/sub"]["error"].startswith("directory cannot be listed: Unable to open directory")
+    assert not any(p.startswith("damaged.img/sub/") for p in items)
+
+
+def _small_ext4(images, tmp_path: Path) -> Path:
+    """An ext4 image holding /a/red.jpg, /b/blue.jpg and /green.jpg."""
+    work = tmp_path / "small"
+    for folder, name in (("a", "red.jpg"), ("b", "blue.jpg"), ("", "green.jpg")):
+        (work / "src" / folder).mkdir(parents=True, exist_ok=True)
+        shutil.copy(images["work"] / name, work / "src" / folder / name)
+    run("mkfs.ext4", "-q", "-F", "-d", "src", "small.img", "8M", cwd=work)
+    return work / "small.img"
+
+
+def _walk_image(path: Path, fs: object = None) -> dict[str, str | None]:
+    """disk_image._walk over the whole image as a file system: report path -> error."""
+    import types
+
+    import pytsk3
+
+    from hashwarden.evidence import disk_image
+
+    fs = fs or pytsk3.FS_Info(pytsk3.Img_Info(str(path)))
+    return {f.path: f.error for f in disk_image._walk(types.SimpleNamespace(path="small.img"), str(path), "raw",
+                                                       fs, 0, 0, None)}
+
+
+def test_the_entry_cut_off_is_an_error_naming_where_the_listing_stopped(images, tmp_path: Path, monkeypatch) -> None:
+    from hashwarden.evidence import disk_image
+
+    image = _small_ext4(images, tmp_path)
+    whole = _walk_image(image)
+    assert {"small.img/a/red.jpg", "small.img/b/blue.jpg", "small.img/green.jpg"} <= set(whole)
+    assert not any(whole.values())
+    monkeypatch.setattr(disk_image, "MAX_FS_ENTRIES", 3)
+    cut = _walk_image(image)
+    errors = {path: error for path, error in cut.items() if error}
+    assert len(errors) == 1, cut
+    (where, error), = errors.items()
+    assert where in {"small.img/.", "small.img/a", "small.img/b"}
+    assert error.startswith("listing stopped: more than 3 entries in this file system")
+    assert len(cut) <= len(whole)  # the error entry stands in for at least the entries not listed
+
+
+class _FailingListing:
+    """A file system whose root listing fails after `keep` entries (as a read error in a directory's blocks
+    does); everything else is the real file system's."""
+
+    def __init__(self, fs: object, keep: int) -> None:
+        self._fs, self._keep = fs, keep
+
+    def __getattr__(self, name: str) -> object:
+        return getattr(self._fs, name)
+
+    def open_dir(self, path: str) -> object:
+        def entries():
+            for index, entry in enumerate(self._fs.open_dir(path=path)):
+                if index == self._keep:
+                    raise OSError("Error reading directory contents")
+                yield entry
+        return entries()
+
+
+def test_a_listing_that_fails_midway_keeps_what_was_read_and_is_an_error(images, tmp_path: Path) -> None:
+    import pytsk3
+
+    image = _small_ext4(images, tmp_path)
+    fs = pytsk3.FS_Info(pytsk3.Img_Info(str(image)))
+    root_names = [e.info.name.name.decode() for e in fs.open_dir(path="/")]
+    keep = min(root_names.index("a"), root_names.index("b")) + 1  # the first of a/ and b/ is read, not the other
+    kept, lost = root_names[keep - 1], ({"a", "b"} - {root_names[keep - 1]}).pop()
+    walked = _walk_image(image, _FailingListing(fs, keep))
+    assert walked["small.img/."] == (f"directory listing failed after {keep} entries: Error reading directory "
+                                     "contents; the rest of this directory is not read")
+    files = {"a": "red.jpg", "b": "blue.jpg"}
+    assert walked[f"small.img/{kept}/{files[kept]}"] is None
+    assert not any(path.startswith(f"small.img/{lost}/") for path in walked)

@@ -27,7 +27,7 @@ from hashwarden.config import ScanSettings
 from hashwarden.demo.synthetic import scene
 from hashwarden.errors import EvidenceReadError
 from hashwarden.evidence import FolderItem, FolderSource, Skipped
-from hashwarden.evidence.folder import MAX_OPEN_DIRS
+from hashwarden.config import MAX_OPEN_DIRS
 from hashwarden.scan import run_scan
 from hashwarden.scan.worker import hash_item
 from hashwarden.signals import HashOptions

@@ -342,7 +342,7 @@ def test_reads_are_bounded(disks):
     with pytest.raises(EvidenceReadError, match="negative"):
         reader.read(-1, 10)
     with pytest.raises(EvidenceReadError, match="more than"):
-        reader.read(0, layers.MAX_READ + 1)
+        reader.read(0, layers.MAX_LAYER_READ + 1)
     with pytest.raises(EvidenceReadError, match="outside the disk"):
         Window(reader, reader.size - 10, 11)
 

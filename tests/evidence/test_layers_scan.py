@@ -18,7 +18,7 @@ PNG = "p1/gradient.png"
 
 
 def scan(folder: Path, out: Path, store, **settings) -> dict[str, dict]:
-    run_scan([str(folder)], "LAYERS", out, store, ScanSettings(allow_empty=True, workers=1, **settings), verify_after=False)
+    run_scan([str(folder)], "LAYERS", out, store, ScanSettings(allow_empty=True, workers=1, verify_after=False, **settings))
     return {item["path"]: item for item in json.loads((out / "report.json").read_text())["items"]}
 
 

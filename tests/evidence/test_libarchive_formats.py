@@ -48,7 +48,7 @@ def evidence(tmp_path: Path, *names: str) -> Path:
 
 
 def scan(folder: Path, tmp_path: Path, store, workers: int = 1) -> dict[str, dict]:
-    run_scan([str(folder)], "LA", tmp_path / "out", store, ScanSettings(allow_empty=True, workers=workers), verify_after=False)
+    run_scan([str(folder)], "LA", tmp_path / "out", store, ScanSettings(allow_empty=True, workers=workers, verify_after=False))
     report = json.loads((tmp_path / "out" / "report.json").read_text())
     return {item["path"]: item for item in report["items"]} | {
         f"skipped:{entry['path']}": entry for entry in report["skipped"]}
@@ -133,7 +133,7 @@ def test_damaged_archives_are_errors_in_words_and_the_scan_goes_on(tmp_path: Pat
 def test_a_reader_that_loops_forever_is_stopped(tmp_path: Path, fresh_store, monkeypatch) -> None:
     """Debian's libarchive 3.6.2 spins without reading on this XAR file: the child reading it is killed after the
     stall limit, the file gets an error, and the other files are scanned."""
-    monkeypatch.setattr(isolated, "STALL_SECONDS", 2.0)
+    monkeypatch.setattr(isolated, "CHILD_STALL_SECONDS", 2.0)
     folder = evidence(tmp_path, "test_read_format_xar_doublelink.xar", "test_read_format_cab_1.cab")
     started = time.monotonic()
     items = scan(folder, tmp_path, fresh_store)

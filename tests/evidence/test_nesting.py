@@ -10,7 +10,7 @@ import random
 import shutil
 from pathlib import Path
 
-from hashwarden.config import ScanSettings
+from hashwarden.config import Limits, ScanSettings
 from hashwarden.demo.synthetic import scene
 from hashwarden.scan import run_scan
 from tests.corpus.hostile import _fat, _run
@@ -82,12 +82,12 @@ def test_one_budget_for_everything_under_a_top_level_file(tmp_path: Path, fresh_
     seized.mkdir()
     (seized / "outer.zip").write_bytes(zip_bytes({"a.zip": inner, "b.zip": inner}))
     (seized / "other.txt").write_bytes(b"the scan goes on")
-    items, _ = scan(seized, tmp_path / "out", fresh_store, max_expanded_bytes=5 << 20)
+    items, _ = scan(seized, tmp_path / "out", fresh_store, limits=Limits(max_expanded_bytes=5 << 20))
     assert "expansion stopped" in items["outer.zip"]["error"] and items["outer.zip"]["sha256"]
     assert "--max-expanded-bytes" in items["outer.zip"]["error"]
     read = [p for p, i in items.items() if p.startswith("outer.zip!/") and p.endswith(".bin") and i["md5"]]
     assert 0 < len(read) < 20
     assert items["other.txt"]["status"] == "unknown"
-    members, _ = scan(seized, tmp_path / "out2", fresh_store, max_members=5)
+    members, _ = scan(seized, tmp_path / "out2", fresh_store, limits=Limits(max_members=5))
     assert "5 of 5 members" in members["outer.zip"]["error"] or "of 5 members" in members["outer.zip"]["error"]
     assert len([p for p in members if p.startswith("outer.zip!/")]) <= 6

@@ -13,7 +13,8 @@ from pathlib import Path
 import pytest
 from test_disk_image import ENV, run
 
-from hashwarden.evidence.partitions import MAX_LOGICAL, looks_like_boot_sector, plausible_mbr, read_partitions
+from hashwarden.config import MAX_LOGICAL_PARTITIONS
+from hashwarden.evidence.partitions import looks_like_boot_sector, plausible_mbr, read_partitions
 
 MiB = 1 << 20
 
@@ -124,12 +125,12 @@ def test_endless_extended_chain_is_cut_off() -> None:
     disk = SparseDisk(2 << 30)
     base = 2048
     disk.put(0, boot_record((0x05, base, 4_000_000)))
-    for index in range(MAX_LOGICAL + 50):  # each EBR a new one, with a tiny partition and a link to the next
+    for index in range(MAX_LOGICAL_PARTITIONS + 50):  # each EBR new, with a tiny partition and a link to the next
         disk.put((base + index * 8) * 512, boot_record((0x83, 4, 4), (0x05, (index + 1) * 8, 8)))
     table = table_of(disk)
-    assert len(table.volumes) == MAX_LOGICAL
-    assert table.problems == [f"extended partition chain longer than {MAX_LOGICAL} EBRs: chain stopped at sector "
-                              f"{base + MAX_LOGICAL * 8}"]
+    assert len(table.volumes) == MAX_LOGICAL_PARTITIONS
+    assert table.problems == [f"extended partition chain longer than {MAX_LOGICAL_PARTITIONS} EBRs: chain stopped "
+                              f"at sector {base + MAX_LOGICAL_PARTITIONS * 8}"]
 
 
 def test_broken_extended_chain_is_reported() -> None:

@@ -25,7 +25,7 @@ def scan(names: list[str], tmp_path: Path, store) -> dict[str, dict]:
         else:
             (folder / name).write_bytes(lzma.decompress((PY7ZR / f"{name}.xz").read_bytes()))
     out = tmp_path / f"out{len(list(tmp_path.glob('out*')))}"
-    run_scan([str(folder)], "7Z", out, store, ScanSettings(allow_empty=True, workers=1), verify_after=False)
+    run_scan([str(folder)], "7Z", out, store, ScanSettings(allow_empty=True, workers=1, verify_after=False))
     return {item["path"]: item for item in json.loads((out / "report.json").read_text())["items"]}
 
 
@@ -75,7 +75,7 @@ def test_a_part_without_its_other_volumes_says_so(tmp_path: Path, fresh_store) -
 def test_a_listing_too_long_to_hold_goes_to_libarchive(tmp_path: Path, fresh_store, monkeypatch) -> None:
     from hashwarden.evidence import archive
 
-    monkeypatch.setattr(sevenzip, "MAX_LISTED", 1)
+    monkeypatch.setattr(sevenzip, "SEVENZIP_MAX_LISTED", 1)
     used = []
     real = archive._libarchive_members
     monkeypatch.setattr(archive, "_libarchive_members", lambda *a: used.append(a[1]) or real(*a))

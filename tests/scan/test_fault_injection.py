@@ -60,7 +60,7 @@ def evidence(tmp_path_factory) -> Path:
 
 
 def scan(folder: Path, out: Path, store) -> dict[str, dict]:
-    run_scan([str(folder)], "FAULTS", out, store, ScanSettings(allow_empty=True, workers=1), verify_after=False)
+    run_scan([str(folder)], "FAULTS", out, store, ScanSettings(allow_empty=True, workers=1, verify_after=False))
     return {item["path"]: item for item in json.loads((out / "report.json").read_text())["items"]}
 
 

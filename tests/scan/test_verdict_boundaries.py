@@ -84,8 +84,7 @@ def test_evidence_changed_during_the_scan_is_not_reported_unchanged(tmp_path: Pa
         return hashed
 
     monkeypatch.setattr(pipeline, "_hash_and_record", and_then_tamper)
-    run_scan([str(evidence)], "C", tmp_path / "out", fresh_store, ScanSettings(allow_empty=True, workers=1),
-             verify_after=verify_after)
+    run_scan([str(evidence)], "C", tmp_path / "out", fresh_store, ScanSettings(allow_empty=True, workers=1, verify_after=verify_after))
     source = json.loads((tmp_path / "out" / "custody.json").read_text())["sources"][0]
     assert source["unchanged"] is False
     assert source["changed"] == ["a.txt"]

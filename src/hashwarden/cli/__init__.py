@@ -17,7 +17,7 @@ import typer
 from hashwarden import __version__
 from hashwarden.config import ENV_EXAMINER
 from hashwarden.errors import HashwardenError
-from hashwarden.cli.common import app, out, err, ExitCode, DbOption, global_db
+from hashwarden.cli.common import app, out, err, ExitCode, DbOption, RootOptions
 
 from hashwarden.cli import audit, lists, media, sets  # noqa: F401 - their commands join the apps
 
@@ -36,7 +36,7 @@ def _root(
     """hashwarden: scan seized media against a database of hashes of known abuse material."""
     from hashwarden.logs import configure_logging
 
-    global_db["db"] = db
+    ctx.obj = RootOptions(db=db)
     if examiner is not None:  # through the environment: the library and scan workers read config.examiner()
         os.environ[ENV_EXAMINER] = examiner
     if version:

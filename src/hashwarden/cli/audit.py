@@ -10,7 +10,8 @@ from typing import Annotated, Optional
 import typer
 from rich.markup import escape
 
-from hashwarden.cli.common import audit_app, out, err, ExitCode, DbOption, engine_for
+from hashwarden.cli.common import audit_app, out, err, DbOption, engine_for
+from hashwarden.errors import AuditError
 
 
 @audit_app.command("verify")
@@ -34,6 +35,12 @@ def audit_verify(
 
 
 def _print_audit(result, signer: str | None, trusted: bool) -> None:  # noqa: ANN001 - store.audit.AuditVerification
+    """The verification's notes and outcome; each problem on its own line, then the AuditError the CLI's one
+    handler prints (exit 1).
+
+    Raises:
+        AuditError: a row, the chain's head or a set's entries changed.
+    """
     for note in result.notes:
         err.print(f"note: {note}", markup=False, highlight=False)
     if result.ok:
@@ -44,8 +51,7 @@ def _print_audit(result, signer: str | None, trusted: bool) -> None:  # noqa: AN
         return
     for problem in result.problems:
         err.print(f"[red]{escape(problem)}[/]", highlight=False)
-    err.print(f"AuditError: audit log does not verify ({len(result.problems)} problems)")
-    raise typer.Exit(ExitCode.FATAL)
+    raise AuditError(f"audit log does not verify ({len(result.problems)} problems)")
 
 
 @audit_app.command("checkpoint")

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import enum
 import os
+from dataclasses import dataclass
 from typing import Annotated, Optional
 
 import typer
@@ -37,11 +38,27 @@ class ExitCode(enum.IntEnum):
     USAGE = 2
 
 
+@dataclass(frozen=True)
+class RootOptions:
+    """What the root command was given that its subcommands use (`ctx.obj`, which click hands down to every
+    subcommand's context): `hashwarden --db X set list` means the same as `hashwarden set list --db X`."""
+
+    db: str | None = None
+
+
+def _db_or_root(ctx: typer.Context, value: Optional[str]) -> Optional[str]:
+    """A command's own --db, else the root command's (None on the root itself, whose ctx.obj is not set yet)."""
+    root = ctx.obj if isinstance(ctx.obj, RootOptions) else RootOptions()
+    return value if value is not None else root.db
+
+
 DbOption = Annotated[
     Optional[str],
-    typer.Option("--db", help="Hash database: a path or SQLAlchemy URL (default $HASHWARDEN_DB or ./hashwarden.db)."),
+    typer.Option("--db", callback=_db_or_root,
+                 help="Hash database: a path or SQLAlchemy URL (default $HASHWARDEN_DB or ./hashwarden.db)."),
 ]
-global_db: dict[str, str | None] = {"db": None}
+PdqThreshold = Annotated[int, typer.Option("--pdq-threshold", help="PDQ match distance (<=).")]
+PdqMinQuality = Annotated[int, typer.Option("--pdq-min-quality", help="Minimum PDQ quality to match on.")]
 SecondsPerHash = Annotated[float, typer.Option(
     "--seconds-per-hash", min=0.0, help="Videos: hash one frame per this many seconds (0 = every frame).")]
 VideoQueryPercent = Annotated[float, typer.Option(
@@ -55,7 +72,7 @@ def engine_for(db: str | None, create: bool = True):  # noqa: ANN202 - sqlalchem
     is then refused, never made (a mistyped --db must not turn into an empty database)."""
     from hashwarden.store import open_store
 
-    return open_store(database_url(db or global_db["db"]), create=create)
+    return open_store(database_url(db), create=create)
 
 
 AllowEmpty = Annotated[bool, typer.Option(

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import json
 import os
 import sys
@@ -13,11 +14,15 @@ import typer
 from rich.markup import escape
 from rich.table import Table
 
-from hashwarden.config import PDQ_MATCH_THRESHOLD, PDQ_MIN_QUALITY, ScanSettings
+from hashwarden.config import EXPANSION_FLOOR, EXPANSION_RATIO, VPDQ_QUERY_SECONDS_PER_HASH, ScanSettings
 from hashwarden.cli.common import (
-    app, out, err, ExitCode, DbOption, SecondsPerHash, VideoQueryPercent, VideoComparedPercent, engine_for,
+    app, out, err, ExitCode, DbOption, PdqThreshold, PdqMinQuality, SecondsPerHash, VideoQueryPercent,
+    VideoComparedPercent, engine_for,
     AllowEmpty, show_progress, RichProgress,
 )
+
+# Every option default is the library's own (config.py): a command, a script and the service scan alike.
+DEFAULTS = ScanSettings()
 
 
 @app.command("hash")
@@ -25,13 +30,14 @@ def hash_command(
     paths: Annotated[list[Path], typer.Argument(help="Files or folders (folders are walked); - reads paths from "
                                                      "standard input, one per line.")],
     dihedral: Annotated[bool, typer.Option("--dihedral", help="Also print the 8 dihedral PDQ hashes.")] = False,
-    workers: Annotated[int, typer.Option("--workers", help="Processes (0 = one per core).")] = 0,
+    workers: Annotated[int, typer.Option("--workers", help="Processes (0 = one per core).")] = DEFAULTS.workers,
     for_set: Annotated[bool, typer.Option(
         "--for-set", help="Hashes meant for a hash set (`import hashes`): videos hashed at every frame, so trimmed "
         "copies are found.")] = False,
     seconds_per_hash: Annotated[Optional[float], typer.Option(
         "--seconds-per-hash", min=0.0, help="Videos: hash one frame per this many seconds (0 = every frame; "
-        "default 1, or every frame with --for-set; given with --for-set, it wins).")] = None,
+        f"default {VPDQ_QUERY_SECONDS_PER_HASH:g}, or every frame with --for-set; given with --for-set, it wins)."
+    )] = None,
 ) -> None:
     """Hash files: one JSON object per file per line (md5, sha1, sha256, media, pdq, pdq_quality; for videos
     vpdq: [{frame, quality, pdq, timestamp}]).
@@ -40,7 +46,6 @@ def hash_command(
     Example: hashwarden hash --for-set known/ > known.jsonl && hashwarden import hashes known.jsonl --set local
     
 """
-    from hashwarden.config import VPDQ_QUERY_SECONDS_PER_HASH
     from hashwarden.scan.hash_files import hash_for_set, hash_paths
 
     worker_count = ScanSettings(workers=workers).worker_count()
@@ -69,13 +74,14 @@ def hash_command(
 def match_command(
     hashes: Annotated[Path, typer.Argument(help="JSON lines as `hashwarden hash` writes them (- for stdin).")],
     output: Annotated[Optional[Path], typer.Option("-o", "--output", help="Where to write (default stdout).")] = None,
-    pdq_threshold: Annotated[int, typer.Option("--pdq-threshold", help="PDQ match distance (<=).")] = PDQ_MATCH_THRESHOLD,
-    pdq_min_quality: Annotated[int, typer.Option("--pdq-min-quality", help="Minimum PDQ quality to match on.")] = PDQ_MIN_QUALITY,
-    no_nsrl: Annotated[bool, typer.Option("--no-nsrl", help="Do not report files of ignorable sets (NSRL).")] = False,
-    vpdq_query_percent: VideoQueryPercent = 80.0,
-    vpdq_compared_percent: VideoComparedPercent = 0.0,
+    pdq_threshold: PdqThreshold = DEFAULTS.pdq_threshold,
+    pdq_min_quality: PdqMinQuality = DEFAULTS.pdq_min_quality,
+    no_nsrl: Annotated[bool, typer.Option("--no-nsrl", help="Do not report files of ignorable sets (NSRL).")] = (
+        not DEFAULTS.known_filter),
+    vpdq_query_percent: VideoQueryPercent = DEFAULTS.vpdq_query_percent,
+    vpdq_compared_percent: VideoComparedPercent = DEFAULTS.vpdq_compared_percent,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress and no summary.")] = False,
-    allow_empty: AllowEmpty = False,
+    allow_empty: AllowEmpty = DEFAULTS.allow_empty,
     db: DbOption = None,
 ) -> None:
     """Match hashes against every hash set: each line back with `status` and `matches`, as a scan reports them.
@@ -119,39 +125,42 @@ def scan_command(
     sources: Annotated[list[str], typer.Argument(help="Folders or files to scan (read-only).")],
     case: Annotated[str, typer.Option("--case", help="Case name or number.")],
     out_dir: Annotated[Path, typer.Option("--out", help="Case directory: case.db, report.json/html, custody.json.")],
-    workers: Annotated[int, typer.Option("--workers", help="Hashing processes (0 = one per core).")] = 0,
+    workers: Annotated[int, typer.Option("--workers", help="Hashing processes (0 = one per core).")] = DEFAULTS.workers,
     resume: Annotated[bool, typer.Option("--resume", help="Continue an interrupted scan in --out.")] = False,
-    pdq_threshold: Annotated[int, typer.Option("--pdq-threshold", help="PDQ match distance (<=).")] = PDQ_MATCH_THRESHOLD,
-    pdq_min_quality: Annotated[int, typer.Option("--pdq-min-quality", help="Minimum PDQ quality to match on.")] = PDQ_MIN_QUALITY,
-    no_pdq: Annotated[bool, typer.Option("--no-pdq", help="Digests only: do not decode images.")] = False,
+    pdq_threshold: PdqThreshold = DEFAULTS.pdq_threshold,
+    pdq_min_quality: PdqMinQuality = DEFAULTS.pdq_min_quality,
+    no_pdq: Annotated[bool, typer.Option("--no-pdq", help="Digests only: do not decode images.")] = (
+        not DEFAULTS.compute_pdq),
     carve: Annotated[
         bool, typer.Option("--carve", help="Also carve media (JPEG, PNG, GIF, WebP, MP4/MOV) from unallocated space.")
-    ] = False,
+    ] = DEFAULTS.carve,
     no_verify_after: Annotated[
         bool, typer.Option("--no-verify-after", help="Skip re-reading the evidence for the custody 'after' listing.")
-    ] = False,
+    ] = not DEFAULTS.verify_after,
     verify: Annotated[
         bool, typer.Option("--verify", help="Verify E01 images against their stored MD5/SHA-1 (like ewfverify).")
-    ] = False,
+    ] = DEFAULTS.verify_ewf,
     no_nsrl: Annotated[
-        bool, typer.Option("--no-nsrl", help="No known-file filter: files in ignorable sets (NSRL) are decoded for PDQ like any other.")
-    ] = False,
-    seconds_per_hash: SecondsPerHash = 1.0,
-    vpdq_query_percent: VideoQueryPercent = 80.0,
-    vpdq_compared_percent: VideoComparedPercent = 0.0,
+        bool, typer.Option("--no-nsrl", help="No known-file filter: files in ignorable sets (NSRL) are decoded for PDQ "
+                                             "like any other.")
+    ] = not DEFAULTS.known_filter,
+    seconds_per_hash: SecondsPerHash = DEFAULTS.vpdq_seconds_per_hash,
+    vpdq_query_percent: VideoQueryPercent = DEFAULTS.vpdq_query_percent,
+    vpdq_compared_percent: VideoComparedPercent = DEFAULTS.vpdq_compared_percent,
     max_expanded_bytes: Annotated[int, typer.Option(
         "--max-expanded-bytes", min=0,
-        help="Bytes one file's contents (nested containers included) may expand to (0 = max(4 GiB, 100 x its size)).",
-    )] = 0,
+        help="Bytes one file's contents (nested containers included) may expand to "
+             f"(0 = max({EXPANSION_FLOOR >> 30} GiB, {EXPANSION_RATIO} x its size)).",
+    )] = DEFAULTS.limits.max_expanded_bytes,
     max_members: Annotated[int, typer.Option(
         "--max-members", min=1, help="Members (at every nesting level) one file may hold before expansion stops.",
-    )] = 10_000_000,
+    )] = DEFAULTS.limits.max_members,
     key_file: Annotated[Optional[Path], typer.Option(
         "--key-file", help="Passwords and recovery keys for BitLocker, LUKS, APFS and encrypted QCOW volumes, one "
                            "per line: password:..., recovery:..., keyfile:PATH.",
-    )] = None,
+    )] = DEFAULTS.key_file,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar and no summary.")] = False,
-    allow_empty: AllowEmpty = False,
+    allow_empty: AllowEmpty = DEFAULTS.allow_empty,
     db: DbOption = None,
 ) -> None:
     """Scan seized folders against every hash set and write the case report.
@@ -167,15 +176,16 @@ def scan_command(
                                  param_hint="--case")
     if len({os.path.abspath(source) for source in sources}) < len(sources):
         err.print("warning: a source was given more than once; it is scanned once", markup=False)
-    settings = ScanSettings(
-        pdq_threshold=pdq_threshold, pdq_min_quality=pdq_min_quality, workers=workers, compute_pdq=not no_pdq,
-        carve=carve, verify_ewf=verify, known_filter=not no_nsrl, vpdq_seconds_per_hash=seconds_per_hash,
+    settings = dataclasses.replace(
+        DEFAULTS, pdq_threshold=pdq_threshold, pdq_min_quality=pdq_min_quality, workers=workers,
+        compute_pdq=not no_pdq, carve=carve, verify_ewf=verify, known_filter=not no_nsrl,
+        verify_after=not no_verify_after, vpdq_seconds_per_hash=seconds_per_hash,
         vpdq_query_percent=vpdq_query_percent, vpdq_compared_percent=vpdq_compared_percent,
-        max_expanded_bytes=max_expanded_bytes, max_members=max_members,
+        limits=dataclasses.replace(DEFAULTS.limits, max_expanded_bytes=max_expanded_bytes, max_members=max_members),
         key_file=str(key_file) if key_file else None, allow_empty=allow_empty,
     )
     engine = engine_for(db, create=allow_empty)
-    kwargs = dict(resume=resume, command=sys.argv, verify_after=not no_verify_after)
+    kwargs = dict(resume=resume, command=sys.argv)
     try:
         if show_progress(quiet):
             with RichProgress() as progress:

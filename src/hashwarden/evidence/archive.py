@@ -13,7 +13,7 @@ Which reader reads what:
 A member is yielded with a readable `stream` that is valid until the iterator moves on, so a consumer hashes each
 member while the archive is read once: time is linear in the number of members. Member names are kept exactly as
 stored, hostile ones included (`../../x`, absolute, drive letters): they are only labels, never used to write.
-A member that expands past `MAX_MEMBER_BYTES` (or past `MAX_EXPANSION_RATIO` times its stored size) is cut off and
+A member that expands past `MAX_MEMBER_BYTES` (or past `MAX_MEMBER_RATIO` times its stored size) is cut off and
 reported, so a decompression bomb can fill neither memory nor disk; the whole tree under one top-level container is
 bounded as well (see `evidence/tree.py`). Encrypted members are listed with the error "encrypted" (hashwarden holds
 no passwords). Symbolic and hard links are members of kind "link" (their target, no content); devices and FIFOs
@@ -35,11 +35,10 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any, BinaryIO
 
+from hashwarden.config import MAX_MEMBER_BYTES, MAX_MEMBER_RATIO
 from hashwarden.errors import EvidenceReadError, describe
 from hashwarden.evidence.streams import ReadStream
 
-MAX_MEMBER_BYTES = 8 << 30  # bytes one member may expand to before it is cut off
-MAX_EXPANSION_RATIO = 1000  # expanded / stored size beyond which a member is treated as a bomb
 # ISO 9660 says so at 32769; every other container within the first 512 bytes.
 HEAD_BYTES = 32 * 1024 + 8
 _BLOCK = 1 << 16
@@ -178,7 +177,7 @@ class BombGuard(ReadStream):
         self._allowance.left -= len(chunk)
         if self._allowance.left < 0:
             raise EvidenceReadError(f"expansion stopped after {self._allowance.limit:,} bytes: possible "
-                                    f"decompression bomb (over {MAX_EXPANSION_RATIO} times the compressed size)")
+                                    f"decompression bomb (over {MAX_MEMBER_RATIO} times the compressed size)")
         return chunk
 
 
@@ -191,7 +190,7 @@ def _compressed_size(container: BinaryIO) -> int:
 def member_limit(stored_size: int) -> int:
     """How far a member may expand: the absolute cap, or the ratio cap for members that say how large they are."""
     if stored_size > 0:
-        return min(MAX_MEMBER_BYTES, max(stored_size * MAX_EXPANSION_RATIO, 1 << 20))
+        return min(MAX_MEMBER_BYTES, max(stored_size * MAX_MEMBER_RATIO, 1 << 20))
     return MAX_MEMBER_BYTES
 
 

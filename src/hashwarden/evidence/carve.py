@@ -13,8 +13,9 @@ import struct
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
+from hashwarden.config import MAX_CARVE_BYTES
+
 CHUNK = 4 << 20
-MAX_CARVE = 256 << 20  # the largest item carving will measure (a video may be larger: it is cut here)
 
 ReadAt = Callable[[int, int], bytes]  # read(offset, size) within the image
 
@@ -81,7 +82,7 @@ def _png_length(read: ReadAt, start: int, limit: int) -> int | None:
         if len(header) < 8:
             return None
         length, kind = struct.unpack(">I4s", header)
-        if not kind.isalpha() or length > MAX_CARVE:
+        if not kind.isalpha() or length > MAX_CARVE_BYTES:
             return None
         position += 12 + length
         if kind == b"IEND":
@@ -191,7 +192,7 @@ def carve(read: ReadAt, ranges: list[tuple[int, int]]) -> Iterator[Carved]:
                 file_start = position + index - sig_offset
                 if file_start < max(start, resume):
                     continue
-                limit = file_start + MAX_CARVE if fmt == "mp4" else min(end, file_start + MAX_CARVE)
+                limit = file_start + MAX_CARVE_BYTES if fmt == "mp4" else min(end, file_start + MAX_CARVE_BYTES)
                 length = measure(read, file_start, limit)
                 if length:
                     yield Carved(file_start, length, fmt)

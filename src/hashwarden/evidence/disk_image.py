@@ -21,11 +21,13 @@ from __future__ import annotations
 
 import io
 import os
+import re
 from collections.abc import Iterator
 import dataclasses
 from dataclasses import dataclass
 from typing import Any, BinaryIO
 
+from hashwarden.config import MAX_FS_ENTRIES
 from hashwarden.errors import EvidenceReadError
 from hashwarden.evidence.partitions import PartitionTable, Volume, plausible_mbr, read_partitions
 
@@ -34,7 +36,6 @@ LAYER_KINDS = frozenset({"vmdk", "vmdk-descriptor", "vhd", "vhdx", "qcow", "luks
 EWF_MAGIC = (b"EVF\x09\x0d\x0a\xff\x00", b"EVF2\x0d\x0a\x81\x00")
 ISO9660_AT = 32769  # 'CD001' of the first volume descriptor, after the 32 KiB system area
 HEAD_BYTES = ISO9660_AT + 5  # enough to see an ISO 9660 signature; 4 KiB covers every other one
-_MAX_ENTRIES = 10_000_000  # guard against runaway enumeration of a corrupt file system
 _READ = 1 << 20
 
 
@@ -89,6 +90,8 @@ def _hfs_plus(header: bytes) -> bool:
 
 
 # Names under which a bare raw image (no partition table, no file system: nothing to recognise) is carved.
+ROOT_NAME = "."  # a file system's root directory in an error entry about it (`disk.img/p1/.`)
+_PYTSK_PREFIX = re.compile(r"^\w+: \([\w.]+:\d+\) ")  # pytsk3 names its C++ function and source line first
 RAW_IMAGE_SUFFIXES = (".dd", ".raw", ".img", ".bin", ".000", ".001")
 
 
@@ -616,9 +619,9 @@ def _source_reader(source: BinaryIO | None, image_path: str) -> Any:
 
 
 def _tsk_reason(exc: BaseException) -> str:
-    """TSK's own reason from a pytsk3 error, without its source-file prefix ('Cannot determine file system
-    type'); the offset is said by the caller."""
-    text = " ".join(str(exc).split())
+    """TSK's own reason from a pytsk3 error, without pytsk3's source-file prefix ('FS_Info_Con: (tsk3.cpp:214)
+    ...') and wrapper text ('Cannot determine file system type'); the offset is said by the caller."""
+    text = _PYTSK_PREFIX.sub("", " ".join(str(exc).split()))
     return text.split(" with error: ", 1)[-1] or text
 
 
@@ -658,26 +661,36 @@ def _walk(outer: Any, image_path: str, kind: str, fs: Any, offset: int, partitio
     Deleted directories whose own metadata entry is free are walked too (what is under them is deleted), as is
     TSK's virtual `$OrphanFiles` (deleted files no directory names any more). A deleted name whose directory
     entry now belongs to another, live directory is not followed: that directory is walked where it lives.
+
+    Nothing is left out silently: a directory that cannot be opened or listed to its end (its entries read before
+    the failure are kept), and the listing's end at MAX_FS_ENTRIES (a corrupt file system can list without end),
+    each yield an error entry naming the directory, so the examination is reported as incomplete there.
     """
     import pytsk3
+
+    def unlisted(path: str, inode: int, reason: str) -> DiskFile:
+        return DiskFile(outer, image_path, kind, offset, partition, inode, path or ROOT_NAME, 0, error=reason)
 
     block = fs.info.block_size
     fs_type = int(fs.info.ftype)
     directory_types = (pytsk3.TSK_FS_META_TYPE_DIR, pytsk3.TSK_FS_META_TYPE_VIRT_DIR)
     seen_dirs: set[int] = {fs.info.root_inum}
-    stack: list[tuple[Any, str, bool]] = [(fs.open_dir(path="/"), "", False)]
+    stack: list[tuple[Any, str, int, bool]] = [(fs.open_dir(path="/"), "", fs.info.root_inum, False)]
     count = 0
     while stack:
-        directory, prefix, under_deleted = stack.pop()
+        directory, prefix, inode, under_deleted = stack.pop()
         entries = []
         try:
             for entry in directory:
                 entries.append(entry)
-        except (OSError, RuntimeError):
-            continue
+        except (OSError, RuntimeError) as exc:
+            yield unlisted(prefix[:-1], inode, f"directory listing failed after {len(entries)} entries: "
+                                               f"{_tsk_reason(exc)}; the rest of this directory is not read")
         for entry in entries:
             count += 1
-            if count > _MAX_ENTRIES:
+            if count > MAX_FS_ENTRIES:
+                yield unlisted(prefix[:-1], inode, f"listing stopped: more than {MAX_FS_ENTRIES:,} entries in this "
+                                                   "file system (corrupt?); the rest of it is not read")
                 return
             name = entry.info.name.name.decode("utf-8", "surrogateescape")
             if name in (".", ".."):
@@ -705,9 +718,10 @@ def _walk(outer: Any, image_path: str, kind: str, fs: Any, offset: int, partitio
                 seen_dirs.add(meta.addr)
                 orphans = meta.type == pytsk3.TSK_FS_META_TYPE_VIRT_DIR
                 try:
-                    stack.append((entry.as_directory(), path + "/", deleted or orphans))
-                except (OSError, RuntimeError):
-                    pass
+                    stack.append((entry.as_directory(), path + "/", meta.addr, deleted or orphans))
+                except (OSError, RuntimeError) as exc:
+                    if not deleted:  # a deleted directory's blocks are often reused: nothing was there to list
+                        yield unlisted(path, meta.addr, f"directory cannot be listed: {_tsk_reason(exc)}")
                 continue
             if covered is not None:
                 covered.extend(_runs(entry, offset, block))

@@ -23,10 +23,11 @@ import zlib
 from collections.abc import Iterator
 from dataclasses import dataclass
 
+from hashwarden.config import MAX_EWF_TABLE_ENTRIES
+
 EWF1_SIGNATURES = (b"EVF\x09\x0d\x0a\xff\x00", b"LVF\x09\x0d\x0a\xff\x00")
 _DESCRIPTOR = struct.Struct("<16sQQ40xI")
 _TABLE_HEADER = struct.Struct("<I4xQ4xI")
-MAX_ENTRIES_PER_TABLE = 1 << 24  # far above what any acquisition tool writes; a larger count is a damaged header
 
 
 @dataclass(frozen=True)
@@ -128,7 +129,7 @@ def _table(handle, offset: int) -> tuple[list[tuple[int, bool]], int]:
     count, base, checksum = _TABLE_HEADER.unpack(raw)
     if zlib.adler32(raw[:20]) != checksum:
         raise ValueError(f"table header at byte {offset} fails its checksum")
-    if count > MAX_ENTRIES_PER_TABLE:
+    if count > MAX_EWF_TABLE_ENTRIES:
         raise ValueError(f"table at byte {offset} claims {count} chunks")
     data = handle.read(4 * count)
     if len(data) < 4 * count:

@@ -16,13 +16,12 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import BinaryIO
 
+from hashwarden.config import MAX_OPEN_DIRS
 from hashwarden.errors import EvidenceReadError
 
 _DIR_FLAGS = os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC
 _FILE_FLAGS = os.O_RDONLY | os.O_NOFOLLOW | os.O_CLOEXEC | os.O_NONBLOCK
 _NOATIME = getattr(os, "O_NOATIME", 0)
-# Directory descriptors the walk keeps open at most; deeper ancestors are re-opened on the way back up.
-MAX_OPEN_DIRS = 64
 # A path longer than this is opened component by component instead of in one call.
 _SHORT_PATH = 3000
 

@@ -3,7 +3,7 @@
 Why: a C library reading hostile input can spin forever without reading another byte (Debian's libarchive 3.6.2
 loops on a crafted XAR file with a doubled link) or crash the process. Python cannot interrupt code running inside
 a C call, so such a reader runs in a forked child: the parent reads its output with a time limit, and a child that
-says nothing for `STALL_SECONDS` is killed and its container reported, while the scan goes on. Fork (not spawn) so
+says nothing for `CHILD_STALL_SECONDS` is killed and its container reported, while the scan goes on. Fork (not spawn) so
 the child already holds the container's bytes (an archive held in memory is not copied) and starts in a few ms.
 
 The child yields `Entry` headers each followed by the entry's content in chunks; the parent turns them back into a
@@ -21,10 +21,10 @@ import struct
 from collections.abc import Callable, Iterator
 from typing import Any
 
+from hashwarden.config import CHILD_STALL_SECONDS
 from hashwarden.errors import EvidenceReadError
 from hashwarden.evidence.streams import ReadStream
 
-STALL_SECONDS = 60.0  # a child that sends nothing for this long is stuck, not slow: no single step takes this long
 _HEADER, _DATA, _END, _ERROR, _DONE = b"H", b"D", b"E", b"X", b"Z"
 _FRAME = struct.Struct("<cI")
 _CHUNK = 1 << 16
@@ -84,7 +84,7 @@ def stream_in_child(produce: Callable[[], Iterator[tuple[Any, Iterator[bytes] | 
         finally:
             os._exit(status)
     os.close(write_fd)
-    reader = _Receiver(read_fd, pid, what, STALL_SECONDS)
+    reader = _Receiver(read_fd, pid, what, CHILD_STALL_SECONDS)
     try:
         while True:
             kind, payload = reader.frame()

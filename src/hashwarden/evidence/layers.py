@@ -26,7 +26,7 @@ the parent of a differencing VHD/VHDX, the backing file of a QCOW. From a path, 
 own folder, by base name only (a hostile descriptor naming `/etc/shadow` or `../x` reads `shadow` or `x` from the
 image's folder, nothing else); from a file object it defaults to nothing, so the error names the missing file
 ("VMDK descriptor: extent file 'x-flat.vmdk' not available"). Parents of parents are resolved up to
-`MAX_CHAIN` deep.
+`MAX_LAYER_CHAIN` deep.
 
 Keys (`--key-file`): a UTF-8 text file, one key per line, `kind:value`:
 
@@ -42,8 +42,8 @@ error message or a repr.
 
 Not supported by the bindings: LUKS2 (libluksde reads LUKS1 only), binary LUKS key files, BitLocker clear keys
 given as raw FVEK. Hostile images: libyal's own loops are bounded by the formats' sizes; the loops here are
-bounded by MAX_CHAIN, MAX_STORES, MAX_APFS_ENTRIES, MAX_APFS_DEPTH and MAX_READ; every libyal OSError becomes an
-EvidenceReadError naming the layer.
+bounded by MAX_LAYER_CHAIN, MAX_SHADOW_STORES, MAX_FS_ENTRIES, MAX_APFS_DEPTH and MAX_LAYER_READ (config.py); every
+libyal OSError becomes an EvidenceReadError naming the layer.
 """
 
 from __future__ import annotations
@@ -58,17 +58,13 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any, BinaryIO, Protocol, runtime_checkable
 
+from hashwarden.config import (
+    MAX_APFS_DEPTH, MAX_FS_ENTRIES, MAX_KEY_FILE_BYTES, MAX_KEYS, MAX_LAYER_CHAIN, MAX_LAYER_READ, MAX_SHADOW_STORES,
+    MAX_VMDK_EXTENTS,
+)
 from hashwarden.errors import EvidenceReadError, FormatError
 from hashwarden.evidence.folder import _open_file
 
-MAX_READ = 64 << 20  # one read() of a layer: TSK and the scan read in blocks far below this
-MAX_CHAIN = 16  # differencing VHD/VMDK parents and QCOW backing files followed, one chain
-MAX_EXTENTS = 4096  # a twoGbMaxExtent VMDK of 8 TB has 4096 extents
-MAX_STORES = 512  # Windows keeps at most 64 shadow copies per volume; more is a corrupt catalog
-MAX_APFS_ENTRIES = 10_000_000  # as disk_image._MAX_ENTRIES
-MAX_APFS_DEPTH = 1024
-MAX_KEYS = 64  # each key tried runs the format's key derivation (about a second for BitLocker)
-MAX_KEY_FILE = 1 << 20
 
 KINDS = ("vmdk", "vmdk-descriptor", "vhd", "vhdx", "qcow", "luks", "bitlocker", "apfs")
 
@@ -139,11 +135,11 @@ class Keys:
         name = os.fspath(path)
         try:
             with open(name, "rb") as fp:
-                data = fp.read(MAX_KEY_FILE + 1)
+                data = fp.read(MAX_KEY_FILE_BYTES + 1)
         except OSError as exc:
             raise FormatError(f"cannot read the key file: {exc.strerror or exc}", path=name) from exc
-        if len(data) > MAX_KEY_FILE:
-            raise FormatError(f"key file larger than {MAX_KEY_FILE} bytes", path=name)
+        if len(data) > MAX_KEY_FILE_BYTES:
+            raise FormatError(f"key file larger than {MAX_KEY_FILE_BYTES} bytes", path=name)
         try:
             text = data.decode("utf-8-sig")
         except UnicodeDecodeError as exc:
@@ -359,8 +355,8 @@ def _open_vmdk(fileobj: Any, keys: Keys, related: Related, depth: int) -> LayerR
     with _opening(name, keep):
         handle.open_file_object(fileobj)
         extents = list(handle.extent_descriptors)
-        if len(extents) > MAX_EXTENTS:
-            raise EvidenceReadError(f"{name}: {len(extents)} extents (more than {MAX_EXTENTS})")
+        if len(extents) > MAX_VMDK_EXTENTS:
+            raise EvidenceReadError(f"{name}: {len(extents)} extents (more than {MAX_VMDK_EXTENTS})")
         files = []
         for extent in extents:
             filename = extent.filename or ""
@@ -470,8 +466,8 @@ def _open_parent(name: str, parent_name: str | None, kind: str, keys: Keys, rela
     if not parent_name:
         return None
     what = {"vhd": "parent image", "qcow": "backing file", "vmdk": "parent image"}[kind]
-    if depth + 1 >= MAX_CHAIN:
-        raise EvidenceReadError(f"{name}: more than {MAX_CHAIN} {what}s in a chain")
+    if depth + 1 >= MAX_LAYER_CHAIN:
+        raise EvidenceReadError(f"{name}: more than {MAX_LAYER_CHAIN} {what}s in a chain")
     parent_file = related(parent_name)
     if parent_file is None:
         raise EvidenceReadError(f"{name}: {what} required: {_base_name(parent_name) or parent_name!r} not available")
@@ -565,8 +561,8 @@ def _key_file_text(path: str) -> str | None:
     """A LUKS key file's bytes as the passphrase libluksde accepts (text only; binary key files are unsupported)."""
     try:
         with open(path, "rb") as fp:
-            data = fp.read(MAX_KEY_FILE + 1)
-        if len(data) > MAX_KEY_FILE or b"\0" in data:
+            data = fp.read(MAX_KEY_FILE_BYTES + 1)
+        if len(data) > MAX_KEY_FILE_BYTES or b"\0" in data:
             return None
         return data.decode("utf-8")
     except (OSError, UnicodeDecodeError):
@@ -612,8 +608,8 @@ def shadow_copies(reader: Reader, volume_offset: int, volume_size: int) -> list[
         volume = pyvshadow.volume()
         volume.open_file_object(fileobj)
         count = volume.get_number_of_stores()
-        if count > MAX_STORES:
-            raise EvidenceReadError(f"VSS: {count} shadow copy stores (more than {MAX_STORES}): corrupt catalog",
+        if count > MAX_SHADOW_STORES:
+            raise EvidenceReadError(f"VSS: {count} shadow copy stores (more than {MAX_SHADOW_STORES}): corrupt catalog",
                                     offset=volume_offset)
         copies = []
         for index in range(count):
@@ -702,8 +698,8 @@ def apfs_files(reader: Reader, offset: int = 0, keys: Keys | None = None) -> Ite
             continue
         for item in _walk_apfs(volume, name):
             seen += 1
-            if seen > MAX_APFS_ENTRIES:
-                raise EvidenceReadError(f"APFS container: more than {MAX_APFS_ENTRIES} entries", offset=offset)
+            if seen > MAX_FS_ENTRIES:
+                raise EvidenceReadError(f"APFS container: more than {MAX_FS_ENTRIES} entries", offset=offset)
             yield item
 
 
@@ -769,11 +765,11 @@ def _walk_apfs(volume: Any, name: str) -> Iterator[ApfsFile]:
 # ---- helpers --------------------------------------------------------------------------------------------------------
 
 def _bounded(offset: int, size: int, total: int, name: str) -> int:
-    """`size` cut at the end of the layer; a negative offset or a read above MAX_READ is refused."""
+    """`size` cut at the end of the layer; a negative offset or a read above MAX_LAYER_READ is refused."""
     if offset < 0 or size < 0:
         raise EvidenceReadError(f"{name}: negative read position", offset=offset)
-    if size > MAX_READ:
-        raise EvidenceReadError(f"{name}: read of {size} bytes (more than {MAX_READ} at once)", offset=offset)
+    if size > MAX_LAYER_READ:
+        raise EvidenceReadError(f"{name}: read of {size} bytes (more than {MAX_LAYER_READ} at once)", offset=offset)
     return max(0, min(size, total - offset))
 
 

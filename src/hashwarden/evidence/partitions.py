@@ -8,7 +8,7 @@ partition, a looping extended chain, a damaged GPT header) is returned as a prob
 
 Everything is read through a `read(offset, size) -> bytes` callable and the image size, so any container (raw,
 split raw, E01, a disk image nested in another) can be parsed. Reads are bounded: one sector per MBR/EBR, at most
-`MAX_LOGICAL` EBRs, and at most `MAX_GPT_ENTRY_BYTES` of GPT entries.
+`MAX_LOGICAL_PARTITIONS` EBRs, and at most `MAX_GPT_ENTRY_BYTES` of GPT entries.
 """
 
 from __future__ import annotations
@@ -19,13 +19,13 @@ import zlib
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
+from hashwarden.config import MAX_GPT_ENTRY_BYTES, MAX_LOGICAL_PARTITIONS
+
 Reader = Callable[[int, int], bytes]
 
 MBR_SECTOR = 512
 EXTENDED_TYPES = frozenset({0x05, 0x0F, 0x85})
 GPT_PROTECTIVE = 0xEE
-MAX_LOGICAL = 256  # logical partitions followed in one extended chain (Linux stops far lower in practice)
-MAX_GPT_ENTRY_BYTES = 1 << 20  # 4096 entries of 256 bytes; the specification's minimum array is 16 KiB
 
 GPT_TYPES = {
     "c12a7328-f81f-11d2-ba4b-00a0c93ec93b": "EFI system",
@@ -175,7 +175,7 @@ def _logical(read: Reader, size: int, base: int, count: int, first_number: int,
              problems: list[str]) -> list[Volume]:
     """The logical partitions of an extended partition starting at sector `base`: each EBR holds one logical
     partition (relative to that EBR) and a link to the next EBR (relative to `base`). The chain is followed
-    at most `MAX_LOGICAL` times and never twice through the same EBR."""
+    at most `MAX_LOGICAL_PARTITIONS` times and never twice through the same EBR."""
     volumes: list[Volume] = []
     seen: set[int] = set()
     ebr = base
@@ -183,8 +183,9 @@ def _logical(read: Reader, size: int, base: int, count: int, first_number: int,
         if ebr in seen:
             problems.append(f"extended partition chain loops back to the EBR at sector {ebr}: chain stopped")
             break
-        if len(seen) >= MAX_LOGICAL:
-            problems.append(f"extended partition chain longer than {MAX_LOGICAL} EBRs: chain stopped at sector {ebr}")
+        if len(seen) >= MAX_LOGICAL_PARTITIONS:
+            problems.append(f"extended partition chain longer than {MAX_LOGICAL_PARTITIONS} EBRs: "
+                            f"chain stopped at sector {ebr}")
             break
         seen.add(ebr)
         sector = _read(read, ebr * MBR_SECTOR, MBR_SECTOR)

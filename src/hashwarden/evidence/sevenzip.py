@@ -10,9 +10,10 @@ One pass: `7z l -slt` lists the members (sizes, CRC-32s), then one `7z x -so` wr
 pipe in stored order, which is split by the listed sizes while each member is hashed. Every member's CRC-32 is
 checked as it streams, so a member that does not come out whole or intact is that member's error ("CRC mismatch",
 "7-Zip could not decompress it"), never the wrong bytes under its name; after such a failure the rest are taken one
-by one (`7z x -so -- name`, at most `MAX_RETRIES`), since the one stream can no longer be trusted to be aligned.
+by one (`7z x -so -- name`, at most `SEVENZIP_MAX_RETRIES`), since the one stream can no longer be trusted to be
+aligned.
 The archive is handed to 7-Zip by its path, or as an in-memory file (memfd): nothing is written to disk. Both
-commands run with a stall limit (`isolated.STALL_SECONDS`) and are killed past it.
+commands run with a stall limit (`config.CHILD_STALL_SECONDS`) and are killed past it.
 """
 
 from __future__ import annotations
@@ -27,14 +28,12 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any, BinaryIO
 
+from hashwarden.config import (
+    CHILD_STALL_SECONDS, SEVENZIP_MAX_HANDOVER_BYTES, SEVENZIP_MAX_LISTED, SEVENZIP_MAX_RETRIES,
+)
 from hashwarden.errors import EvidenceReadError
 from hashwarden.evidence.streams import ReadStream
 
-MAX_RETRIES = 1000  # members taken one by one after the stream failed, per archive
-# The listing is held in memory (~200 bytes a member); past this many members libarchive, which streams its
-# listing, reads the archive instead.
-MAX_LISTED = 2_000_000
-MAX_HANDOVER = 512 << 20  # a 7z inside a container is copied into memory for 7-Zip up to this size
 NO_PASSWORD = "-pnot-a-password"  # hashwarden holds no passwords; without -p 7-Zip would wait for one
 _ENV = {**os.environ, "LC_ALL": "C.UTF-8", "LANG": "C.UTF-8"}
 
@@ -81,7 +80,7 @@ def members(container: BinaryIO, display_name: str, path: str | None) -> Iterato
                 member = Member(entry.name, raw, entry.size, note=entry.note)
                 if stream.failed and entry.size > 0:
                     retries += 1
-                    if retries > MAX_RETRIES:
+                    if retries > SEVENZIP_MAX_RETRIES:
                         member.error = f"not read: 7-Zip failed earlier in this archive ({stream.failed})"
                         yield member
                         continue
@@ -109,7 +108,7 @@ def _handover(container: BinaryIO, path: str | None) -> Iterator[tuple[str, tupl
         yield path, ()
         return
     size = container.seek(0, io.SEEK_END)
-    if size > MAX_HANDOVER or not hasattr(os, "memfd_create"):
+    if size > SEVENZIP_MAX_HANDOVER_BYTES or not hasattr(os, "memfd_create"):
         raise NotForSevenZip("too large to hand over to 7-Zip in memory")
     fd = os.memfd_create("hashwarden-7z", 0)
     try:
@@ -136,10 +135,9 @@ def _pipe(process: subprocess.Popen, stall: float, what: str) -> Any:
 
 
 def _listing(command: str, archive: str, fds: tuple[int, ...], display_name: str) -> list[_Entry]:
-    from hashwarden.evidence.isolated import STALL_SECONDS
 
     process = _run([command, "l", "-slt", "-bd", NO_PASSWORD, "--", archive], fds)
-    reader = _pipe(process, STALL_SECONDS, display_name)
+    reader = _pipe(process, CHILD_STALL_SECONDS, display_name)
     entries: list[_Entry] = []
     block: dict[str, str] = {}
     seen_separator = False
@@ -154,8 +152,8 @@ def _listing(command: str, archive: str, fds: tuple[int, ...], display_name: str
             if not line:
                 if block:
                     _add(entries, block, display_name)
-                    if len(entries) > MAX_LISTED:
-                        raise NotForSevenZip(f"more than {MAX_LISTED:,} members")
+                    if len(entries) > SEVENZIP_MAX_LISTED:
+                        raise NotForSevenZip(f"more than {SEVENZIP_MAX_LISTED:,} members")
                 block = {}
                 continue
             key, sep, value = line.partition(" = ")
@@ -196,11 +194,10 @@ class _Extraction:
     """A `7z x -so` of the whole archive (or of one member): its output, read with the stall limit."""
 
     def __init__(self, command: str, archive: str, fds: tuple[int, ...], what: str, name: str | None = None) -> None:
-        from hashwarden.evidence.isolated import STALL_SECONDS
 
         names = ["-spd", "--", archive, name] if name is not None else ["--", archive]
         self._process = _run([command, "x", "-so", "-bd", "-y", NO_PASSWORD, *names], fds)
-        self._reader = _pipe(self._process, STALL_SECONDS, what)
+        self._reader = _pipe(self._process, CHILD_STALL_SECONDS, what)
         self.failed: str | None = None
 
     def read(self, size: int) -> bytes:

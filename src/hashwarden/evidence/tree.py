@@ -28,7 +28,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any, BinaryIO
 
-from hashwarden.config import MAX_VIDEO_MEMBER_BYTES
+from hashwarden.config import Limits
 from hashwarden.errors import EvidenceReadError, describe
 from hashwarden.evidence.streams import ReadStream
 from hashwarden.evidence.archive import HEAD_BYTES, archive_format, iter_members
@@ -37,30 +37,6 @@ from hashwarden.evidence.folder import FolderItem, display_name
 from hashwarden.evidence.layers import Keys, layer_kind
 
 log = logging.getLogger(__name__)
-
-MAX_DEPTH = 16  # containers inside containers, at most
-MAX_NESTED_BYTES = 512 << 20  # a member that must be seekable is held in memory up to this size
-EXPANSION_FLOOR = 4 << 30  # every top-level file may expand to at least this many bytes in all ...
-EXPANSION_RATIO = 100  # ... or this many times its own size, whichever is larger
-MAX_MEMBERS = 10_000_000  # members (at every level) under one top-level file
-
-
-@dataclass(frozen=True)
-class Limits:
-    """What one top-level file may expand to. `max_expanded_bytes` 0 = the larger of EXPANSION_FLOOR and
-    EXPANSION_RATIO x the file's size. Configurable per scan (`--max-expanded-bytes`, `--max-members`)."""
-
-    max_expanded_bytes: int = 0
-    max_members: int = MAX_MEMBERS
-    max_depth: int = MAX_DEPTH
-    max_nested_bytes: int = MAX_NESTED_BYTES
-    max_video_bytes: int = MAX_VIDEO_MEMBER_BYTES  # a video in a compressed container is held for FFmpeg up to this
-    carve: bool = False
-    key_file: str | None = None  # passwords and recovery keys for encrypted volumes (evidence/layers.py, Keys)
-
-    def bytes_for(self, size: int) -> int:
-        return self.max_expanded_bytes or max(EXPANSION_FLOOR, EXPANSION_RATIO * max(size, 0))
-
 
 class BudgetExhausted(EvidenceReadError):
     """The expansion budget of a top-level file is spent: nothing more under it is read."""
@@ -195,12 +171,14 @@ def _as_link(node: Node, target: str | None) -> Node:
     return node
 
 
-def walk(item: FolderItem, limits: Limits = Limits(), wants_seek: Callable[[bytes], bool] = lambda head: False
-         ) -> Iterator[Event]:
+def walk(item: FolderItem, limits: Limits = Limits(), wants_seek: Callable[[bytes], bool] = lambda head: False,
+         *, carve: bool = False, key_file: str | None = None) -> Iterator[Event]:
     """The events of one file of a folder source: its node first, then (if a container) its members and a Leave.
 
     `wants_seek(head)` says which members the consumer will want to read twice (videos, for FFmpeg): those are
-    held in memory (bounded) when their container cannot be read in place.
+    held in memory (bounded) when their container cannot be read in place. `carve`: media are also carved from
+    the unallocated space of disk images; `key_file`: passwords and recovery keys for encrypted volumes
+    (evidence/layers.py, Keys).
     """
     top = Node(item.path, item.key, item.size, seekable=True)
     try:
@@ -217,14 +195,14 @@ def walk(item: FolderItem, limits: Limits = Limits(), wants_seek: Callable[[byte
             top.error = f"read failed: {exc.strerror or exc}"
             yield top
             return
-        container = _container_of(top, head, limits.carve)
+        container = _container_of(top, head, carve)
         top.stream = fp
         top.container = container is not None
         yield top
         if container is None:
             return
         budget = _Budget(item.path, limits.bytes_for(item.size), limits.max_members)
-        walker = _Walker(limits, budget, wants_seek, _keys(limits.key_file))
+        walker = _Walker(limits, budget, wants_seek, _keys(key_file), carve)
         try:
             fp.seek(0)
             yield from walker.expand(top, fp, container, by_path=True, depth=1, chain=(item.path,), outer=item)
@@ -245,8 +223,8 @@ def _keys(path: str | None) -> Keys | None:
 
 class _Walker:
     def __init__(self, limits: Limits, budget: _Budget, wants_seek: Callable[[bytes], bool],
-                 keys: Keys | None) -> None:
-        self.limits, self.budget, self.wants_seek, self.keys = limits, budget, wants_seek, keys
+                 keys: Keys | None, carve: bool) -> None:
+        self.limits, self.budget, self.wants_seek, self.keys, self.carve = limits, budget, wants_seek, keys, carve
 
     def expand(self, node: Node, fp: BinaryIO, container: tuple[str, str], *, by_path: bool, depth: int,
                chain: tuple[str, ...], outer: Any) -> Iterator[Event]:
@@ -292,7 +270,7 @@ class _Walker:
               outer: Any) -> Iterator[Event]:
         carve_only = kind == "raw-carve"
         kind = "raw" if carve_only else kind
-        files = expand_disk(outer if by_path else node, kind, carve_media=self.limits.carve or carve_only,
+        files = expand_disk(outer if by_path else node, kind, carve_media=self.carve or carve_only,
                             expect_file_system=not carve_only, source=None if by_path else fp, keys=self.keys)
         prefix = len(outer.path if by_path else node.path)
         for found in files:
@@ -393,4 +371,4 @@ def read_up_to(stream: BinaryIO, size: int) -> bytes:
     return b"".join(parts)
 
 
-__all__ = ["Leave", "Limits", "Node", "BudgetExhausted", "container_kind", "walk"]
+__all__ = ["Leave", "Node", "BudgetExhausted", "container_kind", "walk"]

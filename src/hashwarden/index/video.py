@@ -13,15 +13,11 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from hashwarden.config import (
+    PDQ_MATCH_THRESHOLD, PDQ_MIN_QUALITY, VPDQ_COMPARED_MATCH_PERCENT, VPDQ_QUERY_MATCH_PERCENT,
+)
 from hashwarden.index.pdq_index import PDQIndex
-from hashwarden.signals.vpdq import DISTANCE_THRESHOLD, QUALITY_THRESHOLD, VpdqFrame, unique_good
-
-# A video is known when at least this share of the query's unique frames match the candidate, whatever share of
-# the candidate they cover: python-threatexchange's VPDQ_QUERY_MATCH_THRESHOLD_PERCENT = 80 and
-# VPDQ_INDEX_MATCH_THRESHOLD_PERCENT = 0 (so a trimmed clip of a known video is known). The vpdq README's example
-# is the other way round (compared >= 80 %, query >= 0 %); both are settings.
-QUERY_MATCH_PERCENT = 80.0
-COMPARED_MATCH_PERCENT = 0.0
+from hashwarden.signals.vpdq import VpdqFrame, unique_good
 
 
 @dataclass(frozen=True)
@@ -32,8 +28,8 @@ class VideoMatch:
     query_percent: float
     compared_percent: float
 
-    def passes(self, query_percent: float = QUERY_MATCH_PERCENT,
-               compared_percent: float = COMPARED_MATCH_PERCENT) -> bool:
+    def passes(self, query_percent: float = VPDQ_QUERY_MATCH_PERCENT,
+               compared_percent: float = VPDQ_COMPARED_MATCH_PERCENT) -> bool:
         return self.query_percent >= query_percent and self.compared_percent >= compared_percent
 
 
@@ -56,8 +52,8 @@ class VideoIndex:
         """Videos indexed."""
         return len(self._frames_of)
 
-    def match(self, frames: Iterable[VpdqFrame], *, distance: int = DISTANCE_THRESHOLD,
-              quality: int = QUALITY_THRESHOLD) -> dict[int, VideoMatch]:
+    def match(self, frames: Iterable[VpdqFrame], *, distance: int = PDQ_MATCH_THRESHOLD,
+              quality: int = PDQ_MIN_QUALITY) -> dict[int, VideoMatch]:
         """Every indexed video sharing at least one frame with the query, with the two percentages."""
         query = unique_good(frames, quality)
         if not len(query) or not len(self._frames_of):
@@ -74,7 +70,7 @@ class VideoIndex:
 
 
 def match_percentages(query: Iterable[VpdqFrame], compared: Iterable[VpdqFrame], *,
-                      distance: int = DISTANCE_THRESHOLD, quality: int = QUALITY_THRESHOLD) -> VideoMatch:
+                      distance: int = PDQ_MATCH_THRESHOLD, quality: int = PDQ_MIN_QUALITY) -> VideoMatch:
     """Upstream's two percentages for one pair of videos."""
     found = VideoIndex([(0, unique_good(compared, quality))]).match(query, distance=distance, quality=quality)
     return found.get(0, VideoMatch(0.0, 0.0))

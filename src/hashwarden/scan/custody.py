@@ -117,7 +117,6 @@ def write_custody(
     report_sha256: str,
     settings: ScanSettings,
     audit_head: dict[str, Any],
-    verified_after: bool,
 ) -> Path:
     """Write custody.json and return its path."""
     import numpy
@@ -135,7 +134,7 @@ def write_custody(
         "finished_utc": finished,
         "runs": db.runs(),
         "settings": asdict(settings),
-        "sources": [listing.record(verified_after) for listing in listings],
+        "sources": [listing.record(settings.verify_after) for listing in listings],
         "hash_sets": hash_sets,
         "report_sha256": report_sha256,
         "audit": audit_head,

@@ -12,12 +12,12 @@ import json
 from collections.abc import Callable, Iterator
 from typing import Any, BinaryIO, TextIO
 
+from hashwarden.config import MATCH_BATCH_LINES
 from hashwarden.errors import FormatError, InvalidSignal
 from hashwarden.formats.jsonl import HASH_FIELDS, check_quality, object_lines, parse_vpdq
 from hashwarden.scan.matcher import Matcher, item_status
 from hashwarden.signals import PDQ
 
-BATCH_LINES = 100_000  # lines matched per join: bounds memory, keeps the join's advantage
 
 
 def match_lines(matcher: Matcher, fp: BinaryIO, path: str, out: TextIO,
@@ -44,7 +44,7 @@ def _batches(fp: BinaryIO, path: str) -> Iterator[list[dict[str, Any]]]:
     batch: list[dict[str, Any]] = []
     for number, item in object_lines(fp, path):
         batch.append(_checked(item, path, number))
-        if len(batch) >= BATCH_LINES:
+        if len(batch) >= MATCH_BATCH_LINES:
             yield batch
             batch = []
     if batch:

@@ -16,10 +16,12 @@ import numpy as np
 from sqlalchemy import select
 from sqlalchemy.engine import Connection, Engine
 
-from hashwarden.config import PDQ_MATCH_THRESHOLD, PDQ_MIN_QUALITY
+from hashwarden.config import (
+    PDQ_MATCH_THRESHOLD, PDQ_MIN_QUALITY, VPDQ_COMPARED_MATCH_PERCENT, VPDQ_QUERY_MATCH_PERCENT,
+)
 from hashwarden.errors import ScanError
 from hashwarden.index import ExactIndex, HammingIndex
-from hashwarden.index.video import COMPARED_MATCH_PERCENT, QUERY_MATCH_PERCENT, VideoIndex, VideoMatch
+from hashwarden.index.video import VideoIndex, VideoMatch
 from hashwarden.index.known_filter import KnownFilter
 from hashwarden.signals.crypto import DIGESTS
 from hashwarden.signals.pdq import DIHEDRAL_NAMES
@@ -44,7 +46,7 @@ class Matcher:
         pdq_min_quality: int,
         known: KnownFilter | None = None,
         videos: VideoIndex | None = None,
-        video_percents: tuple[float, float] = (QUERY_MATCH_PERCENT, COMPARED_MATCH_PERCENT),
+        video_percents: tuple[float, float] = (VPDQ_QUERY_MATCH_PERCENT, VPDQ_COMPARED_MATCH_PERCENT),
     ) -> None:
         self._exact = exact
         self.known = known
@@ -59,7 +61,7 @@ class Matcher:
     def from_store(
         cls, engine: Engine, pdq_threshold: int = PDQ_MATCH_THRESHOLD, pdq_min_quality: int = PDQ_MIN_QUALITY,
         known: KnownFilter | None = None,
-        video_percents: tuple[float, float] = (QUERY_MATCH_PERCENT, COMPARED_MATCH_PERCENT),
+        video_percents: tuple[float, float] = (VPDQ_QUERY_MATCH_PERCENT, VPDQ_COMPARED_MATCH_PERCENT),
     ) -> "Matcher":
         """Read every entry's digests once (streamed) into the indexes; with a known-file filter, the digests of
         ignorable sets stay in the filter's memory-mapped cache instead."""

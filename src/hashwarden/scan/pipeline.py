@@ -7,6 +7,7 @@ and resumed scan yields the same report.json as an uninterrupted one.
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import json
 import os
@@ -23,7 +24,6 @@ from hashwarden.errors import EvidenceReadError, ScanError
 from hashwarden.evidence import FolderItem, FolderSource, Skipped
 from hashwarden.evidence.disk_image import ewf_segment
 from hashwarden.evidence.layers import Keys
-from hashwarden.evidence.tree import Limits
 from hashwarden.evidence.ewf_verify import verify_ewf
 from hashwarden.report import build_report, write_reports
 from hashwarden.scan.case import CaseDB, CaseLock
@@ -64,7 +64,6 @@ def run_scan(
     resume: bool = False,
     command: list[str] | None = None,
     progress: Progress | None = None,
-    verify_after: bool = True,
 ) -> ScanResult:
     """Scan `sources` for the case `case` into `out_dir`.
 
@@ -99,23 +98,23 @@ def run_scan(
             tasks = _enumerate(db, roots, listings, progress)
             if settings.key_file:
                 Keys.read(settings.key_file)  # a malformed key file is refused before anything is read
-            limits = Limits(max_expanded_bytes=settings.max_expanded_bytes, max_members=settings.max_members,
-                            carve=settings.carve, key_file=settings.key_file and os.path.abspath(settings.key_file))
+                settings = dataclasses.replace(settings, key_file=os.path.abspath(settings.key_file))  # for workers
             options = HashOptions(compute_pdq=settings.compute_pdq, dihedral=True,
                                   max_image_pixels=settings.max_image_pixels,
                                   vpdq_seconds_per_hash=settings.vpdq_seconds_per_hash,
                                   known_filter=str(known.directory) if known else None)
-            hashed = _hash_and_record(db, matcher, tasks, options, limits, settings.worker_count(), run_id, progress)
+            hashed = _hash_and_record(db, matcher, tasks, options, settings, run_id, progress)
             for index, listing in enumerate(listings):
                 listing.scan_rows(db, index)
-            _verify_after(roots, listings, settings.worker_count(), progress, reread=verify_after)
+            _verify_after(roots, listings, settings.worker_count(), progress, reread=settings.verify_after)
             if settings.verify_ewf:
                 _verify_ewf_images(db, listings, settings.worker_count(), progress)
             db.finish_run(run_id, utc_now())
             db.commit()
             report = build_report(case, roots, db.items(), db.skipped())
             summary = report["summary"]
-            files = write_reports(out_dir, report, custody_summary(db.runs(), listings, hash_sets, verify_after))
+            custody = custody_summary(db.runs(), listings, hash_sets, settings.verify_after)
+            files = write_reports(out_dir, report, custody)
             report_sha256 = hashlib.sha256(files["report.json"].read_bytes()).hexdigest()
             with engine.begin() as conn:
                 audit.append(conn, "scan", {"case": case, "out": str(out_dir), "report_sha256": report_sha256,
@@ -124,7 +123,7 @@ def run_scan(
             files["custody.json"] = write_custody(
                 out_dir, db, case=case, command=command, started=started, finished=utc_now(), listings=listings,
                 hash_sets=hash_sets, report_sha256=report_sha256, settings=settings,
-                audit_head={"rows": audit_count, "head_hash": audit_head}, verified_after=verify_after,
+                audit_head={"rows": audit_count, "head_hash": audit_head},
             )
             return ScanResult(out_dir, summary, hashed, files)
         finally:
@@ -204,8 +203,7 @@ def _hash_and_record(
     matcher: Matcher,
     tasks: list[tuple[int, FolderItem]],
     options: HashOptions,
-    limits: Limits,
-    workers: int,
+    settings: ScanSettings,
     run_id: int,
     progress: Progress | None,
 ) -> int:
@@ -213,8 +211,8 @@ def _hash_and_record(
         progress.phase("hashing", len(tasks))
     pending = 0
     last_commit = time.monotonic()
-    jobs = [(source, item, options, limits) for source, item in tasks]
-    for index, message in parallel_stream(scan_file, jobs, workers):
+    jobs = [(source, item, options, settings) for source, item in tasks]
+    for index, message in parallel_stream(scan_file, jobs, settings.worker_count()):
         source, item = tasks[index]
         if isinstance(message, WorkerDied):
             kind, payload = "item", {"source": source, "key": item.key, "path": item.path, "size": item.size,

@@ -15,7 +15,8 @@ from typing import Any
 
 from hashwarden.errors import EvidenceReadError, describe
 from hashwarden.evidence import FolderItem
-from hashwarden.evidence.tree import Leave, Limits, Node, walk
+from hashwarden.config import ScanSettings
+from hashwarden.evidence.tree import Leave, Node, walk
 from hashwarden.index.known_filter import KnownFilter
 from hashwarden.signals import HashOptions, hash_stream
 from hashwarden.signals.hasher import FileSignals
@@ -28,16 +29,17 @@ log = logging.getLogger(__name__)
 Message = tuple[str, Any]
 
 
-def scan_file(task: tuple[int, FolderItem, HashOptions, Limits]) -> Iterator[Message]:
-    """The rows of one file of a source and of everything inside it. A container's own row comes after its
-    members' rows, so a recorded container row means its whole subtree was recorded (what `--resume` relies on)."""
-    source, item, options, limits = task
+def scan_file(task: tuple[int, FolderItem, HashOptions, ScanSettings]) -> Iterator[Message]:
+    """The rows of one file of a source and of everything inside it, expanded within the settings' limits. A
+    container's own row comes after its members' rows, so a recorded container row means its whole subtree was
+    recorded (what `--resume` relies on)."""
+    source, item, options, settings = task
     known_file = _known_file_check(options.known_filter)
     pending: dict[bytes, dict[str, Any]] = {}
     top_done = False
     wants_seek = _wants_seek(options)
     try:
-        for event in walk(item, limits, wants_seek):
+        for event in walk(item, settings.limits, wants_seek, carve=settings.carve, key_file=settings.key_file):
             if isinstance(event, Leave):
                 row = pending.pop(event.node.key)
                 if event.error:

@@ -10,7 +10,9 @@ from dataclasses import dataclass, field
 from collections.abc import Callable
 from typing import BinaryIO
 
-from hashwarden.config import MAX_DECODE_BYTES, MAX_IMAGE_BYTES, MAX_IMAGE_PIXELS, READ_CHUNK_SIZE
+from hashwarden.config import (
+    MAX_DECODE_BYTES, MAX_IMAGE_BYTES, MAX_IMAGE_PIXELS, READ_CHUNK_SIZE, VPDQ_QUERY_SECONDS_PER_HASH,
+)
 from hashwarden.errors import EvidenceReadError
 from hashwarden.signals.crypto import DIGESTS
 from hashwarden.signals.image import decode_pixels
@@ -47,7 +49,7 @@ class HashOptions:
     max_decode_bytes: int = MAX_DECODE_BYTES  # predicted peak memory of decoding and hashing one image
     chunk_size: int = READ_CHUNK_SIZE
     known_filter: str | None = None  # directory of the known-file filter: its files are not decoded for PDQ
-    vpdq_seconds_per_hash: float = 1.0  # videos: one frame hashed per this many seconds (0 = every frame)
+    vpdq_seconds_per_hash: float = VPDQ_QUERY_SECONDS_PER_HASH  # videos: one frame per this many seconds (0 = all)
 
 
 def hash_stream(

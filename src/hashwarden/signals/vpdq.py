@@ -28,14 +28,10 @@ from typing import Any, BinaryIO
 
 import numpy as np
 
-from hashwarden.config import MAX_IMAGE_PIXELS
+from hashwarden.config import MAX_IMAGE_PIXELS, PDQ_MIN_QUALITY, VPDQ_QUERY_SECONDS_PER_HASH
 from hashwarden.errors import EvidenceReadError
 from hashwarden.signals.image import Pixels
 from hashwarden.signals.pdq import DEFAULT_ENGINE, PdqEngine
-
-DISTANCE_THRESHOLD = 31  # frames within this PDQ distance are the same frame (python-threatexchange, `<=`)
-QUALITY_THRESHOLD = 50  # frames below this quality take no part in matching
-
 
 @dataclass(frozen=True)
 class VpdqFrame:
@@ -73,7 +69,7 @@ class VideoHash:
 def hash_video(
     source: str | BinaryIO,
     *,
-    seconds_per_hash: float = 1.0,
+    seconds_per_hash: float = VPDQ_QUERY_SECONDS_PER_HASH,
     size: int | None = None,
     engine: PdqEngine = DEFAULT_ENGINE,
     max_pixels: int = MAX_IMAGE_PIXELS,
@@ -317,7 +313,7 @@ def dedupe_consecutive(frames: Sequence[VpdqFrame]) -> list[VpdqFrame]:
     return out
 
 
-def unique_good(frames: Iterable[VpdqFrame], quality: int = QUALITY_THRESHOLD) -> np.ndarray:
+def unique_good(frames: Iterable[VpdqFrame], quality: int = PDQ_MIN_QUALITY) -> np.ndarray:
     """The distinct hashes of frames with quality >= `quality`, as an (N, 32) uint8 array: what the match
     percentages count (python-threatexchange `prepare_vpdq_feature`: quality filter, exact-hash dedup)."""
     seen = dict.fromkeys(f.pdq for f in frames if f.quality >= quality)
