@@ -38,8 +38,12 @@ $(VENV)/.installed-bench: pyproject.toml | $(BIN)/python
 demo: $(VENV)/.installed sysdeps-run
 	$(BIN)/hashwarden demo --out demo-output
 
+# The layering contracts (pyproject.toml, [tool.importlinter]) first: a forbidden import fails in seconds. Then the
+# suite on every core (pytest-xdist; worksteal evens out the few long tests), in a new random order each run
+# (pytest-randomly; `-p randomly -p "randomly_seed=N"` replays one).
 test: $(VENV)/.installed-test sysdeps-run sysdeps-test
-	$(BIN)/python -m pytest
+	$(BIN)/lint-imports
+	$(BIN)/python -m pytest -n auto --dist worksteal
 
 sysdeps-run:
 	@missing=""; for pair in $(RUN_TOOLS); do tool=$${pair%%:*}; pkg=$${pair##*:}; \
