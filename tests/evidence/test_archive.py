@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import bz2
 import gzip
+import hashlib
 import io
 import json
+import lzma
 import tarfile
 import zipfile
 from pathlib import Path
@@ -178,7 +181,6 @@ def test_zip_with_damaged_central_directory_falls_back_to_local_headers(tmp_path
     stored[stored.find(b"PK\x05\x06"):] = b"\0" * 22  # end-of-central-directory record wiped
     (evidence / "stored.zip").write_bytes(bytes(stored))
     items = scan(evidence, tmp_path, fresh_store)
-    import hashlib
 
     assert items["damaged.zip!/a/photo.jpg"]["sha256"] == hashlib.sha256(image).hexdigest()
     assert items["damaged.zip!/a/photo.jpg"]["media"] == "image"
@@ -195,11 +197,28 @@ def test_zstd_tar_and_stream(tmp_path: Path, fresh_store) -> None:
     (evidence / "photos.tar.zst").write_bytes(compress(tar_bytes({"x/y.jpg": image, "z.txt": b"z"})))
     (evidence / "one.jpg.zst").write_bytes(compress(image))
     items = scan(evidence, tmp_path, fresh_store)
-    import hashlib
-
     digest = hashlib.sha256(image).hexdigest()
     assert items["photos.tar.zst!/x/y.jpg"]["sha256"] == digest
     assert items["one.jpg.zst!/one.jpg"]["sha256"] == digest and items["one.jpg.zst"]["format"] == "zstd"
+
+
+@pytest.mark.parametrize("suffix, compress, mode", [("bz2", bz2.compress, "w:bz2"), ("xz", lzma.compress, "w:xz")])
+def test_bzip2_and_xz_tars_and_streams(tmp_path: Path, fresh_store, suffix: str, compress, mode: str) -> None:
+    """tar compressed with bzip2 or xz (by tarfile, as `tar -j`/`-J` would), and a bare .bz2/.xz stream: each
+    member is an item with the md5 of its own bytes, and the streams are reported in their format."""
+    evidence = tmp_path / "evidence"
+    evidence.mkdir()
+    image, text = jpeg(9), b"benign text member\n" * 40
+    (evidence / f"photos.tar.{suffix}").write_bytes(tar_bytes({"x/y.jpg": image, "z.txt": text}, mode=mode))
+    (evidence / f"one.jpg.{suffix}").write_bytes(compress(image))
+    items = scan(evidence, tmp_path, fresh_store)
+    md5 = {data: hashlib.md5(data).hexdigest() for data in (image, text)}
+    assert items[f"photos.tar.{suffix}!/x/y.jpg"]["md5"] == md5[image]
+    assert items[f"photos.tar.{suffix}!/x/y.jpg"]["media"] == "image"
+    assert items[f"photos.tar.{suffix}!/z.txt"]["md5"] == md5[text]
+    assert items[f"one.jpg.{suffix}!/one.jpg"]["md5"] == md5[image]
+    assert items[f"one.jpg.{suffix}"]["format"] == {"bz2": "bzip2", "xz": "xz"}[suffix]
+    assert not any(item["status"] == "error" for item in items.values())
 
 
 def test_videos_inside_archives_get_vpdq(tmp_path: Path, fresh_store) -> None:
@@ -233,7 +252,6 @@ def test_members_stored_twice_under_one_name_are_both_items(tmp_path: Path, fres
     run_scan([str(evidence)], "TWICE", tmp_path / "out", fresh_store, ScanSettings(allow_empty=True, workers=1))
     report = json.loads((tmp_path / "out" / "report.json").read_text())
     same = [item for item in report["items"] if item["path"] == "twice.tar!/same.txt"]
-    import hashlib
 
     assert sorted(item["md5"] for item in same) == sorted(hashlib.md5(d).hexdigest()
                                                           for d in (b"first version", b"second version"))
