@@ -297,3 +297,49 @@ def test_export_to_standard_output(tmp_path: Path) -> None:
     done = hw("export", "md5sum", "--set", "s", "-o", "-", db=db)
     assert done.stdout == f"{'e' * 32}  a.jpg\n" and "exported 1 entries to -" in done.stderr
     assert not (tmp_path / "-").exists()
+
+
+def test_no_verify_after_skips_the_second_read(tmp_path: Path) -> None:
+    """custody.json has an "after" content listing from a second read by default; `--no-verify-after` leaves it
+    null (and says the source was not re-read) while the metadata listings are still compared."""
+    db = tmp_path / "hw.db"
+    save(scene(31), tmp_path / "ev" / "a.jpg")
+    custody = {}
+    for name, flags in (("default", ()), ("skipped", ("--no-verify-after",))):
+        hw("scan", str(tmp_path / "ev"), "--case", "C", "--out", str(tmp_path / name), "--quiet", "--allow-empty",
+           *flags, db=db)
+        custody[name] = json.loads((tmp_path / name / "custody.json").read_text())
+    (verified,), (skipped,) = custody["default"]["sources"], custody["skipped"]["sources"]
+    assert verified["after"]["sha256"] == verified["before"]["sha256"] and verified["unchanged"] is True
+    assert skipped["after"] is None and skipped["before"]["sha256"] == verified["before"]["sha256"]
+    assert skipped["metadata_after"] == skipped["metadata_before"] and skipped["unchanged"] is True
+
+
+@pytest.mark.heavy
+def test_video_options_of_scan(tmp_path: Path) -> None:
+    """`--seconds-per-hash` sets the scan's frame rate (0.5 s: twice the frames of the default 1 s), and
+    `--vpdq-query-percent` the share of a scanned video's frames that must be known: a 12 s video whose first 6 s
+    are a known video is `unknown` at the default 80 % and `known` at 40 %."""
+    from tests.signals.videos import make_video
+
+    db = tmp_path / "hw.db"
+    (tmp_path / "known").mkdir()
+    make_video(tmp_path / "known" / "first-half.mp4", seed=5, frames=180)
+    (tmp_path / "known.jsonl").write_text(hw("hash", "--for-set", str(tmp_path / "known"), db=db).stdout)
+    hw("set", "create", "videos", "--kind", "alert", db=db)
+    hw("import", "hashes", str(tmp_path / "known.jsonl"), "--set", "videos", db=db)
+    (tmp_path / "ev").mkdir()
+    make_video(tmp_path / "ev" / "longer.mp4", seed=5, frames=360)
+
+    def scan(name: str, *flags: str) -> dict:
+        hw("scan", str(tmp_path / "ev"), "--case", "V", "--out", str(tmp_path / name), "--quiet", *flags, db=db)
+        (item,) = [i for i in json.loads((tmp_path / name / "report.json").read_text())["items"]
+                   if i["path"].endswith("longer.mp4")]
+        return item
+
+    default, half_second, lenient = scan("default"), scan("half", "--seconds-per-hash", "0.5"), \
+        scan("lenient", "--vpdq-query-percent", "40")
+    assert default["vpdq"]["frames"] == 12 and half_second["vpdq"]["frames"] == 24
+    assert default["status"] == "unknown" and default["matches"] == []
+    (match,) = lenient["matches"]
+    assert lenient["status"] == "known" and match["method"] == "vpdq" and 40 <= match["query_percent"] < 80
