@@ -133,3 +133,19 @@ def test_parallel_scan_gives_the_same_report(case) -> None:
     _, serial, _ = _scan(case)
     run_scan([str(seized)], "CASE-1", out.with_name("par"), store, ScanSettings(allow_empty=True, workers=2))
     assert json.loads((out.with_name("par") / "report.json").read_text()) == serial
+
+
+def test_files_are_hashed_largest_first(tmp_path: Path, fresh_store) -> None:
+    """docs/architecture.md: "Files run largest first, so two workers do not end with one idle". With one worker the
+    order case.db records the files in is the order they ran, whatever their names' order."""
+    import sqlite3
+
+    seized = tmp_path / "seized"
+    seized.mkdir()
+    sizes = {"a.bin": 1_000, "b.bin": 50_000, "c.bin": 0, "d.bin": 7_000, "e.bin": 300_000}
+    for name, size in sizes.items():
+        (seized / name).write_bytes(b"x" * size)
+    run_scan([str(seized)], "ORDER", tmp_path / "out", fresh_store, ScanSettings(allow_empty=True, workers=1))
+    with sqlite3.connect(tmp_path / "out" / "case.db") as db:
+        recorded = [size for (size,) in db.execute("SELECT size FROM item ORDER BY rowid")]
+    assert recorded == sorted(sizes.values(), reverse=True)
