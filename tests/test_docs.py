@@ -40,3 +40,78 @@ def test_public_api_names() -> None:
     assert hashwarden.PDQIndex is hashwarden.index.PDQIndex
     for name in hashwarden.__all__:
         assert getattr(hashwarden, name) is not None
+
+
+def _package_imports() -> dict[str, set[str]]:
+    """For each top-level module or package of src/hashwarden, the other ones it imports (absolute or relative)."""
+    import ast
+
+    root = PROJECT / "src" / "hashwarden"
+    edges: dict[str, set[str]] = {}
+    for path in root.rglob("*.py"):
+        parts = path.relative_to(root).parts
+        own = parts[0].removesuffix(".py")
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.Import):
+                modules = [alias.name for alias in node.names]
+            elif isinstance(node, ast.ImportFrom) and node.level:
+                package = ["hashwarden", *parts[:-1]][: len(parts) + 1 - node.level]
+                modules = [".".join(package + ([node.module] if node.module else []))]
+            elif isinstance(node, ast.ImportFrom) and node.module:
+                modules = [node.module]
+            else:
+                continue
+            for module in modules:
+                names = module.split(".")
+                if names[0] == "hashwarden" and len(names) > 1 and names[1] != own:
+                    edges.setdefault(own, set()).add(names[1])
+    return edges
+
+
+def test_dependencies_point_down_and_nothing_imports_cli() -> None:
+    """docs/architecture.md: "Dependencies point down ... Nothing imports `cli`": the graph of the packages' imports
+    has no cycle, and only `__main__` imports `cli`."""
+    edges = _package_imports()
+    assert {own for own, targets in edges.items() if "cli" in targets} == {"__main__"}
+    assert edges["evidence"] <= {"config", "errors"} and edges["signals"] <= {"config", "errors"}
+    done: set[str] = set()
+
+    def visit(package: str, path: tuple[str, ...]) -> None:
+        assert package not in path, f"import cycle: {' -> '.join(path + (package,))}"
+        if package not in done:
+            for target in edges.get(package, ()):
+                visit(target, path + (package,))
+            done.add(package)
+
+    for package in list(edges):
+        visit(package, ())
+
+
+def test_make_bench_runs_every_benchmark_with_its_baselines() -> None:
+    """README: `make bench` runs the benchmarks in bench/ and installs python-threatexchange, pdqhash, faiss-cpu and
+    Debian's hashdeep and sqlite3. corpus.py is the photo corpus the others import, not a benchmark."""
+    makefile = (PROJECT / "Makefile").read_text()
+    target = makefile.split("\nbench:", 1)[1].split("\n\n", 1)[0]
+    benchmarks = {p.name for p in (PROJECT / "bench").glob("*.py")} - {"corpus.py"}
+    assert set(re.findall(r"bench/(\w+\.py)", target)) == benchmarks
+    extra = (PROJECT / "pyproject.toml").read_text().split("\nbench = [", 1)[1].split("]", 1)[0]
+    assert all(f'"{name}' in extra for name in ("threatexchange", "pdqhash", "faiss-cpu"))
+    sysdeps = makefile.split("\nsysdeps-bench:", 1)[1].split("\n\n", 1)[0]
+    assert "install -y -qq hashdeep" in sysdeps and "install -y -qq sqlite3" in sysdeps
+
+
+def test_counts_in_the_architecture_are_the_tests_own() -> None:
+    """The figures docs/architecture.md gives for the test corpora are what the tests hold: the hostile inputs and
+    the generated images the PDQ engine is compared on."""
+    import sys
+
+    text = (PROJECT / "docs" / "architecture.md").read_text()
+    sys.path.insert(0, str(PROJECT / "tests" / "corpus"))
+    try:
+        import hostile
+    finally:
+        sys.path.remove(str(PROJECT / "tests" / "corpus"))
+    from tests.signals import test_pdq_engine as engine
+
+    assert re.search(r"\b(\d+) crafted hostile inputs", text).group(1) == str(len(hostile.INPUTS))
+    assert re.search(r"tests compare (\d+) generated images", text).group(1) == str(engine.corpus_size())
