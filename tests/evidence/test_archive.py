@@ -12,6 +12,7 @@ import tarfile
 import zipfile
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from hashwarden.config import ScanSettings
@@ -236,6 +237,41 @@ def test_videos_inside_archives_get_vpdq(tmp_path: Path, fresh_store) -> None:
     summaries = {path: item.get("vpdq") for path, item in items.items() if path.endswith(".mp4")}
     assert len(summaries) == 3 and all(s == {"frames": 3, "decoded": 75, "fps": 30.0} for s in summaries.values()), \
         summaries
+
+
+def test_a_member_read_twice_is_read_in_place_or_held_up_to_its_limit(tmp_path: Path, fresh_store,
+                                                                     monkeypatch) -> None:
+    """A member that must be read twice (a nested container, a video) is read in place when its container is
+    seekable (a file of the folder or of a disk image), else (a member of an archive) held in memory up to a limit
+    (512 MiB; 100 kB here): past it, a container is hashed and is an error, not opened, and a video is hashed with a
+    note, not decoded."""
+    from functools import partial
+
+    from hashwarden.scan import pipeline
+    from tests.signals.videos import make_video
+
+    monkeypatch.setattr(pipeline, "Limits", partial(tree_module.Limits, max_nested_bytes=100_000,
+                                                    max_video_bytes=20_000))
+    blob = bytes(np.random.default_rng(3).integers(0, 256, 150_000, dtype=np.uint8))
+    big, small = zip_bytes({"blob.bin": blob}, zipfile.ZIP_STORED), zip_bytes({"note.txt": b"small"})
+    video = make_video(tmp_path / "clip.mp4", seed=4, frames=75).read_bytes()
+    assert len(video) > 20_000
+    folder = tmp_path / "seized"
+    folder.mkdir()
+    (folder / "big.zip").write_bytes(big)
+    (folder / "clip.mp4").write_bytes(video)
+    (folder / "packed.tar.gz").write_bytes(tar_bytes({"big.zip": big, "small.zip": small, "clip.mp4": video}, "w:gz"))
+    items = scan(folder, tmp_path, fresh_store)
+    assert items["big.zip!/blob.bin"]["md5"] == hashlib.md5(blob).hexdigest()
+    assert items["clip.mp4"]["vpdq"]["frames"] == 3
+    held_back = items["packed.tar.gz!/big.zip"]
+    assert held_back["md5"] == hashlib.md5(big).hexdigest() and held_back["status"] == "error"
+    assert held_back["error"] == "larger than 100,000 bytes inside a compressed container: hashed, not opened"
+    assert not any(path.startswith("packed.tar.gz!/big.zip!/") for path in items)
+    assert items["packed.tar.gz!/small.zip!/note.txt"]["md5"] == hashlib.md5(b"small").hexdigest()
+    clip = items["packed.tar.gz!/clip.mp4"]
+    assert clip["md5"] == hashlib.md5(video).hexdigest() and "vpdq" not in clip
+    assert "larger than 20,000 bytes inside a compressed container: hashed, not decoded" in clip["note"]
 
 
 def test_members_stored_twice_under_one_name_are_both_items(tmp_path: Path, fresh_store) -> None:
