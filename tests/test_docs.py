@@ -115,3 +115,29 @@ def test_counts_in_the_architecture_are_the_tests_own() -> None:
 
     assert re.search(r"\b(\d+) crafted hostile inputs", text).group(1) == str(len(hostile.INPUTS))
     assert re.search(r"tests compare (\d+) generated images", text).group(1) == str(engine.corpus_size())
+
+
+def test_documented_limits_and_cadences_are_the_codes() -> None:
+    """The numbers the README and docs/architecture.md give for defaults are the constants the code uses, so
+    changing one without the other fails here (their behaviour is tested where each is used)."""
+    from hashwarden import config
+    from hashwarden.evidence import archive, isolated, tree
+
+    docs = " ".join(((PROJECT / "README.md").read_text() + (PROJECT / "docs" / "architecture.md").read_text()).split())
+    claims = [  # (the words of the docs, the code's value, the value those words give)
+        ("default the larger of 4 GiB and 100 times the file's size", (tree.EXPANSION_FLOOR, tree.EXPANSION_RATIO),
+         (4 << 30, 100)),
+        ("`--max-members`, default 10 million", tree.MAX_MEMBERS, 10_000_000),
+        ("a member expanding past 1,000 times its compressed size", archive.MAX_EXPANSION_RATIO, 1000),
+        ("containers nested deeper than 16 levels", tree.MAX_DEPTH, 16),
+        ("held in memory up to 512 MiB (a video: 2 GiB)", (tree.MAX_NESTED_BYTES, config.MAX_VIDEO_MEMBER_BYTES),
+         (512 << 20, 2 << 30)),
+        ("a child silent for 60 s is killed", isolated.STALL_SECONDS, 60),
+        ("(`MAX_IMAGE_PIXELS`, 200 MP)", config.MAX_IMAGE_PIXELS, 200_000_000),
+        ("the worst case per worker is 1.5 GiB", config.MAX_DECODE_BYTES, 1536 << 20),
+        ("committing every 200 items or 2 s", (config.COMMIT_EVERY_ITEMS, config.COMMIT_EVERY_SECONDS), (200, 2)),
+        ("(PDQ threshold 31, quality 50,", (config.PDQ_MATCH_THRESHOLD, config.PDQ_MIN_QUALITY), (31, 50)),
+    ]
+    for phrase, actual, documented in claims:
+        assert phrase in docs, phrase
+        assert actual == documented, phrase

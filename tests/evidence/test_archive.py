@@ -243,7 +243,7 @@ def test_a_member_read_twice_is_read_in_place_or_held_up_to_its_limit(tmp_path: 
                                                                      monkeypatch) -> None:
     """A member that must be read twice (a nested container, a video) is read in place when its container is
     seekable (a file of the folder or of a disk image), else (a member of an archive) held in memory up to a limit
-    (512 MiB; 100 kB here): past it, a container is hashed and is an error, not opened, and a video is hashed with a
+    (512 MiB, a video 2 GiB; 100 kB and 20 kB here): past it, a container is hashed and is an error, not opened, and a video is hashed with a
     note, not decoded."""
     from functools import partial
 
