@@ -141,3 +141,13 @@ def test_documented_limits_and_cadences_are_the_codes() -> None:
     for phrase, actual, documented in claims:
         assert phrase in docs, phrase
         assert actual == documented, phrase
+
+
+def test_make_demo_needs_what_the_readme_says() -> None:
+    """README: `make demo` needs Python >= 3.11 and installs Debian's p7zip-full and libarchive13 when missing."""
+    makefile = (PROJECT / "Makefile").read_text()
+    assert re.search(r"^demo: .*\bsysdeps-run\b", makefile, re.MULTILINE)
+    sysdeps = makefile.split("\nsysdeps-run:", 1)[1].split("\n\n", 1)[0]
+    assert "$(RUN_TOOLS)" in sysdeps and "libarchive13" in sysdeps
+    assert re.search(r"^RUN_TOOLS := 7z:p7zip-full$", makefile, re.MULTILINE)
+    assert 'requires-python = ">=3.11"' in (PROJECT / "pyproject.toml").read_text()
