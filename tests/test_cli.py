@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from hashwarden.demo.synthetic import save, scene
+from hashwarden.demo.synthetic import save, scene, variant
 
 HASH_KEYS = {"path", "size", "md5", "sha1", "sha256", "media", "pdq", "pdq_quality"}
 
@@ -135,8 +135,6 @@ def test_every_command_has_help(tmp_path: Path, command: list[str]) -> None:
 def test_match_hash_lists_in_batches(tmp_path: Path) -> None:
     """`hashwarden match`: each line back with the status and matches a scan would give (rotated copy known by
     PDQ, exact copy by digest, unrelated image unknown); a malformed line is a FormatError naming file and line."""
-    from hashwarden.demo.synthetic import variant
-
     db = tmp_path / "hw.db"
     hw("set", "create", "known", "--kind", "alert", db=db)
     save(scene(21), tmp_path / "orig" / "a.jpg")
@@ -337,3 +335,95 @@ def test_export_to_standard_output(tmp_path: Path) -> None:
     done = hw("export", "md5sum", "--set", "s", "-o", "-", db=db)
     assert done.stdout == f"{'e' * 32}  a.jpg\n" and "exported 1 entries to -" in done.stderr
     assert not (tmp_path / "-").exists()
+
+
+def test_no_verify_after_skips_the_second_read(tmp_path: Path) -> None:
+    """custody.json has an "after" content listing from a second read by default; `--no-verify-after` leaves it
+    null (and says the source was not re-read) while the metadata listings are still compared."""
+    db = tmp_path / "hw.db"
+    save(scene(31), tmp_path / "ev" / "a.jpg")
+    custody = {}
+    for name, flags in (("default", ()), ("skipped", ("--no-verify-after",))):
+        hw("scan", str(tmp_path / "ev"), "--case", "C", "--out", str(tmp_path / name), "--quiet", "--allow-empty",
+           *flags, db=db)
+        custody[name] = json.loads((tmp_path / name / "custody.json").read_text())
+    (verified,), (skipped,) = custody["default"]["sources"], custody["skipped"]["sources"]
+    assert verified["after"]["sha256"] == verified["before"]["sha256"] and verified["unchanged"] is True
+    assert skipped["after"] is None and skipped["before"]["sha256"] == verified["before"]["sha256"]
+    assert skipped["metadata_after"] == skipped["metadata_before"] and skipped["unchanged"] is True
+
+
+@pytest.mark.heavy
+def test_video_options_of_scan(tmp_path: Path) -> None:
+    """`--seconds-per-hash` sets the scan's frame rate (0.5 s: twice the frames of the default 1 s), and
+    `--vpdq-query-percent` the share of a scanned video's frames that must be known: a 12 s video whose first 6 s
+    are a known video is `unknown` at the default 80 % and `known` at 40 %."""
+    from tests.signals.videos import make_video
+
+    db = tmp_path / "hw.db"
+    (tmp_path / "known").mkdir()
+    make_video(tmp_path / "known" / "first-half.mp4", seed=5, frames=180)
+    (tmp_path / "known.jsonl").write_text(hw("hash", "--for-set", str(tmp_path / "known"), db=db).stdout)
+    hw("set", "create", "videos", "--kind", "alert", db=db)
+    hw("import", "hashes", str(tmp_path / "known.jsonl"), "--set", "videos", db=db)
+    (tmp_path / "ev").mkdir()
+    make_video(tmp_path / "ev" / "longer.mp4", seed=5, frames=360)
+
+    def scan(name: str, *flags: str) -> dict:
+        hw("scan", str(tmp_path / "ev"), "--case", "V", "--out", str(tmp_path / name), "--quiet", *flags, db=db)
+        (item,) = [i for i in json.loads((tmp_path / name / "report.json").read_text())["items"]
+                   if i["path"].endswith("longer.mp4")]
+        return item
+
+    default, half_second, lenient = scan("default"), scan("half", "--seconds-per-hash", "0.5"), \
+        scan("lenient", "--vpdq-query-percent", "40")
+    assert default["vpdq"]["frames"] == 12 and half_second["vpdq"]["frames"] == 24
+    assert default["status"] == "unknown" and default["matches"] == []
+    (match,) = lenient["matches"]
+    assert lenient["status"] == "known" and match["method"] == "vpdq" and 40 <= match["query_percent"] < 80
+
+
+@pytest.mark.heavy
+def test_pdq_and_limit_options_of_scan_reach_the_scan(tmp_path: Path) -> None:
+    """The README's scan options, through the CLI: `--pdq-threshold` and `--pdq-min-quality` decide whether a
+    cropped copy of a known image is matched, `--no-pdq` leaves images undecoded, and `--max-members` and
+    `--max-expanded-bytes` stop a zip's expansion as an error of the zip that names the option."""
+    import zipfile
+
+    from PIL import Image, ImageFilter
+
+    db = tmp_path / "hw.db"
+    grey = Image.new("RGB", (640, 480), (128, 128, 128))
+    faint = Image.blend(scene(41), grey, 0.45).filter(ImageFilter.GaussianBlur(4))
+    save(faint, tmp_path / "known" / "a.png", "PNG")  # low contrast: PDQ quality ~65, between 50 and 80
+    (tmp_path / "known.jsonl").write_text(hw("hash", str(tmp_path / "known"), db=db).stdout)
+    hw("set", "create", "known", "--kind", "alert", db=db)
+    hw("import", "hashes", str(tmp_path / "known.jsonl"), "--set", "known", db=db)
+    save(variant(faint, "cropped"), tmp_path / "ev" / "copy.png", "PNG")
+    with zipfile.ZipFile(tmp_path / "ev" / "box.zip", "w") as archive:
+        for n in range(3):
+            archive.writestr(f"m{n}.bin", bytes([n]) * 40_000)
+
+    def scan(name: str, *flags: str) -> dict:
+        hw("scan", str(tmp_path / "ev"), "--case", "O", "--out", str(tmp_path / name), "--quiet", *flags, db=db)
+        return {Path(i["path"]).name: i for i in json.loads((tmp_path / name / "report.json").read_text())["items"]}
+
+    default = scan("default")
+    (match,) = default["copy.png"]["matches"]
+    assert match["method"] == "pdq" and 0 < match["distance"] <= 31 and 50 <= default["copy.png"]["pdq_quality"] < 80
+    assert default["box.zip"]["status"] != "error" and default["m2.bin"]["md5"]
+    strict = scan("strict", "--pdq-threshold", "0", "--max-members", "2")
+    assert strict["copy.png"]["status"] == "unknown" and strict["copy.png"]["pdq"] == default["copy.png"]["pdq"]
+    assert strict["box.zip"]["status"] == "error" and "--max-members" in strict["box.zip"]["error"]
+    picky = scan("picky", "--pdq-min-quality", "80", "--max-expanded-bytes", "50000")
+    assert picky["copy.png"]["status"] == "unknown"
+    assert picky["box.zip"]["status"] == "error" and "--max-expanded-bytes" in picky["box.zip"]["error"]
+    digests = scan("digests", "--no-pdq")
+    assert digests["copy.png"]["pdq"] is None and digests["copy.png"]["status"] == "unknown"
+    assert digests["copy.png"]["md5"] == default["copy.png"]["md5"]
+
+
+def test_shell_completion_is_offered() -> None:
+    """`hashwarden --install-completion` (README): Typer's completion options are on the top-level help."""
+    result = hw("--help", db=Path("unused.db"))
+    assert "--install-completion" in result.stdout and "--show-completion" in result.stdout

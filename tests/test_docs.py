@@ -40,3 +40,113 @@ def test_public_api_names() -> None:
     assert hashwarden.PDQIndex is hashwarden.index.PDQIndex
     for name in hashwarden.__all__:
         assert getattr(hashwarden, name) is not None
+
+
+def _package_imports() -> dict[str, set[str]]:
+    """For each top-level module or package of src/hashwarden, the other ones it imports (absolute or relative)."""
+    import ast
+
+    root = PROJECT / "src" / "hashwarden"
+    edges: dict[str, set[str]] = {}
+    for path in root.rglob("*.py"):
+        parts = path.relative_to(root).parts
+        own = parts[0].removesuffix(".py")
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.Import):
+                modules = [alias.name for alias in node.names]
+            elif isinstance(node, ast.ImportFrom) and node.level:
+                package = ["hashwarden", *parts[:-1]][: len(parts) + 1 - node.level]
+                modules = [".".join(package + ([node.module] if node.module else []))]
+            elif isinstance(node, ast.ImportFrom) and node.module:
+                modules = [node.module]
+            else:
+                continue
+            for module in modules:
+                names = module.split(".")
+                if names[0] == "hashwarden" and len(names) > 1 and names[1] != own:
+                    edges.setdefault(own, set()).add(names[1])
+    return edges
+
+
+def test_dependencies_point_down_and_nothing_imports_cli() -> None:
+    """docs/architecture.md: "Dependencies point down ... Nothing imports `cli`": the graph of the packages' imports
+    has no cycle, and only `__main__` imports `cli`."""
+    edges = _package_imports()
+    assert {own for own, targets in edges.items() if "cli" in targets} == {"__main__"}
+    assert edges["evidence"] <= {"config", "errors"} and edges["signals"] <= {"config", "errors"}
+    done: set[str] = set()
+
+    def visit(package: str, path: tuple[str, ...]) -> None:
+        assert package not in path, f"import cycle: {' -> '.join(path + (package,))}"
+        if package not in done:
+            for target in edges.get(package, ()):
+                visit(target, path + (package,))
+            done.add(package)
+
+    for package in list(edges):
+        visit(package, ())
+
+
+def test_make_bench_runs_every_benchmark_with_its_baselines() -> None:
+    """README: `make bench` runs the benchmarks in bench/ and installs python-threatexchange, pdqhash, faiss-cpu and
+    Debian's hashdeep and sqlite3. corpus.py is the photo corpus the others import, not a benchmark."""
+    makefile = (PROJECT / "Makefile").read_text()
+    target = makefile.split("\nbench:", 1)[1].split("\n\n", 1)[0]
+    benchmarks = {p.name for p in (PROJECT / "bench").glob("*.py")} - {"corpus.py"}
+    assert set(re.findall(r"bench/(\w+\.py)", target)) == benchmarks
+    extra = (PROJECT / "pyproject.toml").read_text().split("\nbench = [", 1)[1].split("]", 1)[0]
+    assert all(f'"{name}' in extra for name in ("threatexchange", "pdqhash", "faiss-cpu"))
+    sysdeps = makefile.split("\nsysdeps-bench:", 1)[1].split("\n\n", 1)[0]
+    assert "install -y -qq hashdeep" in sysdeps and "install -y -qq sqlite3" in sysdeps
+
+
+def test_counts_in_the_architecture_are_the_tests_own() -> None:
+    """The figures docs/architecture.md gives for the test corpora are what the tests hold: the hostile inputs and
+    the generated images the PDQ engine is compared on."""
+    import sys
+
+    text = (PROJECT / "docs" / "architecture.md").read_text()
+    sys.path.insert(0, str(PROJECT / "tests" / "corpus"))
+    try:
+        import hostile
+    finally:
+        sys.path.remove(str(PROJECT / "tests" / "corpus"))
+    from tests.signals import test_pdq_engine as engine
+
+    assert re.search(r"\b(\d+) crafted hostile inputs", text).group(1) == str(len(hostile.INPUTS))
+    assert re.search(r"tests compare (\d+) generated images", text).group(1) == str(engine.corpus_size())
+
+
+def test_documented_limits_and_cadences_are_the_codes() -> None:
+    """The numbers the README and docs/architecture.md give for defaults are the constants the code uses, so
+    changing one without the other fails here (their behaviour is tested where each is used)."""
+    from hashwarden import config
+
+    docs = " ".join(((PROJECT / "README.md").read_text() + (PROJECT / "docs" / "architecture.md").read_text()).split())
+    claims = [  # (the words of the docs, the code's value, the value those words give)
+        ("default the larger of 4 GiB and 100 times the file's size", (config.EXPANSION_FLOOR, config.EXPANSION_RATIO),
+         (4 << 30, 100)),
+        ("`--max-members`, default 10 million", config.MAX_MEMBERS, 10_000_000),
+        ("a member expanding past 1,000 times its compressed size", config.MAX_MEMBER_RATIO, 1000),
+        ("containers nested deeper than 16 levels", config.MAX_CONTAINER_DEPTH, 16),
+        ("held in memory up to 512 MiB (a video: 2 GiB)", (config.MAX_NESTED_BYTES, config.MAX_VIDEO_MEMBER_BYTES),
+         (512 << 20, 2 << 30)),
+        ("a child silent for 60 s is killed", config.CHILD_STALL_SECONDS, 60),
+        ("(`MAX_IMAGE_PIXELS`, 200 MP)", config.MAX_IMAGE_PIXELS, 200_000_000),
+        ("the worst case per worker is 1.5 GiB", config.MAX_DECODE_BYTES, 1536 << 20),
+        ("committing every 200 items or 2 s", (config.COMMIT_EVERY_ITEMS, config.COMMIT_EVERY_SECONDS), (200, 2)),
+        ("(PDQ threshold 31, quality 50,", (config.PDQ_MATCH_THRESHOLD, config.PDQ_MIN_QUALITY), (31, 50)),
+    ]
+    for phrase, actual, documented in claims:
+        assert phrase in docs, phrase
+        assert actual == documented, phrase
+
+
+def test_make_demo_needs_what_the_readme_says() -> None:
+    """README: `make demo` needs Python >= 3.11 and installs Debian's p7zip-full and libarchive13 when missing."""
+    makefile = (PROJECT / "Makefile").read_text()
+    assert re.search(r"^demo: .*\bsysdeps-run\b", makefile, re.MULTILINE)
+    sysdeps = makefile.split("\nsysdeps-run:", 1)[1].split("\n\n", 1)[0]
+    assert "$(RUN_TOOLS)" in sysdeps and "libarchive13" in sysdeps
+    assert re.search(r"^RUN_TOOLS := 7z:p7zip-full$", makefile, re.MULTILINE)
+    assert 'requires-python = ">=3.11"' in (PROJECT / "pyproject.toml").read_text()

@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+import bz2
 import gzip
+import hashlib
 import io
 import json
+import lzma
 import tarfile
 import zipfile
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from hashwarden.config import MAX_CONTAINER_DEPTH, ScanSettings
@@ -177,7 +181,6 @@ def test_zip_with_damaged_central_directory_falls_back_to_local_headers(tmp_path
     stored[stored.find(b"PK\x05\x06"):] = b"\0" * 22  # end-of-central-directory record wiped
     (evidence / "stored.zip").write_bytes(bytes(stored))
     items = scan(evidence, tmp_path, fresh_store)
-    import hashlib
 
     assert items["damaged.zip!/a/photo.jpg"]["sha256"] == hashlib.sha256(image).hexdigest()
     assert items["damaged.zip!/a/photo.jpg"]["media"] == "image"
@@ -194,11 +197,28 @@ def test_zstd_tar_and_stream(tmp_path: Path, fresh_store) -> None:
     (evidence / "photos.tar.zst").write_bytes(compress(tar_bytes({"x/y.jpg": image, "z.txt": b"z"})))
     (evidence / "one.jpg.zst").write_bytes(compress(image))
     items = scan(evidence, tmp_path, fresh_store)
-    import hashlib
-
     digest = hashlib.sha256(image).hexdigest()
     assert items["photos.tar.zst!/x/y.jpg"]["sha256"] == digest
     assert items["one.jpg.zst!/one.jpg"]["sha256"] == digest and items["one.jpg.zst"]["format"] == "zstd"
+
+
+@pytest.mark.parametrize("suffix, compress, mode", [("bz2", bz2.compress, "w:bz2"), ("xz", lzma.compress, "w:xz")])
+def test_bzip2_and_xz_tars_and_streams(tmp_path: Path, fresh_store, suffix: str, compress, mode: str) -> None:
+    """tar compressed with bzip2 or xz (by tarfile, as `tar -j`/`-J` would), and a bare .bz2/.xz stream: each
+    member is an item with the md5 of its own bytes, and the streams are reported in their format."""
+    evidence = tmp_path / "evidence"
+    evidence.mkdir()
+    image, text = jpeg(9), b"benign text member\n" * 40
+    (evidence / f"photos.tar.{suffix}").write_bytes(tar_bytes({"x/y.jpg": image, "z.txt": text}, mode=mode))
+    (evidence / f"one.jpg.{suffix}").write_bytes(compress(image))
+    items = scan(evidence, tmp_path, fresh_store)
+    md5 = {data: hashlib.md5(data).hexdigest() for data in (image, text)}
+    assert items[f"photos.tar.{suffix}!/x/y.jpg"]["md5"] == md5[image]
+    assert items[f"photos.tar.{suffix}!/x/y.jpg"]["media"] == "image"
+    assert items[f"photos.tar.{suffix}!/z.txt"]["md5"] == md5[text]
+    assert items[f"one.jpg.{suffix}!/one.jpg"]["md5"] == md5[image]
+    assert items[f"one.jpg.{suffix}"]["format"] == {"bz2": "bzip2", "xz": "xz"}[suffix]
+    assert not any(item["status"] == "error" for item in items.values())
 
 
 def test_videos_inside_archives_get_vpdq(tmp_path: Path, fresh_store) -> None:
@@ -218,6 +238,41 @@ def test_videos_inside_archives_get_vpdq(tmp_path: Path, fresh_store) -> None:
         summaries
 
 
+def test_a_member_read_twice_is_read_in_place_or_held_up_to_its_limit(tmp_path: Path, fresh_store,
+                                                                     monkeypatch) -> None:
+    """A member that must be read twice (a nested container, a video) is read in place when its container is
+    seekable (a file of the folder or of a disk image), else (a member of an archive) held in memory up to a limit
+    (512 MiB, a video 2 GiB; 100 kB and 20 kB here): past it, a container is hashed and is an error, not opened, and a video is hashed with a
+    note, not decoded."""
+    from functools import partial
+
+    from hashwarden.scan import pipeline
+    from tests.signals.videos import make_video
+
+    monkeypatch.setattr(pipeline, "Limits", partial(tree_module.Limits, max_nested_bytes=100_000,
+                                                    max_video_bytes=20_000))
+    blob = bytes(np.random.default_rng(3).integers(0, 256, 150_000, dtype=np.uint8))
+    big, small = zip_bytes({"blob.bin": blob}, zipfile.ZIP_STORED), zip_bytes({"note.txt": b"small"})
+    video = make_video(tmp_path / "clip.mp4", seed=4, frames=75).read_bytes()
+    assert len(video) > 20_000
+    folder = tmp_path / "seized"
+    folder.mkdir()
+    (folder / "big.zip").write_bytes(big)
+    (folder / "clip.mp4").write_bytes(video)
+    (folder / "packed.tar.gz").write_bytes(tar_bytes({"big.zip": big, "small.zip": small, "clip.mp4": video}, "w:gz"))
+    items = scan(folder, tmp_path, fresh_store)
+    assert items["big.zip!/blob.bin"]["md5"] == hashlib.md5(blob).hexdigest()
+    assert items["clip.mp4"]["vpdq"]["frames"] == 3
+    held_back = items["packed.tar.gz!/big.zip"]
+    assert held_back["md5"] == hashlib.md5(big).hexdigest() and held_back["status"] == "error"
+    assert held_back["error"] == "larger than 100,000 bytes inside a compressed container: hashed, not opened"
+    assert not any(path.startswith("packed.tar.gz!/big.zip!/") for path in items)
+    assert items["packed.tar.gz!/small.zip!/note.txt"]["md5"] == hashlib.md5(b"small").hexdigest()
+    clip = items["packed.tar.gz!/clip.mp4"]
+    assert clip["md5"] == hashlib.md5(video).hexdigest() and "vpdq" not in clip
+    assert "larger than 20,000 bytes inside a compressed container: hashed, not decoded" in clip["note"]
+
+
 def test_members_stored_twice_under_one_name_are_both_items(tmp_path: Path, fresh_store) -> None:
     """tar appends (`tar -r`) keep every version under the same name: each is evidence, none may hide another."""
     buffer = io.BytesIO()
@@ -232,7 +287,6 @@ def test_members_stored_twice_under_one_name_are_both_items(tmp_path: Path, fres
     run_scan([str(evidence)], "TWICE", tmp_path / "out", fresh_store, ScanSettings(allow_empty=True, workers=1))
     report = json.loads((tmp_path / "out" / "report.json").read_text())
     same = [item for item in report["items"] if item["path"] == "twice.tar!/same.txt"]
-    import hashlib
 
     assert sorted(item["md5"] for item in same) == sorted(hashlib.md5(d).hexdigest()
                                                           for d in (b"first version", b"second version"))

@@ -1,6 +1,6 @@
 """Every file and every partition of a disk image is found (issue 14): partitions TSK would hide behind one bogus
 MBR entry, partitions with no readable file system, logical and GPT partitions, orphans, deleted directories,
-`$`-named user files, symbolic links, HFS+ (with a resource fork) and ISO 9660. The Sleuth Kit's own `fls -r` is
+`$`-named user files, symbolic links, exFAT, HFS+ (with a resource fork) and ISO 9660. The Sleuth Kit's own `fls -r` is
 the reference: every regular file it lists (allocated, deleted, orphaned) is an item of the report."""
 
 from __future__ import annotations
@@ -74,6 +74,78 @@ def _entry(kind: int, start: int, count: int) -> bytes:
     return struct.pack("<B3sB3sII", 0, b"\0" * 3, kind, b"\0" * 3, start, count)
 
 
+def _exfat_checksum(data: bytes, skip: tuple[int, ...] = ()) -> int:
+    """exFAT's 16-bit rotate-and-add checksum (entry sets skip their own checksum field, bytes 2 and 3)."""
+    total = 0
+    for index, byte in enumerate(data):
+        if index not in skip:
+            total = (((total & 1) << 15) + (total >> 1) + byte) & 0xFFFF
+    return total
+
+
+class _ExFat:
+    """Writes files into an image made by `mkfs.exfat`, which has no tool to put files in without mounting it (and
+    FUSE needs root): the directory entry set (file, stream extension, names) with its checksum and name hash,
+    the clusters' FAT chain and their allocation-bitmap bits, as the exFAT specification (sections 6-7) lays
+    them out. Enough for ASCII names and contiguous clusters, all this test needs."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self.image = bytearray(path.read_bytes())
+        fat_offset, _, heap_offset, _, self.root = struct.unpack_from("<5I", self.image, 0x50)
+        sector = 1 << self.image[0x6C]
+        self.cluster_size = sector << self.image[0x6D]
+        self.fat, self.heap = fat_offset * sector, heap_offset * sector
+        entry = self._entries(self.root).index(0x81)  # the allocation bitmap's own directory entry
+        self.bitmap = self._offset(self.root) + entry * 32
+        self.bitmap = self._offset(struct.unpack_from("<I", self.image, self.bitmap + 20)[0])
+
+    def _offset(self, cluster: int) -> int:
+        return self.heap + (cluster - 2) * self.cluster_size
+
+    def _entries(self, cluster: int) -> list[int]:
+        start = self._offset(cluster)
+        return [self.image[start + i] for i in range(0, self.cluster_size, 32)]
+
+    def _allocate(self, size: int) -> int:
+        """The first run of free clusters for `size` bytes, marked used and chained in the FAT."""
+        count, first = max(1, -(-size // self.cluster_size)), 2
+        while any(self.image[self.bitmap + (c - 2) // 8] >> ((c - 2) % 8) & 1 for c in range(first, first + count)):
+            first += 1
+        for cluster in range(first, first + count):
+            self.image[self.bitmap + (cluster - 2) // 8] |= 1 << ((cluster - 2) % 8)
+            following = cluster + 1 if cluster + 1 < first + count else 0xFFFFFFFF
+            struct.pack_into("<I", self.image, self.fat + cluster * 4, following)
+        return first
+
+    def add(self, name: str, data: bytes = b"", directory: int | None = None, is_dir: bool = False) -> int:
+        """Puts file (or empty directory) `name` into `directory` (a first cluster; the root by default) and
+        returns its first cluster. The directory is assumed to fit in its one cluster."""
+        length = self.cluster_size if is_dir else len(data)
+        first = self._allocate(length)
+        start = self._offset(first)
+        self.image[start:start + len(data)] = data
+        units = name.encode("utf-16-le")
+        parts = [units[i:i + 30].ljust(30, b"\0") for i in range(0, len(units), 30)]
+        name_hash = _exfat_checksum(name.upper().encode("utf-16-le"))
+        stamp = (46 << 25) | (1 << 21) | (1 << 16)  # 2026-01-01 00:00:00
+        entries = [struct.pack("<BBHHH3I", 0x85, 1 + len(parts), 0, 0x10 if is_dir else 0x20, 0, stamp, stamp, stamp)
+                   .ljust(32, b"\0"),
+                   struct.pack("<BBBBHHQIIQ", 0xC0, 0x01, 0, len(name), name_hash, 0, length, 0, first, length)]
+        entries += [bytes([0xC1, 0]) + part for part in parts]
+        entry_set = bytearray(b"".join(entries))
+        struct.pack_into("<H", entry_set, 2, _exfat_checksum(bytes(entry_set), skip=(2, 3)))
+        folder = self.root if directory is None else directory
+        free = self._entries(folder).index(0x00)
+        slot = self._offset(folder) + free * 32
+        self.image[slot:slot + len(entry_set)] = entry_set
+        return first
+
+    def save(self) -> Path:
+        self.path.write_bytes(self.image)
+        return self.path
+
+
 @pytest.fixture(scope="module")
 def disks(tmp_path_factory) -> dict:
     """The evidence folder of doctored and ordinary disk images, and the content planted in them."""
@@ -83,7 +155,7 @@ def disks(tmp_path_factory) -> dict:
     work = tmp_path_factory.mktemp("coverage")
     evidence = work / "evidence"
     evidence.mkdir()
-    png = {n: _png(n) for n in range(1, 12)}
+    png = {n: _png(n) for n in range(1, 14)}
     # 15: one bogus entry (starting far beyond the end) beside a valid FAT at LBA 2048
     fat1 = _fat(work, "fat1.img", {"pic.png": png[1]})
     bogus = _disk(work, "bogus.img", "label: dos\nstart=2048, size=32768, type=6\n", {2048: fat1}, "40M")
@@ -135,6 +207,10 @@ def disks(tmp_path_factory) -> dict:
     (work / "iso" / "sub" / "cd.png").write_bytes(png[11])
     run("truncate", "-s", "16M", str(evidence / "exfat.img"), cwd=work)
     run("mkfs.exfat", str(evidence / "exfat.img"), cwd=work)
+    exfat = _ExFat(evidence / "exfat.img")
+    exfat.add("top.png", png[12])
+    exfat.add("inner.png", png[13], directory=exfat.add("Photos", is_dir=True))
+    exfat.save()
     run("genisoimage", "-quiet", "-R", "-J", "-o", str(evidence / "cd.iso"), "iso", cwd=work)
     (evidence / "hfsplus.raw").write_bytes(gzip.decompress((DATA / "dfvfs" / "hfsplus.raw.gz").read_bytes()))
     return {"evidence": evidence, "md5": {n: hashlib.md5(data).hexdigest() for n, data in png.items()}}
@@ -235,6 +311,13 @@ def test_hfs_plus_files_and_resource_fork(items) -> None:
     assert items["hfsplus.raw/passwords.txt"]["size"] == 116
 
 
+def test_exfat_files(items, disks) -> None:
+    """exFAT through TSK: files in the root and in a directory, written into the image by `_ExFat`."""
+    assert items["exfat.img/top.png"]["md5"] == disks["md5"][12]
+    assert items["exfat.img/Photos/inner.png"]["md5"] == disks["md5"][13]
+    assert items["exfat.img/Photos/inner.png"]["media"] == "image"
+
+
 def test_iso9660_files(items, disks) -> None:
     """An optical-media image file is read as an archive (libarchive: Rock Ridge and Joliet names)."""
     assert items["cd.iso!/sub/cd.png"]["md5"] == disks["md5"][11]
@@ -242,8 +325,8 @@ def test_iso9660_files(items, disks) -> None:
 
 def _fls_regular_files(image: Path, offset_sectors: int = 0) -> set[str]:
     """Paths of the regular files `fls -r -p` lists (allocated, deleted, orphaned), without file-system metadata:
-    NTFS MFT records below 24 and what `$Extend` holds, HFS+ catalog ids below 16 (TSK's virtual FAT files are
-    type 'v', not 'r')."""
+    NTFS MFT records below 24 and what `$Extend` holds, exFAT's bitmap and up-case table, HFS+ catalog ids below 16
+    (TSK's virtual FAT files are type 'v', not 'r')."""
     out = subprocess.run(["fls", "-r", "-p", "-o", str(offset_sectors), str(image)], env=ENV, capture_output=True,
                          text=True, check=True, errors="surrogateescape").stdout
     files = set()
@@ -253,7 +336,8 @@ def _fls_regular_files(image: Path, offset_sectors: int = 0) -> set[str]:
             continue
         address, path = int(match.group(3)), match.group(4)
         ntfs_metadata = image.name.startswith("ntfs") and (address < 24 or path.startswith("$Extend/"))
-        if ntfs_metadata or (image.name.startswith("hfs") and address < 16):
+        exfat_metadata = image.name.startswith("exfat") and path in ("$ALLOC_BITMAP", "$UPCASE_TABLE")
+        if ntfs_metadata or exfat_metadata or (image.name.startswith("hfs") and address < 16):
             continue
         files.add(path)
     return files
@@ -261,7 +345,8 @@ def _fls_regular_files(image: Path, offset_sectors: int = 0) -> set[str]:
 
 @pytest.mark.parametrize("image, prefix, offset", [
     ("fat.img", "fat.img", 0), ("ext4.img", "ext4.img", 0), ("ntfs.img", "ntfs.img", 0),
-    ("hfsplus.raw", "hfsplus.raw", 0), ("cd.iso", "cd.iso!", 0), ("logical.img", "logical.img/p6", 73728),
+    ("hfsplus.raw", "hfsplus.raw", 0), ("exfat.img", "exfat.img", 0), ("cd.iso", "cd.iso!", 0),
+    ("logical.img", "logical.img/p6", 73728),
 ])
 def test_every_regular_file_fls_lists_is_an_item(items, disks, image: str, prefix: str, offset: int) -> None:
     expected = _fls_regular_files(disks["evidence"] / image, offset)

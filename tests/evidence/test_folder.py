@@ -257,6 +257,19 @@ def test_non_utf8_names_are_found_hashed_and_escaped(tmp_path: Path) -> None:
         assert fp.read() == text
 
 
+def test_a_name_that_spells_an_escape_never_collides_with_the_escaped_bytes(tmp_path: Path) -> None:
+    r"""README: a literal backslash in a name is written `\\`, so two different raw names never give the same path:
+    the byte 0xff (written `\xff`) and the four characters `\xff` (written `\\xff`) are two items, two paths."""
+    root = tmp_path / "names"
+    root.mkdir()
+    base = os.fsencode(root)
+    for name in (b"a\xff.txt", b"a\\xff.txt", b"b\\.txt"):
+        with open(os.path.join(base, name), "wb") as fp:
+            fp.write(name)
+    paths = {e.key: e.path for e in _walk(root) if isinstance(e, FolderItem)}
+    assert paths == {b"a\xff.txt": "a\\xff.txt", b"a\\xff.txt": "a\\\\xff.txt", b"b\\.txt": "b\\\\.txt"}
+
+
 # ---------------------------------------------------------------------------------------------- the deep tree
 
 DEPTH = 10_000

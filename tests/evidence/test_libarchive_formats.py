@@ -162,3 +162,19 @@ def test_a_crashing_reader_costs_only_its_container(tmp_path: Path, fresh_store,
     items = scan(folder, tmp_path, fresh_store)
     assert "signal 11" in items["test_read_format_cab_1.cab"]["error"]
     assert items["good.txt"]["status"] == "unknown"
+
+
+def test_ar_archive_members(tmp_path: Path, fresh_store) -> None:
+    """docs/architecture.md lists ar among libarchive's formats: a Unix ar archive (as `ar rc` writes it: a global
+    header, then a 60-byte header per member, data padded to an even length) gives its members with their md5."""
+    members = {"first.txt": b"an odd-length member\n!", "second.bin": bytes(range(256)) * 3}
+    data = b"!<arch>\n"
+    for name, content in members.items():
+        data += f"{name + '/':<16}{0:<12}{0:<6}{0:<6}{'100644':<8}{len(content):<10}`\n".encode() + content
+        data += b"\n" * (len(content) % 2)
+    folder = tmp_path / "evidence"
+    folder.mkdir()
+    (folder / "lib.a").write_bytes(data)
+    items = scan(folder, tmp_path, fresh_store)
+    assert {name: items[f"lib.a!/{name}"]["md5"] for name in members} == {n: md5(c) for n, c in members.items()}
+    assert items["lib.a"]["status"] != "error"

@@ -133,3 +133,47 @@ def test_parallel_scan_gives_the_same_report(case) -> None:
     _, serial, _ = _scan(case)
     run_scan([str(seized)], "CASE-1", out.with_name("par"), store, ScanSettings(allow_empty=True, workers=2))
     assert json.loads((out.with_name("par") / "report.json").read_text()) == serial
+
+
+def test_files_are_hashed_largest_first(tmp_path: Path, fresh_store) -> None:
+    """docs/architecture.md: "Files run largest first, so two workers do not end with one idle". With one worker the
+    order case.db records the files in is the order they ran, whatever their names' order."""
+    import sqlite3
+
+    seized = tmp_path / "seized"
+    seized.mkdir()
+    sizes = {"a.bin": 1_000, "b.bin": 50_000, "c.bin": 0, "d.bin": 7_000, "e.bin": 300_000}
+    for name, size in sizes.items():
+        (seized / name).write_bytes(b"x" * size)
+    run_scan([str(seized)], "ORDER", tmp_path / "out", fresh_store, ScanSettings(allow_empty=True, workers=1))
+    with sqlite3.connect(tmp_path / "out" / "case.db") as db:
+        recorded = [size for (size,) in db.execute("SELECT size FROM item ORDER BY rowid")]
+    assert recorded == sorted(sizes.values(), reverse=True)
+
+
+def test_a_container_is_recorded_after_everything_it_holds(tmp_path: Path, fresh_store) -> None:
+    """docs/architecture.md: containers are recorded after their members, so a recorded container means its whole
+    subtree is recorded (what --resume relies on): in case.db's order, every item under a zip (nested zip included)
+    comes before the zip itself."""
+    import io
+    import sqlite3
+    import zipfile
+
+    def zipped(members: dict[str, bytes]) -> bytes:
+        buffer = io.BytesIO()
+        with zipfile.ZipFile(buffer, "w") as archive:
+            for name, data in members.items():
+                archive.writestr(name, data)
+        return buffer.getvalue()
+
+    seized = tmp_path / "seized"
+    seized.mkdir()
+    (seized / "outer.zip").write_bytes(zipped({"a.txt": b"a", "inner.zip": zipped({"b.txt": b"b"}), "c.txt": b"c"}))
+    run_scan([str(seized)], "TREE", tmp_path / "out", fresh_store, ScanSettings(allow_empty=True, workers=1))
+    with sqlite3.connect(tmp_path / "out" / "case.db") as db:
+        order = [path for (path,) in db.execute("SELECT path FROM item ORDER BY rowid")]
+    assert sorted(order) == ["outer.zip", "outer.zip!/a.txt", "outer.zip!/c.txt", "outer.zip!/inner.zip",
+                             "outer.zip!/inner.zip!/b.txt"]
+    for container in ("outer.zip", "outer.zip!/inner.zip"):
+        held = [path for path in order if path.startswith(f"{container}!/")]
+        assert all(order.index(path) < order.index(container) for path in held), order
