@@ -43,8 +43,12 @@ _BATCH_ITEMS = 64
 _BATCH_SECONDS = 0.5
 
 
-def _stream_worker(function: Callable[[T], Iterator[R]], tasks: Any, results: Any, worker: int) -> None:
-    """A worker process: run tasks from the queue, sending their results in small batches, until told to stop."""
+def _stream_worker(function: Callable[[T], Iterator[R]], tasks: Any, results: Any, worker: int, slot: Any) -> None:
+    """A worker process: run tasks from the queue, sending their results in small batches, until told to stop.
+
+    The task's index goes into `slot` (shared memory) before anything else: a message on the result queue leaves
+    the process through a feeder thread, so a worker killed at once would take a "started" message with it, while
+    the slot is read by the parent whatever happened to this process."""
     import time
 
     from hashwarden.logs import configure_logging
@@ -55,7 +59,7 @@ def _stream_worker(function: Callable[[T], Iterator[R]], tasks: Any, results: An
         if job is None:
             return
         index, task = job
-        results.put(("start", worker, index, None))
+        slot.value = index
         batch: list[R] = []
         sent = time.monotonic()
         for result in function(task):
@@ -92,13 +96,14 @@ def parallel_stream(
     for _ in range(count):
         job_queue.put(None)
     processes: dict[int, Any] = {}
-    current: dict[int, int | None] = {}
+    slots: dict[int, Any] = {}  # per worker: the index of the task it took last (-1: none yet), in shared memory
 
     def start(worker: int) -> None:
-        process = context.Process(target=_stream_worker, args=(function, job_queue, result_queue, worker),
-                                  daemon=True)
+        slots[worker] = context.Value("q", -1, lock=False)
+        process = context.Process(target=_stream_worker, args=(function, job_queue, result_queue, worker,
+                                                               slots[worker]), daemon=True)
         process.start()
-        processes[worker], current[worker] = process, None
+        processes[worker] = process
 
     for worker in range(count):
         start(worker)
@@ -115,25 +120,25 @@ def parallel_stream(
                     if process.exitcode is None:
                         continue
                     del processes[worker]
-                    if current[worker] is not None:
-                        yield current[worker], WorkerDied(process.exitcode)
+                    if process.exitcode == 0:  # took its stop marker
+                        continue
+                    task = slots[worker].value
+                    if task >= 0 and task not in finished:
+                        yield task, WorkerDied(process.exitcode)
                         left -= 1
-                        finished.add(current[worker])
-                        start(next_worker)  # the stop markers already queued cover the replacement too
-                        next_worker += 1
+                        finished.add(task)
+                    start(next_worker)  # the stop markers already queued cover the replacement too
+                    next_worker += 1
                 if not any(process.exitcode is None for process in processes.values()):
                     # every worker is gone: a task taken by one that died before saying so is failed too
                     for index in sorted(set(range(len(tasks))) - finished):
                         yield index, WorkerDied(None)
                     return
                 continue
-            if kind == "start":
-                current[worker] = index
-            elif kind == "results":
+            if kind == "results":
                 for result in payload:
                     yield index, result
-            else:
-                current[worker] = None
+            elif index not in finished:  # "done"
                 finished.add(index)
                 left -= 1
     finally:
