@@ -135,7 +135,7 @@ def test_documented_limits_and_cadences_are_the_codes() -> None:
         ("(`MAX_IMAGE_PIXELS`, 200 MP)", config.MAX_IMAGE_PIXELS, 200_000_000),
         ("the worst case per worker is 1.5 GiB", config.MAX_DECODE_BYTES, 1536 << 20),
         ("committing every 200 items or 2 s", (config.COMMIT_EVERY_ITEMS, config.COMMIT_EVERY_SECONDS), (200, 2)),
-        ("(PDQ threshold 31, quality 50,", (config.PDQ_MATCH_THRESHOLD, config.PDQ_MIN_QUALITY), (31, 50)),
+        ("PDQ threshold 31 and quality 50 (vPDQ", (config.PDQ_MATCH_THRESHOLD, config.PDQ_MIN_QUALITY), (31, 50)),
     ]
     for phrase, actual, documented in claims:
         assert phrase in docs, phrase
