@@ -9,7 +9,8 @@ import tarfile
 import zipfile
 from pathlib import Path
 
-import pytest
+import py7zr  # the test extra: it writes the 7z test archives
+import zstandard  # a hard dependency: a broken install fails here, it does not skip
 
 from hashwarden.config import ScanSettings
 from hashwarden.demo.synthetic import scene
@@ -124,11 +125,25 @@ def test_corrupt_archive_reported_and_scan_goes_on(tmp_path: Path, fresh_store) 
     (evidence / "truncated.tar.gz").write_bytes(tar_bytes({"x.jpg": jpeg(5)}, mode="w:gz")[:300])
     (evidence / "good.zip").write_bytes(good)
     items = scan(evidence, tmp_path, fresh_store)
-    assert not any(p.startswith("broken.zip!/") and items[p]["status"] != "error" for p in items)
+    import hashlib
+
+    # a local header whose name length runs past the end: the archive is the error, no member is made up from it
+    broken = items["broken.zip"]
+    assert broken["status"] == "error" and broken["error"] == (
+        "zip archive cannot be read further: BadZipFile: local header at byte 0 runs past the end of the file: "
+        "65,535-byte name and 65,535-byte extra field, 174 bytes left")
+    assert broken["sha256"] == hashlib.sha256((evidence / "broken.zip").read_bytes()).hexdigest()
+    assert [p for p in items if p.startswith("broken.zip")] == ["broken.zip"]
     truncated = items["truncated.tar.gz"]
-    assert truncated["status"] == "error" and "EOFError" in truncated["error"] and truncated["sha256"]
-    assert items["good.zip!/a.txt"]["status"] == "unknown"
-    assert items["broken.zip"]["sha256"]  # the archive file itself is still hashed
+    assert truncated["status"] == "error" and truncated["error"] == (
+        "gzip archive cannot be read further: EOFError: Compressed file ended before the end-of-stream marker was "
+        "reached")
+    assert truncated["sha256"] == hashlib.sha256((evidence / "truncated.tar.gz").read_bytes()).hexdigest()
+    assert [p for p in items if p.startswith("truncated.tar.gz")] == ["truncated.tar.gz"]  # cut inside 1st header
+    # and the scan went on: the good archive's member has its verdict and its own digest
+    member = items["good.zip!/a.txt"]
+    assert (member["status"], member["md5"], member.get("error")) == ("unknown", hashlib.md5(b"a").hexdigest(), None)
+    assert items["good.zip"]["status"] == "unknown"
 
 
 def test_nesting_deeper_than_the_limit_stops_with_an_error(tmp_path: Path, fresh_store) -> None:
@@ -149,7 +164,6 @@ def test_nesting_deeper_than_the_limit_stops_with_an_error(tmp_path: Path, fresh
 
 
 def test_7z_plain_and_encrypted(tmp_path: Path, fresh_store) -> None:
-    py7zr = pytest.importorskip("py7zr")
     evidence = tmp_path / "evidence"
     evidence.mkdir()
     image = jpeg(6)
@@ -187,7 +201,6 @@ def test_zip_with_damaged_central_directory_falls_back_to_local_headers(tmp_path
 
 
 def test_zstd_tar_and_stream(tmp_path: Path, fresh_store) -> None:
-    zstandard = pytest.importorskip("zstandard")
     evidence = tmp_path / "evidence"
     evidence.mkdir()
     image = jpeg(8)
@@ -204,19 +217,33 @@ def test_zstd_tar_and_stream(tmp_path: Path, fresh_store) -> None:
 
 def test_videos_inside_archives_get_vpdq(tmp_path: Path, fresh_store) -> None:
     """A video stored in a zip (deflated) and in a tar.gz is decoded where it lies (the member stream is what
-    FFmpeg reads) and gets the same vPDQ as the file itself."""
+    FFmpeg reads) and gets the same vPDQ frames, hash for hash, as the file itself hashed directly."""
+    import hashwarden
+    from hashwarden.evidence import FolderSource
+    from hashwarden.evidence.tree import Limits
+    from hashwarden.scan.worker import scan_file
+    from hashwarden.signals import HashOptions
     from tests.signals.videos import make_video
 
     video = make_video(tmp_path / "clip.mp4", seed=4, frames=75).read_bytes()
+    direct = hashwarden.hash_file(tmp_path / "clip.mp4")["vpdq"]
+    assert len(direct) == 3 and all(frame["quality"] >= 50 for frame in direct)  # 75 frames at 30 fps, 1 a second
     folder = tmp_path / "seized"
     folder.mkdir()
     (folder / "plain.mp4").write_bytes(video)
     (folder / "v.zip").write_bytes(zip_bytes({"dir/clip.mp4": video}))
     (folder / "v.tar.gz").write_bytes(gzip.compress(tar_bytes({"clip.mp4": video})))
+    # the frames themselves, from the rows the scan's worker makes of each file and its members
+    frames = {}
+    for item in FolderSource(str(folder)).iter_entries():
+        for kind, row in scan_file((0, item, HashOptions(dihedral=True), Limits())):
+            if kind == "item" and row["path"].endswith(".mp4"):
+                frames[row["path"]] = row.get("vpdq")
+    assert frames == {"plain.mp4": direct, "v.zip!/dir/clip.mp4": direct, "v.tar.gz!/clip.mp4": direct}
+    # and the scan's report says so for each of them
     items = scan(folder, tmp_path, fresh_store)
     summaries = {path: item.get("vpdq") for path, item in items.items() if path.endswith(".mp4")}
-    assert len(summaries) == 3 and all(s == {"frames": 3, "decoded": 75, "fps": 30.0} for s in summaries.values()), \
-        summaries
+    assert summaries == dict.fromkeys(frames, {"frames": 3, "decoded": 75, "fps": 30.0})
 
 
 def test_members_stored_twice_under_one_name_are_both_items(tmp_path: Path, fresh_store) -> None:
