@@ -221,7 +221,9 @@ def test_verify_e01_against_stored_digests(images, tmp_path: Path, fresh_store) 
     assert report_items["good.E01"]["ewf_verification"] == {"verified": True, "error": None, "chunk_errors": []}
     items = json.loads((tmp_path / "out" / "report.json").read_text())["items"]
     assert any(i["path"].startswith("good.E01/p1/") for i in items)  # the scan went on and read inside both
-    assert sum(1 for i in items if i["path"].startswith("damaged.E01/")) >= 1
+    # one flipped bit in a chunk: the scan still read the damaged image's files (same planted files as the good one)
+    inside = lambda name: {i["path"].split("/", 1)[1] for i in items if i["path"].startswith(f"{name}/")}  # noqa: E731
+    assert inside("damaged.E01") == inside("good.E01")
 
 
 def _chunk_location(e01: Path, number: int) -> tuple[int, int, int]:

@@ -7,6 +7,7 @@ import hashlib
 import io
 import json
 import random
+import re
 import shutil
 from pathlib import Path
 
@@ -89,5 +90,9 @@ def test_one_budget_for_everything_under_a_top_level_file(tmp_path: Path, fresh_
     assert 0 < len(read) < 20
     assert items["other.txt"]["status"] == "unknown"
     members, _ = scan(seized, tmp_path / "out2", fresh_store, max_members=5)
-    assert "5 of 5 members" in members["outer.zip"]["error"] or "of 5 members" in members["outer.zip"]["error"]
-    assert len([p for p in members if p.startswith("outer.zip!/")]) <= 6
+    assert re.fullmatch(r"expansion stopped: the contents of outer\.zip reached the limit for one top-level file "
+                        r"\([\d,]+ of [\d,]+ bytes, 6 of 5 members; --max-expanded-bytes, --max-members\); the rest "
+                        r"is not read", members["outer.zip"]["error"]), members["outer.zip"]["error"]
+    # the 5 members read before the 6th hit the limit, in stored order
+    assert [p for p in members if p.startswith("outer.zip!/")] == [
+        "outer.zip!/a.zip", *(f"outer.zip!/a.zip!/z{i}.bin" for i in range(4))]
