@@ -14,8 +14,10 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+import py7zr  # the test extra: it writes the 7z test archives
+import zstandard  # a hard dependency: a broken install fails here, it does not skip
 
-from hashwarden.config import MAX_CONTAINER_DEPTH, ScanSettings
+from hashwarden.config import MAX_CONTAINER_DEPTH, Limits, ScanSettings
 from hashwarden.demo.synthetic import scene
 from hashwarden.evidence import archive as archive_module
 from hashwarden.scan import run_scan
@@ -47,8 +49,9 @@ def zip_bytes(members: dict[str, bytes], compression: int = zipfile.ZIP_DEFLATED
     return buffer.getvalue()
 
 
-def scan(folder: Path, tmp_path: Path, fresh_store) -> dict[str, dict]:
-    run_scan([str(folder)], "ARCH", tmp_path / "out", fresh_store, ScanSettings(allow_empty=True, workers=1))
+def scan(folder: Path, tmp_path: Path, fresh_store, limits: Limits = Limits()) -> dict[str, dict]:
+    run_scan([str(folder)], "ARCH", tmp_path / "out", fresh_store,
+             ScanSettings(allow_empty=True, workers=1, limits=limits))
     report = json.loads((tmp_path / "out" / "report.json").read_text())
     return {item["path"]: item for item in report["items"]}
 
@@ -127,11 +130,25 @@ def test_corrupt_archive_reported_and_scan_goes_on(tmp_path: Path, fresh_store) 
     (evidence / "truncated.tar.gz").write_bytes(tar_bytes({"x.jpg": jpeg(5)}, mode="w:gz")[:300])
     (evidence / "good.zip").write_bytes(good)
     items = scan(evidence, tmp_path, fresh_store)
-    assert not any(p.startswith("broken.zip!/") and items[p]["status"] != "error" for p in items)
+    import hashlib
+
+    # a local header whose name length runs past the end: the archive is the error, no member is made up from it
+    broken = items["broken.zip"]
+    assert broken["status"] == "error" and broken["error"] == (
+        "zip archive cannot be read further: BadZipFile: local header at byte 0 runs past the end of the file: "
+        "65,535-byte name and 65,535-byte extra field, 174 bytes left")
+    assert broken["sha256"] == hashlib.sha256((evidence / "broken.zip").read_bytes()).hexdigest()
+    assert [p for p in items if p.startswith("broken.zip")] == ["broken.zip"]
     truncated = items["truncated.tar.gz"]
-    assert truncated["status"] == "error" and "EOFError" in truncated["error"] and truncated["sha256"]
-    assert items["good.zip!/a.txt"]["status"] == "unknown"
-    assert items["broken.zip"]["sha256"]  # the archive file itself is still hashed
+    assert truncated["status"] == "error" and truncated["error"] == (
+        "gzip archive cannot be read further: EOFError: Compressed file ended before the end-of-stream marker was "
+        "reached")
+    assert truncated["sha256"] == hashlib.sha256((evidence / "truncated.tar.gz").read_bytes()).hexdigest()
+    assert [p for p in items if p.startswith("truncated.tar.gz")] == ["truncated.tar.gz"]  # cut inside 1st header
+    # and the scan went on: the good archive's member has its verdict and its own digest
+    member = items["good.zip!/a.txt"]
+    assert (member["status"], member["md5"], member.get("error")) == ("unknown", hashlib.md5(b"a").hexdigest(), None)
+    assert items["good.zip"]["status"] == "unknown"
 
 
 def test_nesting_deeper_than_the_limit_stops_with_an_error(tmp_path: Path, fresh_store) -> None:
@@ -152,7 +169,6 @@ def test_nesting_deeper_than_the_limit_stops_with_an_error(tmp_path: Path, fresh
 
 
 def test_7z_plain_and_encrypted(tmp_path: Path, fresh_store) -> None:
-    py7zr = pytest.importorskip("py7zr")
     evidence = tmp_path / "evidence"
     evidence.mkdir()
     image = jpeg(6)
@@ -189,7 +205,6 @@ def test_zip_with_damaged_central_directory_falls_back_to_local_headers(tmp_path
 
 
 def test_zstd_tar_and_stream(tmp_path: Path, fresh_store) -> None:
-    zstandard = pytest.importorskip("zstandard")
     evidence = tmp_path / "evidence"
     evidence.mkdir()
     image = jpeg(8)
@@ -223,34 +238,41 @@ def test_bzip2_and_xz_tars_and_streams(tmp_path: Path, fresh_store, suffix: str,
 
 def test_videos_inside_archives_get_vpdq(tmp_path: Path, fresh_store) -> None:
     """A video stored in a zip (deflated) and in a tar.gz is decoded where it lies (the member stream is what
-    FFmpeg reads) and gets the same vPDQ as the file itself."""
+    FFmpeg reads) and gets the same vPDQ frames, hash for hash, as the file itself hashed directly."""
+    import hashwarden
+    from hashwarden.evidence import FolderSource
+    from hashwarden.scan.worker import scan_file
+    from hashwarden.signals import HashOptions
     from tests.signals.videos import make_video
 
     video = make_video(tmp_path / "clip.mp4", seed=4, frames=75).read_bytes()
+    direct = hashwarden.hash_file(tmp_path / "clip.mp4")["vpdq"]
+    assert len(direct) == 3 and all(frame["quality"] >= 50 for frame in direct)  # 75 frames at 30 fps, 1 a second
     folder = tmp_path / "seized"
     folder.mkdir()
     (folder / "plain.mp4").write_bytes(video)
     (folder / "v.zip").write_bytes(zip_bytes({"dir/clip.mp4": video}))
     (folder / "v.tar.gz").write_bytes(gzip.compress(tar_bytes({"clip.mp4": video})))
+    # the frames themselves, from the rows the scan's worker makes of each file and its members
+    frames = {}
+    for item in FolderSource(str(folder)).iter_entries():
+        for kind, row in scan_file((0, item, HashOptions(dihedral=True), ScanSettings())):
+            if kind == "item" and row["path"].endswith(".mp4"):
+                frames[row["path"]] = row.get("vpdq")
+    assert frames == {"plain.mp4": direct, "v.zip!/dir/clip.mp4": direct, "v.tar.gz!/clip.mp4": direct}
+    # and the scan's report says so for each of them
     items = scan(folder, tmp_path, fresh_store)
     summaries = {path: item.get("vpdq") for path, item in items.items() if path.endswith(".mp4")}
-    assert len(summaries) == 3 and all(s == {"frames": 3, "decoded": 75, "fps": 30.0} for s in summaries.values()), \
-        summaries
+    assert summaries == dict.fromkeys(frames, {"frames": 3, "decoded": 75, "fps": 30.0})
 
 
-def test_a_member_read_twice_is_read_in_place_or_held_up_to_its_limit(tmp_path: Path, fresh_store,
-                                                                     monkeypatch) -> None:
+def test_a_member_read_twice_is_read_in_place_or_held_up_to_its_limit(tmp_path: Path, fresh_store) -> None:
     """A member that must be read twice (a nested container, a video) is read in place when its container is
     seekable (a file of the folder or of a disk image), else (a member of an archive) held in memory up to a limit
     (512 MiB, a video 2 GiB; 100 kB and 20 kB here): past it, a container is hashed and is an error, not opened, and a video is hashed with a
     note, not decoded."""
-    from functools import partial
-
-    from hashwarden.scan import pipeline
     from tests.signals.videos import make_video
 
-    monkeypatch.setattr(pipeline, "Limits", partial(tree_module.Limits, max_nested_bytes=100_000,
-                                                    max_video_bytes=20_000))
     blob = bytes(np.random.default_rng(3).integers(0, 256, 150_000, dtype=np.uint8))
     big, small = zip_bytes({"blob.bin": blob}, zipfile.ZIP_STORED), zip_bytes({"note.txt": b"small"})
     video = make_video(tmp_path / "clip.mp4", seed=4, frames=75).read_bytes()
@@ -260,7 +282,7 @@ def test_a_member_read_twice_is_read_in_place_or_held_up_to_its_limit(tmp_path: 
     (folder / "big.zip").write_bytes(big)
     (folder / "clip.mp4").write_bytes(video)
     (folder / "packed.tar.gz").write_bytes(tar_bytes({"big.zip": big, "small.zip": small, "clip.mp4": video}, "w:gz"))
-    items = scan(folder, tmp_path, fresh_store)
+    items = scan(folder, tmp_path, fresh_store, Limits(max_nested_bytes=100_000, max_video_bytes=20_000))
     assert items["big.zip!/blob.bin"]["md5"] == hashlib.md5(blob).hexdigest()
     assert items["clip.mp4"]["vpdq"]["frames"] == 3
     held_back = items["packed.tar.gz!/big.zip"]

@@ -90,7 +90,10 @@ def test_multi_volume_rar_part_is_named_in_words(tmp_path: Path, fresh_store) ->
     items = scan(evidence(tmp_path, "test_read_splitted_rar_aa"), tmp_path, fresh_store)
     top = items["test_read_splitted_rar_aa"]
     assert top["status"] == "error"
-    assert "multi-volume" in top["error"] or "ends early" in top["error"], top["error"]
+    # libarchive's test file is a byte-split (split(1)) RAR, not a RAR volume: its main header has no volume flag,
+    # so it is an archive that ends early, and not called a multi-volume part
+    assert top["error"] == "RAR archive cannot be read further: the archive ends early or is damaged (libarchive " \
+        "gave no reason)"
     assert "(" not in top["error"].split(":", 1)[0] and "None" not in top["error"]
 
 
@@ -139,8 +142,14 @@ def test_a_reader_that_loops_forever_is_stopped(tmp_path: Path, fresh_store, mon
     items = scan(folder, tmp_path, fresh_store)
     assert time.monotonic() - started < 120  # a guard against a hang, not a speed claim
     xar = items["test_read_format_xar_doublelink.xar"]
-    if xar.get("error"):  # a newer libarchive reads it; Debian 12's loops
-        assert "made no progress" in xar["error"] or "stopped" in xar["error"], xar["error"]
+    from libarchive.ffi import version_number
+
+    if version_number() <= 3_006_002:  # Debian 12's libarchive loops on it (the one make test installs)
+        assert (xar["status"], xar["error"]) == ("error", (
+            "xar archive cannot be read further: the archive reader made no progress for 2 s on "
+            "test_read_format_xar_doublelink.xar (xar): stopped (a damaged or crafted archive)"))
+    else:  # a newer libarchive reads it: then it is no error at all
+        assert xar.get("error") is None, xar["error"]
     assert items["test_read_format_cab_1.cab!/dir1/file1"]["md5"] == md5(CAB_FILE1)
 
 

@@ -7,6 +7,7 @@ import hashlib
 import io
 import json
 import random
+import re
 import shutil
 from pathlib import Path
 
@@ -72,6 +73,14 @@ def test_split_e01_is_expanded_and_verified_once(tmp_path: Path, fresh_store) ->
     assert "segment 2 of an EWF image" in items["split.E02"]["note"]
     verified = [v for source in custody["sources"] for v in source.get("ewf_verification", [])]
     assert [v["item"] for v in verified] == ["split.E01"] and verified[0]["verified"] is True
+    assert not any(i.get("error") for i in items.values())  # a complete set: nothing reported missing
+    # the last segment lost: the image is reported incomplete by name, and what the others hold is still read
+    (seized / segments[-1].name).unlink()
+    items, _ = scan(seized, tmp_path / "out2", fresh_store)
+    assert items["split.E01/$ewf-segments"]["error"] == (
+        f"E01 image incomplete, media behind the cut unreadable: {segments[-2].name}: ends without its 'done' "
+        "section (segment files after it missing or it was cut short)")
+    assert items["split.E01/b/photo.jpg"]["md5"] == hashlib.md5(photo()).hexdigest()
 
 
 def test_one_budget_for_everything_under_a_top_level_file(tmp_path: Path, fresh_store) -> None:
@@ -89,5 +98,9 @@ def test_one_budget_for_everything_under_a_top_level_file(tmp_path: Path, fresh_
     assert 0 < len(read) < 20
     assert items["other.txt"]["status"] == "unknown"
     members, _ = scan(seized, tmp_path / "out2", fresh_store, limits=Limits(max_members=5))
-    assert "5 of 5 members" in members["outer.zip"]["error"] or "of 5 members" in members["outer.zip"]["error"]
-    assert len([p for p in members if p.startswith("outer.zip!/")]) <= 6
+    assert re.fullmatch(r"expansion stopped: the contents of outer\.zip reached the limit for one top-level file "
+                        r"\([\d,]+ of [\d,]+ bytes, 6 of 5 members; --max-expanded-bytes, --max-members\); the rest "
+                        r"is not read", members["outer.zip"]["error"]), members["outer.zip"]["error"]
+    # the 5 members read before the 6th hit the limit, in stored order
+    assert [p for p in members if p.startswith("outer.zip!/")] == [
+        "outer.zip!/a.zip", *(f"outer.zip!/a.zip!/z{i}.bin" for i in range(4))]

@@ -104,29 +104,42 @@ def test_empty_index_and_bad_input(tmp_path: Path) -> None:
 
 
 def test_threatexchange_haystack_needles(conformance: Path) -> None:
-    """The ThreatExchange regression haystack: every needle finds what brute force finds."""
+    """The ThreatExchange regression haystack: every needle finds what brute force finds (both files must be there:
+    a missing one fails, it is not replaced)."""
     folder = conformance / "threatexchange" / "pdq" / "data" / "reg-test-input"
-    read = lambda name: [bytes.fromhex(line.split(",")[0].strip())  # noqa: E731
-                         for line in (folder / name).read_text().splitlines() if line.strip()]
-    haystack = np.frombuffer(b"".join(read("haystack.txt")), dtype=np.uint8).reshape(-1, 32)
-    needles_path = folder / "needles.txt"
-    needles = (np.frombuffer(b"".join(read("needles.txt")), dtype=np.uint8).reshape(-1, 32)
-               if needles_path.exists() else haystack[::10])
+    read = lambda name: np.frombuffer(  # noqa: E731
+        b"".join(bytes.fromhex(line.split(",")[0].strip())
+                 for line in (folder / name).read_text().splitlines() if line.strip()), dtype=np.uint8).reshape(-1, 32)
+    haystack, needles = read("haystack.txt"), read("needles.txt")
+    assert (len(haystack), len(needles)) == (1350, 100)  # as the conformance README lists them
     index = PDQIndex.build(haystack)
     results = index.search(needles, 31)
+    assert len(results) == len(needles)
     for needle, (ids, distances) in zip(needles, results):
         assert (ids.tolist(), distances.tolist()) == _brute(haystack, needle, 31)
-    assert sum(len(ids) for ids, _ in results) > 0
+    # what brute force finds in these files: each needle has near copies there, 250 pairs, 50 of them exact
+    assert all(len(ids) for ids, _ in results)
+    assert sum(len(ids) for ids, _ in results) == 250
+    assert sum(int((distances == 0).sum()) for _, distances in results) == 50
 
 
 @pytest.fixture(params=[True, False], ids=["avx2", "plain"])
 def simd(request: pytest.FixtureRequest):  # noqa: ANN201 - fixture
-    """Both bucket scans of the backend (AVX2 where the CPU has it, and the portable loop)."""
+    """Both bucket scans of the backend: the AVX2 one where the CPU has it, and the portable loop. On a CPU without
+    AVX2 the "avx2" case still runs (nothing is skipped), and asserts that the backend reports the fallback."""
     from hashwarden.index import _mih
 
     was = _mih.simd(request.param)
-    yield request.param
+    in_use = _mih.simd(request.param)  # returns whether AVX2 was in use: i.e. what the call above chose
+    assert in_use == (request.param and _cpu_has_avx2()), f"asked for AVX2={request.param}, backend uses {in_use}"
+    yield in_use
     _mih.simd(was)
+
+
+def _cpu_has_avx2() -> bool:
+    """What the kernel says the CPU does (the backend asks the CPU itself, through __builtin_cpu_supports)."""
+    flags = next((line for line in Path("/proc/cpuinfo").read_text().splitlines() if line.startswith("flags")), "")
+    return {"avx2", "popcnt"} <= set(flags.split())
 
 
 @settings(max_examples=30, deadline=None)

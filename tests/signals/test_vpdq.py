@@ -42,6 +42,11 @@ def test_sample_hashes_under_upstreams_rule(conformance: Path, name: str, size: 
         if mine.quality >= 50 and theirs.quality >= 50:
             assert _distance(mine.pdq, theirs.pdq) < 31, f"frame {mine.frame}"
     assert not got.gaps
+    # the rule above is not vacuous: the distance was checked on (nearly) every frame the reference rates good
+    # (here all but 2 of doorknob's 62 at 128x128, all of the others'), not skipped for a quality we got wrong
+    good = sum(f.quality >= 50 for f in expected)
+    compared = sum(m.quality >= 50 and t.quality >= 50 for m, t in zip(got.frames, expected))
+    assert good >= len(expected) // 2 and compared >= 0.95 * good, (good, compared)
 
 
 def test_sampling_picks_the_references_frames_and_skipping_keeps_pixels(tmp_path: Path) -> None:

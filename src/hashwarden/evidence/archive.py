@@ -328,6 +328,10 @@ def _local_header_members(container: BinaryIO) -> Iterator[Member]:
         raw = container.read(name_length)
         name = raw.decode("utf-8" if flags & 0x800 else "cp437", "replace")
         start = position + 30 + name_length + extra_length
+        if start > data_end:  # a cut or forged header: its name and flags are noise, not a member to report
+            raise zipfile.BadZipFile(f"local header at byte {position:,} runs past the end of the file: "
+                                     f"{name_length:,}-byte name and {extra_length:,}-byte extra field, "
+                                     f"{data_end - position - 30:,} bytes left")
         if flags & 0x8 and compressed == 0:  # sizes in a data descriptor after the data: find the next header
             compressed = _next_header(container, start, data_end) - start
         position = start + max(compressed, 0)

@@ -474,6 +474,10 @@ def _expand_open(outer: Any, image_path: str, kind: str, carve_media: bool, expe
     except (OSError, RuntimeError) as exc:
         yield DiskFile(outer, image_path, kind, 0, 0, 0, "", 0, error=f"disk image cannot be opened: {exc}")
         return
+    incomplete = _ewf_missing_parts(image_path) if kind == "ewf" and source is None else []
+    if incomplete:  # reported, and what can still be read is read
+        yield DiskFile(outer, image_path, kind, 0, 0, 0, "$ewf-segments", 0,
+                       error="E01 image incomplete, media behind the cut unreadable: " + "; ".join(incomplete))
     if volumes.problems:
         yield DiskFile(outer, image_path, kind, 0, 0, 0, "$partition-table", 0,
                        error=f"partition table ({volumes.scheme}): " + "; ".join(volumes.problems))
@@ -514,6 +518,17 @@ def _expand_open(outer: Any, image_path: str, kind: str, carve_media: bool, expe
             yield from _carved(outer, image_path, kind, image, volume.number, free)
         if fs_token == image_path and _is_ntfs(fs):
             yield from _shadow_copies(outer, image_path, kind, image, offset, length, volume.number)
+
+
+def _ewf_missing_parts(image_path: str) -> list[str]:
+    """What the segment files of an EWF1 image on disk lack (`ewf_chunks.missing_parts`); EWF2 is left to libewf."""
+    import pyewf
+
+    from hashwarden.evidence.ewf_chunks import is_ewf1, missing_parts
+
+    if not is_ewf1(image_path):
+        return []
+    return missing_parts(pyewf.glob(image_path))
 
 
 def _volume_layer(image: Any, offset: int) -> str | None:

@@ -95,6 +95,31 @@ def check_chunks(segments: list[str], chunk_size: int, media_size: int) -> list[
     return errors
 
 
+def missing_parts(segments: list[str]) -> list[str]:
+    """Why the segment files of an EWF1 image cannot hold all of its media, from their section chains alone (a few
+    descriptor reads per file, no chunk read): a chain that breaks or runs past a file's end, or a last segment
+    without its closing `done` section (the file cut short or the segments after it lost). Empty when complete.
+
+    Why on every open: libewf opens such an image without complaint and then fails every read behind the cut, which
+    TSK reports as "cannot determine file system type"; the examiner must be told the image itself is incomplete.
+    """
+    problems: list[str] = []
+    last = ""
+    for segment in segments:
+        name = os.path.basename(segment)
+        with open(segment, "rb") as handle:
+            try:
+                kinds = [kind for _, kind, _ in _sections(handle, os.fstat(handle.fileno()).st_size)]
+            except ValueError as exc:
+                problems.append(f"{name}: {exc}")
+                continue
+        last = kinds[-1] if kinds else ""
+    if not problems and last != "done":
+        problems.append(f"{os.path.basename(segments[-1])}: ends without its 'done' section (segment files after "
+                        "it missing or it was cut short)")
+    return problems
+
+
 def _sections(handle, size: int) -> Iterator[tuple[int, str, int]]:
     """Yield (offset, type, size) of each section, following the chain from the file header."""
     handle.seek(0)
