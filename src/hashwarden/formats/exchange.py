@@ -18,7 +18,7 @@ from typing import Any, BinaryIO
 from sqlalchemy import update
 
 from hashwarden.errors import FormatError, StoreError
-from hashwarden.formats import READERS, ReadReport, nsrl, reader, row_reader
+from hashwarden.formats import FORMATS, ReadReport, nsrl, reader, row_reader, writer
 from hashwarden.store import audit
 from hashwarden.store.bulk import (
     ImportResult, add_rows, finish_import, iter_entries, load, record_import, start_import,
@@ -120,8 +120,8 @@ def import_file(
         FormatError: unknown format, unreadable or malformed file (nothing is imported, no set is created).
         StoreError: the set exists with another kind than `kind` asks.
     """
-    if fmt not in READERS:
-        raise FormatError(f"unknown format {fmt!r} (one of {', '.join(sorted(READERS))})")
+    if fmt not in FORMATS:
+        raise FormatError(f"unknown format {fmt!r} (one of {', '.join(sorted(FORMATS))})")
     name = os.fspath(path)
     try:
         raw = open(path, "rb")
@@ -212,10 +212,6 @@ def _hashing_rest_after(batches: Iterator[Any], hashed: HashingReader) -> Iterat
     hashed.finish_in_background()
 
 
-WRITERS = {"md5sum": "hashwarden.formats.md5sum", "hashdeep": "hashwarden.formats.hashdeep",
-           "pdq": "hashwarden.formats.pdqlist", "vics": "hashwarden.formats.vics"}
-
-
 def export_set(engine: Any, fmt: str, set_name: str, out: str | os.PathLike[str], progress: Any = None,
                **options: Any) -> int:
     """Write every entry of `set_name` to `out` in format `fmt`; the export is recorded in the audit log.
@@ -223,9 +219,7 @@ def export_set(engine: Any, fmt: str, set_name: str, out: str | os.PathLike[str]
     The file is written beside its final name and renamed into place, so a failed export leaves no half file.
     `progress` (the scan's Progress protocol) is told the set's size, then each entry written.
     """
-    from importlib import import_module
-
-    write = import_module(WRITERS[fmt]).write
+    write = writer(fmt)
     with engine.begin() as conn:
         target = get_set(conn, set_name)
         entries: Any = iter_entries(conn, target.id)
