@@ -38,7 +38,7 @@ FORMATS: dict[str, Format] = {
                      write="hashwarden.formats.md5sum:write"),
     "pdq": Format("hashwarden.formats.pdqlist:read", write="hashwarden.formats.pdqlist:write"),
     "vics": Format("hashwarden.formats.vics:read", write="hashwarden.formats.vics:write"),
-    "nsrl": Format("hashwarden.formats.nsrl:read", read_rows="hashwarden.formats.nsrl:read_rows"),
+    "nsrl": Format("hashwarden.formats.nsrl:read", read_rows="hashwarden.formats.nsrl.rds3_rows:read_rows"),
     "icse": Format("hashwarden.formats.icse:read"),
     "hashdeep": Format("hashwarden.formats.hashdeep:read", write="hashwarden.formats.hashdeep:write"),
 }

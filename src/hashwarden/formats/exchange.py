@@ -18,7 +18,10 @@ from typing import Any, BinaryIO
 from sqlalchemy import update
 
 from hashwarden.errors import FormatError, StoreError
-from hashwarden.formats import FORMATS, ReadReport, nsrl, reader, row_reader, writer
+from hashwarden.formats import FORMATS, ReadReport, reader, row_reader, writer
+from hashwarden.formats.nsrl import is_delta_script
+from hashwarden.formats.nsrl.delta import read_delta
+from hashwarden.formats.nsrl.untrusted_sqlite import SQLITE_MAGIC
 from hashwarden.store import audit
 from hashwarden.store.bulk import (
     ImportResult, add_rows, finish_import, iter_entries, load, record_import, start_import,
@@ -133,11 +136,11 @@ def import_file(
         target = _set_for_import(conn, set_name, fmt, kind, scheme, source, report)
         hashed = HashingReader(raw, progress)
         head = raw.peek(64)[:64]  # not consumed: the reader (and the digest) still see every byte
-        if fmt == "nsrl" and nsrl.is_delta_script(head):
-            ops = nsrl.read_delta(hashed, name, report)
+        if fmt == "nsrl" and is_delta_script(head):
+            ops = read_delta(hashed, name, report)
             result = apply_delta(conn, target, ops, file=file, warnings=report.warnings, ignored=report.dropped)
         elif (fast := row_reader(fmt)) is not None and not options and (
-                fmt != "nsrl" or head.startswith(nsrl.SQLITE_MAGIC)):
+                fmt != "nsrl" or head.startswith(SQLITE_MAGIC)):
             import_id = start_import(conn, target, fmt=fmt, file=file)
             rows, added = add_rows(conn, target, import_id, _hashing_rest_after(fast(hashed, name, report), hashed))
             result = finish_import(conn, import_id, rows, added)
