@@ -37,7 +37,7 @@ FORMATS: dict[str, Format] = {
     "md5sum": Format("hashwarden.formats.md5sum:read", read_rows="hashwarden.formats.md5sum:read_rows",
                      write="hashwarden.formats.md5sum:write"),
     "pdq": Format("hashwarden.formats.pdqlist:read", write="hashwarden.formats.pdqlist:write"),
-    "vics": Format("hashwarden.formats.vics:read", write="hashwarden.formats.vics:write"),
+    "vics": Format("hashwarden.formats.vics.reader:read", write="hashwarden.formats.vics.writer:write"),
     "nsrl": Format("hashwarden.formats.nsrl:read", read_rows="hashwarden.formats.nsrl.rds3_rows:read_rows"),
     "icse": Format("hashwarden.formats.icse:read"),
     "hashdeep": Format("hashwarden.formats.hashdeep:read", write="hashwarden.formats.hashdeep:write"),

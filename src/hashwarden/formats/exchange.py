@@ -1,4 +1,4 @@
-"""Importing a list file into the store and exporting a set (or a scan case) to a list file.
+"""Importing a list file into the store and exporting a set to a list file (a scan case: `report.vics_cases`).
 
 The CLI calls these; they tie a format's reader or writer to the store's bulk loader and the audit log, and
 keep the file's SHA-256 with the import (hashed as it is read, so the file is read once) — which file, bit for
@@ -12,7 +12,6 @@ import os
 import threading
 from contextlib import nullcontext
 from collections.abc import Callable, Iterator
-from pathlib import Path
 from typing import Any, BinaryIO
 
 from sqlalchemy import update
@@ -281,21 +280,6 @@ def _with_set_scheme(entries: Iterator[EntryRecord], scheme: str | None) -> Iter
         if record.category is not None and record.category_scheme is None and scheme:
             record.category_scheme = scheme
         yield record
-
-
-def export_case(engine: Any, case_dir: str | os.PathLike[str], out: str | os.PathLike[str], **options: Any) -> int:
-    """Write a scan case (its report.json) as a VICS `#Cases` export; recorded in the audit log."""
-    from hashwarden.formats import vics
-    from hashwarden.formats.categories import load_profile
-
-    scheme = load_profile().vics_scheme(options.get("version", "2.0"), options.get("region", "Default"))[0]
-    records = vics.case_records(Path(case_dir), scheme=scheme)
-    count, digest = _write_atomically(out, lambda fp: vics.write(records, fp, **{**options, "shape": "cases"}))
-    with engine.begin() as conn:
-        audit.append(conn, "export", {"case": os.path.abspath(case_dir), "format": "vics",
-                                      "file": _shown(out), "entries": count, "file_sha256": digest,
-                                      **options})
-    return count
 
 
 def _shown(out: str | os.PathLike[str]) -> str:
