@@ -97,7 +97,7 @@ def test_hostile_view_is_a_clear_format_error_in_bounded_memory(tmp_path: Path, 
 def test_connection_refuses_attaching_and_keeps_the_schema_untrusted(tmp_path: Path) -> None:
     db = minimal_db(tmp_path / "RDS.db")
     with open(db, "rb") as fp:
-        con = untrusted_sqlite._open_readonly(str(db), fp.read(100))
+        con = untrusted_sqlite.open_readonly(str(db), fp.read(100))
     try:
         assert con.execute("PRAGMA trusted_schema").fetchone() == (0,)
         assert con.getlimit(sqlite3.SQLITE_LIMIT_LENGTH) == untrusted_sqlite.MAX_VALUE_BYTES

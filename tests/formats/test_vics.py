@@ -19,7 +19,7 @@ from hypothesis import strategies as st
 
 from hashwarden.errors import FormatError
 from hashwarden.formats import ReadReport
-from hashwarden.formats.vics import fields, media_ids, model, reader, writer
+from hashwarden.formats.vics import media_ids, model, reader, writer
 from hashwarden.formats import _jsonstream as js
 from hashwarden.formats.categories import label, load_profile, parse_profile
 from hashwarden.store.hashsets import EntryRecord
@@ -251,7 +251,7 @@ def test_duplicate_media_ids_warn_and_hashless_records_are_skipped() -> None:
 
 
 def test_media_id_tracker_is_compact() -> None:
-    ids = media_ids._MediaIds()
+    ids = media_ids.MediaIds()
     for number in range(1, 1_000_001):
         ids.add(number, number)
     assert len(ids.bits) < 300_000 and ids.duplicates == 0
@@ -374,7 +374,7 @@ def test_a_huge_value_in_a_case_export_is_refused(monkeypatch: pytest.MonkeyPatc
 
 
 def test_long_text_fields_are_refused(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(fields, "MAX_TEXT_CHARS", 100)
+    monkeypatch.setattr("hashwarden.formats.vics.fields.MAX_TEXT_CHARS", 100)
     with pytest.raises(FormatError, match="100-character limit") as info:
         _read(_doc([_media(1, Comments="x" * 101)]))
     assert info.value.field == "Comments"

@@ -231,13 +231,13 @@ def export_set(engine: Any, fmt: str, set_name: str, out: str | os.PathLike[str]
             options = _vics_region_of(target, out, options)
             entries = _with_set_scheme(entries, target.category_scheme)
         try:
-            count, digest = _write_atomically(out, lambda fp: write(entries, fp, **options))
+            count, digest = write_atomically(out, lambda fp: write(entries, fp, **options))
         except FormatError as exc:
             if not exc.path:  # a writer numbers the record at fault; the file is the output
                 exc.path = os.fspath(out) + (f", record {exc.line}" if exc.line is not None else "")
                 exc.line = None
             raise
-        audit.append(conn, "export", {"set": set_name, "format": fmt, "file": _shown(out),
+        audit.append(conn, "export", {"set": set_name, "format": fmt, "file": shown_in_audit(out),
                                       "entries": count, "file_sha256": digest, **options})
     return count
 
@@ -282,12 +282,12 @@ def _with_set_scheme(entries: Iterator[EntryRecord], scheme: str | None) -> Iter
         yield record
 
 
-def _shown(out: str | os.PathLike[str]) -> str:
+def shown_in_audit(out: str | os.PathLike[str]) -> str:
     """The output as the audit log records it."""
     return "<standard output>" if os.fspath(out) == "-" else os.path.abspath(out)
 
 
-def _write_atomically(out: str | os.PathLike[str], write: Callable[[BinaryIO], int]) -> tuple[int, str]:
+def write_atomically(out: str | os.PathLike[str], write: Callable[[BinaryIO], int]) -> tuple[int, str]:
     """(count, SHA-256 of the bytes written) of `write` run on a file renamed into place only when complete;
     `-` is standard output (a pipe: written as it comes)."""
     if os.fspath(out) == "-":

@@ -18,10 +18,10 @@ from ijson.common import ObjectBuilder
 from hashwarden.errors import FormatError
 from hashwarden.formats import _jsonstream as js
 from hashwarden.formats.categories import load_profile
-from hashwarden.formats.exchange import _shown, _write_atomically
-from hashwarden.formats.vics.model import CASE_KEY, _MEDIA_KINDS
-from hashwarden.formats.vics.reader import _located
-from hashwarden.formats.vics.writer import _flag_out, _version, write
+from hashwarden.formats.exchange import shown_in_audit, write_atomically
+from hashwarden.formats.vics.model import CASE_KEY, MEDIA_KINDS
+from hashwarden.formats.vics.reader import located_error
+from hashwarden.formats.vics.writer import flag_out, hashwarden_version, write
 from hashwarden.store import audit
 from hashwarden.store.hashsets import EntryRecord
 
@@ -30,10 +30,10 @@ def export_case(engine: Any, case_dir: str | os.PathLike[str], out: str | os.Pat
     """Write a scan case (its report.json) as a VICS `#Cases` export; recorded in the audit log."""
     scheme = load_profile().vics_scheme(options.get("version", "2.0"), options.get("region", "Default"))[0]
     records = case_records(Path(case_dir), scheme=scheme)
-    count, digest = _write_atomically(out, lambda fp: write(records, fp, **{**options, "shape": "cases"}))
+    count, digest = write_atomically(out, lambda fp: write(records, fp, **{**options, "shape": "cases"}))
     with engine.begin() as conn:
         audit.append(conn, "export", {"case": os.path.abspath(case_dir), "format": "vics",
-                                      "file": _shown(out), "entries": count, "file_sha256": digest,
+                                      "file": shown_in_audit(out), "entries": count, "file_sha256": digest,
                                       **options})
     return count
 
@@ -74,7 +74,7 @@ def case_records(case_dir: Path, *, scheme: str | None = None, only_media: bool 
             "CaseID": str(uuid.uuid5(uuid.NAMESPACE_URL, "hashwarden-case:" + seed)),
             "CaseNumber": case_name,
             "SourceApplicationName": "hashwarden",
-            "SourceApplicationVersion": str(tool.get("version") or _version()),
+            "SourceApplicationVersion": str(tool.get("version") or hashwarden_version()),
         }
         db = sqlite3.connect(os.path.join(tmp, "group.db"))
         try:
@@ -88,13 +88,13 @@ def case_records(case_dir: Path, *, scheme: str | None = None, only_media: bool 
                     seq += 1
                     if not isinstance(item, dict) or not item.get("md5"):
                         continue
-                    if only_media and item.get("media") not in _MEDIA_KINDS and not item.get("matches"):
+                    if only_media and item.get("media") not in MEDIA_KINDS and not item.get("matches"):
                         continue
                     md5 = str(item["md5"]).lower()
                     db.execute("INSERT INTO item VALUES (?, ?, ?)", (seq, md5, json.dumps(item)))
                     db.execute("INSERT OR IGNORE INTO first VALUES (?, ?)", (md5, seq))
             except (js.Broken, js.TooLarge, js.TooDeep) as exc:
-                raise _located(fp, str(report_path), progress, "items.item", exc) from None
+                raise located_error(fp, str(report_path), progress, "items.item", exc) from None
             rows = db.execute("SELECT f.seq, i.body FROM item i JOIN first f ON f.md5 = i.md5 ORDER BY f.seq, i.seq")
             group: list[dict[str, Any]] = []
             group_seq = None
@@ -161,18 +161,18 @@ def _scan_record(group: list[dict[str, Any]], number: int, first_seq: int | None
             "FileName": item_path.replace("\\", "/").rsplit("/", 1)[-1],
             "FilePath": item_path,
             "SourceID": str(instance.get("source")),
-            "Deleted": _flag_out(bool(instance.get("deleted")) or carved),
-            "Unallocated": _flag_out(carved),
+            "Deleted": flag_out(bool(instance.get("deleted")) or carved),
+            "Unallocated": flag_out(carved),
         }
         if sources.get(instance.get("source")):
             entry["SourcePath"] = sources[instance.get("source")]
         files.append(entry)
     media = item.get("media")
     attributes: dict[str, Any] = {}
-    mime = _MIME.get(item.get("format") or "") or (media if media in _MEDIA_KINDS else None)
+    mime = _MIME.get(item.get("format") or "") or (media if media in MEDIA_KINDS else None)
     if mime:
         attributes["MimeType"] = mime
-    attributes["IsPrecategorized"] = _flag_out(category is not None)
+    attributes["IsPrecategorized"] = flag_out(category is not None)
     if set_name:
         attributes["PrecategorizationSource"] = f"hashwarden set {set_name}"
     attributes["MediaFiles"] = files

@@ -24,9 +24,9 @@ from typing import BinaryIO
 
 from hashwarden.errors import FormatError
 from hashwarden.formats import ReadReport
-from hashwarden.formats.nsrl.delta import _records_of_delta, read_delta_lines
-from hashwarden.formats.nsrl.rds2 import _read_rds2
-from hashwarden.formats.nsrl.rds3 import _read_sqlite
+from hashwarden.formats.nsrl.delta import read_delta_lines, records_of_delta
+from hashwarden.formats.nsrl.rds2 import read_lines
+from hashwarden.formats.nsrl.rds3 import read_records
 from hashwarden.formats.nsrl.untrusted_sqlite import SQLITE_MAGIC
 from hashwarden.store.hashsets import EntryRecord
 
@@ -48,16 +48,16 @@ def read(
     """
     head = fp.read(100)
     if head.startswith(SQLITE_MAGIC):
-        yield from _read_sqlite(path, head, report, distinct)
+        yield from read_records(path, head, report, distinct)
         return
     first = head + fp.readline() if head and not head.endswith(b"\n") else head
     pieces = first.split(b"\n")  # as iterating fp does: split at \n only, never at a lone \r in a name
     lines = chain([piece + b"\n" for piece in pieces[:-1]], [pieces[-1]] if pieces[-1] else [], fp)
     kind = _text_kind(first)
     if kind == "rds2":
-        yield from _read_rds2(lines, path, report, encoding)
+        yield from read_lines(lines, path, report, encoding)
     elif kind == "sql":
-        yield from _records_of_delta(read_delta_lines(lines, path, report, encoding), path, report)
+        yield from records_of_delta(read_delta_lines(lines, path, report, encoding), path, report)
     elif head.startswith(b"PK\x03\x04"):
         raise FormatError("this is a ZIP archive: NIST ships the RDS zipped; extract the .db (or .sql, .txt) first",
                           path)

@@ -21,8 +21,8 @@ from hashwarden.errors import FormatError
 from hashwarden.formats import ReadReport
 from hashwarden.formats._fields import hex_digest, parse_size
 from hashwarden.formats._lines import decoded_lines
-from hashwarden.formats.nsrl.rds3_schema import MAX_NAME_CHARS, TABLE_COLUMNS, _HASH_COLUMNS, _MAX_CHARS, _file_record
-from hashwarden.formats.nsrl.sql_tokens import _Statement, _tokens
+from hashwarden.formats.nsrl.rds3_schema import HASH_COLUMNS, MAX_CHARS, MAX_NAME_CHARS, TABLE_COLUMNS, file_record
+from hashwarden.formats.nsrl.sql_tokens import Statement, tokenize
 from hashwarden.store.hashsets import EntryRecord
 
 _EMPTY: Mapping[str, Any] = MappingProxyType({})
@@ -88,14 +88,14 @@ def read_delta_lines(
         report.meta["delta_ops"] = dict(counts)
 
 
-def _records_of_delta(ops: Iterator[DeltaOp], path: str, report: ReadReport | None) -> Iterator[EntryRecord]:
+def records_of_delta(ops: Iterator[DeltaOp], path: str, report: ReadReport | None) -> Iterator[EntryRecord]:
     for op in ops:
         if op.record is not None:
             yield op.record
         elif op.table == "FILE":
             raise FormatError(
                 f"this RDSv3 delta {op.action}s FILE rows: it changes an existing NSRL set, so it must be applied "
-                "as a delta to the set it updates (nsrl.read_delta), not imported as a list", path, op.line,
+                "as a delta to the set it updates (nsrl.delta.read_delta), not imported as a list", path, op.line,
             )
         elif op.table == "VERSION" and op.action == "insert" and report is not None:
             report.meta.setdefault("rds_version", []).append(op.values)
@@ -148,10 +148,10 @@ def _fast_file_insert(statement: str, line: int) -> EntryRecord | None:
     except ValueError:
         return None
     if ("'" in crc32 or "'" in name.replace("''", "") or not size.strip().isdigit() or not package.strip().isdigit()
-            or len(name) > MAX_NAME_CHARS or len(crc32) > _MAX_CHARS["crc32"]):
+            or len(name) > MAX_NAME_CHARS or len(crc32) > MAX_CHARS["crc32"]):
         return None
     joined = joined.lower()
-    return _file_record(joined[:64], joined[64:104], joined[104:], crc32, name.replace("''", "'"), int(size),
+    return file_record(joined[:64], joined[64:104], joined[104:], crc32, name.replace("''", "'"), int(size),
                         int(package), line)
 
 
@@ -167,16 +167,16 @@ def _parse_statement(text: str, line: int, path: str) -> list[DeltaOp]:
     """
     ops: list[DeltaOp] = []
     statement: list[tuple[str, Any]] = []
-    for token in [*_tokens(text, path, line), ("punct", ";")]:
+    for token in [*tokenize(text, path, line), ("punct", ";")]:
         if token != ("punct", ";"):
             statement.append(token)
         elif statement:
-            ops.extend(_parse_one(_Statement(statement, path, line)))
+            ops.extend(_parse_one(Statement(statement, path, line)))
             statement = []
     return ops
 
 
-def _parse_one(st: _Statement) -> list[DeltaOp]:
+def _parse_one(st: Statement) -> list[DeltaOp]:
     path, line = st.path, st.line
     kind, verb = st.take("a statement")
     if kind != "word":
@@ -238,7 +238,7 @@ def _parse_one(st: _Statement) -> list[DeltaOp]:
             "WHERE and transaction control)")
 
 
-def _until(st: _Statement, close: str) -> Iterator[int]:
+def _until(st: Statement, close: str) -> Iterator[int]:
     """Indices of a comma-separated list, consuming the list up to and including `close`."""
     index = 0
     if st.accept(close):
@@ -253,7 +253,7 @@ def _until(st: _Statement, close: str) -> Iterator[int]:
         st.expect(",")
 
 
-def _table(st: _Statement) -> str:
+def _table(st: Statement) -> str:
     table = st.name("a table name")
     if table not in TABLE_COLUMNS:
         st.fail(f"table {table} is not one of the RDSv3 minimal tables ({', '.join(TABLE_COLUMNS)}); is this a "
@@ -261,14 +261,14 @@ def _table(st: _Statement) -> str:
     return table
 
 
-def _column(st: _Statement, table: str) -> str:
+def _column(st: Statement, table: str) -> str:
     column = st.name("a column name").lower()
     if column not in TABLE_COLUMNS[table]:
         st.fail(f"{table} has no column {column!r}", column)
     return column
 
 
-def _conditions(st: _Statement, table: str) -> list[dict[str, Any]]:
+def _conditions(st: Statement, table: str) -> list[dict[str, Any]]:
     """`c = v [AND ...]`, `c IN (v, ...)`, parenthesised: the list of keys it matches (IN expands to several)."""
     keys: list[dict[str, Any]] = [{}]
     while True:
@@ -286,14 +286,14 @@ def _conditions(st: _Statement, table: str) -> list[dict[str, Any]]:
                 choices = [st.literal(column) for _ in _until(st, ")")]
                 keys = [_merge(st, k, {column: v}) for k in keys for v in choices]
             else:
-                st.fail(f"only '{column} = value' and '{column} IN (...)' conditions are read, found {st._shown()}")
+                st.fail(f"only '{column} = value' and '{column} IN (...)' conditions are read, found {st.shown()}")
         if len(keys) > _MAX_KEYS:
             st.fail(f"a condition that expands to more than {_MAX_KEYS:,} keys (IN lists combined with AND)")
         if st.accept("AND") is None:
             return keys
 
 
-def _merge(st: _Statement, a: dict[str, Any], b: dict[str, Any]) -> dict[str, Any]:
+def _merge(st: Statement, a: dict[str, Any], b: dict[str, Any]) -> dict[str, Any]:
     for column in a.keys() & b.keys():
         if a[column] != b[column]:
             st.fail(f"two different values for {column} in one condition", column)
@@ -306,7 +306,7 @@ def _normalised(table: str, values: dict[str, Any], path: str, line: int) -> dic
         return values
     out: dict[str, Any] = {}
     for column, value in values.items():
-        if column in _HASH_COLUMNS:
+        if column in HASH_COLUMNS:
             if value is not None and not isinstance(value, str):
                 raise FormatError(f"RDS delta: {column} must be a text value, not {value!r}", path, line,
                                   field=column)
@@ -318,8 +318,8 @@ def _normalised(table: str, values: dict[str, Any], path: str, line: int) -> dic
             if value is not None and not isinstance(value, str):
                 raise FormatError(f"RDS delta: {column} must be a text value, not {value!r}", path, line,
                                   field=column)
-            if value is not None and len(value) > _MAX_CHARS[column]:
-                raise FormatError(f"RDS delta: {column} is longer than {_MAX_CHARS[column]} characters", path,
+            if value is not None and len(value) > MAX_CHARS[column]:
+                raise FormatError(f"RDS delta: {column} is longer than {MAX_CHARS[column]} characters", path,
                                   line, field=column)
             out[column] = value
         elif column == "package_id" and isinstance(value, float):
@@ -333,9 +333,9 @@ def _insert(table: str, row: dict[str, Any], path: str, line: int) -> DeltaOp:
     if table != "FILE":
         return DeltaOp("insert", table, line, values=row)
     values = _normalised(table, row, path, line)
-    if not any(values.get(c) for c in _HASH_COLUMNS):
+    if not any(values.get(c) for c in HASH_COLUMNS):
         raise FormatError("RDS delta: a FILE row without sha256, sha1 or md5", path, line)
-    return DeltaOp("insert", table, line, record=_file_record(
+    return DeltaOp("insert", table, line, record=file_record(
         values.get("sha256"), values.get("sha1"), values.get("md5"), values.get("crc32"), values.get("file_name"),
         values.get("size"), values.get("package_id"), line,
     ))

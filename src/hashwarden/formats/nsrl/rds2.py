@@ -12,7 +12,7 @@ from hashwarden.errors import FormatError
 from hashwarden.formats import ReadReport
 from hashwarden.formats._fields import hex_digest, parse_size
 from hashwarden.formats._lines import decoded_lines
-from hashwarden.formats.nsrl.rds3_schema import _HASH_COLUMNS
+from hashwarden.formats.nsrl.rds3_schema import HASH_COLUMNS
 from hashwarden.store.hashsets import EntryRecord
 
 # header name, upper-cased → record field, or attribute key
@@ -22,7 +22,7 @@ _RDS2_ATTRIBUTES = {"FILENAME": "file_name", "PRODUCTCODE": "package_id", "OPSYS
                     "SPECIALCODE": "special_code", "CRC32": "crc32", "MD4": "md4"}
 
 
-def _read_rds2(
+def read_lines(
     lines: Iterable[bytes], path: str, report: ReadReport | None, encoding: str | None
 ) -> Iterator[EntryRecord]:
     rows = csv.reader(text for _, text in decoded_lines(lines, path, report, encoding))
@@ -31,7 +31,7 @@ def _read_rds2(
         raise FormatError("an RDSv2 file starts with its header line", path, 1)
     names = [h.strip().upper() for h in header]
     index = {name: i for i, name in enumerate(names)}
-    hashes = [(_RDS2_FIELDS[n], i, header[i]) for n, i in index.items() if _RDS2_FIELDS.get(n) in _HASH_COLUMNS]
+    hashes = [(_RDS2_FIELDS[n], i, header[i]) for n, i in index.items() if _RDS2_FIELDS.get(n) in HASH_COLUMNS]
     if not hashes:
         raise FormatError(f"not an NSRL RDSv2 file: the header has no SHA-1, MD5 or SHA-256 column: {header!r}",
                           path, 1)

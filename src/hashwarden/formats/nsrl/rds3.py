@@ -18,17 +18,17 @@ from typing import Any
 from hashwarden.errors import FormatError
 from hashwarden.formats import ReadReport
 from hashwarden.formats._fields import hex_digest
-from hashwarden.formats.nsrl.rds3_schema import MAX_NAME_CHARS, _HASH_COLUMNS, _MAX_CHARS, _file_record
-from hashwarden.formats.nsrl.untrusted_sqlite import _Untrusted, _failure, _guarded, _open_readonly
+from hashwarden.formats.nsrl.rds3_schema import HASH_COLUMNS, MAX_CHARS, MAX_NAME_CHARS, file_record
+from hashwarden.formats.nsrl.untrusted_sqlite import UntrustedConnection, guarded, open_readonly, read_error
 from hashwarden.store.hashsets import EntryRecord
 
-_FILE_REQUIRED = ("sha256", "sha1", "md5", "file_name", "file_size", "package_id")  # the full FILE view has no crc32
+FILE_REQUIRED = ("sha256", "sha1", "md5", "file_name", "file_size", "package_id")  # the full FILE view has no crc32
 
 
-def _read_sqlite(path: str, head: bytes, report: ReadReport | None, distinct: bool) -> Iterator[EntryRecord]:
+def read_records(path: str, head: bytes, report: ReadReport | None, distinct: bool) -> Iterator[EntryRecord]:
     if path == "-" or not os.path.isfile(path):
         raise FormatError("an RDSv3 SQLite database must be read from a file on disk, not a stream", path)
-    con = _open_readonly(path, head)
+    con = open_readonly(path, head)
     source = None
     try:
         relations = {
@@ -45,7 +45,7 @@ def _read_sqlite(path: str, head: bytes, report: ReadReport | None, distinct: bo
                 path,
             )
         columns = {row[1].lower() for row in con.execute(f'PRAGMA table_info("{source}")')}
-        required = _HASH_COLUMNS if source.upper() == "DISTINCT_HASH" else _FILE_REQUIRED
+        required = HASH_COLUMNS if source.upper() == "DISTINCT_HASH" else FILE_REQUIRED
         missing = [c for c in required if c not in columns]
         if missing:
             raise FormatError(
@@ -54,22 +54,22 @@ def _read_sqlite(path: str, head: bytes, report: ReadReport | None, distinct: bo
         if report is not None:
             report.meta["nsrl"] = "rdsv3"
             report.meta["nsrl_relation"] = source.upper()
-            report.meta.update(_version_meta(con, relations))
-        yield from _stream_rows(con, source, columns, required is _HASH_COLUMNS, path)
+            report.meta.update(version_meta(con, relations))
+        yield from _stream_rows(con, source, columns, required is HASH_COLUMNS, path)
     except sqlite3.DatabaseError as exc:
-        raise _failure(con, exc, path, source) from exc
+        raise read_error(con, exc, path, source) from exc
     finally:
         con.close()
 
 
-def _version_meta(con: _Untrusted, relations: dict[str, str]) -> dict[str, Any]:
+def version_meta(con: UntrustedConnection, relations: dict[str, str]) -> dict[str, Any]:
     """The `VERSION` rows (release, build set, dates): recorded with the import so the set says which RDS it is."""
     if "VERSION" not in relations:
         return {}
     try:
         names = [row[1] for row in con.execute(f'PRAGMA table_info("{relations["VERSION"]}")')]
         quoted = ['"' + name.replace('"', '""') + '"' for name in names]
-        cursor = con.execute(f'SELECT {", ".join(_guarded(q, MAX_NAME_CHARS) for q in quoted) or "*"} '
+        cursor = con.execute(f'SELECT {", ".join(guarded(q, MAX_NAME_CHARS) for q in quoted) or "*"} '
                              f'FROM "{relations["VERSION"]}" LIMIT 50')
         rows = [dict(zip(names, row)) for row in cursor]
     except sqlite3.Error:
@@ -83,16 +83,16 @@ def _version_meta(con: _Untrusted, relations: dict[str, str]) -> dict[str, Any]:
 
 
 def _stream_rows(
-    con: _Untrusted, source: str, columns: set[str], hashes_only: bool, path: str
+    con: UntrustedConnection, source: str, columns: set[str], hashes_only: bool, path: str
 ) -> Iterator[EntryRecord]:
     """Records from `source`, checked in Python: SQLite's GLOB and lower() cost more per row than one
     `bytes.fromhex` over the three hashes joined (a hex string of 136 characters decodes to 68 bytes only if
     every part is hex of the right length) and one lower() of the join."""
     selected = ", ".join([
-        *(_guarded(c, _MAX_CHARS[c]) for c in _HASH_COLUMNS),
-        _guarded("crc32", _MAX_CHARS["crc32"]) if "crc32" in columns else "NULL",
+        *(guarded(c, MAX_CHARS[c]) for c in HASH_COLUMNS),
+        guarded("crc32", MAX_CHARS["crc32"]) if "crc32" in columns else "NULL",
         *(("NULL", "NULL", "NULL") if hashes_only else
-          (_guarded(c, _MAX_CHARS[c]) for c in ("file_name", "file_size", "package_id"))),
+          (guarded(c, MAX_CHARS[c]) for c in ("file_name", "file_size", "package_id"))),
     ])
     fromhex = bytes.fromhex
     number = 0
@@ -107,18 +107,18 @@ def _stream_rows(
                         or crc32.__class__ is bytes or package.__class__ is bytes):
                     raise ValueError
             except (TypeError, ValueError):  # None, empty, short, long, non-hex or a blob: the slow, exact path
-                sha256, sha1, md5 = _checked_row(sha256, sha1, md5, size, source, number, path, crc32, name, package)
+                sha256, sha1, md5 = checked_row(sha256, sha1, md5, size, source, number, path, crc32, name, package)
             else:
                 joined = joined.lower()
                 sha256, sha1, md5 = joined[:64], joined[64:104], joined[104:]
             if number > con.max_rows:
                 con.check_rows(number, source, path)
-            yield _file_record(sha256, sha1, md5, crc32, name, size, package, number)
+            yield file_record(sha256, sha1, md5, crc32, name, size, package, number)
     except sqlite3.DatabaseError as exc:
-        raise _failure(con, exc, path, source, number) from exc
+        raise read_error(con, exc, path, source, number) from exc
 
 
-def _checked_row(
+def checked_row(
     sha256: Any, sha1: Any, md5: Any, size: Any, source: str, number: int, path: str,
     crc32: Any = None, file_name: Any = None, package_id: Any = None,
 ) -> tuple[str | None, str | None, str | None]:
@@ -126,14 +126,14 @@ def _checked_row(
     long, of the wrong type, not hex, ...)."""
     where = f"row {number} of {source}"
     for name, value in (("crc32", crc32), ("file_name", file_name), ("package_id", package_id),
-                        *zip(_HASH_COLUMNS, (sha256, sha1, md5))):
+                        *zip(HASH_COLUMNS, (sha256, sha1, md5))):
         if isinstance(value, bytes):
             raise FormatError(f"{where}: {name} is bytes, not text", path, number, field=name)
-        if isinstance(value, str) and len(value) > _MAX_CHARS[name]:
-            raise FormatError(f"{where}: {name} is longer than {_MAX_CHARS[name]} characters", path, number,
+        if isinstance(value, str) and len(value) > MAX_CHARS[name]:
+            raise FormatError(f"{where}: {name} is longer than {MAX_CHARS[name]} characters", path, number,
                               field=name)
     out = []
-    for name, value in zip(_HASH_COLUMNS, (sha256, sha1, md5)):
+    for name, value in zip(HASH_COLUMNS, (sha256, sha1, md5)):
         if value is not None and not isinstance(value, str):
             raise FormatError(f"{where}: {name} is {type(value).__name__}, not text", path, number, field=name)
         try:

@@ -10,16 +10,18 @@ from typing import BinaryIO
 
 from hashwarden.errors import FormatError
 from hashwarden.formats import ReadReport
-from hashwarden.formats.nsrl.rds3 import _FILE_REQUIRED, _checked_row, _read_sqlite, _version_meta
-from hashwarden.formats.nsrl.rds3_schema import MAX_NAME_CHARS, TABLE_COLUMNS, _MAX_CHARS
-from hashwarden.formats.nsrl.untrusted_sqlite import SQLITE_MAGIC, _Untrusted, _failure, _guarded, _open_readonly
+from hashwarden.formats.nsrl.rds3 import FILE_REQUIRED, checked_row, read_records, version_meta
+from hashwarden.formats.nsrl.rds3_schema import MAX_CHARS, MAX_NAME_CHARS, TABLE_COLUMNS
+from hashwarden.formats.nsrl.untrusted_sqlite import (
+    SQLITE_MAGIC, UntrustedConnection, guarded, open_readonly, read_error,
+)
 from hashwarden.store.audit import canonical_json
 from hashwarden.store.bulk import ColumnBatch, RowBatch, records_as_rows
 
 
 def _file_columns(crc: str) -> str:
     """The seven FILE columns, guarded; `crc` is "crc32" or "NULL" (the full view has none)."""
-    return ", ".join(_guarded(c if c != "crc32" else crc, _MAX_CHARS[c]) if (c != "crc32" or crc != "NULL")
+    return ", ".join(guarded(c if c != "crc32" else crc, MAX_CHARS[c]) if (c != "crc32" or crc != "NULL")
                      else "NULL" for c in TABLE_COLUMNS["FILE"])
 
 
@@ -32,19 +34,19 @@ def read_rows(fp: BinaryIO, path: str, report: ReadReport | None = None) -> Iter
     head = fp.read(100)
     if not head.startswith(SQLITE_MAGIC):
         raise FormatError("read_rows takes an RDSv3 SQLite database; use read for text and deltas", path)
-    con = _open_readonly(path, head)
+    con = open_readonly(path, head)
     source = None
     try:
         relations = {name.upper(): name
                      for name, in con.execute("SELECT name FROM sqlite_master WHERE type IN ('table', 'view')")}
         source = relations.get("FILE")
         columns = {row[1].lower() for row in con.execute(f'PRAGMA table_info("{source}")')} if source else set()
-        if source is None or any(c not in columns for c in _FILE_REQUIRED):
+        if source is None or any(c not in columns for c in FILE_REQUIRED):
             con.close()
-            yield from records_as_rows(_read_sqlite(path, head, report, False))  # the exact error, or DISTINCT_HASH
+            yield from records_as_rows(read_records(path, head, report, False))  # the exact error, or DISTINCT_HASH
             return
         if report is not None:
-            report.meta.update({"nsrl": "rdsv3", "nsrl_relation": "FILE", **_version_meta(con, relations)})
+            report.meta.update({"nsrl": "rdsv3", "nsrl_relation": "FILE", **version_meta(con, relations)})
         crc = "crc32" if "crc32" in columns else "NULL"
         select = f'SELECT {_file_columns(crc)} FROM "{source}"'
         number = 0
@@ -74,7 +76,7 @@ def read_rows(fp: BinaryIO, path: str, report: ReadReport | None = None) -> Iter
                 number += len(rows)
                 con.check_rows(number, source, path)
     except sqlite3.DatabaseError as exc:
-        raise _failure(con, exc, path, source) from exc
+        raise read_error(con, exc, path, source) from exc
     finally:
         con.close()
 
@@ -100,7 +102,7 @@ _BATCH_OF = """SELECT count(*), max(rowid), group_concat(sha256, ''), group_conc
           OR typeof(md5) != 'text' OR length(file_name) > %(name)d OR length({crc}) > %(crc)d
           OR typeof(file_name) = 'blob' OR typeof({crc}) = 'blob' OR typeof(package_id) = 'blob')
     FROM (SELECT rowid, * FROM "{source}" %(rows)s)"""
-_CHECKED = {"name": MAX_NAME_CHARS, "crc": _MAX_CHARS["crc32"]}
+_CHECKED = {"name": MAX_NAME_CHARS, "crc": MAX_CHARS["crc32"]}
 _AGGREGATE = _BATCH_OF % {"attributes": _ATTRIBUTES, "line": "", "rows": "WHERE rowid > ? ORDER BY rowid LIMIT {batch}",
                           **_CHECKED}
 # The same for a key range read in index order, each row's rowid (its line) as a third value.
@@ -148,7 +150,7 @@ def _sha256_key(con: sqlite3.Connection, source: str, crc: str) -> tuple[tuple[s
 
 
 def _batches_by_sha256(
-    con: _Untrusted, source: str, crc: str, key: tuple[str, ...], total: int, path: str
+    con: UntrustedConnection, source: str, crc: str, key: tuple[str, ...], total: int, path: str
 ) -> Iterator[RowBatch | ColumnBatch]:
     """FILE's rows in the order of the unique index `key` (see `_sha256_key`), batch by batch: each batch is the
     key range up to the `_BATCH`-th next key (found in the index alone), assembled by SQLite as `_AGGREGATE` does,
@@ -219,7 +221,7 @@ def _row_batch(rows: list[tuple], first: int | None, source: str, path: str,
                 raise ValueError
             digests = raw[:32], raw[32:52], raw[52:]
         except (TypeError, ValueError):
-            checked = _checked_row(sha256, sha1, md5, size, source, number, path, crc32, name, package)
+            checked = checked_row(sha256, sha1, md5, size, source, number, path, crc32, name, package)
             digests = tuple(bytes.fromhex(v) if v else None for v in checked)
         attributes = {k: v for k, v in (("file_name", name), ("package_id", package), ("crc32", crc32 or None))
                       if v is not None}

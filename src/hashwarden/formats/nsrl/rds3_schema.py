@@ -17,14 +17,14 @@ TABLE_COLUMNS: dict[str, tuple[str, ...]] = {
     "MFG": ("manufacturer_id", "name"),
     "VERSION": ("version", "build_set", "build_date", "release_date", "description"),
 }
-_HASH_COLUMNS = ("sha256", "sha1", "md5")
+HASH_COLUMNS = ("sha256", "sha1", "md5")
 
 MAX_NAME_CHARS = 4096  # a file name (NIST's longest are a few hundred characters)
-_MAX_CHARS = {"sha256": 64, "sha1": 40, "md5": 32, "crc32": 64, "file_name": MAX_NAME_CHARS, "file_size": 20,
+MAX_CHARS = {"sha256": 64, "sha1": 40, "md5": 32, "crc32": 64, "file_name": MAX_NAME_CHARS, "file_size": 20,
               "package_id": 20}
 
 
-def _file_record(
+def file_record(
     sha256: str | None, sha1: str | None, md5: str | None, crc32: str | None, file_name: str | None,
     size: int | None, package_id: Any, line: int,
 ) -> EntryRecord:

@@ -25,7 +25,7 @@ _TOKEN = re.compile(
 )
 
 
-def _tokens(text: str, path: str, line: int) -> list[tuple[str, Any]]:
+def tokenize(text: str, path: str, line: int) -> list[tuple[str, Any]]:
     """`(kind, value)` tokens, kind "lit" (value decoded), "word" (upper-cased), "ident" or "punct"; no comments."""
     tokens: list[tuple[str, Any]] = []
     for match in _TOKEN.finditer(text):
@@ -50,8 +50,8 @@ def _tokens(text: str, path: str, line: int) -> list[tuple[str, Any]]:
     return tokens
 
 
-class _Statement:
-    """One statement's tokens and a cursor, for the recursive-descent parser below."""
+class Statement:
+    """One statement's tokens and a cursor, for the recursive-descent parser of `delta`."""
 
     def __init__(self, tokens: list[tuple[str, Any]], path: str, line: int) -> None:
         self.tokens, self.path, self.line, self.at = tokens, path, line, 0
@@ -80,7 +80,7 @@ class _Statement:
         if self.accept(value) is None:
             if self.at >= len(self.tokens):
                 self.fail(f"the statement ends where {value!r} was expected (truncated?)")
-            self.fail(f"expected {value!r}, found {self._shown()}")
+            self.fail(f"expected {value!r}, found {self.shown()}")
 
     def name(self, what: str) -> str:
         kind, value = self.take(what)
@@ -98,9 +98,9 @@ class _Statement:
 
     def end(self) -> None:
         if self.at < len(self.tokens):
-            self.fail(f"unexpected {self._shown()} (a delta is read, not run: only literal VALUES and AND-ed "
+            self.fail(f"unexpected {self.shown()} (a delta is read, not run: only literal VALUES and AND-ed "
                       "equalities are understood)")
 
-    def _shown(self) -> str:
+    def shown(self) -> str:
         kind, value = self.peek()
         return "the end of the statement" if kind is None else repr(value)

@@ -5,7 +5,7 @@ The connection is read-only with `trusted_schema` off and tight `SQLITE_LIMIT_*`
 attached databases, shallow expressions); its SQLite steps are budgeted in proportion to the file's size (a
 recursive view that never ends, or a cross join, is stopped with a FormatError saying so); no relation may yield
 more rows than the file could hold at `_MIN_ROW_BYTES` a row; and values are cut in SQL to just over their limit
-(`_guarded`: hashes their hex length, names `MAX_NAME_CHARS`) before Python holds them, so an over-long one is named
+(`guarded`: hashes their hex length, names `MAX_NAME_CHARS`) before Python holds them, so an over-long one is named
 by row and column.
 """
 
@@ -41,7 +41,7 @@ _SQLITE_LIMITS = {
 }
 
 
-class _Untrusted(sqlite3.Connection):
+class UntrustedConnection(sqlite3.Connection):
     """A connection to an RDS file with its step budget and row bound, both from the file's size."""
 
     path: str
@@ -65,7 +65,8 @@ class _Untrusted(sqlite3.Connection):
             )
 
 
-def _failure(con: _Untrusted, exc: sqlite3.Error, path: str, source: str | None, row: int | None = None) -> FormatError:
+def read_error(con: UntrustedConnection, exc: sqlite3.Error, path: str, source: str | None,
+               row: int | None = None) -> FormatError:
     """The FormatError for an SQLite error while reading: the budget, a value over the length limit, or SQLite's."""
     what = source or "the database"
     if con.steps > con.budget:
@@ -81,13 +82,13 @@ def _failure(con: _Untrusted, exc: sqlite3.Error, path: str, source: str | None,
     return FormatError(f"SQLite error{after}: {exc}", path, row)
 
 
-def _guarded(column: str, limit: int) -> str:
+def guarded(column: str, limit: int) -> str:
     """`column` as selected: a value longer than `limit` (as text) cut to `limit + 1`, so Python never holds a huge
     one and the checks still see it is too long. Integers and NULL pass as they are."""
     return f'CASE WHEN length({column}) > {limit} THEN substr({column}, 1, {limit + 1}) ELSE {column} END'
 
 
-def _open_readonly(path: str, head: bytes) -> _Untrusted:
+def open_readonly(path: str, head: bytes) -> UntrustedConnection:
     """Open read-only; `immutable` (no locks, no journal look-ups: fastest) only when it cannot hide data.
 
     `immutable=1` makes SQLite ignore a write-ahead log and a hot journal, so it is used only for a rollback-journal
@@ -99,7 +100,7 @@ def _open_readonly(path: str, head: bytes) -> _Untrusted:
     uri = Path(path).resolve().as_uri() + ("?mode=ro" if wal or sidecar else "?mode=ro&immutable=1")
     try:
         # check_same_thread off: the import may run in a worker thread
-        con = sqlite3.connect(uri, uri=True, check_same_thread=False, factory=_Untrusted)
+        con = sqlite3.connect(uri, uri=True, check_same_thread=False, factory=UntrustedConnection)
         con.path = path
         con.size = os.path.getsize(path) + sum(os.path.getsize(path + s) for s in ("-wal",) if os.path.exists(path + s))
         con.budget = _BASE_STEPS + _STEPS_PER_BYTE * con.size

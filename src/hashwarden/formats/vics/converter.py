@@ -9,24 +9,25 @@ from hashwarden.errors import FormatError
 from hashwarden.formats import ReadReport
 from hashwarden.formats.categories import Profile, Scheme
 from hashwarden.formats.vics.fields import (
-    _CODES, _Bad, _category_code, _count, _digest, _flag, _normal_date, _tags, _text, _type_name,
+    BadField, CODE_TEXT, normal_date, parse_category, parse_count, parse_digest, parse_flag, parse_tags, parse_text,
+    type_name,
 )
-from hashwarden.formats.vics.imagery import IMAGERY_FIELDS, _scrub
-from hashwarden.formats.vics.media_ids import _MediaIds
-from hashwarden.formats.vics.model import CASE_KEY, _LOWER, _MAPPED, _MEDIA_KINDS
+from hashwarden.formats.vics.imagery import IMAGERY_FIELDS, scrub
+from hashwarden.formats.vics.media_ids import MediaIds
+from hashwarden.formats.vics.model import CASE_KEY, MAPPED, MAPPED_BY_LOWER, MEDIA_KINDS
 from hashwarden.signals import MD5, PDQ, SHA1, SHA256
 from hashwarden.store.hashsets import EntryRecord
 
 # Keys needing no per-key check (mapped, or plain scalars seen in real files): the rest are checked for case
 # variants of mapped names and for nested imagery.
-_PLAIN = frozenset(_MAPPED) | {
+_PLAIN = frozenset(MAPPED) | {
     "MimeType", "IsPrecategorized", "IsSuspected", "PrecategorizationSource", "RelativeFilePath", "odata.id",
     "odata.editLink", "Name", "FileName", "MediaFiles@odata.navigationLinkUrl", "Exifs@odata.navigationLinkUrl",
     "AlternativeHashes@odata.navigationLinkUrl",
 }
 
 
-class _Converter:
+class Converter:
     """Maps Media objects onto EntryRecords and keeps the counts the warnings report at the end."""
 
     def __init__(self, path: str, report: ReadReport, scheme: Scheme | None, no_scheme_reason: str,
@@ -39,7 +40,7 @@ class _Converter:
         self.profile = profile
         self.known_codes: set[str] = set(scheme.labels) if scheme else set()
         self.unlabelled: set[str] = set()
-        self.ids = _MediaIds()
+        self.ids = MediaIds()
         self.duplicates = 0
         self.id_examples: list[str] = []
         self.bad_dates = 0
@@ -49,7 +50,7 @@ class _Converter:
     def new_case(self) -> None:
         """MediaIDs are unique per case in a #Cases file."""
         self._close_ids()
-        self.ids = _MediaIds()
+        self.ids = MediaIds()
 
     def _close_ids(self) -> None:
         self.ids.finish()
@@ -63,7 +64,7 @@ class _Converter:
             FormatError: an invalid field, naming it and the record.
         """
         if type(obj) is not dict:
-            raise FormatError(f"a Media record must be a JSON object, not {_type_name(obj)}", self.path, number)
+            raise FormatError(f"a Media record must be a JSON object, not {type_name(obj)}", self.path, number)
         media_id: Any = None
         try:
             if not _PLAIN.issuperset(obj):
@@ -75,7 +76,7 @@ class _Converter:
                 if kind is float and media_id.is_integer():
                     media_id = int(media_id)
                 elif kind is not int and kind is not str:
-                    raise _Bad("MediaID", f"must be an integer or a string, not {_type_name(media_id)}")
+                    raise BadField("MediaID", f"must be an integer or a string, not {type_name(media_id)}")
                 if media_id == "":
                     media_id = None
                 else:
@@ -90,22 +91,22 @@ class _Converter:
             distributed, series = pop("IsDistributed", None), pop("Series", None)
             tags, comments = pop("Tags", None), pop("Comments", None)
             if md5 is not None:
-                md5 = _digest(MD5, 32, md5, "MD5")
+                md5 = parse_digest(MD5, 32, md5, "MD5")
             if sha1 is not None:
-                sha1 = _digest(SHA1, 40, sha1, "SHA1")
+                sha1 = parse_digest(SHA1, 40, sha1, "SHA1")
             if sha256 is not None:
-                sha256 = _digest(SHA256, 64, sha256, "SHA256")
+                sha256 = parse_digest(SHA256, 64, sha256, "SHA256")
             if pdq is not None:
-                pdq = _digest(PDQ, 64, pdq, "PDQ")
+                pdq = parse_digest(PDQ, 64, pdq, "PDQ")
             if quality is not None:
-                quality = _count(quality, "PDQQuality", 100)
+                quality = parse_count(quality, "PDQQuality", 100)
             if photodna is not None:
-                photodna = _text(photodna, "PhotoDNA")
+                photodna = parse_text(photodna, "PhotoDNA")
             if (photodna is None or pdq is None) and "AlternativeHashes" in obj:
                 photodna, pdq = self._alternative_hashes(obj, photodna, pdq)
             if category is not None:
-                category = _CODES[category] if type(category) is int and 0 <= category < 256 else \
-                    _category_code(category)
+                category = CODE_TEXT[category] if type(category) is int and 0 <= category < 256 else \
+                    parse_category(category)
                 if category is not None and category not in self.known_codes:
                     self._check_code(category)
             if date is not None:
@@ -113,27 +114,27 @@ class _Converter:
                     date = None
                 else:
                     original = date
-                    date, exact = _normal_date(date) if type(date) is str else (None, False)
+                    date, exact = normal_date(date) if type(date) is str else (None, False)
                     if date is None:
                         self.bad_dates += 1
                     if not exact:
                         obj["DateUpdated"] = original
             if size is not None and type(size) is not int:
-                size = _count(size, "MediaSize")
+                size = parse_count(size, "MediaSize")
             elif size is not None and size < 0:
-                raise _Bad("MediaSize", f"out of range: {size}")
+                raise BadField("MediaSize", f"out of range: {size}")
             if victim is not None:
-                victim = _flag(victim, "VictimIdentified")
+                victim = parse_flag(victim, "VictimIdentified")
             if offender is not None:
-                offender = _flag(offender, "OffenderIdentified")
+                offender = parse_flag(offender, "OffenderIdentified")
             if distributed is not None:
-                distributed = _flag(distributed, "IsDistributed")
+                distributed = parse_flag(distributed, "IsDistributed")
             if series is not None:
-                series = _text(series, "Series")
-            tags = _tags(tags) if tags is not None else []
+                series = parse_text(series, "Series")
+            tags = parse_tags(tags) if tags is not None else []
             if comments is not None:
-                comments = _text(comments, "Comments")
-        except _Bad as exc:
+                comments = parse_text(comments, "Comments")
+        except BadField as exc:
             where = f" (MediaID {media_id})" if media_id is not None and exc.field != "MediaID" else ""
             raise FormatError(exc.message + where, self.path, number, field=exc.field) from None
         if md5 is None and sha1 is None and sha256 is None and pdq is None:
@@ -143,7 +144,7 @@ class _Converter:
         media = None
         if type(mime) is str and mime:
             major = mime.split("/", 1)[0].strip().lower()
-            media = major if major in _MEDIA_KINDS else "other"
+            media = major if major in MEDIA_KINDS else "other"
         if case is not None:
             obj[CASE_KEY] = case
         self.records += 1
@@ -164,15 +165,15 @@ class _Converter:
                 del obj[key]
                 self.dropped[key] += 1
                 continue
-            canonical = _LOWER.get(low)
+            canonical = MAPPED_BY_LOWER.get(low)
             if canonical is not None:
                 if canonical in obj:
-                    raise _Bad(key, f"field given twice, as {canonical!r} and {key!r}")
+                    raise BadField(key, f"field given twice, as {canonical!r} and {key!r}")
                 obj[canonical] = obj.pop(key)
                 continue
             value = obj[key]
             if type(value) is list or type(value) is dict:
-                _scrub(value, self.dropped)
+                scrub(value, self.dropped)
 
     @staticmethod
     def _alternative_hashes(
@@ -189,11 +190,11 @@ class _Converter:
                 name = entry["HashName"].strip().lower()
                 value = entry.get("HashValue")
                 if name == "photodna" and photodna is None and type(value) is str and value:
-                    photodna = _text(value, "AlternativeHashes[].HashValue")
+                    photodna = parse_text(value, "AlternativeHashes[].HashValue")
                     took = True
                     continue
                 if name == "pdq" and pdq is None and value:
-                    pdq = _digest(PDQ, 64, value, "AlternativeHashes[].HashValue")
+                    pdq = parse_digest(PDQ, 64, value, "AlternativeHashes[].HashValue")
                     took = True
                     continue
             rest.append(entry)
@@ -208,12 +209,12 @@ class _Converter:
         scheme = self.scheme
         if scheme is None:
             names = ", ".join(sorted(self.profile.schemes))
-            raise _Bad("Category", f"{self.no_scheme_reason}, so category code {code} cannot be stored with a meaning; "
-                                   f"import with an explicit category scheme (one of {names})")
+            raise BadField("Category", f"{self.no_scheme_reason}, so category code {code} cannot be stored with a "
+                                       f"meaning; import with an explicit category scheme (one of {names})")
         if scheme.closed:
             others = [name for name in self.profile.schemes_with(code) if name != scheme.name]
             hint = f"; schemes with code {code}: {', '.join(others)}" if others else ""
-            raise _Bad("Category", f"code {code} is not in scheme {scheme.name} "
+            raise BadField("Category", f"code {code} is not in scheme {scheme.name} "
                                    f"(category profile version {self.profile.version}){hint}")
         self.unlabelled.add(code)
         self.known_codes.add(code)  # checked once per code

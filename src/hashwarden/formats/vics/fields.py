@@ -1,5 +1,5 @@
 """Parsing one Media field (hashes, flags, counts, text, tags, category codes, dates): lenient where writers
-disagree, an error naming the field (`_Bad`) where a value would change meaning."""
+disagree, an error naming the field (`BadField`) where a value would change meaning."""
 
 from __future__ import annotations
 
@@ -13,7 +13,7 @@ from hashwarden.errors import InvalidSignal
 MAX_TEXT_CHARS = 1024 * 1024  # Comments, Series, Tags, PhotoDNA: an analyst's note is never a megabyte
 
 
-class _Bad(Exception):
+class BadField(Exception):
     """A field of one record is invalid (turned into a FormatError with file and record number)."""
 
     def __init__(self, field_name: str, message: str) -> None:
@@ -22,7 +22,7 @@ class _Bad(Exception):
         self.message = message
 
 
-def _type_name(value: Any) -> str:
+def type_name(value: Any) -> str:
     return "null" if value is None else {bool: "a boolean", int: "a number", float: "a number", str: "a string",
                                          list: "an array", dict: "an object"}.get(type(value), type(value).__name__)
 
@@ -32,22 +32,22 @@ _FLAG_TEXT = {"true": True, "false": False, "": None, "True": True, "False": Fal
 _MISSING = object()
 
 
-def _digest(signal: Any, length: int, value: Any, name: str) -> str | None:
+def parse_digest(signal: Any, length: int, value: Any, name: str) -> str | None:
     if value is None or value == "":
         return None
     if type(value) is str:
         if len(value) == length and _HEX_FULL[length](value):
             return value.lower()  # the common case, without the signal's general (slower) path
         if len(value) > 300:
-            raise _Bad(name, f"not a {signal.name} hash: {len(value)} characters")
+            raise BadField(name, f"not a {signal.name} hash: {len(value)} characters")
         try:
             return signal.validate(value)
         except InvalidSignal as exc:
-            raise _Bad(name, str(exc)) from None
-    raise _Bad(name, f"must be a hex string, not {_type_name(value)}")
+            raise BadField(name, str(exc)) from None
+    raise BadField(name, f"must be a hex string, not {type_name(value)}")
 
 
-def _flag(value: Any, name: str) -> bool | None:
+def parse_flag(value: Any, name: str) -> bool | None:
     if value is None or value is True or value is False:
         return value
     if type(value) is str:
@@ -57,11 +57,11 @@ def _flag(value: Any, name: str) -> bool | None:
         text = value.strip().lower()
         if text in _FLAG_TEXT:
             return _FLAG_TEXT[text]
-    shown = repr(value) if len(repr(value)) < 40 else _type_name(value)
-    raise _Bad(name, f"a flag must be true, false or null, not {shown}")
+    shown = repr(value) if len(repr(value)) < 40 else type_name(value)
+    raise BadField(name, f"a flag must be true, false or null, not {shown}")
 
 
-def _count(value: Any, name: str, upper: int | None = None) -> int | None:
+def parse_count(value: Any, name: str, upper: int | None = None) -> int | None:
     """A non-negative integer given as a JSON number or a digit string ('' and null: unknown)."""
     kind = type(value)
     if value is None:
@@ -75,37 +75,38 @@ def _count(value: Any, name: str, upper: int | None = None) -> int | None:
     elif kind is float and value.is_integer():
         number = int(value)
     else:
-        raise _Bad(name, f"must be a non-negative integer, not {_type_name(value)} {str(value)[:40]!r}")
+        raise BadField(name, f"must be a non-negative integer, not {type_name(value)} {str(value)[:40]!r}")
     if number < 0 or (upper is not None and number > upper):
-        raise _Bad(name, f"out of range: {number}")
+        raise BadField(name, f"out of range: {number}")
     return number
 
 
-def _text(value: Any, name: str) -> str | None:
+def parse_text(value: Any, name: str) -> str | None:
     if value is None or value == "":
         return None
     if type(value) is str:
         if len(value) > MAX_TEXT_CHARS:
-            raise _Bad(name, f"{len(value)} characters, over the {MAX_TEXT_CHARS}-character limit for a text field")
+            raise BadField(name, f"{len(value)} characters, over the {MAX_TEXT_CHARS}-character limit for a text field")
         return value
     if type(value) in (int, float):
         return str(value)
-    raise _Bad(name, f"must be a string, not {_type_name(value)}")
+    raise BadField(name, f"must be a string, not {type_name(value)}")
 
 
-def _tags(value: Any) -> list[str]:
+def parse_tags(value: Any) -> list[str]:
     if value is None or value == "":
         return []
     if type(value) is str:
         if len(value) > MAX_TEXT_CHARS:
-            raise _Bad("Tags", f"{len(value)} characters, over the {MAX_TEXT_CHARS}-character limit for a text field")
+            raise BadField("Tags", f"{len(value)} characters, over the {MAX_TEXT_CHARS}-character limit for a text "
+                                   "field")
         return [tag for tag in (part.strip() for part in value.split(",")) if tag]
     if type(value) is list and all(type(tag) is str for tag in value):  # not VICS, but seen; split like the string
         return [tag for tag in (part.strip() for item in value for part in item.split(",")) if tag]
-    raise _Bad("Tags", f"must be a comma-delimited string, not {_type_name(value)}")
+    raise BadField("Tags", f"must be a comma-delimited string, not {type_name(value)}")
 
 
-def _category_code(value: Any) -> str | None:
+def parse_category(value: Any) -> str | None:
     kind = type(value)
     if kind is int and value >= 0:
         return str(value)
@@ -117,15 +118,16 @@ def _category_code(value: Any) -> str | None:
             return str(int(text))
     if kind is float and value.is_integer() and value >= 0:
         return str(int(value))
-    raise _Bad("Category", f"must be a non-negative integer code or null, not {_type_name(value)} {str(value)[:40]!r}")
+    raise BadField("Category",
+                   f"must be a non-negative integer code or null, not {type_name(value)} {str(value)[:40]!r}")
 
 
 _UTC = timezone.utc
-_CODES = [str(code) for code in range(256)]
+CODE_TEXT = [str(code) for code in range(256)]
 
 
 @lru_cache(maxsize=4096)
-def _normal_date(text: str) -> tuple[str | None, bool]:
+def normal_date(text: str) -> tuple[str | None, bool]:
     """(UTC ISO 8601 with Z, whether that equals `text`), or (None, False) when `text` is not a date.
 
     A time without a zone is taken as UTC; `+01:00Z` (an invalid form one X-Ways X-Tension wrote) as `+01:00`.

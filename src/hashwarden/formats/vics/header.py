@@ -25,7 +25,7 @@ _BOM = b"\xef\xbb\xbf"
 
 
 @dataclass
-class _Head:
+class Head:
     start: int  # offset of the JSON text (after a BOM)
     model_key: str | None = None
     model: str | None = None
@@ -33,10 +33,10 @@ class _Head:
     item_keys: set[str] = field(default_factory=set)
 
 
-def _sniff(fp: BinaryIO, path: str) -> _Head:
+def sniff(fp: BinaryIO, path: str) -> Head:
     origin = fp.tell()
     data = fp.read(_HEAD_BYTES)
-    head = _Head(origin)
+    head = Head(origin)
     if data.startswith(_BOM):
         data = data[3:]
         head.start += 3

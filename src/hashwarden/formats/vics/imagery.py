@@ -9,7 +9,7 @@ from typing import Any
 IMAGERY_FIELDS = frozenset({"miniature", "thumbnail"})  # lower-case: never stored, never exported
 
 
-def _scrub(value: Any, dropped: Counter[str]) -> None:
+def scrub(value: Any, dropped: Counter[str]) -> None:
     """Remove imagery keys from nested objects, in place (iterative: JSON nesting can be deep)."""
     stack = [value]
     while stack:
@@ -23,7 +23,7 @@ def _scrub(value: Any, dropped: Counter[str]) -> None:
             stack.extend(v for v in item if type(v) in (dict, list))
 
 
-def _has_imagery(value: Any) -> bool:
+def has_imagery(value: Any) -> bool:
     stack = [value]
     while stack:
         item = stack.pop()
@@ -36,9 +36,9 @@ def _has_imagery(value: Any) -> bool:
     return False
 
 
-def _without_imagery(value: Any) -> Any:
+def without_imagery(value: Any) -> Any:
     """`value`, or a scrubbed copy when imagery fields hide inside it (the export never carries them)."""
-    if type(value) in (dict, list) and _has_imagery(value):
+    if type(value) in (dict, list) and has_imagery(value):
         value = json.loads(json.dumps(value))
-        _scrub(value, Counter())
+        scrub(value, Counter())
     return value

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from array import array
 
-class _MediaIds:
+class MediaIds:
     """Seen MediaIDs in little memory: a bitmap for small non-negative integers (the usual 1..N, one bit each), an
     int64 array sorted at the end for other integers (8 bytes each), a set for the first string IDs (rare in
     practice) and, past that, their 64-bit hashes in the array of hashes."""

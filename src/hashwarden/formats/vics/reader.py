@@ -60,10 +60,10 @@ from hashwarden.errors import FormatError
 from hashwarden.formats import ReadReport
 from hashwarden.formats import _jsonstream as js
 from hashwarden.formats.categories import Profile, Scheme, load_profile
-from hashwarden.formats.vics.converter import _Converter
-from hashwarden.formats.vics.header import _Head, _sniff
-from hashwarden.formats.vics.imagery import _scrub
-from hashwarden.formats.vics.model import MODEL_KEYS, _MODEL_RE
+from hashwarden.formats.vics.converter import Converter
+from hashwarden.formats.vics.header import Head, sniff
+from hashwarden.formats.vics.imagery import scrub
+from hashwarden.formats.vics.model import MODEL_KEYS, MODEL_RE
 from hashwarden.store.hashsets import EntryRecord
 
 MAX_RECORD_BYTES = js.MAX_RECORD_BYTES
@@ -101,12 +101,12 @@ def read(
     profile = profile or load_profile()
     fp, spooled = _seekable(fp)
     try:
-        head = _sniff(fp, path)
+        head = sniff(fp, path)
         version = region = fragment = None
         if head.model is None:
             report.warnings.append("no odata.metadata or @odata.context key: VICS version unknown, read leniently")
         else:
-            found = _MODEL_RE.search(head.model)
+            found = MODEL_RE.search(head.model)
             if found is None:
                 report.warnings.append(f"{head.model_key} {head.model!r} names no VICS data model; read leniently")
             else:
@@ -121,7 +121,7 @@ def read(
             "format": "vics", "data_model": head.model, "vics_version": version, "region": region, "shape": shape,
             "category_scheme": chosen.name if chosen else None, "category_profile": profile.version,
         })
-        converter = _Converter(path, report, chosen, reason, profile)
+        converter = Converter(path, report, chosen, reason, profile)
         if shape == "cases":
             yield from _read_cases(fp, path, head, converter, report)
         else:
@@ -132,7 +132,7 @@ def read(
             fp.close()
 
 
-def _shape(fragment: str | None, head: _Head, report: ReadReport) -> str:
+def _shape(fragment: str | None, head: Head, report: ReadReport) -> str:
     declared = {"media": "media", "cases": "cases"}.get((fragment or "").lower())
     keys = head.item_keys
     seen = "cases" if ("Media" in keys or "CaseID" in keys) else "media" if keys & {"MD5", "SHA1", "MediaID"} else None
@@ -159,7 +159,7 @@ def _choose_scheme(profile: Profile, scheme: str | None, version: str | None,
     return None, f"VICS {version} without a region has no category scheme in profile version {profile.version}"
 
 
-def _located(fp: BinaryIO, path: str, progress: js.Progress, prefix: str,
+def located_error(fp: BinaryIO, path: str, progress: js.Progress, prefix: str,
              exc: js.Broken | js.TooLarge | js.TooDeep) -> FormatError:
     if isinstance(exc, js.TooDeep):  # exact already; a replay would feed the parser the depth it must not see
         return FormatError(exc.message(), path, offset=exc.offset)
@@ -184,7 +184,7 @@ def _located(fp: BinaryIO, path: str, progress: js.Progress, prefix: str,
     return FormatError(message, path, loc.records + 1, offset=offset, field=loc.field)
 
 
-def _read_media(fp: BinaryIO, path: str, head: _Head, converter: _Converter) -> Iterator[EntryRecord]:
+def _read_media(fp: BinaryIO, path: str, head: Head, converter: Converter) -> Iterator[EntryRecord]:
     progress = js.Progress(head.start)
     number = 0
     try:
@@ -194,7 +194,7 @@ def _read_media(fp: BinaryIO, path: str, head: _Head, converter: _Converter) -> 
             if record is not None:
                 yield record
     except (js.Broken, js.TooLarge, js.TooDeep) as exc:
-        raise _located(fp, path, progress, "value.item", exc) from None
+        raise located_error(fp, path, progress, "value.item", exc) from None
     if number == 0 and not head.value_seen:
         raise FormatError("no 'value' array of Media: not a VICS document", path, field="value")
 
@@ -204,7 +204,7 @@ _END_MEDIA_ITEM = (_MEDIA_ITEM, "end_map", None)
 _END_MEDIA_ARRAY = ("value.item.Media", "end_array", None)
 
 
-def _read_cases(fp: BinaryIO, path: str, head: _Head, converter: _Converter,
+def _read_cases(fp: BinaryIO, path: str, head: Head, converter: Converter,
                 report: ReadReport) -> Iterator[EntryRecord]:
     ahead = js.Progress(head.start)  # the structure pass (counts Media as it goes)
     behind = js.Progress(head.start)  # the record pass
@@ -215,7 +215,7 @@ def _read_cases(fp: BinaryIO, path: str, head: _Head, converter: _Converter,
         try:
             case = next(structure, None)
         except (js.Broken, js.TooLarge, js.TooDeep) as exc:
-            raise _located(fp, path, ahead, _MEDIA_ITEM, exc) from None
+            raise located_error(fp, path, ahead, _MEDIA_ITEM, exc) from None
         if case is None:
             break
         header, count = case
@@ -228,7 +228,7 @@ def _read_cases(fp: BinaryIO, path: str, head: _Head, converter: _Converter,
                 raise FormatError("the Media of a case could not be read back (did the file change while it was "
                                   "read?)", path, number + 1) from None
             except (js.Broken, js.TooLarge, js.TooDeep) as exc:
-                raise _located(fp, path, behind, _MEDIA_ITEM, exc) from None
+                raise located_error(fp, path, behind, _MEDIA_ITEM, exc) from None
             number += 1
             record = converter.record(obj, number, header)
             if record is not None:
@@ -287,7 +287,7 @@ def _case_structure(fp: BinaryIO, start: int, progress: js.Progress, path: str,
                         in_media = True
                         continue
                 if prefix != "value.item":
-                    continue  # top level: the data model key was read by _sniff
+                    continue  # top level: the data model key was read by sniff
                 if kind == "map_key":
                     if value == "Media":
                         expect_media = True
@@ -296,7 +296,7 @@ def _case_structure(fp: BinaryIO, start: int, progress: js.Progress, path: str,
                 elif kind == "start_map":
                     header, count = {}, 0
                 elif kind == "end_map":
-                    _scrub(header, report.dropped)
+                    scrub(header, report.dropped)
                     done.append((header, count))
                     header = None
                 else:

@@ -9,10 +9,10 @@ from typing import Any, BinaryIO
 
 from hashwarden.errors import FormatError
 from hashwarden.formats.categories import Profile, Scheme, load_profile
-from hashwarden.formats.vics.fields import _normal_date
-from hashwarden.formats.vics.imagery import IMAGERY_FIELDS, _without_imagery
+from hashwarden.formats.vics.fields import normal_date
+from hashwarden.formats.vics.imagery import IMAGERY_FIELDS, without_imagery
 from hashwarden.formats.vics.model import (
-    CASE_KEY, MODEL_KEYS, SHAPES, WRITE_REGIONS, WRITE_VERSIONS, _LOWER, _MEDIA_KINDS, _MODEL_URI,
+    CASE_KEY, MAPPED_BY_LOWER, MEDIA_KINDS, MODEL_KEYS, MODEL_URI, SHAPES, WRITE_REGIONS, WRITE_VERSIONS,
 )
 from hashwarden.store.hashsets import EntryRecord
 
@@ -47,7 +47,7 @@ def _media_id_out(media_id: str | None, number: int) -> int | str:
     return as_int if str(as_int) == media_id and -(1 << 63) <= as_int < (1 << 63) else media_id
 
 
-def _flag_out(value: bool | None) -> str | None:
+def flag_out(value: bool | None) -> str | None:
     return None if value is None else "true" if value else "false"
 
 
@@ -82,7 +82,7 @@ def write(
         raise ValueError(f"VICS {version} region {region} has no category scheme of its own: pass scheme=")
     target = profile.scheme(name)
     fragment = "Media" if shape == "media" else "Cases"
-    uri = _MODEL_URI[version].format(region=region, fragment=fragment)
+    uri = MODEL_URI[version].format(region=region, fragment=fragment)
     key = MODEL_KEYS[0] if version.startswith("2") else MODEL_KEYS[1]
     where = getattr(fp, "name", None)
     mapper = _MediaWriter(version.startswith("2"), target, version, region, where if isinstance(where, str) else None)
@@ -95,7 +95,7 @@ def write(
             out.put(("," if number > 1 else "") + _dumps(mapper.media(record, number)))
     else:
         default_case = dict(case) if case is not None else {"SourceApplicationName": "hashwarden",
-                                                             "SourceApplicationVersion": _version()}
+                                                             "SourceApplicationVersion": hashwarden_version()}
         current: Any = None
         first_in_case = True
         for record in records:
@@ -104,7 +104,7 @@ def write(
             if number == 1 or (header is not current and header != current):
                 if number > 1:
                     out.put("]},")
-                fields = _without_imagery({k: v for k, v in header.items() if k != "Media"})
+                fields = without_imagery({k: v for k, v in header.items() if k != "Media"})
                 opened = _dumps(fields)[:-1]
                 out.put(opened + ("," if fields else "") + '"Media":[')
                 current, first_in_case = header, True
@@ -117,7 +117,7 @@ def write(
     return number
 
 
-def _version() -> str:
+def hashwarden_version() -> str:
     from hashwarden import __version__
 
     return __version__
@@ -168,7 +168,7 @@ class _MediaWriter:
             out["MediaSize"] = record.size
         original = attributes.get("DateUpdated")
         if original is not None and (record.date_updated is None
-                                     or (type(original) is str and _normal_date(original)[0] == record.date_updated)):
+                                     or (type(original) is str and normal_date(original)[0] == record.date_updated)):
             out["DateUpdated"] = original
         elif record.date_updated is not None:
             out["DateUpdated"] = record.date_updated
@@ -176,7 +176,7 @@ class _MediaWriter:
                             ("OffenderIdentified", record.offender_identified),
                             ("IsDistributed", record.is_distributed)):
             if value is not None:
-                out[name] = _flag_out(value)
+                out[name] = flag_out(value)
         if record.series is not None:
             out["Series"] = record.series
         if record.tags:
@@ -187,15 +187,15 @@ class _MediaWriter:
             out["Tags"] = ",".join(record.tags)
         if record.comments is not None:
             out["Comments"] = record.comments
-        if "MimeType" not in attributes and record.media in _MEDIA_KINDS:
+        if "MimeType" not in attributes and record.media in MEDIA_KINDS:
             out["MimeType"] = record.media
         for name, value in attributes.items():
-            if name in out or name == CASE_KEY or name.lower() in _LOWER or name.lower() in IMAGERY_FIELDS:
+            if name in out or name == CASE_KEY or name.lower() in MAPPED_BY_LOWER or name.lower() in IMAGERY_FIELDS:
                 continue
             if name == "AlternativeHashes":
                 value = alternative
             elif type(value) in (dict, list):
-                value = _without_imagery(value)
+                value = without_imagery(value)
             out[name] = value
         if alternative is not None and "AlternativeHashes" not in out:
             out["AlternativeHashes"] = alternative
