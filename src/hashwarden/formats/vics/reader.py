@@ -35,9 +35,9 @@ Decisions on ambiguous input (each is tested):
   hashwarden reads `PDQ` (and `PDQQuality`) as direct fields or an `AlternativeHashes` entry named PDQ, and writes
   the direct fields, as it does `SHA256`.
 * Limits: a record over 32 MiB (`MAX_RECORD_BYTES`) is refused before it is held in memory, and a text field
-  (Comments, Series, Tags, PhotoDNA) over 1 MiB is refused, each naming the record and the field. JSON nested
-  more than 64 levels (`MAX_DEPTH`), at any place in the file, is refused with its byte offset before the parser
-  sees it: ijson's memory grows with the square of the depth.
+  (Comments, Series, Tags, PhotoDNA) over 1 MiB (`fields.MAX_TEXT_CHARS`) is refused, each naming the record and
+  the field. JSON nested more than 64 levels (`_jsonstream.MAX_DEPTH`), at any place in the file, is refused with
+  its byte offset before the parser sees it: ijson's memory grows with the square of the depth.
 * A broken file (truncated, or not JSON) is a FormatError with the exact byte where it broke, the field being read,
   and how many records before it were complete (with the byte where the last one ended).
 
