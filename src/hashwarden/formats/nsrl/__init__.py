@@ -39,7 +39,7 @@ def read(
 
     `distinct=True` reads RDSv3 `DISTINCT_HASH` instead of `FILE`: hashes only, about 6x fewer rows on the modern
     set (73.8 M distinct against 441.6 M rows), no names. A delta script read here yields its `FILE` inserts only
-    and refuses one that deletes or updates `FILE` rows (use `read_delta`). `encoding` forces a text encoding;
+    and refuses one that deletes or updates `FILE` rows (use `delta.read_delta`). `encoding` forces a text encoding;
     by default non-UTF-8 lines are read as Windows-1252 with a warning in `report` (see `decoded_lines`).
 
     Raises:
@@ -71,7 +71,7 @@ def read(
 
 
 def is_delta_script(head: bytes) -> bool:
-    """True when a file starting with `head` is an RDSv3 delta `.sql` script (apply it with `read_delta`)."""
+    """True when a file starting with `head` is an RDSv3 delta `.sql` script (apply it with `delta.read_delta`)."""
     return not head.startswith(SQLITE_MAGIC) and _text_kind(head) == "sql"
 
 

@@ -33,7 +33,7 @@ _MAX_KEYS = 100_000  # keys one DELETE/UPDATE may expand to: IN lists multiply u
 class DeltaOp(NamedTuple):
     """One change an RDSv3 delta makes, for the store to apply in file order.
 
-    * `("insert", FILE)`: `record` is the new entry, exactly as `read` would build it from that row.
+    * `("insert", FILE)`: `record` is the new entry, exactly as `nsrl.read` would build it from that row.
     * `("insert", other table)`: `values` holds the new PKG/OS/MFG/VERSION row by column name.
     * `("delete", table)`: remove the rows matching every `key` item (column -> value).
     * `("update", table)`: set `values` on the rows matching `key`.
@@ -72,7 +72,7 @@ def read_delta(
 def read_delta_lines(
     lines: Iterable[bytes], path: str, report: ReadReport | None = None, encoding: str | None = None
 ) -> Iterator[DeltaOp]:
-    """`read_delta` over an iterable of byte lines (what `read` uses after sniffing the first line)."""
+    """`read_delta` over an iterable of byte lines (what `nsrl.read` uses after sniffing the first line)."""
     counts: Counter[str] = Counter()
     for number, statement in _statements(decoded_lines(lines, path, report, encoding), path):
         record = _fast_file_insert(statement, number) if statement.startswith(_FAST_PREFIX) else None

@@ -28,8 +28,8 @@ def _file_columns(crc: str) -> str:
 def read_rows(fp: BinaryIO, path: str, report: ReadReport | None = None) -> Iterator[RowBatch | ColumnBatch]:
     """An RDSv3 SQLite's FILE rows as ready `entry` rows: the path a full NSRL release takes (tens of millions).
 
-    Same checks and the same stored values as `read` (the attributes JSON is written as `store.bulk` writes a
-    record's), without building a record per row. Only for RDSv3 SQLite; other NSRL shapes go through `read`.
+    Same checks and the same stored values as `nsrl.read` (the attributes JSON is written as `store.bulk` writes a
+    record's), without building a record per row. Only for RDSv3 SQLite; other NSRL shapes go through `nsrl.read`.
     """
     head = fp.read(100)
     if not head.startswith(SQLITE_MAGIC):
