@@ -20,7 +20,9 @@ from hypothesis import strategies as st
 
 from hashwarden.errors import FormatError
 from hashwarden.formats import _jsonstream as js
-from hashwarden.formats import jsonl, vics
+from hashwarden.formats import jsonl
+from hashwarden.formats.vics import reader
+from hashwarden.report.vics_cases import case_records
 from hashwarden.scan.match_hashes import match_lines
 
 MD5 = "0123456789abcdef0123456789abcdef"
@@ -74,9 +76,9 @@ PROBE = """
 import json, resource, sys
 resource.setrlimit(resource.RLIMIT_AS, (4 << 30, 4 << 30))
 from hashwarden.errors import FormatError
-from hashwarden.formats import vics
+from hashwarden.formats.vics import reader
 try:
-    list(vics.read(open(sys.argv[1], "rb"), sys.argv[1]))
+    list(reader.read(open(sys.argv[1], "rb"), sys.argv[1]))
     error = None
 except FormatError as exc:
     error = {"text": str(exc), "offset": exc.offset}
@@ -112,17 +114,17 @@ def test_depth_64_is_read_and_65_refused() -> None:
         return ('{"@odata.context":"%s","value":[{"MD5":"%s","X":%s}]}' % (MEDIA, MD5, inner)).encode()
 
     assert _max_depth(doc(64)) == 64
-    (record,) = vics.read(io.BytesIO(doc(64)), "ok.json")
+    (record,) = reader.read(io.BytesIO(doc(64)), "ok.json")
     assert record.md5 == MD5
     with pytest.raises(FormatError, match="more than 64 levels") as info:
-        list(vics.read(io.BytesIO(doc(65)), "deep.json"))
+        list(reader.read(io.BytesIO(doc(65)), "deep.json"))
     assert info.value.path == "deep.json" and _depth_at(doc(65), info.value.offset + 1) == 65
 
 
 def test_deep_scan_report_is_refused_by_the_case_export(tmp_path: Path) -> None:
     (tmp_path / "report.json").write_text('{"case": %s1%s, "items": []}' % ('{"a":' * LEVELS, "}" * LEVELS))
     with pytest.raises(FormatError, match="more than 64 levels") as info:
-        list(vics.case_records(tmp_path))
+        list(case_records(tmp_path))
     assert info.value.offset == 9 + 5 * 63  # the 64th '{"a":' inside "case" opens level 65
 
 

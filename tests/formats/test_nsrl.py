@@ -15,6 +15,8 @@ import pytest
 
 from hashwarden.errors import FormatError
 from hashwarden.formats import ReadReport, nsrl
+from hashwarden.formats.nsrl import delta, rds3_rows
+from hashwarden.formats.nsrl.rds3_schema import TABLE_COLUMNS
 
 # NIST's `RDS_<ver>_modern_minimal.schema.sql`, byte for byte (1,519 bytes; its SHA-256 is the one NIST's
 # `signatures.txt` lists for release 2026.09.1): FILE table, DISTINCT_HASH view.
@@ -269,7 +271,7 @@ def test_sqlite_that_is_not_nsrl_names_what_is_missing(tmp_path: Path) -> None:
     ],
 )
 def test_bad_row_in_sqlite_names_row_and_column(tmp_path: Path, column, value, message) -> None:
-    bad = dict(zip(nsrl.TABLE_COLUMNS["FILE"], (*fake(9), "x.dll", 1, 1)), **{column: value})
+    bad = dict(zip(TABLE_COLUMNS["FILE"], (*fake(9), "x.dll", 1, 1)), **{column: value})
     db = minimal_db(tmp_path / "bad.db", rows=[ROWS[0], tuple(bad.values())])
     with pytest.raises(FormatError, match=message) as info:
         read_path(db)
@@ -278,7 +280,7 @@ def test_bad_row_in_sqlite_names_row_and_column(tmp_path: Path, column, value, m
 
 def _fast_rows(db: Path) -> tuple[list, list[dict]]:
     with open(db, "rb") as fp:
-        batches = list(nsrl.read_rows(fp, str(db)))
+        batches = list(rds3_rows.read_rows(fp, str(db)))
     return batches, [dict(zip(batch.columns, row)) for batch in batches for row in batch.rows]
 
 
@@ -306,7 +308,7 @@ def test_rdsv3_table_read_in_file_order_when_the_key_cannot_be_trusted(tmp_path:
             con.execute("DELETE FROM FILE WHERE rowid = 7")
         else:
             con.execute("ALTER TABLE FILE RENAME TO OLD")
-            columns = ", ".join(nsrl.TABLE_COLUMNS["FILE"])
+            columns = ", ".join(TABLE_COLUMNS["FILE"])
             key = "" if change == "no key" else f", PRIMARY KEY ({columns})"
             con.execute(f"CREATE TABLE FILE ({columns}{key})")  # no NOT NULL: SQLite lets a PK column hold NULL
             con.execute("INSERT INTO FILE SELECT * FROM OLD ORDER BY rowid")
@@ -322,15 +324,15 @@ def test_rdsv3_table_read_in_file_order_when_the_key_cannot_be_trusted(tmp_path:
 def test_rdsv3_null_in_a_declared_not_null_key_is_an_error_not_a_lost_row(tmp_path: Path, monkeypatch) -> None:
     """A file whose schema says NOT NULL but holds a NULL (edited behind SQLite's back) at a batch boundary: the
     key ranges skip that row, and the count check turns the loss into an error naming the table."""
-    monkeypatch.setattr(nsrl, "_BATCH", 10)
+    monkeypatch.setattr(rds3_rows, "_BATCH", 10)
     rows = sorted([(*fake(i), f"f{i}.dll", i, 228) for i in range(1, 31)])
     rows[9] = (*rows[9][:3], None, *rows[9][4:])  # the 10th in key order: the first batch's upper bound
     path = tmp_path / "RDS.db"
     con = sqlite3.connect(path)
-    columns = ", ".join(nsrl.TABLE_COLUMNS["FILE"])
+    columns = ", ".join(TABLE_COLUMNS["FILE"])
     con.execute(f"CREATE TABLE FILE ({columns}, PRIMARY KEY ({columns}))")
     con.executemany("INSERT INTO FILE VALUES (?, ?, ?, ?, ?, ?, ?)", rows)
-    declared = ", ".join(f"{c} NOT NULL" for c in nsrl.TABLE_COLUMNS["FILE"])
+    declared = ", ".join(f"{c} NOT NULL" for c in TABLE_COLUMNS["FILE"])
     con.execute("PRAGMA writable_schema = ON")
     con.execute("UPDATE sqlite_master SET sql = ? WHERE name = 'FILE'",
                 (f"CREATE TABLE FILE ({declared}, PRIMARY KEY ({columns}))",))
@@ -422,8 +424,8 @@ def insert(i: int, name: str = "new.dll", package: int = 228) -> str:
     return f"{FILE_INSERT}('{sha256}','{sha1}','{md5}','{crc32}','{name}',{i},{package});\n"
 
 
-def delta_ops(text: str, report: ReadReport | None = None) -> list[nsrl.DeltaOp]:
-    return list(nsrl.read_delta(io.BytesIO(text.encode()), "delta.sql", report))
+def delta_ops(text: str, report: ReadReport | None = None) -> list[delta.DeltaOp]:
+    return list(delta.read_delta(io.BytesIO(text.encode()), "delta.sql", report))
 
 
 def test_delta_statements_become_ops_in_order() -> None:

@@ -19,6 +19,8 @@ from test_nsrl import FILE_INSERT, MINIMAL_SCHEMA, delta_ops, fake, minimal_db
 
 from hashwarden.errors import FormatError
 from hashwarden.formats import ReadReport, nsrl
+from hashwarden.formats.nsrl import rds3_rows, untrusted_sqlite
+from hashwarden.formats.nsrl.rds3_schema import TABLE_COLUMNS
 
 # FILE as a view over `body` (SQL yielding sha256, sha1, md5, file_name, file_size, package_id).
 ENDLESS = "WITH RECURSIVE r(n) AS (SELECT 1 UNION ALL SELECT n + 1 FROM r) "
@@ -59,7 +61,8 @@ import json, resource, sys
 resource.setrlimit(resource.RLIMIT_AS, (4 << 30, 4 << 30))
 from hashwarden.errors import FormatError
 from hashwarden.formats import nsrl
-reader = getattr(nsrl, sys.argv[2])
+from hashwarden.formats.nsrl import rds3_rows
+reader = {"read_rows": rds3_rows.read_rows, "read": nsrl.read}[sys.argv[2]]
 try:
     with open(sys.argv[1], "rb") as fp:
         for _ in reader(fp, sys.argv[1]):
@@ -94,10 +97,10 @@ def test_hostile_view_is_a_clear_format_error_in_bounded_memory(tmp_path: Path, 
 def test_connection_refuses_attaching_and_keeps_the_schema_untrusted(tmp_path: Path) -> None:
     db = minimal_db(tmp_path / "RDS.db")
     with open(db, "rb") as fp:
-        con = nsrl._open_readonly(str(db), fp.read(100))
+        con = untrusted_sqlite.open_readonly(str(db), fp.read(100))
     try:
         assert con.execute("PRAGMA trusted_schema").fetchone() == (0,)
-        assert con.getlimit(sqlite3.SQLITE_LIMIT_LENGTH) == nsrl.MAX_VALUE_BYTES
+        assert con.getlimit(sqlite3.SQLITE_LIMIT_LENGTH) == untrusted_sqlite.MAX_VALUE_BYTES
         with pytest.raises(sqlite3.OperationalError, match="too many attached databases"):
             con.execute(f"ATTACH DATABASE '{tmp_path / 'other.db'}' AS other")
     finally:
@@ -112,10 +115,10 @@ def test_connection_refuses_attaching_and_keeps_the_schema_untrusted(tmp_path: P
 ])
 def test_overlong_or_blob_value_in_a_table_names_row_and_column(tmp_path: Path, reader: str, column: str,
                                                                  value, message: str) -> None:
-    row = dict(zip(nsrl.TABLE_COLUMNS["FILE"], (*fake(9), "x.dll", 1, 1)), **{column: value})
+    row = dict(zip(TABLE_COLUMNS["FILE"], (*fake(9), "x.dll", 1, 1)), **{column: value})
     db = minimal_db(tmp_path / "bad.db", rows=[(*fake(1), "a.dll", 1, 1), tuple(row.values())])
     with open(db, "rb") as fp, pytest.raises(FormatError, match=message) as info:
-        list(getattr(nsrl, reader)(fp, str(db)))
+        list({"read_rows": rds3_rows.read_rows, "read": nsrl.read}[reader](fp, str(db)))
     assert info.value.field == column and info.value.line == 2
 
 

@@ -18,7 +18,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from hashwarden.errors import FormatError
-from hashwarden.formats import ReadReport, vics
+from hashwarden.formats import ReadReport
+from hashwarden.formats.vics import media_ids, model, reader, writer
 from hashwarden.formats import _jsonstream as js
 from hashwarden.formats.categories import label, load_profile, parse_profile
 from hashwarden.store.hashsets import EntryRecord
@@ -52,12 +53,12 @@ def _media(n: int = 1, **fields: Any) -> dict[str, Any]:
 
 
 def _read(data: bytes, report: ReadReport | None = None, **kwargs: Any) -> list[EntryRecord]:
-    return list(vics.read(io.BytesIO(data), "set.json", report, **kwargs))
+    return list(reader.read(io.BytesIO(data), "set.json", report, **kwargs))
 
 
 def _write(records: list[EntryRecord], **kwargs: Any) -> bytes:
     out = io.BytesIO()
-    assert vics.write(records, out, **kwargs) == len(records)
+    assert writer.write(records, out, **kwargs) == len(records)
     return out.getvalue()
 
 
@@ -226,7 +227,7 @@ def test_a_large_case_streams_across_chunks() -> None:
             buffer[: len(chunk)] = chunk
             return len(chunk)
 
-    records = list(vics.read(Pipe(), "pipe"))
+    records = list(reader.read(Pipe(), "pipe"))
     assert len(records) == 3000 and records[-1].md5 == f"{3000:032x}"
     assert records[0].attributes["_case"] == {"CaseNumber": "BIG", "After": "fields after 300 KB of Media"}
 
@@ -250,7 +251,7 @@ def test_duplicate_media_ids_warn_and_hashless_records_are_skipped() -> None:
 
 
 def test_media_id_tracker_is_compact() -> None:
-    ids = vics._MediaIds()
+    ids = media_ids.MediaIds()
     for number in range(1, 1_000_001):
         ids.add(number, number)
     assert len(ids.bits) < 300_000 and ids.duplicates == 0
@@ -343,7 +344,7 @@ def test_a_100_mb_value_is_refused_without_holding_it(tmp_path: Path) -> None:
             fp.write(block)
         fp.write(b'"}]}')
     with open(path, "rb") as fp, pytest.raises(FormatError, match="over the 32 MiB limit") as info:
-        list(vics.read(fp, str(path)))
+        list(reader.read(fp, str(path)))
     previous_end = head.rindex(b"}") + 1
     assert (info.value.line, info.value.field, info.value.offset) == (2, "Comments", previous_end)
     assert f"the record before is complete, the last one ending at byte {previous_end}" in str(info.value)
@@ -352,9 +353,9 @@ def test_a_100_mb_value_is_refused_without_holding_it(tmp_path: Path) -> None:
     probe = (
         "import re, sys\n"
         "from hashwarden.errors import FormatError\n"
-        "from hashwarden.formats import vics\n"
+        "from hashwarden.formats.vics import reader\n"
         "try:\n"
-        "    list(vics.read(open(sys.argv[1], 'rb'), sys.argv[1]))\n"
+        "    list(reader.read(open(sys.argv[1], 'rb'), sys.argv[1]))\n"
         "except FormatError:\n"
         "    print(int(re.search(r'VmHWM:\\s+(\\d+)', open('/proc/self/status').read()).group(1)) // 1024)\n"
     )
@@ -364,7 +365,7 @@ def test_a_100_mb_value_is_refused_without_holding_it(tmp_path: Path) -> None:
 
 
 def test_a_huge_value_in_a_case_export_is_refused(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(vics, "MAX_RECORD_BYTES", 1 << 20)
+    monkeypatch.setattr(reader, "MAX_RECORD_BYTES", 1 << 20)
     huge = {"CaseNumber": "x" * (2 << 20), "Media": [_media(1)]}
     with pytest.raises(FormatError, match="over the 1 MiB limit") as info:
         _read(_doc([{"CaseNumber": "A", "Media": [_media(1), _media(2)]}, huge], fragment="Cases"))
@@ -373,7 +374,7 @@ def test_a_huge_value_in_a_case_export_is_refused(monkeypatch: pytest.MonkeyPatc
 
 
 def test_long_text_fields_are_refused(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(vics, "MAX_TEXT_CHARS", 100)
+    monkeypatch.setattr("hashwarden.formats.vics.fields.MAX_TEXT_CHARS", 100)
     with pytest.raises(FormatError, match="100-character limit") as info:
         _read(_doc([_media(1, Comments="x" * 101)]))
     assert info.value.field == "Comments"
@@ -408,7 +409,7 @@ def test_writer_output_is_vics_and_streamed() -> None:
     records = (EntryRecord(md5=f"{i:032x}", category="1", category_scheme="vics-us", tags=["a", "b"],
                            victim_identified=True, media="image") for i in range(10_000))
     out = Counting()
-    assert vics.write(records, out, region="US") == 10_000
+    assert writer.write(records, out, region="US") == 10_000
     assert Counting.writes > 3  # written as it goes, never as one document
     document = json.loads(out.getvalue())
     assert document["@odata.context"] == V20.format(region="US", fragment="Media")
@@ -449,41 +450,10 @@ def test_writer_arguments(kwargs) -> None:
 def test_writer_never_exports_imagery() -> None:
     record = EntryRecord(md5=MD5, attributes={"Miniature": "AAAA", "MediaFiles": [{"FileName": "a", "miniature": "B"}],
                                               "_case": {"CaseNumber": "X", "Thumbnail": "C"}})
-    for shape in vics.SHAPES:
+    for shape in model.SHAPES:
         text = _write([record], shape=shape)
         assert "AAAA" not in text.decode() and '"B"' not in text.decode() and '"C"' not in text.decode()
     assert record.attributes["MediaFiles"] == [{"FileName": "a", "miniature": "B"}]  # the input is not changed
-
-
-def test_export_of_a_scan_case(tmp_path: Path) -> None:
-    alert = {"set": "national", "kind": "alert", "method": "md5", "entry": 4, "category": "1", "scheme": "vics-us"}
-    items = [
-        {"path": "disk.E01/p1/a.jpg", "source": 0, "size": 3, "md5": MD5, "sha1": SHA1, "sha256": None,
-         "media": "image", "format": "jpeg", "pdq": PDQ_HEX, "pdq_quality": 100, "status": "known",
-         "matches": [alert]},
-        {"path": "disk.E01/p1/notes.txt", "source": 0, "size": 9, "md5": MD5_B, "media": "other", "status": "unknown",
-         "matches": []},
-        {"path": "disk.E01/p1/broken.jpg", "source": 0, "size": 0, "md5": None, "media": "image", "status": "error",
-         "error": "unreadable", "matches": []},
-        {"path": "disk.E01/carved/0001.jpg", "source": 0, "size": 3, "md5": MD5, "media": "image", "format": "jpeg",
-         "status": "known", "carved": True, "offset": 4096, "matches": [alert]},
-    ]
-    report = {"case": "OP-1", "tool": {"name": "hashwarden", "version": "0.1.0"},
-              "sources": [{"index": 0, "path": "/evidence/disk.E01"}], "summary": {}, "items": items, "skipped": []}
-    (tmp_path / "report.json").write_text(json.dumps(report, indent=1))
-    data = _write(list(vics.case_records(tmp_path, scheme="vics-us")), shape="cases", region="US")
-    (record,) = _read(data)
-    assert (record.md5, record.sha1, record.pdq, record.category, record.category_scheme) == (
-        MD5, SHA1, PDQ_HEX, "1", "vics-us")
-    assert [f["FilePath"] for f in record.attributes["MediaFiles"]] == ["disk.E01/p1/a.jpg", "disk.E01/carved/0001.jpg"]
-    assert record.attributes["MediaFiles"][1]["Unallocated"] == "true"
-    assert record.attributes["MimeType"] == "image/jpeg" and record.attributes["IsPrecategorized"] == "true"
-    case = record.attributes["_case"]
-    assert case["CaseNumber"] == "OP-1" and case["SourceApplicationName"] == "hashwarden" and len(case["CaseID"]) == 36
-    uncategorised = list(vics.case_records(tmp_path, scheme="vics-uk"))
-    assert [r.category for r in uncategorised] == [None]
-    with pytest.raises(FormatError, match="report"):
-        list(vics.case_records(tmp_path / "missing"))
 
 
 # ------------------------------------------------------------------------------------------------- round trip
@@ -534,7 +504,7 @@ def _media_objects(draw: Any, version: str, region: str) -> dict[str, Any]:
 
 
 @pytest.mark.parametrize(("version", "region"), list(_codes))
-@pytest.mark.parametrize("shape", vics.SHAPES)
+@pytest.mark.parametrize("shape", model.SHAPES)
 @settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(data=st.data())
 def test_import_export_import_is_lossless(version: str, region: str, shape: str, data: Any) -> None:

@@ -76,7 +76,7 @@ def test_two_imports_hold_each_identity_once(store_engine, first, second) -> Non
 
 
 def test_delta_ops_applied(store_engine) -> None:
-    from hashwarden.formats.nsrl import DeltaOp
+    from hashwarden.formats.nsrl.delta import DeltaOp
 
     with store_engine.begin() as conn:
         create_set(conn, "nsrl", "ignorable")

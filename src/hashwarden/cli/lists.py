@@ -124,7 +124,8 @@ def export_vics(
     db: DbOption = None,
 ) -> None:
     """Export a hash set, or a scan case (#Cases), as VICS JSON: hashes and metadata, never a Miniature."""
-    from hashwarden.formats.exchange import export_case, export_set
+    from hashwarden.formats.exchange import export_set
+    from hashwarden.report.vics_cases import export_case
 
     if (set_name is None) == (case_dir is None):
         raise typer.BadParameter("give exactly one of --set and --case")

@@ -6,7 +6,8 @@ raises `FormatError` naming the file, the line or byte offset, and the field on 
 (warnings, fields dropped on purpose such as VICS `Miniature`, the list's declared version) goes into the
 optional `ReadReport`, which the import records and prints.
 
-`READERS` maps the `hashwarden import FORMAT` names to their modules, imported only when used.
+`FORMATS` is the one table of formats: the `hashwarden import FORMAT` / `export FORMAT` names and where each
+one's reader, bulk row reader and writer live, imported only when used.
 """
 
 from __future__ import annotations
@@ -16,14 +17,30 @@ from dataclasses import dataclass, field
 from importlib import import_module
 from typing import Any, Callable
 
-READERS: dict[str, str] = {
-    "hashes": "hashwarden.formats.jsonl",
-    "md5sum": "hashwarden.formats.md5sum",
-    "pdq": "hashwarden.formats.pdqlist",
-    "vics": "hashwarden.formats.vics",
-    "nsrl": "hashwarden.formats.nsrl",
-    "icse": "hashwarden.formats.icse",
-    "hashdeep": "hashwarden.formats.hashdeep",
+
+@dataclass(frozen=True)
+class Format:
+    """Where one format's functions live, as `module:function` names: imported only when used, so the CLI starts
+    without ijson, numpy or the SQLite readers.
+
+    `read` yields records; `read_rows`, for lists of millions of lines, yields ready `entry` rows (`store.bulk`
+    batches) and is taken when the import has no reader options; `write` is the export. None: the format has none.
+    """
+
+    read: str
+    read_rows: str | None = None
+    write: str | None = None
+
+
+FORMATS: dict[str, Format] = {
+    "hashes": Format("hashwarden.formats.jsonl:read"),
+    "md5sum": Format("hashwarden.formats.md5sum:read", read_rows="hashwarden.formats.md5sum:read_rows",
+                     write="hashwarden.formats.md5sum:write"),
+    "pdq": Format("hashwarden.formats.pdqlist:read", write="hashwarden.formats.pdqlist:write"),
+    "vics": Format("hashwarden.formats.vics.reader:read", write="hashwarden.formats.vics.writer:write"),
+    "nsrl": Format("hashwarden.formats.nsrl:read", read_rows="hashwarden.formats.nsrl.rds3_rows:read_rows"),
+    "icse": Format("hashwarden.formats.icse:read"),
+    "hashdeep": Format("hashwarden.formats.hashdeep:read", write="hashwarden.formats.hashdeep:write"),
 }
 
 
@@ -46,9 +63,32 @@ def reader(name: str) -> Callable[..., Any]:
     Raises:
         KeyError: no such format.
     """
-    return import_module(READERS[name]).read
+    return _function(FORMATS[name].read)
 
 
 def row_reader(name: str) -> Callable[..., Any] | None:
-    """The format's `read_rows` (ready `entry` rows, for lists of millions of lines), when it has one."""
-    return getattr(import_module(READERS[name]), "read_rows", None)
+    """The format's `read_rows` (ready `entry` rows, for lists of millions of lines), when it has one.
+
+    Raises:
+        KeyError: no such format.
+    """
+    ref = FORMATS[name].read_rows
+    return _function(ref) if ref else None
+
+
+def writer(name: str) -> Callable[..., Any]:
+    """The `write` function of format `name`.
+
+    Raises:
+        KeyError: no such format, or it is read only.
+    """
+    ref = FORMATS[name].write
+    if ref is None:
+        raise KeyError(f"format {name!r} has no writer")
+    return _function(ref)
+
+
+def _function(ref: str) -> Callable[..., Any]:
+    """The function a `module:function` name of `FORMATS` names."""
+    module, _, function = ref.partition(":")
+    return getattr(import_module(module), function)

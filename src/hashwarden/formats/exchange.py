@@ -1,4 +1,4 @@
-"""Importing a list file into the store and exporting a set (or a scan case) to a list file.
+"""Importing a list file into the store and exporting a set to a list file (a scan case: `report.vics_cases`).
 
 The CLI calls these; they tie a format's reader or writer to the store's bulk loader and the audit log, and
 keep the file's SHA-256 with the import (hashed as it is read, so the file is read once) — which file, bit for
@@ -12,13 +12,15 @@ import os
 import threading
 from contextlib import nullcontext
 from collections.abc import Callable, Iterator
-from pathlib import Path
 from typing import Any, BinaryIO
 
 from sqlalchemy import update
 
 from hashwarden.errors import FormatError, StoreError
-from hashwarden.formats import READERS, ReadReport, nsrl, reader, row_reader
+from hashwarden.formats import FORMATS, ReadReport, reader, row_reader, writer
+from hashwarden.formats.nsrl import is_delta_script
+from hashwarden.formats.nsrl.delta import read_delta
+from hashwarden.formats.nsrl.untrusted_sqlite import SQLITE_MAGIC
 from hashwarden.store import audit
 from hashwarden.store.bulk import (
     ImportResult, add_rows, finish_import, iter_entries, load, record_import, start_import,
@@ -120,8 +122,8 @@ def import_file(
         FormatError: unknown format, unreadable or malformed file (nothing is imported, no set is created).
         StoreError: the set exists with another kind than `kind` asks.
     """
-    if fmt not in READERS:
-        raise FormatError(f"unknown format {fmt!r} (one of {', '.join(sorted(READERS))})")
+    if fmt not in FORMATS:
+        raise FormatError(f"unknown format {fmt!r} (one of {', '.join(sorted(FORMATS))})")
     name = os.fspath(path)
     try:
         raw = open(path, "rb")
@@ -133,11 +135,11 @@ def import_file(
         target = _set_for_import(conn, set_name, fmt, kind, scheme, source, report)
         hashed = HashingReader(raw, progress)
         head = raw.peek(64)[:64]  # not consumed: the reader (and the digest) still see every byte
-        if fmt == "nsrl" and nsrl.is_delta_script(head):
-            ops = nsrl.read_delta(hashed, name, report)
+        if fmt == "nsrl" and is_delta_script(head):
+            ops = read_delta(hashed, name, report)
             result = apply_delta(conn, target, ops, file=file, warnings=report.warnings, ignored=report.dropped)
         elif (fast := row_reader(fmt)) is not None and not options and (
-                fmt != "nsrl" or head.startswith(nsrl.SQLITE_MAGIC)):
+                fmt != "nsrl" or head.startswith(SQLITE_MAGIC)):
             import_id = start_import(conn, target, fmt=fmt, file=file)
             rows, added = add_rows(conn, target, import_id, _hashing_rest_after(fast(hashed, name, report), hashed))
             result = finish_import(conn, import_id, rows, added)
@@ -212,10 +214,6 @@ def _hashing_rest_after(batches: Iterator[Any], hashed: HashingReader) -> Iterat
     hashed.finish_in_background()
 
 
-WRITERS = {"md5sum": "hashwarden.formats.md5sum", "hashdeep": "hashwarden.formats.hashdeep",
-           "pdq": "hashwarden.formats.pdqlist", "vics": "hashwarden.formats.vics"}
-
-
 def export_set(engine: Any, fmt: str, set_name: str, out: str | os.PathLike[str], progress: Any = None,
                **options: Any) -> int:
     """Write every entry of `set_name` to `out` in format `fmt`; the export is recorded in the audit log.
@@ -223,9 +221,7 @@ def export_set(engine: Any, fmt: str, set_name: str, out: str | os.PathLike[str]
     The file is written beside its final name and renamed into place, so a failed export leaves no half file.
     `progress` (the scan's Progress protocol) is told the set's size, then each entry written.
     """
-    from importlib import import_module
-
-    write = import_module(WRITERS[fmt]).write
+    write = writer(fmt)
     with engine.begin() as conn:
         target = get_set(conn, set_name)
         entries: Any = iter_entries(conn, target.id)
@@ -235,13 +231,13 @@ def export_set(engine: Any, fmt: str, set_name: str, out: str | os.PathLike[str]
             options = _vics_region_of(target, out, options)
             entries = _with_set_scheme(entries, target.category_scheme)
         try:
-            count, digest = _write_atomically(out, lambda fp: write(entries, fp, **options))
+            count, digest = write_atomically(out, lambda fp: write(entries, fp, **options))
         except FormatError as exc:
             if not exc.path:  # a writer numbers the record at fault; the file is the output
                 exc.path = os.fspath(out) + (f", record {exc.line}" if exc.line is not None else "")
                 exc.line = None
             raise
-        audit.append(conn, "export", {"set": set_name, "format": fmt, "file": _shown(out),
+        audit.append(conn, "export", {"set": set_name, "format": fmt, "file": shown_in_audit(out),
                                       "entries": count, "file_sha256": digest, **options})
     return count
 
@@ -286,27 +282,12 @@ def _with_set_scheme(entries: Iterator[EntryRecord], scheme: str | None) -> Iter
         yield record
 
 
-def export_case(engine: Any, case_dir: str | os.PathLike[str], out: str | os.PathLike[str], **options: Any) -> int:
-    """Write a scan case (its report.json) as a VICS `#Cases` export; recorded in the audit log."""
-    from hashwarden.formats import vics
-    from hashwarden.formats.categories import load_profile
-
-    scheme = load_profile().vics_scheme(options.get("version", "2.0"), options.get("region", "Default"))[0]
-    records = vics.case_records(Path(case_dir), scheme=scheme)
-    count, digest = _write_atomically(out, lambda fp: vics.write(records, fp, **{**options, "shape": "cases"}))
-    with engine.begin() as conn:
-        audit.append(conn, "export", {"case": os.path.abspath(case_dir), "format": "vics",
-                                      "file": _shown(out), "entries": count, "file_sha256": digest,
-                                      **options})
-    return count
-
-
-def _shown(out: str | os.PathLike[str]) -> str:
+def shown_in_audit(out: str | os.PathLike[str]) -> str:
     """The output as the audit log records it."""
     return "<standard output>" if os.fspath(out) == "-" else os.path.abspath(out)
 
 
-def _write_atomically(out: str | os.PathLike[str], write: Callable[[BinaryIO], int]) -> tuple[int, str]:
+def write_atomically(out: str | os.PathLike[str], write: Callable[[BinaryIO], int]) -> tuple[int, str]:
     """(count, SHA-256 of the bytes written) of `write` run on a file renamed into place only when complete;
     `-` is standard output (a pipe: written as it comes)."""
     if os.fspath(out) == "-":

@@ -1,4 +1,4 @@
-"""Applying an NSRL RDSv3 delta (`formats.nsrl.read_delta` ops) to an imported NSRL set.
+"""Applying an NSRL RDSv3 delta (`formats.nsrl.delta.read_delta` ops) to an imported NSRL set.
 
 The store keeps one entry per hash identity in a set, while NSRL's FILE table has one row per hash *and package*.
 So a FILE delete removes the set's entry with those hashes even if another package still lists them. That errs
@@ -30,7 +30,7 @@ def apply_delta(
     conn: Connection, target: HashSet, ops: Iterable[Any], *, file: str, file_sha256: str | None = None,
     warnings: list[str], ignored: Counter[str],
 ) -> ImportResult:
-    """Apply ops (`formats.nsrl.DeltaOp`) in file order within the caller's transaction; consecutive inserts are
+    """Apply ops (`formats.nsrl.delta.DeltaOp`) in file order within the caller's transaction; consecutive inserts are
     loaded in bulk. What cannot be applied goes to `warnings`; changes to tables the store does not keep are
     counted in `ignored`. The entries that earlier imports had added and this delta deletes or updates are
     subtracted from (and, updated, added back to) the set's content digest: `ImportResult.content_change`."""
