@@ -6,7 +6,9 @@ import pytest
 from sqlalchemy import delete, insert, select, text, update
 
 from hashwarden.errors import FormatError, StoreError
-from hashwarden.store import EntryRecord, create_set, get_set, import_entries, list_sets, open_store
+from hashwarden.store import create_set, get_set, list_sets, open_store
+from hashwarden.store.loader import import_entries
+from hashwarden.store.records import EntryRecord
 from hashwarden.store import audit
 from hashwarden.store.db import head_revision
 from hashwarden.store.schema import audit as audit_table

@@ -2,7 +2,7 @@
 
 Every reader is a generator `read(fp, path, report=None) -> Iterator[EntryRecord]` over a binary file object. It
 raises `FormatError` naming the file, the line or byte offset, and the field on the first malformed record;
-`store.bulk` runs it inside one transaction, so an import is all or nothing. What a reader notices besides records
+`store.loader` runs it inside one transaction, so an import is all or nothing. What a reader notices besides records
 (warnings, fields dropped on purpose such as VICS `Miniature`, the list's declared version) goes into the
 optional `ReadReport`, which the import records and prints.
 

@@ -20,12 +20,12 @@ from sqlalchemy import update
 from hashwarden.errors import FormatError, StoreError
 from hashwarden.formats import READERS, ReadReport, nsrl, reader, row_reader
 from hashwarden.store import audit
-from hashwarden.store.bulk import (
-    ImportResult, add_rows, finish_import, iter_entries, load, record_import, start_import,
-)
 from hashwarden.store.db import rollback_journal
 from hashwarden.store.delta import apply_delta
-from hashwarden.store.hashsets import EntryRecord, create_set, get_set
+from hashwarden.store.hashsets import create_set, get_set, iter_entries
+from hashwarden.store.import_run import finish_import, record_import, start_import
+from hashwarden.store.loader import add_rows, load
+from hashwarden.store.records import EntryRecord, ImportResult
 from hashwarden.store.schema import hash_set
 
 # The kind a set gets when an import creates it: NSRL lists known software (the known-file filter).

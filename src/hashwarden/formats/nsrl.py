@@ -51,8 +51,8 @@ from hashwarden.formats import ReadReport
 from hashwarden.formats._fields import hex_digest, parse_size
 from hashwarden.formats._lines import decoded_lines
 from hashwarden.store.audit import canonical_json
-from hashwarden.store.bulk import ColumnBatch, RowBatch, records_as_rows
-from hashwarden.store.hashsets import EntryRecord
+from hashwarden.store.batches import ColumnBatch, RowBatch, records_as_rows
+from hashwarden.store.records import EntryRecord
 
 SQLITE_MAGIC = b"SQLite format 3\x00"
 

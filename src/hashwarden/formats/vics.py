@@ -80,7 +80,7 @@ from hashwarden.formats import ReadReport
 from hashwarden.formats import _jsonstream as js
 from hashwarden.formats.categories import Profile, Scheme, load_profile
 from hashwarden.signals import MD5, PDQ, SHA1, SHA256
-from hashwarden.store.hashsets import EntryRecord
+from hashwarden.store.records import EntryRecord
 
 __all__ = ["CASE_KEY", "MAX_DEPTH", "MAX_RECORD_BYTES", "MAX_TEXT_CHARS", "case_records", "read", "write"]
 
