@@ -31,6 +31,25 @@ def test_create_list_and_errors(store_engine) -> None:
         assert [s.name for s in list_sets(conn)] == ["caid", "nsrl"]
 
 
+def test_a_set_adopts_a_declared_scheme_only_when_it_has_none(store_engine) -> None:
+    from hashwarden.store.hashsets import adopt_category_scheme, count_entries
+
+    with store_engine.begin() as conn:
+        bare = create_set(conn, "bare", "alert")
+        graded = create_set(conn, "graded", "alert", category_scheme="uk-sentencing")
+        adopt_category_scheme(conn, bare, "vics-us")
+        adopt_category_scheme(conn, graded, "vics-us")
+        adopt_category_scheme(conn, create_set(conn, "none", "alert"), None)
+        assert get_set(conn, "bare").category_scheme == "vics-us"
+        assert get_set(conn, "graded").category_scheme == "uk-sentencing"
+        assert get_set(conn, "none").category_scheme is None
+        assert count_entries(conn, bare.id) == 0
+    assert import_entries(store_engine, "bare", [EntryRecord(md5=MD5), EntryRecord(sha1="00" * 20)], {}) == 2
+    with store_engine.connect() as conn:
+        assert count_entries(conn, bare.id) == 2
+        assert count_entries(conn, graded.id) == 0
+
+
 def test_import_stores_binary_hashes_and_metadata(store_engine) -> None:
     with store_engine.begin() as conn:
         create_set(conn, "s", "alert", category_scheme="vics-us")

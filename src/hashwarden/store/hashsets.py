@@ -83,6 +83,13 @@ def rename_set(conn: Connection, name: str, new_name: str) -> HashSet:
     return get_set(conn, new_name)
 
 
+def adopt_category_scheme(conn: Connection, target: HashSet, scheme: str | None) -> None:
+    """Give `target` the category scheme a list it imports declares (a VICS file names its region's), when the
+    set has none yet: the codes of its entries are then readable. A set with a scheme keeps it."""
+    if scheme and not target.category_scheme:
+        conn.execute(update(hash_set).where(hash_set.c.id == target.id).values(category_scheme=scheme))
+
+
 def delete_set(conn: Connection, name: str) -> int:
     """Delete a set with its entries (and their frames and import records); recorded in the audit log, so that
     `audit verify` knows the set is gone on purpose. Returns how many entries went.
@@ -108,7 +115,7 @@ def describe_set(conn: Connection, name: str) -> dict[str, Any]:
         StoreError: no such set.
     """
     target = get_set(conn, name)
-    count = conn.execute(select(func.count()).select_from(entry).where(entry.c.set_id == target.id)).scalar_one()
+    count = count_entries(conn, target.id)
     runs = conn.execute(select(import_run).where(import_run.c.set_id == target.id).order_by(import_run.c.id))
     imports = [{"id": r.id, "format": r.format, "file": r.file, "added": r.added or 0,
                 "started_at": r.started_at, "finished_at": r.finished_at, "file_sha256": r.file_sha256}
@@ -116,6 +123,11 @@ def describe_set(conn: Connection, name: str) -> dict[str, Any]:
     return {"name": target.name, "kind": target.kind, "source": target.source,
             "category_scheme": target.category_scheme, "version": target.version,
             "description": target.description, "entries": count, "imports": imports}
+
+
+def count_entries(conn: Connection, set_id: int) -> int:
+    """How many entries the set holds."""
+    return conn.execute(select(func.count()).select_from(entry).where(entry.c.set_id == set_id)).scalar_one()
 
 
 def get_set(conn: Connection, name: str) -> HashSet:
