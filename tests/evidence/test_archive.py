@@ -22,7 +22,9 @@ from hashwarden.demo.synthetic import scene
 from hashwarden.evidence import archive as archive_module
 from hashwarden.scan import run_scan
 from hashwarden.scan.hash_files import hash_paths
-from hashwarden.store import EntryRecord, create_set, import_entries
+from hashwarden.store import create_set
+from hashwarden.store.loader import import_entries
+from hashwarden.store.records import EntryRecord
 
 
 def jpeg(seed: int) -> bytes:

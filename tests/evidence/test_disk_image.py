@@ -17,7 +17,9 @@ from hashwarden.config import ScanSettings
 from hashwarden.demo.synthetic import scene
 from hashwarden.scan import run_scan
 from hashwarden.scan.hash_files import hash_paths
-from hashwarden.store import EntryRecord, create_set, import_entries
+from hashwarden.store import create_set
+from hashwarden.store.loader import import_entries
+from hashwarden.store.records import EntryRecord
 
 TOOLS = ["mformat", "mcopy", "mdel", "mmd", "mkfs.fat", "mkfs.ext4", "debugfs", "mkntfs", "ntfscp", "sfdisk",
          "ewfacquire"]

@@ -15,8 +15,7 @@ import pytest
 
 from hashwarden.formats.exchange import export_set, import_file
 from hashwarden.store import create_set, open_store
-from hashwarden.store.bulk import iter_entries
-from hashwarden.store.hashsets import get_set
+from hashwarden.store.hashsets import get_set, iter_entries
 from hashwarden.store.schema import entry, import_run
 from tests.formats.test_icse import HEADER as ICSE_HEADER
 from tests.formats.test_icse import row as icse_row
@@ -177,7 +176,7 @@ def test_nsrl_sqlite_fast_rows_store_what_the_record_path_stores(tmp_path: Path)
     """`hashwarden import nsrl` on an RDSv3 SQLite takes the ready-row path; it must store exactly what the
     record path (used with --distinct and for text) stores for the same rows."""
     from hashwarden.formats import nsrl
-    from hashwarden.store.bulk import load
+    from hashwarden.store.loader import load
 
     rds = minimal_db(tmp_path / "RDS.db")
     engine = open_store(f"sqlite:///{tmp_path / 'hw.db'}")

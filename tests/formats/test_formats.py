@@ -10,7 +10,7 @@ import pytest
 
 from hashwarden.errors import FormatError
 from hashwarden.formats import jsonl, md5sum, pdqlist
-from hashwarden.store import EntryRecord
+from hashwarden.store.records import EntryRecord
 
 MD5 = "d41d8cd98f00b204e9800998ecf8427e"
 SHA1 = "da39a3ee5e6b4b0d3255bfef95601890afd80709"

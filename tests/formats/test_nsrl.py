@@ -464,7 +464,7 @@ def test_delta_applied_from_ops_equals_sqlite_running_it(tmp_path: Path, fresh_s
     rows in the set, except where store/delta.py documents that it differs."""
     from hashwarden.formats.exchange import import_file
     from hashwarden.store import get_set
-    from hashwarden.store.bulk import iter_entries
+    from hashwarden.store.hashsets import iter_entries
 
     base = [(*fake(i), f"f{i}.dll", i, 228 + i % 2) for i in range(1, 7)]
     delta = (

@@ -11,7 +11,7 @@ from hypothesis import strategies as st
 
 from hashwarden.formats import hashdeep
 from hashwarden.formats._fields import FORMULA_STARTS, name_from_spreadsheet_safe, spreadsheet_safe_name
-from hashwarden.store.hashsets import EntryRecord
+from hashwarden.store.records import EntryRecord
 
 MD5 = "900150983cd24fb0d6963f7d28e17f72"
 NAMES = ["=1+1", "'=x", "'plain", "-x", "@SUM(A1)", "+33 1 23", "\tx", "plain.jpg", "a,=HYPERLINK(\"x\")",

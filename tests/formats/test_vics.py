@@ -22,7 +22,7 @@ from hashwarden.formats import ReadReport
 from hashwarden.formats.vics import media_ids, model, reader, writer
 from hashwarden.formats import _jsonstream as js
 from hashwarden.formats.categories import label, load_profile, parse_profile
-from hashwarden.store.hashsets import EntryRecord
+from hashwarden.store.records import EntryRecord
 
 MD5 = "0123456789abcdef0123456789abcdef"
 MD5_B = "fedcba9876543210fedcba9876543210"

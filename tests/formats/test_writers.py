@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from hashwarden.formats import hashdeep, md5sum, pdqlist
-from hashwarden.store.hashsets import EntryRecord
+from hashwarden.store.records import EntryRecord
 
 PDQ_HEX = "f8f8f0cee0f4a84f06370a22038f63f0b36e2ed596621e1d33e6b39c4e9c9b22"
 

@@ -29,7 +29,9 @@ from hashwarden.formats import jsonl, md5sum, pdqlist
 from hashwarden.scan import run_scan
 from hashwarden.scan.worker import hash_item
 from hashwarden.signals import HashOptions
-from hashwarden.store import EntryRecord, create_set, import_entries, list_sets, open_store
+from hashwarden.store import create_set, list_sets, open_store
+from hashwarden.store.loader import import_entries
+from hashwarden.store.records import EntryRecord
 
 HASHWARDEN = Path(sys.executable).with_name("hashwarden")
 EMPTY_MD5 = hashlib.md5(b"").hexdigest()

@@ -14,7 +14,9 @@ from hashwarden.demo.synthetic import save, scene
 from hashwarden.report.html import queue_order
 from hashwarden.scan import run_scan
 from hashwarden.scan.hash_files import hash_paths
-from hashwarden.store import EntryRecord, create_set, import_entries
+from hashwarden.store import create_set
+from hashwarden.store.loader import import_entries
+from hashwarden.store.records import EntryRecord
 
 
 @pytest.mark.parametrize(("uncategorised_set", "category_set"), [("aaa-shared", "zzz-national"),

@@ -24,7 +24,9 @@ import pytest
 
 from hashwarden.demo.synthetic import save, scene, variant
 from hashwarden.signals import HashOptions, hash_stream
-from hashwarden.store import EntryRecord, create_set, import_entries, open_store
+from hashwarden.store import create_set, open_store
+from hashwarden.store.loader import import_entries
+from hashwarden.store.records import EntryRecord
 
 HASHWARDEN = Path(sys.executable).with_name("hashwarden")
 IMAGES = 400

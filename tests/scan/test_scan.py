@@ -13,7 +13,9 @@ from hashwarden.demo.synthetic import save, scene, variant
 from hashwarden.errors import ScanError
 from hashwarden.scan import run_scan
 from hashwarden.scan.hash_files import hash_paths
-from hashwarden.store import EntryRecord, create_set, import_entries
+from hashwarden.store import create_set
+from hashwarden.store.loader import import_entries
+from hashwarden.store.records import EntryRecord
 from hashwarden.store import audit
 
 ITEM_KEYS = {"path", "size", "md5", "sha1", "sha256", "media", "pdq", "pdq_quality", "status", "matches"}

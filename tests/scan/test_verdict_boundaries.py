@@ -16,7 +16,9 @@ from hashwarden.demo.synthetic import scene
 from hashwarden.scan import pipeline, run_scan
 from hashwarden.scan.matcher import Matcher
 from hashwarden.signals import HashOptions, hash_stream
-from hashwarden.store import EntryRecord, create_set, import_entries
+from hashwarden.store import create_set
+from hashwarden.store.loader import import_entries
+from hashwarden.store.records import EntryRecord
 
 
 def signals(image: Image.Image) -> dict:

@@ -9,7 +9,9 @@ from alembic import command
 from sqlalchemy import inspect, insert, select
 
 from hashwarden.errors import StoreError
-from hashwarden.store import EntryRecord, create_set, import_entries, open_store
+from hashwarden.store import create_set, open_store
+from hashwarden.store.loader import import_entries
+from hashwarden.store.records import EntryRecord
 from hashwarden.store import audit
 from hashwarden.store.db import _alembic_config, head_revision
 from hashwarden.store.hashsets import describe_entries, iter_match_rows

@@ -6,7 +6,9 @@ import pytest
 from sqlalchemy import delete, insert, select, text, update
 
 from hashwarden.errors import FormatError, StoreError
-from hashwarden.store import EntryRecord, create_set, get_set, import_entries, list_sets, open_store
+from hashwarden.store import create_set, get_set, list_sets, open_store
+from hashwarden.store.loader import import_entries
+from hashwarden.store.records import EntryRecord
 from hashwarden.store import audit
 from hashwarden.store.db import head_revision
 from hashwarden.store.schema import audit as audit_table
@@ -27,6 +29,25 @@ def test_create_list_and_errors(store_engine) -> None:
         with pytest.raises(StoreError, match="no hash set named"):
             get_set(conn, "missing")
         assert [s.name for s in list_sets(conn)] == ["caid", "nsrl"]
+
+
+def test_a_set_adopts_a_declared_scheme_only_when_it_has_none(store_engine) -> None:
+    from hashwarden.store.hashsets import adopt_category_scheme, count_entries
+
+    with store_engine.begin() as conn:
+        bare = create_set(conn, "bare", "alert")
+        graded = create_set(conn, "graded", "alert", category_scheme="uk-sentencing")
+        adopt_category_scheme(conn, bare, "vics-us")
+        adopt_category_scheme(conn, graded, "vics-us")
+        adopt_category_scheme(conn, create_set(conn, "none", "alert"), None)
+        assert get_set(conn, "bare").category_scheme == "vics-us"
+        assert get_set(conn, "graded").category_scheme == "uk-sentencing"
+        assert get_set(conn, "none").category_scheme is None
+        assert count_entries(conn, bare.id) == 0
+    assert import_entries(store_engine, "bare", [EntryRecord(md5=MD5), EntryRecord(sha1="00" * 20)], {}) == 2
+    with store_engine.connect() as conn:
+        assert count_entries(conn, bare.id) == 2
+        assert count_entries(conn, graded.id) == 0
 
 
 def test_import_stores_binary_hashes_and_metadata(store_engine) -> None:

@@ -23,7 +23,8 @@ from hashwarden.demo.synthetic import corrupt_files, save, scene, variant, video
 from hashwarden.errors import ScanError
 from hashwarden.scan import ScanResult, run_scan
 from hashwarden.scan.hash_files import hash_for_set, hash_paths
-from hashwarden.store import create_set, import_entries, open_store
+from hashwarden.store import create_set, open_store
+from hashwarden.store.loader import import_entries
 
 MARKER = ".hashwarden-demo"
 KNOWN_SEEDS = range(8)

@@ -2,7 +2,7 @@
 
 Every reader is a generator `read(fp, path, report=None) -> Iterator[EntryRecord]` over a binary file object. It
 raises `FormatError` naming the file, the line or byte offset, and the field on the first malformed record;
-`store.bulk` runs it inside one transaction, so an import is all or nothing. What a reader notices besides records
+`store.loader` runs it inside one transaction, so an import is all or nothing. What a reader notices besides records
 (warnings, fields dropped on purpose such as VICS `Miniature`, the list's declared version) goes into the
 optional `ReadReport`, which the import records and prints.
 
@@ -23,7 +23,7 @@ class Format:
     """Where one format's functions live, as `module:function` names: imported only when used, so the CLI starts
     without ijson, numpy or the SQLite readers.
 
-    `read` yields records; `read_rows`, for lists of millions of lines, yields ready `entry` rows (`store.bulk`
+    `read` yields records; `read_rows`, for lists of millions of lines, yields ready `entry` rows (`store.batches`
     batches) and is taken when the import has no reader options; `write` is the export. None: the format has none.
     """
 

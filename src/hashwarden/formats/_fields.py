@@ -10,7 +10,7 @@ import re
 
 from hashwarden.errors import FormatError
 from hashwarden.signals.crypto import DIGESTS
-from hashwarden.store.hashsets import EntryRecord
+from hashwarden.store.records import EntryRecord
 
 HEX_LENGTHS = {digest.name: digest.hex_length for digest in DIGESTS}  # md5 32, sha1 40, sha256 64
 

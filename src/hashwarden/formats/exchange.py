@@ -14,21 +14,18 @@ from contextlib import nullcontext
 from collections.abc import Callable, Iterator
 from typing import Any, BinaryIO
 
-from sqlalchemy import update
-
 from hashwarden.errors import FormatError, StoreError
 from hashwarden.formats import FORMATS, ReadReport, reader, row_reader, writer
 from hashwarden.formats.nsrl import is_delta_script
 from hashwarden.formats.nsrl.delta import read_delta
 from hashwarden.formats.nsrl.untrusted_sqlite import SQLITE_MAGIC
 from hashwarden.store import audit
-from hashwarden.store.bulk import (
-    ImportResult, add_rows, finish_import, iter_entries, load, record_import, start_import,
-)
 from hashwarden.store.db import rollback_journal
 from hashwarden.store.delta import apply_delta
-from hashwarden.store.hashsets import EntryRecord, create_set, get_set
-from hashwarden.store.schema import hash_set
+from hashwarden.store.hashsets import adopt_category_scheme, count_entries, create_set, get_set, iter_entries
+from hashwarden.store.import_run import finish_import, record_import, start_import
+from hashwarden.store.loader import add_rows, load
+from hashwarden.store.records import EntryRecord, ImportResult
 
 # The kind a set gets when an import creates it: NSRL lists known software (the known-file filter).
 DEFAULT_KIND = {"nsrl": "ignorable"}
@@ -148,9 +145,7 @@ def import_file(
             if fmt in CHECKED_CATEGORIES and (scheme or target.category_scheme):
                 records = _in_scheme(records, scheme or target.category_scheme, name)
             result = load(conn, target, records, fmt=fmt, file=file)
-        declared = report.meta.get("category_scheme")
-        if declared and not target.category_scheme:  # a set created by this import takes the list's own scheme
-            conn.execute(update(hash_set).where(hash_set.c.id == target.id).values(category_scheme=declared))
+        adopt_category_scheme(conn, target, report.meta.get("category_scheme"))
         record_import(conn, set_name, result, fmt=fmt, file=file, file_sha256=hashed.finish(),
                       details=report.to_json())
     return result, report
@@ -243,12 +238,7 @@ def export_set(engine: Any, fmt: str, set_name: str, out: str | os.PathLike[str]
 
 
 def _advancing(entries: Iterator[EntryRecord], progress: Any, conn: Any, set_id: int) -> Iterator[EntryRecord]:
-    from sqlalchemy import func, select
-
-    from hashwarden.store.schema import entry
-
-    total = conn.execute(select(func.count()).select_from(entry).where(entry.c.set_id == set_id)).scalar_one()
-    progress.phase("exporting (entries)", total)
+    progress.phase("exporting (entries)", count_entries(conn, set_id))
     for record in entries:
         yield record
         progress.advance()

@@ -31,7 +31,7 @@ from hashwarden.formats._fields import (
     HEX_LENGTHS, hex_digest, name_from_spreadsheet_safe, parse_size, record_name, spreadsheet_safe_name,
 )
 from hashwarden.formats._lines import decoded_lines, write_lines
-from hashwarden.store.hashsets import EntryRecord
+from hashwarden.store.records import EntryRecord
 
 MAGIC = "%%%% HASHDEEP-1.0"
 COLUMNS_PREFIX = "%%%% size,"

@@ -26,7 +26,7 @@ from hashwarden.errors import FormatError
 from hashwarden.formats import ReadReport
 from hashwarden.formats._fields import hex_digest
 from hashwarden.formats._lines import decoded_lines
-from hashwarden.store.hashsets import EntryRecord
+from hashwarden.store.records import EntryRecord
 
 DELIMITER = ";"
 

@@ -12,7 +12,7 @@ from hashwarden.formats._jsonstream import MAX_DEPTH, TooDeep, check_depth
 from hashwarden.formats._lines import text_lines
 from hashwarden.signals import MD5, PDQ, SHA1, SHA256
 from hashwarden.signals.vpdq import VpdqFrame
-from hashwarden.store.hashsets import EntryRecord
+from hashwarden.store.records import EntryRecord
 
 HASH_FIELDS = {"md5": MD5, "sha1": SHA1, "sha256": SHA256, "pdq": PDQ}
 

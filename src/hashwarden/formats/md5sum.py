@@ -18,8 +18,8 @@ from hashwarden.formats import ReadReport
 from hashwarden.errors import FormatError
 from hashwarden.formats._fields import HEX_LENGTHS, record_name
 from hashwarden.formats._lines import text_lines, write_lines
-from hashwarden.store.bulk import ColumnBatch, RowBatch, records_as_rows
-from hashwarden.store.hashsets import EntryRecord
+from hashwarden.store.batches import ColumnBatch, RowBatch, records_as_rows
+from hashwarden.store.records import EntryRecord
 
 # `HASH *name` (binary mode), `HASH  name` (text mode: a leading `*` belongs to the name), or any whitespace.
 _GNU = re.compile(r"\\?([0-9A-Fa-f]+)(?:(?: \*| {2}|\s+)(.*))?")

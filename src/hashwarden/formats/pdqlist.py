@@ -13,7 +13,7 @@ from hashwarden.formats import ReadReport
 from hashwarden.errors import FormatError, InvalidSignal
 from hashwarden.formats._lines import text_lines, write_lines
 from hashwarden.signals import PDQ
-from hashwarden.store.hashsets import EntryRecord
+from hashwarden.store.records import EntryRecord
 
 
 def read(fp: BinaryIO, path: str, report: ReadReport | None = None) -> Iterator[EntryRecord]:

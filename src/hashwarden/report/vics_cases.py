@@ -23,7 +23,7 @@ from hashwarden.formats.vics.model import CASE_KEY, MEDIA_KINDS
 from hashwarden.formats.vics.reader import located_error
 from hashwarden.formats.vics.writer import flag_out, hashwarden_version, write
 from hashwarden.store import audit
-from hashwarden.store.hashsets import EntryRecord
+from hashwarden.store.records import EntryRecord
 
 
 def export_case(engine: Any, case_dir: str | os.PathLike[str], out: str | os.PathLike[str], **options: Any) -> int:

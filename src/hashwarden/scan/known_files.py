@@ -33,7 +33,7 @@ def cache_directory(engine: Engine) -> Path:
 def fingerprint(engine: Engine) -> str | None:
     """What the filter's content depends on: the ignorable sets and their imports. None when there are none.
 
-    Every change to a set's entries goes through an import (`store.bulk`, NSRL deltas included), so the newest
+    Every change to a set's entries goes through an import (`store.loader`, NSRL deltas included), so the newest
     import id and the count of imports per set change whenever the content may have.
     """
     with engine.connect() as conn:

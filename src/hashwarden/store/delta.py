@@ -19,8 +19,9 @@ from sqlalchemy.engine import Connection
 
 from hashwarden.store import digest
 from hashwarden.store.audit import canonical_json
-from hashwarden.store.bulk import ImportResult, add_records, finish_import, start_import
-from hashwarden.store.hashsets import EntryRecord, HashSet
+from hashwarden.store.import_run import finish_import, start_import
+from hashwarden.store.loader import add_records
+from hashwarden.store.records import EntryRecord, HashSet, ImportResult
 from hashwarden.store.schema import entry
 
 _HASHES = ("sha256", "sha1", "md5")

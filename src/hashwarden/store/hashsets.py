@@ -2,65 +2,22 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator
-from dataclasses import dataclass, field
+import json
+from collections.abc import Iterator
+from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import delete, func, insert, select, update
-from sqlalchemy.engine import Connection, Engine
+from sqlalchemy.engine import Connection
 from sqlalchemy.exc import IntegrityError
 
 from hashwarden.errors import StoreError
 from hashwarden.store import audit
 from hashwarden.store.db import utc_now
+from hashwarden.store.records import EntryRecord, HashSet
 from hashwarden.store.schema import entry, hash_set, import_run, vpdq_frame
 
 KINDS = ("alert", "ignorable")
-
-
-@dataclass(frozen=True)
-class HashSet:
-    """A named list of known items: `alert` (known abuse material) or `ignorable` (known-benign, e.g. NSRL)."""
-
-    id: int
-    name: str
-    source: str
-    kind: str
-    category_scheme: str | None
-    version: str | None
-    description: str | None = None
-    entries: int = 0
-
-
-@dataclass
-class EntryRecord:
-    """One known item to add to a set, as the import formats produce it. Hashes are lowercase hex."""
-
-    md5: str | None = None
-    sha1: str | None = None
-    sha256: str | None = None
-    pdq: str | None = None
-    pdq_quality: int | None = None
-    media: str | None = None
-    size: int | None = None
-    category: str | None = None
-    series: str | None = None
-    victim_identified: bool | None = None
-    offender_identified: bool | None = None
-    is_distributed: bool | None = None
-    tags: list[str] = field(default_factory=list)
-    comments: str | None = None
-    date_updated: str | None = None
-    provenance: str | None = None
-    category_scheme: str | None = None  # the record's own scheme (VICS, ICSE); None = the set's scheme
-    media_id: str | None = None  # VICS MediaID
-    photodna: str | None = None  # opaque PhotoDNA value, kept and exported as given
-    attributes: dict[str, Any] = field(default_factory=dict)  # every other field, written back on export
-    line: int | None = None  # record number (or line) in the imported file
-    vpdq: list[Any] | None = None  # a video's vPDQ frames (signals.vpdq.VpdqFrame), stored in vpdq_frame
-
-    def has_hash(self) -> bool:
-        return any((self.md5, self.sha1, self.sha256, self.pdq, self.vpdq))
 
 
 def create_set(
@@ -126,6 +83,13 @@ def rename_set(conn: Connection, name: str, new_name: str) -> HashSet:
     return get_set(conn, new_name)
 
 
+def adopt_category_scheme(conn: Connection, target: HashSet, scheme: str | None) -> None:
+    """Give `target` the category scheme a list it imports declares (a VICS file names its region's), when the
+    set has none yet: the codes of its entries are then readable. A set with a scheme keeps it."""
+    if scheme and not target.category_scheme:
+        conn.execute(update(hash_set).where(hash_set.c.id == target.id).values(category_scheme=scheme))
+
+
 def delete_set(conn: Connection, name: str) -> int:
     """Delete a set with its entries (and their frames and import records); recorded in the audit log, so that
     `audit verify` knows the set is gone on purpose. Returns how many entries went.
@@ -151,7 +115,7 @@ def describe_set(conn: Connection, name: str) -> dict[str, Any]:
         StoreError: no such set.
     """
     target = get_set(conn, name)
-    count = conn.execute(select(func.count()).select_from(entry).where(entry.c.set_id == target.id)).scalar_one()
+    count = count_entries(conn, target.id)
     runs = conn.execute(select(import_run).where(import_run.c.set_id == target.id).order_by(import_run.c.id))
     imports = [{"id": r.id, "format": r.format, "file": r.file, "added": r.added or 0,
                 "started_at": r.started_at, "finished_at": r.finished_at, "file_sha256": r.file_sha256}
@@ -159,6 +123,11 @@ def describe_set(conn: Connection, name: str) -> dict[str, Any]:
     return {"name": target.name, "kind": target.kind, "source": target.source,
             "category_scheme": target.category_scheme, "version": target.version,
             "description": target.description, "entries": count, "imports": imports}
+
+
+def count_entries(conn: Connection, set_id: int) -> int:
+    """How many entries the set holds."""
+    return conn.execute(select(func.count()).select_from(entry).where(entry.c.set_id == set_id)).scalar_one()
 
 
 def get_set(conn: Connection, name: str) -> HashSet:
@@ -188,24 +157,6 @@ def _to_set(row: Any, entries: int = 0) -> HashSet:
     return HashSet(
         row.id, row.name, row.source, row.kind, row.category_scheme, row.version, row.description, entries
     )
-
-
-def import_entries(engine: Engine, set_name: str, records: Iterable[EntryRecord], details: dict[str, Any]) -> int:
-    """Add records to a set in ONE transaction with its audit row; return how many entries were new.
-
-    A thin front to `store.bulk.import_list` (the one loader): a malformed record anywhere imports nothing, and
-    a record already in the set is not added twice.
-
-    Raises:
-        StoreError: unknown set.
-        FormatError: from the records iterator; the transaction is rolled back.
-    """
-    from hashwarden.store.bulk import import_list
-
-    details = dict(details)
-    result = import_list(engine, set_name, records, fmt=str(details.pop("format", "records")),
-                         file=str(details.pop("file", "")), details=details)
-    return result.added
 
 
 @dataclass(frozen=True)
@@ -238,6 +189,24 @@ def iter_match_rows(conn: Connection, ignorable_digests: bool = True) -> Iterato
                 .where(hash_set.c.kind == "ignorable", entry.c.pdq.is_not(None)))
     for entry_id, pdq, quality in conn.execute(pdq_only.execution_options(yield_per=10000)):
         yield MatchRow(entry_id, None, None, None, pdq, quality)
+
+
+def iter_entries(conn: Connection, set_id: int) -> Iterator[EntryRecord]:
+    """Every entry of a set as records (streamed, in insertion order): what the exporters write."""
+    query = select(entry).where(entry.c.set_id == set_id).order_by(entry.c.id)
+    for row in conn.execute(query.execution_options(yield_per=10_000)):
+        yield EntryRecord(
+            md5=row.md5.hex() if row.md5 else None,
+            sha1=row.sha1.hex() if row.sha1 else None,
+            sha256=row.sha256.hex() if row.sha256 else None,
+            pdq=row.pdq.hex() if row.pdq else None,
+            pdq_quality=row.pdq_quality, media=row.media, size=row.size, category=row.category,
+            category_scheme=row.category_scheme, series=row.series, victim_identified=row.victim_identified,
+            offender_identified=row.offender_identified, is_distributed=row.is_distributed,
+            tags=json.loads(row.tags) if row.tags else [], comments=row.comments, date_updated=row.date_updated,
+            provenance=row.provenance, media_id=row.media_id, photodna=row.photodna,
+            attributes=json.loads(row.attributes) if row.attributes else {}, line=row.line,
+        )
 
 
 def iter_video_frames(conn: Connection, min_quality: int) -> Iterator[tuple[int, bytes]]:

@@ -104,8 +104,11 @@ import_run = Table(
     Column("duplicates", BigInteger, nullable=False),  # records already in the set (or repeated in the file)
     Column("details", Text),  # JSON: format-specific counts (e.g. VICS Miniatures dropped)
 )
-# Partial (non-null only) and covering the set: see migration 0003. store.bulk drops and rebuilds exactly these.
-for _digest in ("md5", "sha1", "sha256", "pdq"):
+# The digest columns of `entry`, strongest first: an entry's identity within its set, and a duplicate always shares
+# its strongest digest with the entry it repeats (what store.duplicates and store.staging look up by).
+DIGEST_COLUMNS = ("sha256", "sha1", "md5", "pdq")
+# Partial (non-null only) and covering the set: see migration 0003. store.indexes drops and rebuilds exactly these.
+for _digest in DIGEST_COLUMNS:
     _where = entry.c[_digest].is_not(None)
     Index(f"ix_entry_{_digest}", entry.c[_digest], entry.c.set_id, sqlite_where=_where, postgresql_where=_where)
 

@@ -28,7 +28,7 @@ from hashwarden.formats.nsrl.delta import read_delta_lines, records_of_delta
 from hashwarden.formats.nsrl.rds2 import read_lines
 from hashwarden.formats.nsrl.rds3 import read_records
 from hashwarden.formats.nsrl.untrusted_sqlite import SQLITE_MAGIC
-from hashwarden.store.hashsets import EntryRecord
+from hashwarden.store.records import EntryRecord
 
 
 def read(

@@ -23,7 +23,7 @@ from hashwarden.formats._fields import hex_digest, parse_size
 from hashwarden.formats._lines import decoded_lines
 from hashwarden.formats.nsrl.rds3_schema import HASH_COLUMNS, MAX_CHARS, MAX_NAME_CHARS, TABLE_COLUMNS, file_record
 from hashwarden.formats.nsrl.sql_tokens import Statement, tokenize
-from hashwarden.store.hashsets import EntryRecord
+from hashwarden.store.records import EntryRecord
 
 _EMPTY: Mapping[str, Any] = MappingProxyType({})
 _MAX_STATEMENT = 16 << 20  # bytes; a longer "statement" is a missing ';', not an RDS row

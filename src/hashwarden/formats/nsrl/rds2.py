@@ -13,7 +13,7 @@ from hashwarden.formats import ReadReport
 from hashwarden.formats._fields import hex_digest, parse_size
 from hashwarden.formats._lines import decoded_lines
 from hashwarden.formats.nsrl.rds3_schema import HASH_COLUMNS
-from hashwarden.store.hashsets import EntryRecord
+from hashwarden.store.records import EntryRecord
 
 # header name, upper-cased → record field, or attribute key
 _RDS2_FIELDS = {"SHA-1": "sha1", "SHA1": "sha1", "MD5": "md5", "SHA-256": "sha256", "SHA256": "sha256",

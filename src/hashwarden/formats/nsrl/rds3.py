@@ -20,7 +20,7 @@ from hashwarden.formats import ReadReport
 from hashwarden.formats._fields import hex_digest
 from hashwarden.formats.nsrl.rds3_schema import HASH_COLUMNS, MAX_CHARS, MAX_NAME_CHARS, file_record
 from hashwarden.formats.nsrl.untrusted_sqlite import UntrustedConnection, guarded, open_readonly, read_error
-from hashwarden.store.hashsets import EntryRecord
+from hashwarden.store.records import EntryRecord
 
 FILE_REQUIRED = ("sha256", "sha1", "md5", "file_name", "file_size", "package_id")  # the full FILE view has no crc32
 

@@ -1,4 +1,4 @@
-"""RDSv3 SQLite `FILE` rows as ready `entry` rows in batches (`store.bulk`): the path a full NSRL release takes."""
+"""RDSv3 SQLite `FILE` rows as ready `entry` rows in batches (`store.batches`): the path a full NSRL release takes."""
 
 from __future__ import annotations
 
@@ -16,7 +16,7 @@ from hashwarden.formats.nsrl.untrusted_sqlite import (
     SQLITE_MAGIC, UntrustedConnection, guarded, open_readonly, read_error,
 )
 from hashwarden.store.audit import canonical_json
-from hashwarden.store.bulk import ColumnBatch, RowBatch, records_as_rows
+from hashwarden.store.batches import ColumnBatch, RowBatch, records_as_rows
 
 
 def _file_columns(crc: str) -> str:
@@ -28,7 +28,7 @@ def _file_columns(crc: str) -> str:
 def read_rows(fp: BinaryIO, path: str, report: ReadReport | None = None) -> Iterator[RowBatch | ColumnBatch]:
     """An RDSv3 SQLite's FILE rows as ready `entry` rows: the path a full NSRL release takes (tens of millions).
 
-    Same checks and the same stored values as `nsrl.read` (the attributes JSON is written as `store.bulk` writes a
+    Same checks and the same stored values as `nsrl.read` (the attributes JSON is written as `store.batches` writes a
     record's), without building a record per row. Only for RDSv3 SQLite; other NSRL shapes go through `nsrl.read`.
     """
     head = fp.read(100)

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from hashwarden.store.hashsets import EntryRecord
+from hashwarden.store.records import EntryRecord
 
 # The RDSv3 minimal schema's tables and their column order (NIST `RDS_<ver>_<set>_minimal.schema.sql`): an
 # INSERT without a column list fills these in order, and no other table or column may appear in a delta.

@@ -16,7 +16,7 @@ from hashwarden.formats.vics.imagery import IMAGERY_FIELDS, scrub
 from hashwarden.formats.vics.media_ids import MediaIds
 from hashwarden.formats.vics.model import CASE_KEY, MAPPED, MAPPED_BY_LOWER, MEDIA_KINDS
 from hashwarden.signals import MD5, PDQ, SHA1, SHA256
-from hashwarden.store.hashsets import EntryRecord
+from hashwarden.store.records import EntryRecord
 
 # Keys needing no per-key check (mapped, or plain scalars seen in real files): the rest are checked for case
 # variants of mapped names and for nested imagery.

@@ -64,7 +64,7 @@ from hashwarden.formats.vics.converter import Converter
 from hashwarden.formats.vics.header import Head, sniff
 from hashwarden.formats.vics.imagery import scrub
 from hashwarden.formats.vics.model import MODEL_KEYS, MODEL_RE
-from hashwarden.store.hashsets import EntryRecord
+from hashwarden.store.records import EntryRecord
 
 MAX_RECORD_BYTES = js.MAX_RECORD_BYTES
 

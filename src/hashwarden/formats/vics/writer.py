@@ -14,7 +14,7 @@ from hashwarden.formats.vics.imagery import IMAGERY_FIELDS, without_imagery
 from hashwarden.formats.vics.model import (
     CASE_KEY, MAPPED_BY_LOWER, MEDIA_KINDS, MODEL_KEYS, MODEL_URI, SHAPES, WRITE_REGIONS, WRITE_VERSIONS,
 )
-from hashwarden.store.hashsets import EntryRecord
+from hashwarden.store.records import EntryRecord
 
 class _Out:
     """Buffered UTF-8 output: many small JSON pieces, few writes."""

@@ -12,9 +12,10 @@ from hypothesis import strategies as st
 
 from hashwarden.errors import FormatError
 from hashwarden.store import create_set
-from hashwarden.store.bulk import import_list, iter_entries
 from hashwarden.store.delta import apply_delta
-from hashwarden.store.hashsets import EntryRecord, get_set
+from hashwarden.store.hashsets import get_set, iter_entries
+from hashwarden.store.loader import import_list
+from hashwarden.store.records import EntryRecord
 
 
 def _md5(i: int) -> str:

@@ -1,0 +1,53 @@
+"""The bookkeeping of one import: its `import_run` row (started, finished with its counts, the file's digest and
+what the reader noticed) and its audit row with the set's new content digest.
+
+Every change of a set's entries (list imports and NSRL deltas) starts and ends here, so the audit chain and the
+sets' content digests see each of them.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import insert, update
+from sqlalchemy.engine import Connection
+
+from hashwarden.store import audit, digest
+from hashwarden.store.db import utc_now
+from hashwarden.store.hashsets import get_set
+from hashwarden.store.records import HashSet, ImportResult
+from hashwarden.store.schema import import_run
+
+
+def start_import(conn: Connection, target: HashSet, *, fmt: str, file: str, file_sha256: str | None = None) -> int:
+    """The import_run row every entry of this import will point at."""
+    return conn.execute(insert(import_run).values(
+        set_id=target.id, format=fmt, file=file, file_sha256=file_sha256, started_at=utc_now(),
+        rows=0, added=0, duplicates=0,
+    )).inserted_primary_key[0]
+
+
+def finish_import(conn: Connection, import_id: int, rows: int, added: int, **counts: int) -> ImportResult:
+    """Close the import_run row with its counts (rows read, entries added, the rest duplicates)."""
+    conn.execute(update(import_run).where(import_run.c.id == import_id).values(
+        finished_at=utc_now(), rows=rows, added=added, duplicates=rows - added))
+    return ImportResult(import_id, rows, added, rows - added, **counts)
+
+
+def record_import(
+    conn: Connection, set_name: str, result: ImportResult, *, fmt: str, file: str, file_sha256: str | None,
+    details: dict[str, Any] | None,
+) -> None:
+    """Complete an import's record once its rows are in: the file digest and what the reader noticed go on the
+    import_run row, and the import is appended to the audit log (same transaction) with the set's new content
+    digest. Every change of a set's entries (imports and NSRL deltas) ends here."""
+    extra = details or {}
+    conn.execute(update(import_run).where(import_run.c.id == result.import_id).values(
+        file_sha256=file_sha256, details=audit.canonical_json(extra) if extra else None))
+    target = get_set(conn, set_name)
+    content = digest.after_import(
+        conn, target.id, result.import_id, added=result.added, deleted=result.deleted, change=result.content_change,
+        before=audit.recorded_content(conn, target.id))
+    audit.append(conn, "import", {"set": set_name, "format": fmt, "file": file, "file_sha256": file_sha256,
+                                  **result.to_json(), **({"details": extra} if extra else {}),
+                                  "content": content.to_json()})

@@ -1,0 +1,77 @@
+"""The plain record types the store hands out and takes in: hash sets, entries as the formats read and write them,
+and what an import did.
+
+Why a module of their own: every reader and writer (formats/), the scan and the store's own modules use them, so
+they must not pull in SQLAlchemy or any store module; kept here, importing a record type cannot close an import
+cycle.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+
+@dataclass(frozen=True)
+class HashSet:
+    """A named list of known items: `alert` (known abuse material) or `ignorable` (known-benign, e.g. NSRL)."""
+
+    id: int
+    name: str
+    source: str
+    kind: str
+    category_scheme: str | None
+    version: str | None
+    description: str | None = None
+    entries: int = 0
+
+
+@dataclass
+class EntryRecord:
+    """One known item to add to a set, as the import formats produce it. Hashes are lowercase hex."""
+
+    md5: str | None = None
+    sha1: str | None = None
+    sha256: str | None = None
+    pdq: str | None = None
+    pdq_quality: int | None = None
+    media: str | None = None
+    size: int | None = None
+    category: str | None = None
+    series: str | None = None
+    victim_identified: bool | None = None
+    offender_identified: bool | None = None
+    is_distributed: bool | None = None
+    tags: list[str] = field(default_factory=list)
+    comments: str | None = None
+    date_updated: str | None = None
+    provenance: str | None = None
+    category_scheme: str | None = None  # the record's own scheme (VICS, ICSE); None = the set's scheme
+    media_id: str | None = None  # VICS MediaID
+    photodna: str | None = None  # opaque PhotoDNA value, kept and exported as given
+    attributes: dict[str, Any] = field(default_factory=dict)  # every other field, written back on export
+    line: int | None = None  # record number (or line) in the imported file
+    vpdq: list[Any] | None = None  # a video's vPDQ frames (signals.vpdq.VpdqFrame), stored in vpdq_frame
+
+    def has_hash(self) -> bool:
+        return any((self.md5, self.sha1, self.sha256, self.pdq, self.vpdq))
+
+
+@dataclass(frozen=True)
+class ImportResult:
+    """What one import did: rows read from the file, entries added, duplicates not added again (and, for an
+    NSRL delta, entries deleted and updated)."""
+
+    import_id: int
+    rows: int
+    added: int
+    duplicates: int
+    deleted: int = 0
+    updated: int = 0
+    # the set's content-digest term of entries earlier imports had added and this one updated or deleted
+    # (store.digest.change_of); what this import added is summed when it is recorded
+    content_change: int = 0
+
+    def to_json(self) -> dict[str, int]:
+        return {"import_id": self.import_id, "rows": self.rows, "added": self.added, "duplicates": self.duplicates,
+                **({"deleted": self.deleted, "updated": self.updated} if self.deleted or self.updated else {})}
