@@ -22,6 +22,7 @@ from hashwarden.formats.exchange import import_file
 from hashwarden.store import audit, checkpoint, digest
 from hashwarden.store.schema import audit as audit_table
 from hashwarden.store.schema import audit_head, entry, vpdq_frame
+from hashwarden.store.records import canonical_json
 from tests.formats.test_nsrl import fake, minimal_db
 from tests.formats.test_nsrl import insert as delta_insert
 from tests.test_cli import hw
@@ -135,7 +136,7 @@ def _forge_entry_and_chain(engine) -> None:
         last = max(r.id for r in rows if json.loads(r.details).get("content", {}).get("set_id") == 1)
         details = json.loads(next(r.details for r in rows if r.id == last))
         conn.execute(update(audit_table).where(audit_table.c.id == last).values(
-            details=audit.canonical_json({**details, "content": forged})))
+            details=canonical_json({**details, "content": forged})))
         _rewrite_chain_from(conn, last)
 
 

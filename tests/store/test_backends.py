@@ -17,6 +17,7 @@ from hashwarden.store.db import _alembic_config, head_revision
 from hashwarden.store.hashsets import describe_entries, iter_match_rows
 from hashwarden.store.schema import audit as audit_table
 from hashwarden.store.schema import entry
+from hashwarden.store.records import canonical_json
 
 FIXED_TS = "2024-01-02T03:04:05.000006Z"
 # Text a backend could alter: non-ASCII, astral plane, quotes, backslash, control characters, trailing spaces.
@@ -41,7 +42,7 @@ def _run_at_once(targets: list, deadlock: str) -> None:
 def _expected_chain() -> str:
     prev = audit.GENESIS
     for row_id in (1, 2, 3):
-        prev = audit.row_hash(row_id, FIXED_TS, ACTOR, "test", audit.canonical_json({**AWKWARD, "i": row_id}), prev,
+        prev = audit.row_hash(row_id, FIXED_TS, ACTOR, "test", canonical_json({**AWKWARD, "i": row_id}), prev,
                               HOST)
     return prev
 
@@ -58,7 +59,7 @@ def test_audit_chain_hashes_identical_text_on_every_backend(store_engine, monkey
         assert audit.head(conn) == (3, result.head_hash)
     assert result.ok, result.problems
     assert result.head_hash == _expected_chain() == EXPECTED_HEAD
-    assert stored[0] == audit.canonical_json({**AWKWARD, "i": 1})
+    assert stored[0] == canonical_json({**AWKWARD, "i": 1})
 
 
 def test_concurrent_appenders_make_one_chain(store_engine) -> None:

@@ -19,7 +19,7 @@ from pathlib import Path
 import pytest
 
 from hashwarden.errors import FormatError
-from hashwarden.formats import exchange
+from hashwarden.store import loader
 from hashwarden.formats.exchange import import_file
 from hashwarden.store import open_store
 from hashwarden.store.db import rollback_journal
@@ -74,10 +74,10 @@ def test_postgresql_is_left_alone(store_engine) -> None:
 
 def test_big_import_switches_and_stays_atomic(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """The same import through both journals stores the same; a failure in either leaves nothing behind."""
-    monkeypatch.setattr(exchange, "BULK_JOURNAL_BYTES", 1)
+    monkeypatch.setattr(loader, "BULK_JOURNAL_BYTES", 1)
     listing = _listing(tmp_path / "list.md5", 120_000)
     seen: list[bool] = []
-    real = exchange.rollback_journal
+    real = loader.rollback_journal
 
     @contextmanager
     def watched(conn):  # noqa: ANN001, ANN202
@@ -85,7 +85,7 @@ def test_big_import_switches_and_stays_atomic(tmp_path: Path, monkeypatch: pytes
             seen.append(switched)
             yield switched
 
-    monkeypatch.setattr(exchange, "rollback_journal", watched)
+    monkeypatch.setattr(loader, "rollback_journal", watched)
     engine = open_store(f"sqlite:///{tmp_path / 'hw.db'}")
     result, _ = import_file(engine, "md5sum", listing, "big")
     (tmp_path / "bad").mkdir()
@@ -100,9 +100,9 @@ def test_big_import_switches_and_stays_atomic(tmp_path: Path, monkeypatch: pytes
 CRASH = textwrap.dedent("""
     import os, sys
     from hashwarden.formats import exchange, md5sum
-    from hashwarden.store import db
+    from hashwarden.store import db, loader
 
-    exchange.BULK_JOURNAL_BYTES = 1
+    loader.BULK_JOURNAL_BYTES = 1
     pragmas = db._sqlite_pragmas
 
     def small_cache(connection, record):  # pages spill into the database file long before the commit

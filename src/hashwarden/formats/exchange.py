@@ -10,7 +10,6 @@ from __future__ import annotations
 import hashlib
 import os
 import threading
-from contextlib import nullcontext
 from collections.abc import Callable, Iterator
 from typing import Any, BinaryIO
 
@@ -20,11 +19,10 @@ from hashwarden.formats.nsrl import is_delta_script
 from hashwarden.formats.nsrl.delta import read_delta
 from hashwarden.formats.nsrl.untrusted_sqlite import SQLITE_MAGIC
 from hashwarden.store import audit
-from hashwarden.store.db import rollback_journal
 from hashwarden.store.delta import apply_delta
 from hashwarden.store.hashsets import adopt_category_scheme, count_entries, create_set, get_set, iter_entries
 from hashwarden.store.import_run import finish_import, record_import, start_import
-from hashwarden.store.loader import add_rows, load
+from hashwarden.store.loader import add_rows, journal_for, load
 from hashwarden.store.records import EntryRecord, ImportResult
 
 # The kind a set gets when an import creates it: NSRL lists known software (the known-file filter).
@@ -128,7 +126,7 @@ def import_file(
         raise FormatError(f"cannot read ({exc.strerror})", name) from exc
     report = ReadReport()
     file = os.path.abspath(name)
-    with raw, engine.connect() as conn, _journal_for(conn, raw), conn.begin():
+    with raw, engine.connect() as conn, journal_for(conn, os.fstat(raw.fileno()).st_size), conn.begin():
         target = _set_for_import(conn, set_name, fmt, kind, scheme, source, report)
         hashed = HashingReader(raw, progress)
         head = raw.peek(64)[:64]  # not consumed: the reader (and the digest) still see every byte
@@ -149,18 +147,6 @@ def import_file(
         record_import(conn, set_name, result, fmt=fmt, file=file, file_sha256=hashed.finish(),
                       details=report.to_json())
     return result, report
-
-
-# From this size on, an import into SQLite runs with the rollback journal when it has the database to itself
-# (store.db.rollback_journal: the WAL would write every page twice). 64 MiB: about a million md5sum lines.
-BULK_JOURNAL_BYTES = 64 << 20
-
-
-def _journal_for(conn: Any, raw: BinaryIO) -> Any:
-    """The journal a big import runs with (see BULK_JOURNAL_BYTES); small imports keep WAL."""
-    if os.fstat(raw.fileno()).st_size >= BULK_JOURNAL_BYTES:
-        return rollback_journal(conn)
-    return nullcontext(False)
 
 
 # Formats whose records carry a category code that we check against the set's scheme (VICS checks its own).

@@ -29,6 +29,7 @@ from hashwarden import config
 from hashwarden.errors import StoreError
 from hashwarden.store import digest
 from hashwarden.store.db import utc_now
+from hashwarden.store.records import canonical_json
 from hashwarden.store.schema import audit, audit_head, hash_set
 
 GENESIS = "0" * 64
@@ -57,9 +58,6 @@ def row_hash(row_id: int, ts: str, actor: str, action: str, details: str, prev_h
     fields = (str(row_id), ts, actor, action, details, prev_hash, *(() if host is None else (host,)))
     return hashlib.sha256("\x1f".join(fields).encode("utf-8")).hexdigest()
 
-
-def canonical_json(value: Any) -> str:
-    return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
 
 
 def _lock_head(conn: Connection) -> Any:

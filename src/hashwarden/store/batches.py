@@ -15,7 +15,7 @@ from itertools import islice
 from operator import attrgetter
 from typing import Any
 
-from hashwarden.store.audit import canonical_json
+from hashwarden.store.records import canonical_json
 from hashwarden.store.records import EntryRecord
 
 BATCH = 50_000
@@ -51,7 +51,7 @@ class ColumnBatch:
     `values` is a JSON array with one element per row: with one value column, its value (an empty string stands
     for NULL: readers that splice text cannot write null); with several, an array of values in `value_columns`
     order (JSON null for NULL). A value that is a JSON object (`attributes`) is stored as its JSON text in the one
-    stored form (`audit.canonical_json`: compact, keys as given, which readers give sorted; SQLite writes the
+    stored form (`records.canonical_json`: compact, keys as given, which readers give sorted; SQLite writes the
     same), an empty object as NULL. Rows are the file's lines `first_line + 1` onwards (the `line` column), unless
     `line` is one of `value_columns` (rows not in file order; `first_line` is then None).
 
@@ -59,8 +59,9 @@ class ColumnBatch:
     source in that digest's order): the loader keeps that digest's index live, as rows then only append to it,
     instead of dropping it and sorting all rows again at the end. It is a hint: the index is correct either way.
 
-    On SQLite the batch is inserted by one `INSERT ... SELECT` over `json_each` (about 5x faster than
-    `executemany` binding the values row by row); other backends take `rows`.
+    This is the loader's input, not its storage: `store.writer` inserts it on SQLite by one `INSERT ... SELECT`
+    over `json_each` (about 5x faster than `executemany` binding the values row by row); other backends take
+    `rows`.
     """
 
     count: int
@@ -89,21 +90,6 @@ class ColumnBatch:
                   for row in decoded]
         lines = [()] * self.count if self.first_line is None else [(self.first_line + i + 1,) for i in range(self.count)]
         return [(*(column[i] for column in digests), *stored[i], *lines[i]) for i in range(self.count)]
-
-    def insert_sql(self, table: str, constants: str, constant_columns: tuple[str, ...]) -> tuple[str, tuple]:
-        """The SQLite statement and parameters inserting this batch into `table`."""
-        select = [f"substr(?{n}, j.key * {width} + 1, {width})" for n, (width, _) in enumerate(self.digests.values(), 1)]
-        slot = len(self.digests) + 1
-        if len(self.value_columns) == 1:
-            select.append("nullif(j.value, '')")
-        else:  # json_extract gives an object's (minified) JSON text
-            select += [f"nullif(json_extract(j.value, '$[{i}]'), '{{}}')" for i in range(len(self.value_columns))]
-        if self.first_line is not None:
-            select.append(f"?{slot + 1} + j.key + 1")
-        sql = (f"INSERT INTO {table} ({', '.join((*constant_columns, *self.columns))}) "
-               f"SELECT {constants}, {', '.join(select)} FROM json_each(?{slot}) AS j")
-        lines = () if self.first_line is None else (self.first_line,)
-        return sql, (*(blob for _, blob in self.digests.values()), self.values, *lines)
 
 
 def records_as_rows(records: Iterable[EntryRecord], default_scheme: str | None = None) -> Iterator[RowBatch]:

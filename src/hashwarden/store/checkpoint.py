@@ -30,6 +30,7 @@ from hashwarden import __version__
 from hashwarden.errors import AuditError
 from hashwarden.store import audit
 from hashwarden.store.db import utc_now
+from hashwarden.store.records import canonical_json
 
 FORMAT = "hashwarden-audit-checkpoint/1"
 
@@ -112,7 +113,7 @@ def create(conn: Connection, key: Ed25519PrivateKey) -> dict[str, Any]:
                                  "fingerprint": content.fingerprint()}
     statement = {"format": FORMAT, "rows": result.rows, "head": result.head_hash, "sets": sets,
                  "time": utc_now(), "tool_version": __version__}
-    signature = key.sign(audit.canonical_json(statement).encode("utf-8"))
+    signature = key.sign(canonical_json(statement).encode("utf-8"))
     return {"statement": statement, "public_key": base64.b64encode(_raw(key.public_key())).decode("ascii"),
             "fingerprint": fingerprint(key.public_key()), "signature": base64.b64encode(signature).decode("ascii")}
 
@@ -147,7 +148,7 @@ def check_signature(document: dict[str, Any], path: str, trusted: Ed25519PublicK
     if trusted is not None and _raw(trusted) != _raw(public):
         raise AuditError(f"{path}: signed by key {fingerprint(public)}, not by the trusted key {fingerprint(trusted)}")
     try:
-        public.verify(signature, audit.canonical_json(document["statement"]).encode("utf-8"))
+        public.verify(signature, canonical_json(document["statement"]).encode("utf-8"))
     except InvalidSignature as exc:
         raise AuditError(f"{path}: signature does not verify (the checkpoint was altered)") from exc
     return fingerprint(public)

@@ -18,7 +18,7 @@ from sqlalchemy import and_, select, update
 from sqlalchemy.engine import Connection
 
 from hashwarden.store import digest
-from hashwarden.store.audit import canonical_json
+from hashwarden.store.records import canonical_json
 from hashwarden.store.import_run import finish_import, start_import
 from hashwarden.store.loader import add_records
 from hashwarden.store.records import EntryRecord, HashSet, ImportResult

@@ -17,6 +17,7 @@ from hashwarden.store.db import utc_now
 from hashwarden.store.hashsets import get_set
 from hashwarden.store.records import HashSet, ImportResult
 from hashwarden.store.schema import import_run
+from hashwarden.store.records import canonical_json
 
 
 def start_import(conn: Connection, target: HashSet, *, fmt: str, file: str, file_sha256: str | None = None) -> int:
@@ -43,7 +44,7 @@ def record_import(
     digest. Every change of a set's entries (imports and NSRL deltas) ends here."""
     extra = details or {}
     conn.execute(update(import_run).where(import_run.c.id == result.import_id).values(
-        file_sha256=file_sha256, details=audit.canonical_json(extra) if extra else None))
+        file_sha256=file_sha256, details=canonical_json(extra) if extra else None))
     target = get_set(conn, set_name)
     content = digest.after_import(
         conn, target.id, result.import_id, added=result.added, deleted=result.deleted, change=result.content_change,

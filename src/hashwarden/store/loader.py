@@ -23,13 +23,14 @@ raised by the reader as `FormatError`, leaves the database as it was (rolled bac
 from __future__ import annotations
 
 from collections.abc import Iterable
+from contextlib import AbstractContextManager, nullcontext
 from typing import Any
 
 from sqlalchemy import func, select
 from sqlalchemy.engine import Connection, Engine
 
 from hashwarden.store.batches import ColumnBatch, RowBatch, records_as_rows
-from hashwarden.store.db import utc_now
+from hashwarden.store.db import rollback_journal, utc_now
 from hashwarden.store.duplicates import DigestPrefixes, remove_duplicates
 from hashwarden.store.frames import add_vpdq_frames, noting_videos
 from hashwarden.store.hashsets import get_set
@@ -121,3 +122,16 @@ def add_rows(conn: Connection, target: HashSet, import_id: int,
     if rows - known and (not set_is_empty or prefixes.may_repeat()):
         return rows, rows - known - remove_duplicates(conn, target.id, import_id)
     return rows, rows - known
+
+
+# From this size on, an import into SQLite runs with the rollback journal when it has the database to itself
+# (store.db.rollback_journal: the WAL would write every page twice). 64 MiB: about a million md5sum lines.
+BULK_JOURNAL_BYTES = 64 << 20
+
+
+def journal_for(conn: Connection, file_size: int) -> AbstractContextManager[bool]:
+    """The journal an import of a file of `file_size` bytes runs with (see BULK_JOURNAL_BYTES); small imports keep
+    WAL. Entered before the import's transaction begins."""
+    if file_size >= BULK_JOURNAL_BYTES:
+        return rollback_journal(conn)
+    return nullcontext(False)

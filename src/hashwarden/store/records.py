@@ -8,8 +8,15 @@ cycle.
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass, field
 from typing import Any
+
+
+def canonical_json(value: Any) -> str:
+    """The one stored form of a JSON value (entry attributes, audit details): sorted keys, no spaces, UTF-8 as is.
+    The audit chain and the sets' content digests hash this text, so every writer must produce exactly it."""
+    return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
 
 
 @dataclass(frozen=True)

@@ -33,10 +33,28 @@ def batch_writer(conn: Connection, table: str, constants: dict[str, Any]) -> Cal
 
     def write(batch: RowBatch | ColumnBatch) -> None:
         if isinstance(batch, ColumnBatch) and _HAS_JSON_EACH:
-            cursor.execute(*batch.insert_sql(table, literals, tuple(constants)))
+            cursor.execute(*_column_insert(batch, table, literals, tuple(constants)))
             return
         cursor.executemany(
             f"INSERT INTO {table} ({', '.join((*constants, *batch.columns))}) "
             f"VALUES ({literals}, {', '.join('?' * len(batch.columns))})", batch.rows)
 
     return write
+
+
+def _column_insert(batch: ColumnBatch, table: str, constants: str,
+                   constant_columns: tuple[str, ...]) -> tuple[str, tuple]:
+    """The SQLite statement and parameters inserting a column batch into `table`: each digest column cut from its
+    concatenation by `substr`, the values read by `json_each`, every row in one statement."""
+    select = [f"substr(?{n}, j.key * {width} + 1, {width})" for n, (width, _) in enumerate(batch.digests.values(), 1)]
+    slot = len(batch.digests) + 1
+    if len(batch.value_columns) == 1:
+        select.append("nullif(j.value, '')")
+    else:  # json_extract gives an object's (minified) JSON text
+        select += [f"nullif(json_extract(j.value, '$[{i}]'), '{{}}')" for i in range(len(batch.value_columns))]
+    if batch.first_line is not None:
+        select.append(f"?{slot + 1} + j.key + 1")
+    sql = (f"INSERT INTO {table} ({', '.join((*constant_columns, *batch.columns))}) "
+           f"SELECT {constants}, {', '.join(select)} FROM json_each(?{slot}) AS j")
+    lines = () if batch.first_line is None else (batch.first_line,)
+    return sql, (*(blob for _, blob in batch.digests.values()), batch.values, *lines)

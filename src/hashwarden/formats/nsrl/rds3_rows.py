@@ -15,7 +15,7 @@ from hashwarden.formats.nsrl.rds3_schema import MAX_CHARS, MAX_NAME_CHARS, TABLE
 from hashwarden.formats.nsrl.untrusted_sqlite import (
     SQLITE_MAGIC, UntrustedConnection, guarded, open_readonly, read_error,
 )
-from hashwarden.store.audit import canonical_json
+from hashwarden.store.records import canonical_json
 from hashwarden.store.batches import ColumnBatch, RowBatch, records_as_rows
 
 
