@@ -120,3 +120,16 @@ def test_make_demo_needs_what_the_readme_says() -> None:
     assert "$(RUN_TOOLS)" in sysdeps and "libarchive13" in sysdeps
     assert re.search(r"^RUN_TOOLS := 7z:p7zip-full$", makefile, re.MULTILINE)
     assert 'requires-python = ">=3.11"' in (PROJECT / "pyproject.toml").read_text()
+
+
+def test_make_test_checks_the_layering_then_runs_on_every_core_in_random_order() -> None:
+    """README: `make test` "checks the import layering, runs the whole pytest suite on every core in a random
+    order": lint-imports before pytest, pytest with xdist on every core, pytest-randomly installed by the test
+    extra (it shuffles whenever it is installed) and not switched off in the pytest configuration."""
+    makefile = (PROJECT / "Makefile").read_text()
+    recipe = makefile.split("\ntest:", 1)[1].split("\n\n", 1)[0].splitlines()[1:]
+    assert [line.strip() for line in recipe] == ["$(BIN)/lint-imports", "$(BIN)/python -m pytest -n auto --dist worksteal"]
+    pyproject = (PROJECT / "pyproject.toml").read_text()
+    extra = pyproject.split("\ntest = [", 1)[1].split("]", 1)[0]
+    assert all(f'"{name}' in extra for name in ("pytest-randomly", "pytest-xdist", "import-linter"))
+    assert "no:randomly" not in pyproject.split("[tool.pytest.ini_options]", 1)[1].split("\n[", 1)[0]
