@@ -91,6 +91,7 @@ def test_documented_limits_and_cadences_are_the_codes() -> None:
     """The numbers the README and docs/architecture.md give for defaults are the constants the code uses, so
     changing one without the other fails here (their behaviour is tested where each is used)."""
     from hashwarden import config
+    from hashwarden.formats.nsrl import untrusted_sqlite
 
     docs = " ".join(((PROJECT / "README.md").read_text() + (PROJECT / "docs" / "architecture.md").read_text()).split())
     claims = [  # (the words of the docs, the code's value, the value those words give)
@@ -106,6 +107,10 @@ def test_documented_limits_and_cadences_are_the_codes() -> None:
         ("the worst case per worker is 1.5 GiB", config.MAX_DECODE_BYTES, 1536 << 20),
         ("committing every 200 items or 2 s", (config.COMMIT_EVERY_ITEMS, config.COMMIT_EVERY_SECONDS), (200, 2)),
         ("PDQ threshold 31 and quality 50 (vPDQ", (config.PDQ_MATCH_THRESHOLD, config.PDQ_MIN_QUALITY), (31, 50)),
+        ("JSON (VICS, JSON lines) nesting beyond 64 levels is refused", config.MAX_JSON_DEPTH, 64),
+        ("`SQLITE_LIMIT_*`s (32 MiB values, no ATTACH)", config.MAX_SQLITE_VALUE_BYTES, 32 << 20),
+        ("past their limit (names 4096 characters)", config.MAX_RDS_NAME_CHARS, 4096),
+        ("at most one row per 64 bytes of file", untrusted_sqlite._MIN_ROW_BYTES, 64),
     ]
     for phrase, actual, documented in claims:
         assert phrase in docs, phrase

@@ -88,9 +88,39 @@ MAX_APFS_DEPTH = 1024
 MAX_KEYS = 64
 MAX_KEY_FILE_BYTES = 1 << 20
 
+# Hash lists: bounds for hostile input. A list to import is untrusted like evidence: a crafted one must not make a
+# reader hold a value without end, nest a parser into quadratic memory or run SQL without end. Reaching one is a
+# FormatError naming the record, line or row, never a silent cut.
+# JSON (VICS, JSON lines; formats/_jsonstream.py): bytes before one record must complete; no legitimate record comes
+# near it (a VICS Media with 10,000 MediaFiles instances is about 3 MB), and a longer value is refused unheld.
+MAX_JSON_RECORD_BYTES = 32 << 20
+# JSON nesting, counted on the raw bytes before a parser sees them: a VICS record sits 2 levels inside the document
+# (5 in #Cases) and is about 5 deep itself; ijson's memory grows with the square of the depth (30,000 levels in a
+# 60 KB file: 2.3 GB).
+MAX_JSON_DEPTH = 64
+# A VICS text field (Comments, Series, Tags, PhotoDNA), characters: an analyst's note is never a megabyte.
+MAX_VICS_TEXT_CHARS = 1 << 20
+# RDSv3 SQLite (formats/nsrl/untrusted_sqlite.py): the largest value SQLite builds (SQLITE_LIMIT_LENGTH), as a JSON
+# record's limit.
+MAX_SQLITE_VALUE_BYTES = MAX_JSON_RECORD_BYTES
+# SQLite steps one read may take, a start plus so many per byte of the file: a legitimate read takes under 0.3 a
+# byte (minimal table in key order, full view), so 16 is 50x that, and the start covers the schema and small files;
+# a recursive view that never ends or a cross join is stopped there.
+SQLITE_BASE_STEPS = 50_000_000
+SQLITE_STEPS_PER_BYTE = 16
+# An RDS file name or VERSION value, characters (cut in SQL just past it): NIST's longest are a few hundred.
+MAX_RDS_NAME_CHARS = 4096
+# RDS delta scripts (formats/nsrl/delta.py): bytes of one statement (a longer one is a missing ';', not an RDS
+# row); keys one DELETE/UPDATE may expand to (IN lists multiply under AND).
+MAX_DELTA_STATEMENT_BYTES = 16 << 20
+MAX_DELTA_KEYS = 100_000
+
 # Store
 ENV_DB = "HASHWARDEN_DB"
 DEFAULT_DB_PATH = "hashwarden.db"
+# Imports: rows read, converted and written as one batch (record batches, RDS FILE batches, delta inserts). Bounds
+# what an import holds at once; the per-batch cost (one executemany, one SQL aggregate) is spread over as many rows.
+IMPORT_BATCH_ROWS = 50_000
 
 # Audit: who did it. The examiner's name, from $HASHWARDEN_EXAMINER (the CLI's --examiner sets it); without one,
 # audit rows name the OS user followed by this note, so that a reader knows no examiner was configured.

@@ -324,7 +324,7 @@ def test_rdsv3_table_read_in_file_order_when_the_key_cannot_be_trusted(tmp_path:
 def test_rdsv3_null_in_a_declared_not_null_key_is_an_error_not_a_lost_row(tmp_path: Path, monkeypatch) -> None:
     """A file whose schema says NOT NULL but holds a NULL (edited behind SQLite's back) at a batch boundary: the
     key ranges skip that row, and the count check turns the loss into an error naming the table."""
-    monkeypatch.setattr(rds3_rows, "_BATCH", 10)
+    monkeypatch.setattr(rds3_rows, "IMPORT_BATCH_ROWS", 10)
     rows = sorted([(*fake(i), f"f{i}.dll", i, 228) for i in range(1, 31)])
     rows[9] = (*rows[9][:3], None, *rows[9][4:])  # the 10th in key order: the first batch's upper bound
     path = tmp_path / "RDS.db"

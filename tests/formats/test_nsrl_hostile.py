@@ -17,6 +17,7 @@ from pathlib import Path
 import pytest
 from test_nsrl import FILE_INSERT, MINIMAL_SCHEMA, delta_ops, fake, minimal_db
 
+from hashwarden import config
 from hashwarden.errors import FormatError
 from hashwarden.formats import ReadReport, nsrl
 from hashwarden.formats.nsrl import rds3_rows, untrusted_sqlite
@@ -100,7 +101,7 @@ def test_connection_refuses_attaching_and_keeps_the_schema_untrusted(tmp_path: P
         con = untrusted_sqlite.open_readonly(str(db), fp.read(100))
     try:
         assert con.execute("PRAGMA trusted_schema").fetchone() == (0,)
-        assert con.getlimit(sqlite3.SQLITE_LIMIT_LENGTH) == untrusted_sqlite.MAX_VALUE_BYTES
+        assert con.getlimit(sqlite3.SQLITE_LIMIT_LENGTH) == config.MAX_SQLITE_VALUE_BYTES
         with pytest.raises(sqlite3.OperationalError, match="too many attached databases"):
             con.execute(f"ATTACH DATABASE '{tmp_path / 'other.db'}' AS other")
     finally:

@@ -365,7 +365,7 @@ def test_a_100_mb_value_is_refused_without_holding_it(tmp_path: Path) -> None:
 
 
 def test_a_huge_value_in_a_case_export_is_refused(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(reader, "MAX_RECORD_BYTES", 1 << 20)
+    monkeypatch.setattr(reader, "MAX_JSON_RECORD_BYTES", 1 << 20)
     huge = {"CaseNumber": "x" * (2 << 20), "Media": [_media(1)]}
     with pytest.raises(FormatError, match="over the 1 MiB limit") as info:
         _read(_doc([{"CaseNumber": "A", "Media": [_media(1), _media(2)]}, huge], fragment="Cases"))
@@ -374,7 +374,7 @@ def test_a_huge_value_in_a_case_export_is_refused(monkeypatch: pytest.MonkeyPatc
 
 
 def test_long_text_fields_are_refused(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr("hashwarden.formats.vics.fields.MAX_TEXT_CHARS", 100)
+    monkeypatch.setattr("hashwarden.formats.vics.fields.MAX_VICS_TEXT_CHARS", 100)
     with pytest.raises(FormatError, match="100-character limit") as info:
         _read(_doc([_media(1, Comments="x" * 101)]))
     assert info.value.field == "Comments"

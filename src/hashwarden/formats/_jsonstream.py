@@ -3,12 +3,12 @@ when a multi-gigabyte list is broken: the exact byte where it broke, the last co
 
 Why coroutines fed by hand rather than `ijson.items(fp)`: feeding our own chunks tells us, at no per-record cost,
 in which chunk each record completed. That is enough to (a) refuse a runaway value before yajl buffers it all (no
-record completed in `MAX_RECORD_BYTES`: a 100 MB "Comments" string is refused after 32 MiB, not held in memory),
+record completed in `MAX_JSON_RECORD_BYTES`: a 100 MB "Comments" string is refused after 32 MiB, not held in memory),
 and (b) on an error, replay the file once and feed only two chunks byte by byte, which gives exact offsets without
 slowing the normal path. The replay (`locate`) is the error path only.
 
 Nesting is counted on the raw bytes before yajl sees them (`DepthGuard`): ijson's memory grows with the square of
-the depth, so a document deeper than `MAX_DEPTH` is refused at its byte instead.
+the depth, so a document deeper than `MAX_JSON_DEPTH` is refused at its byte instead.
 
 Readers of the same file at two positions (the VICS `#Cases` reader runs a structure pass ahead of the record pass)
 are safe: each generator seeks to its own position before every read.
@@ -25,13 +25,10 @@ import ijson
 import numpy as np
 from ijson.utils import sendable_list
 
+from hashwarden.config import MAX_JSON_DEPTH, MAX_JSON_RECORD_BYTES
+
+# The limits are settings (config.py, with their reasons); the chunk sizes are how this reader feeds yajl.
 CHUNK = 64 * 1024
-# No legitimate record comes near this: a VICS Media with 10,000 MediaFiles instances is about 3 MB.
-MAX_RECORD_BYTES = 32 * 1024 * 1024
-# Nor this: a VICS record sits 2 levels inside the document (5 in #Cases) and is itself about 5 deep. ijson keeps a
-# prefix string per open level, each as long as the path to it, so memory grows with the square of the depth
-# (30,000 levels in a 60 KB file: 2.3 GB). Nesting is therefore counted on the raw bytes before yajl sees them.
-MAX_DEPTH = 64
 # yajl re-scans a partial token on every chunk, so a long value fed in fixed chunks costs time quadratic in its
 # length (32 MiB in 64 KiB chunks: seconds). After GROW_AFTER bytes with no record completed, chunks double.
 GROW_AFTER = 1024 * 1024
@@ -117,7 +114,7 @@ class DepthGuard:
     A malformed document is yajl's to report; on whatever yajl accepts, the count is exact.
     """
 
-    def __init__(self, limit: int = MAX_DEPTH) -> None:
+    def __init__(self, limit: int = MAX_JSON_DEPTH) -> None:
         self.limit = limit
         self.depth = 0
         self.in_string = False
@@ -177,7 +174,7 @@ class DepthGuard:
         return len(data)
 
 
-def check_depth(text: str, limit: int = MAX_DEPTH) -> None:
+def check_depth(text: str, limit: int = MAX_JSON_DEPTH) -> None:
     """Refuse one complete JSON text nesting deeper than `limit` (a JSON line, before `json.loads`).
 
     Raises:
@@ -209,7 +206,7 @@ class _ChunkReader:
 
     ijson yields every item of a chunk before it reads the next, so when an item comes out, `base` is the chunk it
     completed in. `read` also enforces the limits: nothing completed in `limit` bytes stops the parse, and so does
-    nesting deeper than `MAX_DEPTH` (before yajl sees the chunk).
+    nesting deeper than `MAX_JSON_DEPTH` (before yajl sees the chunk).
     """
 
     def __init__(self, fp: BinaryIO, start: int, progress: Progress, limit: int) -> None:
@@ -235,7 +232,7 @@ class _ChunkReader:
 
 
 class GuardedReader:
-    """A file for `ijson.parse` that refuses nesting deeper than `MAX_DEPTH` before ijson reads it."""
+    """A file for `ijson.parse` that refuses nesting deeper than `MAX_JSON_DEPTH` before ijson reads it."""
 
     def __init__(self, fp: BinaryIO) -> None:
         self.fp = fp
@@ -249,13 +246,14 @@ class GuardedReader:
         return data
 
 
-def items(fp: BinaryIO, start: int, prefix: str, progress: Progress, limit: int = MAX_RECORD_BYTES) -> Iterator[Any]:
+def items(fp: BinaryIO, start: int, prefix: str, progress: Progress,
+          limit: int = MAX_JSON_RECORD_BYTES) -> Iterator[Any]:
     """Yield each JSON value at `prefix` (ijson syntax, e.g. `value.item`), reading from byte `start` to EOF.
 
     Raises:
         Broken: malformed or truncated JSON.
         TooLarge: nothing completed at `prefix` within `limit` bytes.
-        TooDeep: nesting deeper than `MAX_DEPTH`.
+        TooDeep: nesting deeper than `MAX_JSON_DEPTH`.
     """
     reader = _ChunkReader(fp, start, progress, limit)
     try:
@@ -277,7 +275,7 @@ def events(fp: BinaryIO, start: int, progress: Progress) -> Iterator[tuple[int, 
 
     Raises:
         Broken: malformed or truncated JSON.
-        TooDeep: nesting deeper than `MAX_DEPTH`.
+        TooDeep: nesting deeper than `MAX_JSON_DEPTH`.
     """
     sink = sendable_list()
     coro = ijson.parse_coro(sink, use_float=True)

@@ -6,9 +6,10 @@ import json
 from collections.abc import Iterator
 from typing import Any, BinaryIO
 
+from hashwarden.config import MAX_JSON_DEPTH
 from hashwarden.formats import ReadReport
 from hashwarden.errors import FormatError, InvalidSignal
-from hashwarden.formats._jsonstream import MAX_DEPTH, TooDeep, check_depth
+from hashwarden.formats._jsonstream import TooDeep, check_depth
 from hashwarden.formats._lines import text_lines
 from hashwarden.signals import MD5, PDQ, SHA1, SHA256
 from hashwarden.signals.vpdq import VpdqFrame
@@ -33,7 +34,7 @@ def read(fp: BinaryIO, path: str, report: ReadReport | None = None) -> Iterator[
 def object_lines(fp: BinaryIO, path: str) -> Iterator[tuple[int, dict[str, Any]]]:
     """(line number, object) for each non-blank line, every line a JSON object.
 
-    A line nesting deeper than `MAX_DEPTH` is refused before `json.loads` sees it (a hash line is 3 levels deep
+    A line nesting deeper than `MAX_JSON_DEPTH` is refused before `json.loads` sees it (a hash line is 3 levels deep
     with vPDQ frames); past ~1,000 levels `json.loads` would raise RecursionError, which is no message for a user.
 
     Raises:
@@ -44,7 +45,7 @@ def object_lines(fp: BinaryIO, path: str) -> Iterator[tuple[int, dict[str, Any]]
             check_depth(text)
             obj = json.loads(text)
         except TooDeep as exc:
-            raise FormatError(f"nested more than {MAX_DEPTH} levels deep (byte {exc.offset} of the line); a hash "
+            raise FormatError(f"nested more than {MAX_JSON_DEPTH} levels deep (byte {exc.offset} of the line); a hash "
                               "line is at most 3", path, number) from None
         except json.JSONDecodeError as exc:
             raise FormatError(f"not valid JSON: {exc.msg} at column {exc.colno}", path, number) from exc

@@ -30,12 +30,9 @@ from hashwarden.errors import StoreError
 from hashwarden.store import digest
 from hashwarden.store.db import utc_now
 from hashwarden.store.records import canonical_json
-from hashwarden.store.schema import audit, audit_head, hash_set
+from hashwarden.store.schema import MAX_ACTOR, audit, audit_head, hash_set
 
 GENESIS = "0" * 64
-
-
-MAX_ACTOR = 200  # the column's length
 
 
 def default_actor() -> str:

@@ -15,10 +15,10 @@ from itertools import islice
 from operator import attrgetter
 from typing import Any
 
+from hashwarden.config import IMPORT_BATCH_ROWS
 from hashwarden.store.records import canonical_json
 from hashwarden.store.records import EntryRecord
 
-BATCH = 50_000
 
 # The EntryRecord fields stored as entry columns of the same name.
 RECORD_FIELDS = (
@@ -93,10 +93,10 @@ class ColumnBatch:
 
 
 def records_as_rows(records: Iterable[EntryRecord], default_scheme: str | None = None) -> Iterator[RowBatch]:
-    """Records as `RowBatch`es of up to BATCH rows: the one conversion, for the loader and for fast readers'
+    """Records as `RowBatch`es of up to IMPORT_BATCH_ROWS rows: the one conversion, for the loader and for fast readers'
     fallbacks (lines they cannot take in bulk go through their record reader and come back here)."""
     iterator = iter(records)
-    while batch := list(islice(iterator, BATCH)):
+    while batch := list(islice(iterator, IMPORT_BATCH_ROWS)):
         yield _rows(batch, default_scheme)
 
 

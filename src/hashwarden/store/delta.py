@@ -17,6 +17,7 @@ from typing import Any
 from sqlalchemy import and_, select, update
 from sqlalchemy.engine import Connection
 
+from hashwarden.config import IMPORT_BATCH_ROWS
 from hashwarden.store import digest
 from hashwarden.store.records import canonical_json
 from hashwarden.store.import_run import finish_import, start_import
@@ -52,7 +53,7 @@ def apply_delta(
             continue
         if op.action == "insert":
             pending.append(op.record)
-            if len(pending) >= 50_000:
+            if len(pending) >= IMPORT_BATCH_ROWS:
                 flush()
             continue
         flush()

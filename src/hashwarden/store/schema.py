@@ -27,6 +27,9 @@ from sqlalchemy import (
 
 metadata = MetaData()
 
+# audit.actor's length: a fact of the schema (migration 0001), not a setting; the audit refuses longer names.
+MAX_ACTOR = 200
+
 hash_set = Table(
     "hash_set",
     metadata,
@@ -117,7 +120,7 @@ audit = Table(
     metadata,
     Column("id", Integer, primary_key=True, autoincrement=False),
     Column("ts", String(32), nullable=False),
-    Column("actor", String(200), nullable=False),  # the examiner (config.examiner), else the OS user, marked
+    Column("actor", String(MAX_ACTOR), nullable=False),  # the examiner (config.examiner), else the OS user, marked
     Column("action", String(64), nullable=False),
     Column("details", Text, nullable=False),  # canonical JSON
     Column("prev_hash", String(64), nullable=False),

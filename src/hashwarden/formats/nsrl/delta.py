@@ -17,17 +17,16 @@ from collections.abc import Iterable, Iterator, Mapping
 from types import MappingProxyType
 from typing import Any, BinaryIO, NamedTuple
 
+from hashwarden.config import MAX_DELTA_KEYS, MAX_DELTA_STATEMENT_BYTES, MAX_RDS_NAME_CHARS
 from hashwarden.errors import FormatError
 from hashwarden.formats import ReadReport
 from hashwarden.formats._fields import hex_digest, parse_size
 from hashwarden.formats._lines import decoded_lines
-from hashwarden.formats.nsrl.rds3_schema import HASH_COLUMNS, MAX_CHARS, MAX_NAME_CHARS, TABLE_COLUMNS, file_record
+from hashwarden.formats.nsrl.rds3_schema import HASH_COLUMNS, MAX_CHARS, TABLE_COLUMNS, file_record
 from hashwarden.formats.nsrl.sql_tokens import Statement, tokenize
 from hashwarden.store.records import EntryRecord
 
 _EMPTY: Mapping[str, Any] = MappingProxyType({})
-_MAX_STATEMENT = 16 << 20  # bytes; a longer "statement" is a missing ';', not an RDS row
-_MAX_KEYS = 100_000  # keys one DELETE/UPDATE may expand to: IN lists multiply under AND
 
 
 class DeltaOp(NamedTuple):
@@ -118,8 +117,8 @@ def _statements(lines: Iterator[tuple[int, str]], path: str) -> Iterator[tuple[i
             yield start, "".join(parts) if len(parts) > 1 else text
             parts.clear()
             size = 0
-        elif size > _MAX_STATEMENT:
-            raise FormatError(f"statement starting here runs past {_MAX_STATEMENT >> 20} MB without a ';'",
+        elif size > MAX_DELTA_STATEMENT_BYTES:
+            raise FormatError(f"statement starting here runs past {MAX_DELTA_STATEMENT_BYTES >> 20} MB without a ';'",
                               path, start)
     if parts and "".join(parts).strip():
         yield start, "".join(parts)  # the parser refuses it unless it is a whole statement missing only its ';'
@@ -148,7 +147,7 @@ def _fast_file_insert(statement: str, line: int) -> EntryRecord | None:
     except ValueError:
         return None
     if ("'" in crc32 or "'" in name.replace("''", "") or not size.strip().isdigit() or not package.strip().isdigit()
-            or len(name) > MAX_NAME_CHARS or len(crc32) > MAX_CHARS["crc32"]):
+            or len(name) > MAX_RDS_NAME_CHARS or len(crc32) > MAX_CHARS["crc32"]):
         return None
     joined = joined.lower()
     return file_record(joined[:64], joined[64:104], joined[104:], crc32, name.replace("''", "'"), int(size),
@@ -287,8 +286,8 @@ def _conditions(st: Statement, table: str) -> list[dict[str, Any]]:
                 keys = [_merge(st, k, {column: v}) for k in keys for v in choices]
             else:
                 st.fail(f"only '{column} = value' and '{column} IN (...)' conditions are read, found {st.shown()}")
-        if len(keys) > _MAX_KEYS:
-            st.fail(f"a condition that expands to more than {_MAX_KEYS:,} keys (IN lists combined with AND)")
+        if len(keys) > MAX_DELTA_KEYS:
+            st.fail(f"a condition that expands to more than {MAX_DELTA_KEYS:,} keys (IN lists combined with AND)")
         if st.accept("AND") is None:
             return keys
 

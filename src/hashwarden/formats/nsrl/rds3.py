@@ -15,10 +15,11 @@ import sqlite3
 from collections.abc import Iterator
 from typing import Any
 
+from hashwarden.config import MAX_RDS_NAME_CHARS
 from hashwarden.errors import FormatError
 from hashwarden.formats import ReadReport
 from hashwarden.formats._fields import hex_digest
-from hashwarden.formats.nsrl.rds3_schema import HASH_COLUMNS, MAX_CHARS, MAX_NAME_CHARS, file_record
+from hashwarden.formats.nsrl.rds3_schema import HASH_COLUMNS, MAX_CHARS, file_record
 from hashwarden.formats.nsrl.untrusted_sqlite import UntrustedConnection, guarded, open_readonly, read_error
 from hashwarden.store.records import EntryRecord
 
@@ -69,15 +70,15 @@ def version_meta(con: UntrustedConnection, relations: dict[str, str]) -> dict[st
     try:
         names = [row[1] for row in con.execute(f'PRAGMA table_info("{relations["VERSION"]}")')]
         quoted = ['"' + name.replace('"', '""') + '"' for name in names]
-        cursor = con.execute(f'SELECT {", ".join(guarded(q, MAX_NAME_CHARS) for q in quoted) or "*"} '
+        cursor = con.execute(f'SELECT {", ".join(guarded(q, MAX_RDS_NAME_CHARS) for q in quoted) or "*"} '
                              f'FROM "{relations["VERSION"]}" LIMIT 50')
         rows = [dict(zip(names, row)) for row in cursor]
     except sqlite3.Error:
         return {}
     for number, row in enumerate(rows, start=1):
         for name, value in row.items():
-            if isinstance(value, bytes) or (isinstance(value, str) and len(value) > MAX_NAME_CHARS):
-                raise FormatError(f"row {number} of VERSION: {name} is bytes or longer than {MAX_NAME_CHARS} "
+            if isinstance(value, bytes) or (isinstance(value, str) and len(value) > MAX_RDS_NAME_CHARS):
+                raise FormatError(f"row {number} of VERSION: {name} is bytes or longer than {MAX_RDS_NAME_CHARS} "
                                   "characters, which no release description is", con.path, number, field=name)
     return {"rds_version": rows}
 
@@ -103,7 +104,7 @@ def _stream_rows(
             try:
                 joined = sha256 + sha1 + md5
                 if (len(joined) != 136 or len(fromhex(joined)) != 68 or not (size is None or size.__class__ is int)
-                        or (name is not None and (name.__class__ is not str or len(name) > MAX_NAME_CHARS))
+                        or (name is not None and (name.__class__ is not str or len(name) > MAX_RDS_NAME_CHARS))
                         or crc32.__class__ is bytes or package.__class__ is bytes):
                     raise ValueError
             except (TypeError, ValueError):  # None, empty, short, long, non-hex or a blob: the slow, exact path

@@ -8,10 +8,11 @@ from collections.abc import Iterator
 from itertools import chain
 from typing import BinaryIO
 
+from hashwarden.config import IMPORT_BATCH_ROWS, MAX_RDS_NAME_CHARS
 from hashwarden.errors import FormatError
 from hashwarden.formats import ReadReport
 from hashwarden.formats.nsrl.rds3 import FILE_REQUIRED, checked_row, read_records, version_meta
-from hashwarden.formats.nsrl.rds3_schema import MAX_CHARS, MAX_NAME_CHARS, TABLE_COLUMNS
+from hashwarden.formats.nsrl.rds3_schema import MAX_CHARS, TABLE_COLUMNS
 from hashwarden.formats.nsrl.untrusted_sqlite import (
     SQLITE_MAGIC, UntrustedConnection, guarded, open_readonly, read_error,
 )
@@ -56,7 +57,7 @@ def read_rows(fp: BinaryIO, path: str, report: ReadReport | None = None) -> Iter
             yield from _batches_by_sha256(con, source, crc, *key, path)
         elif is_table:
             # A table without that index: SQLite assembles each batch's columns itself, in rowid order.
-            aggregate = _AGGREGATE.format(crc=crc, source=source, batch=_BATCH)
+            aggregate = _AGGREGATE.format(crc=crc, source=source, batch=IMPORT_BATCH_ROWS)
             last = 0
             while True:
                 count, top, *columns_text = con.execute(aggregate, (last,)).fetchone()
@@ -64,14 +65,15 @@ def read_rows(fp: BinaryIO, path: str, report: ReadReport | None = None) -> Iter
                     break
                 batch = _aggregated_batch(count, *columns_text, first=number)
                 if batch is None:  # something in it needs the row-by-row checks
-                    rows = con.execute(f"{select} WHERE rowid > ? ORDER BY rowid LIMIT {_BATCH}", (last,)).fetchall()
+                    rows = con.execute(f"{select} WHERE rowid > ? ORDER BY rowid LIMIT {IMPORT_BATCH_ROWS}",
+                                       (last,)).fetchall()
                     batch = _row_batch(rows, number, source, path)
                 yield batch
                 number, last = number + count, top
                 con.check_rows(number, source, path)
         else:  # a view (the full release): rows fetched and turned into columns in Python
             cursor = con.execute(select)
-            while rows := cursor.fetchmany(_BATCH):
+            while rows := cursor.fetchmany(IMPORT_BATCH_ROWS):
                 yield _column_batch(rows, number) or _row_batch(rows, number, source, path)
                 number += len(rows)
                 con.check_rows(number, source, path)
@@ -81,7 +83,6 @@ def read_rows(fp: BinaryIO, path: str, report: ReadReport | None = None) -> Iter
         con.close()
 
 
-_BATCH = 50_000
 _VALUE_COLUMNS = ("size", "attributes")
 # One batch of a FILE table in one row: how many, the last rowid, the three hash columns concatenated, the values
 # as the JSON array `ColumnBatch` takes ([size, attributes] per row: keys in sorted order, as `read` stores them;
@@ -102,7 +103,7 @@ _BATCH_OF = """SELECT count(*), max(rowid), group_concat(sha256, ''), group_conc
           OR typeof(md5) != 'text' OR length(file_name) > %(name)d OR length({crc}) > %(crc)d
           OR typeof(file_name) = 'blob' OR typeof({crc}) = 'blob' OR typeof(package_id) = 'blob')
     FROM (SELECT rowid, * FROM "{source}" %(rows)s)"""
-_CHECKED = {"name": MAX_NAME_CHARS, "crc": MAX_CHARS["crc32"]}
+_CHECKED = {"name": MAX_RDS_NAME_CHARS, "crc": MAX_CHARS["crc32"]}
 _AGGREGATE = _BATCH_OF % {"attributes": _ATTRIBUTES, "line": "", "rows": "WHERE rowid > ? ORDER BY rowid LIMIT {batch}",
                           **_CHECKED}
 # The same for a key range read in index order, each row's rowid (its line) as a third value.
@@ -153,8 +154,8 @@ def _batches_by_sha256(
     con: UntrustedConnection, source: str, crc: str, key: tuple[str, ...], total: int, path: str
 ) -> Iterator[RowBatch | ColumnBatch]:
     """FILE's rows in the order of the unique index `key` (see `_sha256_key`), batch by batch: each batch is the
-    key range up to the `_BATCH`-th next key (found in the index alone), assembled by SQLite as `_AGGREGATE` does,
-    with each row's rowid as its line. A row with NULL in a key column would fall between the ranges, so the
+    key range up to the `IMPORT_BATCH_ROWS`-th next key (found in the index alone), assembled by SQLite as
+    `_AGGREGATE` does, with each row's rowid as its line. A row with NULL in a key column would fall between the ranges, so the
     rows read are counted against the table's and a difference is an error, not a silent loss."""
     columns = ", ".join(f'"{c}"' for c in key)
     marks = ", ".join("?" * len(key))
@@ -162,7 +163,7 @@ def _batches_by_sha256(
     while True:
         after = () if last is None else (f"({columns}) > ({marks})",)
         bound = con.execute(f'SELECT {columns} FROM "{source}" {_where(after)} ORDER BY {columns} '
-                            f'LIMIT 1 OFFSET {_BATCH - 1}', last or ()).fetchone()
+                            f'LIMIT 1 OFFSET {IMPORT_BATCH_ROWS - 1}', last or ()).fetchone()
         where = _where((*after, *(() if bound is None else (f"({columns}) <= ({marks})",))))
         params = (*(last or ()), *(bound or ()))
         count, _, *texts = con.execute(_BY_SHA256.format(crc=crc, source=source, where=where, order=columns),
@@ -216,7 +217,7 @@ def _row_batch(rows: list[tuple], first: int | None, source: str, path: str,
         try:
             raw = bytes.fromhex(sha256 + sha1 + md5)
             if (len(raw) != 68 or not (size is None or size.__class__ is int)
-                    or (name is not None and (name.__class__ is not str or len(name) > MAX_NAME_CHARS))
+                    or (name is not None and (name.__class__ is not str or len(name) > MAX_RDS_NAME_CHARS))
                     or crc32.__class__ is bytes or package.__class__ is bytes):
                 raise ValueError
             digests = raw[:32], raw[32:52], raw[52:]
@@ -242,7 +243,7 @@ def _column_batch(rows: list[tuple], first: int) -> ColumnBatch | None:
         return None
     if digests is None or any(size is not None and size.__class__ is not int for size in sizes):
         return None
-    if any(n is not None and (n.__class__ is not str or len(n) > MAX_NAME_CHARS) for n in names) or any(
+    if any(n is not None and (n.__class__ is not str or len(n) > MAX_RDS_NAME_CHARS) for n in names) or any(
             v.__class__ is bytes for v in chain(crc32, packages)):
         return None
     attributes = [{k: v for k, v in (("crc32", c or None), ("file_name", n), ("package_id", p)) if v is not None}

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from hashwarden.config import MAX_RDS_NAME_CHARS
 from hashwarden.store.records import EntryRecord
 
 # The RDSv3 minimal schema's tables and their column order (NIST `RDS_<ver>_<set>_minimal.schema.sql`): an
@@ -19,8 +20,8 @@ TABLE_COLUMNS: dict[str, tuple[str, ...]] = {
 }
 HASH_COLUMNS = ("sha256", "sha1", "md5")
 
-MAX_NAME_CHARS = 4096  # a file name (NIST's longest are a few hundred characters)
-MAX_CHARS = {"sha256": 64, "sha1": 40, "md5": 32, "crc32": 64, "file_name": MAX_NAME_CHARS, "file_size": 20,
+# Hash and number widths are facts of the format; the file name's bound is a setting (config.MAX_RDS_NAME_CHARS).
+MAX_CHARS = {"sha256": 64, "sha1": 40, "md5": 32, "crc32": 64, "file_name": MAX_RDS_NAME_CHARS, "file_size": 20,
               "package_id": 20}
 
 

@@ -5,8 +5,8 @@ The connection is read-only with `trusted_schema` off and tight `SQLITE_LIMIT_*`
 attached databases, shallow expressions); its SQLite steps are budgeted in proportion to the file's size (a
 recursive view that never ends, or a cross join, is stopped with a FormatError saying so); no relation may yield
 more rows than the file could hold at `_MIN_ROW_BYTES` a row; and values are cut in SQL to just over their limit
-(`guarded`: hashes their hex length, names `MAX_NAME_CHARS`) before Python holds them, so an over-long one is named
-by row and column.
+(`guarded`: hashes their hex length, names `MAX_RDS_NAME_CHARS`) before Python holds them, so an over-long one is
+named by row and column.
 """
 
 from __future__ import annotations
@@ -15,19 +15,17 @@ import os
 import sqlite3
 from pathlib import Path
 
+from hashwarden.config import MAX_SQLITE_VALUE_BYTES, SQLITE_BASE_STEPS, SQLITE_STEPS_PER_BYTE
 from hashwarden.errors import FormatError
 
 SQLITE_MAGIC = b"SQLite format 3\x00"
 
-# Limits on an RDS database (module docstring). A legitimate read takes under 0.3 SQLite steps per byte of the file
-# (minimal table in key order, full view); the budget gives 50x that plus a start for the schema and small files.
-MAX_VALUE_BYTES = 32 << 20  # SQLITE_LIMIT_LENGTH: as VICS's record limit
-_STEPS_PER_BYTE = 16
-_BASE_STEPS = 50_000_000
+# Limits on an RDS database (module docstring): the value length and the step budget are settings (config.py), the
+# other SQLITE_LIMIT_*s only shut doors no RDS file needs.
 _TICK = 10_000  # steps between two progress-handler calls
 _MIN_ROW_BYTES = 64  # a FILE row holds 136 hex characters of hashes; a view cannot make more rows than 1 per 64 bytes
 _SQLITE_LIMITS = {
-    sqlite3.SQLITE_LIMIT_LENGTH: MAX_VALUE_BYTES,
+    sqlite3.SQLITE_LIMIT_LENGTH: MAX_SQLITE_VALUE_BYTES,
     sqlite3.SQLITE_LIMIT_SQL_LENGTH: 1 << 20,
     sqlite3.SQLITE_LIMIT_COLUMN: 200,
     sqlite3.SQLITE_LIMIT_EXPR_DEPTH: 100,
@@ -76,8 +74,8 @@ def read_error(con: UntrustedConnection, exc: sqlite3.Error, path: str, source: 
             path, row, field=source,
         )
     if "too big" in str(exc):
-        return FormatError(f"{what} holds a value over {MAX_VALUE_BYTES >> 20} MiB (SQLite stopped at its length "
-                           "limit); no NSRL field comes near that", path, row, field=source)
+        return FormatError(f"{what} holds a value over {MAX_SQLITE_VALUE_BYTES >> 20} MiB (SQLite stopped at its "
+                           "length limit); no NSRL field comes near that", path, row, field=source)
     after = f" after row {row} of {source}" if row else ""
     return FormatError(f"SQLite error{after}: {exc}", path, row)
 
@@ -103,7 +101,7 @@ def open_readonly(path: str, head: bytes) -> UntrustedConnection:
         con = sqlite3.connect(uri, uri=True, check_same_thread=False, factory=UntrustedConnection)
         con.path = path
         con.size = os.path.getsize(path) + sum(os.path.getsize(path + s) for s in ("-wal",) if os.path.exists(path + s))
-        con.budget = _BASE_STEPS + _STEPS_PER_BYTE * con.size
+        con.budget = SQLITE_BASE_STEPS + SQLITE_STEPS_PER_BYTE * con.size
         con.max_rows = con.size // _MIN_ROW_BYTES + 1000
         for limit, value in _SQLITE_LIMITS.items():
             con.setlimit(limit, value)

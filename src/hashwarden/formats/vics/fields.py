@@ -8,9 +8,8 @@ from datetime import datetime, timezone
 from functools import lru_cache
 from typing import Any
 
+from hashwarden.config import MAX_VICS_TEXT_CHARS
 from hashwarden.errors import InvalidSignal
-
-MAX_TEXT_CHARS = 1024 * 1024  # Comments, Series, Tags, PhotoDNA: an analyst's note is never a megabyte
 
 
 class BadField(Exception):
@@ -85,8 +84,9 @@ def parse_text(value: Any, name: str) -> str | None:
     if value is None or value == "":
         return None
     if type(value) is str:
-        if len(value) > MAX_TEXT_CHARS:
-            raise BadField(name, f"{len(value)} characters, over the {MAX_TEXT_CHARS}-character limit for a text field")
+        if len(value) > MAX_VICS_TEXT_CHARS:
+            raise BadField(name, f"{len(value)} characters, over the {MAX_VICS_TEXT_CHARS}-character limit for a "
+                                 "text field")
         return value
     if type(value) in (int, float):
         return str(value)
@@ -97,9 +97,9 @@ def parse_tags(value: Any) -> list[str]:
     if value is None or value == "":
         return []
     if type(value) is str:
-        if len(value) > MAX_TEXT_CHARS:
-            raise BadField("Tags", f"{len(value)} characters, over the {MAX_TEXT_CHARS}-character limit for a text "
-                                   "field")
+        if len(value) > MAX_VICS_TEXT_CHARS:
+            raise BadField("Tags", f"{len(value)} characters, over the {MAX_VICS_TEXT_CHARS}-character limit for a "
+                                   "text field")
         return [tag for tag in (part.strip() for part in value.split(",")) if tag]
     if type(value) is list and all(type(tag) is str for tag in value):  # not VICS, but seen; split like the string
         return [tag for tag in (part.strip() for item in value for part in item.split(",")) if tag]

@@ -34,10 +34,10 @@ Decisions on ambiguous input (each is tested):
   written back the same way (field in 2.0, AlternativeHashes in 1.3). PDQ has no VICS field in any public source:
   hashwarden reads `PDQ` (and `PDQQuality`) as direct fields or an `AlternativeHashes` entry named PDQ, and writes
   the direct fields, as it does `SHA256`.
-* Limits: a record over 32 MiB (`MAX_RECORD_BYTES`) is refused before it is held in memory, and a text field
-  (Comments, Series, Tags, PhotoDNA) over 1 MiB (`fields.MAX_TEXT_CHARS`) is refused, each naming the record and
-  the field. JSON nested more than 64 levels (`_jsonstream.MAX_DEPTH`), at any place in the file, is refused with
-  its byte offset before the parser sees it: ijson's memory grows with the square of the depth.
+* Limits (config.py): a record over 32 MiB (`MAX_JSON_RECORD_BYTES`) is refused before it is held in memory,
+  and a text field (Comments, Series, Tags, PhotoDNA) over 1 MiB (`MAX_VICS_TEXT_CHARS`) is refused, each naming
+  the record and the field. JSON nested more than 64 levels (`MAX_JSON_DEPTH`), at any place in the file, is
+  refused with its byte offset before the parser sees it: ijson's memory grows with the square of the depth.
 * A broken file (truncated, or not JSON) is a FormatError with the exact byte where it broke, the field being read,
   and how many records before it were complete (with the byte where the last one ended).
 
@@ -56,6 +56,7 @@ from typing import Any, BinaryIO
 
 from ijson.common import ObjectBuilder
 
+from hashwarden.config import MAX_JSON_RECORD_BYTES
 from hashwarden.errors import FormatError
 from hashwarden.formats import ReadReport
 from hashwarden.formats import _jsonstream as js
@@ -65,9 +66,6 @@ from hashwarden.formats.vics.header import Head, sniff
 from hashwarden.formats.vics.imagery import scrub
 from hashwarden.formats.vics.model import MODEL_KEYS, MODEL_RE
 from hashwarden.store.records import EntryRecord
-
-MAX_RECORD_BYTES = js.MAX_RECORD_BYTES
-
 
 def _seekable(fp: BinaryIO) -> tuple[BinaryIO, bool]:
     """`fp` itself when it can seek, else a temporary copy (the #Cases reader and error location read twice)."""
@@ -166,8 +164,8 @@ def located_error(fp: BinaryIO, path: str, progress: js.Progress, prefix: str,
     loc = js.locate(fp, progress, prefix, exc)
     offset = loc.offset
     if isinstance(exc, js.TooLarge):
-        message = (f"record {loc.records + 1} is over the {MAX_RECORD_BYTES >> 20} MiB limit per record (no hash-list "
-                   "entry comes near it); refused before reading it whole")
+        message = (f"record {loc.records + 1} is over the {MAX_JSON_RECORD_BYTES >> 20} MiB limit per record "
+                   "(no hash-list entry comes near it); refused before reading it whole")
         if loc.last_end is not None:
             offset = loc.last_end  # where the oversized record begins
     elif exc.at_eof:
@@ -188,7 +186,7 @@ def _read_media(fp: BinaryIO, path: str, head: Head, converter: Converter) -> It
     progress = js.Progress(head.start)
     number = 0
     try:
-        for obj in js.items(fp, head.start, "value.item", progress, MAX_RECORD_BYTES):
+        for obj in js.items(fp, head.start, "value.item", progress, MAX_JSON_RECORD_BYTES):
             number += 1
             record = converter.record(obj, number, None)
             if record is not None:
@@ -305,6 +303,6 @@ def _case_structure(fp: BinaryIO, start: int, progress: js.Progress, path: str,
             progress.completed(base, end, ends)
         if done:
             last_case_end = end
-        elif not ends and end - max(progress.idle, last_case_end) > MAX_RECORD_BYTES:
+        elif not ends and end - max(progress.idle, last_case_end) > MAX_JSON_RECORD_BYTES:
             raise js.TooLarge(base, end)
         yield from done
