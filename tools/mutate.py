@@ -1,0 +1,125 @@
+"""Mutation testing of the verdict code: `make mutate` runs mutmut over TARGETS and prints the survivors and the
+score per module and overall.
+
+Why: a test suite that passes tells nothing about whether it would notice a wrong verdict. mutmut changes one thing
+at a time in the code (`<` to `<=`, `31` to `32`, `and` to `or`) and re-runs the tests that reach that function; a
+change no test notices (a survivor) is behaviour nobody pinned. The modules here are those where a silent change
+is a wrong verdict: a missed match, a scan said unchanged, an audit chain said intact, a bomb let through, a
+category stored under the wrong meaning.
+
+Only the functions named in TARGETS are mutated and scored (a module with `None` is scored whole), so that
+repointing a target after a module is split is a one-line change here; `[tool.mutmut]` in pyproject.toml lists the
+files and the fast tests that exercise them. mutmut works in `mutants/` (a copy of src/ and tests/, gitignored);
+its results there are reused by the next run for unchanged functions.
+
+Usage: python tools/mutate.py [--max-children N] [--report-only]
+"""
+
+from __future__ import annotations
+
+import argparse
+import subprocess
+import sys
+from collections import Counter
+from fnmatch import fnmatch
+from pathlib import Path
+
+SEP = "ǁ"  # mutmut's separator in a method's mangled name: x<SEP>Class<SEP>method
+
+# module -> the functions mutated and scored ("Class.method", "Class.*" or "function"), or None for all of it.
+TARGETS: dict[str, list[str] | None] = {
+    "hashwarden.scan.matcher": None,
+    "hashwarden.scan.custody": None,
+    "hashwarden.store.audit": None,
+    # the bomb limits: per-member cut-off, the shared allowance of one compressed stream, the ratio cap
+    "hashwarden.evidence.archive": ["LimitedReader.*", "Allowance.*", "BombGuard.*", "member_limit",
+                                    "_compressed_size"],
+    # the radius: its bounds, and which path (probe, join, linear scan) answers it
+    "hashwarden.index.pdq_index": ["PDQIndex.search", "PDQIndex.search_many", "PDQIndex.join", "_check"],
+    # category handling (formats/vics.py is being split: repoint these module names when it is)
+    "hashwarden.formats.vics": ["_category_code", "_Converter._check_code", "_choose_scheme",
+                                "_MediaWriter._category", "_default_profile_region"],
+}
+
+KILLED = {"killed", "timeout", "caught by type check"}
+MUTMUT = str(Path(sys.executable).parent / "mutmut")  # its script, not `-m mutmut`, which it warns against
+
+
+def patterns() -> list[str]:
+    """mutmut's mutant-name globs for TARGETS."""
+    globs = []
+    for module, functions in TARGETS.items():
+        if functions is None:
+            globs.append(f"{module}.*")
+            continue
+        for function in functions:
+            if "." in function:
+                cls, method = function.split(".", 1)
+                globs.append(f"{module}.x{SEP}{cls}{SEP}{method}__mutmut_*")
+            else:
+                globs.append(f"{module}.x_{function}__mutmut_*")
+    return globs
+
+
+def targeted(name: str) -> str | None:
+    """The TARGETS module a mutant belongs to, or None when it is outside them."""
+    globs = patterns()
+    for module in TARGETS:
+        if name.startswith(module + ".") and any(fnmatch(name, g) for g in globs if g.startswith(module + ".")):
+            return module
+    return None
+
+
+def results() -> dict[str, str]:
+    """mutant name -> status, as `mutmut results --all true` prints them."""
+    out = subprocess.run([MUTMUT, "results", "--all", "true"], check=True,
+                         capture_output=True, text=True).stdout
+    found = {}
+    for line in out.splitlines():
+        name, _, status = line.strip().rpartition(": ")
+        if name:
+            found[name] = status
+    return found
+
+
+def report(statuses: dict[str, str]) -> int:
+    """Print survivors and scores; return the number of mutants not killed."""
+    per_module: dict[str, Counter[str]] = {module: Counter() for module in TARGETS}
+    survivors = []
+    for name, status in sorted(statuses.items()):
+        module = targeted(name)
+        if module is None:
+            continue
+        per_module[module][status] += 1
+        if status not in KILLED:
+            survivors.append((name, status))
+    print("\nSurvivors (`mutmut show NAME` prints the change):")
+    for name, status in survivors:
+        print(f"  {status:12} {name}")
+    print(f"\n{'module':32} {'killed':>7} {'total':>6} {'score':>7}")
+    killed_all = total_all = 0
+    for module, counts in per_module.items():
+        total = sum(counts.values())
+        killed = sum(n for status, n in counts.items() if status in KILLED)
+        killed_all, total_all = killed_all + killed, total_all + total
+        score = f"{100 * killed / total:.1f}%" if total else "-"
+        print(f"{module:32} {killed:7} {total:6} {score:>7}")
+    score = f"{100 * killed_all / total_all:.1f}%" if total_all else "-"
+    print(f"{'overall':32} {killed_all:7} {total_all:6} {score:>7}")
+    return len(survivors)
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--max-children", type=int, default=2, help="parallel mutant runs (default 2)")
+    parser.add_argument("--report-only", action="store_true", help="print the last run's results, run nothing")
+    args = parser.parse_args()
+    if not args.report_only:
+        subprocess.run([MUTMUT, "run", "--max-children", str(args.max_children),
+                        *patterns()], check=True)
+    report(results())
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
