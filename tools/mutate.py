@@ -12,12 +12,17 @@ repointing a target after a module is split is a one-line change here; `[tool.mu
 files and the fast tests that exercise them. mutmut works in `mutants/` (a copy of src/ and tests/, gitignored);
 its results there are reused by the next run for unchanged functions.
 
-Usage: python tools/mutate.py [--max-children N] [--report-only]
+A full run re-tests every targeted mutant (~1 h on 2 busy cores). After adding tests, `--survivors` re-tests only
+the mutants the last run left alive and keeps the other verdicts: tests were only added, so a mutant the suite
+killed stays killed. A verdict is kept only while mutmut still has that mutant (a changed function gets new ones).
+
+Usage: python tools/mutate.py [--max-children N] [--survivors | --report-only]
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import subprocess
 import sys
 from collections import Counter
@@ -43,6 +48,7 @@ TARGETS: dict[str, list[str] | None] = {
 
 KILLED = {"killed", "timeout", "caught by type check"}
 MUTMUT = str(Path(sys.executable).parent / "mutmut")  # its script, not `-m mutmut`, which it warns against
+LAST = Path("mutants/hashwarden-last-results.json")  # the verdicts the last run ended with (for --survivors)
 
 
 def patterns() -> list[str]:
@@ -112,12 +118,28 @@ def report(statuses: dict[str, str]) -> int:
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--max-children", type=int, default=2, help="parallel mutant runs (default 2)")
-    parser.add_argument("--report-only", action="store_true", help="print the last run's results, run nothing")
+    which = parser.add_mutually_exclusive_group()
+    which.add_argument("--survivors", action="store_true", help="re-test only what the last run left alive")
+    which.add_argument("--report-only", action="store_true", help="print the last run's results, run nothing")
     args = parser.parse_args()
-    if not args.report_only:
-        subprocess.run([MUTMUT, "run", "--max-children", str(args.max_children),
-                        *patterns()], check=True)
-    report(results())
+    if args.report_only:
+        report(json.loads(LAST.read_text()) if LAST.exists() else results())
+        return 0
+    names = patterns()
+    previous: dict[str, str] = {}
+    if args.survivors:
+        previous = json.loads(LAST.read_text())
+        names = [name for name, status in previous.items() if status not in KILLED and targeted(name)]
+        if not names:
+            report(previous)
+            return 0
+    subprocess.run([MUTMUT, "run", "--max-children", str(args.max_children), *names], check=True)
+    current = results()
+    rerun = set(names) if args.survivors else set()
+    statuses = {name: (status if name in rerun or name not in previous else previous[name])
+                for name, status in current.items()}
+    LAST.write_text(json.dumps(statuses, indent=0, ensure_ascii=False))
+    report(statuses)
     return 0
 
 
