@@ -132,3 +132,20 @@ def test_bomb_guard_reads_at_most_one_byte_past_what_is_left_and_1_mib_when_unbo
     with pytest.raises(EvidenceReadError):
         guard.read(50)
     assert inner.asked == [4, 7]  # 6 left: one more byte tells a bomb from data ending at the limit
+
+
+def test_reading_nothing_reads_nothing_and_the_last_byte_before_the_limit_is_kept() -> None:
+    reader = LimitedReader(io.BytesIO(b"abc"), 3)
+    assert reader.read(0) == b""
+    assert [reader.read(1) for _ in range(4)] == [b"a", b"b", b"c", b""]
+    guard = BombGuard(io.BytesIO(b"abc"), Allowance(3))
+    assert guard.read(0) == b""
+    assert [guard.read(1) for _ in range(4)] == [b"a", b"b", b"c", b""]
+
+
+def test_past_the_limit_one_byte_is_read_to_tell_a_cut_off_from_the_end() -> None:
+    inner = Tracked(b"x" * 100)
+    reader = LimitedReader(inner, 10)
+    assert reader.read() == b"x" * 10
+    assert reader.read() == b"" and reader.cut_off
+    assert inner.asked == [10, 1]  # not the rest of a bomb

@@ -151,7 +151,8 @@ def test_custody_summary_is_what_the_html_report_shows() -> None:
                                                     "sources": [], "hash_sets": []}
 
 
-def test_custody_json_holds_every_field(tmp_path: Path) -> None:
+@pytest.mark.parametrize("verified", [False, True])
+def test_custody_json_holds_every_field(tmp_path: Path, verified: bool) -> None:
     import numpy
     import PIL
 
@@ -162,7 +163,7 @@ def test_custody_json_holds_every_field(tmp_path: Path) -> None:
     path = write_custody(tmp_path, Rows([], runs), case="Fall 7 — Müller", command=["hashwarden", "scan"],
                          started="2026-01-01T00:00:00Z", finished="2026-01-01T00:01:00Z",
                          listings=[listing(b"a.jpg")], hash_sets=[{"name": "set"}], report_sha256="r" * 64,
-                         settings=settings, audit_head={"count": 3, "head_hash": "h"}, verified_after=False)
+                         settings=settings, audit_head={"count": 3, "head_hash": "h"}, verified_after=verified)
     assert path == tmp_path / "custody.json"
     text = path.read_text(encoding="utf-8")
     assert text.endswith("}\n") and "Fall 7 — Müller" in text and '\n  "case"' in text
@@ -177,7 +178,7 @@ def test_custody_json_holds_every_field(tmp_path: Path) -> None:
         "finished_utc": "2026-01-01T00:01:00Z",
         "runs": runs,
         "settings": json.loads(json.dumps(asdict(settings))),
-        "sources": [listing(b"a.jpg").record(False)],
+        "sources": [listing(b"a.jpg").record(verified)],
         "hash_sets": [{"name": "set"}],
         "report_sha256": "r" * 64,
         "audit": {"count": 3, "head_hash": "h"},

@@ -187,3 +187,44 @@ def test_a_set_removed_outside_hashwarden_is_named_and_one_without_a_digest_is_n
     assert result.problems[0].endswith("(audit row 2)")  # create, then the import that recorded its content
     assert result.notes == ["set 'old': no content digest recorded yet (created before hashwarden recorded them); "
                             "its next import records one"]
+
+
+def test_verify_checks_the_data_by_default_and_records_each_content_for_checkpoints(fresh_store) -> None:
+    with fresh_store.begin() as conn:
+        create_set(conn, "a", "alert")
+    import_entries(fresh_store, "a", [EntryRecord(md5="1" * 32)], {"file": "t"})
+    with fresh_store.connect() as conn:
+        result = audit.verify(conn)
+        set_id = conn.execute(select(hash_set.c.id)).scalar()
+    assert result.sets == 1
+    assert sorted(result.contents) == [1, 2]  # the create and the import each recorded the set's content
+    assert [(row, list(contents), contents[set_id].entries) for row, contents in sorted(result.contents.items())] == [
+        (1, [set_id], 0), (2, [set_id], 1)]
+    with fresh_store.begin() as conn:
+        conn.execute(delete(entry))
+    with fresh_store.connect() as conn:
+        assert not audit.verify(conn).ok
+
+
+def test_a_set_deleted_through_hashwarden_is_not_reported_removed(fresh_store) -> None:
+    from hashwarden.store.hashsets import delete_set
+
+    with fresh_store.begin() as conn:
+        create_set(conn, "a", "alert")
+        create_set(conn, "b", "alert")
+    import_entries(fresh_store, "a", [EntryRecord(md5="1" * 32)], {"file": "t"})
+    with fresh_store.begin() as conn:
+        delete_set(conn, "a")
+        audit.append(conn, "set.delete", {"deleted_set": 99, "name": "never recorded"})  # no content to drop
+    result = verify(fresh_store)
+    assert (result.ok, result.sets, result.problems) == (True, 1, [])
+
+
+def test_rows_are_verified_in_id_order_whatever_order_the_database_keeps_them(store_engine) -> None:
+    """PostgreSQL returns a re-inserted row last unless asked for an order; the chain is by id."""
+    three(store_engine)
+    with store_engine.begin() as conn:
+        second = conn.execute(select(audit_table).where(audit_table.c.id == 2)).one()
+        conn.execute(delete(audit_table).where(audit_table.c.id == 2))
+        conn.execute(audit_table.insert().values(**second._asdict()))
+    assert verify(store_engine).problems == []
