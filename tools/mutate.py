@@ -46,6 +46,11 @@ TARGETS: dict[str, list[str] | None] = {
                                 "_MediaWriter._category", "_default_profile_region"],
 }
 
+# Equivalent mutants: no behaviour can tell them from the original. name -> (text of the mutated line, why). An entry
+# counts only while `mutmut show` still gives that line (numbers shift when a function changes; a stale entry is
+# reported, and the mutant scored as a survivor, never silently excused).
+EQUIVALENT: dict[str, tuple[str, str]] = {}
+
 KILLED = {"killed", "timeout", "caught by type check"}
 MUTMUT = str(Path(sys.executable).parent / "mutmut")  # its script, not `-m mutmut`, which it warns against
 LAST = Path("mutants/hashwarden-last-results.json")  # the verdicts the last run ended with (for --survivors)
@@ -88,18 +93,37 @@ def results() -> dict[str, str]:
     return found
 
 
+def is_equivalent(name: str) -> bool:
+    """Whether `name` is listed in EQUIVALENT and still is the mutant described there."""
+    if name not in EQUIVALENT:
+        return False
+    line, _ = EQUIVALENT[name]
+    shown = subprocess.run([MUTMUT, "show", name], capture_output=True, text=True).stdout
+    added = [text[1:].strip() for text in shown.splitlines() if text.startswith("+") and not text.startswith("+++")]
+    if line in added:
+        return True
+    print(f"  stale EQUIVALENT entry (the mutant changed; re-check it): {name}")
+    return False
+
+
 def report(statuses: dict[str, str]) -> int:
-    """Print survivors and scores; return the number of mutants not killed."""
+    """Print survivors, excused equivalents and scores (equivalents left out); return the number of survivors."""
     per_module: dict[str, Counter[str]] = {module: Counter() for module in TARGETS}
-    survivors = []
+    survivors, equivalent = [], []
     for name, status in sorted(statuses.items()):
         module = targeted(name)
         if module is None:
             continue
+        if status not in KILLED and is_equivalent(name):
+            equivalent.append(name)
+            continue
         per_module[module][status] += 1
         if status not in KILLED:
             survivors.append((name, status))
-    print("\nSurvivors (`mutmut show NAME` prints the change):")
+    print(f"\nEquivalent mutants, not scored ({len(equivalent)}):")
+    for name in equivalent:
+        print(f"  {name}: {EQUIVALENT[name][1]}")
+    print(f"\nSurvivors ({len(survivors)}; `mutmut show NAME` prints the change):")
     for name, status in survivors:
         print(f"  {status:12} {name}")
     print(f"\n{'module':32} {'killed':>7} {'total':>6} {'score':>7}")

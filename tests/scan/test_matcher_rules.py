@@ -241,3 +241,41 @@ def test_matches_carry_series_and_victim_status_where_known_and_sets_in_use_desc
         {"name": "benign", "kind": "ignorable", "source": "local", "version": None, "category_scheme": None,
          "entries": 0},
     ]
+
+
+def test_a_two_form_item_names_the_form_that_matched() -> None:
+    known = code(30)
+    found = build(pdq=[(known, 1)]).match({"pdq": code(31), "pdq_dihedral": [code(31), known]})
+    assert [m["transform"] for m in found] == [DIHEDRAL_NAMES[1]]
+
+
+def test_the_compared_percentage_is_rounded_to_one_decimal_too() -> None:
+    a, b, c = code(32), code(33), code(34)
+    videos = VideoIndex([(1, np.frombuffer(bytes.fromhex(a + b + c), np.uint8).reshape(-1, 32))])
+    found = build(videos=videos, video_percents=(0.0, 0.0)).match({"vpdq": frames(a)})
+    assert [(m["query_percent"], m["compared_percent"]) for m in found] == [(100.0, 33.3)]
+
+
+def test_with_a_known_file_filter_ignorable_digests_are_the_filter_s_to_answer(store) -> None:
+    import_entries(store, "benign", [EntryRecord(md5=MD5)], {"file": "t"})
+    import_entries(store, "alerts", [EntryRecord(md5="1" * 32)], {"file": "t"})
+
+    class Filter:
+        def __init__(self, answer: list[int]) -> None:
+            self.answer = answer
+
+        def lookup(self, digest: str, key: bytes) -> list[int]:
+            return self.answer if key == bytes.fromhex(MD5) else []
+
+    assert Matcher.from_store(store, known=Filter([])).match({"md5": MD5}) == []  # not held twice
+    found = Matcher.from_store(store, known=Filter([1])).match({"md5": MD5})
+    assert [(m["entry"], m["set"]) for m in found] == [(1, "benign")]
+    assert [m["set"] for m in Matcher.from_store(store, known=Filter([])).match({"md5": "1" * 32})] == ["alerts"]
+
+
+def test_describe_with_flags_describes_only_the_entries_asked_for(store) -> None:
+    import_entries(store, "alerts", [EntryRecord(md5="1" * 32, series="S1"), EntryRecord(md5="2" * 32)],
+                   {"file": "t"})
+    with store.connect() as conn:
+        assert describe_with_flags(conn, [2]) == {2: {"set": "alerts", "kind": "alert", "category": None,
+                                                      "scheme": None}}

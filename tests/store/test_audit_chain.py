@@ -228,3 +228,21 @@ def test_rows_are_verified_in_id_order_whatever_order_the_database_keeps_them(st
         conn.execute(delete(audit_table).where(audit_table.c.id == 2))
         conn.execute(audit_table.insert().values(**second._asdict()))
     assert verify(store_engine).problems == []
+
+
+def test_an_empty_set_verifies_and_differences_are_named_in_set_name_order(fresh_store) -> None:
+    with fresh_store.begin() as conn:
+        create_set(conn, "zulu", "alert")
+        create_set(conn, "alpha", "alert")
+        create_set(conn, "empty", "alert")
+    import_entries(fresh_store, "zulu", [EntryRecord(md5="1" * 32)], {"file": "t"})
+    import_entries(fresh_store, "alpha", [EntryRecord(md5="2" * 32)], {"file": "t"})
+    result = verify(fresh_store)
+    assert (result.ok, result.sets) == (True, 3)  # "empty" has no entries: (0 entries, digest 0) as recorded
+    with fresh_store.begin() as conn:
+        conn.execute(update(hash_set).where(hash_set.c.name == "zulu").values(name="yankee", category_scheme="x"))
+        conn.execute(update(hash_set).where(hash_set.c.name == "alpha").values(category_scheme="vics-us"))
+    problems = verify(fresh_store).problems
+    assert [p.split(":")[0] for p in problems] == ["set 'alpha'", "set 'yankee'"]
+    assert problems[0].endswith("; category scheme differ)")
+    assert problems[1].endswith("; name, category scheme differ)")
