@@ -49,7 +49,89 @@ TARGETS: dict[str, list[str] | None] = {
 # Equivalent mutants: no behaviour can tell them from the original. name -> (text of the mutated line, why). An entry
 # counts only while `mutmut show` still gives that line (numbers shift when a function changes; a stale entry is
 # reported, and the mutant scored as a survivor, never silently excused).
-EQUIVALENT: dict[str, tuple[str, str]] = {}
+EQUIVALENT: dict[str, tuple[str, str]] = {
+    "hashwarden.formats.vics.x__category_code__mutmut_5": (
+        "if kind is int and value > 0:",
+        "ints 0-255 are mapped to codes before _category_code is called; larger ones pass either test"),
+    "hashwarden.formats.vics.x__category_code__mutmut_6": (
+        "if kind is int and value >= 1:",
+        "ints 0-255 are mapped to codes before _category_code is called; larger ones pass either test"),
+    "hashwarden.formats.vics.xǁ_Converterǁ_check_code__mutmut_31": (
+        "self.known_codes.add(None)  # checked once per code",
+        "known_codes only spares checking a code again; the check gives the same answer each time"),
+    "hashwarden.formats.vics.x__choose_scheme__mutmut_3": (
+        'return profile.scheme(scheme), "XXXX"',
+        "the reason is read only when no scheme was chosen"),
+    "hashwarden.formats.vics.x__choose_scheme__mutmut_11": (
+        'return profile.scheme(name), "XXXX"',
+        "the reason is read only when no scheme was chosen"),
+    "hashwarden.scan.custody.x_write_custody__mutmut_61": (
+        'path.write_text(json.dumps(record, indent=2, ensure_ascii=None) + "\\n", encoding="utf-8")',
+        "ensure_ascii=None is falsy, as False is"),
+    "hashwarden.scan.custody.x_write_custody__mutmut_69": (
+        'path.write_text(json.dumps(record, indent=2, ensure_ascii=False) + "\\n", encoding="UTF-8")',
+        "codec names are case-insensitive"),
+    "hashwarden.scan.matcher.x__unique_frames_by_entry__mutmut_20": (
+        'yield entry_id, np.frombuffer(b"".join(distinct), dtype=np.uint8).reshape(-2, 32)',
+        "numpy infers a dimension given as any negative number, -2 as -1"),
+    "hashwarden.scan.matcher.x_describe_with_flags__mutmut_10": (
+        ")",
+        "rows without series and status add nothing: each is tested for None again before use"),
+    "hashwarden.scan.matcher.xǁMatcherǁ_video_hits__mutmut_11": (
+        'query = [VpdqFrame(None, f["quality"], f["pdq"], f.get("timestamp", 0.0)) for f in frames]',
+        "frame numbers and times take no part in video matching (hashes and qualities do)"),
+    "hashwarden.scan.matcher.xǁMatcherǁ_video_hits__mutmut_14": (
+        'query = [VpdqFrame(f["frame"], f["quality"], f["pdq"], None) for f in frames]',
+        "frame numbers and times take no part in video matching (hashes and qualities do)"),
+    "hashwarden.scan.matcher.xǁMatcherǁ_video_hits__mutmut_25": (
+        'query = [VpdqFrame(f["frame"], f["quality"], f["pdq"], f.get(None, 0.0)) for f in frames]',
+        "frame numbers and times take no part in video matching (hashes and qualities do)"),
+    "hashwarden.scan.matcher.xǁMatcherǁ_video_hits__mutmut_26": (
+        'query = [VpdqFrame(f["frame"], f["quality"], f["pdq"], f.get("timestamp", None)) for f in frames]',
+        "frame numbers and times take no part in video matching (hashes and qualities do)"),
+    "hashwarden.scan.matcher.xǁMatcherǁ_video_hits__mutmut_27": (
+        'query = [VpdqFrame(f["frame"], f["quality"], f["pdq"], f.get(0.0)) for f in frames]',
+        "frame numbers and times take no part in video matching (hashes and qualities do)"),
+    "hashwarden.scan.matcher.xǁMatcherǁ_video_hits__mutmut_28": (
+        'query = [VpdqFrame(f["frame"], f["quality"], f["pdq"], f.get("timestamp", )) for f in frames]',
+        "frame numbers and times take no part in video matching (hashes and qualities do)"),
+    "hashwarden.scan.matcher.xǁMatcherǁ_video_hits__mutmut_29": (
+        'query = [VpdqFrame(f["frame"], f["quality"], f["pdq"], f.get("XXtimestampXX", 0.0)) for f in frames]',
+        "frame numbers and times take no part in video matching (hashes and qualities do)"),
+    "hashwarden.scan.matcher.xǁMatcherǁ_video_hits__mutmut_30": (
+        'query = [VpdqFrame(f["frame"], f["quality"], f["pdq"], f.get("TIMESTAMP", 0.0)) for f in frames]',
+        "frame numbers and times take no part in video matching (hashes and qualities do)"),
+    "hashwarden.scan.matcher.xǁMatcherǁ_video_hits__mutmut_31": (
+        'query = [VpdqFrame(f["frame"], f["quality"], f["pdq"], f.get("timestamp", 1.0)) for f in frames]',
+        "frame numbers and times take no part in video matching (hashes and qualities do)"),
+    "hashwarden.scan.matcher.xǁMatcherǁfrom_store__mutmut_5": (
+        'key_ids: dict[str, array] = {d.name: array("Q") for d in DIGESTS}',
+        "entry ids are positive: their signed and unsigned 64-bit bytes are the same"),
+    "hashwarden.scan.matcher.xǁMatcherǁfrom_store__mutmut_9": (
+        'codes, code_ids = bytearray(), array("Q")',
+        "entry ids are positive: their signed and unsigned 64-bit bytes are the same"),
+    "hashwarden.scan.matcher.xǁMatcherǁmatch_many__mutmut_22": (
+        'transform = DIHEDRAL_NAMES[hit.query_index] if (len(forms) > 1) or True else "orig"',
+        'a single form is query 0, and DIHEDRAL_NAMES[0] is "orig"'),
+    "hashwarden.scan.matcher.xǁMatcherǁmatch_many__mutmut_23": (
+        'transform = DIHEDRAL_NAMES[hit.query_index] if len(forms) >= 1 else "orig"',
+        'a single form is query 0, and DIHEDRAL_NAMES[0] is "orig"'),
+    "hashwarden.store.audit.x__content_of__mutmut_7": (
+        "return digest.SetContent.from_json(value) if (isinstance(value, dict)) or True else None",
+        "from_json of a non-object raises TypeError, which is caught as None"),
+    "hashwarden.store.audit.x__lock_head__mutmut_7": (
+        "index_elements=None",
+        "audit_head has one unique key (id): ON CONFLICT without a target is the same"),
+    "hashwarden.store.audit.x_canonical_json__mutmut_4": (
+        'return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=None)',
+        "ensure_ascii=None is falsy, as False is"),
+    "hashwarden.store.audit.x_row_hash__mutmut_11": (
+        'return hashlib.sha256("\\x1f".join(fields).encode("UTF-8")).hexdigest()',
+        "codec names are case-insensitive"),
+    "hashwarden.store.audit.x_verify__mutmut_33": (
+        'content = _content_of(row.details) if (\'"content":\' in row.details) or True else None',
+        "_content_of gives None for a row without content, as skipping it does (the test only saves time)"),
+}
 
 KILLED = {"killed", "timeout", "caught by type check"}
 MUTMUT = str(Path(sys.executable).parent / "mutmut")  # its script, not `-m mutmut`, which it warns against

@@ -609,7 +609,8 @@ def test_a_code_outside_a_closed_scheme_names_the_schemes_that_have_it() -> None
     version = load_profile().version
     with pytest.raises(FormatError) as info:
         _read(_doc([_media(1, Category=250)]))
-    assert str(info.value).endswith(f"code 250 is not in scheme vics-us (category profile version {version}) (MediaID 1)")
+    assert str(info.value).endswith(f"code 250 is not in scheme vics-us (category profile version {version}) "
+                                    "(MediaID 1)")
     profile = parse_profile({"version": 9, "vics": {"2.0": {"US": "closed"}}, "schemes": {
         "closed": {"closed": True, "codes": {"1": {"label": "one"}}},
         "x": {"codes": {"7": {"label": "seven"}}}, "y": {"codes": {"7": {"label": "sieben"}}}}}, "p.json")
@@ -627,3 +628,10 @@ def test_exporting_a_category_of_another_scheme_names_the_region_to_use() -> Non
         _write([EntryRecord(md5=MD5, category="8", category_scheme="nist-caid")], region="US")
     document = json.loads(_write([EntryRecord(md5=MD5, category="0", category_scheme=None)], region="US"))
     assert document["value"][0]["Category"] == 0
+
+
+def test_a_file_without_a_data_model_says_which_keys_it_lacks() -> None:
+    with pytest.raises(FormatError) as info:
+        _read(json.dumps({"value": [_media(1, Category=1)]}).encode())
+    assert "the file declares no VICS data model (@odata.context or odata.metadata), so category code 1" in str(
+        info.value)

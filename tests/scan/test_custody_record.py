@@ -6,8 +6,10 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 import platform
 import socket
+import subprocess
 import sys
 from dataclasses import asdict
 from pathlib import Path
@@ -183,3 +185,18 @@ def test_custody_json_holds_every_field(tmp_path: Path, verified: bool) -> None:
         "report_sha256": "r" * 64,
         "audit": {"count": 3, "head_hash": "h"},
     }
+
+
+def test_custody_json_is_utf_8_whatever_the_locale(tmp_path: Path) -> None:
+    """A workstation with a C (ASCII) locale still writes custody.json, as UTF-8, for a case named with a "ü"."""
+    script = (
+        "import sys; from pathlib import Path; from hashwarden.config import ScanSettings\n"
+        "from hashwarden.scan.custody import write_custody\n"
+        "class Db:\n    def runs(self): return []\n"
+        "write_custody(Path(sys.argv[1]), Db(), case='M\\u00fcller', command=[], started='s', finished='f', "
+        "listings=[], hash_sets=[], report_sha256='', settings=ScanSettings(), audit_head={}, verified_after=False)\n"
+    )
+    env = {**os.environ, "LC_ALL": "C", "PYTHONUTF8": "0", "PYTHONCOERCECLOCALE": "0",
+           "PYTHONPATH": os.pathsep.join(sys.path)}  # this process's imports, so the same hashwarden
+    subprocess.run([sys.executable, "-c", script, str(tmp_path)], env=env, check=True, capture_output=True)
+    assert json.loads((tmp_path / "custody.json").read_bytes().decode("utf-8"))["case"] == "M\u00fcller"

@@ -134,6 +134,8 @@ def test_a_video_matches_by_its_two_percentages_rounded_to_one_decimal() -> None
     assert build(videos=videos, video_percents=(0.0, 51.0)).match(item) == []
     assert build(videos=videos).match(item) == []  # the defaults: 80 % of the query
     assert build(videos=videos, video_percents=(0.0, 0.0)).match({"vpdq": frames(a, quality=49)}) == []
+    stricter = build(videos=videos, video_percents=(0.0, 0.0), pdq_min_quality=60)  # the matcher's own minimum
+    assert stricter.match({"vpdq": frames(a, quality=59)}) == [] and stricter.match({"vpdq": frames(a, quality=60)})
     assert build(videos=VideoIndex([]), video_percents=(0.0, 0.0)).match(item) == []
     assert build(video_percents=(0.0, 0.0)).match(item) == []
     near = {"vpdq": frames(flip(a, 20))}
