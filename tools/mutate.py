@@ -243,7 +243,7 @@ def main() -> int:
     current = results()
     rerun = set(names) if args.survivors else set()
     statuses = {name: (status if name in rerun or name not in previous else previous[name])
-                for name, status in current.items()}
+                for name, status in current.items() if targeted(name)}
     LAST.write_text(json.dumps(statuses, indent=0, ensure_ascii=False))
     report(statuses)
     return 0
