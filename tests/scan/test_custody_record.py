@@ -5,11 +5,10 @@ second read, and custody.json holds every field it promises. A court reads "unch
 from __future__ import annotations
 
 import hashlib
+import io
 import json
-import os
 import platform
 import socket
-import subprocess
 import sys
 from dataclasses import asdict
 from pathlib import Path
@@ -187,16 +186,11 @@ def test_custody_json_holds_every_field(tmp_path: Path, verified: bool) -> None:
     }
 
 
-def test_custody_json_is_utf_8_whatever_the_locale(tmp_path: Path) -> None:
-    """A workstation with a C (ASCII) locale still writes custody.json, as UTF-8, for a case named with a "ü"."""
-    script = (
-        "import sys; from pathlib import Path; from hashwarden.config import ScanSettings\n"
-        "from hashwarden.scan.custody import write_custody\n"
-        "class Db:\n    def runs(self): return []\n"
-        "write_custody(Path(sys.argv[1]), Db(), case='M\\u00fcller', command=[], started='s', finished='f', "
-        "listings=[], hash_sets=[], report_sha256='', settings=ScanSettings(), audit_head={}, verified_after=False)\n"
-    )
-    env = {**os.environ, "LC_ALL": "C", "PYTHONUTF8": "0", "PYTHONCOERCECLOCALE": "0",
-           "PYTHONPATH": os.pathsep.join(sys.path)}  # this process's imports, so the same hashwarden
-    subprocess.run([sys.executable, "-c", script, str(tmp_path)], env=env, check=True, capture_output=True)
+def test_custody_json_is_utf_8_whatever_the_locale(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A workstation whose locale is ASCII still writes custody.json, as UTF-8, for a case named with a "ü".
+    (pathlib asks io.text_encoding for the encoding a file is written in when none is given: here, ASCII.)"""
+    real = io.text_encoding
+    monkeypatch.setattr(io, "text_encoding", lambda encoding, stacklevel=2: real(encoding) if encoding else "ascii")
+    write_custody(tmp_path, Rows([]), case="M\u00fcller", command=[], started="s", finished="f", listings=[],
+                  hash_sets=[], report_sha256="", settings=ScanSettings(), audit_head={}, verified_after=False)
     assert json.loads((tmp_path / "custody.json").read_bytes().decode("utf-8"))["case"] == "M\u00fcller"
