@@ -186,7 +186,7 @@ def test_custody_json_holds_every_field(tmp_path: Path, verified: bool) -> None:
     }
 
 
-def test_custody_json_is_utf_8_whatever_the_locale(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_custody_json_is_written_as_utf_8_under_an_ascii_locale(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """A workstation whose locale is ASCII still writes custody.json, as UTF-8, for a case named with a "ü".
     (pathlib asks io.text_encoding for the encoding a file is written in when none is given: here, ASCII.)"""
     real = io.text_encoding
