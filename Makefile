@@ -4,7 +4,7 @@ PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
 
-.PHONY: demo test bench sysdeps-run sysdeps-test sysdeps-bench clean
+.PHONY: demo test bench mutate sysdeps-run sysdeps-test sysdeps-bench clean
 
 # Debian libraries and tools the scanner itself uses: libarchive (7z, RAR, CAB, cpio, XAR, LHA, ISO 9660 through
 # libarchive-c) and 7-Zip (7z archives: damaged ones, Deflate64, multi-volume sets; libarchive reads them without it).
@@ -29,6 +29,10 @@ $(VENV)/.installed: pyproject.toml | $(BIN)/python
 
 $(VENV)/.installed-test: pyproject.toml | $(BIN)/python
 	$(BIN)/python -m pip install --quiet -e '.[test]'
+	touch $@
+
+$(VENV)/.installed-mutate: pyproject.toml | $(BIN)/python
+	$(BIN)/python -m pip install --quiet -e '.[test,mutate]'
 	touch $@
 
 $(VENV)/.installed-bench: pyproject.toml | $(BIN)/python
@@ -80,5 +84,14 @@ bench: $(VENV)/.installed-bench sysdeps-bench
 	$(BIN)/python bench/vpdq.py
 	$(BIN)/python bench/vpdq_trim.py
 
+# Mutation testing of the verdict code (tools/mutate.py; not part of `make test`: it re-runs tests per mutant, ~25 min
+# on 2 busy cores). mutmut copies src/ into mutants/ and the tests import that copy, so the compiled extensions must be
+# in src/: the editable install builds them there (again here if they were removed since).
+EXTENSIONS := src/hashwarden/signals/_pdqcore src/hashwarden/evidence/_sigscan src/hashwarden/index/_mih
+mutate: $(VENV)/.installed-mutate sysdeps-run sysdeps-test
+	@for ext in $(EXTENSIONS); do ls $$ext.*.so >/dev/null 2>&1 || missing=1; done; \
+		if [ -n "$$missing" ]; then $(BIN)/python -m pip install --quiet --no-deps -e .; fi
+	$(BIN)/python tools/mutate.py --max-children 2
+
 clean:
-	rm -rf $(VENV) demo-output
+	rm -rf $(VENV) demo-output mutants

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import io
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -359,8 +360,9 @@ def test_a_100_mb_value_is_refused_without_holding_it(tmp_path: Path) -> None:
         "except FormatError:\n"
         "    print(int(re.search(r'VmHWM:\\s+(\\d+)', open('/proc/self/status').read()).group(1)) // 1024)\n"
     )
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)}  # this process's hashwarden, not the venv's
     peak_mib = int(subprocess.run([sys.executable, "-c", probe, str(path)], capture_output=True, text=True,
-                                  check=True).stdout)
+                                  check=True, env=env).stdout)
     assert peak_mib < 250
 
 
@@ -543,3 +545,65 @@ def test_category_profile() -> None:
         parse_profile({"version": 1, "schemes": {"a": {"codes_from": "b"}}}, "p.json")
     with pytest.raises(FormatError, match="unknown scheme"):
         parse_profile({"version": 1, "schemes": {"a": {"codes": {}}}, "vics": {"2.0": {"US": "b"}}}, "p.json")
+
+
+# ------------------------------------------------------------------------------- category codes (mutation pins)
+
+
+@pytest.mark.parametrize(("value", "code"), [
+    ("3", "3"), (" 3 ", "3"), ("003", "3"), (3.0, "3"), (0.0, "0"), ("0", "0"), (300, "300"), ("", None), ("  ", None),
+])
+def test_category_codes_are_normalised_integers(value: Any, code: str | None) -> None:
+    (record,) = _read(_doc([_media(1, Category=value)], region="UK"))  # vics-uk: open, any integer code is kept
+    assert (record.category, record.category_scheme) == (code, "vics-uk" if code is not None else None)
+
+
+@pytest.mark.parametrize(("value", "kind"), [
+    (-1, "a number"), (-1.0, "a number"), (1.5, "a number"), ("1.5", "a string"), ("\u0663", "a string"),
+    (True, "a boolean"), ([1], "an array"), ("9" * 39 + "x" * 10, "a string"),  # quoted up to 40 characters
+])
+def test_a_category_that_is_not_a_code_is_refused_saying_what_it_was(value: Any, kind: str) -> None:
+    with pytest.raises(FormatError) as info:
+        _read(_doc([_media(1, Category=value)], region="UK"))
+    assert str(info.value) == ("set.json:1: field Category: must be a non-negative integer code or null, "
+                               f"not {kind} {str(value)[:40]!r} (MediaID 1)")
+
+
+def test_a_code_without_a_scheme_names_the_schemes_to_choose_from() -> None:
+    with pytest.raises(FormatError) as info:
+        _read(_doc([_media(1, Category=3)], region="CUSTOM"))
+    names = ", ".join(sorted(load_profile().schemes))
+    assert str(info.value).endswith(f"so category code 3 cannot be stored with a meaning; import with an explicit "
+                                    f"category scheme (one of {names}) (MediaID 1)")
+
+
+def test_a_code_outside_a_closed_scheme_names_the_schemes_that_have_it() -> None:
+    version = load_profile().version
+    with pytest.raises(FormatError) as info:
+        _read(_doc([_media(1, Category=250)]))
+    assert str(info.value).endswith(f"code 250 is not in scheme vics-us (category profile version {version}) "
+                                    "(MediaID 1)")
+    profile = parse_profile({"version": 9, "vics": {"2.0": {"US": "closed"}}, "schemes": {
+        "closed": {"closed": True, "codes": {"1": {"label": "one"}}},
+        "x": {"codes": {"7": {"label": "seven"}}}, "y": {"codes": {"7": {"label": "sieben"}}}}}, "p.json")
+    with pytest.raises(FormatError) as info:
+        _read(_doc([_media(1, Category=7)]), profile=profile)
+    assert str(info.value).endswith("code 7 is not in scheme closed (category profile version 9); schemes with code "
+                                    "7: x, y (MediaID 1)")
+
+
+def test_exporting_a_category_of_another_scheme_names_the_region_to_use() -> None:
+    with pytest.raises(FormatError, match=r"category 1 is in scheme vics-uk, which a .* \(scheme vics-us\) cannot "
+                                          r"carry; export with the region of that scheme \(--region UK\)"):
+        _write([EntryRecord(md5=MD5, category="1", category_scheme="vics-uk")], region="US")
+    with pytest.raises(FormatError, match=r"export with the region of that scheme \(no VICS region carries it\)"):
+        _write([EntryRecord(md5=MD5, category="8", category_scheme="nist-caid")], region="US")
+    document = json.loads(_write([EntryRecord(md5=MD5, category="0", category_scheme=None)], region="US"))
+    assert document["value"][0]["Category"] == 0
+
+
+def test_a_file_without_a_data_model_says_which_keys_it_lacks() -> None:
+    with pytest.raises(FormatError) as info:
+        _read(json.dumps({"value": [_media(1, Category=1)]}).encode())
+    assert "the file declares no VICS data model (@odata.context or odata.metadata), so category code 1" in str(
+        info.value)
