@@ -17,7 +17,18 @@ from pg import PgCluster, PgUnavailable
 from hashwarden.store import open_store
 
 PROJECT = Path(__file__).resolve().parents[1]
-CONFORMANCE = PROJECT.parent / "shared" / "conformance"
+
+
+def _conformance_dir() -> Path:
+    """../shared/conformance beside the project. `make mutate` runs these tests from a copy one level down
+    (mutants/), so the nearest ancestor holding shared/conformance counts; none is reported as the usual place."""
+    for folder in PROJECT.parents:
+        if (folder / "shared" / "conformance").is_dir():
+            return folder / "shared" / "conformance"
+    return PROJECT.parent / "shared" / "conformance"
+
+
+CONFORMANCE = _conformance_dir()
 
 
 @pytest.fixture(scope="session")
