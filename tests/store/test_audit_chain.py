@@ -252,3 +252,20 @@ def test_an_empty_set_verifies_and_differences_are_named_in_set_name_order(fresh
     assert [p.split(":")[0] for p in problems] == ["set 'alpha'", "set 'yankee'"]
     assert problems[0].endswith("; category scheme differ)")
     assert problems[1].endswith("; name, category scheme differ)")
+
+
+def test_a_set_without_a_digest_does_not_end_the_check_of_the_sets_after_it(fresh_store) -> None:
+    """A set with no recorded content (made before digests were recorded) is noted and the check goes on: a set
+    after it in name order that was changed outside hashwarden is still named."""
+    with fresh_store.begin() as conn:
+        create_set(conn, "zzz", "alert")
+    import_entries(fresh_store, "zzz", [EntryRecord(md5="1" * 32), EntryRecord(md5="2" * 32)], {"file": "t"})
+    with fresh_store.begin() as conn:
+        conn.execute(hash_set.insert().values(id=50, name="aaa-old", kind="alert", source="local", created_at="x",
+                                               updated_at="x"))
+        conn.execute(delete(entry).where(entry.c.md5 == bytes.fromhex("2" * 32)))
+    result = verify(fresh_store)
+    assert result.notes == ["set 'aaa-old': no content digest recorded yet (created before hashwarden recorded "
+                            "them); its next import records one"]
+    assert [p.split(" since ")[0] for p in result.problems] == ["set 'zzz': entries changed outside hashwarden"]
+    assert "2 entries recorded, 1 present" in result.problems[0]
