@@ -286,11 +286,7 @@ def test_looping_directory_is_walked_once_and_reported(images, tmp_path: Path, f
     run("mkfs.ext4", "-q", "-F", "-d", "src", "loop.img", "8M", cwd=work)
     run("debugfs", "-w", "-R", "link /sub /sub/again", "loop.img", cwd=work)  # /sub/again -> /sub
     run("debugfs", "-w", "-R", "link / /sub/top", "loop.img", cwd=work)  # /sub/top -> /
-    evidence = tmp_path / "evidence"
-    evidence.mkdir()
-    shutil.move(work / "loop.img", evidence / "loop.img")
-    run_scan([str(evidence)], "LOOP", tmp_path / "out", fresh_store, ScanSettings(allow_empty=True, workers=1))
-    items = {i["path"]: i for i in json.loads((tmp_path / "out" / "report.json").read_text())["items"]}
+    items = _scan_alone(work / "loop.img", tmp_path, fresh_store)
     assert items["loop.img/sub/red.jpg"]["md5"] == images["md5"]["red.jpg"]
     assert [p for p in items if p.endswith("red.jpg")] == ["loop.img/sub/red.jpg"]
     for looped in ("loop.img/sub/again", "loop.img/sub/top"):
@@ -306,15 +302,20 @@ def test_a_directory_that_cannot_be_listed_is_an_error_not_a_gap(images, tmp_pat
         shutil.copy(images["work"] / name, work / "src" / folder / name)
     run("mkfs.ext4", "-q", "-F", "-d", "src", "damaged.img", "8M", cwd=work)
     run("debugfs", "-w", "-R", "sif /sub block[0] 9999999", "damaged.img", cwd=work)  # its extent header, gone
-    evidence = tmp_path / "evidence"
-    evidence.mkdir()
-    shutil.move(work / "damaged.img", evidence / "damaged.img")
-    run_scan([str(evidence)], "UNLISTED", tmp_path / "out", fresh_store, ScanSettings(allow_empty=True, workers=1))
-    items = {i["path"]: i for i in json.loads((tmp_path / "out" / "report.json").read_text())["items"]}
+    items = _scan_alone(work / "damaged.img", tmp_path, fresh_store)
     assert items["damaged.img/ok/blue.jpg"]["md5"] == images["md5"]["blue.jpg"]
     assert items["damaged.img/sub"]["status"] == "error"
     assert items["damaged.img/sub"]["error"].startswith("directory cannot be listed: Unable to open directory")
     assert not any(p.startswith("damaged.img/sub/") for p in items)
+
+
+def _scan_alone(image: Path, tmp_path: Path, store) -> dict[str, dict]:
+    """Scan `image` as the one file of a new evidence folder; the report's items by path."""
+    evidence = tmp_path / "evidence"
+    evidence.mkdir()
+    shutil.move(image, evidence / image.name)
+    run_scan([str(evidence)], "ALONE", tmp_path / "out", store, ScanSettings(allow_empty=True, workers=1))
+    return {i["path"]: i for i in json.loads((tmp_path / "out" / "report.json").read_text())["items"]}
 
 
 def _small_ext4(images, tmp_path: Path) -> Path:
