@@ -44,9 +44,7 @@ def set_list(
         sets = list_sets(conn)
     if as_json:
         for s in sets:
-            sys.stdout.write(json.dumps({"name": s.name, "kind": s.kind, "source": s.source,
-                                         "category_scheme": s.category_scheme, "version": s.version,
-                                         "description": s.description, "entries": s.entries}) + "\n")
+            sys.stdout.write(json.dumps(s.summary()) + "\n")
         return
     table = Table("name", "kind", "source", "scheme", "version", "entries")
     for s in sets:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from sqlalchemy import delete, func, insert, select, update
@@ -120,9 +120,7 @@ def describe_set(conn: Connection, name: str) -> dict[str, Any]:
     imports = [{"id": r.id, "format": r.format, "file": r.file, "added": r.added or 0,
                 "started_at": r.started_at, "finished_at": r.finished_at, "file_sha256": r.file_sha256}
                for r in runs]
-    return {"name": target.name, "kind": target.kind, "source": target.source,
-            "category_scheme": target.category_scheme, "version": target.version,
-            "description": target.description, "entries": count, "imports": imports}
+    return {**replace(target, entries=count).summary(), "imports": imports}
 
 
 def count_entries(conn: Connection, set_id: int) -> int:

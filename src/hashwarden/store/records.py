@@ -32,6 +32,12 @@ class HashSet:
     description: str | None = None
     entries: int = 0
 
+    def summary(self) -> dict[str, Any]:
+        """The set as scripts see it (`set list --json`, `set show --json`): every field but the database id,
+        which means nothing outside one database."""
+        return {"name": self.name, "kind": self.kind, "source": self.source, "category_scheme": self.category_scheme,
+                "version": self.version, "description": self.description, "entries": self.entries}
+
 
 @dataclass
 class EntryRecord:
