@@ -88,6 +88,10 @@ def test_malformed_items_are_422_with_a_json_error(service: Service) -> None:
         response = service.post("/v1/lookup", body)
         assert response.status_code == 422, body
         assert set(response.json()) == {"error"} and response.json()["error"], body
+    with service.engine.connect() as conn:  # an authenticated caller's refused request is on the record too
+        rows = [json.loads(row.details) for row in conn.execute(
+            select(audit.c.details).where(audit.c.action == "service.request"))]
+    assert rows == [{"agency": "Hotline A", "role": "matcher", "endpoint": "POST /v1/lookup", "outcome": "error"}] * 8
 
 
 def test_batch_limit(service: Service) -> None:
