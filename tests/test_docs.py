@@ -111,6 +111,7 @@ def test_documented_limits_and_cadences_are_the_codes() -> None:
         ("`SQLITE_LIMIT_*`s (32 MiB values, no ATTACH)", config.MAX_SQLITE_VALUE_BYTES, 32 << 20),
         ("past their limit (names 4096 characters)", config.MAX_RDS_NAME_CHARS, 4096),
         ("at most one row per 64 bytes of file", untrusted_sqlite._MIN_ROW_BYTES, 64),
+        ("A lookup takes up to 10,000 items", config.MAX_LOOKUP_ITEMS, 10_000),
     ]
     for phrase, actual, documented in claims:
         assert phrase in docs, phrase

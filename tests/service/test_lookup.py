@@ -128,3 +128,5 @@ def test_each_lookup_is_audited_without_its_hashes(service: Service) -> None:
         logged = " ".join(row.details for row in conn.execute(select(audit.c.details)))
     for value in (service.known["sha256"], service.known["pdq"], miss):
         assert value not in logged
+    for key in service.keys.values():  # nor the keys the requests came with
+        assert key.split("_", 2)[2] not in logged
