@@ -101,10 +101,6 @@ def list_users(conn: Connection) -> list[UserInfo]:
                      row.revoked_at) for row in conn.execute(query)]
 
 
-def list_agencies(conn: Connection) -> list[str]:
-    return list(conn.execute(select(agency.c.name).order_by(agency.c.name)).scalars())
-
-
 def revoke_user(conn: Connection, name: str) -> None:
     """Revoke a user's key: from this transaction's commit on, it authenticates nobody (audited).
 
