@@ -14,7 +14,7 @@ RUN_TOOLS := 7z:p7zip-full
 TEST_TOOLS := mformat:mtools mkfs.fat:dosfstools mkfs.ext4:e2fsprogs debugfs:e2fsprogs mkntfs:ntfs-3g \
               ntfscp:ntfs-3g sfdisk:fdisk ewfacquire:ewf-tools genisoimage:genisoimage fls:sleuthkit \
               icat:sleuthkit mmls:sleuthkit mkfs.exfat:exfatprogs qemu-img:qemu-utils cryptsetup:cryptsetup-bin \
-              7z:p7zip-full hashdeep:hashdeep chromium:chromium strace:strace
+              7z:p7zip-full hashdeep:hashdeep chromium:chromium strace:strace curl:curl
 # The store tests also run on a private PostgreSQL cluster that tests/pg.py starts (initdb in a temporary folder, a
 # free local port); Debian keeps its server binaries off PATH, in /usr/lib/postgresql/<version>/bin.
 PG_INITDB := /usr/lib/postgresql/*/bin/initdb

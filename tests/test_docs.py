@@ -50,7 +50,7 @@ def test_dependencies_point_down_and_nothing_imports_cli() -> None:
     import sys
 
     config = (PROJECT / "pyproject.toml").read_text()
-    assert 'name = "packages import only downwards"' in config and '"hashwarden.cli",' in config
+    assert 'name = "packages import only downwards"' in config and '"hashwarden.cli | hashwarden.service",' in config
     run = subprocess.run([str(Path(sys.executable).parent / "lint-imports"), "--no-cache"], cwd=PROJECT,
                          capture_output=True, text=True, timeout=300)
     assert run.returncode == 0, run.stdout[-3000:] + run.stderr[-2000:]
@@ -111,6 +111,7 @@ def test_documented_limits_and_cadences_are_the_codes() -> None:
         ("`SQLITE_LIMIT_*`s (32 MiB values, no ATTACH)", config.MAX_SQLITE_VALUE_BYTES, 32 << 20),
         ("past their limit (names 4096 characters)", config.MAX_RDS_NAME_CHARS, 4096),
         ("at most one row per 64 bytes of file", untrusted_sqlite._MIN_ROW_BYTES, 64),
+        ("A lookup takes up to 10,000 items", config.MAX_LOOKUP_ITEMS, 10_000),
     ]
     for phrase, actual, documented in claims:
         assert phrase in docs, phrase

@@ -133,6 +133,18 @@ COMMIT_EVERY_SECONDS = 2.0
 # `hashwarden match`: lines matched per PDQ join (bounds memory, keeps the join's advantage over one-by-one).
 MATCH_BATCH_LINES = 100_000
 
+# The service (hashwarden serve, service/). Defaults of its command; the issue-17 contract fixes the batch size.
+SERVICE_HOST = "127.0.0.1"  # loopback unless told otherwise: a listening hash service is a deliberate choice
+SERVICE_PORT = 8080
+MAX_LOOKUP_ITEMS = 10_000  # items per POST /v1/lookup (more: 422)
+# Bytes of any request body (more: 413, counted while the body streams in, so a chunked body cannot get round it).
+# 10,000 items with their 8 dihedral PDQ forms each are ~7 MB of JSON.
+MAX_REQUEST_BYTES = 16 << 20
+# API keys (store/identities.py): PBKDF2-HMAC-SHA256 over a 256-bit random secret, a per-key random salt. The
+# secret's entropy is the protection, not the stretching (which guards low-entropy passwords), so the count is
+# small: every request pays it. Each stored hash records its own count, so raising this later keeps old keys valid.
+API_KEY_PBKDF2_ITERATIONS = 1_000
+
 
 def database_url(db: str | None = None) -> str:
     """Turn `--db` (a path or a SQLAlchemy URL), else $HASHWARDEN_DB, else ./hashwarden.db, into a URL."""

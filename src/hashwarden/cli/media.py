@@ -89,19 +89,14 @@ def match_command(
     PDQ hashes are matched in batches through the index (a batch join), for lists of millions of lines.
     Example: hashwarden hash upload/ | hashwarden match - -o matched.jsonl
     """
-    from hashwarden.scan.known_files import open_known_filter
-    from hashwarden.scan.match_hashes import match_lines
-    from hashwarden.scan.matcher import Matcher, require_alert_entries
+    from hashwarden.scan.match_hashes import match_lines, matcher_for
 
     if not 0 <= pdq_threshold <= 256:
         raise typer.BadParameter("must be between 0 and 256", param_hint="--pdq-threshold")
-    engine = engine_for(db, create=allow_empty)
-    if not allow_empty:
-        with engine.connect() as conn:
-            require_alert_entries(conn, engine.url.render_as_string(hide_password=True))
-    known = None if no_nsrl else open_known_filter(engine)
-    matcher = Matcher.from_store(engine, pdq_threshold, pdq_min_quality, known,
-                                 (vpdq_query_percent, vpdq_compared_percent))
+    settings = dataclasses.replace(DEFAULTS, pdq_threshold=pdq_threshold, pdq_min_quality=pdq_min_quality,
+                       known_filter=not no_nsrl, vpdq_query_percent=vpdq_query_percent,
+                       vpdq_compared_percent=vpdq_compared_percent, allow_empty=allow_empty)
+    matcher = matcher_for(engine_for(db, create=allow_empty), settings)
     source = sys.stdin.buffer if str(hashes) == "-" else open(hashes, "rb")
     target = sys.stdout if output is None else open(output, "w", encoding="utf-8")
     try:

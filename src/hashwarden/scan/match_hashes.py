@@ -12,11 +12,29 @@ import json
 from collections.abc import Callable, Iterator
 from typing import Any, BinaryIO, TextIO
 
-from hashwarden.config import MATCH_BATCH_LINES
+from sqlalchemy.engine import Engine
+
+from hashwarden.config import MATCH_BATCH_LINES, ScanSettings
 from hashwarden.errors import FormatError, InvalidSignal
 from hashwarden.formats.jsonl import HASH_FIELDS, check_quality, object_lines, parse_vpdq
-from hashwarden.scan.matcher import Matcher, item_status
+from hashwarden.scan.known_files import open_known_filter
+from hashwarden.scan.matcher import Matcher, item_status, require_alert_entries
 from hashwarden.signals import PDQ
+
+
+def matcher_for(engine: Engine, settings: ScanSettings) -> Matcher:
+    """The Matcher that `hashwarden match` and the service's lookup answer from: the settings' thresholds, quality
+    rule and vPDQ percentages, the known-file filter unless turned off; one place, so the two cannot differ.
+
+    Raises:
+        ScanError: the store holds no alert entry and `settings.allow_empty` is false (see require_alert_entries).
+    """
+    if not settings.allow_empty:
+        with engine.connect() as conn:
+            require_alert_entries(conn, engine.url.render_as_string(hide_password=True))
+    known = open_known_filter(engine) if settings.known_filter else None
+    return Matcher.from_store(engine, settings.pdq_threshold, settings.pdq_min_quality, known,
+                              (settings.vpdq_query_percent, settings.vpdq_compared_percent))
 
 
 
@@ -43,7 +61,7 @@ def match_lines(matcher: Matcher, fp: BinaryIO, path: str, out: TextIO,
 def _batches(fp: BinaryIO, path: str) -> Iterator[list[dict[str, Any]]]:
     batch: list[dict[str, Any]] = []
     for number, item in object_lines(fp, path):
-        batch.append(_checked(item, path, number))
+        batch.append(checked_item(item, path, number))
         if len(batch) >= MATCH_BATCH_LINES:
             yield batch
             batch = []
@@ -51,8 +69,13 @@ def _batches(fp: BinaryIO, path: str) -> Iterator[list[dict[str, Any]]]:
         yield batch
 
 
-def _checked(item: dict[str, Any], path: str, number: int) -> dict[str, Any]:
-    """One line's item with its hashes checked (lower-case hex of the right length)."""
+def checked_item(item: dict[str, Any], path: str, number: int) -> dict[str, Any]:
+    """One line's item with its hashes checked and made lower-case hex of the right length (the service checks
+    a lookup's items with it too).
+
+    Raises:
+        FormatError: a malformed hash, naming `path`, `number` and the field.
+    """
     for key, check in _CHECKS.items():
         if item.get(key) is not None:
             try:

@@ -105,6 +105,25 @@ def recorded_content(conn: Connection, set_id: int) -> digest.SetContent | None:
     return None
 
 
+def recorded_generation(conn: Connection) -> str:
+    """A digest of every set's content as the audit log last recorded it (SHA-256 hex): it changes with every
+    import, rename or deletion of a set and with nothing else. What a matcher built from the store says it answers
+    from (the service's health shows it); read from the log, not the entries, so it costs no pass over them."""
+    latest: dict[int, digest.SetContent] = {}
+    deleted: set[int] = set()
+    query = select(audit.c.details).where(
+        audit.c.details.like('%"content":%') | audit.c.details.like('%"deleted_set":%')).order_by(audit.c.id.desc())
+    for (text,) in conn.execute(query):
+        content = _content_of(text)
+        if content is not None:
+            if content.set_id not in latest and content.set_id not in deleted:
+                latest[content.set_id] = content
+        elif '"deleted_set":' in text:
+            deleted.add(int(json.loads(text)["deleted_set"]))
+    state = [latest[set_id].fingerprint() for set_id in sorted(latest)]
+    return hashlib.sha256("\n".join(state).encode("ascii")).hexdigest()
+
+
 def _content_of(details: str) -> digest.SetContent | None:
     try:
         value = json.loads(details).get("content")

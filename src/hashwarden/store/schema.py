@@ -137,3 +137,28 @@ audit_head = Table(
     Column("count", BigInteger, nullable=False),
     Column("head_hash", String(64), nullable=False),
 )
+
+# Who may use the service (migration 0006, store/identities.py): agencies, and users with one role and the salted
+# hash of their key; `key_id` is the key's non-secret prefix, what a request is looked up by.
+agency = Table(
+    "agency",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("name", String(200), nullable=False, unique=True),
+    Column("created_at", String(32), nullable=False),
+)
+
+api_user = Table(
+    "api_user",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("name", String(200), nullable=False, unique=True),
+    Column("agency_id", Integer, ForeignKey("agency.id"), nullable=False),
+    Column("role", String(16), nullable=False),
+    Column("key_id", String(32), nullable=False, unique=True),
+    Column("key_hash", String(200), nullable=False),  # pbkdf2_sha256$iterations$salt hex$hash hex
+    Column("created_at", String(32), nullable=False),
+    Column("key_created_at", String(32), nullable=False),
+    Column("revoked_at", String(32)),  # NULL while the key is valid
+    CheckConstraint("role IN ('matcher', 'examiner', 'analyst', 'admin')", name="ck_api_user_role"),
+)

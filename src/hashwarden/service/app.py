@@ -1,0 +1,78 @@
+"""The application factory: one FastAPI app over one store, its Matcher built once at start.
+
+The Matcher is a snapshot of the sets when the app starts (`index_generation` in /v1/health names it); an import
+made while the service runs is seen after a restart. Switching to a new index generation without a restart is the
+next step of issue 17 (docs/architecture.md).
+
+Every error is a JSON body `{"error": message}`. There is no /docs page yet: FastAPI's pulls Swagger UI from a
+CDN, and the service must work offline; /openapi.json is served. FastAPI's OpenTelemetry hooks are off, so no
+exporter configured in the environment can ship requests (and the hashes in them) elsewhere.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from sqlalchemy.engine import Engine
+from starlette.exceptions import HTTPException
+
+from hashwarden import __version__
+from hashwarden.config import MAX_REQUEST_BYTES, ScanSettings, database_url
+from hashwarden.errors import FormatError
+from hashwarden.scan.match_hashes import matcher_for
+from hashwarden.service import health, lookup
+from hashwarden.service.limits import BodyLimit
+from hashwarden.store import audit, open_store
+
+_NO_TELEMETRY = {"tracing": False, "metrics": False, "logs": False, "operation_spans": False,
+                 "auto_configure": False}
+
+
+def create_app(engine: Engine, settings: ScanSettings = ScanSettings()) -> FastAPI:
+    """The service over `engine`, matching with `settings` as `hashwarden match` would.
+
+    Raises:
+        ScanError: the store holds no alert entry and `settings.allow_empty` is false.
+    """
+    app = FastAPI(title="hashwarden", version=__version__, docs_url=None, redoc_url=None, telemetry=_NO_TELEMETRY)
+    app.add_middleware(BodyLimit, max_bytes=MAX_REQUEST_BYTES)
+    with engine.connect() as conn:
+        generation = audit.recorded_generation(conn)
+    app.state.engine = engine
+    app.state.matcher = matcher_for(engine, settings)
+    app.state.index_generation = generation
+    app.add_exception_handler(HTTPException, _http_error)
+    app.add_exception_handler(RequestValidationError, _invalid_request)
+    app.add_exception_handler(FormatError, _invalid_hash)
+    app.add_exception_handler(Exception, _internal_error)
+    app.include_router(health.router)
+    app.include_router(lookup.router)
+    return app
+
+
+def app_from_environment() -> FastAPI:
+    """The app `hashwarden serve` runs in each uvicorn worker: the store named by $HASHWARDEN_DB, which must
+    exist (a mistyped name must not serve an empty store)."""
+    return create_app(open_store(database_url(), create=False))
+
+
+async def _http_error(_request: Request, exc: Any) -> JSONResponse:
+    return JSONResponse({"error": str(exc.detail)}, status_code=exc.status_code, headers=exc.headers)
+
+
+async def _invalid_request(_request: Request, exc: Any) -> JSONResponse:
+    """A body that does not fit the schema: each problem as `where: what` (never echoing the values sent)."""
+    problems = [f"{'.'.join(str(part) for part in error['loc'])}: {error['msg']}" for error in exc.errors()]
+    return JSONResponse({"error": "; ".join(problems)}, status_code=422)
+
+
+async def _invalid_hash(_request: Request, exc: Any) -> JSONResponse:
+    return JSONResponse({"error": str(exc)}, status_code=422)
+
+
+async def _internal_error(_request: Request, _exc: Exception) -> JSONResponse:
+    """A bug: the traceback goes to the server's log, the caller learns only that it failed."""
+    return JSONResponse({"error": "internal error"}, status_code=500)

@@ -1,0 +1,101 @@
+"""`POST /v1/lookup`: are these hashes known? Answered exactly as `hashwarden match` answers a hash list.
+
+The items go through `checked_item` and `Matcher.match_many`, the functions `hashwarden match` uses, on a Matcher
+built by `matcher_for` with the same settings, so the same thresholds, quality rule and PDQ batch join decide.
+A PDQ item is matched as given (`"transform": "orig"`); with `pdq_dihedral`, the 8 forms `hashwarden hash
+--dihedral` writes, a rotated or mirrored copy is found too, with the form that matched, as a scan finds it.
+
+Each match says the set, its kind, how it matched, the distance and form for PDQ, the category when the entry has
+one, and the entry id: never provenance, series or case data (a `matcher` role sees no more than that).
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Request
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+from hashwarden.config import MAX_LOOKUP_ITEMS
+from hashwarden.scan.match_hashes import checked_item
+from hashwarden.service.auth import LOOKUP_ROLES, Caller, requires
+from hashwarden.signals.pdq import DIHEDRAL_NAMES
+
+router = APIRouter()
+
+_HASH_FIELDS = ("md5", "sha1", "sha256", "pdq")
+
+
+class LookupItem(BaseModel):
+    """One item: any of its digests and/or a PDQ hash (with its quality, and optionally its 8 dihedral forms)."""
+
+    model_config = ConfigDict(extra="forbid")
+    md5: Annotated[str | None, Field(max_length=32)] = None
+    sha1: Annotated[str | None, Field(max_length=40)] = None
+    sha256: Annotated[str | None, Field(max_length=64)] = None
+    pdq: Annotated[str | None, Field(max_length=64)] = None
+    quality: Annotated[int | None, Field(ge=0, le=100)] = None
+    pdq_dihedral: Annotated[list[Annotated[str, Field(max_length=64)]] | None,
+                            Field(min_length=len(DIHEDRAL_NAMES), max_length=len(DIHEDRAL_NAMES))] = None
+
+    @model_validator(mode="after")
+    def _has_a_hash(self) -> "LookupItem":
+        if all(getattr(self, name) is None for name in _HASH_FIELDS):
+            raise ValueError(f"an item needs one of {', '.join(_HASH_FIELDS)}")
+        if self.pdq is None and (self.quality is not None or self.pdq_dihedral is not None):
+            raise ValueError("quality and pdq_dihedral go with a pdq")
+        return self
+
+
+class LookupRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    items: Annotated[list[LookupItem], Field(max_length=MAX_LOOKUP_ITEMS)]
+
+
+class Match(BaseModel):
+    set: str
+    kind: str
+    method: str
+    distance: int | None = None
+    transform: str | None = None
+    category: str | None = None
+    entry: int
+
+
+class ItemResult(BaseModel):
+    index: int
+    matches: list[Match]
+
+
+class LookupResponse(BaseModel):
+    results: list[ItemResult]
+
+
+@router.post("/v1/lookup", response_model=LookupResponse, response_model_exclude_none=True)
+def lookup(body: LookupRequest, request: Request, caller: Caller = requires(*LOOKUP_ROLES)) -> dict[str, Any]:
+    """Every item's matches, in request order (at most MAX_LOOKUP_ITEMS items; a malformed hash: 422)."""
+    items = [checked_item(_as_hash_line(item), "items", index) for index, item in enumerate(body.items)]
+    found = request.app.state.matcher.match_many(items)
+    caller.counts.update(items=len(items), matches=sum(map(len, found)))
+    return {"results": [{"index": index, "matches": [_public(m) for m in matches]}
+                        for index, matches in enumerate(found)]}
+
+
+def _as_hash_line(item: LookupItem) -> dict[str, Any]:
+    """The item as a line of `hashwarden hash` output (what the matcher reads): `quality` is `pdq_quality`."""
+    line: dict[str, Any] = {name: getattr(item, name) for name in _HASH_FIELDS if getattr(item, name) is not None}
+    if item.quality is not None:
+        line["pdq_quality"] = item.quality
+    if item.pdq_dihedral is not None:
+        line["pdq_dihedral"] = item.pdq_dihedral
+    return line
+
+
+def _public(match: dict[str, Any]) -> dict[str, Any]:
+    """What the API says of a match (the contract's fields): the matcher's other fields (series, identification,
+    the category's scheme) stay inside."""
+    shown = {key: match[key] for key in ("set", "kind", "method", "entry")}
+    for key in ("distance", "transform", "category"):
+        if match.get(key) is not None:
+            shown[key] = match[key]
+    return shown

@@ -1,0 +1,205 @@
+"""Who may use the service: agencies, API users with one role each, and their keys (issue 17).
+
+A key is `hw_<key id>_<secret>`: the key id is a short random prefix, not secret, unique in the store, so that
+authenticating a request is one indexed query; the secret is 256 random bits. Only a salted PBKDF2-HMAC-SHA256
+hash of the whole key is stored, in a self-describing string (`pbkdf2_sha256$iterations$salt$hash`), and it is
+compared in constant time. The key is shown once, when made (`create_user`, `rotate_user`), and never stored, logged
+or audited in clear; the audit records the key id, which names the key without granting anything.
+
+Every change (agency or user created, key revoked or rotated) is appended to the audit log in the same transaction.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import secrets
+from dataclasses import dataclass
+
+from sqlalchemy import insert, select, update
+from sqlalchemy.engine import Connection
+from sqlalchemy.exc import IntegrityError
+
+from hashwarden.config import API_KEY_PBKDF2_ITERATIONS
+from hashwarden.errors import StoreError
+from hashwarden.store import audit
+from hashwarden.store.db import utc_now
+from hashwarden.store.schema import agency, api_user
+
+# What each role may do is decided where the right is used (service/auth.py); the store only knows the names.
+ROLES = ("matcher", "examiner", "analyst", "admin")
+KEY_PREFIX = "hw"
+_SCHEME = "pbkdf2_sha256"
+
+
+@dataclass(frozen=True)
+class Identity:
+    """An authenticated caller: the user, its agency and its role."""
+
+    user: str
+    agency: str
+    role: str
+
+
+@dataclass(frozen=True)
+class UserInfo:
+    """A user as `user list` shows it: never its key, only the key's id."""
+
+    name: str
+    agency: str
+    role: str
+    key_id: str
+    created_at: str
+    key_created_at: str
+    revoked_at: str | None
+
+
+def create_agency(conn: Connection, name: str) -> None:
+    """Create an agency (audited).
+
+    Raises:
+        StoreError: empty name, or an agency of that name exists.
+    """
+    _check_name(name, "agency")
+    try:
+        with conn.begin_nested():
+            conn.execute(insert(agency).values(name=name, created_at=utc_now()))
+    except IntegrityError as exc:
+        raise StoreError(f"an agency named {name!r} exists") from exc
+    audit.append(conn, "agency.create", {"agency": name})
+
+
+def create_user(conn: Connection, name: str, agency_name: str, role: str) -> str:
+    """Create a user of an agency with a role and return its new key: the only time it is seen (audited).
+
+    Raises:
+        StoreError: empty name, unknown role or agency, or a user of that name exists.
+    """
+    _check_name(name, "user")
+    if role not in ROLES:
+        raise StoreError(f"role must be one of {', '.join(ROLES)}, not {role!r}")
+    agency_id = conn.execute(select(agency.c.id).where(agency.c.name == agency_name)).scalar()
+    if agency_id is None:
+        raise StoreError(f"no agency named {agency_name!r}")
+    key, key_id, key_hash = _new_key()
+    now = utc_now()
+    try:
+        with conn.begin_nested():
+            conn.execute(insert(api_user).values(name=name, agency_id=agency_id, role=role, key_id=key_id,
+                                                 key_hash=key_hash, created_at=now, key_created_at=now))
+    except IntegrityError as exc:
+        raise StoreError(f"a user named {name!r} exists") from exc
+    audit.append(conn, "user.create", {"user": name, "agency": agency_name, "role": role, "key_id": key_id})
+    return key
+
+
+def list_users(conn: Connection) -> list[UserInfo]:
+    """Every user, revoked ones included, by name."""
+    query = select(api_user, agency.c.name.label("agency_name")).join(
+        agency, agency.c.id == api_user.c.agency_id).order_by(api_user.c.name)
+    return [UserInfo(row.name, row.agency_name, row.role, row.key_id, row.created_at, row.key_created_at,
+                     row.revoked_at) for row in conn.execute(query)]
+
+
+def revoke_user(conn: Connection, name: str) -> None:
+    """Revoke a user's key: from this transaction's commit on, it authenticates nobody (audited).
+
+    Raises:
+        StoreError: no such user, or already revoked.
+    """
+    row = _active_user(conn, name)
+    conn.execute(update(api_user).where(api_user.c.id == row.id).values(revoked_at=utc_now()))
+    audit.append(conn, "user.revoke", {"user": name, "key_id": row.key_id})
+
+
+def rotate_user(conn: Connection, name: str) -> str:
+    """Give a user a new key, which replaces the old one at once, and return it (audited).
+
+    Raises:
+        StoreError: no such user, or revoked (a revoked user is not brought back by a rotation).
+    """
+    row = _active_user(conn, name)
+    key, key_id, key_hash = _new_key()
+    conn.execute(update(api_user).where(api_user.c.id == row.id).values(
+        key_id=key_id, key_hash=key_hash, key_created_at=utc_now()))
+    audit.append(conn, "user.rotate", {"user": name, "old_key_id": row.key_id, "key_id": key_id})
+    return key
+
+
+def describe_user(conn: Connection, name: str) -> Identity:
+    """The identity of a user by name (what `user create` and `user rotate` print beside the key).
+
+    Raises:
+        StoreError: no such user.
+    """
+    row = conn.execute(select(api_user.c.name, api_user.c.role, agency.c.name.label("agency_name")).join(
+        agency, agency.c.id == api_user.c.agency_id).where(api_user.c.name == name)).first()
+    if row is None:
+        raise StoreError(f"no user named {name!r}")
+    return Identity(row.name, row.agency_name, row.role)
+
+
+def authenticate(conn: Connection, key: str) -> Identity | None:
+    """The identity a key belongs to, or None (malformed, unknown, wrong or revoked key: the caller cannot tell
+    which). One indexed query by key id, then one constant-time comparison of the hashes."""
+    key_id = _key_id_of(key)
+    row = None if key_id is None else conn.execute(
+        select(api_user.c.name, api_user.c.role, api_user.c.key_hash, api_user.c.revoked_at,
+               agency.c.name.label("agency_name"))
+        .join(agency, agency.c.id == api_user.c.agency_id).where(api_user.c.key_id == key_id)).first()
+    stored = row.key_hash if row is not None else _DUMMY_HASH  # the same work whether the id exists or not
+    if not _verify(key, stored) or row is None or row.revoked_at is not None:
+        return None
+    return Identity(row.name, row.agency_name, row.role)
+
+
+def _new_key() -> tuple[str, str, str]:
+    """(key, key id, stored hash) of a new random key."""
+    key_id = secrets.token_hex(6)
+    key = f"{KEY_PREFIX}_{key_id}_{secrets.token_urlsafe(32)}"
+    return key, key_id, _hash(key, secrets.token_bytes(16), API_KEY_PBKDF2_ITERATIONS)
+
+
+def _hash(key: str, salt: bytes, iterations: int) -> str:
+    derived = hashlib.pbkdf2_hmac("sha256", key.encode("utf-8"), salt, iterations)
+    return f"{_SCHEME}${iterations}${salt.hex()}${derived.hex()}"
+
+
+def _verify(key: str, stored: str) -> bool:
+    try:
+        scheme, iterations, salt, _ = stored.split("$")
+        expected = _hash(key, bytes.fromhex(salt), int(iterations)) if scheme == _SCHEME else ""
+    except ValueError:
+        return False
+    return hmac.compare_digest(expected.encode("ascii"), stored.encode("ascii"))
+
+
+def _key_id_of(key: str) -> str | None:
+    """The key id of a well-formed key, else None (a key of another shape never reaches the database)."""
+    parts = key.split("_", 2)
+    if len(parts) != 3 or parts[0] != KEY_PREFIX or len(parts[1]) != 12 or not parts[2]:
+        return None
+    try:
+        int(parts[1], 16)
+    except ValueError:
+        return None
+    return parts[1]
+
+
+def _active_user(conn: Connection, name: str):  # noqa: ANN202 - a Row of api_user
+    row = conn.execute(select(api_user).where(api_user.c.name == name)).first()
+    if row is None:
+        raise StoreError(f"no user named {name!r}")
+    if row.revoked_at is not None:
+        raise StoreError(f"user {name!r} was revoked at {row.revoked_at}")
+    return row
+
+
+def _check_name(name: str, what: str) -> None:
+    if not name.strip():
+        raise StoreError(f"{what} name must not be empty")
+    if len(name) > 200:
+        raise StoreError(f"{what} name longer than 200 characters")
+
+
+_DUMMY_HASH = _hash("", b"\0" * 16, API_KEY_PBKDF2_ITERATIONS)

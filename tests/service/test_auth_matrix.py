@@ -1,0 +1,111 @@
+"""The 401/403 matrix over the app's own route table: every route, every role, no key, a malformed key, a revoked
+key. A route is public only when listed here; one added without the auth dependency fails the first test, and
+every protected one is tried by the second without being named."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from fastapi.routing import APIRoute, iter_route_contexts
+from sqlalchemy import select
+
+from hashwarden.service.auth import RoleCheck
+from hashwarden.store.identities import ROLES, revoke_user, rotate_user
+from hashwarden.store.schema import audit
+from tests.service.conftest import Service
+
+PUBLIC = {("GET", "/v1/health"), ("GET", "/openapi.json"), ("HEAD", "/openapi.json")}
+
+
+def role_check(route: APIRoute) -> RoleCheck | None:
+    """The route's RoleCheck, found anywhere among its dependencies."""
+    pending = list(route.dependant.dependencies)
+    while pending:
+        dependant = pending.pop()
+        if isinstance(dependant.call, RoleCheck):
+            return dependant.call
+        pending.extend(dependant.dependencies)
+    return None
+
+
+def protected_routes(service: Service) -> list[tuple[str, str, RoleCheck]]:
+    """(method, path, its RoleCheck) of every route the app serves, routers included (FastAPI keeps an included
+    router as one entry of `app.routes`; `iter_route_contexts` walks into it)."""
+    found = []
+    for context in iter_route_contexts(service.client.app.routes):
+        route = context.original_route
+        for method in sorted(getattr(route, "methods", None) or ()):
+            check = role_check(route) if isinstance(route, APIRoute) else None
+            if check is None:
+                assert (method, context.path) in PUBLIC, f"{method} {context.path} has no role check, is not public"
+            else:
+                found.append((method, context.path.replace("{id}", "1"), check))
+    return found
+
+
+def call(service: Service, method: str, path: str, key: str | None) -> Any:
+    headers = {"Authorization": f"Bearer {key}"} if key is not None else {}
+    return service.client.request(method, path, headers=headers, json={} if method in ("POST", "PUT") else None)
+
+
+def test_every_route_is_public_by_name_or_checks_roles(service: Service) -> None:
+    rules = {path: check.roles for _, path, check in protected_routes(service)}
+    assert rules == {"/v1/lookup": ("matcher", "examiner", "analyst")}  # grows with the API; admin reads no data
+    served = {path for context in iter_route_contexts(service.client.app.routes) if (path := context.path)}
+    assert served == {"/v1/health", "/v1/lookup", "/openapi.json"}  # the walk sees every route the app has
+
+
+def test_the_matrix(service: Service) -> None:
+    for method, path, check in protected_routes(service):
+        for key in (None, "", "hw_000000000000_x", "not-a-key", *service.revoked.values(),
+                    service.keys["matcher"][:-1] + "A" if not service.keys["matcher"].endswith("A") else
+                    service.keys["matcher"][:-1] + "B"):
+            response = call(service, method, path, key)
+            assert response.status_code == 401, (method, path, key)
+            assert set(response.json()) == {"error"} and response.headers["www-authenticate"] == "Bearer"
+        for role in ROLES:
+            response = call(service, method, path, service.keys[role])
+            if role in check.roles:
+                assert response.status_code not in (401, 403), (method, path, role)
+            else:
+                assert response.status_code == 403, (method, path, role)
+                assert set(response.json()) == {"error"}
+
+
+def test_health_needs_no_key(service: Service) -> None:
+    response = service.client.get("/v1/health")
+    assert response.status_code == 200
+    body = response.json()
+    assert body["version"] and body["store"] in ("sqlite", "postgresql") and len(body["index_generation"]) == 64
+
+
+def test_openapi_is_served_and_the_cdn_docs_page_is_not(service: Service) -> None:
+    assert service.client.get("/openapi.json").json()["paths"].keys() >= {"/v1/lookup", "/v1/health"}
+    assert service.client.get("/docs").status_code == 404
+
+
+def test_a_revoked_or_rotated_key_stops_working_at_once(service: Service) -> None:
+    body = {"items": [{"md5": "0" * 32}]}
+    assert service.post("/v1/lookup", body).status_code == 200
+    with service.engine.begin() as conn:
+        new_key = rotate_user(conn, "matcher-user")
+    assert service.post("/v1/lookup", body).status_code == 401
+    service.keys["matcher"] = new_key
+    assert service.post("/v1/lookup", body).status_code == 200
+    with service.engine.begin() as conn:
+        revoke_user(conn, "matcher-user")
+    assert service.post("/v1/lookup", body).status_code == 401
+
+
+def test_refused_requests_are_not_audited_as_data_access(service: Service) -> None:
+    call(service, "POST", "/v1/lookup", service.keys["admin"])
+    call(service, "POST", "/v1/lookup", None)
+    with service.engine.connect() as conn:
+        assert conn.execute(select(audit).where(audit.c.action == "service.request")).all() == []
+
+
+@pytest.mark.parametrize("roles", [(), ("root",)])
+def test_a_role_check_names_known_roles(roles: tuple[str, ...]) -> None:
+    with pytest.raises(ValueError):
+        RoleCheck(roles)

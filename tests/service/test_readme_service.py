@@ -1,0 +1,46 @@
+"""The README's "Service (first part)" block runs as written, on a store holding an alert set made here (only the
+port is changed, to a free one)."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from hashwarden.store import open_store
+from tests.service.conftest import fill
+from tests.service.test_serve import free_port
+
+PROJECT = Path(__file__).resolve().parents[2]
+
+
+def readme_block() -> str:
+    section = (PROJECT / "README.md").read_text().split("## Service (first part)", 1)[1]
+    return section.split("```sh\n", 1)[1].split("```", 1)[0]
+
+
+@pytest.mark.heavy
+def test_readme_service_block_runs_as_written(tmp_path: Path, images: dict[str, dict[str, Any]]) -> None:
+    if shutil.which("curl") is None:
+        pytest.fail("curl missing: make test installs it")
+    db = tmp_path / "hw.db"
+    engine = open_store(f"sqlite:///{db}")
+    fill(engine, images["known"])
+    engine.dispose()
+    script = "set -euo pipefail\n" + readme_block().replace("8080", str(free_port()))
+    env = {key: value for key, value in os.environ.items() if not key.startswith("HASHWARDEN_")}
+    env |= {"HASHWARDEN_DB": str(db), "PATH": f"{Path(sys.executable).parent}:{env.get('PATH', '')}",
+            "PYTHONPATH": os.pathsep.join([str(PROJECT / "src"), env.get("PYTHONPATH", "")])}
+    done = subprocess.run(["bash", "-c", script], cwd=tmp_path, env=env, capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, f"stdout:\n{done.stdout[-3000:]}\nstderr:\n{done.stderr[-3000:]}"
+    decoder = json.JSONDecoder()  # the curls print without newlines, between uvicorn's access log lines
+    health = decoder.raw_decode(done.stdout[done.stdout.index('{"status"'):])[0]
+    lookup = decoder.raw_decode(done.stdout[done.stdout.index('{"results"'):])[0]
+    assert health["store"] == "sqlite" and len(health["index_generation"]) == 64
+    assert lookup == {"results": [{"index": 0, "matches": []}, {"index": 1, "matches": []}]}

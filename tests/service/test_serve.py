@@ -1,0 +1,67 @@
+"""`hashwarden serve` as a real process on a free loopback port: health without a key, a lookup with one."""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+from hashwarden.store import open_store
+from tests.service.conftest import DIGEST_ONLY, add_users, fill
+
+PROJECT = Path(__file__).resolve().parents[2]
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+def wait_for_health(url: str, server: subprocess.Popen[Any]) -> httpx.Response:
+    deadline = time.monotonic() + 120  # a bound on waiting for start-up, not a timing assertion
+    while True:
+        assert server.poll() is None, server.communicate()[1]
+        try:
+            return httpx.get(f"{url}/v1/health", timeout=5)
+        except httpx.TransportError:
+            assert time.monotonic() < deadline, "the service did not start"
+            time.sleep(0.2)
+
+
+def test_serve_answers_health_and_lookup_over_http(tmp_path: Path, images: dict[str, dict[str, Any]]) -> None:
+    db = tmp_path / "hw.db"
+    engine = open_store(f"sqlite:///{db}")
+    fill(engine, images["known"])
+    keys, _ = add_users(engine)
+    engine.dispose()
+    port = free_port()
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(PROJECT / "src"), os.environ.get("PYTHONPATH", "")])}
+    server = subprocess.Popen([sys.executable, "-m", "hashwarden", "serve", "--db", str(db), "--port", str(port)],
+                              env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        url = f"http://127.0.0.1:{port}"
+        health = wait_for_health(url, server)
+        assert health.status_code == 200 and health.json()["store"] == "sqlite"
+        body = {"items": [{"md5": DIGEST_ONLY["md5"]}, {"sha256": "f" * 64}]}
+        assert httpx.post(f"{url}/v1/lookup", json=body).status_code == 401
+        found = httpx.post(f"{url}/v1/lookup", json=body, headers={"Authorization": f"Bearer {keys['matcher']}"})
+        assert found.status_code == 200
+        assert [[m["method"] for m in r["matches"]] for r in found.json()["results"]] == [["md5"], []]
+    finally:
+        server.terminate()
+        server.communicate(timeout=60)
+
+
+def test_serve_refuses_a_store_without_alert_entries(tmp_path: Path) -> None:
+    open_store(f"sqlite:///{tmp_path / 'empty.db'}").dispose()
+    result = subprocess.run([sys.executable, "-m", "hashwarden", "serve", "--db", str(tmp_path / "empty.db"),
+                             "--port", str(free_port())], capture_output=True, text=True, timeout=120,
+                            env={**os.environ, "PYTHONPATH": str(PROJECT / "src")})
+    assert result.returncode == 1 and result.stderr.startswith("ScanError:")

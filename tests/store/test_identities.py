@@ -1,0 +1,95 @@
+"""Agencies, users and keys in the store (issue 17): the key is shown once and kept only as a salted hash, a key
+authenticates its user until revoked or rotated, every change is audited and the audit chain still verifies."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from sqlalchemy import MetaData, select
+
+from hashwarden.errors import StoreError
+from hashwarden.store import audit
+from hashwarden.store.identities import (
+    Identity, authenticate, create_agency, create_user, describe_user, list_users, revoke_user, rotate_user,
+)
+from hashwarden.store.schema import api_user
+
+
+def test_users_keys_and_their_audit(store_engine) -> None:
+    with store_engine.begin() as conn:
+        create_agency(conn, "Hotline A")
+        key = create_user(conn, "filter", "Hotline A", "matcher")
+        other = create_user(conn, "analyst-1", "Hotline A", "analyst")
+    with store_engine.connect() as conn:
+        assert authenticate(conn, key) == Identity("filter", "Hotline A", "matcher")
+        assert authenticate(conn, other) == Identity("analyst-1", "Hotline A", "analyst")
+        prefix, key_id, secret = key.split("_", 2)
+        for wrong in (key[:-1], key + "x", f"{prefix}_{key_id}_{other.split('_', 2)[2]}", "", "hw__x", "Bearer " + key):
+            assert authenticate(conn, wrong) is None, wrong
+        assert [(u.name, u.role, u.revoked_at) for u in list_users(conn)] == [
+            ("analyst-1", "analyst", None), ("filter", "matcher", None)]
+    with store_engine.begin() as conn:
+        new_key = rotate_user(conn, "filter")
+    with store_engine.connect() as conn:
+        assert authenticate(conn, key) is None and authenticate(conn, new_key).user == "filter"
+    with store_engine.begin() as conn:
+        revoke_user(conn, "filter")
+    with store_engine.connect() as conn:
+        assert authenticate(conn, new_key) is None and authenticate(conn, other) is not None
+        assert next(u for u in list_users(conn) if u.name == "filter").revoked_at is not None
+        rows = [(r.action, r.actor, json.loads(r.details)) for r in conn.execute(select(audit.audit))]
+        assert [action for action, _, _ in rows] == ["agency.create", "user.create", "user.create", "user.rotate",
+                                                     "user.revoke"]
+        assert rows[1][2] == {"user": "filter", "agency": "Hotline A", "role": "matcher", "key_id": key_id}
+        assert audit.verify(conn).ok
+
+
+def test_keys_are_never_stored_or_audited_in_clear(store_engine, store_url: str) -> None:
+    with store_engine.begin() as conn:
+        create_agency(conn, "A")
+        keys = [create_user(conn, "u", "A", "examiner")]
+        keys.append(rotate_user(conn, "u"))
+    secrets = [key.split("_", 2)[2] for key in keys]
+    everything = MetaData()
+    everything.reflect(store_engine)
+    with store_engine.connect() as conn:
+        dumped = repr([conn.execute(select(table)).all() for table in everything.sorted_tables])
+        stored = conn.execute(select(api_user.c.key_hash)).scalar()
+    assert stored.startswith("pbkdf2_sha256$") and len(stored.split("$")[2]) == 32  # a 16-byte salt
+    for secret in secrets:
+        assert secret not in dumped and secret.encode() not in dumped.encode()
+    if store_url.startswith("sqlite"):  # and not in any page of the file
+        store_engine.dispose()
+        raw = b"".join(p.read_bytes() for p in Path(store_url.removeprefix("sqlite:///")).parent.glob("hashwarden.db*"))
+        assert all(secret.encode() not in raw for secret in secrets)
+
+
+def test_two_keys_of_one_secret_length_have_different_salts(store_engine) -> None:
+    with store_engine.begin() as conn:
+        create_agency(conn, "A")
+        create_user(conn, "a", "A", "matcher")
+        create_user(conn, "b", "A", "matcher")
+        salts = [h.split("$")[2] for h in conn.execute(select(api_user.c.key_hash)).scalars()]
+    assert len(set(salts)) == 2
+
+
+def test_refusals(store_engine) -> None:
+    with store_engine.begin() as conn:
+        create_agency(conn, "A")
+        create_user(conn, "u", "A", "admin")
+        revoke_user(conn, "u")
+    for action, message in (
+        (lambda c: create_agency(c, "A"), "exists"), (lambda c: create_agency(c, " "), "empty"),
+        (lambda c: create_user(c, "u", "A", "matcher"), "exists"),
+        (lambda c: create_user(c, "v", "B", "matcher"), "no agency"),
+        (lambda c: create_user(c, "v", "A", "root"), "role must be one of matcher, examiner, analyst, admin"),
+        (lambda c: revoke_user(c, "u"), "revoked"), (lambda c: rotate_user(c, "u"), "revoked"),
+        (lambda c: revoke_user(c, "nobody"), "no user"), (lambda c: describe_user(c, "nobody"), "no user"),
+    ):
+        with store_engine.begin() as conn, pytest.raises(StoreError, match=message):
+            action(conn)
+    with store_engine.connect() as conn:
+        assert [row.action for row in conn.execute(select(audit.audit))] == ["agency.create", "user.create",
+                                                                              "user.revoke"]
