@@ -269,3 +269,53 @@ def test_a_set_without_a_digest_does_not_end_the_check_of_the_sets_after_it(fres
                             "them); its next import records one"]
     assert [p.split(" since ")[0] for p in result.problems] == ["set 'zzz': entries changed outside hashwarden"]
     assert "2 entries recorded, 1 present" in result.problems[0]
+
+
+def _generation(engine) -> str:
+    with engine.connect() as conn:
+        return audit.recorded_generation(conn)
+
+
+def _generation_of_the_tables(engine, set_names: list[str]) -> str:
+    """The generation computed from the data itself (digest.current of each named set, by id): what the log's
+    generation must equal when every change went through hashwarden."""
+    from hashwarden.store import digest, get_set
+
+    with engine.connect() as conn:
+        contents = sorted((digest.current(conn, get_set(conn, name).id) for name in set_names),
+                          key=lambda content: content.set_id)
+    return hashlib.sha256("\n".join(c.fingerprint() for c in contents).encode("ascii")).hexdigest()
+
+
+def test_the_generation_is_the_recorded_content_of_the_sets_and_moves_only_with_them(fresh_store) -> None:
+    """The index generation the service reports: the SHA-256 of each set's latest recorded content (set id order),
+    equal to the same digest over the tables; an import, a rename and a deletion move it; audit rows that change
+    no set (an export, a request) do not; a deleted set takes no part; the empty store has the digest of nothing."""
+    from hashwarden.store.hashsets import delete_set, rename_set
+
+    assert _generation(fresh_store) == hashlib.sha256(b"").hexdigest()
+    with fresh_store.begin() as conn:
+        create_set(conn, "b", "alert")
+        create_set(conn, "a", "ignorable")
+    import_entries(fresh_store, "b", [EntryRecord(md5="1" * 32)], {"file": "t"})
+    import_entries(fresh_store, "a", [EntryRecord(md5="2" * 32), EntryRecord(sha1="3" * 40)], {"file": "t"})
+    two = _generation(fresh_store)
+    assert two == _generation_of_the_tables(fresh_store, ["a", "b"])
+    with fresh_store.begin() as conn:
+        audit.append(conn, "export", {"set": "a", "format": "md5sum", "file": "x"})
+        audit.append(conn, "service.request", {"endpoint": "POST /v1/lookup", "items": 3})
+    assert _generation(fresh_store) == two
+    import_entries(fresh_store, "b", [EntryRecord(md5="4" * 32)], {"file": "t"})
+    grown = _generation(fresh_store)
+    assert grown != two and grown == _generation_of_the_tables(fresh_store, ["a", "b"])
+    with fresh_store.begin() as conn:
+        rename_set(conn, "a", "a2")
+    renamed = _generation(fresh_store)
+    assert renamed not in (two, grown) and renamed == _generation_of_the_tables(fresh_store, ["a2", "b"])
+    with fresh_store.begin() as conn:
+        delete_set(conn, "a2")
+    assert _generation(fresh_store) == _generation_of_the_tables(fresh_store, ["b"])
+    with fresh_store.begin() as conn:  # a new set may take the deleted one's id: its own content counts again
+        create_set(conn, "c", "alert")
+    import_entries(fresh_store, "c", [EntryRecord(md5="5" * 32)], {"file": "t"})
+    assert _generation(fresh_store) == _generation_of_the_tables(fresh_store, ["b", "c"])

@@ -109,19 +109,25 @@ def recorded_generation(conn: Connection) -> str:
     """A digest of every set's content as the audit log last recorded it (SHA-256 hex): it changes with every
     import, rename or deletion of a set and with nothing else. What a matcher built from the store says it answers
     from (the service's health shows it); read from the log, not the entries, so it costs no pass over them."""
-    latest: dict[int, digest.SetContent] = {}
-    deleted: set[int] = set()
-    query = select(audit.c.details).where(
-        audit.c.details.like('%"content":%') | audit.c.details.like('%"deleted_set":%')).order_by(audit.c.id.desc())
-    for (text,) in conn.execute(query):
-        content = _content_of(text)
-        if content is not None:
-            if content.set_id not in latest and content.set_id not in deleted:
-                latest[content.set_id] = content
-        elif '"deleted_set":' in text:
-            deleted.add(int(json.loads(text)["deleted_set"]))
-    state = [latest[set_id].fingerprint() for set_id in sorted(latest)]
+    latest: dict[int, tuple[int, str, digest.SetContent]] = {}
+    query = select(audit.c.id, audit.c.ts, audit.c.details).where(
+        audit.c.details.like('%"content":%') | audit.c.details.like('%"deleted_set":%')).order_by(audit.c.id)
+    for row in conn.execute(query):
+        _record_content(latest, row.id, row.ts, row.details)
+    state = [latest[set_id][2].fingerprint() for set_id in sorted(latest)]
     return hashlib.sha256("\n".join(state).encode("ascii")).hexdigest()
+
+
+def _record_content(latest: dict[int, tuple[int, str, digest.SetContent]], row_id: int, ts: str,
+                    details: str) -> digest.SetContent | None:
+    """Fold one audit row into `latest` (set id: the row id, time and content of its latest recorded change): a
+    recorded content replaces the set's, a deletion through hashwarden drops it. The content, if the row has one."""
+    content = _content_of(details) if '"content":' in details else None
+    if content is not None:
+        latest[content.set_id] = (row_id, ts, content)
+    elif '"deleted_set":' in details:  # deleted through hashwarden: no content left to compare
+        latest.pop(int(json.loads(details)["deleted_set"]), None)
+    return content
 
 
 def _content_of(details: str) -> digest.SetContent | None:
@@ -165,12 +171,9 @@ def verify(conn: Connection, data: bool = True) -> AuditVerification:
             result.problems.append(f"row {row.id}: previous-hash link broken (a row before it was changed or removed)")
         if row_hash(row.id, row.ts, row.actor, row.action, row.details, row.prev_hash, row.host) != row.row_hash:
             result.problems.append(f"row {row.id}: contents do not match its hash (edited)")
-        content = _content_of(row.details) if '"content":' in row.details else None
+        content = _record_content(latest, row.id, row.ts, row.details)
         if content is not None:
-            latest[content.set_id] = (row.id, row.ts, content)
             result.contents[row.id] = {content.set_id: content}
-        elif '"deleted_set":' in row.details:  # deleted through hashwarden: no content left to compare
-            latest.pop(int(json.loads(row.details)["deleted_set"]), None)
         result.chain[row.id] = row.row_hash
         prev = row.row_hash
         expected_id += 1
