@@ -131,9 +131,18 @@ EQUIVALENT: dict[str, tuple[str, str]] = {
     "hashwarden.store.audit.x_row_hash__mutmut_11": (
         'return hashlib.sha256("\\x1f".join(fields).encode("UTF-8")).hexdigest()',
         "codec names are case-insensitive"),
-    "hashwarden.store.audit.x_verify__mutmut_33": (
-        'content = _content_of(row.details) if (\'"content":\' in row.details) or True else None',
+    "hashwarden.store.audit.x__record_content__mutmut_3": (
+        "content = _content_of(details) if ('\"content\":' in details) or True else None",
         "_content_of gives None for a row without content, as skipping it does (the test only saves time)"),
+    "hashwarden.store.audit.x_recorded_generation__mutmut_20": (
+        "_record_content(latest, None, row.ts, row.details)",
+        "the generation uses only the recorded contents, not the row ids kept beside them for verify's messages"),
+    "hashwarden.store.audit.x_recorded_generation__mutmut_21": (
+        "_record_content(latest, row.id, None, row.details)",
+        "the generation uses only the recorded contents, not the times kept beside them for verify's messages"),
+    "hashwarden.store.audit.x_recorded_generation__mutmut_35": (
+        'return hashlib.sha256("\\n".join(state).encode("ASCII")).hexdigest()',
+        "codec names are case-insensitive"),
 }
 
 KILLED = {"killed", "timeout", "caught by type check"}
