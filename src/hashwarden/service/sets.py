@@ -1,0 +1,54 @@
+"""`GET /v1/sets`, `GET /v1/sets/{name}`: the hash sets, as `set list --json` and `set show --json` show them.
+
+The answers are `HashSet.summary` and `describe_set`, the functions the CLI prints, so the API and the command
+cannot drift apart. Imports stay on the CLI (issue 17): these routes only read.
+
+Who: `analyst`, the role that manages sets and imports. Not `admin`: an administrator manages users and agencies
+and reads no data (service/auth.py), and a set's import history names the files it came from. Not `examiner` or
+`matcher`: they learn of a set only what a match says.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, HTTPException, Query, Request
+
+from hashwarden.errors import StoreError
+from hashwarden.service.auth import Caller, requires
+from hashwarden.store import list_sets
+from hashwarden.store.hashsets import describe_set
+
+router = APIRouter()
+
+SET_ROLES = ("analyst",)
+MAX_PAGE = 1000
+
+
+@router.get("/v1/sets")
+def sets(request: Request, caller: Caller = requires(*SET_ROLES),
+         limit: Annotated[int, Query(ge=1, le=MAX_PAGE)] = 100,
+         after: Annotated[str | None, Query(max_length=200)] = None) -> dict[str, Any]:
+    """The sets by name (by code point on every backend), `limit` at a time after the set named `after`; `next`
+    is the `after` of the next page (absent on the last). Sets are few (tens), so the page is cut from
+    `list_sets`, the one listing query."""
+    with request.app.state.engine.connect() as conn:  # sorted here: PostgreSQL's collation orders names otherwise
+        found = sorted((s for s in list_sets(conn) if after is None or s.name > after), key=lambda s: s.name)
+    page = found[:limit]
+    caller.counts.update(items=len(page))
+    body: dict[str, Any] = {"sets": [s.summary() for s in page]}
+    if len(found) > limit:
+        body["next"] = page[-1].name
+    return body
+
+
+@router.get("/v1/sets/{name}")
+def one_set(name: str, request: Request, caller: Caller = requires(*SET_ROLES)) -> dict[str, Any]:
+    """One set with its entry count and imports, oldest first (no such set: 404)."""
+    try:
+        with request.app.state.engine.connect() as conn:
+            described = describe_set(conn, name)
+    except StoreError as exc:
+        raise HTTPException(404, "no such hash set") from exc
+    caller.counts.update(items=1)
+    return described
