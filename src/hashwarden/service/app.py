@@ -23,7 +23,7 @@ from hashwarden import __version__
 from hashwarden.config import MAX_REQUEST_BYTES, ScanSettings, database_url
 from hashwarden.errors import FormatError
 from hashwarden.scan.match_hashes import matcher_for
-from hashwarden.service import health, lookup, sets
+from hashwarden.service import cases, health, lookup, sets
 from hashwarden.service.limits import BodyLimit
 from hashwarden.store import audit, open_store
 
@@ -51,6 +51,7 @@ def create_app(engine: Engine, settings: ScanSettings = ScanSettings()) -> FastA
     app.include_router(health.router)
     app.include_router(lookup.router)
     app.include_router(sets.router)
+    app.include_router(cases.router)
     return app
 
 

@@ -162,3 +162,36 @@ api_user = Table(
     Column("revoked_at", String(32)),  # NULL while the key is valid
     CheckConstraint("role IN ('matcher', 'examiner', 'analyst', 'admin')", name="ck_api_user_role"),
 )
+
+# Cases submitted to the service (migration 0007, store/cases.py): a report's header and who sent it, and its
+# items with their digests as raw bytes, each digest indexed so that items are found by hash across cases.
+case_report = Table(
+    "case_report",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("agency_id", Integer, ForeignKey("agency.id"), nullable=False),
+    Column("user_id", Integer, ForeignKey("api_user.id"), nullable=False),
+    Column("name", String(200), nullable=False),
+    Column("submitted_at", String(32), nullable=False),
+    Column("items", Integer, nullable=False),
+    Column("header", Text, nullable=False),  # JSON: the report without its items
+    Index("ix_case_report_agency", "agency_id", "id"),
+)
+
+case_item = Table(
+    "case_item",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("case_id", Integer, ForeignKey("case_report.id"), nullable=False),
+    Column("position", Integer, nullable=False),
+    Column("status", String(16)),
+    Column("md5", LargeBinary(16)),
+    Column("sha1", LargeBinary(20)),
+    Column("sha256", LargeBinary(32)),
+    Column("pdq", LargeBinary(32)),
+    Column("details", Text, nullable=False),  # JSON: the item without its hashes
+    Index("ix_case_item_case", "case_id", "position", unique=True),
+    Index("ix_case_item_md5", "md5"),
+    Index("ix_case_item_sha1", "sha1"),
+    Index("ix_case_item_sha256", "sha256"),
+)

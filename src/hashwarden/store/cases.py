@@ -1,0 +1,125 @@
+"""Cases submitted to the service: a scan's report.json kept under its agency, with who sent it (issue 17).
+
+A case belongs to one agency and only that agency reads or deletes it: every function here takes the caller's
+agency and treats another agency's case exactly as a missing one, so that a caller cannot learn that it exists.
+
+The report is split as it is stored: its header (case name, tool, sources, summary, skipped) as one JSON text,
+each item as a row whose digests and PDQ are raw bytes in indexed columns (items are found by hash across cases:
+what later victim-identification work links) and whose other fields are JSON. `get_case` puts the report back
+together as it was sent. Case data is personal data (paths can carry names): the audit rows written here hold the
+case's id and counts only, never a path, a name or a hash.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import Select, delete, insert, select
+from sqlalchemy.engine import Connection
+
+from hashwarden.store import audit
+from hashwarden.store.db import utc_now
+from hashwarden.store.schema import agency, api_user, case_item, case_report
+
+# The item fields stored as raw bytes in their own (indexed) columns; all else of an item is its JSON.
+HASH_COLUMNS = ("md5", "sha1", "sha256", "pdq")
+
+
+@dataclass(frozen=True)
+class CaseInfo:
+    """A case as `GET /v1/cases` lists it: who sent it and when, and its counts; not its items."""
+
+    id: int
+    case: str
+    submitted_by: str
+    submitted_at: str
+    items: int
+    summary: dict[str, Any]
+
+    def public(self) -> dict[str, Any]:
+        return {"id": self.id, "case": self.case, "submitted_by": self.submitted_by,
+                "submitted_at": self.submitted_at, "items": self.items, "summary": self.summary}
+
+
+def save_case(conn: Connection, agency_name: str, user_name: str, report: dict[str, Any]) -> int:
+    """Store `report` (a validated report.json document) under `agency_name` as sent by `user_name`; return its
+    id. Audited with the id and the item count. The caller's transaction makes it all or nothing.
+
+    Raises:
+        KeyError: no such user in that agency (the service only calls this for an authenticated caller).
+    """
+    agency_id, user_id = conn.execute(
+        select(agency.c.id, api_user.c.id).join(api_user, api_user.c.agency_id == agency.c.id)
+        .where(agency.c.name == agency_name, api_user.c.name == user_name)).one()
+    items = report.get("items", [])
+    header = {key: value for key, value in report.items() if key != "items"}
+    case_id = conn.execute(insert(case_report).values(
+        agency_id=agency_id, user_id=user_id, name=str(report.get("case", ""))[:200], submitted_at=utc_now(),
+        items=len(items), header=json.dumps(header, sort_keys=True))).inserted_primary_key[0]
+    if items:
+        conn.execute(insert(case_item), [_item_row(case_id, position, item) for position, item in enumerate(items)])
+    audit.append(conn, "case.submit", {"case_id": case_id, "agency": agency_name, "items": len(items)},
+                 actor=user_name)
+    return case_id
+
+
+def list_cases(conn: Connection, agency_name: str, limit: int, after: int | None = None) -> list[CaseInfo]:
+    """The agency's cases by id, at most `limit` of them with an id above `after`."""
+    query = _cases_of(agency_name).order_by(case_report.c.id).limit(limit)
+    if after is not None:
+        query = query.where(case_report.c.id > after)
+    return [CaseInfo(row.id, row.name, row.user_name, row.submitted_at, row.items,
+                     json.loads(row.header).get("summary", {})) for row in conn.execute(query)]
+
+
+def get_case(conn: Connection, agency_name: str, case_id: int) -> dict[str, Any] | None:
+    """The case with its report as sent, or None when there is none of that id in the agency."""
+    row = _own_case(conn, agency_name, case_id)
+    if row is None:
+        return None
+    items = [_item_of(item) for item in conn.execute(
+        select(case_item).where(case_item.c.case_id == case_id).order_by(case_item.c.position))]
+    report = {**json.loads(row.header), "items": items}
+    return {"id": row.id, "submitted_by": row.user_name, "submitted_at": row.submitted_at, "report": report}
+
+
+def delete_case(conn: Connection, agency_name: str, case_id: int, user_name: str) -> int | None:
+    """Delete the agency's case and its items; return how many items went, or None when the agency has no case
+    of that id. Audited with the id and the count."""
+    row = _own_case(conn, agency_name, case_id)
+    if row is None:
+        return None
+    removed = conn.execute(delete(case_item).where(case_item.c.case_id == case_id)).rowcount
+    conn.execute(delete(case_report).where(case_report.c.id == case_id))
+    audit.append(conn, "case.delete", {"case_id": case_id, "agency": agency_name, "items": removed},
+                 actor=user_name)
+    return removed
+
+
+def _cases_of(agency_name: str) -> Select:
+    """The agency's cases with their submitters' names: the one query every read starts from, so that no read
+    can forget the agency."""
+    return (select(case_report, api_user.c.name.label("user_name"))
+            .join(api_user, api_user.c.id == case_report.c.user_id)
+            .join(agency, agency.c.id == case_report.c.agency_id).where(agency.c.name == agency_name))
+
+
+def _own_case(conn: Connection, agency_name: str, case_id: int) -> Any:
+    return conn.execute(_cases_of(agency_name).where(case_report.c.id == case_id)).first()
+
+
+def _item_row(case_id: int, position: int, item: dict[str, Any]) -> dict[str, Any]:
+    row: dict[str, Any] = {"case_id": case_id, "position": position, "status": item.get("status")}
+    for name in HASH_COLUMNS:
+        row[name] = bytes.fromhex(item[name]) if item.get(name) else None
+    row["details"] = json.dumps({k: v for k, v in item.items() if k not in HASH_COLUMNS}, sort_keys=True)
+    return row
+
+
+def _item_of(row: Any) -> dict[str, Any]:
+    """An item as it was sent: its JSON with its hashes back as lowercase hex (null where it had none)."""
+    details = json.loads(row.details)
+    hashes = {name: getattr(row, name).hex() if getattr(row, name) is not None else None for name in HASH_COLUMNS}
+    return {**details, **hashes}
