@@ -140,6 +140,30 @@ MAX_LOOKUP_ITEMS = 10_000  # items per POST /v1/lookup (more: 422)
 # Bytes of any request body (more: 413, counted while the body streams in, so a chunked body cannot get round it).
 # 10,000 items with their 8 dihedral PDQ forms each are ~7 MB of JSON.
 MAX_REQUEST_BYTES = 16 << 20
+# Per-key rate limit and slow-client bounds of the service (service/limits.py); `hashwarden serve` options and
+# `create_app(limits=...)` override them. The token bucket refills `rate_per_second` requests a second up to
+# `burst`; an empty bucket answers 429 with Retry-After. Each service process keeps its own buckets, so with
+# --workers N a key gets up to N times the rate (unless a load balancer pins each key to one process).
+# `body_timeout_seconds` bounds the reading of one request body (a byte-a-second "slowloris" body gets 408 and
+# its connection closed); `keep_alive_seconds` is how long uvicorn holds an idle connection open.
+ENV_SERVICE_LIMITS = "HASHWARDEN_SERVICE_LIMITS"  # how `serve` hands its limits to each uvicorn worker (JSON)
+
+
+@dataclass(frozen=True)
+class ServiceLimits:
+    """The service's per-key rate and slow-client timeouts (defaults: comment above)."""
+
+    rate_per_second: float = 100.0
+    burst: int = 200
+    body_timeout_seconds: float = 30.0
+    keep_alive_seconds: float = 5.0
+
+    def __post_init__(self) -> None:
+        if self.rate_per_second <= 0 or self.burst < 1 or self.body_timeout_seconds <= 0 \
+                or self.keep_alive_seconds <= 0:
+            raise ValueError(f"service limits must be positive: {self}")
+
+
 # API keys (store/identities.py): PBKDF2-HMAC-SHA256 over a 256-bit random secret, a per-key random salt. The
 # secret's entropy is the protection, not the stretching (which guards low-entropy passwords), so the count is
 # small: every request pays it. Each stored hash records its own count, so raising this later keeps old keys valid.

@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+import dataclasses
+import json
 import os
 from typing import Annotated
 
 import typer
 
 from hashwarden.cli.common import app, err, DbOption, engine_for
-from hashwarden.config import ENV_DB, SERVICE_HOST, SERVICE_PORT, database_url
+from hashwarden.config import ENV_DB, ENV_SERVICE_LIMITS, SERVICE_HOST, SERVICE_PORT, ServiceLimits, database_url
+
+_LIMITS = ServiceLimits()
 
 
 @app.command("serve")
@@ -17,6 +21,14 @@ def serve(
     host: Annotated[str, typer.Option("--host", help="Address to listen on (loopback by default).")] = SERVICE_HOST,
     port: Annotated[int, typer.Option("--port", min=0, max=65535, help="TCP port.")] = SERVICE_PORT,
     workers: Annotated[int, typer.Option("--workers", min=1, help="Service processes.")] = 1,
+    rate: Annotated[float, typer.Option("--rate", min=0.001, help="Requests a second per API key (per process)."
+                                        )] = _LIMITS.rate_per_second,
+    burst: Annotated[int, typer.Option("--burst", min=1, help="Requests a key may make at once.")] = _LIMITS.burst,
+    body_timeout: Annotated[float, typer.Option("--body-timeout", min=0.001,
+                                                help="Seconds to receive a request body (then 408).")
+                            ] = _LIMITS.body_timeout_seconds,
+    keep_alive: Annotated[float, typer.Option("--keep-alive", min=0.001, help="Seconds an idle connection stays "
+                                              "open.")] = _LIMITS.keep_alive_seconds,
 ) -> None:
     """Serve the hash database over HTTP: /v1/health, /v1/lookup (API keys from `hashwarden user create`).
 
@@ -32,7 +44,9 @@ def serve(
     with engine.connect() as conn:
         require_alert_entries(conn, engine.url.render_as_string(hide_password=True))
     engine.dispose()
-    os.environ[ENV_DB] = url  # what each worker's app_from_environment opens
+    limits = ServiceLimits(rate, burst, body_timeout, keep_alive)
+    os.environ[ENV_DB] = url  # what each worker's app_from_environment opens, within these limits
+    os.environ[ENV_SERVICE_LIMITS] = json.dumps(dataclasses.asdict(limits))
     err.print(f"hashwarden service on http://{host}:{port} ({workers} worker(s))", markup=False)
     uvicorn.run("hashwarden.service.app:app_from_environment", factory=True, host=host, port=port,
-                workers=workers, log_level="info")
+                workers=workers, log_level="info", timeout_keep_alive=limits.keep_alive_seconds)

@@ -11,6 +11,8 @@ exporter configured in the environment can ship requests (and the hashes in them
 
 from __future__ import annotations
 
+import json
+import os
 from typing import Any
 
 from fastapi import FastAPI, Request
@@ -20,25 +22,31 @@ from sqlalchemy.engine import Engine
 from starlette.exceptions import HTTPException
 
 from hashwarden import __version__
-from hashwarden.config import MAX_REQUEST_BYTES, ScanSettings, database_url
+from hashwarden.config import ENV_SERVICE_LIMITS, MAX_REQUEST_BYTES, ScanSettings, ServiceLimits, database_url
 from hashwarden.errors import FormatError
 from hashwarden.scan.match_hashes import matcher_for
 from hashwarden.service import cases, health, lookup, sets
-from hashwarden.service.limits import BodyLimit
+from hashwarden.service.auth import Gatekeeper
+from hashwarden.service.limits import BodyLimit, TokenBucket
 from hashwarden.store import audit, open_store
 
 _NO_TELEMETRY = {"tracing": False, "metrics": False, "logs": False, "operation_spans": False,
                  "auto_configure": False}
 
 
-def create_app(engine: Engine, settings: ScanSettings = ScanSettings()) -> FastAPI:
-    """The service over `engine`, matching with `settings` as `hashwarden match` would.
+def create_app(engine: Engine, settings: ScanSettings = ScanSettings(),
+               limits: ServiceLimits = ServiceLimits()) -> FastAPI:
+    """The service over `engine`, matching with `settings` as `hashwarden match` would, within `limits`.
+
+    The gatekeeper (key, rate, role) is the outermost layer, so a caller it refuses never has its body read.
 
     Raises:
         ScanError: the store holds no alert entry and `settings.allow_empty` is false.
     """
     app = FastAPI(title="hashwarden", version=__version__, docs_url=None, redoc_url=None, telemetry=_NO_TELEMETRY)
-    app.add_middleware(BodyLimit, max_bytes=MAX_REQUEST_BYTES)
+    app.add_middleware(BodyLimit, max_bytes=MAX_REQUEST_BYTES, timeout=limits.body_timeout_seconds)
+    app.state.rate_limit = TokenBucket(limits.rate_per_second, limits.burst)  # on state: tests drive its clock
+    app.add_middleware(Gatekeeper, rate_limit=app.state.rate_limit)
     with engine.connect() as conn:
         generation = audit.recorded_generation(conn)
     app.state.engine = engine
@@ -57,8 +65,10 @@ def create_app(engine: Engine, settings: ScanSettings = ScanSettings()) -> FastA
 
 def app_from_environment() -> FastAPI:
     """The app `hashwarden serve` runs in each uvicorn worker: the store named by $HASHWARDEN_DB, which must
-    exist (a mistyped name must not serve an empty store)."""
-    return create_app(open_store(database_url(), create=False))
+    exist (a mistyped name must not serve an empty store), within the limits `serve` put in
+    $HASHWARDEN_SERVICE_LIMITS (JSON of `ServiceLimits`' fields; the defaults without it)."""
+    limits = ServiceLimits(**json.loads(os.environ.get(ENV_SERVICE_LIMITS, "{}")))
+    return create_app(open_store(database_url(), create=False), limits=limits)
 
 
 async def _http_error(_request: Request, exc: Any) -> JSONResponse:

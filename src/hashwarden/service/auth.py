@@ -1,7 +1,11 @@
-"""Who is calling, whether their role may use a route, and the audit record of what they did.
+"""Who is calling, whether their role may use a route, how often, and the audit record of what they did.
 
-One dependency does all three, so that no route can forget one: `requires(*roles)` authenticates the Bearer key
-(no key, a malformed, unknown or revoked one: 401), checks the role (403), hands the route a `Caller` to note how
+One dependency declares it, so that no route can forget it: `requires(*roles)`. Its checks run in
+`Gatekeeper`, an ASGI middleware, because FastAPI reads and parses a route's JSON body before it solves the
+route's dependencies: checked there, a caller without a key could make the server parse 16 MiB. The gatekeeper
+finds the route's `RoleCheck` in the route table, authenticates the Bearer key (no key, a malformed, unknown or
+revoked one: 401), spends a token of the key's rate limit (none left: 429 with Retry-After), checks the role
+(403), all before a byte of the body is read. The dependency then hands the route a `Caller` to note how
 many items it answered and matched, and after the route appends one audit row (who, agency, endpoint, counts; never
 the hashes asked about, so the log is not a copy of a platform's traffic). The row is written before the answer
 leaves: an answer the audit log does not hold is never given.
@@ -16,9 +20,17 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
-from fastapi import Depends, HTTPException, Request
-from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from fastapi import Depends, Request
+from fastapi.dependencies.models import Dependant
+from fastapi.routing import iter_route_contexts
+from fastapi.security import HTTPBearer
+from starlette.concurrency import run_in_threadpool
+from starlette.datastructures import Headers
+from starlette.responses import JSONResponse
+from starlette.routing import Match
+from starlette.types import ASGIApp, Receive, Scope, Send
 
+from hashwarden.service.limits import TokenBucket
 from hashwarden.store import audit
 from hashwarden.store.identities import ROLES, Identity, authenticate
 
@@ -48,18 +60,12 @@ class RoleCheck:
             raise ValueError(f"roles must be some of {ROLES}, not {roles!r}")
         self.roles = roles
 
-    def __call__(self, request: Request,
-                 credentials: HTTPAuthorizationCredentials | None = Depends(_bearer)) -> Iterator[Caller]:
+    def __call__(self, request: Request, _scheme: Any = Depends(_bearer)) -> Iterator[Caller]:
+        """The caller `Gatekeeper` admitted (`_scheme` only declares the Bearer scheme in /openapi.json)."""
+        identity = request.scope.get("state", {}).get(_ADMITTED)
+        if not isinstance(identity, Identity):
+            raise RuntimeError("a data route was reached without the Gatekeeper middleware")
         engine = request.app.state.engine
-        identity = None
-        if credentials is not None:
-            with engine.connect() as conn:
-                identity = authenticate(conn, credentials.credentials)
-        if identity is None:
-            raise HTTPException(401, "a valid API key is required (Authorization: Bearer <key>)",
-                                headers={"WWW-Authenticate": "Bearer"})
-        if identity.role not in self.roles:
-            raise HTTPException(403, f"role {identity.role!r} may not use this endpoint")
         route = request.scope.get("route")
         caller = Caller(identity, f"{request.method} {getattr(route, 'path', request.url.path)}")
         outcome = "error"
@@ -71,6 +77,76 @@ class RoleCheck:
                 audit.append(conn, "service.request", {
                     "agency": identity.agency, "role": identity.role, "endpoint": caller.endpoint,
                     "outcome": outcome, **caller.counts}, actor=identity.user)
+
+
+_ADMITTED = "hashwarden.identity"  # where Gatekeeper leaves the identity for RoleCheck (the scope's state)
+
+
+def _error(status: int, message: str, headers: dict[str, str] | None = None) -> JSONResponse:
+    return JSONResponse({"error": message}, status_code=status, headers=headers)
+
+
+class Gatekeeper:
+    """ASGI middleware: the checks of `requires`, made before the route reads the request body."""
+
+    def __init__(self, app: ASGIApp, rate_limit: TokenBucket) -> None:
+        self.app = app
+        self.rate_limit = rate_limit
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        check = _role_check(scope) if scope["type"] == "http" else None
+        if check is not None:
+            refusal = await self._admit(scope, check)
+            if refusal is not None:
+                await refusal(scope, receive, send)
+                return
+        await self.app(scope, receive, send)
+
+    async def _admit(self, scope: Scope, check: RoleCheck) -> JSONResponse | None:
+        """None when the caller may go on (its identity left in the scope), else the answer refusing it."""
+        scheme, _, key = Headers(scope=scope).get("authorization", "").partition(" ")
+        identity = None
+        if scheme.lower() == "bearer" and key.strip():
+            identity = await run_in_threadpool(_authenticate, scope["app"].state.engine, key.strip())
+        if identity is None:
+            return _error(401, "a valid API key is required (Authorization: Bearer <key>)",
+                          {"WWW-Authenticate": "Bearer"})
+        wait = self.rate_limit.take(identity.user)
+        if wait is not None:
+            return _error(429, f"rate limit of {self.rate_limit.rate:g} requests/s (burst "
+                               f"{self.rate_limit.burst}) reached; retry in {wait} s", {"Retry-After": str(wait)})
+        if identity.role not in check.roles:
+            return _error(403, f"role {identity.role!r} may not use this endpoint")
+        scope.setdefault("state", {})[_ADMITTED] = identity
+        return None
+
+
+def _authenticate(engine: Any, key: str) -> Identity | None:
+    with engine.connect() as conn:
+        return authenticate(conn, key)
+
+
+def _role_check(scope: Scope) -> RoleCheck | None:
+    """The `RoleCheck` among the dependencies of the route `scope` asks for (None: a route without a key).
+
+    Matched as the router will match it, over the same walk of the route table the matrix test makes
+    (`iter_route_contexts`: FastAPI keeps an included router as one entry of `app.routes`)."""
+    for context in iter_route_contexts(scope["app"].routes):
+        match, _ = context.matches(scope)
+        if match == Match.FULL:
+            dependant = getattr(context, "dependant", None)
+            return _find_check(dependant) if dependant is not None else None
+    return None
+
+
+def _find_check(dependant: Dependant) -> RoleCheck | None:
+    for sub in dependant.dependencies:
+        if isinstance(sub.call, RoleCheck):
+            return sub.call
+        found = _find_check(sub)
+        if found is not None:
+            return found
+    return None
 
 
 def requires(*roles: str) -> Any:

@@ -1,9 +1,20 @@
-"""Request limits. For now the body size: a body above MAX_REQUEST_BYTES is refused with 413, before it is read
-when its Content-Length says so, else as soon as the bytes received pass the limit (a chunked body cannot get
-round it). Starlette's own body limit answers in plain text; every error of this API is `{"error": message}`.
-Rate limits and timeouts (issue 17, item 6) are still to come here."""
+"""Request limits: body size and body-read time (`BodyLimit`), and the per-key rate (`TokenBucket`).
+
+A body above `max_bytes` is refused with 413, before it is read when its Content-Length says so, else as soon as
+the bytes received pass the limit (a chunked body cannot get round it). A body still incomplete `timeout` seconds
+after the request arrived is refused with 408 and the connection closed, so a client sending a byte a second holds
+a connection for a bounded time (uvicorn has no such bound; its keep-alive timeout covers idle connections only).
+Starlette's own body limit answers in plain text; every error of this API is `{"error": message}`.
+
+The rate limit is checked by `auth.Gatekeeper`, after the key is known and before the body is read.
+"""
 
 from __future__ import annotations
+
+import asyncio
+import math
+import time
+from collections.abc import Callable
 
 from starlette.datastructures import Headers
 from starlette.exceptions import HTTPException
@@ -12,11 +23,12 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 
 class BodyLimit:
-    """ASGI middleware: at most `max_bytes` of request body."""
+    """ASGI middleware: at most `max_bytes` of request body, all of it within `timeout` seconds."""
 
-    def __init__(self, app: ASGIApp, max_bytes: int) -> None:
+    def __init__(self, app: ASGIApp, max_bytes: int, timeout: float) -> None:
         self.app = app
         self.max_bytes = max_bytes
+        self.timeout = timeout
 
     def _message(self) -> str:
         return f"request body above {self.max_bytes} bytes"
@@ -30,14 +42,55 @@ class BodyLimit:
             await JSONResponse({"error": self._message()}, status_code=413)(scope, receive, send)
             return
         received = 0
+        complete = False
+        deadline = time.monotonic() + self.timeout
 
         async def limited() -> Message:
-            nonlocal received
-            message = await receive()
+            nonlocal received, complete
+            if complete:  # after the body, receive() waits for the disconnect: no deadline on that
+                return await receive()
+            try:
+                message = await asyncio.wait_for(receive(), max(deadline - time.monotonic(), 0))
+            except TimeoutError:  # raised inside the route: the app's handler answers in JSON
+                raise HTTPException(408, f"request body not received within {self.timeout:g} s",
+                                    headers={"Connection": "close"}) from None
             if message["type"] == "http.request":
                 received += len(message.get("body", b""))
-                if received > self.max_bytes:  # raised inside the route: the app's handler answers in JSON
+                complete = not message.get("more_body", False)
+                if received > self.max_bytes:
                     raise HTTPException(413, self._message())
             return message
 
         await self.app(scope, limited, send)
+
+
+class TokenBucket:
+    """Per-key token buckets: each key may make `burst` requests at once, refilled at `rate` a second.
+
+    One process's buckets (a worker's memory); `clock` is injectable so tests drive time without sleeping.
+    Buckets of keys idle long enough to be full again are dropped, so memory grows with the active keys only.
+    """
+
+    def __init__(self, rate: float, burst: int, clock: Callable[[], float] = time.monotonic) -> None:
+        self.rate = rate
+        self.burst = burst
+        self.clock = clock
+        self._buckets: dict[str, tuple[float, float]] = {}  # key -> (tokens, when counted)
+
+    def take(self, key: str) -> int | None:
+        """Spend one token of `key`'s bucket: None when there was one, else the whole seconds until there is."""
+        now = self.clock()
+        tokens, then = self._buckets.get(key, (float(self.burst), now))
+        tokens = min(float(self.burst), tokens + (now - then) * self.rate)
+        if tokens < 1:
+            self._buckets[key] = (tokens, now)
+            return max(1, math.ceil((1 - tokens) / self.rate))
+        self._buckets[key] = (tokens - 1, now)
+        if len(self._buckets) > 10_000:
+            self._forget_full(now)
+        return None
+
+    def _forget_full(self, now: float) -> None:
+        for key, (tokens, then) in list(self._buckets.items()):
+            if tokens + (now - then) * self.rate >= self.burst:
+                del self._buckets[key]
