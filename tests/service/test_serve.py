@@ -7,6 +7,8 @@ import socket
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -35,7 +37,9 @@ def wait_for_health(url: str, server: subprocess.Popen[Any]) -> httpx.Response:
             time.sleep(0.2)
 
 
-def test_serve_answers_health_and_lookup_over_http(tmp_path: Path, images: dict[str, dict[str, Any]]) -> None:
+@contextmanager
+def serving(tmp_path: Path, images: dict[str, dict[str, Any]], *options: str) -> Iterator[tuple[str, dict[str, str]]]:
+    """`hashwarden serve *options` over the test store on a free loopback port: its URL and the users' keys."""
     db = tmp_path / "hw.db"
     engine = open_store(f"sqlite:///{db}")
     fill(engine, images["known"])
@@ -43,20 +47,34 @@ def test_serve_answers_health_and_lookup_over_http(tmp_path: Path, images: dict[
     engine.dispose()
     port = free_port()
     env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(PROJECT / "src"), os.environ.get("PYTHONPATH", "")])}
-    server = subprocess.Popen([sys.executable, "-m", "hashwarden", "serve", "--db", str(db), "--port", str(port)],
-                              env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    server = subprocess.Popen([sys.executable, "-m", "hashwarden", "serve", "--db", str(db), "--port", str(port),
+                               *options], env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     try:
         url = f"http://127.0.0.1:{port}"
         health = wait_for_health(url, server)
         assert health.status_code == 200 and health.json()["store"] == "sqlite"
+        yield url, keys
+    finally:
+        server.terminate()
+        server.communicate(timeout=60)
+
+
+def test_serve_answers_health_and_lookup_over_http(tmp_path: Path, images: dict[str, dict[str, Any]]) -> None:
+    with serving(tmp_path, images) as (url, keys):
         body = {"items": [{"md5": DIGEST_ONLY["md5"]}, {"sha256": "f" * 64}]}
         assert httpx.post(f"{url}/v1/lookup", json=body).status_code == 401
         found = httpx.post(f"{url}/v1/lookup", json=body, headers={"Authorization": f"Bearer {keys['matcher']}"})
         assert found.status_code == 200
         assert [[m["method"] for m in r["matches"]] for r in found.json()["results"]] == [["md5"], []]
-    finally:
-        server.terminate()
-        server.communicate(timeout=60)
+
+
+def test_serve_options_set_the_rate_limit(tmp_path: Path, images: dict[str, dict[str, Any]]) -> None:
+    with serving(tmp_path, images, "--rate", "0.01", "--burst", "2") as (url, keys):
+        body = {"items": [{"md5": DIGEST_ONLY["md5"]}]}
+        answers = [httpx.post(f"{url}/v1/lookup", json=body, headers={"Authorization": f"Bearer {keys['matcher']}"})
+                   for _ in range(3)]
+        assert [answer.status_code for answer in answers] == [200, 200, 429]
+        assert answers[2].headers["retry-after"] == "100"  # one token at 0.01/s
 
 
 def test_serve_refuses_a_store_without_alert_entries(tmp_path: Path) -> None:
