@@ -14,6 +14,7 @@ from hashwarden.config import ServiceLimits
 from hashwarden.service.app import create_app
 from hashwarden.service.limits import TokenBucket
 from tests.service.conftest import DIGEST_ONLY, Service, add_users, fill
+from tests.service.test_auth_matrix import protected_routes
 
 BODY = {"items": [{"md5": DIGEST_ONLY["md5"]}]}
 
@@ -102,10 +103,10 @@ def test_a_refused_request_is_not_audited_and_spends_no_route(limited: Any, stor
     assert statuses == [200, 200, 429, 429] and after - before == 2
 
 
-def lookup_scope(headers: dict[str, str]) -> dict[str, Any]:
-    """The ASGI scope of a JSON POST /v1/lookup with `headers`."""
-    return {"type": "http", "asgi": {"version": "3.0"}, "http_version": "1.1", "method": "POST",
-            "scheme": "http", "path": "/v1/lookup", "raw_path": b"/v1/lookup", "query_string": b"",
+def lookup_scope(headers: dict[str, str], method: str = "POST", path: str = "/v1/lookup") -> dict[str, Any]:
+    """The ASGI scope of a JSON request (by default POST /v1/lookup) with `headers`."""
+    return {"type": "http", "asgi": {"version": "3.0"}, "http_version": "1.1", "method": method,
+            "scheme": "http", "path": path, "raw_path": path.encode(), "query_string": b"",
             "root_path": "", "client": ("127.0.0.1", 1), "server": ("127.0.0.1", 80),
             "headers": [(k.lower().encode(), v.encode())
                         for k, v in {"content-type": "application/json", **headers}.items()]}
@@ -116,8 +117,9 @@ def run_asgi(app: Any, scope: dict[str, Any], receive: Any, send: Any) -> None:
     asyncio.run(asyncio.wait_for(app(scope, receive, send), 60))
 
 
-def call_asgi(app: Any, headers: dict[str, str], body: bytes) -> tuple[int, dict[str, Any], list[str]]:
-    """One POST /v1/lookup straight into the ASGI app; returns the status, the JSON answer and what the app did
+def call_asgi(app: Any, headers: dict[str, str], body: bytes, method: str = "POST",
+              path: str = "/v1/lookup") -> tuple[int, dict[str, Any], list[str]]:
+    """One request straight into the ASGI app; returns the status, the JSON answer and what the app did
     with the request's body stream ("read" when it asked for the body)."""
     events: list[str] = []
     sent: list[dict[str, Any]] = []
@@ -131,22 +133,27 @@ def call_asgi(app: Any, headers: dict[str, str], body: bytes) -> tuple[int, dict
     async def send(message: dict[str, Any]) -> None:
         sent.append(message)
 
-    run_asgi(app, lookup_scope({"content-length": str(len(body)), **headers}), receive, send)
+    run_asgi(app, lookup_scope({"content-length": str(len(body)), **headers}, method, path), receive, send)
     start = next(m for m in sent if m["type"] == "http.response.start")
     answer = b"".join(m.get("body", b"") for m in sent if m["type"] == "http.response.body")
     return start["status"], json.loads(answer), events
 
 
 def test_a_caller_is_refused_before_its_body_is_read(service: Service) -> None:
-    """FastAPI reads and parses a route's body before its dependencies run: the gatekeeper must answer first.
-    The body here would be 16 MiB of deep JSON; the app never asks for it."""
+    """FastAPI reads and parses a route's body before its dependencies run: the gatekeeper must answer first, on
+    every protected route of the route table. The body here would be 16 MiB of deep JSON; the app never asks for
+    it."""
     app = service.client.app
     deep = b"[" * (16 << 20)
-    for headers, status in (({}, 401), ({"Authorization": "Bearer not-a-key"}, 401),
-                            ({"Authorization": f"Bearer {service.revoked['matcher']}"}, 401),
-                            ({"Authorization": f"Bearer {service.keys['admin']}"}, 403)):
-        code, answer, events = call_asgi(app, headers, deep)
-        assert (code, set(answer), events) == (status, {"error"}, []), headers
+    routes = protected_routes(service)
+    assert {path for _, path, _ in routes} >= {"/v1/lookup", "/v1/cases"}
+    for method, path, check in routes:
+        refused_role = next(role for role in ("admin", "matcher") if role not in check.roles)
+        for headers, status in (({}, 401), ({"Authorization": "Bearer not-a-key"}, 401),
+                                ({"Authorization": f"Bearer {service.revoked['matcher']}"}, 401),
+                                ({"Authorization": f"Bearer {service.keys[refused_role]}"}, 403)):
+            code, answer, events = call_asgi(app, headers, deep, method, path)
+            assert (code, set(answer), events) == (status, {"error"}, []), (method, path, headers)
     code, answer, events = call_asgi(app, {"Authorization": f"Bearer {service.keys['matcher']}"},
                                      json.dumps(BODY).encode())
     assert code == 200 and events == ["read"]  # the same call with a key does read it: the probe can see a read
