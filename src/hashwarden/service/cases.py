@@ -22,12 +22,12 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from hashwarden.report.json_report import STATUSES
 from hashwarden.service.auth import Caller, requires
+from hashwarden.service.pages import DEFAULT_PAGE, Limit, page_body
 from hashwarden.store.cases import delete_case, get_case, list_cases, save_case
 
 router = APIRouter()
 
 CASE_ROLES = ("examiner", "analyst")
-MAX_PAGE = 1000
 MAX_CASE_STRING = 4096  # PATH_MAX on Linux: no path is longer
 # Keys that would carry file content or a picture of it; refused anywhere in a submitted report.
 # (Not `bytes`: report.json's summary counts bytes under that key. Content under it would be a long string.)
@@ -122,17 +122,14 @@ def submit(body: CaseReport, request: Request, caller: Caller = requires(*CASE_R
 
 @router.get("/v1/cases")
 def cases(request: Request, caller: Caller = requires(*CASE_ROLES),
-          limit: Annotated[int, Query(ge=1, le=MAX_PAGE)] = 100,
+          limit: Limit = DEFAULT_PAGE,
           after: Annotated[int | None, Query(ge=0)] = None) -> dict[str, Any]:
     """The agency's cases by id, `limit` at a time after the id `after`; `next` is the `after` of the next page
     (absent on the last)."""
     with request.app.state.engine.connect() as conn:
         found = list_cases(conn, caller.identity.agency, limit + 1, after)
-    page = found[:limit]
-    caller.counts.update(items=len(page))
-    body: dict[str, Any] = {"cases": [case.public() for case in page]}
-    if len(found) > limit:
-        body["next"] = page[-1].id
+    body = page_body(found, limit, "cases", lambda case: case.public(), lambda case: case.id)
+    caller.counts.update(items=len(body["cases"]))
     return body
 
 

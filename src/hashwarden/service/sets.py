@@ -16,29 +16,26 @@ from fastapi import APIRouter, HTTPException, Query, Request
 
 from hashwarden.errors import StoreError
 from hashwarden.service.auth import Caller, requires
+from hashwarden.service.pages import DEFAULT_PAGE, Limit, page_body
 from hashwarden.store import list_sets
 from hashwarden.store.hashsets import describe_set
 
 router = APIRouter()
 
 SET_ROLES = ("analyst",)
-MAX_PAGE = 1000
 
 
 @router.get("/v1/sets")
 def sets(request: Request, caller: Caller = requires(*SET_ROLES),
-         limit: Annotated[int, Query(ge=1, le=MAX_PAGE)] = 100,
+         limit: Limit = DEFAULT_PAGE,
          after: Annotated[str | None, Query(max_length=200)] = None) -> dict[str, Any]:
     """The sets by name (by code point on every backend), `limit` at a time after the set named `after`; `next`
     is the `after` of the next page (absent on the last). Sets are few (tens), so the page is cut from
     `list_sets`, the one listing query."""
     with request.app.state.engine.connect() as conn:  # sorted here: PostgreSQL's collation orders names otherwise
         found = sorted((s for s in list_sets(conn) if after is None or s.name > after), key=lambda s: s.name)
-    page = found[:limit]
-    caller.counts.update(items=len(page))
-    body: dict[str, Any] = {"sets": [s.summary() for s in page]}
-    if len(found) > limit:
-        body["next"] = page[-1].name
+    body = page_body(found, limit, "sets", lambda s: s.summary(), lambda s: s.name)
+    caller.counts.update(items=len(body["sets"]))
     return body
 
 
