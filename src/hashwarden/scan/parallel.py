@@ -107,11 +107,10 @@ def parallel_stream(
 
     for worker in range(count):
         start(worker)
-    left = len(tasks)
-    finished: set[int] = set()
+    finished: set[int] = set()  # tasks done or blamed on a dead worker
     next_worker = count
     try:
-        while left:
+        while len(finished) < len(tasks):
             try:
                 kind, worker, index, payload = result_queue.get(timeout=1.0)
             except queue.Empty:
@@ -125,7 +124,6 @@ def parallel_stream(
                     task = slots[worker].value
                     if task >= 0 and task not in finished:
                         yield task, WorkerDied(process.exitcode)
-                        left -= 1
                         finished.add(task)
                     start(next_worker)  # the stop markers already queued cover the replacement too
                     next_worker += 1
@@ -138,9 +136,8 @@ def parallel_stream(
             if kind == "results":
                 for result in payload:
                     yield index, result
-            elif index not in finished:  # "done"
+            else:  # "done"
                 finished.add(index)
-                left -= 1
     finally:
         for process in processes.values():
             if process.is_alive():
