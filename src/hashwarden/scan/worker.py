@@ -35,34 +35,33 @@ def scan_file(task: tuple[int, FolderItem, HashOptions, ScanSettings]) -> Iterat
     recorded (what `--resume` relies on)."""
     source, item, options, settings = task
     known_file = _known_file_check(options.known_filter)
-    pending: dict[bytes, dict[str, Any]] = {}
-    top_done = False
+    pending: dict[bytes, dict[str, Any]] = {}  # containers' rows, held until everything inside them is out
+    top_hashed = False  # the file's own row exists: yielded, or in `pending`
     wants_seek = _wants_seek(options)
     try:
         for event in walk(item, settings.limits, wants_seek, carve=settings.carve, key_file=settings.key_file):
             if isinstance(event, Leave):
-                row = pending.pop(event.node.key)
+                row = pending[event.node.key]
                 if event.error:
                     _add_error(row, event.error)
-                top_done = top_done or event.node.key == item.key
                 yield "item", row
+                del pending[event.node.key]
             elif event.kind == "skipped":
                 yield "skipped", (event.key, event.path, event.note or "not read")
             else:
                 row = hash_node(source, event, options, known_file)
+                top_hashed = top_hashed or event.key == item.key
                 if event.container:
                     pending[event.key] = row
                 else:
-                    top_done = top_done or event.key == item.key
                     yield "item", row
     except Exception as exc:  # noqa: BLE001 - the item boundary: a defect anywhere costs this file's rest, not the scan
         log.debug("scanning %s failed", item.path, exc_info=True)
         reason = f"not fully read: {describe(exc)}"
         for row in pending.values():
             _add_error(row, reason)
-            top_done = top_done or row["key"] == item.key
             yield "item", row
-        if not top_done:
+        if not top_hashed:
             yield "item", {"source": source, "key": item.key, "path": item.path, "size": max(item.size, 0),
                            "media": "other", "error": reason}
 
