@@ -37,12 +37,11 @@ def serve(
     """
     import uvicorn
 
-    from hashwarden.scan.matcher import require_alert_entries
+    from hashwarden.scan.match_hashes import refuse_empty_store
 
     url = database_url(db)
     engine = engine_for(url, create=False)  # refused here, in words, before any worker starts
-    with engine.connect() as conn:
-        require_alert_entries(conn, engine.url.render_as_string(hide_password=True))
+    refuse_empty_store(engine)
     engine.dispose()
     limits = ServiceLimits(rate, burst, body_timeout, keep_alive)
     os.environ[ENV_DB] = url  # what each worker's app_from_environment opens, within these limits

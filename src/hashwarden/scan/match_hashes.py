@@ -22,6 +22,16 @@ from hashwarden.scan.matcher import Matcher, item_status, require_alert_entries
 from hashwarden.signals import PDQ
 
 
+def refuse_empty_store(engine: Engine) -> None:
+    """`require_alert_entries` for the store behind `engine`, named by its URL without the password.
+
+    Raises:
+        ScanError: no alert set, or only empty ones.
+    """
+    with engine.connect() as conn:
+        require_alert_entries(conn, engine.url.render_as_string(hide_password=True))
+
+
 def matcher_for(engine: Engine, settings: ScanSettings) -> Matcher:
     """The Matcher that `hashwarden match` and the service's lookup answer from: the settings' thresholds, quality
     rule and vPDQ percentages, the known-file filter unless turned off; one place, so the two cannot differ.
@@ -30,8 +40,7 @@ def matcher_for(engine: Engine, settings: ScanSettings) -> Matcher:
         ScanError: the store holds no alert entry and `settings.allow_empty` is false (see require_alert_entries).
     """
     if not settings.allow_empty:
-        with engine.connect() as conn:
-            require_alert_entries(conn, engine.url.render_as_string(hide_password=True))
+        refuse_empty_store(engine)
     known = open_known_filter(engine) if settings.known_filter else None
     return Matcher.from_store(engine, settings.pdq_threshold, settings.pdq_min_quality, known,
                               (settings.vpdq_query_percent, settings.vpdq_compared_percent))

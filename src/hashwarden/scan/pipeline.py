@@ -29,8 +29,8 @@ from hashwarden.report import build_report, write_reports
 from hashwarden.scan.case import CaseDB, CaseLock
 from hashwarden.scan.custody import Listing, custody_summary, write_custody
 from hashwarden.scan.parallel import WorkerDied, parallel_map, parallel_stream
-from hashwarden.scan.known_files import open_known_filter
-from hashwarden.scan.matcher import Matcher, item_status, require_alert_entries, sets_in_use
+from hashwarden.scan.match_hashes import matcher_for, refuse_empty_store
+from hashwarden.scan.matcher import Matcher, item_status, sets_in_use
 from hashwarden.scan.worker import scan_file, sha256_item
 from hashwarden.signals import HashOptions
 from hashwarden.store import audit
@@ -75,8 +75,7 @@ def run_scan(
     command = command or []
     roots = _check_sources(sources, out_dir)
     if not settings.allow_empty:  # before anything is written: a refused scan leaves no case directory behind
-        with engine.connect() as conn:
-            require_alert_entries(conn, engine.url.render_as_string(hide_password=True))
+        refuse_empty_store(engine)
     out_dir.mkdir(parents=True, exist_ok=True)
     with CaseLock(out_dir):
         case_path = out_dir / "case.db"
@@ -87,9 +86,8 @@ def run_scan(
         try:
             _start_or_check(db, case, roots, settings, fresh)
             run_id = db.start_run(started, command)
-            known = open_known_filter(engine) if settings.known_filter else None
-            matcher = Matcher.from_store(engine, settings.pdq_threshold, settings.pdq_min_quality, known,
-                                         (settings.vpdq_query_percent, settings.vpdq_compared_percent))
+            # the matcher `hashwarden match` and the service use; the store was checked above, before any write
+            matcher = matcher_for(engine, dataclasses.replace(settings, allow_empty=True))
             with engine.begin() as conn:
                 hash_sets = sets_in_use(conn)
                 audit.append(conn, "scan.start", {"case": case, "out": str(out_dir), "sources": roots,
@@ -102,7 +100,7 @@ def run_scan(
             options = HashOptions(compute_pdq=settings.compute_pdq, dihedral=True,
                                   max_image_pixels=settings.max_image_pixels,
                                   vpdq_seconds_per_hash=settings.vpdq_seconds_per_hash,
-                                  known_filter=str(known.directory) if known else None)
+                                  known_filter=str(matcher.known.directory) if matcher.known else None)
             hashed = _hash_and_record(db, matcher, tasks, options, settings, run_id, progress)
             for index, listing in enumerate(listings):
                 listing.scan_rows(db, index)
