@@ -21,6 +21,7 @@ from sqlalchemy.engine import Connection
 
 from hashwarden.store import audit
 from hashwarden.store.db import utc_now
+from hashwarden.store.records import canonical_json
 from hashwarden.store.schema import agency, api_user, case_item, case_report
 
 # The item fields stored as raw bytes in their own (indexed) columns; all else of an item is its JSON.
@@ -57,7 +58,7 @@ def save_case(conn: Connection, agency_name: str, user_name: str, report: dict[s
     header = {key: value for key, value in report.items() if key != "items"}
     case_id = conn.execute(insert(case_report).values(
         agency_id=agency_id, user_id=user_id, name=str(report.get("case", ""))[:200], submitted_at=utc_now(),
-        items=len(items), header=json.dumps(header, sort_keys=True))).inserted_primary_key[0]
+        items=len(items), header=canonical_json(header))).inserted_primary_key[0]
     if items:
         conn.execute(insert(case_item), [_item_row(case_id, position, item) for position, item in enumerate(items)])
     audit.append(conn, "case.submit", {"case_id": case_id, "agency": agency_name, "items": len(items)},
@@ -114,7 +115,7 @@ def _item_row(case_id: int, position: int, item: dict[str, Any]) -> dict[str, An
     row: dict[str, Any] = {"case_id": case_id, "position": position, "status": item.get("status")}
     for name in HASH_COLUMNS:
         row[name] = bytes.fromhex(item[name]) if item.get(name) else None
-    row["details"] = json.dumps({k: v for k, v in item.items() if k not in HASH_COLUMNS}, sort_keys=True)
+    row["details"] = canonical_json({k: v for k, v in item.items() if k not in HASH_COLUMNS})
     return row
 
 
