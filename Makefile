@@ -4,7 +4,7 @@ PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
 
-.PHONY: demo test bench mutate sysdeps-run sysdeps-test sysdeps-bench clean
+.PHONY: demo serve test bench mutate sysdeps-run sysdeps-test sysdeps-bench clean
 
 # Debian libraries and tools the scanner itself uses: libarchive (7z, RAR, CAB, cpio, XAR, LHA, ISO 9660 through
 # libarchive-c) and 7-Zip (7z archives: damaged ones, Deflate64, multi-volume sets; libarchive reads them without it).
@@ -41,6 +41,16 @@ $(VENV)/.installed-bench: pyproject.toml | $(BIN)/python
 
 demo: $(VENV)/.installed sysdeps-run
 	$(BIN)/hashwarden demo --out demo-output
+
+# The service on the demo's hash database (`make demo` first when it is absent), on 127.0.0.1:8080. The database
+# has no users: the lines printed first create one.
+DEMO_DB := demo-output/hashwarden.db
+serve: $(VENV)/.installed
+	@test -f $(DEMO_DB) || $(MAKE) demo
+	@echo "In another shell, create a user and keep the key it prints (once):"
+	@echo "  $(BIN)/hashwarden --db $(DEMO_DB) agency create Demo"
+	@echo "  $(BIN)/hashwarden --db $(DEMO_DB) user create demo-examiner --agency Demo --role examiner"
+	$(BIN)/hashwarden serve --db $(DEMO_DB)
 
 # The layering contracts (pyproject.toml, [tool.importlinter]) first: a forbidden import fails in seconds. Then the
 # suite on every core (pytest-xdist; worksteal evens out the few long tests), in a new random order each run

@@ -149,6 +149,19 @@ MAX_REQUEST_BYTES = 16 << 20
 ENV_SERVICE_LIMITS = "HASHWARDEN_SERVICE_LIMITS"  # how `serve` hands its limits to each uvicorn worker (JSON)
 
 
+# The remote client (remote/, `hashwarden remote`): the API key comes from $HASHWARDEN_KEY or a key file, never
+# the command line (where `ps` and the shell history would show it). Items per POST /v1/lookup (`--batch`, up to
+# MAX_LOOKUP_ITEMS); seconds to connect and to wait for an answer (a 10,000-item PDQ batch on a busy server takes
+# a few seconds); a 429 is retried after its Retry-After at most REMOTE_RETRIES times in a row, and a Retry-After
+# longer than REMOTE_MAX_RETRY_AFTER_SECONDS is an error at once (a key limited that hard should not hang a job).
+ENV_KEY = "HASHWARDEN_KEY"
+REMOTE_BATCH_ITEMS = 1_000
+REMOTE_CONNECT_TIMEOUT_SECONDS = 10.0
+REMOTE_READ_TIMEOUT_SECONDS = 120.0
+REMOTE_RETRIES = 5
+REMOTE_MAX_RETRY_AFTER_SECONDS = 60
+
+
 @dataclass(frozen=True)
 class ServiceLimits:
     """The service's per-key rate and slow-client timeouts (defaults: comment above)."""

@@ -7,7 +7,8 @@
      ├── FormatError          a malformed hash list or import line (carries file and line)
      ├── StoreError           the hash database refused an operation (unknown set, duplicate name, ...)
      ├── AuditError           the audit chain does not verify
-     └── ScanError            a scan cannot start or go on (bad case directory, resume mismatch)
+     ├── ScanError            a scan cannot start or go on (bad case directory, resume mismatch)
+     └── RemoteError          a hashwarden service refused a request or could not be reached (server named)
 
 The CLI catches only `HashwardenError` and prints `TypeName: message`; anything else is a bug and shows a traceback.
 """
@@ -91,6 +92,11 @@ class AuditError(HashwardenError):
 
 class ScanError(HashwardenError):
     """A scan cannot start or continue."""
+
+
+class RemoteError(HashwardenError):
+    """A hashwarden service refused a request (its status and JSON message) or could not be reached; the message
+    names the server."""
 
 
 def describe(exc: BaseException) -> str:

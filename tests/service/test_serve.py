@@ -26,20 +26,22 @@ def free_port() -> int:
         return probe.getsockname()[1]
 
 
-def wait_for_health(url: str, server: subprocess.Popen[Any]) -> httpx.Response:
+def wait_for_health(url: str, server: subprocess.Popen[Any], verify: Any = True) -> httpx.Response:
     deadline = time.monotonic() + 120  # a bound on waiting for start-up, not a timing assertion
     while True:
         assert server.poll() is None, server.communicate()[1]
         try:
-            return httpx.get(f"{url}/v1/health", timeout=5)
+            return httpx.get(f"{url}/v1/health", timeout=5, verify=verify)
         except httpx.TransportError:
             assert time.monotonic() < deadline, "the service did not start"
             time.sleep(0.2)
 
 
 @contextmanager
-def serving(tmp_path: Path, images: dict[str, dict[str, Any]], *options: str) -> Iterator[tuple[str, dict[str, str]]]:
-    """`hashwarden serve *options` over the test store on a free loopback port: its URL and the users' keys."""
+def serving(tmp_path: Path, images: dict[str, dict[str, Any]], *options: str,
+            verify: Any = None) -> Iterator[tuple[str, dict[str, str]]]:
+    """`hashwarden serve *options` over the test store (tmp_path/hw.db) on a free loopback port: its URL and the
+    users' keys. With `verify` (an ssl context trusting the test CA), the options serve TLS and the URL is https."""
     db = tmp_path / "hw.db"
     engine = open_store(f"sqlite:///{db}")
     fill(engine, images["known"])
@@ -50,8 +52,8 @@ def serving(tmp_path: Path, images: dict[str, dict[str, Any]], *options: str) ->
     server = subprocess.Popen([sys.executable, "-m", "hashwarden", "serve", "--db", str(db), "--port", str(port),
                                *options], env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     try:
-        url = f"http://127.0.0.1:{port}"
-        health = wait_for_health(url, server)
+        url = f"{'https' if verify is not None else 'http'}://127.0.0.1:{port}"
+        health = wait_for_health(url, server, True if verify is None else verify)
         assert health.status_code == 200 and health.json()["store"] == "sqlite"
         yield url, keys
     finally:

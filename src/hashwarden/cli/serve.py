@@ -5,7 +5,8 @@ from __future__ import annotations
 import dataclasses
 import json
 import os
-from typing import Annotated
+from pathlib import Path
+from typing import Annotated, Optional
 
 import typer
 
@@ -29,13 +30,20 @@ def serve(
                             ] = _LIMITS.body_timeout_seconds,
     keep_alive: Annotated[float, typer.Option("--keep-alive", min=0.001, help="Seconds an idle connection stays "
                                               "open.")] = _LIMITS.keep_alive_seconds,
+    tls_cert: Annotated[Optional[Path], typer.Option("--tls-cert", help="Serve https with this certificate (PEM, "
+                                                     "with its chain); needs --tls-key.")] = None,
+    tls_key: Annotated[Optional[Path], typer.Option("--tls-key", help="The certificate's private key (PEM).")
+                       ] = None,
 ) -> None:
     """Serve the hash database over HTTP: /v1/health, /v1/lookup (API keys from `hashwarden user create`).
 
     SQLite for one machine; a PostgreSQL URL when several processes or machines share one store.
-    Example: hashwarden serve --db postgresql://hw@db/hashwarden --host 0.0.0.0 --workers 4
+    Example: hashwarden serve --db postgresql://hw@db/hashwarden --host 0.0.0.0 --workers 4 \
+        --tls-cert hw.pem --tls-key hw.key
     """
     import uvicorn
+
+    tls = _tls_files(tls_cert, tls_key)
 
     from hashwarden.scan.match_hashes import refuse_empty_store
 
@@ -46,6 +54,30 @@ def serve(
     limits = ServiceLimits(rate, burst, body_timeout, keep_alive)
     os.environ[ENV_DB] = url  # what each worker's app_from_environment opens, within these limits
     os.environ[ENV_SERVICE_LIMITS] = json.dumps(dataclasses.asdict(limits))
-    err.print(f"hashwarden service on http://{host}:{port} ({workers} worker(s))", markup=False)
+    scheme = "https" if tls else "http"
+    err.print(f"hashwarden service on {scheme}://{host}:{port} ({workers} worker(s))", markup=False)
     uvicorn.run("hashwarden.service.app:app_from_environment", factory=True, host=host, port=port,
-                workers=workers, log_level="info", timeout_keep_alive=limits.keep_alive_seconds)
+                workers=workers, log_level="info", timeout_keep_alive=limits.keep_alive_seconds, **tls)
+
+
+def _tls_files(cert: Path | None, key: Path | None) -> dict[str, str]:
+    """uvicorn's TLS arguments: both files or neither, each readable and the two a certificate and its key
+    (checked here, in words, before uvicorn starts: its own error is a traceback from inside the ssl module)."""
+    import ssl
+
+    if (cert is None) != (key is None):
+        raise typer.BadParameter("--tls-cert and --tls-key go together", param_hint="--tls-cert/--tls-key")
+    if cert is None or key is None:
+        return {}
+    for option, path in (("--tls-cert", cert), ("--tls-key", key)):
+        try:
+            with open(path, "rb") as probe:
+                probe.read(1)
+        except OSError as exc:
+            raise typer.BadParameter(f"cannot read {path}: {exc.strerror or exc}", param_hint=option) from exc
+    try:
+        ssl.create_default_context(ssl.Purpose.CLIENT_AUTH).load_cert_chain(cert, key)
+    except (OSError, ssl.SSLError) as exc:
+        raise typer.BadParameter(f"{cert} and {key} are not a PEM certificate and its private key ({exc})",
+                                 param_hint="--tls-cert/--tls-key") from exc
+    return {"ssl_certfile": str(cert), "ssl_keyfile": str(key)}

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable, Iterator
-from typing import Any, BinaryIO, TextIO
+from typing import Any, BinaryIO, Protocol, TextIO
 
 from sqlalchemy.engine import Engine
 
@@ -20,6 +20,13 @@ from hashwarden.formats.jsonl import HASH_FIELDS, check_quality, object_lines, p
 from hashwarden.scan.known_files import open_known_filter
 from hashwarden.scan.matcher import Matcher, item_status, require_alert_entries
 from hashwarden.signals import PDQ
+
+
+class ItemMatcher(Protocol):
+    """What `match_lines` matches with: a local `Matcher`, or the remote client's (remote/lookup.py), which asks a
+    hashwarden service; so the lines written are the same whichever answers."""
+
+    def match_many(self, items: list[dict[str, Any]]) -> list[list[dict[str, Any]]]: ...
 
 
 def refuse_empty_store(engine: Engine) -> None:
@@ -47,16 +54,17 @@ def matcher_for(engine: Engine, settings: ScanSettings) -> Matcher:
 
 
 
-def match_lines(matcher: Matcher, fp: BinaryIO, path: str, out: TextIO,
-                advance: Callable[[int], None] | None = None) -> dict[str, int]:
-    """Write each line of `fp` back with `status` and `matches` added; return the count per status.
+def match_lines(matcher: ItemMatcher, fp: BinaryIO, path: str, out: TextIO,
+                advance: Callable[[int], None] | None = None, batch_lines: int = MATCH_BATCH_LINES) -> dict[str, int]:
+    """Write each line of `fp` back with `status` and `matches` added, `batch_lines` lines per `match_many`;
+    return the count per status.
 
     Raises:
         FormatError: a line is not a JSON object or holds a malformed hash (file and line named); lines before it
             have been written.
     """
     counts: dict[str, int] = {}
-    for batch in _batches(fp, path):
+    for batch in _batches(fp, path, batch_lines):
         for item, matches in zip(batch, matcher.match_many(batch)):
             item["status"] = item_status(matches, item.get("error"))
             item["matches"] = matches
@@ -67,11 +75,11 @@ def match_lines(matcher: Matcher, fp: BinaryIO, path: str, out: TextIO,
     return counts
 
 
-def _batches(fp: BinaryIO, path: str) -> Iterator[list[dict[str, Any]]]:
+def _batches(fp: BinaryIO, path: str, size: int) -> Iterator[list[dict[str, Any]]]:
     batch: list[dict[str, Any]] = []
     for number, item in object_lines(fp, path):
         batch.append(checked_item(item, path, number))
-        if len(batch) >= MATCH_BATCH_LINES:
+        if len(batch) >= size:
             yield batch
             batch = []
     if batch:

@@ -1,0 +1,94 @@
+"""Hash lists looked up on a service, and scan reports submitted to it.
+
+`lookup_lines` is `hashwarden match`'s `match_lines` with a `RemoteMatcher`: the same reading and checking of the
+lines, the same `status` rule (`item_status`) and the same output, one request per batch of lines, each batch
+written before the next is sent (a refusal half-way keeps what was answered). The service answers with the
+contract's fields of a match (set, kind, method, distance, transform, category, entry), not the entry's series or
+identification, which a lookup key may not see.
+
+vPDQ frames are not sent: /v1/lookup takes none (a video goes to /v1/media). A video's line is looked up by its
+digests alone and counted in `RemoteMatcher.videos_without_vpdq`, so the caller can say so.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any, BinaryIO, TextIO
+
+from hashwarden.config import MAX_LOOKUP_ITEMS
+from hashwarden.errors import RemoteError
+from hashwarden.remote.client import RemoteClient
+from hashwarden.scan.match_hashes import match_lines
+
+_SENT = ("md5", "sha1", "sha256", "pdq")
+
+
+class RemoteMatcher:
+    """`match_many` answered by `POST /v1/lookup` (any number of items: one request for all of them)."""
+
+    def __init__(self, client: RemoteClient) -> None:
+        self.client = client
+        self.videos_without_vpdq = 0
+
+    def match_many(self, items: list[dict[str, Any]]) -> list[list[dict[str, Any]]]:
+        """Each item's matches, in order; an item without a digest or PDQ (a file that could not be read) has none
+        and is not sent.
+
+        Raises:
+            RemoteError: the service refused the request or answered with another number of results.
+        """
+        sent = [(index, body) for index, body in enumerate(map(self._request_item, items)) if body]
+        found: list[list[dict[str, Any]]] = [[] for _ in items]
+        if not sent:
+            return found
+        answer = self.client.post("/v1/lookup", json={"items": [body for _, body in sent]})
+        results = answer.get("results") if isinstance(answer, dict) else None
+        if not isinstance(results, list) or len(results) != len(sent):
+            raise RemoteError(f"{self.client.server}: /v1/lookup answered {len(sent)} items with "
+                              f"{len(results) if isinstance(results, list) else 'no'} results")
+        for (index, _), result in zip(sent, sorted(results, key=lambda r: r["index"])):
+            found[index] = result["matches"]
+        return found
+
+    def _request_item(self, item: dict[str, Any]) -> dict[str, Any]:
+        """The item as /v1/lookup takes it: its hashes; `pdq_quality` is `quality`, and goes with a PDQ only."""
+        body = {name: item[name] for name in _SENT if item.get(name) is not None}
+        if "pdq" in body:
+            if item.get("pdq_quality") is not None:
+                body["quality"] = item["pdq_quality"]
+            if item.get("pdq_dihedral") is not None:
+                body["pdq_dihedral"] = item["pdq_dihedral"]
+        if item.get("vpdq"):
+            self.videos_without_vpdq += 1
+        return body
+
+
+def lookup_lines(client: RemoteClient, fp: BinaryIO, path: str, out: TextIO, batch: int,
+                 advance: Callable[[int], None] | None = None) -> tuple[dict[str, int], RemoteMatcher]:
+    """`match_lines` against the service: `batch` lines per request; the count per status and the matcher (how
+    many video lines went without their vPDQ).
+
+    Raises:
+        FormatError: a malformed line (lines before its batch have been written).
+        RemoteError: the service refused a batch (lines of the batches before it have been written).
+    """
+    if not 1 <= batch <= MAX_LOOKUP_ITEMS:
+        raise RemoteError(f"a batch is 1 to {MAX_LOOKUP_ITEMS:,} items (the service's limit), not {batch}")
+    matcher = RemoteMatcher(client)
+    return match_lines(matcher, fp, path, out, advance, batch_lines=batch), matcher
+
+
+def submit_case(client: RemoteClient, case_dir: Path) -> dict[str, Any]:
+    """POST the case's report.json, as written, to /v1/cases; the service's answer (`{"id": …}`).
+
+    Raises:
+        RemoteError: no readable report.json in `case_dir`, or the service refused it.
+    """
+    report = case_dir / "report.json"
+    try:
+        body = report.read_bytes()
+    except OSError as exc:
+        raise RemoteError(f"cannot read {report}: {exc.strerror or exc} (a case directory of `hashwarden scan`)"
+                          ) from exc
+    return client.post("/v1/cases", content=body, headers={"Content-Type": "application/json"})

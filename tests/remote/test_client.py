@@ -1,0 +1,101 @@
+"""remote/client.py against httpx's MockTransport: 429 retried after Retry-After and bounded, refusals in words
+naming the server and quoting its message, the key from a file or $HASHWARDEN_KEY only."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import httpx
+import pytest
+from typer.main import get_command
+
+from hashwarden.cli import app
+from hashwarden.config import ENV_KEY, REMOTE_RETRIES
+from hashwarden.errors import RemoteError
+from hashwarden.remote import RemoteClient, read_key
+
+SERVER = "http://hw.test:8080"
+
+
+def client_answering(*responses: httpx.Response, waits: list[float] | None = None) -> tuple[RemoteClient, list]:
+    """A client whose server gives `responses` in turn (the last one again after them); the requests it saw."""
+    seen: list[httpx.Request] = []
+
+    def answer(request: httpx.Request) -> httpx.Response:
+        seen.append(request)
+        return responses[min(len(seen), len(responses)) - 1]
+
+    waits = waits if waits is not None else []
+    return RemoteClient(SERVER, "k3y", transport=httpx.MockTransport(answer), sleep=waits.append), seen
+
+
+def test_429_waits_retry_after_then_retries() -> None:
+    waits: list[float] = []
+    client, seen = client_answering(httpx.Response(429, headers={"Retry-After": "3"}, json={"error": "slow"}),
+                                    httpx.Response(200, json={"results": []}), waits=waits)
+    assert client.post("/v1/lookup", json={"items": []}) == {"results": []}
+    assert waits == [3.0] and len(seen) == 2
+    assert seen[0].headers["authorization"] == "Bearer k3y"
+
+
+def test_429_retries_are_bounded() -> None:
+    waits: list[float] = []
+    client, seen = client_answering(httpx.Response(429, headers={"Retry-After": "1"}, json={"error": "rate limit"}),
+                                    waits=waits)
+    with pytest.raises(RemoteError, match=r"^http://hw.test:8080 refused POST /v1/lookup: 429 rate limit$"):
+        client.post("/v1/lookup", json={"items": []})
+    assert len(seen) == REMOTE_RETRIES + 1 and waits == [1.0] * REMOTE_RETRIES
+
+
+def test_a_retry_after_too_long_to_wait_is_an_error_at_once() -> None:
+    waits: list[float] = []
+    client, seen = client_answering(httpx.Response(429, headers={"Retry-After": "3600"}, json={"error": "wait"}),
+                                    waits=waits)
+    with pytest.raises(RemoteError, match="429 wait"):
+        client.post("/v1/lookup", json={})
+    assert len(seen) == 1 and waits == []
+
+
+@pytest.mark.parametrize("status", [401, 403, 404, 413, 422])
+def test_a_refusal_names_the_server_and_quotes_its_message(status: int) -> None:
+    client, seen = client_answering(httpx.Response(status, json={"error": f"no ({status})"}))
+    with pytest.raises(RemoteError) as caught:
+        client.post("/v1/cases", json={})
+    assert str(caught.value) == f"{SERVER} refused POST /v1/cases: {status} no ({status})"
+    assert len(seen) == 1  # never retried
+
+
+def test_a_refusal_without_json_shows_the_start_of_the_body() -> None:
+    client, _ = client_answering(httpx.Response(502, text="<html>Bad gateway</html>"))
+    with pytest.raises(RemoteError, match="502 <html>Bad gateway</html>"):
+        client.post("/v1/lookup", json={})
+
+
+def test_the_server_must_be_an_http_url() -> None:
+    with pytest.raises(RemoteError, match="http:// or https://"):
+        RemoteClient("hw.test:8080", "k")
+
+
+def test_the_key_comes_from_the_key_file_else_the_environment(tmp_path: Path,
+                                                              monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv(ENV_KEY, raising=False)
+    with pytest.raises(RemoteError, match=r"no API key: set \$HASHWARDEN_KEY or pass --key-file"):
+        read_key(None)
+    monkeypatch.setenv(ENV_KEY, " from-env\n")
+    assert read_key(None) == "from-env"
+    (tmp_path / "key").write_text("from-file\n")
+    assert read_key(tmp_path / "key") == "from-file"
+    (tmp_path / "empty").write_text("\n")
+    with pytest.raises(RemoteError, match="is empty"):
+        read_key(tmp_path / "empty")
+    with pytest.raises(RemoteError, match="cannot read the key file"):
+        read_key(tmp_path / "missing")
+
+
+def test_no_remote_command_takes_the_key_as_an_argument() -> None:
+    """A key on the command line is visible to every user of the machine (`ps`) and kept in shell history."""
+    remote = get_command(app).commands["remote"]
+    for name, command in remote.commands.items():
+        options = {opt for param in command.params for opt in (*param.opts, *param.secondary_opts)}
+        assert "--key-file" in options, name
+        assert not {opt for opt in options if opt.lstrip("-") in {"key", "api-key", "token", "k"}}, name
