@@ -3,6 +3,7 @@ naming the server and quoting its message, the key from a file or $HASHWARDEN_KE
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import httpx
@@ -99,3 +100,35 @@ def test_no_remote_command_takes_the_key_as_an_argument() -> None:
         options = {opt for param in command.params for opt in (*param.opts, *param.secondary_opts)}
         assert "--key-file" in options, name
         assert not {opt for opt in options if opt.lstrip("-") in {"key", "api-key", "token", "k"}}, name
+
+
+def test_the_remote_matcher_sends_hashes_only_and_counts_videos() -> None:
+    """Only the API's fields go out (`pdq_quality` as `quality`, with a PDQ only); a line without a hash is not
+    sent and has no match; results come back to their own lines."""
+    from hashwarden.remote import RemoteMatcher
+
+    sent: list[dict] = []
+
+    def answer(request: httpx.Request) -> httpx.Response:
+        items = json.loads(request.content)["items"]
+        sent.extend(items)
+        return httpx.Response(200, json={"results": [{"index": i, "matches": [{"entry": i}]}
+                                                     for i in range(len(items))]})
+
+    matcher = RemoteMatcher(RemoteClient(SERVER, "k", transport=httpx.MockTransport(answer)))
+    items = [{"md5": "a" * 32, "path": "x", "pdq_quality": 80},
+             {"path": "broken", "error": "unreadable"},
+             {"pdq": "b" * 64, "pdq_quality": 70, "media": "image"},
+             {"sha1": "c" * 40, "vpdq": [{"frame": 0, "quality": 90, "pdq": "d" * 64}]}]
+    assert matcher.match_many(items) == [[{"entry": 0}], [], [{"entry": 1}], [{"entry": 2}]]
+    assert sent == [{"md5": "a" * 32}, {"pdq": "b" * 64, "quality": 70}, {"sha1": "c" * 40}]
+    assert matcher.videos_without_vpdq == 1
+    assert matcher.match_many([{"path": "nothing"}]) == [[]] and len(sent) == 3  # no request for no hash
+
+
+def test_an_answer_of_another_length_is_an_error() -> None:
+    from hashwarden.remote import RemoteMatcher
+
+    client, _ = client_answering(httpx.Response(200, json={"results": []}))
+    with pytest.raises(RemoteError, match="answered 1 items with 0 results"):
+        RemoteMatcher(client).match_many([{"md5": "a" * 32}])

@@ -42,9 +42,11 @@ def hash_lines(images: dict[str, dict[str, Any]]) -> list[dict[str, Any]]:
     pdq_only = {"path": "pdq-only", "pdq": images["known"]["pdq"], "pdq_quality": images["known"]["pdq_quality"]}
     low_quality = {**pdq_only, "path": "blurred", "pdq_quality": 10}
     unreadable = {"path": "broken.jpg", "md5": None, "error": "cannot identify image file"}
+    video = {"path": "clip.mp4", "md5": "9" * 32, "media": "video",
+             "vpdq": [{"frame": 0, "quality": 90, "pdq": images["known"]["pdq"], "timestamp": 0.0}]}
     return [{**images["known"], "path": "a.jpg"}, {**images["turned"], "path": "turned.jpg"},
             {**images["other"], "path": "other.jpg"}, {**DIGEST_ONLY, "path": "digests", "note": "kept"},
-            pdq_only, low_quality, unreadable]
+            pdq_only, low_quality, unreadable, video]
 
 
 def as_text(lines: list[dict[str, Any]]) -> str:
@@ -66,9 +68,12 @@ def test_remote_lookup_writes_what_hashwarden_match_writes(tmp_path: Path, image
     got = [json.loads(line) for line in remote.stdout.splitlines()]
     expected = [public(json.loads(line)) for line in local.stdout.splitlines()]
     assert got == expected
-    assert [line["status"] for line in got] == ["known", "known", "unknown", "known", "known", "unknown", "error"]
+    assert [line["status"] for line in got] == ["known", "known", "unknown", "known", "known", "unknown", "error",
+                                                "unknown"]
     assert got[1]["matches"][0]["method"] == "pdq" and got[1]["matches"][0]["transform"] != "orig"
-    assert remote.stderr.splitlines()[-1] == "known: 4, ignorable: 0, unknown: 2"
+    assert remote.stderr.splitlines()[-2:] == [
+        "1 video line(s) matched on digests only: /v1/lookup takes no vPDQ (use `hashwarden match` or /v1/media for "
+        "videos)", "known: 4, ignorable: 0, unknown: 3"]
 
 
 def test_submit_then_read_the_case_back(tmp_path: Path, images: dict[str, dict[str, Any]]) -> None:

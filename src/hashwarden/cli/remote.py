@@ -24,7 +24,7 @@ Quiet = Annotated[bool, typer.Option("--quiet", "-q", help="No progress, notices
 def _client(server: str, key_file: Path | None, ca_cert: Path | None, quiet: bool):  # noqa: ANN202 - RemoteClient
     from hashwarden.remote import RemoteClient, read_key
 
-    notice = None if quiet else (lambda text: err.print(text, markup=False, highlight=False))
+    notice = None if quiet else (lambda text: err.print(text, markup=False, highlight=False, soft_wrap=True))
     return RemoteClient(server, read_key(key_file), ca_cert=ca_cert, notice=notice)
 
 
@@ -62,7 +62,8 @@ def lookup_command(
     if not quiet:
         if matcher.videos_without_vpdq:
             err.print(f"{matcher.videos_without_vpdq:,} video line(s) matched on digests only: /v1/lookup takes no "
-                      "vPDQ (use `hashwarden match` or /v1/media for videos)", markup=False)
+                      "vPDQ (use `hashwarden match` or /v1/media for videos)",
+                      markup=False, highlight=False, soft_wrap=True)
         err.print(", ".join(f"{status}: {counts.get(status, 0):,}" for status in ("known", "ignorable", "unknown")))
 
 

@@ -27,6 +27,7 @@ from hashwarden.store import create_set, open_store
 from hashwarden.store.loader import import_entries
 
 MARKER = ".hashwarden-demo"
+DATABASE = "hashwarden.db"  # the demo's hash database in its --out folder (`make serve` serves it)
 KNOWN_SEEDS = range(8)
 # Which copy of which known image goes into the seized folder, and under what name.
 SEIZED_COPIES: tuple[tuple[int, str, str], ...] = (
@@ -103,7 +104,7 @@ def run_demo(
     _prepare(out_dir)
     console.print(f"building benign synthetic evidence in {out_dir}")
     known_dir, benign_dir, seized = build_demo_evidence(out_dir)
-    engine = open_store(f"sqlite:///{out_dir / 'hashwarden.db'}")
+    engine = open_store(f"sqlite:///{out_dir / DATABASE}")
     with engine.begin() as conn:
         create_set(conn, "demo-alert", "alert", source="demo", category_scheme="demo", version="1")
         create_set(conn, "demo-benign", "ignorable", source="demo", version="1")
