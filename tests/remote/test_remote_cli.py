@@ -100,7 +100,9 @@ def test_refusals_name_the_server_and_keep_the_lines_already_written(tmp_path: P
                                                                     images: dict[str, dict[str, Any]]) -> None:
     lines = hash_lines(images)
     with serving(tmp_path, images) as (url, keys):
-        no_key = hashwarden("remote", "lookup", "-", "--server", url, stdin=as_text(lines))
+        (tmp_path / "earlier.jsonl").write_text("an earlier run's answers\n")
+        no_key = hashwarden("remote", "lookup", "-", "--server", url, "-o", str(tmp_path / "earlier.jsonl"),
+                            stdin=as_text(lines))
         wrong_key = hashwarden("remote", "lookup", "-", "--server", url, key="not-a-key", stdin=as_text(lines))
         admin = hashwarden("remote", "lookup", "-", "--server", url, key=keys["admin"], stdin=as_text(lines))
         # A malformed hash on line 5: the batches before it were answered and stay written.
@@ -115,6 +117,7 @@ def test_refusals_name_the_server_and_keep_the_lines_already_written(tmp_path: P
         revoked = hashwarden("remote", "lookup", "-", "--server", url, key=keys["matcher"], stdin=as_text(lines))
     assert no_key.returncode == 1 and no_key.stdout == ""
     assert no_key.stderr.startswith("RemoteError: no API key: set $HASHWARDEN_KEY or pass --key-file")
+    assert (tmp_path / "earlier.jsonl").read_text() == "an earlier run's answers\n"  # refused before it was opened
     unauthorised = (f"RemoteError: {url} refused POST /v1/lookup: 401 a valid API key is required (Authorization: "
                     "Bearer <key>)")
     for result in (wrong_key, revoked):

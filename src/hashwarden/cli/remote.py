@@ -45,11 +45,11 @@ def lookup_command(
     """
     from hashwarden.remote import lookup_lines
 
+    client = _client(server, key_file, ca_cert, quiet)  # no key: refused before --output is truncated
     source = sys.stdin.buffer if str(hashes) == "-" else open(hashes, "rb")
     target = sys.stdout if output is None else open(output, "w", encoding="utf-8")
     try:
-        with _client(server, key_file, ca_cert, quiet) as client, \
-                (RichProgress() if show_progress(quiet) else contextlib.nullcontext()) as progress:
+        with client, (RichProgress() if show_progress(quiet) else contextlib.nullcontext()) as progress:
             if progress is not None:
                 progress.phase("looking up", None)
             counts, matcher = lookup_lines(client, source, str(hashes), target, batch,
