@@ -181,3 +181,15 @@ def test_serve_checks_its_tls_files(tmp_path: Path) -> None:
     assert only_cert.returncode == 2 and "--tls-cert and --tls-key go together" in only_cert.stderr
     assert missing.returncode == 2 and "cannot read" in missing.stderr and "gone.pem" in missing.stderr
     assert garbage.returncode == 2 and "not a PEM certificate and its private key" in garbage.stderr
+
+
+def test_a_refusal_half_way_keeps_the_batches_answered(tmp_path: Path, images: dict[str, dict[str, Any]]) -> None:
+    """Two requests allowed, then Retry-After 100 s (past the client's 60 s): the third batch is an error at once,
+    and the two answered lines are in the output file."""
+    out = tmp_path / "matched.jsonl"
+    with serving(tmp_path, images, "--rate", "0.01", "--burst", "2") as (url, keys):
+        done = hashwarden("remote", "lookup", "-", "--server", url, "--batch", "1", "-o", str(out),
+                          key=keys["matcher"], stdin=as_text(hash_lines(images)[:4]))
+    assert done.returncode == 1
+    assert done.stderr.startswith(f"RemoteError: {url} refused POST /v1/lookup: 429 rate limit")
+    assert [json.loads(line)["path"] for line in out.read_text().splitlines()] == ["a.jpg", "turned.jpg"]
