@@ -29,6 +29,10 @@ def serve(
                             ] = _LIMITS.body_timeout_seconds,
     keep_alive: Annotated[float, typer.Option("--keep-alive", min=0.001, help="Seconds an idle connection stays "
                                               "open.")] = _LIMITS.keep_alive_seconds,
+    index_refresh: Annotated[float, typer.Option("--index-refresh", min=0.001,
+                                                 help="Seconds between checks for a new index generation (an "
+                                                 "import is answered within this plus the build time).")
+                             ] = _LIMITS.index_refresh_seconds,
 ) -> None:
     """Serve the hash database over HTTP: /v1/health, /v1/lookup (API keys from `hashwarden user create`).
 
@@ -43,7 +47,8 @@ def serve(
     engine = engine_for(url, create=False)  # refused here, in words, before any worker starts
     refuse_empty_store(engine)
     engine.dispose()
-    limits = ServiceLimits(rate, burst, body_timeout, keep_alive)
+    limits = ServiceLimits(rate_per_second=rate, burst=burst, body_timeout_seconds=body_timeout,
+                           keep_alive_seconds=keep_alive, index_refresh_seconds=index_refresh)
     os.environ[ENV_DB] = url  # what each worker's app_from_environment opens, within these limits
     os.environ[ENV_SERVICE_LIMITS] = json.dumps(dataclasses.asdict(limits))
     err.print(f"hashwarden service on http://{host}:{port} ({workers} worker(s))", markup=False)

@@ -115,7 +115,10 @@ class Matcher:
         details = self._lookup(wanted) if wanted else {}
         results = []
         for found in found_per_item:
-            matches = [{**details[entry_id], **how, "entry": entry_id} for entry_id, how in found.items()]
+            # An entry deleted since the generation was built has no details: it is no longer known (a lookup in
+            # flight while its set is deleted), so it is left out rather than failing the whole batch.
+            matches = [{**details[entry_id], **how, "entry": entry_id} for entry_id, how in found.items()
+                       if entry_id in details]
             matches.sort(key=lambda m: (m["kind"] != "alert", m.get("distance", 0), m["set"], m["entry"], m["method"]))
             results.append(matches)
         return results
