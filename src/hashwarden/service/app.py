@@ -71,6 +71,7 @@ async def _refreshing_index(app: FastAPI) -> AsyncIterator[None]:
     """While the app serves, its index refresher runs in a thread of its own (off the request path)."""
     stop = threading.Event()
     thread = threading.Thread(target=app.state.index_refresher.run, args=(stop,), name="index-refresh", daemon=True)
+    app.state.index_refresh_thread = thread
     thread.start()
     try:
         yield
