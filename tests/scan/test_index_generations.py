@@ -12,6 +12,7 @@ import dataclasses
 import logging
 from collections import Counter
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -99,6 +100,8 @@ def test_a_generation_answers_as_from_store(store: Any, settings: ScanSettings) 
     assert reopened.generation == built.generation and answers(reopened) == expected
     root = index_generations.generations_directory(store)
     assert [p.name for p in root.iterdir() if p.is_dir()] == [built.generation]
+    if store.dialect.name == "sqlite":  # beside the database, as the README says
+        assert root == Path(f"{store.url.database}.index-generations")
 
 
 def _delta(engine: Any, set_name: str, ops: list[DeltaOp]) -> None:

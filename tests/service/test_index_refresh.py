@@ -79,6 +79,7 @@ def test_a_store_emptied_while_serving_is_served_empty(service: Service) -> None
 
 
 def test_the_background_thread_switches_by_itself(service: Service) -> None:
+    assert ServiceLimits().index_refresh_seconds == 2.0  # the README's "every 2 s"
     app = create_app(service.engine, limits=ServiceLimits(index_refresh_seconds=0.05))
     with TestClient(app) as client:
         import_entries(service.engine, "known", [EntryRecord(md5=NEW_MD5, line=1)], {"file": "more"})
