@@ -146,6 +146,8 @@ MAX_REQUEST_BYTES = 16 << 20
 # --workers N a key gets up to N times the rate (unless a load balancer pins each key to one process).
 # `body_timeout_seconds` bounds the reading of one request body (a byte-a-second "slowloris" body gets 408 and
 # its connection closed); `keep_alive_seconds` is how long uvicorn holds an idle connection open.
+# `index_refresh_seconds`: how often each process asks the store for its index generation and, when it moved,
+# switches to the new one (service/index_refresh.py); a lookup sees an import within this plus the build time.
 ENV_SERVICE_LIMITS = "HASHWARDEN_SERVICE_LIMITS"  # how `serve` hands its limits to each uvicorn worker (JSON)
 
 
@@ -170,10 +172,11 @@ class ServiceLimits:
     burst: int = 200
     body_timeout_seconds: float = 30.0
     keep_alive_seconds: float = 5.0
+    index_refresh_seconds: float = 2.0
 
     def __post_init__(self) -> None:
         if self.rate_per_second <= 0 or self.burst < 1 or self.body_timeout_seconds <= 0 \
-                or self.keep_alive_seconds <= 0:
+                or self.keep_alive_seconds <= 0 or self.index_refresh_seconds <= 0:
             raise ValueError(f"service limits must be positive: {self}")
 
 

@@ -55,7 +55,8 @@ def test_bucket_forgets_full_buckets_of_idle_keys() -> None:
 
 
 def test_limits_must_be_positive() -> None:
-    for bad in ({"rate_per_second": 0}, {"burst": 0}, {"body_timeout_seconds": 0}, {"keep_alive_seconds": -1}):
+    for bad in ({"rate_per_second": 0}, {"burst": 0}, {"body_timeout_seconds": 0}, {"keep_alive_seconds": -1},
+                {"index_refresh_seconds": 0}):
         with pytest.raises(ValueError):
             ServiceLimits(**bad)
 

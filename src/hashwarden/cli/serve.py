@@ -30,6 +30,10 @@ def serve(
                             ] = _LIMITS.body_timeout_seconds,
     keep_alive: Annotated[float, typer.Option("--keep-alive", min=0.001, help="Seconds an idle connection stays "
                                               "open.")] = _LIMITS.keep_alive_seconds,
+    index_refresh: Annotated[float, typer.Option("--index-refresh", min=0.001,
+                                                 help="Seconds between checks for a new index generation (an "
+                                                 "import is answered within this plus the build time).")
+                             ] = _LIMITS.index_refresh_seconds,
     tls_cert: Annotated[Optional[Path], typer.Option("--tls-cert", help="Serve https with this certificate (PEM, "
                                                      "with its chain); needs --tls-key.")] = None,
     tls_key: Annotated[Optional[Path], typer.Option("--tls-key", help="The certificate's private key (PEM).")
@@ -51,7 +55,8 @@ def serve(
     engine = engine_for(url, create=False)  # refused here, in words, before any worker starts
     refuse_empty_store(engine)
     engine.dispose()
-    limits = ServiceLimits(rate, burst, body_timeout, keep_alive)
+    limits = ServiceLimits(rate_per_second=rate, burst=burst, body_timeout_seconds=body_timeout,
+                           keep_alive_seconds=keep_alive, index_refresh_seconds=index_refresh)
     os.environ[ENV_DB] = url  # what each worker's app_from_environment opens, within these limits
     os.environ[ENV_SERVICE_LIMITS] = json.dumps(dataclasses.asdict(limits))
     scheme = "https" if tls else "http"

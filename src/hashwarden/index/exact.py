@@ -6,6 +6,7 @@ entries fit in memory.
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterable
 
 import numpy as np
@@ -38,6 +39,32 @@ class ExactIndex:
 
     def __len__(self) -> int:
         return len(self._ids)
+
+    def save(self, path: str | os.PathLike[str]) -> None:
+        """`<path>.keys.npy` (the sorted digests, N x width uint8) and `<path>.ids.npy` (int64, same order): what
+        `load` maps without sorting again."""
+        np.save(f"{os.fspath(path)}.keys.npy", self._keys.view(np.uint8).reshape(-1, self.width))
+        np.save(f"{os.fspath(path)}.ids.npy", self._ids)
+
+    @classmethod
+    def load(cls, path: str | os.PathLike[str], width: int) -> "ExactIndex":
+        """Memory-map an index written by `save` (read-only; the page cache shares it between processes).
+
+        Raises:
+            ValueError: files missing or unreadable, or arrays that do not agree (truncated or mixed files).
+        """
+        try:
+            keys = np.load(f"{os.fspath(path)}.keys.npy", mmap_mode="r")
+            ids = np.load(f"{os.fspath(path)}.ids.npy", mmap_mode="r")
+        except (OSError, ValueError) as exc:
+            raise ValueError(f"{path}: exact index unreadable ({exc})") from exc
+        if keys.dtype != np.uint8 or keys.ndim != 2 or keys.shape[1] != width or ids.dtype != np.int64 \
+                or ids.shape != (len(keys),):
+            raise ValueError(f"{path}: exact index arrays do not agree (truncated or mixed files)")
+        index = cls(width, b"", np.empty(0, dtype=np.int64))
+        if len(ids):
+            index._keys, index._ids = keys.view(f"S{width}").reshape(-1), ids
+        return index
 
     def query(self, key: bytes) -> list[int]:
         """Ids of the entries whose digest is exactly `key` (empty when none)."""

@@ -7,6 +7,7 @@ match is per entry: the form that came nearest, and its distance. Recall is exac
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
@@ -46,6 +47,29 @@ class HammingIndex:
 
     def __len__(self) -> int:
         return len(self._ids)
+
+    def save(self, path: str | os.PathLike[str]) -> None:
+        """`<path>.hwpdq` (the PDQIndex file) and `<path>.ids.npy` (entry id per row)."""
+        self._index.save(f"{os.fspath(path)}.hwpdq")
+        np.save(f"{os.fspath(path)}.ids.npy", self._ids)
+
+    @classmethod
+    def load(cls, path: str | os.PathLike[str]) -> "HammingIndex":
+        """Memory-map an index written by `save` (nothing rebuilt).
+
+        Raises:
+            ValueError: files missing, unreadable or not agreeing with each other.
+        """
+        try:
+            tables = PDQIndex.load(f"{os.fspath(path)}.hwpdq", mmap=True)
+            ids = np.load(f"{os.fspath(path)}.ids.npy", mmap_mode="r")
+        except OSError as exc:
+            raise ValueError(f"{path}: PDQ index unreadable ({exc})") from exc
+        if ids.dtype != np.int64 or ids.shape != (len(tables),):
+            raise ValueError(f"{path}: {len(ids)} ids for {len(tables)} PDQ codes (truncated or mixed files)")
+        index = cls(b"", np.empty(0, dtype=np.int64))
+        index._index, index._ids = tables, ids
+        return index
 
     def query(self, codes: Sequence[bytes], radius: int) -> list[HammingHit]:
         """For each indexed code, the nearest of `codes` if within `radius` (one hit per entry)."""

@@ -162,7 +162,8 @@ class PDQIndex:
         with open(temporary, "wb") as out:
             out.write(HEADER.pack(MAGIC, FORMAT_VERSION, len(self._codes), TABLES))
             for block in (self._codes, self._offsets, self._ids, self._partners):
-                out.write(memoryview(np.ascontiguousarray(block)).cast("B"))
+                if block.size:  # an empty block has nothing to write (and memoryview cannot cast it)
+                    out.write(memoryview(np.ascontiguousarray(block)).cast("B"))
         os.replace(temporary, path)
 
     @classmethod

@@ -8,6 +8,7 @@ radius 31), and the hits are counted per video, instead of comparing the query w
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterable
 from dataclasses import dataclass
 
@@ -43,14 +44,40 @@ class VideoIndex:
             if len(codes):
                 ids.append(np.full(len(codes), video_id, dtype=np.int64))
                 blocks.append(np.ascontiguousarray(codes, dtype=np.uint8))
-        self._owner = np.concatenate(ids) if ids else np.empty(0, dtype=np.int64)
+        owner = np.concatenate(ids) if ids else np.empty(0, dtype=np.int64)
         codes = np.concatenate(blocks) if blocks else np.empty((0, 32), dtype=np.uint8)
-        self._frames_of = dict(zip(*np.unique(self._owner, return_counts=True))) if len(self._owner) else {}
-        self._index = PDQIndex.build(codes)
+        self._use(PDQIndex.build(codes), owner)
+
+    def _use(self, index: PDQIndex, owner: np.ndarray) -> None:
+        self._index, self._owner = index, owner
+        self._frames_of = dict(zip(*np.unique(owner, return_counts=True))) if len(owner) else {}
 
     def __len__(self) -> int:
         """Videos indexed."""
         return len(self._frames_of)
+
+    def save(self, path: str | os.PathLike[str]) -> None:
+        """`<path>.hwpdq` (every frame in one PDQIndex) and `<path>.owner.npy` (the video id of each frame)."""
+        self._index.save(f"{os.fspath(path)}.hwpdq")
+        np.save(f"{os.fspath(path)}.owner.npy", self._owner)
+
+    @classmethod
+    def load(cls, path: str | os.PathLike[str]) -> "VideoIndex":
+        """Memory-map an index written by `save` (only the frame count per video is computed again).
+
+        Raises:
+            ValueError: files missing, unreadable or not agreeing with each other.
+        """
+        try:
+            frames = PDQIndex.load(f"{os.fspath(path)}.hwpdq", mmap=True)
+            owner = np.load(f"{os.fspath(path)}.owner.npy", mmap_mode="r")
+        except OSError as exc:
+            raise ValueError(f"{path}: video index unreadable ({exc})") from exc
+        if owner.dtype != np.int64 or owner.shape != (len(frames),):
+            raise ValueError(f"{path}: {len(owner)} owners for {len(frames)} frames (truncated or mixed files)")
+        index = cls([])
+        index._use(frames, owner)
+        return index
 
     def match(self, frames: Iterable[VpdqFrame], *, distance: int = PDQ_MATCH_THRESHOLD,
               quality: int = PDQ_MIN_QUALITY) -> dict[int, VideoMatch]:

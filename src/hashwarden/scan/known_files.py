@@ -14,20 +14,22 @@ from pathlib import Path
 from sqlalchemy import func, select
 from sqlalchemy.engine import Engine
 
+from hashwarden.index.generation import building
 from hashwarden.index.known_filter import KnownFilter, build
 from hashwarden.store.schema import entry, hash_set, import_run
 
 _DIGESTS = ("md5", "sha1", "sha256")
 
 
-def cache_directory(engine: Engine) -> Path:
-    """Where the filter of this database is kept."""
+def cache_directory(engine: Engine, kind: str = "known-filter") -> Path:
+    """Where files of this database derived from it are kept (`kind`: the known-file filter, the index
+    generations): `<db>.<kind>` beside an SQLite file, else `<user cache>/hashwarden/<kind>-<hash of the URL>`."""
     url = engine.url
     if url.get_backend_name() == "sqlite" and url.database and url.database != ":memory:":
-        return Path(f"{url.database}.known-filter")
+        return Path(f"{url.database}.{kind}")
     base = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "hashwarden"
     name = hashlib.sha256(url.render_as_string(hide_password=True).encode()).hexdigest()[:16]
-    return base / f"known-filter-{name}"
+    return base / f"{kind}-{name}"
 
 
 def fingerprint(engine: Engine) -> str | None:
@@ -53,14 +55,23 @@ def open_known_filter(engine: Engine) -> KnownFilter | None:
     if wanted is None:
         return None
     directory = cache_directory(engine)
+    current = _open_if(directory, wanted)
+    if current is not None:
+        return current
+    with building(Path(f"{directory}.lock")):  # one rebuild at a time (service workers refresh together)
+        current = _open_if(directory, wanted)  # another process rebuilt it while this one waited
+        if current is None:
+            build(directory, {name: _pairs(engine, name) for name in _DIGESTS}, wanted)
+    return KnownFilter.open(directory)
+
+
+def _open_if(directory: Path, wanted: str) -> KnownFilter | None:
+    """The filter in `directory` if it is readable and has the `wanted` fingerprint."""
     try:
         current = KnownFilter.open(directory)
-        if current.fingerprint == wanted:
-            return current
     except ValueError:
-        pass  # absent, another format, or damaged: rebuild
-    build(directory, {name: _pairs(engine, name) for name in _DIGESTS}, wanted)
-    return KnownFilter.open(directory)
+        return None  # absent, another format, or damaged: rebuild
+    return current if current.fingerprint == wanted else None
 
 
 def _pairs(engine: Engine, digest: str):  # noqa: ANN202 - generator of (bytes, int)

@@ -17,6 +17,7 @@ from sqlalchemy.engine import Engine
 from hashwarden.config import MATCH_BATCH_LINES, ScanSettings
 from hashwarden.errors import FormatError, InvalidSignal
 from hashwarden.formats.jsonl import HASH_FIELDS, check_quality, object_lines, parse_vpdq
+from hashwarden.scan.index_generations import current_key, open_generation
 from hashwarden.scan.known_files import open_known_filter
 from hashwarden.scan.matcher import Matcher, item_status, require_alert_entries
 from hashwarden.signals import PDQ
@@ -40,18 +41,29 @@ def refuse_empty_store(engine: Engine) -> None:
 
 
 def matcher_for(engine: Engine, settings: ScanSettings) -> Matcher:
-    """The Matcher that `hashwarden match` and the service's lookup answer from: the settings' thresholds, quality
-    rule and vPDQ percentages, the known-file filter unless turned off; one place, so the two cannot differ.
+    """The Matcher that `hashwarden match`, the scan and the service's lookup answer from: the settings'
+    thresholds, quality rule and vPDQ percentages, the known-file filter unless turned off; one place, so they
+    cannot differ. Its indexes are the store's current generation, memory-mapped (built first if no process has:
+    scan/index_generations.py); `matcher.generation` names it.
 
     Raises:
-        ScanError: the store holds no alert entry and `settings.allow_empty` is false (see require_alert_entries).
+        ScanError: the store holds no alert entry and `settings.allow_empty` is false (see require_alert_entries),
+            or the sets kept changing while the generation was built.
     """
     if not settings.allow_empty:
         refuse_empty_store(engine)
+    key, indexes = open_generation(engine, settings.pdq_min_quality, ignorable_digests=not settings.known_filter)
+    # Opened after the generation: a change of the ignorable sets in between makes the filter newer than the key,
+    # never older, and the next `generation_for` differs, so a refreshing service switches again.
     known = open_known_filter(engine) if settings.known_filter else None
-    return Matcher.from_store(engine, settings.pdq_threshold, settings.pdq_min_quality, known,
-                              (settings.vpdq_query_percent, settings.vpdq_compared_percent))
+    return Matcher.from_indexes(indexes, engine, settings.pdq_threshold, settings.pdq_min_quality, known,
+                                (settings.vpdq_query_percent, settings.vpdq_compared_percent), generation=key)
 
+
+def generation_for(engine: Engine, settings: ScanSettings) -> str:
+    """The key of the generation `matcher_for(engine, settings)` would open now: a process that holds a Matcher
+    compares it with `matcher.generation` to know when to switch."""
+    return current_key(engine, settings.pdq_min_quality, ignorable_digests=not settings.known_filter)
 
 
 def match_lines(matcher: ItemMatcher, fp: BinaryIO, path: str, out: TextIO,

@@ -1,7 +1,8 @@
 """Matching an item's signals against every hash set: exact digests, PDQ within a Hamming radius, and for videos
 vPDQ (the share of frames that match each way).
 
-Built once per scan from the store into in-memory indexes (a cache of the store, never persisted).
+Its indexes are a cache of the store: read into memory (`from_store`), or mapped from an index generation on disk
+(`from_indexes`, as `match_hashes.matcher_for` does: scan/index_generations.py); the same `read_indexes` fills both.
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ from hashwarden.config import (
 )
 from hashwarden.errors import ScanError
 from hashwarden.index import ExactIndex, HammingIndex
+from hashwarden.index.generation import MatchIndexes
 from hashwarden.index.video import VideoIndex, VideoMatch
 from hashwarden.index.known_filter import KnownFilter
 from hashwarden.signals.crypto import DIGESTS
@@ -47,7 +49,9 @@ class Matcher:
         known: KnownFilter | None = None,
         videos: VideoIndex | None = None,
         video_percents: tuple[float, float] = (VPDQ_QUERY_MATCH_PERCENT, VPDQ_COMPARED_MATCH_PERCENT),
+        generation: str | None = None,
     ) -> None:
+        self.generation = generation  # the index generation it answers from (None: built in memory)
         self._exact = exact
         self.known = known
         self._pdq = pdq
@@ -63,34 +67,26 @@ class Matcher:
         known: KnownFilter | None = None,
         video_percents: tuple[float, float] = (VPDQ_QUERY_MATCH_PERCENT, VPDQ_COMPARED_MATCH_PERCENT),
     ) -> "Matcher":
-        """Read every entry's digests once (streamed) into the indexes; with a known-file filter, the digests of
-        ignorable sets stay in the filter's memory-mapped cache instead."""
-        keys = {d.name: bytearray() for d in DIGESTS}
-        key_ids: dict[str, array] = {d.name: array("q") for d in DIGESTS}
-        codes, code_ids = bytearray(), array("q")
-        with engine.connect() as conn:
-            for row in iter_match_rows(conn, ignorable_digests=known is None):
-                for digest in DIGESTS:
-                    value = getattr(row, digest.name)
-                    if value:
-                        keys[digest.name] += value
-                        key_ids[digest.name].append(row.entry_id)
-                if row.pdq and (row.pdq_quality is None or row.pdq_quality >= pdq_min_quality):
-                    codes += row.pdq
-                    code_ids.append(row.entry_id)
-        exact = {
-            d.name: ExactIndex(d.hex_length // 2, bytes(keys[d.name]), np.frombuffer(key_ids[d.name], np.int64))
-            for d in DIGESTS
-        }
-        pdq = HammingIndex(bytes(codes), np.frombuffer(code_ids, np.int64))
-        with engine.connect() as conn:
-            videos = VideoIndex(_unique_frames_by_entry(iter_video_frames(conn, pdq_min_quality)))
+        """A Matcher over indexes read from the store now, in memory (`matcher_for` maps a generation on disk
+        instead; both hold what `read_indexes` reads)."""
+        indexes = read_indexes(engine, pdq_min_quality, ignorable_digests=known is None)
+        return cls.from_indexes(indexes, engine, pdq_threshold, pdq_min_quality, known, video_percents)
 
+    @classmethod
+    def from_indexes(
+        cls, indexes: MatchIndexes, engine: Engine, pdq_threshold: int = PDQ_MATCH_THRESHOLD,
+        pdq_min_quality: int = PDQ_MIN_QUALITY, known: KnownFilter | None = None,
+        video_percents: tuple[float, float] = (VPDQ_QUERY_MATCH_PERCENT, VPDQ_COMPARED_MATCH_PERCENT),
+        generation: str | None = None,
+    ) -> "Matcher":
+        """A Matcher over ready indexes (`pdq_min_quality` must be the one they were read with); what a hit is
+        (set, kind, category) is asked of `engine` when one happens."""
         def describe(entry_ids: list[int]) -> dict[int, dict[str, Any]]:
             with engine.connect() as conn:
                 return describe_with_flags(conn, entry_ids)
 
-        return cls(exact, pdq, describe, pdq_threshold, pdq_min_quality, known, videos, video_percents)
+        return cls(indexes.exact, indexes.pdq, describe, pdq_threshold, pdq_min_quality, known, indexes.videos,
+                   video_percents, generation)
 
     def match(self, item: dict[str, Any]) -> list[dict[str, Any]]:
         """Matches of one item (its md5/sha1/sha256/pdq/pdq_quality/pdq_dihedral fields), in a stable order.
@@ -119,7 +115,10 @@ class Matcher:
         details = self._lookup(wanted) if wanted else {}
         results = []
         for found in found_per_item:
-            matches = [{**details[entry_id], **how, "entry": entry_id} for entry_id, how in found.items()]
+            # An entry deleted since the generation was built has no details: it is no longer known (a lookup in
+            # flight while its set is deleted), so it is left out rather than failing the whole batch.
+            matches = [{**details[entry_id], **how, "entry": entry_id} for entry_id, how in found.items()
+                       if entry_id in details]
             matches.sort(key=lambda m: (m["kind"] != "alert", m.get("distance", 0), m["set"], m["entry"], m["method"]))
             results.append(matches)
         return results
@@ -154,6 +153,32 @@ class Matcher:
         if not item.get("pdq") or (quality is not None and quality < self.pdq_min_quality):
             return []
         return [bytes.fromhex(h) for h in item.get("pdq_dihedral") or [item["pdq"]]]
+
+
+def read_indexes(engine: Engine, pdq_min_quality: int, ignorable_digests: bool) -> MatchIndexes:
+    """Read every entry's digests once (streamed) into the indexes; without `ignorable_digests`, the digests of
+    ignorable sets are left out (a known-file filter holds them). PDQ codes below `pdq_min_quality` are not indexed."""
+    keys = {d.name: bytearray() for d in DIGESTS}
+    key_ids: dict[str, array] = {d.name: array("q") for d in DIGESTS}
+    codes, code_ids = bytearray(), array("q")
+    with engine.connect() as conn:
+        for row in iter_match_rows(conn, ignorable_digests=ignorable_digests):
+            for digest in DIGESTS:
+                value = getattr(row, digest.name)
+                if value:
+                    keys[digest.name] += value
+                    key_ids[digest.name].append(row.entry_id)
+            if row.pdq and (row.pdq_quality is None or row.pdq_quality >= pdq_min_quality):
+                codes += row.pdq
+                code_ids.append(row.entry_id)
+    exact = {
+        d.name: ExactIndex(d.hex_length // 2, bytes(keys[d.name]), np.frombuffer(key_ids[d.name], np.int64))
+        for d in DIGESTS
+    }
+    pdq = HammingIndex(bytes(codes), np.frombuffer(code_ids, np.int64))
+    with engine.connect() as conn:
+        videos = VideoIndex(_unique_frames_by_entry(iter_video_frames(conn, pdq_min_quality)))
+    return MatchIndexes(exact, pdq, videos)
 
 
 def _unique_frames_by_entry(frames: Iterable[tuple[int, bytes]]) -> Iterator[tuple[int, np.ndarray]]:

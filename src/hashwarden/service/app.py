@@ -1,8 +1,8 @@
-"""The application factory: one FastAPI app over one store, its Matcher built once at start.
+"""The application factory: one FastAPI app over one store, answering from the store's current index generation.
 
-The Matcher is a snapshot of the sets when the app starts (`index_generation` in /v1/health names it); an import
-made while the service runs is seen after a restart. Switching to a new index generation without a restart is the
-next step of issue 17 (docs/architecture.md).
+The Matcher maps the generation current at start (`index_generation` in /v1/health names the one served); while
+the app runs, a background thread switches it to each new generation (service/index_refresh.py), so an import is
+answered within `index_refresh_seconds` plus the build time, without a restart.
 
 Every error is a JSON body `{"error": message}`. There is no /docs page yet: FastAPI's pulls Swagger UI from a
 CDN, and the service must work offline; /openapi.json is served. FastAPI's OpenTelemetry hooks are off, so no
@@ -13,6 +13,9 @@ from __future__ import annotations
 
 import json
 import os
+import threading
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from typing import Any
 
 from fastapi import FastAPI, Request
@@ -27,8 +30,9 @@ from hashwarden.errors import FormatError
 from hashwarden.scan.match_hashes import matcher_for
 from hashwarden.service import cases, health, lookup, sets
 from hashwarden.service.auth import Gatekeeper
+from hashwarden.service.index_refresh import IndexRefresher
 from hashwarden.service.limits import BodyLimit, TokenBucket
-from hashwarden.store import audit, open_store
+from hashwarden.store import open_store
 
 _NO_TELEMETRY = {"tracing": False, "metrics": False, "logs": False, "operation_spans": False,
                  "auto_configure": False}
@@ -43,15 +47,14 @@ def create_app(engine: Engine, settings: ScanSettings = ScanSettings(),
     Raises:
         ScanError: the store holds no alert entry and `settings.allow_empty` is false.
     """
-    app = FastAPI(title="hashwarden", version=__version__, docs_url=None, redoc_url=None, telemetry=_NO_TELEMETRY)
+    app = FastAPI(title="hashwarden", version=__version__, docs_url=None, redoc_url=None, telemetry=_NO_TELEMETRY,
+                  lifespan=_refreshing_index)
     app.add_middleware(BodyLimit, max_bytes=MAX_REQUEST_BYTES, timeout=limits.body_timeout_seconds)
     app.state.rate_limit = TokenBucket(limits.rate_per_second, limits.burst)  # on state: tests drive its clock
     app.add_middleware(Gatekeeper, rate_limit=app.state.rate_limit)
-    with engine.connect() as conn:
-        generation = audit.recorded_generation(conn)
     app.state.engine = engine
     app.state.matcher = matcher_for(engine, settings)
-    app.state.index_generation = generation
+    app.state.index_refresher = IndexRefresher(app.state, engine, settings, limits.index_refresh_seconds)
     app.add_exception_handler(HTTPException, _http_error)
     app.add_exception_handler(RequestValidationError, _invalid_request)
     app.add_exception_handler(FormatError, _invalid_hash)
@@ -61,6 +64,20 @@ def create_app(engine: Engine, settings: ScanSettings = ScanSettings(),
     app.include_router(sets.router)
     app.include_router(cases.router)
     return app
+
+
+@asynccontextmanager
+async def _refreshing_index(app: FastAPI) -> AsyncIterator[None]:
+    """While the app serves, its index refresher runs in a thread of its own (off the request path)."""
+    stop = threading.Event()
+    thread = threading.Thread(target=app.state.index_refresher.run, args=(stop,), name="index-refresh", daemon=True)
+    app.state.index_refresh_thread = thread
+    thread.start()
+    try:
+        yield
+    finally:
+        stop.set()
+        thread.join()
 
 
 def app_from_environment() -> FastAPI:

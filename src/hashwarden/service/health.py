@@ -13,8 +13,8 @@ router = APIRouter()
 
 @router.get("/v1/health")
 def health(request: Request) -> dict[str, Any]:
-    """The version, the store's backend and the index generation the lookups answer from (a digest of every
-    set's content as the audit log recorded it when the index was built)."""
+    """The version, the store's backend and the index generation the lookups answer from now (the key of the
+    generation the process has mapped: scan/index_generations.py)."""
     state = request.app.state
     return {"status": "ok", "version": __version__, "store": state.engine.dialect.name,
-            "index_generation": state.index_generation}
+            "index_generation": state.matcher.generation}
