@@ -31,6 +31,7 @@ def hashwarden(*args: str, key: str | None = None, stdin: str | None = None,
                timeout: float = 300) -> subprocess.CompletedProcess[str]:
     env = {name: value for name, value in os.environ.items() if not name.startswith("HASHWARDEN_")}
     env["PYTHONPATH"] = os.pathsep.join([str(PROJECT / "src"), env.get("PYTHONPATH", "")])
+    env["COLUMNS"] = "400"  # usage errors in one line of Rich's panel, whatever the length of the temporary paths
     if key is not None:
         env["HASHWARDEN_KEY"] = key
     return subprocess.run([sys.executable, "-m", "hashwarden", *args], input=stdin, env=env, capture_output=True,
