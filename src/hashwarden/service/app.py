@@ -26,6 +26,7 @@ from hashwarden.config import ENV_SERVICE_LIMITS, MAX_REQUEST_BYTES, ScanSetting
 from hashwarden.errors import FormatError
 from hashwarden.scan.match_hashes import matcher_for
 from hashwarden.service import cases, health, lookup, sets
+from hashwarden.service.audit_group import AuditGroup
 from hashwarden.service.auth import Gatekeeper
 from hashwarden.service.limits import BodyLimit, TokenBucket
 from hashwarden.store import audit, open_store
@@ -50,6 +51,7 @@ def create_app(engine: Engine, settings: ScanSettings = ScanSettings(),
     with engine.connect() as conn:
         generation = audit.recorded_generation(conn)
     app.state.engine = engine
+    app.state.audit = AuditGroup(engine)  # every request's audit row (service/auth.py RoleCheck)
     app.state.matcher = matcher_for(engine, settings)
     app.state.index_generation = generation
     app.add_exception_handler(HTTPException, _http_error)

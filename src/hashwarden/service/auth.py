@@ -7,8 +7,9 @@ finds the route's `RoleCheck` in the route table, authenticates the Bearer key (
 revoked one: 401), spends a token of the key's rate limit (none left: 429 with Retry-After), checks the role
 (403), all before a byte of the body is read. The dependency then hands the route a `Caller` to note how
 many items it answered and matched, and after the route appends one audit row (who, agency, endpoint, counts; never
-the hashes asked about, so the log is not a copy of a platform's traffic). The row is written before the answer
-leaves: an answer the audit log does not hold is never given.
+the hashes asked about, so the log is not a copy of a platform's traffic). The row is committed before the answer
+leaves: an answer the audit log does not hold is never given. Concurrent requests' rows share one transaction
+(`AuditGroup`, service/audit_group.py): one transaction per request made the audit a global lock.
 
 Each request reads the user's row afresh (one indexed query), so a revoked key stops working at once, in every
 process sharing the store.
@@ -31,7 +32,6 @@ from starlette.routing import Match
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from hashwarden.service.limits import TokenBucket
-from hashwarden.store import audit
 from hashwarden.store.identities import ROLES, Identity, authenticate
 
 _bearer = HTTPBearer(auto_error=False, description="An API key from `hashwarden user create`.")
@@ -65,7 +65,6 @@ class RoleCheck:
         identity = request.scope.get("state", {}).get(_ADMITTED)
         if not isinstance(identity, Identity):
             raise RuntimeError("a data route was reached without the Gatekeeper middleware")
-        engine = request.app.state.engine
         route = request.scope.get("route")
         caller = Caller(identity, f"{request.method} {getattr(route, 'path', request.url.path)}")
         outcome = "error"
@@ -73,10 +72,9 @@ class RoleCheck:
             yield caller
             outcome = "ok"
         finally:
-            with engine.begin() as conn:
-                audit.append(conn, "service.request", {
-                    "agency": identity.agency, "role": identity.role, "endpoint": caller.endpoint,
-                    "outcome": outcome, **caller.counts}, actor=identity.user)
+            request.app.state.audit.append("service.request", {
+                "agency": identity.agency, "role": identity.role, "endpoint": caller.endpoint,
+                "outcome": outcome, **caller.counts}, actor=identity.user)
 
 
 _ADMITTED = "hashwarden.identity"  # where Gatekeeper leaves the identity for RoleCheck (the scope's state)
