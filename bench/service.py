@@ -26,8 +26,9 @@ the PDQ index; bench/pdq_index.py measures clustered ones). It is cached under `
 a rerun reuses it (each run adds a fresh API user and its audit rows). Before timing, one request of each kind is
 checked: every item meant to be in the store is found, no other is.
 
-Printed: the machine, each round's figures, the medians, the ratios and targets. Machine noise: quote medians;
-wrk shares the cores with the servers, as the issue's "same cores" asks.
+Printed: the machine, each round's figures, the medians, the ratios and targets; beside requests/s, the CPU time
+the server's processes spent per request (from /proc), a figure other load on a shared machine hardly moves.
+Machine noise: quote medians; wrk shares the cores with the servers, as the issue's "same cores" asks.
 """
 
 from __future__ import annotations
@@ -259,6 +260,21 @@ class Server:
                 raise SystemExit(f"{self.name} did not start:\n{self.log_path.read_text(errors='replace')[-3000:]}")
             time.sleep(0.2)
 
+    def cpu_seconds(self) -> float:
+        """CPU time (user + system) used so far by the server and its worker processes: per request, a figure the
+        other load on a shared machine hardly moves, unlike requests/s."""
+        total, pending = 0, [self.process.pid]
+        while pending:
+            pid = pending.pop()
+            try:
+                fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+                total += int(fields[11]) + int(fields[12])  # utime, stime (fields 14 and 15 of stat(5))
+                for task in Path(f"/proc/{pid}/task").iterdir():
+                    pending += [int(child) for child in (task / "children").read_text().split()]
+            except (FileNotFoundError, ProcessLookupError):
+                continue
+        return total / os.sysconf("SC_CLK_TCK")
+
     def url(self, path: str) -> str:
         return f"http://{SERVICE_HOST}:{self.port}{path}"
 
@@ -440,19 +456,21 @@ def main() -> None:
             order = ["floor", "single"] if round_number % 2 == 0 else ["single", "floor"]
             for what in [*order, "batch"]:
                 server = floor if what == "floor" else service
+                cpu = server.cpu_seconds()
                 got = run_wrk(server.url("/v1/lookup"), scripts["batch" if what == "batch" else "single"],
                               args.connections, args.duration)
+                got["cpu_ms"] = (server.cpu_seconds() - cpu) * 1e3 / got["requests"]
                 figures[what].append(got)
                 extra = f"  {got['rps'] * args.batch_items:>10,.0f} items/s" if what == "batch" else ""
                 print(f"round {round_number + 1} {what:6} {got['rps']:>9,.0f} requests/s  p50 {got['p50']:6.2f} ms  "
-                      f"p99 {got['p99']:6.2f} ms{extra}")
-        med = {what: {k: statistics.median(run[k] for run in runs) for k in ("rps", "p50", "p99")}
+                      f"p99 {got['p99']:6.2f} ms  server CPU {got['cpu_ms']:6.2f} ms/request{extra}")
+        med = {what: {k: statistics.median(run[k] for run in runs) for k in ("rps", "p50", "p99", "cpu_ms")}
                for what, runs in figures.items()}
         audited = sum(run["requests"] for runs in (figures["single"], figures["batch"]) for run in runs)
         print(f"\nmedians of {args.rounds} rounds:")
         for what in ("floor", "single", "batch"):
             print(f"  {what:6} {med[what]['rps']:>9,.0f} requests/s  p50 {med[what]['p50']:6.2f} ms  "
-                  f"p99 {med[what]['p99']:6.2f} ms")
+                  f"p99 {med[what]['p99']:6.2f} ms  server CPU {med[what]['cpu_ms']:6.2f} ms/request")
         ceiling = in_processes(_ceiling_process, args.workers, "audit", url, key, 4, args.ceiling_seconds)
         authentications = in_processes(_ceiling_process, args.workers, "auth", url, key, 4, args.ceiling_seconds)
         print(f"audit appends/s straight on the store ({args.workers} processes x 4 threads, one transaction "
@@ -471,6 +489,8 @@ def main() -> None:
         measure_media(service, key, folder, args)
         print(f"\nratio service / bare FastAPI (single lookup requests/s): "
               f"{med['single']['rps'] / med['floor']['rps']:.2f} (target >= 0.6)")
+        print(f"ratio of server CPU per request, bare FastAPI / service (single lookup): "
+              f"{med['floor']['cpu_ms'] / med['single']['cpu_ms']:.2f} (the ratio the cores allow, whatever else runs)")
         print(f"p99 single lookup: {med['single']['p99']:.2f} ms (target < 20 ms)")
         print(f"batch lookup: {med['batch']['rps'] * args.batch_items:,.0f} items/s against {args.entries:,} PDQ "
               f"codes and {args.entries:,} x 3 digests (target >= 100,000)")

@@ -19,6 +19,17 @@ def test_exact_index_finds_every_key_and_only_it() -> None:
     assert ExactIndex.from_pairs(20, []).query(b"\x00" * 20) == []
 
 
+@settings(max_examples=50, deadline=None)
+@given(st.lists(st.binary(min_size=4, max_size=4), max_size=40), st.lists(st.binary(min_size=0, max_size=5),
+                                                                           max_size=40))
+def test_exact_query_many_answers_as_query_does(stored: list[bytes], asked: list[bytes]) -> None:
+    """The batch form (the service's 1,000-item lookups) gives each key exactly what `query` gives it: repeated
+    keys, keys of the wrong width, an empty index, an empty batch."""
+    index = ExactIndex.from_pairs(4, ((k, i) for i, k in enumerate(stored)))
+    asked = asked + stored[::3]  # some of them in the index
+    assert [sorted(ids) for ids in index.query_many(asked)] == [sorted(index.query(key)) for key in asked]
+
+
 def _popcount_distance(a: bytes, b: bytes) -> int:
     return (int.from_bytes(a, "big") ^ int.from_bytes(b, "big")).bit_count()
 
