@@ -30,6 +30,7 @@ from hashwarden.service.audit_group import AuditGroup
 from hashwarden.service.auth import Gatekeeper
 from hashwarden.service.limits import BodyLimit, TokenBucket
 from hashwarden.store import audit, open_store
+from hashwarden.store.identities import VerifiedKeys
 
 _NO_TELEMETRY = {"tracing": False, "metrics": False, "logs": False, "operation_spans": False,
                  "auto_configure": False}
@@ -52,6 +53,7 @@ def create_app(engine: Engine, settings: ScanSettings = ScanSettings(),
         generation = audit.recorded_generation(conn)
     app.state.engine = engine
     app.state.audit = AuditGroup(engine)  # every request's audit row (service/auth.py RoleCheck)
+    app.state.verified_keys = VerifiedKeys()  # keys this process has verified (service/auth.py Gatekeeper)
     app.state.matcher = matcher_for(engine, settings)
     app.state.index_generation = generation
     app.add_exception_handler(HTTPException, _http_error)

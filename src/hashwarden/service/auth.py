@@ -12,12 +12,12 @@ leaves: an answer the audit log does not hold is never given. Concurrent request
 (`AuditGroup`, service/audit_group.py): one transaction per request made the audit a global lock.
 
 Each request reads the user's row afresh (one indexed query), so a revoked key stops working at once, in every
-process sharing the store.
+process sharing the store; only the PBKDF2 of a key the process has verified before is skipped (`VerifiedKeys`).
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -32,7 +32,7 @@ from starlette.routing import Match
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from hashwarden.service.limits import TokenBucket
-from hashwarden.store.identities import ROLES, Identity, authenticate
+from hashwarden.store.identities import ROLES, Identity, VerifiedKeys, authenticate
 
 _bearer = HTTPBearer(auto_error=False, description="An API key from `hashwarden user create`.")
 
@@ -60,8 +60,11 @@ class RoleCheck:
             raise ValueError(f"roles must be some of {ROLES}, not {roles!r}")
         self.roles = roles
 
-    def __call__(self, request: Request, _scheme: Any = Depends(_bearer)) -> Iterator[Caller]:
-        """The caller `Gatekeeper` admitted (`_scheme` only declares the Bearer scheme in /openapi.json)."""
+    async def __call__(self, request: Request, _scheme: Any = Depends(_bearer)) -> AsyncIterator[Caller]:
+        """The caller `Gatekeeper` admitted (`_scheme` only declares the Bearer scheme in /openapi.json).
+
+        Async, so that only the audit append goes to a worker thread: a sync generator dependency costs two
+        thread hand-offs per request (enter and exit), each a wait for the GIL under load (bench/service.py)."""
         identity = request.scope.get("state", {}).get(_ADMITTED)
         if not isinstance(identity, Identity):
             raise RuntimeError("a data route was reached without the Gatekeeper middleware")
@@ -72,7 +75,7 @@ class RoleCheck:
             yield caller
             outcome = "ok"
         finally:
-            request.app.state.audit.append("service.request", {
+            await run_in_threadpool(request.app.state.audit.append, "service.request", {
                 "agency": identity.agency, "role": identity.role, "endpoint": caller.endpoint,
                 "outcome": outcome, **caller.counts}, actor=identity.user)
 
@@ -105,7 +108,8 @@ class Gatekeeper:
         scheme, _, key = Headers(scope=scope).get("authorization", "").partition(" ")
         identity = None
         if scheme.lower() == "bearer" and key.strip():
-            identity = await run_in_threadpool(_authenticate, scope["app"].state.engine, key.strip())
+            state = scope["app"].state
+            identity = await run_in_threadpool(_authenticate, state.engine, key.strip(), state.verified_keys)
         if identity is None:
             return _error(401, "a valid API key is required (Authorization: Bearer <key>)",
                           {"WWW-Authenticate": "Bearer"})
@@ -119,9 +123,9 @@ class Gatekeeper:
         return None
 
 
-def _authenticate(engine: Any, key: str) -> Identity | None:
+def _authenticate(engine: Any, key: str, verified: VerifiedKeys) -> Identity | None:
     with engine.connect() as conn:
-        return authenticate(conn, key)
+        return authenticate(conn, key, verified)
 
 
 def _role_check(scope: Scope) -> RoleCheck | None:
