@@ -70,3 +70,21 @@ def test_hamming_empty_and_block_boundaries() -> None:
     index = HammingIndex.from_pairs((c, i) for i, c in enumerate(codes))
     hits = index.query([codes[0], codes[-1], codes[20_000]], 0)
     assert sorted((h.entry_id, h.query_index) for h in hits) == [(0, 0), (20_000, 2), (39_999, 1)]
+
+
+def test_hamming_query_many_names_each_items_own_form() -> None:
+    """Items of 0, 1 and 8 forms in one batch (a lookup mixes them): each hit names the form of its own item that
+    came nearest, as the item alone would (the form numbers are computed for the whole batch at once)."""
+    rng = np.random.default_rng(7)
+    codes = rng.integers(0, 256, size=(50, 32), dtype=np.uint8)
+    index = HammingIndex(codes.tobytes(), np.arange(100, 150))
+    items = []
+    for n, count in enumerate([0, 1, 8, 3, 0, 8, 1]):
+        forms = [rng.integers(0, 256, 32, dtype=np.uint8).tobytes() for _ in range(count)]
+        if count:
+            forms[(n * 5) % count] = _flip(codes[n].tobytes(), [n, n + 40])  # a near copy at a varying form
+        items.append(forms)
+    answers = index.query_many(items, 31)
+    assert answers == [index.query(forms, 31) for forms in items]
+    assert [[(h.entry_id, h.query_index) for h in hits] for hits in answers] == [
+        [(100 + n, (n * 5) % len(forms))] if forms else [] for n, forms in enumerate(items)]
