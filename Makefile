@@ -14,7 +14,7 @@ RUN_TOOLS := 7z:p7zip-full
 TEST_TOOLS := mformat:mtools mkfs.fat:dosfstools mkfs.ext4:e2fsprogs debugfs:e2fsprogs mkntfs:ntfs-3g \
               ntfscp:ntfs-3g sfdisk:fdisk ewfacquire:ewf-tools genisoimage:genisoimage fls:sleuthkit \
               icat:sleuthkit mmls:sleuthkit mkfs.exfat:exfatprogs qemu-img:qemu-utils cryptsetup:cryptsetup-bin \
-              7z:p7zip-full hashdeep:hashdeep chromium:chromium strace:strace curl:curl
+              7z:p7zip-full hashdeep:hashdeep chromium:chromium strace:strace curl:curl wrk:wrk
 # The store tests also run on a private PostgreSQL cluster that tests/pg.py starts (initdb in a temporary folder, a
 # free local port); Debian keeps its server binaries off PATH, in /usr/lib/postgresql/<version>/bin.
 PG_INITDB := /usr/lib/postgresql/*/bin/initdb
@@ -73,7 +73,8 @@ sysdeps-test:
 	if [ -n "$$missing" ]; then echo "installing Debian packages:$$missing"; \
 		(apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing) >/dev/null; fi
 
-# Benchmarks compare against hashdeep (Debian package) and python-threatexchange (PyPI).
+# Benchmarks compare against hashdeep (Debian package) and python-threatexchange (PyPI); bench/service.py drives the
+# service with wrk (Debian package; also a test tool: tests/test_bench_service.py runs the bench small).
 sysdeps-bench: sysdeps-test
 	@command -v hashdeep >/dev/null 2>&1 || { \
 		echo "installing hashdeep (Debian package)"; \
@@ -81,6 +82,9 @@ sysdeps-bench: sysdeps-test
 	@command -v sqlite3 >/dev/null 2>&1 || { \
 		echo "installing the sqlite3 shell (Debian package)"; \
 		(apt-get update -qq && apt-get install -y -qq sqlite3) >/dev/null; }
+	@command -v wrk >/dev/null 2>&1 || { \
+		echo "installing wrk (Debian package)"; \
+		(apt-get update -qq && apt-get install -y -qq wrk) >/dev/null; }
 
 bench: $(VENV)/.installed-bench sysdeps-bench
 	$(BIN)/python bench/pdq_baseline.py
@@ -93,6 +97,7 @@ bench: $(VENV)/.installed-bench sysdeps-bench
 	$(BIN)/python bench/pdq_index.py
 	$(BIN)/python bench/vpdq.py
 	$(BIN)/python bench/vpdq_trim.py
+	$(BIN)/python bench/service.py
 
 # Mutation testing of the verdict code (tools/mutate.py; not part of `make test`: it re-runs tests per mutant, ~25 min
 # on 2 busy cores). mutmut copies src/ into mutants/ and the tests import that copy, so the compiled extensions must be

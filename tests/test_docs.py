@@ -59,7 +59,7 @@ def test_dependencies_point_down_and_nothing_imports_cli() -> None:
 
 def test_make_bench_runs_every_benchmark_with_its_baselines() -> None:
     """README: `make bench` runs the benchmarks in bench/ and installs python-threatexchange, pdqhash, faiss-cpu and
-    Debian's hashdeep and sqlite3. corpus.py is the photo corpus the others import, not a benchmark."""
+    Debian's hashdeep, sqlite3 and wrk. corpus.py is the photo corpus the others import, not a benchmark."""
     makefile = (PROJECT / "Makefile").read_text()
     target = makefile.split("\nbench:", 1)[1].split("\n\n", 1)[0]
     benchmarks = {p.name for p in (PROJECT / "bench").glob("*.py")} - {"corpus.py"}
@@ -67,7 +67,7 @@ def test_make_bench_runs_every_benchmark_with_its_baselines() -> None:
     extra = (PROJECT / "pyproject.toml").read_text().split("\nbench = [", 1)[1].split("]", 1)[0]
     assert all(f'"{name}' in extra for name in ("threatexchange", "pdqhash", "faiss-cpu"))
     sysdeps = makefile.split("\nsysdeps-bench:", 1)[1].split("\n\n", 1)[0]
-    assert "install -y -qq hashdeep" in sysdeps and "install -y -qq sqlite3" in sysdeps
+    assert all(f"install -y -qq {tool}" in sysdeps for tool in ("hashdeep", "sqlite3", "wrk"))
 
 
 def test_counts_in_the_architecture_are_the_tests_own() -> None:

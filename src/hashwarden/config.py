@@ -184,6 +184,9 @@ class ServiceLimits:
 # secret's entropy is the protection, not the stretching (which guards low-entropy passwords), so the count is
 # small: every request pays it. Each stored hash records its own count, so raising this later keeps old keys valid.
 API_KEY_PBKDF2_ITERATIONS = 1_000
+# Keys a service process remembers having verified (store/identities.py VerifiedKeys), so that a key seen again
+# costs no PBKDF2; the revocation check stays the per-request indexed query. Forgotten all at once when full.
+API_KEYS_VERIFIED_CACHED = 10_000
 
 
 def database_url(db: str | None = None) -> str:

@@ -19,6 +19,17 @@ def test_exact_index_finds_every_key_and_only_it() -> None:
     assert ExactIndex.from_pairs(20, []).query(b"\x00" * 20) == []
 
 
+@settings(max_examples=50, deadline=None)
+@given(st.lists(st.binary(min_size=4, max_size=4), max_size=40), st.lists(st.binary(min_size=0, max_size=5),
+                                                                           max_size=40))
+def test_exact_query_many_answers_as_query_does(stored: list[bytes], asked: list[bytes]) -> None:
+    """The batch form (the service's 1,000-item lookups) gives each key exactly what `query` gives it: repeated
+    keys, keys of the wrong width, an empty index, an empty batch."""
+    index = ExactIndex.from_pairs(4, ((k, i) for i, k in enumerate(stored)))
+    asked = asked + stored[::3]  # some of them in the index
+    assert [sorted(ids) for ids in index.query_many(asked)] == [sorted(index.query(key)) for key in asked]
+
+
 def _popcount_distance(a: bytes, b: bytes) -> int:
     return (int.from_bytes(a, "big") ^ int.from_bytes(b, "big")).bit_count()
 
@@ -59,3 +70,21 @@ def test_hamming_empty_and_block_boundaries() -> None:
     index = HammingIndex.from_pairs((c, i) for i, c in enumerate(codes))
     hits = index.query([codes[0], codes[-1], codes[20_000]], 0)
     assert sorted((h.entry_id, h.query_index) for h in hits) == [(0, 0), (20_000, 2), (39_999, 1)]
+
+
+def test_hamming_query_many_names_each_items_own_form() -> None:
+    """Items of 0, 1 and 8 forms in one batch (a lookup mixes them): each hit names the form of its own item that
+    came nearest, as the item alone would (the form numbers are computed for the whole batch at once)."""
+    rng = np.random.default_rng(7)
+    codes = rng.integers(0, 256, size=(50, 32), dtype=np.uint8)
+    index = HammingIndex(codes.tobytes(), np.arange(100, 150))
+    items = []
+    for n, count in enumerate([0, 1, 8, 3, 0, 8, 1]):
+        forms = [rng.integers(0, 256, 32, dtype=np.uint8).tobytes() for _ in range(count)]
+        if count:
+            forms[(n * 5) % count] = _flip(codes[n].tobytes(), [n, n + 40])  # a near copy at a varying form
+        items.append(forms)
+    answers = index.query_many(items, 31)
+    assert answers == [index.query(forms, 31) for forms in items]
+    assert [[(h.entry_id, h.query_index) for h in hits] for hits in answers] == [
+        [(100 + n, (n * 5) % len(forms))] if forms else [] for n, forms in enumerate(items)]

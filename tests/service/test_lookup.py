@@ -12,6 +12,7 @@ from typer.testing import CliRunner
 
 from hashwarden.cli import app as cli_app
 from hashwarden.config import MAX_LOOKUP_ITEMS, MAX_REQUEST_BYTES
+from hashwarden.service.lookup import LookupResponse
 from hashwarden.store.schema import audit
 from tests.service.conftest import DIGEST_ONLY, Service
 
@@ -58,6 +59,8 @@ def test_lookup_answers_as_hashwarden_match_does(service: Service, tmp_path: Pat
     shown = [[{k: v for k, v in m.items() if k in MATCH_FIELDS and v is not None} for m in matches]
              for matches in expected]
     assert [r["matches"] for r in results] == shown
+    # sent without FastAPI's validation against the response model (lookup.py): it must be that model's answer
+    assert LookupResponse.model_validate(response.json()).model_dump(exclude_none=True) == response.json()
     # and what that is, so that an answer both got wrong the same way cannot pass
     methods = [[m["method"] for m in r["matches"]] for r in results]
     assert methods == [["md5"], ["sha1"], ["sha256"], ["md5"], [], [], ["pdq"], [], [], [], ["md5"]]

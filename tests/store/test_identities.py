@@ -93,3 +93,33 @@ def test_refusals(store_engine) -> None:
     with store_engine.connect() as conn:
         assert [row.action for row in conn.execute(select(audit.audit))] == ["agency.create", "user.create",
                                                                               "user.revoke"]
+
+
+def test_verified_keys_spare_pbkdf2_but_not_the_revocation_check(store_engine, monkeypatch) -> None:
+    """A key verified once authenticates again without PBKDF2; a wrong secret under the same key id, a rotated
+    key and a revoked key are refused as without the cache (the service's VerifiedKeys, service/auth.py)."""
+    from hashwarden.store import identities
+
+    with store_engine.begin() as conn:
+        create_agency(conn, "Hotline A")
+        key = create_user(conn, "filter", "Hotline A", "matcher")
+    hashed = []
+    real_hash = identities._hash
+    monkeypatch.setattr(identities, "_hash", lambda *args: hashed.append(1) or real_hash(*args))
+    verified = identities.VerifiedKeys(size=2)
+    prefix, key_id, secret = key.split("_", 2)
+    with store_engine.connect() as conn:
+        assert authenticate(conn, key, verified).user == "filter" and len(hashed) == 1
+        assert authenticate(conn, key, verified).user == "filter" and len(hashed) == 1  # remembered
+        wrong = f"{prefix}_{key_id}_{secret[:-1]}{'y' if secret.endswith('x') else 'x'}"
+        assert authenticate(conn, wrong, verified) is None and len(hashed) == 2
+    with store_engine.begin() as conn:
+        new_key = rotate_user(conn, "filter")
+    with store_engine.connect() as conn:
+        assert authenticate(conn, key, verified) is None
+        assert authenticate(conn, new_key, verified).user == "filter"
+        assert authenticate(conn, new_key, verified).user == "filter"
+    with store_engine.begin() as conn:
+        revoke_user(conn, "filter")
+    with store_engine.connect() as conn:
+        assert authenticate(conn, new_key, verified) is None  # at once, though the key is remembered

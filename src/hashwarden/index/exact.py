@@ -74,3 +74,17 @@ class ExactIndex:
         lo = int(np.searchsorted(self._keys, probe, side="left"))
         hi = int(np.searchsorted(self._keys, probe, side="right"))
         return self._ids[lo:hi].tolist()
+
+    def query_many(self, keys: list[bytes]) -> list[list[int]]:
+        """`query` of each key, in one bisection of the whole batch: a 1,000-item lookup makes two NumPy calls per
+        digest instead of two per item (bench/service.py)."""
+        answers: list[list[int]] = [[] for _ in keys]
+        wanted = [i for i, key in enumerate(keys) if len(key) == self.width]
+        if not wanted or not len(self._ids):
+            return answers
+        probes = np.frombuffer(b"".join(keys[i] for i in wanted), dtype=f"S{self.width}")
+        lows = np.searchsorted(self._keys, probes, side="left")
+        highs = np.searchsorted(self._keys, probes, side="right")
+        for i in np.flatnonzero(highs > lows).tolist():
+            answers[wanted[i]] = self._ids[lows[i]:highs[i]].tolist()
+        return answers

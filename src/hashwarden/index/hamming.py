@@ -78,8 +78,10 @@ class HammingIndex:
     def query_many(self, items: Sequence[Sequence[bytes]], radius: int) -> list[list[HammingHit]]:
         """`query` for many items at once (each a list of forms): one batch join over all their forms, which is
         several times faster than item by item for a scan's worth of hashes."""
-        owners = np.repeat(np.arange(len(items), dtype=np.int64), [len(forms) for forms in items])
-        form_numbers = np.concatenate([np.arange(len(forms)) for forms in items]) if len(items) else owners
+        lengths = np.fromiter(map(len, items), dtype=np.int64, count=len(items))
+        owners = np.repeat(np.arange(len(items), dtype=np.int64), lengths)
+        # each form's number within its item, without an array per item (a 1,000-item lookup made 1,000)
+        form_numbers = np.arange(len(owners), dtype=np.int64) - (np.cumsum(lengths) - lengths)[owners]
         found: list[list[HammingHit]] = [[] for _ in items]
         if not len(self._ids) or not len(owners):
             return found

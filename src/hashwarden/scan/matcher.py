@@ -101,8 +101,8 @@ class Matcher:
         pdq_forms = [self._pdq_forms(item) for item in items]
         pdq_hits = self._pdq.query_many(pdq_forms, self.pdq_threshold)
         found_per_item = []
-        for item, forms, hits in zip(items, pdq_forms, pdq_hits):
-            found = {entry_id: {"method": method} for entry_id, method in self._exact_hits(item).items()}
+        for item, forms, hits, exact in zip(items, pdq_forms, pdq_hits, self._exact_hits_many(items)):
+            found = {entry_id: {"method": method} for entry_id, method in exact.items()}
             for hit in hits:
                 if hit.entry_id not in found:
                     transform = DIHEDRAL_NAMES[hit.query_index] if len(forms) > 1 else "orig"
@@ -123,18 +123,21 @@ class Matcher:
             results.append(matches)
         return results
 
-    def _exact_hits(self, item: dict[str, Any]) -> dict[int, str]:
-        """Entry id -> the strongest digest of the item that matched it."""
-        exact: dict[int, str] = {}
+    def _exact_hits_many(self, items: list[dict[str, Any]]) -> list[dict[str, str]]:
+        """Per item: entry id -> the strongest digest of the item that matched it (each digest's index queried once
+        for the whole batch)."""
+        exact: list[dict[int, str]] = [{} for _ in items]
         for digest in DIGESTS:  # weakest to strongest: md5, sha1, sha256
-            value = item.get(digest.name)
-            if value:
-                key = bytes.fromhex(value)
-                for entry_id in self._exact[digest.name].query(key):
-                    exact[entry_id] = digest.name
+            asked = [(i, bytes.fromhex(item[digest.name])) for i, item in enumerate(items) if item.get(digest.name)]
+            if not asked:
+                continue
+            answers = self._exact[digest.name].query_many([key for _, key in asked])
+            for (i, key), entry_ids in zip(asked, answers):
+                for entry_id in entry_ids:
+                    exact[i][entry_id] = digest.name
                 if self.known is not None:
                     for entry_id in self.known.lookup(digest.name, key):
-                        exact[entry_id] = digest.name
+                        exact[i][entry_id] = digest.name
         return exact
 
     def _video_hits(self, item: dict[str, Any]) -> dict[int, VideoMatch]:

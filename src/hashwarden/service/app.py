@@ -29,10 +29,12 @@ from hashwarden.config import ENV_SERVICE_LIMITS, MAX_REQUEST_BYTES, ScanSetting
 from hashwarden.errors import FormatError
 from hashwarden.scan.match_hashes import matcher_for
 from hashwarden.service import cases, health, lookup, sets
+from hashwarden.service.audit_group import AuditGroup
 from hashwarden.service.auth import Gatekeeper
 from hashwarden.service.index_refresh import IndexRefresher
 from hashwarden.service.limits import BodyLimit, TokenBucket
 from hashwarden.store import open_store
+from hashwarden.store.identities import VerifiedKeys
 
 _NO_TELEMETRY = {"tracing": False, "metrics": False, "logs": False, "operation_spans": False,
                  "auto_configure": False}
@@ -53,6 +55,8 @@ def create_app(engine: Engine, settings: ScanSettings = ScanSettings(),
     app.state.rate_limit = TokenBucket(limits.rate_per_second, limits.burst)  # on state: tests drive its clock
     app.add_middleware(Gatekeeper, rate_limit=app.state.rate_limit)
     app.state.engine = engine
+    app.state.audit = AuditGroup(engine)  # every request's audit row (service/auth.py RoleCheck)
+    app.state.verified_keys = VerifiedKeys()  # keys this process has verified (service/auth.py Gatekeeper)
     app.state.matcher = matcher_for(engine, settings)
     app.state.index_refresher = IndexRefresher(app.state, engine, settings, limits.index_refresh_seconds)
     app.add_exception_handler(HTTPException, _http_error)

@@ -7,16 +7,17 @@ finds the route's `RoleCheck` in the route table, authenticates the Bearer key (
 revoked one: 401), spends a token of the key's rate limit (none left: 429 with Retry-After), checks the role
 (403), all before a byte of the body is read. The dependency then hands the route a `Caller` to note how
 many items it answered and matched, and after the route appends one audit row (who, agency, endpoint, counts; never
-the hashes asked about, so the log is not a copy of a platform's traffic). The row is written before the answer
-leaves: an answer the audit log does not hold is never given.
+the hashes asked about, so the log is not a copy of a platform's traffic). The row is committed before the answer
+leaves: an answer the audit log does not hold is never given. Concurrent requests' rows share one transaction
+(`AuditGroup`, service/audit_group.py): one transaction per request made the audit a global lock.
 
 Each request reads the user's row afresh (one indexed query), so a revoked key stops working at once, in every
-process sharing the store.
+process sharing the store; only the PBKDF2 of a key the process has verified before is skipped (`VerifiedKeys`).
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -31,8 +32,7 @@ from starlette.routing import Match
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from hashwarden.service.limits import TokenBucket
-from hashwarden.store import audit
-from hashwarden.store.identities import ROLES, Identity, authenticate
+from hashwarden.store.identities import ROLES, Identity, VerifiedKeys, authenticate
 
 _bearer = HTTPBearer(auto_error=False, description="An API key from `hashwarden user create`.")
 
@@ -60,12 +60,14 @@ class RoleCheck:
             raise ValueError(f"roles must be some of {ROLES}, not {roles!r}")
         self.roles = roles
 
-    def __call__(self, request: Request, _scheme: Any = Depends(_bearer)) -> Iterator[Caller]:
-        """The caller `Gatekeeper` admitted (`_scheme` only declares the Bearer scheme in /openapi.json)."""
+    async def __call__(self, request: Request, _scheme: Any = Depends(_bearer)) -> AsyncIterator[Caller]:
+        """The caller `Gatekeeper` admitted (`_scheme` only declares the Bearer scheme in /openapi.json).
+
+        Async, so that only the audit append goes to a worker thread: a sync generator dependency costs two
+        thread hand-offs per request (enter and exit), each a wait for the GIL under load (bench/service.py)."""
         identity = request.scope.get("state", {}).get(_ADMITTED)
         if not isinstance(identity, Identity):
             raise RuntimeError("a data route was reached without the Gatekeeper middleware")
-        engine = request.app.state.engine
         route = request.scope.get("route")
         caller = Caller(identity, f"{request.method} {getattr(route, 'path', request.url.path)}")
         outcome = "error"
@@ -73,10 +75,9 @@ class RoleCheck:
             yield caller
             outcome = "ok"
         finally:
-            with engine.begin() as conn:
-                audit.append(conn, "service.request", {
-                    "agency": identity.agency, "role": identity.role, "endpoint": caller.endpoint,
-                    "outcome": outcome, **caller.counts}, actor=identity.user)
+            await run_in_threadpool(request.app.state.audit.append, "service.request", {
+                "agency": identity.agency, "role": identity.role, "endpoint": caller.endpoint,
+                "outcome": outcome, **caller.counts}, actor=identity.user)
 
 
 _ADMITTED = "hashwarden.identity"  # where Gatekeeper leaves the identity for RoleCheck (the scope's state)
@@ -107,7 +108,8 @@ class Gatekeeper:
         scheme, _, key = Headers(scope=scope).get("authorization", "").partition(" ")
         identity = None
         if scheme.lower() == "bearer" and key.strip():
-            identity = await run_in_threadpool(_authenticate, scope["app"].state.engine, key.strip())
+            state = scope["app"].state
+            identity = await run_in_threadpool(_authenticate, state.engine, key.strip(), state.verified_keys)
         if identity is None:
             return _error(401, "a valid API key is required (Authorization: Bearer <key>)",
                           {"WWW-Authenticate": "Bearer"})
@@ -121,9 +123,9 @@ class Gatekeeper:
         return None
 
 
-def _authenticate(engine: Any, key: str) -> Identity | None:
+def _authenticate(engine: Any, key: str, verified: VerifiedKeys) -> Identity | None:
     with engine.connect() as conn:
-        return authenticate(conn, key)
+        return authenticate(conn, key, verified)
 
 
 def _role_check(scope: Scope) -> RoleCheck | None:

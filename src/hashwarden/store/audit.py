@@ -75,20 +75,32 @@ def _lock_head(conn: Connection) -> Any:
 
 def append(conn: Connection, action: str, details: dict[str, Any], actor: str | None = None) -> str:
     """Append one event in the caller's transaction and return its row hash."""
+    return append_many(conn, [(action, details, actor)])[0]
+
+
+def append_many(conn: Connection, events: list[tuple[str, dict[str, Any], str | None]]) -> list[str]:
+    """Append events (action, details, actor) in this order in the caller's transaction, under one lock of the
+    head, and return their row hashes: the service's group commit (service/audit_group.py) writes the rows of
+    concurrent requests this way, one transaction for all of them instead of one each."""
     head = _lock_head(conn)
     count, prev = head.count, head.head_hash
-    row_id = count + 1
-    ts = utc_now()
-    who = actor or default_actor()
-    if len(who) > MAX_ACTOR:
-        raise StoreError(f"examiner name longer than {MAX_ACTOR} characters: {who[:40]!r}...")
     host = socket.gethostname()
-    text = canonical_json(details)
-    chained = row_hash(row_id, ts, who, action, text, prev, host)
-    conn.execute(insert(audit).values(
-        id=row_id, ts=ts, actor=who, host=host, action=action, details=text, prev_hash=prev, row_hash=chained))
-    conn.execute(update(audit_head).where(audit_head.c.id == 1).values(count=row_id, head_hash=chained))
-    return chained
+    rows, hashes = [], []
+    for action, details, actor in events:
+        who = actor or default_actor()
+        if len(who) > MAX_ACTOR:
+            raise StoreError(f"examiner name longer than {MAX_ACTOR} characters: {who[:40]!r}...")
+        count += 1
+        ts = utc_now()
+        text = canonical_json(details)
+        link, prev = prev, row_hash(count, ts, who, action, text, prev, host)
+        rows.append(dict(id=count, ts=ts, actor=who, host=host, action=action, details=text, prev_hash=link,
+                         row_hash=prev))
+        hashes.append(prev)
+    if rows:
+        conn.execute(insert(audit), rows)
+        conn.execute(update(audit_head).where(audit_head.c.id == 1).values(count=count, head_hash=prev))
+    return hashes
 
 
 def recorded_content(conn: Connection, set_id: int) -> digest.SetContent | None:

@@ -20,7 +20,7 @@ from sqlalchemy import insert, select, update
 from sqlalchemy.engine import Connection
 from sqlalchemy.exc import IntegrityError
 
-from hashwarden.config import API_KEY_PBKDF2_ITERATIONS
+from hashwarden.config import API_KEY_PBKDF2_ITERATIONS, API_KEYS_VERIFIED_CACHED
 from hashwarden.errors import StoreError
 from hashwarden.store import audit
 from hashwarden.store.db import utc_now
@@ -139,16 +139,46 @@ def describe_user(conn: Connection, name: str) -> Identity:
     return Identity(row.name, row.agency_name, row.role)
 
 
-def authenticate(conn: Connection, key: str) -> Identity | None:
+class VerifiedKeys:
+    """The keys one process has verified, so that `authenticate` does not run PBKDF2 again for a key seen before.
+
+    Remembered by the stored hash they matched, as their SHA-256 (never the key), and compared in constant time.
+    The user's row is still read on every request, so a revoked key stops at once; a rotated key has a new id and
+    a new stored hash, so the old one finds no row and the new one is verified by PBKDF2 once. A key answered from
+    here is answered sooner than one hashed, which tells the caller only that it already held a valid key.
+    """
+
+    def __init__(self, size: int = API_KEYS_VERIFIED_CACHED) -> None:
+        self._size = size
+        self._digests: dict[str, bytes] = {}  # stored hash -> SHA-256 of the key that matched it
+
+    def holds(self, key: str, stored: str) -> bool:
+        known = self._digests.get(stored)
+        return known is not None and hmac.compare_digest(known, hashlib.sha256(key.encode("utf-8")).digest())
+
+    def remember(self, key: str, stored: str) -> None:
+        if len(self._digests) >= self._size:
+            self._digests.clear()
+        self._digests[stored] = hashlib.sha256(key.encode("utf-8")).digest()
+
+
+def authenticate(conn: Connection, key: str, verified: VerifiedKeys | None = None) -> Identity | None:
     """The identity a key belongs to, or None (malformed, unknown, wrong or revoked key: the caller cannot tell
-    which). One indexed query by key id, then one constant-time comparison of the hashes."""
+    which). One indexed query by key id, then one constant-time comparison of the hashes (PBKDF2, unless
+    `verified` holds the key for that stored hash)."""
     key_id = _key_id_of(key)
     row = None if key_id is None else conn.execute(
         select(api_user.c.name, api_user.c.role, api_user.c.key_hash, api_user.c.revoked_at,
                agency.c.name.label("agency_name"))
         .join(agency, agency.c.id == api_user.c.agency_id).where(api_user.c.key_id == key_id)).first()
     stored = row.key_hash if row is not None else _DUMMY_HASH  # the same work whether the id exists or not
-    if not _verify(key, stored) or row is None or row.revoked_at is not None:
+    if row is not None and verified is not None and verified.holds(key, stored):
+        matches = True
+    else:
+        matches = _verify(key, stored)
+        if matches and row is not None and verified is not None:
+            verified.remember(key, stored)
+    if not matches or row is None or row.revoked_at is not None:
         return None
     return Identity(row.name, row.agency_name, row.role)
 
