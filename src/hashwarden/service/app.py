@@ -4,9 +4,10 @@ The Matcher is a snapshot of the sets when the app starts (`index_generation` in
 made while the service runs is seen after a restart. Switching to a new index generation without a restart is the
 next step of issue 17 (docs/architecture.md).
 
-Every error is a JSON body `{"error": message}`. There is no /docs page yet: FastAPI's pulls Swagger UI from a
-CDN, and the service must work offline; /openapi.json is served. FastAPI's OpenTelemetry hooks are off, so no
-exporter configured in the environment can ship requests (and the hashes in them) elsewhere.
+Every error is a JSON body `{"error": message}`. /openapi.json and the /docs page are served without a key; the
+page's Swagger UI comes from an installed package (service/docs.py), not a CDN, so it works offline. FastAPI's
+OpenTelemetry hooks are off, so no exporter configured in the environment can ship requests (and the hashes in
+them) elsewhere.
 """
 
 from __future__ import annotations
@@ -25,8 +26,9 @@ from hashwarden import __version__
 from hashwarden.config import ENV_SERVICE_LIMITS, MAX_REQUEST_BYTES, ScanSettings, ServiceLimits, database_url
 from hashwarden.errors import FormatError
 from hashwarden.scan.match_hashes import matcher_for
-from hashwarden.service import cases, health, lookup, sets
+from hashwarden.service import cases, health, lookup, media, sets
 from hashwarden.service.auth import Gatekeeper
+from hashwarden.service.docs import add_docs
 from hashwarden.service.limits import BodyLimit, TokenBucket
 from hashwarden.store import audit, open_store
 
@@ -44,7 +46,8 @@ def create_app(engine: Engine, settings: ScanSettings = ScanSettings(),
         ScanError: the store holds no alert entry and `settings.allow_empty` is false.
     """
     app = FastAPI(title="hashwarden", version=__version__, docs_url=None, redoc_url=None, telemetry=_NO_TELEMETRY)
-    app.add_middleware(BodyLimit, max_bytes=MAX_REQUEST_BYTES, timeout=limits.body_timeout_seconds)
+    app.add_middleware(BodyLimit, max_bytes=MAX_REQUEST_BYTES, timeout=limits.body_timeout_seconds,
+                       path_limits=media.body_limit(limits.max_media_bytes))
     app.state.rate_limit = TokenBucket(limits.rate_per_second, limits.burst)  # on state: tests drive its clock
     app.add_middleware(Gatekeeper, rate_limit=app.state.rate_limit)
     with engine.connect() as conn:
@@ -52,6 +55,8 @@ def create_app(engine: Engine, settings: ScanSettings = ScanSettings(),
     app.state.engine = engine
     app.state.matcher = matcher_for(engine, settings)
     app.state.index_generation = generation
+    app.state.limits = limits
+    app.state.media_uploads = media.upload_slots()
     app.add_exception_handler(HTTPException, _http_error)
     app.add_exception_handler(RequestValidationError, _invalid_request)
     app.add_exception_handler(FormatError, _invalid_hash)
@@ -60,6 +65,8 @@ def create_app(engine: Engine, settings: ScanSettings = ScanSettings(),
     app.include_router(lookup.router)
     app.include_router(sets.router)
     app.include_router(cases.router)
+    app.include_router(media.router)
+    add_docs(app)
     return app
 
 

@@ -77,7 +77,7 @@ def lookup(body: LookupRequest, request: Request, caller: Caller = requires(*LOO
     items = [checked_item(_as_hash_line(item), "items", index) for index, item in enumerate(body.items)]
     found = request.app.state.matcher.match_many(items)
     caller.counts.update(items=len(items), matches=sum(map(len, found)))
-    return {"results": [{"index": index, "matches": [_public(m) for m in matches]}
+    return {"results": [{"index": index, "matches": [public_match(m) for m in matches]}
                         for index, matches in enumerate(found)]}
 
 
@@ -91,7 +91,7 @@ def _as_hash_line(item: LookupItem) -> dict[str, Any]:
     return line
 
 
-def _public(match: dict[str, Any]) -> dict[str, Any]:
+def public_match(match: dict[str, Any]) -> dict[str, Any]:
     """What the API says of a match (the contract's fields): the matcher's other fields (series, identification,
     the category's scheme) stay inside."""
     shown = {key: match[key] for key in ("set", "kind", "method", "entry")}
