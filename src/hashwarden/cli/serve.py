@@ -29,6 +29,10 @@ def serve(
                             ] = _LIMITS.body_timeout_seconds,
     keep_alive: Annotated[float, typer.Option("--keep-alive", min=0.001, help="Seconds an idle connection stays "
                                               "open.")] = _LIMITS.keep_alive_seconds,
+    max_media_mb: Annotated[float, typer.Option("--max-media-mb", min=0.000001,
+                                                help="Largest file POST /v1/media accepts, in MB (then 413); "
+                                                     "held in memory while it is hashed.")
+                            ] = _LIMITS.max_media_bytes / 1e6,
 ) -> None:
     """Serve the hash database over HTTP: /v1/health, /v1/lookup (API keys from `hashwarden user create`).
 
@@ -43,7 +47,7 @@ def serve(
     engine = engine_for(url, create=False)  # refused here, in words, before any worker starts
     refuse_empty_store(engine)
     engine.dispose()
-    limits = ServiceLimits(rate, burst, body_timeout, keep_alive)
+    limits = ServiceLimits(rate, burst, body_timeout, keep_alive, max_media_bytes=max(1, round(max_media_mb * 1e6)))
     os.environ[ENV_DB] = url  # what each worker's app_from_environment opens, within these limits
     os.environ[ENV_SERVICE_LIMITS] = json.dumps(dataclasses.asdict(limits))
     err.print(f"hashwarden service on http://{host}:{port} ({workers} worker(s))", markup=False)
