@@ -6,6 +6,7 @@ upload is read and hashed (`sys.addaudithook`)."""
 
 from __future__ import annotations
 
+import asyncio
 import json
 import os
 import sys
@@ -19,7 +20,7 @@ from fastapi.testclient import TestClient
 from sqlalchemy import select
 
 from hashwarden.api import hash_file
-from hashwarden.config import ScanSettings, ServiceLimits
+from hashwarden.config import MEDIA_FORM_OVERHEAD_BYTES, MEDIA_UPLOADS_PER_PROCESS, ScanSettings, ServiceLimits
 from hashwarden.service.app import create_app
 from hashwarden.signals.vpdq import VpdqFrame
 from hashwarden.store import create_set
@@ -162,11 +163,22 @@ def test_a_malformed_form_is_4xx(media_service: Service) -> None:
 
 
 def test_uploads_beyond_the_process_slots_get_503(media_service: Service, tmp_path: Path) -> None:
-    import asyncio
-
-    media_service.client.app.state.media_uploads = asyncio.Semaphore(0)  # every slot taken
-    response = upload(media_service, (tmp_path / "img" / "known.jpg").read_bytes())
+    data = (tmp_path / "img" / "known.jpg").read_bytes()
+    slots = media_service.client.app.state.media_uploads
+    for taken in range(MEDIA_UPLOADS_PER_PROCESS):  # as if that many uploads were in progress
+        assert upload(media_service, data).status_code == 200, taken
+        asyncio.run(slots.acquire())
+    response = upload(media_service, data)
     assert response.status_code == 503 and response.headers["retry-after"] == "1"
+    slots.release()
+    assert upload(media_service, data).status_code == 200
+
+
+def test_the_default_limit_is_200_mb(media_service: Service) -> None:
+    response = media_service.client.post("/v1/media", content=b"", headers={
+        "Authorization": f"Bearer {media_service.keys['matcher']}", "Content-Type": "multipart/form-data; boundary=x",
+        "Content-Length": str(200_000_000 + MEDIA_FORM_OVERHEAD_BYTES + 1)})
+    assert response.status_code == 413 and str(200_000_000 + MEDIA_FORM_OVERHEAD_BYTES) in response.json()["error"]
 
 
 class _Writes:
