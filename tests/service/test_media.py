@@ -1,26 +1,32 @@
 """`POST /v1/media` in process, on both backends: the contract's fields equal `hash_file` of the same file, the
 matches equal /v1/lookup's for the same hashes (a rotated copy found through the dihedral forms, a known video
 through vPDQ), the size limits (413 before and while the body streams), refusals of what cannot be hashed (422,
-never 5xx), the audit row (counts, no hash), and no file opened for writing or temporary file made while an
-upload is read and hashed (`sys.addaudithook`)."""
+never 5xx; a decompression bomb within the image limits), the audit row (counts, no hash), and no file opened
+for writing or temporary file made while an upload is read and hashed (`sys.addaudithook`)."""
 
 from __future__ import annotations
 
 import asyncio
 import json
 import os
+import struct
 import sys
 import tempfile
+import zlib
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 from sqlalchemy import select
 
 from hashwarden.api import hash_file
-from hashwarden.config import MEDIA_FORM_OVERHEAD_BYTES, MEDIA_UPLOADS_PER_PROCESS, ScanSettings, ServiceLimits
+from hashwarden.config import (
+    MAX_IMAGE_PIXELS, MEDIA_FORM_OVERHEAD_BYTES, MEDIA_UPLOADS_PER_PROCESS, ScanSettings, ServiceLimits,
+)
 from hashwarden.service.app import create_app
 from hashwarden.signals.vpdq import VpdqFrame
 from hashwarden.store import create_set
@@ -225,3 +231,29 @@ def test_an_upload_is_never_written_to_a_file(media_service: Service, tmp_path: 
     assert [answer.status_code for answer in answers] == [200, 200]
     assert answers[0].json()["pdq"] == media_service.known["pdq"]  # the JPEG before the padding is hashed
     assert seen == []
+
+
+def test_a_decompression_bomb_is_refused_before_decoding(media_service: Service) -> None:
+    """A 1 kB PNG declaring 60,000 x 60,000 pixels (3.6 G, ~11 GB decoded): the image limit refuses it (422)."""
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
+
+    bomb = b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", struct.pack(">IIBBBBB", 60000, 60000, 8, 0, 0, 0, 0)) \
+        + chunk(b"IDAT", zlib.compress(b"\0" * 60001 * 100)) + chunk(b"IEND", b"")
+    response = upload(media_service, bomb)
+    assert response.status_code == 422 and f"{MAX_IMAGE_PIXELS:,}" in response.json()["error"]
+
+
+_PIECES = [b"--x", b"\r\n", b"\r\n\r\n", b'Content-Disposition: form-data; name="file"', b"name=file; filename=\"a\"",
+           b"Content-Type: image/jpeg", b"\xff\xd8\xff\xe0", b"--x--", b"--", b"x", b"\x00" * 10, b":", b"; "]
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(body=st.lists(st.sampled_from(_PIECES) | st.binary(max_size=40), max_size=16).map(b"".join),
+       content_type=st.sampled_from(["multipart/form-data; boundary=x", "multipart/form-data; boundary=",
+                                     'multipart/form-data; boundary="x"', "multipart/form-data; boundary=" + "x" * 90,
+                                     "multipart/form-data", "text/plain"]))
+def test_any_body_is_answered_4xx_in_json_never_5xx(media_service: Service, body: bytes, content_type: str) -> None:
+    response = media_service.client.post("/v1/media", content=body, headers={
+        "Authorization": f"Bearer {media_service.keys['examiner']}", "Content-Type": content_type})
+    assert 400 <= response.status_code < 500 and set(response.json()) == {"error"}

@@ -11,6 +11,7 @@ by `limits.BodyLimit` (the route's own cap: the file's limit plus the form's ove
 from __future__ import annotations
 
 import io
+import logging
 from dataclasses import dataclass, field
 
 from python_multipart.exceptions import MultipartParseError
@@ -21,6 +22,11 @@ from starlette.requests import Request
 # A form part's headers: Content-Disposition and Content-Type are all a browser or curl sends.
 _MAX_PART_HEADERS = 8
 _MAX_PART_HEADER_BYTES = 4096
+
+# The parser logs what it found wrong, bytes of the body included; the caller gets it in the 422, the log nothing.
+_SILENT = logging.getLogger(__name__ + ".parser")
+_SILENT.propagate = False
+_SILENT.addHandler(logging.NullHandler())
 
 
 @dataclass
@@ -87,6 +93,7 @@ async def read_file_field(request: Request, name: str, max_bytes: int) -> bytes:
         "on_part_data", "on_end")}
     parser = MultipartParser(boundary, callbacks, max_header_count=_MAX_PART_HEADERS,  # type: ignore[arg-type]
                              max_header_size=_MAX_PART_HEADER_BYTES)
+    parser.logger = _SILENT
     try:
         async for chunk in request.stream():
             if chunk:
