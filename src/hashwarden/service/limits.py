@@ -38,10 +38,10 @@ class BodyLimit:
             await self.app(scope, receive, send)
             return
         max_bytes = self.path_limits.get(scope["path"], self.max_bytes)
-        message = f"request body above {max_bytes} bytes"
+        too_large = f"request body above {max_bytes} bytes"
         declared = Headers(scope=scope).get("content-length", "")
         if declared.isdigit() and int(declared) > max_bytes:
-            await JSONResponse({"error": message}, status_code=413)(scope, receive, send)
+            await JSONResponse({"error": too_large}, status_code=413)(scope, receive, send)
             return
         received = 0
         complete = False
@@ -60,7 +60,7 @@ class BodyLimit:
                 received += len(message.get("body", b""))
                 complete = not message.get("more_body", False)
                 if received > max_bytes:
-                    raise HTTPException(413, message)
+                    raise HTTPException(413, too_large)
             return message
 
         await self.app(scope, limited, send)
