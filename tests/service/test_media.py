@@ -194,12 +194,20 @@ def test_the_default_limit_is_200_mb(media_service: Service) -> None:
 
 class _Writes:
     """An audit hook (it cannot be removed, so it records only while `armed`): files opened for writing or
-    creation, and temporary files or folders made."""
+    creation, and temporary files or folders made. One per test process, added on first use."""
+
+    _hook: _Writes | None = None
 
     def __init__(self) -> None:
         self.armed = False
         self.seen: list[tuple[str, Any]] = []
-        sys.addaudithook(self)
+
+    @classmethod
+    def hook(cls) -> _Writes:
+        if cls._hook is None:
+            cls._hook = cls()
+            sys.addaudithook(cls._hook)
+        return cls._hook
 
     def __call__(self, event: str, args: tuple[Any, ...]) -> None:
         if not self.armed:
@@ -217,22 +225,21 @@ def _writes(args: tuple[Any, ...]) -> bool:
     return bool(flags & (os.O_WRONLY | os.O_RDWR | os.O_CREAT | os.O_APPEND | os.O_TRUNC))
 
 
-_HOOK = _Writes()
-
 
 def test_an_upload_is_never_written_to_a_file(media_service: Service, tmp_path: Path, video: Path) -> None:
     large = (tmp_path / "img" / "known.jpg").read_bytes() + os.urandom(20 << 20)  # 20 MB: past Starlette's spool
     assert hash_file(tmp_path / "img" / "known.jpg")["pdq"] == media_service.known["pdq"]
-    _HOOK.armed = True
+    hook = _Writes.hook()
+    hook.armed = True
     try:
         with tempfile.TemporaryFile():  # the hook sees what a spooled upload would do (the check can fail)
             pass
-        assert _HOOK.seen
-        _HOOK.seen.clear()
+        assert hook.seen
+        hook.seen.clear()
         answers = [upload(media_service, content) for content in (large, video.read_bytes())]
-        seen = list(_HOOK.seen)
+        seen = list(hook.seen)
     finally:
-        _HOOK.armed = False
+        hook.armed = False
     assert [answer.status_code for answer in answers] == [200, 200]
     assert answers[0].json()["pdq"] == media_service.known["pdq"]  # the JPEG before the padding is hashed
     assert seen == []
