@@ -7,6 +7,7 @@ The Python API is small (the CLI is built on the same functions)::
     import hashwarden
 
     record = hashwarden.hash_file("photo.jpg")            # md5, sha1, sha256, media, pdq, pdq_quality, ...
+    record = hashwarden.hash_bytes(data)                  # the same record for bytes in memory (an upload)
     store = hashwarden.open_store("cases.db")             # a path or a SQLAlchemy URL (postgresql://...)
     matcher = hashwarden.Matcher.from_store(store)        # the CLI's thresholds: PDQ distance <= 31, quality >= 50
     matches = matcher.match(record)                       # [{set, kind, method, distance?, category?, entry}]
@@ -21,10 +22,10 @@ from typing import Any
 
 __version__ = "0.1.0"
 
-__all__ = ["Matcher", "PDQIndex", "__version__", "hash_file", "open_store"]
+__all__ = ["Matcher", "PDQIndex", "__version__", "hash_bytes", "hash_file", "open_store"]
 
 _LAZY = {"Matcher": "hashwarden.scan.matcher", "PDQIndex": "hashwarden.index.pdq_index",
-         "hash_file": "hashwarden.api", "open_store": "hashwarden.api"}
+         "hash_bytes": "hashwarden.api", "hash_file": "hashwarden.api", "open_store": "hashwarden.api"}
 
 
 def __getattr__(name: str) -> Any:

@@ -1,4 +1,5 @@
-"""The functions of the public API that are not a class of their own (`hashwarden.hash_file`, `open_store`).
+"""The functions of the public API that are not a class of their own (`hashwarden.hash_file`, `hash_bytes`,
+`open_store`).
 
 Each is a thin door to what the CLI uses, with the CLI's defaults, so a script and a command give the same answer.
 """
@@ -31,6 +32,18 @@ def hash_file(path: str | os.PathLike[str], *, dihedral: bool = True,
     if problems or len(records) != 1:
         raise EvidenceReadError("; ".join(problems) or "not a single regular file", location=os.fspath(path))
     return records[0]
+
+
+def hash_bytes(data: bytes, name: str = "-", *, dihedral: bool = True,
+               seconds_per_hash: float = VPDQ_QUERY_SECONDS_PER_HASH) -> dict[str, Any]:
+    """`hash_file` of bytes held in memory (an upload): the same record, the same hashes, nothing written to disk.
+
+    `name` labels the record's path (and is checked against the content, as a file's name is). Never raises for
+    bad content: an image that cannot be decoded or a video FFmpeg cannot open is reported under "error".
+    """
+    from hashwarden.scan.hash_files import hash_bytes as hash_in_memory
+
+    return hash_in_memory(data, name, dihedral=dihedral, seconds_per_hash=seconds_per_hash)
 
 
 def open_store(database: str | os.PathLike[str], *, create: bool = True) -> Engine:

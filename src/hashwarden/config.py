@@ -149,6 +149,13 @@ MAX_REQUEST_BYTES = 16 << 20
 # `index_refresh_seconds`: how often each process asks the store for its index generation and, when it moved,
 # switches to the new one (service/index_refresh.py); a lookup sees an import within this plus the build time.
 ENV_SERVICE_LIMITS = "HASHWARDEN_SERVICE_LIMITS"  # how `serve` hands its limits to each uvicorn worker (JSON)
+# POST /v1/media: the uploaded file's bytes (`max_media_bytes`, `serve --max-media-mb`; more: 413). The upload is
+# held in memory only, so this is also its memory bound per upload; the request body may exceed it by the form's
+# own bytes (boundaries, part headers) up to MEDIA_FORM_OVERHEAD_BYTES. At most MEDIA_UPLOADS_PER_PROCESS uploads
+# are read and hashed at once in one service process (more: 503 with Retry-After), so memory stays bounded.
+MAX_MEDIA_BYTES = 200 * 1000 * 1000
+MEDIA_FORM_OVERHEAD_BYTES = 64 << 10
+MEDIA_UPLOADS_PER_PROCESS = 4
 
 
 # The remote client (remote/, `hashwarden remote`): the API key comes from $HASHWARDEN_KEY or a key file, never
@@ -166,17 +173,18 @@ REMOTE_MAX_RETRY_AFTER_SECONDS = 60
 
 @dataclass(frozen=True)
 class ServiceLimits:
-    """The service's per-key rate and slow-client timeouts (defaults: comment above)."""
+    """The service's per-key rate, slow-client timeouts and upload size (defaults: comments above)."""
 
     rate_per_second: float = 100.0
     burst: int = 200
     body_timeout_seconds: float = 30.0
     keep_alive_seconds: float = 5.0
     index_refresh_seconds: float = 2.0
+    max_media_bytes: int = MAX_MEDIA_BYTES
 
     def __post_init__(self) -> None:
         if self.rate_per_second <= 0 or self.burst < 1 or self.body_timeout_seconds <= 0 \
-                or self.keep_alive_seconds <= 0 or self.index_refresh_seconds <= 0:
+                or self.keep_alive_seconds <= 0 or self.index_refresh_seconds <= 0 or self.max_media_bytes < 1:
             raise ValueError(f"service limits must be positive: {self}")
 
 

@@ -33,6 +33,7 @@ def test_readme_service_block_runs_as_written(tmp_path: Path, images: dict[str, 
     engine = open_store(f"sqlite:///{db}")
     fill(engine, images["known"])
     engine.dispose()
+    shutil.copy(tmp_path / "img" / "known.jpg", tmp_path / "photo.jpg")  # the block's upload
     script = "set -euo pipefail\n" + readme_block().replace("8080", str(free_port()))
     env = {key: value for key, value in os.environ.items() if not key.startswith("HASHWARDEN_")}
     env |= {"HASHWARDEN_DB": str(db), "PATH": f"{Path(sys.executable).parent}:{env.get('PATH', '')}",
@@ -44,3 +45,6 @@ def test_readme_service_block_runs_as_written(tmp_path: Path, images: dict[str, 
     lookup = decoder.raw_decode(done.stdout[done.stdout.index('{"results"'):])[0]
     assert health["store"] == "sqlite" and len(health["index_generation"]) == 64
     assert lookup == {"results": [{"index": 0, "matches": []}, {"index": 1, "matches": []}]}
+    media = decoder.raw_decode(done.stdout[done.stdout.index('{"md5"'):])[0]
+    assert media["md5"] == images["known"]["md5"] and media["pdq"] == images["known"]["pdq"]
+    assert [match["set"] for match in media["matches"]] == ["known"]

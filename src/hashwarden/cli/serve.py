@@ -38,6 +38,10 @@ def serve(
                                                      "with its chain); needs --tls-key.")] = None,
     tls_key: Annotated[Optional[Path], typer.Option("--tls-key", help="The certificate's private key (PEM).")
                        ] = None,
+    max_media_mb: Annotated[float, typer.Option("--max-media-mb", min=0.000001,
+                                                help="Largest file POST /v1/media accepts, in MB (then 413); "
+                                                     "held in memory while it is hashed.")
+                            ] = _LIMITS.max_media_bytes / 1e6,
 ) -> None:
     """Serve the hash database over HTTP: /v1/health, /v1/lookup (API keys from `hashwarden user create`).
 
@@ -56,7 +60,8 @@ def serve(
     refuse_empty_store(engine)
     engine.dispose()
     limits = ServiceLimits(rate_per_second=rate, burst=burst, body_timeout_seconds=body_timeout,
-                           keep_alive_seconds=keep_alive, index_refresh_seconds=index_refresh)
+                           keep_alive_seconds=keep_alive, index_refresh_seconds=index_refresh,
+                           max_media_bytes=max(1, round(max_media_mb * 1e6)))
     os.environ[ENV_DB] = url  # what each worker's app_from_environment opens, within these limits
     os.environ[ENV_SERVICE_LIMITS] = json.dumps(dataclasses.asdict(limits))
     scheme = "https" if tls else "http"

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import os
 from collections.abc import Callable, Iterator
 from typing import Any
@@ -9,8 +10,9 @@ from typing import Any
 from hashwarden.config import VPDQ_QUERY_SECONDS_PER_HASH, VPDQ_SET_SECONDS_PER_HASH
 from hashwarden.errors import EvidenceReadError
 from hashwarden.evidence import FolderItem, FolderSource, Skipped
+from hashwarden.evidence.tree import Node
 from hashwarden.scan.parallel import parallel_map
-from hashwarden.scan.worker import hash_item
+from hashwarden.scan.worker import hash_item, hash_node
 from hashwarden.signals import HashOptions
 
 RECORD_FIELDS = ("path", "size", "md5", "sha1", "sha256", "media", "pdq", "pdq_quality")
@@ -43,15 +45,31 @@ def hash_paths(
     for row in parallel_map(hash_item, tasks, workers, ordered=True):
         if progress:
             progress.advance(max(tasks[row["source"]][1].size, 0))
-        record = {name: row.get(name) for name in RECORD_FIELDS}
-        record["path"] = shown[row["source"]]
-        if dihedral:
-            record["pdq_dihedral"] = row.get("pdq_dihedral")
-        if row.get("vpdq") is not None:
-            record["vpdq"] = row["vpdq"]
-        if row.get("error"):
-            record["error"] = row["error"]
-        yield record
+        yield _record(row, shown[row["source"]], dihedral)
+
+
+def hash_bytes(data: bytes, name: str, *, dihedral: bool = False,
+               seconds_per_hash: float = VPDQ_QUERY_SECONDS_PER_HASH) -> dict[str, Any]:
+    """The record `hash_paths` gives for a file holding `data`, computed from memory: the service's uploads are
+    hashed without a byte reaching a disk. The same `hash_node` as a file's (digests, sniffing, PDQ with the image
+    limits, vPDQ through FFmpeg reading the in-memory stream), so a file and its upload get the same hashes.
+    `name` (a label: the upload's file name) is the record's path and is checked against the content's type."""
+    options = HashOptions(dihedral=dihedral, vpdq_seconds_per_hash=seconds_per_hash)
+    node = Node(name, b"", len(data), stream=io.BytesIO(data), seekable=True)  # BytesIO shares `data`: no copy
+    return _record(hash_node(0, node, options, None), name, dihedral)
+
+
+def _record(row: dict[str, Any], path: str, dihedral: bool) -> dict[str, Any]:
+    """A worker's row as `hashwarden hash` prints it."""
+    record = {name: row.get(name) for name in RECORD_FIELDS}
+    record["path"] = path
+    if dihedral:
+        record["pdq_dihedral"] = row.get("pdq_dihedral")
+    if row.get("vpdq") is not None:
+        record["vpdq"] = row["vpdq"]
+    if row.get("error"):
+        record["error"] = row["error"]
+    return record
 
 
 def hash_for_set(

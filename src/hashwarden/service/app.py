@@ -4,9 +4,10 @@ The Matcher maps the generation current at start (`index_generation` in /v1/heal
 the app runs, a background thread switches it to each new generation (service/index_refresh.py), so an import is
 answered within `index_refresh_seconds` plus the build time, without a restart.
 
-Every error is a JSON body `{"error": message}`. There is no /docs page yet: FastAPI's pulls Swagger UI from a
-CDN, and the service must work offline; /openapi.json is served. FastAPI's OpenTelemetry hooks are off, so no
-exporter configured in the environment can ship requests (and the hashes in them) elsewhere.
+Every error is a JSON body `{"error": message}`. /openapi.json and the /docs page are served without a key; the
+page's Swagger UI comes from an installed package (service/docs.py), not a CDN, so it works offline. FastAPI's
+OpenTelemetry hooks are off, so no exporter configured in the environment can ship requests (and the hashes in
+them) elsewhere.
 """
 
 from __future__ import annotations
@@ -28,9 +29,10 @@ from hashwarden import __version__
 from hashwarden.config import ENV_SERVICE_LIMITS, MAX_REQUEST_BYTES, ScanSettings, ServiceLimits, database_url
 from hashwarden.errors import FormatError
 from hashwarden.scan.match_hashes import matcher_for
-from hashwarden.service import cases, health, lookup, sets
+from hashwarden.service import cases, health, lookup, media, sets
 from hashwarden.service.audit_group import AuditGroup
 from hashwarden.service.auth import Gatekeeper
+from hashwarden.service.docs import add_docs
 from hashwarden.service.index_refresh import IndexRefresher
 from hashwarden.service.limits import BodyLimit, TokenBucket
 from hashwarden.store import open_store
@@ -51,7 +53,8 @@ def create_app(engine: Engine, settings: ScanSettings = ScanSettings(),
     """
     app = FastAPI(title="hashwarden", version=__version__, docs_url=None, redoc_url=None, telemetry=_NO_TELEMETRY,
                   lifespan=_refreshing_index)
-    app.add_middleware(BodyLimit, max_bytes=MAX_REQUEST_BYTES, timeout=limits.body_timeout_seconds)
+    app.add_middleware(BodyLimit, max_bytes=MAX_REQUEST_BYTES, timeout=limits.body_timeout_seconds,
+                       path_limits=media.body_limit(limits.max_media_bytes))
     app.state.rate_limit = TokenBucket(limits.rate_per_second, limits.burst)  # on state: tests drive its clock
     app.add_middleware(Gatekeeper, rate_limit=app.state.rate_limit)
     app.state.engine = engine
@@ -59,6 +62,8 @@ def create_app(engine: Engine, settings: ScanSettings = ScanSettings(),
     app.state.verified_keys = VerifiedKeys()  # keys this process has verified (service/auth.py Gatekeeper)
     app.state.matcher = matcher_for(engine, settings)
     app.state.index_refresher = IndexRefresher(app.state, engine, settings, limits.index_refresh_seconds)
+    app.state.limits = limits
+    app.state.media_uploads = media.upload_slots()
     app.add_exception_handler(HTTPException, _http_error)
     app.add_exception_handler(RequestValidationError, _invalid_request)
     app.add_exception_handler(FormatError, _invalid_hash)
@@ -67,6 +72,8 @@ def create_app(engine: Engine, settings: ScanSettings = ScanSettings(),
     app.include_router(lookup.router)
     app.include_router(sets.router)
     app.include_router(cases.router)
+    app.include_router(media.router)
+    add_docs(app)
     return app
 
 

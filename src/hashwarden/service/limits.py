@@ -14,7 +14,7 @@ from __future__ import annotations
 import asyncio
 import math
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 
 from starlette.datastructures import Headers
 from starlette.exceptions import HTTPException
@@ -23,23 +23,25 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 
 class BodyLimit:
-    """ASGI middleware: at most `max_bytes` of request body, all of it within `timeout` seconds."""
+    """ASGI middleware: at most `max_bytes` of request body (`path_limits[path]` for the paths it names: the
+    media upload's own, larger cap, which opens no other route to it), all of it within `timeout` seconds."""
 
-    def __init__(self, app: ASGIApp, max_bytes: int, timeout: float) -> None:
+    def __init__(self, app: ASGIApp, max_bytes: int, timeout: float,
+                 path_limits: Mapping[str, int] | None = None) -> None:
         self.app = app
         self.max_bytes = max_bytes
         self.timeout = timeout
-
-    def _message(self) -> str:
-        return f"request body above {self.max_bytes} bytes"
+        self.path_limits = dict(path_limits or {})
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
+        max_bytes = self.path_limits.get(scope["path"], self.max_bytes)
+        too_large = f"request body above {max_bytes} bytes"
         declared = Headers(scope=scope).get("content-length", "")
-        if declared.isdigit() and int(declared) > self.max_bytes:
-            await JSONResponse({"error": self._message()}, status_code=413)(scope, receive, send)
+        if declared.isdigit() and int(declared) > max_bytes:
+            await JSONResponse({"error": too_large}, status_code=413)(scope, receive, send)
             return
         received = 0
         complete = False
@@ -57,8 +59,8 @@ class BodyLimit:
             if message["type"] == "http.request":
                 received += len(message.get("body", b""))
                 complete = not message.get("more_body", False)
-                if received > self.max_bytes:
-                    raise HTTPException(413, self._message())
+                if received > max_bytes:
+                    raise HTTPException(413, too_large)
             return message
 
         await self.app(scope, limited, send)

@@ -76,13 +76,13 @@ class LookupResponse(BaseModel):
 def lookup(body: LookupRequest, request: Request, caller: Caller = requires(*LOOKUP_ROLES)) -> JSONResponse:
     """Every item's matches, in request order (at most MAX_LOOKUP_ITEMS items; a malformed hash: 422).
 
-    The answer is built here in the schema's shape (`_public`) and sent as is: FastAPI would otherwise validate
+    The answer is built here in the schema's shape (`public_match`) and sent as is: FastAPI would otherwise validate
     it again against `LookupResponse` (which stays the documented schema; tests/service/test_lookup.py holds every
     answer to it), a large share of the CPU of a 1,000-item lookup (bench/service.py)."""
     items = [checked_item(_as_hash_line(item), "items", index) for index, item in enumerate(body.items)]
     found = request.app.state.matcher.match_many(items)
     caller.counts.update(items=len(items), matches=sum(map(len, found)))
-    return JSONResponse({"results": [{"index": index, "matches": [_public(m) for m in matches]}
+    return JSONResponse({"results": [{"index": index, "matches": [public_match(m) for m in matches]}
                                      for index, matches in enumerate(found)]})
 
 
@@ -96,7 +96,7 @@ def _as_hash_line(item: LookupItem) -> dict[str, Any]:
     return line
 
 
-def _public(match: dict[str, Any]) -> dict[str, Any]:
+def public_match(match: dict[str, Any]) -> dict[str, Any]:
     """What the API says of a match (the contract's fields): the matcher's other fields (series, identification,
     the category's scheme) stay inside."""
     shown = {key: match[key] for key in ("set", "kind", "method", "entry")}
