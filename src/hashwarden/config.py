@@ -96,7 +96,8 @@ MAX_KEY_FILE_BYTES = 1 << 20
 MAX_JSON_RECORD_BYTES = 32 << 20
 # JSON nesting, counted on the raw bytes before a parser sees them: a VICS record sits 2 levels inside the document
 # (5 in #Cases) and is about 5 deep itself; ijson's memory grows with the square of the depth (30,000 levels in a
-# 60 KB file: 2.3 GB).
+# 60 KB file: 2.3 GB). The service's JSON request bodies have the same bound (service/limits.py): a report.json is
+# under 10 deep, and Python's json recurses into 100k `[`.
 MAX_JSON_DEPTH = 64
 # A VICS text field (Comments, Series, Tags, PhotoDNA), characters: an analyst's note is never a megabyte.
 MAX_VICS_TEXT_CHARS = 1 << 20
@@ -146,6 +147,9 @@ MAX_REQUEST_BYTES = 16 << 20
 # --workers N a key gets up to N times the rate (unless a load balancer pins each key to one process).
 # `body_timeout_seconds` bounds the reading of one request body (a byte-a-second "slowloris" body gets 408 and
 # its connection closed); `keep_alive_seconds` is how long uvicorn holds an idle connection open.
+# Failed authentications (401) are limited per client address by a bucket of `failed_auth_burst` refilled at
+# `failed_auth_per_second`: each costs a PBKDF2 and a query, and an emptied address gets 429 before either runs.
+# The burst is well above a client's honest mistakes; behind a proxy all clients share one address.
 ENV_SERVICE_LIMITS = "HASHWARDEN_SERVICE_LIMITS"  # how `serve` hands its limits to each uvicorn worker (JSON)
 
 
@@ -157,10 +161,12 @@ class ServiceLimits:
     burst: int = 200
     body_timeout_seconds: float = 30.0
     keep_alive_seconds: float = 5.0
+    failed_auth_per_second: float = 10.0
+    failed_auth_burst: int = 100
 
     def __post_init__(self) -> None:
         if self.rate_per_second <= 0 or self.burst < 1 or self.body_timeout_seconds <= 0 \
-                or self.keep_alive_seconds <= 0:
+                or self.keep_alive_seconds <= 0 or self.failed_auth_per_second <= 0 or self.failed_auth_burst < 1:
             raise ValueError(f"service limits must be positive: {self}")
 
 

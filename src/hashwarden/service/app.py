@@ -22,7 +22,7 @@ from sqlalchemy.engine import Engine
 from starlette.exceptions import HTTPException
 
 from hashwarden import __version__
-from hashwarden.config import ENV_SERVICE_LIMITS, MAX_REQUEST_BYTES, ScanSettings, ServiceLimits, database_url
+from hashwarden.config import ENV_SERVICE_LIMITS, MAX_JSON_DEPTH, MAX_REQUEST_BYTES, ScanSettings, ServiceLimits, database_url
 from hashwarden.errors import FormatError
 from hashwarden.scan.match_hashes import matcher_for
 from hashwarden.service import cases, health, lookup, sets
@@ -44,9 +44,11 @@ def create_app(engine: Engine, settings: ScanSettings = ScanSettings(),
         ScanError: the store holds no alert entry and `settings.allow_empty` is false.
     """
     app = FastAPI(title="hashwarden", version=__version__, docs_url=None, redoc_url=None, telemetry=_NO_TELEMETRY)
-    app.add_middleware(BodyLimit, max_bytes=MAX_REQUEST_BYTES, timeout=limits.body_timeout_seconds)
+    app.add_middleware(BodyLimit, max_bytes=MAX_REQUEST_BYTES, timeout=limits.body_timeout_seconds,
+                       max_depth=MAX_JSON_DEPTH)
     app.state.rate_limit = TokenBucket(limits.rate_per_second, limits.burst)  # on state: tests drive its clock
-    app.add_middleware(Gatekeeper, rate_limit=app.state.rate_limit)
+    app.state.failed_auth = TokenBucket(limits.failed_auth_per_second, limits.failed_auth_burst)
+    app.add_middleware(Gatekeeper, rate_limit=app.state.rate_limit, failed_auth=app.state.failed_auth)
     with engine.connect() as conn:
         generation = audit.recorded_generation(conn)
     app.state.engine = engine
