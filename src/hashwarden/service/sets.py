@@ -15,12 +15,13 @@ from typing import Annotated, Any
 from fastapi import APIRouter, HTTPException, Query, Request
 
 from hashwarden.errors import StoreError
+from hashwarden.service.schema import ERROR_RESPONSES
 from hashwarden.service.auth import Caller, requires
 from hashwarden.service.pages import DEFAULT_PAGE, Limit, page_body
 from hashwarden.store import list_sets
 from hashwarden.store.hashsets import describe_set
 
-router = APIRouter()
+router = APIRouter(responses=ERROR_RESPONSES)
 
 SET_ROLES = ("analyst",)
 
