@@ -30,6 +30,8 @@ from hashwarden.service.auth import Gatekeeper
 from hashwarden.service.limits import BodyLimit, TokenBucket
 from hashwarden.store import audit, open_store
 
+MAX_PROBLEMS = 20  # problems of an invalid body named in its 422; the count of the rest follows
+
 _NO_TELEMETRY = {"tracing": False, "metrics": False, "logs": False, "operation_spans": False,
                  "auto_configure": False}
 
@@ -79,7 +81,10 @@ async def _http_error(_request: Request, exc: Any) -> JSONResponse:
 
 async def _invalid_request(_request: Request, exc: Any) -> JSONResponse:
     """A body that does not fit the schema: each problem as `where: what` (never echoing the values sent)."""
-    problems = [f"{'.'.join(str(part) for part in error['loc'])}: {error['msg']}" for error in exc.errors()]
+    errors = exc.errors()
+    problems = [f"{'.'.join(str(part) for part in error['loc'])}: {error['msg']}" for error in errors[:MAX_PROBLEMS]]
+    if len(errors) > MAX_PROBLEMS:  # a body of a million bad keys must not get a 50 MB answer
+        problems.append(f"and {len(errors) - MAX_PROBLEMS} more")
     return JSONResponse({"error": "; ".join(problems)}, status_code=422)
 
 

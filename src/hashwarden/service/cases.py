@@ -21,7 +21,7 @@ from fastapi import APIRouter, HTTPException, Request
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from hashwarden.report.json_report import STATUSES
-from hashwarden.service.schema import ERROR_RESPONSES, Md5, Pdq, RowCursor, RowId, Sha1, Sha256
+from hashwarden.service.schema import ERROR_RESPONSES, Closed, Md5, Pdq, RowCursor, RowId, Sha1, Sha256
 from hashwarden.service.auth import Caller, requires
 from hashwarden.service.pages import DEFAULT_PAGE, Limit, page_body
 from hashwarden.store.cases import delete_case, get_case, list_cases, save_case
@@ -53,10 +53,9 @@ class CaseItem(BaseModel):
     matches: list[dict[str, Any]] = []
 
 
-class CaseReport(BaseModel):
+class CaseReport(Closed):
     """A scan's report.json (report/json_report.py builds it)."""
 
-    model_config = ConfigDict(extra="forbid")
     case: Annotated[str, Field(max_length=200)]
     tool: dict[str, Any]
     sources: list[dict[str, Any]]

@@ -18,7 +18,7 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from hashwarden.config import MAX_LOOKUP_ITEMS
 from hashwarden.scan.match_hashes import checked_item
-from hashwarden.service.schema import ERROR_RESPONSES, Md5, Pdq, Sha1, Sha256
+from hashwarden.service.schema import ERROR_RESPONSES, Closed, Md5, Pdq, Sha1, Sha256
 from hashwarden.service.auth import LOOKUP_ROLES, Caller, requires
 from hashwarden.signals.pdq import DIHEDRAL_NAMES
 
@@ -37,10 +37,10 @@ _ONE_HASH_SCHEMA = [_present("pdq"), {"anyOf": [_present(name) for name in _HASH
                                       "properties": {"quality": {"type": "null"}, "pdq_dihedral": {"type": "null"}}}]
 
 
-class LookupItem(BaseModel):
+class LookupItem(Closed):
     """One item: any of its digests and/or a PDQ hash (with its quality, and optionally its 8 dihedral forms)."""
 
-    model_config = ConfigDict(extra="forbid", json_schema_extra={"anyOf": _ONE_HASH_SCHEMA})
+    model_config = ConfigDict(json_schema_extra={"anyOf": _ONE_HASH_SCHEMA})
     md5: Md5 | None = None
     sha1: Sha1 | None = None
     sha256: Sha256 | None = None
@@ -58,8 +58,7 @@ class LookupItem(BaseModel):
         return self
 
 
-class LookupRequest(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+class LookupRequest(Closed):
     items: Annotated[list[LookupItem], Field(max_length=MAX_LOOKUP_ITEMS)]
 
 

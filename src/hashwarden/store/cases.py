@@ -57,7 +57,8 @@ def save_case(conn: Connection, agency_name: str, user_name: str, report: dict[s
     items = report.get("items", [])
     header = {key: value for key, value in report.items() if key != "items"}
     case_id = conn.execute(insert(case_report).values(
-        agency_id=agency_id, user_id=user_id, name=str(report.get("case", ""))[:200], submitted_at=utc_now(),
+        agency_id=agency_id, user_id=user_id, name=_column_text(str(report.get("case", "")))[:200],
+        submitted_at=utc_now(),
         items=len(items), header=canonical_json(header))).inserted_primary_key[0]
     if items:
         conn.execute(insert(case_item), [_item_row(case_id, position, item) for position, item in enumerate(items)])
@@ -71,8 +72,12 @@ def list_cases(conn: Connection, agency_name: str, limit: int, after: int | None
     query = _cases_of(agency_name).order_by(case_report.c.id).limit(limit)
     if after is not None:
         query = query.where(case_report.c.id > after)
-    return [CaseInfo(row.id, row.name, row.user_name, row.submitted_at, row.items,
-                     json.loads(row.header).get("summary", {})) for row in conn.execute(query)]
+    found = []
+    for row in conn.execute(query):
+        header = json.loads(row.header)
+        found.append(CaseInfo(row.id, str(header.get("case", row.name))[:200], row.user_name, row.submitted_at,
+                              row.items, header.get("summary", {})))
+    return found
 
 
 def get_case(conn: Connection, agency_name: str, case_id: int) -> dict[str, Any] | None:
@@ -109,6 +114,12 @@ def _cases_of(agency_name: str) -> Select:
 
 def _own_case(conn: Connection, agency_name: str, case_id: int) -> Any:
     return conn.execute(_cases_of(agency_name).where(case_report.c.id == case_id)).first()
+
+
+def _column_text(text: str) -> str:
+    """`text` as a text column can hold it on both backends: PostgreSQL refuses NUL (a 500 before this). The
+    case is answered from its JSON header, which keeps it exactly; the column is its searchable copy."""
+    return text.replace("\x00", "\ufffd")
 
 
 def _item_row(case_id: int, position: int, item: dict[str, Any]) -> dict[str, Any]:
