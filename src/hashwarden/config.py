@@ -155,7 +155,8 @@ ENV_SERVICE_LIMITS = "HASHWARDEN_SERVICE_LIMITS"  # how `serve` hands its limits
 
 @dataclass(frozen=True)
 class ServiceLimits:
-    """The service's per-key rate and slow-client timeouts (defaults: comment above)."""
+    """The service's per-key rate and slow-client timeouts, and how often it purges expired cases (defaults:
+    comment above)."""
 
     rate_per_second: float = 100.0
     burst: int = 200
@@ -163,10 +164,12 @@ class ServiceLimits:
     keep_alive_seconds: float = 5.0
     failed_auth_per_second: float = 10.0
     failed_auth_burst: int = 100
+    purge_interval_seconds: float = 3600.0  # expired cases are purged at start and then this often
 
     def __post_init__(self) -> None:
         if self.rate_per_second <= 0 or self.burst < 1 or self.body_timeout_seconds <= 0 \
-                or self.keep_alive_seconds <= 0 or self.failed_auth_per_second <= 0 or self.failed_auth_burst < 1:
+                or self.keep_alive_seconds <= 0 or self.failed_auth_per_second <= 0 or self.failed_auth_burst < 1 \
+                or self.purge_interval_seconds <= 0:
             raise ValueError(f"service limits must be positive: {self}")
 
 

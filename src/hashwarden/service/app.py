@@ -28,6 +28,7 @@ from hashwarden.scan.match_hashes import matcher_for
 from hashwarden.service import cases, health, lookup, sets
 from hashwarden.service.auth import Gatekeeper
 from hashwarden.service.limits import BodyLimit, TokenBucket
+from hashwarden.service.retention import purge, purging
 from hashwarden.store import audit, open_store
 
 MAX_PROBLEMS = 20  # problems of an invalid body named in its 422; the count of the rest follows
@@ -45,7 +46,9 @@ def create_app(engine: Engine, settings: ScanSettings = ScanSettings(),
     Raises:
         ScanError: the store holds no alert entry and `settings.allow_empty` is false.
     """
-    app = FastAPI(title="hashwarden", version=__version__, docs_url=None, redoc_url=None, telemetry=_NO_TELEMETRY)
+    purge(engine)  # cases past their agency's retention, then every purge interval (service/retention.py)
+    app = FastAPI(title="hashwarden", version=__version__, docs_url=None, redoc_url=None, telemetry=_NO_TELEMETRY,
+                  lifespan=purging(limits.purge_interval_seconds))
     app.add_middleware(BodyLimit, max_bytes=MAX_REQUEST_BYTES, timeout=limits.body_timeout_seconds,
                        max_depth=MAX_JSON_DEPTH)
     app.state.rate_limit = TokenBucket(limits.rate_per_second, limits.burst)  # on state: tests drive its clock

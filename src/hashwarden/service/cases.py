@@ -1,4 +1,5 @@
-"""`POST /v1/cases`, `GET /v1/cases`, `GET /v1/cases/{id}`, `DELETE /v1/cases/{id}`: an agency's scan results.
+"""`POST /v1/cases`, `GET /v1/cases`, `GET /v1/cases/{id}`, `DELETE /v1/cases/{id}`: an agency's scan results;
+`GET /v1/cases/items?md5=|sha1=|sha256=|pdq=`: the agency's case items with a hash (what links its cases).
 
 An examiner (or analyst) submits a scan's report.json; it is kept under the caller's agency (store/cases.py) and
 only that agency lists, reads or deletes it. Another agency's case answers 404 exactly as a missing one does, so
@@ -17,14 +18,14 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, HTTPException, Request
+from fastapi import APIRouter, HTTPException, Query, Request
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from hashwarden.report.json_report import STATUSES
 from hashwarden.service.schema import ERROR_RESPONSES, Closed, Md5, Pdq, RowCursor, RowId, Sha1, Sha256
 from hashwarden.service.auth import Caller, requires
 from hashwarden.service.pages import DEFAULT_PAGE, Limit, page_body
-from hashwarden.store.cases import delete_case, get_case, list_cases, save_case
+from hashwarden.store.cases import delete_case, find_items, get_case, list_cases, save_case
 
 router = APIRouter(responses=ERROR_RESPONSES)
 
@@ -111,6 +112,23 @@ def cases(request: Request, caller: Caller = requires(*CASE_ROLES),
         found = list_cases(conn, caller.identity.agency, limit + 1, after)
     body = page_body(found, limit, "cases", lambda case: case.public(), lambda case: case.id)
     caller.counts.update(items=len(body["cases"]))
+    return body
+
+
+@router.get("/v1/cases/items")
+def items_by_hash(request: Request, caller: Caller = requires(*CASE_ROLES),
+                  md5: Annotated[Md5 | None, Query()] = None, sha1: Annotated[Sha1 | None, Query()] = None,
+                  sha256: Annotated[Sha256 | None, Query()] = None, pdq: Annotated[Pdq | None, Query()] = None,
+                  limit: Limit = DEFAULT_PAGE, after: RowCursor = None) -> dict[str, Any]:
+    """The agency's case items with any of the hashes given (PDQ matched exactly; none given: none):
+    `{"items": [{"case", "position", "path"}], "next"?}`, paged by `after` like every list. Declared before
+    `/v1/cases/{id}`, which would take `items` for an id."""
+    given = {name: bytes.fromhex(value) for name, value in
+             (("md5", md5), ("sha1", sha1), ("sha256", sha256), ("pdq", pdq)) if value is not None}
+    with request.app.state.engine.connect() as conn:
+        found = find_items(conn, caller.identity.agency, given, limit + 1, after)
+    body = page_body(found, limit, "items", lambda hit: hit.public(), lambda hit: hit.id)
+    caller.counts.update(items=len(body["items"]))
     return body
 
 
