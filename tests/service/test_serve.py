@@ -45,18 +45,25 @@ def serving(tmp_path: Path, images: dict[str, dict[str, Any]], *options: str) ->
     fill(engine, images["known"])
     keys, _ = add_users(engine)
     engine.dispose()
-    port = free_port()
-    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(PROJECT / "src"), os.environ.get("PYTHONPATH", "")])}
-    server = subprocess.Popen([sys.executable, "-m", "hashwarden", "serve", "--db", str(db), "--port", str(port),
-                               *options], env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    server, url = start_serve(str(db), *options)
     try:
-        url = f"http://127.0.0.1:{port}"
         health = wait_for_health(url, server)
         assert health.status_code == 200 and health.json()["store"] == "sqlite"
         yield url, keys
     finally:
         server.terminate()
         server.communicate(timeout=60)
+
+
+def start_serve(db: str, *options: str, port: int | None = None,
+                output: Any = subprocess.PIPE) -> tuple[subprocess.Popen[Any], str]:
+    """`hashwarden serve --db db *options` started on a free loopback port (or `port`), its stdout and stderr
+    to `output`: the process and its URL (wait for it with `wait_for_health`)."""
+    port = port or free_port()
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(PROJECT / "src"), os.environ.get("PYTHONPATH", "")])}
+    server = subprocess.Popen([sys.executable, "-m", "hashwarden", "serve", "--db", db, "--port", str(port),
+                               *options], env=env, stdout=output, stderr=output, text=True)
+    return server, f"http://127.0.0.1:{port}"
 
 
 def test_serve_answers_health_and_lookup_over_http(tmp_path: Path, images: dict[str, dict[str, Any]]) -> None:
