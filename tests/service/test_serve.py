@@ -55,13 +55,13 @@ def serving(tmp_path: Path, images: dict[str, dict[str, Any]], *options: str) ->
         server.communicate(timeout=60)
 
 
-def start_serve(db: str, *options: str, port: int | None = None,
-                output: Any = subprocess.PIPE) -> tuple[subprocess.Popen[Any], str]:
-    """`hashwarden serve --db db *options` started on a free loopback port (or `port`), its stdout and stderr
-    to `output`: the process and its URL (wait for it with `wait_for_health`)."""
+def start_serve(db: str, *options: str, port: int | None = None, output: Any = subprocess.PIPE,
+                global_options: tuple[str, ...] = ()) -> tuple[subprocess.Popen[Any], str]:
+    """`hashwarden *global_options serve --db db *options` started on a free loopback port (or `port`), its stdout
+    and stderr to `output`: the process and its URL (wait for it with `wait_for_health`)."""
     port = port or free_port()
     env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(PROJECT / "src"), os.environ.get("PYTHONPATH", "")])}
-    server = subprocess.Popen([sys.executable, "-m", "hashwarden", "serve", "--db", db, "--port", str(port),
+    server = subprocess.Popen([sys.executable, "-m", "hashwarden", *global_options, "serve", "--db", db, "--port", str(port),
                                *options], env=env, stdout=output, stderr=output, text=True)
     return server, f"http://127.0.0.1:{port}"
 
