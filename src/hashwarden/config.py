@@ -165,11 +165,12 @@ class ServiceLimits:
     failed_auth_per_second: float = 10.0
     failed_auth_burst: int = 100
     purge_interval_seconds: float = 3600.0  # expired cases are purged at start and then this often
+    header_timeout_seconds: float = 10.0  # a connection's request headers must be complete within this
 
     def __post_init__(self) -> None:
         if self.rate_per_second <= 0 or self.burst < 1 or self.body_timeout_seconds <= 0 \
                 or self.keep_alive_seconds <= 0 or self.failed_auth_per_second <= 0 or self.failed_auth_burst < 1 \
-                or self.purge_interval_seconds <= 0:
+                or self.purge_interval_seconds <= 0 or self.header_timeout_seconds <= 0:
             raise ValueError(f"service limits must be positive: {self}")
 
 

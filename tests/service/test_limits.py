@@ -223,3 +223,14 @@ def test_a_body_not_received_in_time_gets_408_and_the_connection_closed(store_en
     start = next(m for m in sent if m["type"] == "http.response.start")
     assert start["status"] == 408 and (b"connection", b"close") in start["headers"]
     assert "not received within 0.2 s" in json.loads(sent[-1]["body"])["error"]
+
+
+def test_the_defaults_the_readme_states() -> None:
+    """README's "Limits" paragraph and retention sentence quote these defaults; a change must update it."""
+    from hashwarden.config import MAX_JSON_DEPTH, MAX_REQUEST_BYTES
+
+    defaults = ServiceLimits()
+    assert (defaults.rate_per_second, defaults.burst, defaults.body_timeout_seconds, defaults.keep_alive_seconds,
+            defaults.header_timeout_seconds, defaults.failed_auth_burst, defaults.failed_auth_per_second,
+            defaults.purge_interval_seconds) == (100, 200, 30, 5, 10, 100, 10, 3600)
+    assert (MAX_JSON_DEPTH, MAX_REQUEST_BYTES) == (64, 16 << 20)

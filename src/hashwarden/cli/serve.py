@@ -29,6 +29,9 @@ def serve(
                             ] = _LIMITS.body_timeout_seconds,
     keep_alive: Annotated[float, typer.Option("--keep-alive", min=0.001, help="Seconds an idle connection stays "
                                               "open.")] = _LIMITS.keep_alive_seconds,
+    header_timeout: Annotated[float, typer.Option("--header-timeout", min=0.001, help="Seconds a client has to "
+                                                  "send a request's headers (then the connection is closed).")
+                              ] = _LIMITS.header_timeout_seconds,
 ) -> None:
     """Serve the hash database over HTTP: /v1/health, /v1/lookup (API keys from `hashwarden user create`).
 
@@ -43,9 +46,11 @@ def serve(
     engine = engine_for(url, create=False)  # refused here, in words, before any worker starts
     refuse_empty_store(engine)
     engine.dispose()
-    limits = ServiceLimits(rate, burst, body_timeout, keep_alive)
+    limits = dataclasses.replace(_LIMITS, rate_per_second=rate, burst=burst, body_timeout_seconds=body_timeout,
+                                 keep_alive_seconds=keep_alive, header_timeout_seconds=header_timeout)
     os.environ[ENV_DB] = url  # what each worker's app_from_environment opens, within these limits
     os.environ[ENV_SERVICE_LIMITS] = json.dumps(dataclasses.asdict(limits))
     err.print(f"hashwarden service on http://{host}:{port} ({workers} worker(s))", markup=False)
     uvicorn.run("hashwarden.service.app:app_from_environment", factory=True, host=host, port=port,
-                workers=workers, log_level="info", timeout_keep_alive=limits.keep_alive_seconds)
+                workers=workers, log_level="info", timeout_keep_alive=limits.keep_alive_seconds,
+                http="hashwarden.service.protocol:HeaderTimeoutProtocol")  # h11 with a header-read timeout
