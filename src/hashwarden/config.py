@@ -96,7 +96,8 @@ MAX_KEY_FILE_BYTES = 1 << 20
 MAX_JSON_RECORD_BYTES = 32 << 20
 # JSON nesting, counted on the raw bytes before a parser sees them: a VICS record sits 2 levels inside the document
 # (5 in #Cases) and is about 5 deep itself; ijson's memory grows with the square of the depth (30,000 levels in a
-# 60 KB file: 2.3 GB).
+# 60 KB file: 2.3 GB). The service's JSON request bodies have the same bound (service/limits.py): a report.json is
+# under 10 deep, and Python's json recurses into 100k `[`.
 MAX_JSON_DEPTH = 64
 # A VICS text field (Comments, Series, Tags, PhotoDNA), characters: an analyst's note is never a megabyte.
 MAX_VICS_TEXT_CHARS = 1 << 20
@@ -148,6 +149,9 @@ MAX_REQUEST_BYTES = 16 << 20
 # its connection closed); `keep_alive_seconds` is how long uvicorn holds an idle connection open.
 # `index_refresh_seconds`: how often each process asks the store for its index generation and, when it moved,
 # switches to the new one (service/index_refresh.py); a lookup sees an import within this plus the build time.
+# Failed authentications (401) are limited per client address by a bucket of `failed_auth_burst` refilled at
+# `failed_auth_per_second`: each costs a PBKDF2 and a query, and an emptied address gets 429 before either runs.
+# The burst is well above a client's honest mistakes; behind a proxy all clients share one address.
 ENV_SERVICE_LIMITS = "HASHWARDEN_SERVICE_LIMITS"  # how `serve` hands its limits to each uvicorn worker (JSON)
 # POST /v1/media: the uploaded file's bytes (`max_media_bytes`, `serve --max-media-mb`; more: 413). The upload is
 # held in memory only, so this is also its memory bound per upload; the request body may exceed it by the form's
@@ -173,7 +177,8 @@ REMOTE_MAX_RETRY_AFTER_SECONDS = 60
 
 @dataclass(frozen=True)
 class ServiceLimits:
-    """The service's per-key rate, slow-client timeouts and upload size (defaults: comments above)."""
+    """The service's per-key rate, slow-client timeouts, upload size, index refresh and how often it purges expired
+    cases (defaults: comments above)."""
 
     rate_per_second: float = 100.0
     burst: int = 200
@@ -181,10 +186,16 @@ class ServiceLimits:
     keep_alive_seconds: float = 5.0
     index_refresh_seconds: float = 2.0
     max_media_bytes: int = MAX_MEDIA_BYTES
+    failed_auth_per_second: float = 10.0
+    failed_auth_burst: int = 100
+    purge_interval_seconds: float = 3600.0  # expired cases are purged at start and then this often
+    header_timeout_seconds: float = 10.0  # a connection's request headers must be complete within this
 
     def __post_init__(self) -> None:
         if self.rate_per_second <= 0 or self.burst < 1 or self.body_timeout_seconds <= 0 \
-                or self.keep_alive_seconds <= 0 or self.index_refresh_seconds <= 0 or self.max_media_bytes < 1:
+                or self.keep_alive_seconds <= 0 or self.index_refresh_seconds <= 0 or self.max_media_bytes < 1 \
+                or self.failed_auth_per_second <= 0 or self.failed_auth_burst < 1 \
+                or self.purge_interval_seconds <= 0 or self.header_timeout_seconds <= 0:
             raise ValueError(f"service limits must be positive: {self}")
 
 

@@ -1,5 +1,6 @@
-"""Item 6 of issue 17 in process: the per-key token bucket (429 + Retry-After), the gatekeeper refusing a caller
-before a byte of its body is read, a deep JSON body refused in words, a body that does not arrive in time (408)."""
+"""Item 6 of issue 17 in process: the per-key token bucket (429 + Retry-After), the per-address bucket of failed
+authentications, the gatekeeper refusing a caller before a byte of its body is read, a deep JSON body refused in
+words, a body that does not arrive in time (408)."""
 
 from __future__ import annotations
 
@@ -56,7 +57,8 @@ def test_bucket_forgets_full_buckets_of_idle_keys() -> None:
 
 def test_limits_must_be_positive() -> None:
     for bad in ({"rate_per_second": 0}, {"burst": 0}, {"body_timeout_seconds": 0}, {"keep_alive_seconds": -1},
-                {"index_refresh_seconds": 0}):
+                {"index_refresh_seconds": 0},
+                {"failed_auth_per_second": 0}, {"failed_auth_burst": 0}):
         with pytest.raises(ValueError):
             ServiceLimits(**bad)
 
@@ -87,6 +89,38 @@ def test_a_key_past_its_burst_gets_429_with_retry_after_and_others_do_not(limite
     assert client.get("/v1/health").status_code == 200  # health is not limited
     clock.now += 1
     assert lookup("matcher").status_code == 200
+
+
+def test_failed_authentications_are_limited_per_address_before_the_key_is_checked(
+        store_engine: Any, images: dict[str, dict[str, Any]], monkeypatch: pytest.MonkeyPatch) -> None:
+    """Each 401 costs a PBKDF2 and a query: an address past its failure budget gets 429 with Retry-After without
+    either being run, a good key from it included, until the bucket refills; another address is not affected."""
+    from hashwarden.service import auth
+
+    fill(store_engine, images["known"])
+    keys, _ = add_users(store_engine)
+    app = create_app(store_engine, limits=ServiceLimits(failed_auth_per_second=0.5, failed_auth_burst=3))
+    clock = Clock()
+    app.state.failed_auth.clock = clock
+    checked: list[str] = []
+    real = auth.authenticate
+    monkeypatch.setattr(auth, "authenticate", lambda conn, key: checked.append(key) or real(conn, key))
+    good = {"Authorization": f"Bearer {keys['matcher']}"}
+    with TestClient(app, raise_server_exceptions=False, client=("192.0.2.1", 4000)) as attacker, \
+            TestClient(app, raise_server_exceptions=False, client=("192.0.2.2", 4000)) as other:
+        bad = [attacker.post("/v1/lookup", json=BODY, headers={"Authorization": f"Bearer hw_{n:012x}_guess"})
+               for n in range(3)]
+        assert [r.status_code for r in bad] == [401, 401, 401] and len(checked) == 3
+        for headers in ({"Authorization": "Bearer hw_000000000009_guess"}, good, {}):
+            refused = attacker.post("/v1/lookup", json=BODY, headers=headers)
+            assert refused.status_code == 429 and refused.headers["retry-after"] == "2", headers
+            assert "failed authentications" in refused.json()["error"]
+        assert len(checked) == 3  # no key was looked at once the address was refused
+        assert other.post("/v1/lookup", json=BODY, headers=good).status_code == 200  # per address
+        assert attacker.post("/v1/lookup", json=BODY, headers=good).status_code == 429
+        clock.now += 2
+        assert attacker.post("/v1/lookup", json=BODY, headers=good).status_code == 200  # refilled
+        assert attacker.get("/v1/health").status_code == 200  # health needs no key and is not limited
 
 
 def test_a_refused_request_is_not_audited_and_spends_no_route(limited: Any, store_engine: Any) -> None:
@@ -190,3 +224,14 @@ def test_a_body_not_received_in_time_gets_408_and_the_connection_closed(store_en
     start = next(m for m in sent if m["type"] == "http.response.start")
     assert start["status"] == 408 and (b"connection", b"close") in start["headers"]
     assert "not received within 0.2 s" in json.loads(sent[-1]["body"])["error"]
+
+
+def test_the_defaults_the_readme_states() -> None:
+    """README's "Limits" paragraph and retention sentence quote these defaults; a change must update it."""
+    from hashwarden.config import MAX_JSON_DEPTH, MAX_REQUEST_BYTES
+
+    defaults = ServiceLimits()
+    assert (defaults.rate_per_second, defaults.burst, defaults.body_timeout_seconds, defaults.keep_alive_seconds,
+            defaults.header_timeout_seconds, defaults.failed_auth_burst, defaults.failed_auth_per_second,
+            defaults.purge_interval_seconds) == (100, 200, 30, 5, 10, 100, 10, 3600)
+    assert (MAX_JSON_DEPTH, MAX_REQUEST_BYTES) == (64, 16 << 20)

@@ -47,18 +47,27 @@ def serving(tmp_path: Path, images: dict[str, dict[str, Any]], *options: str,
     fill(engine, images["known"])
     keys, _ = add_users(engine)
     engine.dispose()
-    port = free_port()
-    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(PROJECT / "src"), os.environ.get("PYTHONPATH", "")])}
-    server = subprocess.Popen([sys.executable, "-m", "hashwarden", "serve", "--db", str(db), "--port", str(port),
-                               *options], env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    server, url = start_serve(str(db), *options)
     try:
-        url = f"{'https' if verify is not None else 'http'}://127.0.0.1:{port}"
+        if verify is not None:
+            url = url.replace("http://", "https://", 1)
         health = wait_for_health(url, server, True if verify is None else verify)
         assert health.status_code == 200 and health.json()["store"] == "sqlite"
         yield url, keys
     finally:
         server.terminate()
         server.communicate(timeout=60)
+
+
+def start_serve(db: str, *options: str, port: int | None = None, output: Any = subprocess.PIPE,
+                global_options: tuple[str, ...] = ()) -> tuple[subprocess.Popen[Any], str]:
+    """`hashwarden *global_options serve --db db *options` started on a free loopback port (or `port`), its stdout
+    and stderr to `output`: the process and its URL (wait for it with `wait_for_health`)."""
+    port = port or free_port()
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(PROJECT / "src"), os.environ.get("PYTHONPATH", "")])}
+    server = subprocess.Popen([sys.executable, "-m", "hashwarden", *global_options, "serve", "--db", db, "--port", str(port),
+                               *options], env=env, stdout=output, stderr=output, text=True)
+    return server, f"http://127.0.0.1:{port}"
 
 
 def test_serve_answers_health_and_lookup_over_http(tmp_path: Path, images: dict[str, dict[str, Any]]) -> None:

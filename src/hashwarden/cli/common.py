@@ -25,6 +25,7 @@ export_app = typer.Typer(no_args_is_help=True, help="Export a hash set (or a sca
 agency_app = typer.Typer(no_args_is_help=True, help="Agencies (forces, hotlines, platforms) using the service.")
 user_app = typer.Typer(no_args_is_help=True, help="Service users and their API keys.")
 remote_app = typer.Typer(no_args_is_help=True, help="Use a hashwarden service: look hashes up, submit cases.")
+cases_app = typer.Typer(no_args_is_help=True, help="Cases submitted to the service.")
 app.add_typer(set_app, name="set")
 app.add_typer(import_app, name="import")
 app.add_typer(audit_app, name="audit")
@@ -32,6 +33,7 @@ app.add_typer(export_app, name="export")
 app.add_typer(agency_app, name="agency")
 app.add_typer(user_app, name="user")
 app.add_typer(remote_app, name="remote")
+app.add_typer(cases_app, name="cases")
 
 # Data (set names, paths, categories) is never Rich markup or emoji: `escape` it, and no `:a:` becomes a picture.
 out = Console(emoji=False)

@@ -1,4 +1,5 @@
-"""`hashwarden agency ...` and `hashwarden user ...`: who may use the service, and their API keys.
+"""`hashwarden agency ...` and `hashwarden user ...`: who may use the service, and their API keys; `hashwarden cases
+purge`: the agencies' case retention applied.
 
 `user create` and `user rotate` print the key once, as one JSON object on stdout (a fixed contract: scripts read
 it); only its salted hash is stored.
@@ -14,18 +15,50 @@ import typer
 from rich.markup import escape
 from rich.table import Table
 
-from hashwarden.cli.common import agency_app, user_app, out, DbOption, engine_for
+from hashwarden.cli.common import agency_app, cases_app, user_app, out, DbOption, engine_for
+
+
+_RETENTION_HELP = "Days the agency's submitted cases are kept; older ones are purged (default: kept until deleted)."
 
 
 @agency_app.command("create")
-def agency_create(name: str, db: DbOption = None) -> None:
+def agency_create(
+    name: str,
+    retention_days: Annotated[int | None, typer.Option("--retention-days", min=1, help=_RETENTION_HELP)] = None,
+    db: DbOption = None,
+) -> None:
     """Create an agency (a force, a hotline, a platform). Example: hashwarden agency create "Hotline A"
-"""
+    --retention-days 365"""
     from hashwarden.store.identities import create_agency
 
     with engine_for(db).begin() as conn:
-        create_agency(conn, name)
+        create_agency(conn, name, retention_days)
     out.print(f"created agency {escape(name)}")
+
+
+@agency_app.command("retention")
+def agency_retention(
+    name: str,
+    days: Annotated[int, typer.Argument(min=1, help="Days the agency's cases are kept from now on.")],
+    db: DbOption = None,
+) -> None:
+    """Set how long an agency's cases are kept (audited); older ones go at the next purge (the service's, at its
+    start and hourly, or `hashwarden cases purge`)."""
+    from hashwarden.store.identities import set_retention
+
+    with engine_for(db, create=False).begin() as conn:
+        set_retention(conn, name, days)
+    out.print(f"agency {escape(name)}: cases kept {days} day(s)")
+
+
+@cases_app.command("purge")
+def cases_purge(db: DbOption = None) -> None:
+    """Delete every case older than its agency's retention (each deletion audited with its id and item count)."""
+    from hashwarden.store.cases import purge_expired
+
+    with engine_for(db, create=False).begin() as conn:
+        purged = purge_expired(conn)
+    out.print(f"purged {len(purged)} case(s)" + (f": ids {', '.join(str(i) for i, _ in purged)}" if purged else ""))
 
 
 @user_app.command("create")

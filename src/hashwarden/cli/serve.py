@@ -42,6 +42,9 @@ def serve(
                                                 help="Largest file POST /v1/media accepts, in MB (then 413); "
                                                      "held in memory while it is hashed.")
                             ] = _LIMITS.max_media_bytes / 1e6,
+    header_timeout: Annotated[float, typer.Option("--header-timeout", min=0.001, help="Seconds a client has to "
+                                                  "send a request's headers (then the connection is closed).")
+                              ] = _LIMITS.header_timeout_seconds,
 ) -> None:
     """Serve the hash database over HTTP: /v1/health, /v1/lookup (API keys from `hashwarden user create`).
 
@@ -59,15 +62,17 @@ def serve(
     engine = engine_for(url, create=False)  # refused here, in words, before any worker starts
     refuse_empty_store(engine)
     engine.dispose()
-    limits = ServiceLimits(rate_per_second=rate, burst=burst, body_timeout_seconds=body_timeout,
-                           keep_alive_seconds=keep_alive, index_refresh_seconds=index_refresh,
-                           max_media_bytes=max(1, round(max_media_mb * 1e6)))
+    limits = dataclasses.replace(_LIMITS, rate_per_second=rate, burst=burst, body_timeout_seconds=body_timeout,
+                                 keep_alive_seconds=keep_alive, index_refresh_seconds=index_refresh,
+                                 max_media_bytes=max(1, round(max_media_mb * 1e6)),
+                                 header_timeout_seconds=header_timeout)
     os.environ[ENV_DB] = url  # what each worker's app_from_environment opens, within these limits
     os.environ[ENV_SERVICE_LIMITS] = json.dumps(dataclasses.asdict(limits))
     scheme = "https" if tls else "http"
     err.print(f"hashwarden service on {scheme}://{host}:{port} ({workers} worker(s))", markup=False)
     uvicorn.run("hashwarden.service.app:app_from_environment", factory=True, host=host, port=port,
-                workers=workers, log_level="info", timeout_keep_alive=limits.keep_alive_seconds, **tls)
+                workers=workers, log_level="info", timeout_keep_alive=limits.keep_alive_seconds,
+                http="hashwarden.service.protocol:HeaderTimeoutProtocol", **tls)  # h11 with a header-read timeout
 
 
 def _tls_files(cert: Path | None, key: Path | None) -> dict[str, str]:

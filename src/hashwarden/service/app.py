@@ -26,7 +26,7 @@ from sqlalchemy.engine import Engine
 from starlette.exceptions import HTTPException
 
 from hashwarden import __version__
-from hashwarden.config import ENV_SERVICE_LIMITS, MAX_REQUEST_BYTES, ScanSettings, ServiceLimits, database_url
+from hashwarden.config import ENV_SERVICE_LIMITS, MAX_JSON_DEPTH, MAX_REQUEST_BYTES, ScanSettings, ServiceLimits, database_url
 from hashwarden.errors import FormatError
 from hashwarden.scan.match_hashes import matcher_for
 from hashwarden.service import cases, health, lookup, media, sets
@@ -35,8 +35,11 @@ from hashwarden.service.auth import Gatekeeper
 from hashwarden.service.docs import add_docs
 from hashwarden.service.index_refresh import IndexRefresher
 from hashwarden.service.limits import BodyLimit, TokenBucket
+from hashwarden.service.retention import purge, purging
 from hashwarden.store import open_store
 from hashwarden.store.identities import VerifiedKeys
+
+MAX_PROBLEMS = 20  # problems of an invalid body named in its 422; the count of the rest follows
 
 _NO_TELEMETRY = {"tracing": False, "metrics": False, "logs": False, "operation_spans": False,
                  "auto_configure": False}
@@ -51,12 +54,14 @@ def create_app(engine: Engine, settings: ScanSettings = ScanSettings(),
     Raises:
         ScanError: the store holds no alert entry and `settings.allow_empty` is false.
     """
+    purge(engine)  # cases past their agency's retention, then every purge interval (service/retention.py)
     app = FastAPI(title="hashwarden", version=__version__, docs_url=None, redoc_url=None, telemetry=_NO_TELEMETRY,
-                  lifespan=_refreshing_index)
+                  lifespan=_lifespan(limits.purge_interval_seconds))
     app.add_middleware(BodyLimit, max_bytes=MAX_REQUEST_BYTES, timeout=limits.body_timeout_seconds,
-                       path_limits=media.body_limit(limits.max_media_bytes))
+                       max_depth=MAX_JSON_DEPTH, path_limits=media.body_limit(limits.max_media_bytes))
     app.state.rate_limit = TokenBucket(limits.rate_per_second, limits.burst)  # on state: tests drive its clock
-    app.add_middleware(Gatekeeper, rate_limit=app.state.rate_limit)
+    app.state.failed_auth = TokenBucket(limits.failed_auth_per_second, limits.failed_auth_burst)
+    app.add_middleware(Gatekeeper, rate_limit=app.state.rate_limit, failed_auth=app.state.failed_auth)
     app.state.engine = engine
     app.state.audit = AuditGroup(engine)  # every request's audit row (service/auth.py RoleCheck)
     app.state.verified_keys = VerifiedKeys()  # keys this process has verified (service/auth.py Gatekeeper)
@@ -75,6 +80,18 @@ def create_app(engine: Engine, settings: ScanSettings = ScanSettings(),
     app.include_router(media.router)
     add_docs(app)
     return app
+
+
+def _lifespan(purge_interval: float) -> Any:
+    """What runs beside the app while it serves: the index refresher's thread and the retention purge task."""
+    purge_loop = purging(purge_interval)
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        async with _refreshing_index(app), purge_loop(app):
+            yield
+
+    return lifespan
 
 
 @asynccontextmanager
@@ -105,7 +122,10 @@ async def _http_error(_request: Request, exc: Any) -> JSONResponse:
 
 async def _invalid_request(_request: Request, exc: Any) -> JSONResponse:
     """A body that does not fit the schema: each problem as `where: what` (never echoing the values sent)."""
-    problems = [f"{'.'.join(str(part) for part in error['loc'])}: {error['msg']}" for error in exc.errors()]
+    errors = exc.errors()
+    problems = [f"{'.'.join(str(part) for part in error['loc'])}: {error['msg']}" for error in errors[:MAX_PROBLEMS]]
+    if len(errors) > MAX_PROBLEMS:  # a body of a million bad keys must not get a 50 MB answer
+        problems.append(f"and {len(errors) - MAX_PROBLEMS} more")
     return JSONResponse({"error": "; ".join(problems)}, status_code=422)
 
 

@@ -5,7 +5,10 @@ One dependency declares it, so that no route can forget it: `requires(*roles)`. 
 route's dependencies: checked there, a caller without a key could make the server parse 16 MiB. The gatekeeper
 finds the route's `RoleCheck` in the route table, authenticates the Bearer key (no key, a malformed, unknown or
 revoked one: 401), spends a token of the key's rate limit (none left: 429 with Retry-After), checks the role
-(403), all before a byte of the body is read. The dependency then hands the route a `Caller` to note how
+(403), all before a byte of the body is read. A 401 spends a token of the client address's failed-authentication
+bucket; an address with none left gets 429 before its key is even looked at, so guessing keys or flooding bad ones
+cannot make the server run PBKDF2 and a query without limit (behind a proxy every client shares its address:
+set the limit for that). The dependency then hands the route a `Caller` to note how
 many items it answered and matched, and after the route appends one audit row (who, agency, endpoint, counts; never
 the hashes asked about, so the log is not a copy of a platform's traffic). The row is committed before the answer
 leaves: an answer the audit log does not hold is never given. Concurrent requests' rows share one transaction
@@ -90,9 +93,10 @@ def _error(status: int, message: str, headers: dict[str, str] | None = None) -> 
 class Gatekeeper:
     """ASGI middleware: the checks of `requires`, made before the route reads the request body."""
 
-    def __init__(self, app: ASGIApp, rate_limit: TokenBucket) -> None:
+    def __init__(self, app: ASGIApp, rate_limit: TokenBucket, failed_auth: TokenBucket) -> None:
         self.app = app
         self.rate_limit = rate_limit
+        self.failed_auth = failed_auth
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         check = _role_check(scope) if scope["type"] == "http" else None
@@ -105,22 +109,31 @@ class Gatekeeper:
 
     async def _admit(self, scope: Scope, check: RoleCheck) -> JSONResponse | None:
         """None when the caller may go on (its identity left in the scope), else the answer refusing it."""
+        address = (scope.get("client") or ("unknown",))[0]
+        wait = self.failed_auth.wait(address)
+        if wait is not None:
+            return _too_many(self.failed_auth, "failed authentications from this address", wait)
         scheme, _, key = Headers(scope=scope).get("authorization", "").partition(" ")
         identity = None
         if scheme.lower() == "bearer" and key.strip():
             state = scope["app"].state
             identity = await run_in_threadpool(_authenticate, state.engine, key.strip(), state.verified_keys)
         if identity is None:
+            self.failed_auth.take(address)
             return _error(401, "a valid API key is required (Authorization: Bearer <key>)",
                           {"WWW-Authenticate": "Bearer"})
         wait = self.rate_limit.take(identity.user)
         if wait is not None:
-            return _error(429, f"rate limit of {self.rate_limit.rate:g} requests/s (burst "
-                               f"{self.rate_limit.burst}) reached; retry in {wait} s", {"Retry-After": str(wait)})
+            return _too_many(self.rate_limit, "requests", wait)
         if identity.role not in check.roles:
             return _error(403, f"role {identity.role!r} may not use this endpoint")
         scope.setdefault("state", {})[_ADMITTED] = identity
         return None
+
+
+def _too_many(bucket: TokenBucket, what: str, wait: int) -> JSONResponse:
+    return _error(429, f"rate limit of {bucket.rate:g} {what}/s (burst {bucket.burst}) reached; retry in {wait} s",
+                  {"Retry-After": str(wait)})
 
 
 def _authenticate(engine: Any, key: str, verified: VerifiedKeys) -> Identity | None:

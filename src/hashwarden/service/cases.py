@@ -1,4 +1,5 @@
-"""`POST /v1/cases`, `GET /v1/cases`, `GET /v1/cases/{id}`, `DELETE /v1/cases/{id}`: an agency's scan results.
+"""`POST /v1/cases`, `GET /v1/cases`, `GET /v1/cases/{id}`, `DELETE /v1/cases/{id}`: an agency's scan results;
+`GET /v1/cases/items?md5=|sha1=|sha256=|pdq=`: the agency's case items with a hash (what links its cases).
 
 An examiner (or analyst) submits a scan's report.json; it is kept under the caller's agency (store/cases.py) and
 only that agency lists, reads or deletes it. Another agency's case answers 404 exactly as a missing one does, so
@@ -15,17 +16,18 @@ request's row): paths can carry names.
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, HTTPException, Query, Request
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from hashwarden.report.json_report import STATUSES
+from hashwarden.service.schema import ERROR_RESPONSES, Closed, Md5, Pdq, RowCursor, RowId, Sha1, Sha256
 from hashwarden.service.auth import Caller, requires
 from hashwarden.service.pages import DEFAULT_PAGE, Limit, page_body
-from hashwarden.store.cases import delete_case, get_case, list_cases, save_case
+from hashwarden.store.cases import delete_case, find_items, get_case, list_cases, save_case
 
-router = APIRouter()
+router = APIRouter(responses=ERROR_RESPONSES)
 
 CASE_ROLES = ("examiner", "analyst")
 MAX_CASE_STRING = 4096  # PATH_MAX on Linux: no path is longer
@@ -34,9 +36,8 @@ MAX_CASE_STRING = 4096  # PATH_MAX on Linux: no path is longer
 IMAGERY_KEYS = frozenset({"data", "content", "contents", "image", "imagery", "thumbnail", "thumb",
                           "preview", "pixels", "base64", "blob", "raw", "body", "file_data"})
 
-_Hex32 = Annotated[str | None, Field(pattern=r"^[0-9a-fA-F]{32}$")]
-_Hex40 = Annotated[str | None, Field(pattern=r"^[0-9a-fA-F]{40}$")]
-_Hex64 = Annotated[str | None, Field(pattern=r"^[0-9a-fA-F]{64}$")]
+# report.json's summary: counts, and tables of counts by a short name (`by_media`, `by_category`).
+_Summary = dict[str, int | dict[Annotated[str, Field(max_length=200)], int]]
 
 
 class CaseItem(BaseModel):
@@ -44,29 +45,22 @@ class CaseItem(BaseModel):
     notes, ...) is metadata the scan adds to over time, so other keys are kept, within the document-wide rules."""
 
     model_config = ConfigDict(extra="allow")
-    md5: _Hex32 = None
-    sha1: _Hex40 = None
-    sha256: _Hex64 = None
-    pdq: _Hex64 = None
+    md5: Md5 | None = None
+    sha1: Sha1 | None = None
+    sha256: Sha256 | None = None
+    pdq: Pdq | None = None
     pdq_quality: Annotated[int | None, Field(ge=0, le=100)] = None
-    status: str | None = None
+    status: Literal[STATUSES] | None = None  # type: ignore[valid-type]
     matches: list[dict[str, Any]] = []
 
-    @model_validator(mode="after")
-    def _known_status(self) -> "CaseItem":
-        if self.status is not None and self.status not in STATUSES:
-            raise ValueError(f"status must be one of {', '.join(STATUSES)}")
-        return self
 
-
-class CaseReport(BaseModel):
+class CaseReport(Closed):
     """A scan's report.json (report/json_report.py builds it)."""
 
-    model_config = ConfigDict(extra="forbid")
     case: Annotated[str, Field(max_length=200)]
     tool: dict[str, Any]
     sources: list[dict[str, Any]]
-    summary: dict[str, Any]
+    summary: _Summary
     items: list[CaseItem]
     skipped: list[dict[str, Any]] = []
 
@@ -75,10 +69,9 @@ class CaseReport(BaseModel):
     def _no_imagery(cls, document: Any) -> Any:
         """Walk the whole document (iteratively: a deep one cannot exhaust the stack) for imagery keys and
         overlong strings. The summary is counts only (its keys are media kinds and categories, `image` among
-        them), so it is checked for that instead. The message names the rule, never the value."""
+        them; its type says so), so it is left to its type. The message names the rule, never the value."""
         if not isinstance(document, dict):
             return document
-        _counts_only(document.get("summary"))
         pending = [value for key, value in document.items() if key != "summary"]
         _no_imagery_keys(document)
         while pending:
@@ -99,17 +92,6 @@ def _no_imagery_keys(node: dict[Any, Any]) -> None:
         raise ValueError(f"a case holds hashes and metadata only, not {', '.join(sorted(refused))}")
 
 
-def _counts_only(summary: Any) -> None:
-    """report.json's summary: counts, and tables of counts by a short name (`by_media`, `by_category`)."""
-    if summary is None:
-        return
-    tables = summary.values() if isinstance(summary, dict) else [None]
-    for value in tables:
-        rows = value.items() if isinstance(value, dict) else [("", value)]
-        if not all(isinstance(count, int) and len(str(name)) <= 200 for name, count in rows):
-            raise ValueError("summary: counts only")
-
-
 @router.post("/v1/cases", status_code=201)
 def submit(body: CaseReport, request: Request, caller: Caller = requires(*CASE_ROLES)) -> dict[str, int]:
     """Store the report under the caller's agency; 201 `{"id": …}` once it is committed."""
@@ -123,7 +105,7 @@ def submit(body: CaseReport, request: Request, caller: Caller = requires(*CASE_R
 @router.get("/v1/cases")
 def cases(request: Request, caller: Caller = requires(*CASE_ROLES),
           limit: Limit = DEFAULT_PAGE,
-          after: Annotated[int | None, Query(ge=0)] = None) -> dict[str, Any]:
+          after: RowCursor = None) -> dict[str, Any]:
     """The agency's cases by id, `limit` at a time after the id `after`; `next` is the `after` of the next page
     (absent on the last)."""
     with request.app.state.engine.connect() as conn:
@@ -133,8 +115,25 @@ def cases(request: Request, caller: Caller = requires(*CASE_ROLES),
     return body
 
 
+@router.get("/v1/cases/items")
+def items_by_hash(request: Request, caller: Caller = requires(*CASE_ROLES),
+                  md5: Annotated[Md5 | None, Query()] = None, sha1: Annotated[Sha1 | None, Query()] = None,
+                  sha256: Annotated[Sha256 | None, Query()] = None, pdq: Annotated[Pdq | None, Query()] = None,
+                  limit: Limit = DEFAULT_PAGE, after: RowCursor = None) -> dict[str, Any]:
+    """The agency's case items with any of the hashes given (PDQ matched exactly; none given: none):
+    `{"items": [{"case", "position", "path"}], "next"?}`, paged by `after` like every list. Declared before
+    `/v1/cases/{id}`, which would take `items` for an id."""
+    given = {name: bytes.fromhex(value) for name, value in
+             (("md5", md5), ("sha1", sha1), ("sha256", sha256), ("pdq", pdq)) if value is not None}
+    with request.app.state.engine.connect() as conn:
+        found = find_items(conn, caller.identity.agency, given, limit + 1, after)
+    body = page_body(found, limit, "items", lambda hit: hit.public(), lambda hit: hit.id)
+    caller.counts.update(items=len(body["items"]))
+    return body
+
+
 @router.get("/v1/cases/{id}")
-def one_case(id: int, request: Request, caller: Caller = requires(*CASE_ROLES)) -> dict[str, Any]:  # noqa: A002
+def one_case(id: RowId, request: Request, caller: Caller = requires(*CASE_ROLES)) -> dict[str, Any]:  # noqa: A002
     """The case with its report as submitted; 404 when the agency has no case of that id."""
     with request.app.state.engine.connect() as conn:
         found = get_case(conn, caller.identity.agency, id)
@@ -146,7 +145,7 @@ def one_case(id: int, request: Request, caller: Caller = requires(*CASE_ROLES)) 
 
 
 @router.delete("/v1/cases/{id}")
-def remove(id: int, request: Request, caller: Caller = requires(*CASE_ROLES)) -> dict[str, Any]:  # noqa: A002
+def remove(id: RowId, request: Request, caller: Caller = requires(*CASE_ROLES)) -> dict[str, Any]:  # noqa: A002
     """Delete the agency's case (audited with its id and item count); 404 when the agency has none of that id."""
     with request.app.state.engine.begin() as conn:
         removed = delete_case(conn, caller.identity.agency, id, caller.identity.user)

@@ -5,8 +5,13 @@ the bytes received pass the limit (a chunked body cannot get round it). A body s
 after the request arrived is refused with 408 and the connection closed, so a client sending a byte a second holds
 a connection for a bounded time (uvicorn has no such bound; its keep-alive timeout covers idle connections only).
 Starlette's own body limit answers in plain text; every error of this API is `{"error": message}`.
+A JSON body (or one without a content type, which FastAPI parses as JSON) nesting deeper than `max_depth` is
+refused with 422 as the byte passing it arrives (formats' `DepthGuard`, the importers' one count of nesting): Python's
+json would recurse into 100k `[` and spend its stack; no request of this API is more than a few levels deep.
 
-The rate limit is checked by `auth.Gatekeeper`, after the key is known and before the body is read.
+The rate limits are checked by `auth.Gatekeeper` before the body is read: per key once the key is known, and per
+client address for failed authentications (each costs the server a PBKDF2 and a query; a client that has spent
+its failure budget is refused before either runs).
 """
 
 from __future__ import annotations
@@ -21,16 +26,20 @@ from starlette.exceptions import HTTPException
 from starlette.responses import JSONResponse
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from hashwarden.formats._jsonstream import DepthGuard, TooDeep
+
 
 class BodyLimit:
     """ASGI middleware: at most `max_bytes` of request body (`path_limits[path]` for the paths it names: the
-    media upload's own, larger cap, which opens no other route to it), all of it within `timeout` seconds."""
+    media upload's own, larger cap, which opens no other route to it), all of it within `timeout` seconds, a JSON
+    one at most `max_depth` deep."""
 
-    def __init__(self, app: ASGIApp, max_bytes: int, timeout: float,
+    def __init__(self, app: ASGIApp, max_bytes: int, timeout: float, max_depth: int,
                  path_limits: Mapping[str, int] | None = None) -> None:
         self.app = app
         self.max_bytes = max_bytes
         self.timeout = timeout
+        self.max_depth = max_depth
         self.path_limits = dict(path_limits or {})
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
@@ -39,13 +48,16 @@ class BodyLimit:
             return
         max_bytes = self.path_limits.get(scope["path"], self.max_bytes)
         too_large = f"request body above {max_bytes} bytes"
-        declared = Headers(scope=scope).get("content-length", "")
+        headers = Headers(scope=scope)
+        declared = headers.get("content-length", "")
         if declared.isdigit() and int(declared) > max_bytes:
             await JSONResponse({"error": too_large}, status_code=413)(scope, receive, send)
             return
         received = 0
         complete = False
         deadline = time.monotonic() + self.timeout
+        media_type = headers.get("content-type", "").split(";")[0].strip().lower()
+        depth = DepthGuard(self.max_depth) if not media_type or media_type.endswith("json") else None
 
         async def limited() -> Message:
             nonlocal received, complete
@@ -57,10 +69,17 @@ class BodyLimit:
                 raise HTTPException(408, f"request body not received within {self.timeout:g} s",
                                     headers={"Connection": "close"}) from None
             if message["type"] == "http.request":
-                received += len(message.get("body", b""))
+                chunk = message.get("body", b"")
+                received += len(chunk)
                 complete = not message.get("more_body", False)
                 if received > max_bytes:
                     raise HTTPException(413, too_large)
+                if depth is not None:
+                    try:
+                        depth.feed(chunk, received - len(chunk))
+                    except TooDeep as exc:
+                        raise HTTPException(422, f"the JSON nests more than {exc.limit} levels deep (at byte "
+                                                 f"{exc.offset}); refused before parsing it") from None
             return message
 
         await self.app(scope, limited, send)
@@ -82,15 +101,27 @@ class TokenBucket:
     def take(self, key: str) -> int | None:
         """Spend one token of `key`'s bucket: None when there was one, else the whole seconds until there is."""
         now = self.clock()
-        tokens, then = self._buckets.get(key, (float(self.burst), now))
-        tokens = min(float(self.burst), tokens + (now - then) * self.rate)
+        tokens = self._tokens(key, now)
         if tokens < 1:
             self._buckets[key] = (tokens, now)
-            return max(1, math.ceil((1 - tokens) / self.rate))
+            return self._wait(tokens)
         self._buckets[key] = (tokens - 1, now)
         if len(self._buckets) > 10_000:
             self._forget_full(now)
         return None
+
+    def wait(self, key: str) -> int | None:
+        """What `take` would answer, without spending: lets a caller refuse before doing the work a token pays
+        for (the gatekeeper's failed-authentication limit)."""
+        tokens = self._tokens(key, self.clock())
+        return None if tokens >= 1 else self._wait(tokens)
+
+    def _tokens(self, key: str, now: float) -> float:
+        tokens, then = self._buckets.get(key, (float(self.burst), now))
+        return min(float(self.burst), tokens + (now - then) * self.rate)
+
+    def _wait(self, tokens: float) -> int:
+        return max(1, math.ceil((1 - tokens) / self.rate))
 
     def _forget_full(self, now: float) -> None:
         for key, (tokens, then) in list(self._buckets.items()):

@@ -19,24 +19,35 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from hashwarden.config import MAX_LOOKUP_ITEMS
 from hashwarden.scan.match_hashes import checked_item
+from hashwarden.service.schema import ERROR_RESPONSES, Closed, Md5, Pdq, Sha1, Sha256
 from hashwarden.service.auth import LOOKUP_ROLES, Caller, requires
 from hashwarden.signals.pdq import DIHEDRAL_NAMES
 
-router = APIRouter()
+router = APIRouter(responses=ERROR_RESPONSES)
 
 _HASH_FIELDS = ("md5", "sha1", "sha256", "pdq")
 
 
-class LookupItem(BaseModel):
+def _present(name: str) -> dict[str, Any]:
+    return {"required": [name], "properties": {name: {"type": "string"}}}
+
+
+# `_has_a_hash` in the schema, so that it describes exactly the items accepted: a PDQ hash, or a digest and then
+# neither `quality` nor `pdq_dihedral`.
+_ONE_HASH_SCHEMA = [_present("pdq"), {"anyOf": [_present(name) for name in _HASH_FIELDS if name != "pdq"],
+                                      "properties": {"quality": {"type": "null"}, "pdq_dihedral": {"type": "null"}}}]
+
+
+class LookupItem(Closed):
     """One item: any of its digests and/or a PDQ hash (with its quality, and optionally its 8 dihedral forms)."""
 
-    model_config = ConfigDict(extra="forbid")
-    md5: Annotated[str | None, Field(max_length=32)] = None
-    sha1: Annotated[str | None, Field(max_length=40)] = None
-    sha256: Annotated[str | None, Field(max_length=64)] = None
-    pdq: Annotated[str | None, Field(max_length=64)] = None
+    model_config = ConfigDict(json_schema_extra={"anyOf": _ONE_HASH_SCHEMA})
+    md5: Md5 | None = None
+    sha1: Sha1 | None = None
+    sha256: Sha256 | None = None
+    pdq: Pdq | None = None
     quality: Annotated[int | None, Field(ge=0, le=100)] = None
-    pdq_dihedral: Annotated[list[Annotated[str, Field(max_length=64)]] | None,
+    pdq_dihedral: Annotated[list[Pdq] | None,
                             Field(min_length=len(DIHEDRAL_NAMES), max_length=len(DIHEDRAL_NAMES))] = None
 
     @model_validator(mode="after")
@@ -48,8 +59,7 @@ class LookupItem(BaseModel):
         return self
 
 
-class LookupRequest(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+class LookupRequest(Closed):
     items: Annotated[list[LookupItem], Field(max_length=MAX_LOOKUP_ITEMS)]
 
 

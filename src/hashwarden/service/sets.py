@@ -15,12 +15,13 @@ from typing import Annotated, Any
 from fastapi import APIRouter, HTTPException, Query, Request
 
 from hashwarden.errors import StoreError
+from hashwarden.service.schema import ERROR_RESPONSES, StoredName
 from hashwarden.service.auth import Caller, requires
 from hashwarden.service.pages import DEFAULT_PAGE, Limit, page_body
 from hashwarden.store import list_sets
 from hashwarden.store.hashsets import describe_set
 
-router = APIRouter()
+router = APIRouter(responses=ERROR_RESPONSES)
 
 SET_ROLES = ("analyst",)
 
@@ -40,7 +41,7 @@ def sets(request: Request, caller: Caller = requires(*SET_ROLES),
 
 
 @router.get("/v1/sets/{name}")
-def one_set(name: str, request: Request, caller: Caller = requires(*SET_ROLES)) -> dict[str, Any]:
+def one_set(name: StoredName, request: Request, caller: Caller = requires(*SET_ROLES)) -> dict[str, Any]:
     """One set with its entry count and imports, oldest first (no such set: 404)."""
     try:
         with request.app.state.engine.connect() as conn:

@@ -8,19 +8,24 @@ each item as a row whose digests and PDQ are raw bytes in indexed columns (items
 what later victim-identification work links) and whose other fields are JSON. `get_case` puts the report back
 together as it was sent. Case data is personal data (paths can carry names): the audit rows written here hold the
 case's id and counts only, never a path, a name or a hash.
+
+An agency may set a retention (`identities.set_retention`): `purge_expired` deletes its cases older than that
+(the service runs it at start and periodically, `hashwarden cases purge` at any time). `find_items` finds an
+agency's items by hash, across its cases.
 """
 
 from __future__ import annotations
 
 import json
 from dataclasses import dataclass
+from datetime import datetime, timedelta, timezone
 from typing import Any
 
-from sqlalchemy import Select, delete, insert, select
+from sqlalchemy import Select, delete, insert, or_, select
 from sqlalchemy.engine import Connection
 
 from hashwarden.store import audit
-from hashwarden.store.db import utc_now
+from hashwarden.store.db import TIMESTAMP_FORMAT, utc_now
 from hashwarden.store.records import canonical_json
 from hashwarden.store.schema import agency, api_user, case_item, case_report
 
@@ -44,6 +49,19 @@ class CaseInfo:
                 "submitted_at": self.submitted_at, "items": self.items, "summary": self.summary}
 
 
+@dataclass(frozen=True)
+class ItemHit:
+    """A case item found by hash: which case, where in it, and its path (the item's id is the page cursor)."""
+
+    id: int
+    case_id: int
+    position: int
+    path: Any
+
+    def public(self) -> dict[str, Any]:
+        return {"case": self.case_id, "position": self.position, "path": self.path}
+
+
 def save_case(conn: Connection, agency_name: str, user_name: str, report: dict[str, Any]) -> int:
     """Store `report` (a validated report.json document) under `agency_name` as sent by `user_name`; return its
     id. Audited with the id and the item count. The caller's transaction makes it all or nothing.
@@ -57,7 +75,8 @@ def save_case(conn: Connection, agency_name: str, user_name: str, report: dict[s
     items = report.get("items", [])
     header = {key: value for key, value in report.items() if key != "items"}
     case_id = conn.execute(insert(case_report).values(
-        agency_id=agency_id, user_id=user_id, name=str(report.get("case", ""))[:200], submitted_at=utc_now(),
+        agency_id=agency_id, user_id=user_id, name=_column_text(str(report.get("case", "")))[:200],
+        submitted_at=utc_now(),
         items=len(items), header=canonical_json(header))).inserted_primary_key[0]
     if items:
         conn.execute(insert(case_item), [_item_row(case_id, position, item) for position, item in enumerate(items)])
@@ -71,8 +90,12 @@ def list_cases(conn: Connection, agency_name: str, limit: int, after: int | None
     query = _cases_of(agency_name).order_by(case_report.c.id).limit(limit)
     if after is not None:
         query = query.where(case_report.c.id > after)
-    return [CaseInfo(row.id, row.name, row.user_name, row.submitted_at, row.items,
-                     json.loads(row.header).get("summary", {})) for row in conn.execute(query)]
+    found = []
+    for row in conn.execute(query):
+        header = json.loads(row.header)
+        found.append(CaseInfo(row.id, str(header.get("case", row.name))[:200], row.user_name, row.submitted_at,
+                              row.items, header.get("summary", {})))
+    return found
 
 
 def get_case(conn: Connection, agency_name: str, case_id: int) -> dict[str, Any] | None:
@@ -90,12 +113,64 @@ def delete_case(conn: Connection, agency_name: str, case_id: int, user_name: str
     """Delete the agency's case and its items; return how many items went, or None when the agency has no case
     of that id. Audited with the id and the count."""
     row = _own_case(conn, agency_name, case_id)
-    if row is None:
+    removed = None if row is None else _delete(conn, case_id)
+    if removed is None:
         return None
-    removed = conn.execute(delete(case_item).where(case_item.c.case_id == case_id)).rowcount
-    conn.execute(delete(case_report).where(case_report.c.id == case_id))
     audit.append(conn, "case.delete", {"case_id": case_id, "agency": agency_name, "items": removed},
                  actor=user_name)
+    return removed
+
+
+def purge_expired(conn: Connection, now: datetime | None = None) -> list[tuple[int, int]]:
+    """Delete every case older than its agency's retention (agencies without one keep theirs); return (case id,
+    items) of each, each audited as `case.purge` with its id, agency and count. Safe to run in several processes
+    at once: a case another purge deleted first is skipped, not audited twice."""
+    now = now or datetime.now(timezone.utc)
+    purged = []
+    for agency_id, agency_name, days in conn.execute(
+            select(agency.c.id, agency.c.name, agency.c.retention_days).where(agency.c.retention_days.is_not(None))
+            .order_by(agency.c.id)).all():
+        cutoff = (now - timedelta(days=days)).strftime(TIMESTAMP_FORMAT)
+        for (case_id,) in conn.execute(select(case_report.c.id).where(
+                case_report.c.agency_id == agency_id, case_report.c.submitted_at < cutoff)
+                .order_by(case_report.c.id)).all():
+            removed = _delete(conn, case_id)
+            if removed is not None:
+                audit.append(conn, "case.purge", {"case_id": case_id, "agency": agency_name, "items": removed,
+                                                  "retention_days": days})
+                purged.append((case_id, removed))
+    return purged
+
+
+def find_items(conn: Connection, agency_name: str, hashes: dict[str, bytes], limit: int,
+               after: int | None = None) -> list[ItemHit]:
+    """The agency's case items with any of `hashes` (column name in HASH_COLUMNS -> value), by item id, at most
+    `limit` with an id above `after`: what links cases through a file (PDQ matched exactly; a near match would
+    read every item's PDQ). No hashes: no items.
+
+    Raises:
+        ValueError: a name that is not a hash column.
+    """
+    if set(hashes) - set(HASH_COLUMNS):
+        raise ValueError(f"hashes must be some of {', '.join(HASH_COLUMNS)}")
+    if not hashes:
+        return []
+    query = (select(case_item.c.id, case_item.c.case_id, case_item.c.position, case_item.c.details)
+             .join(case_report, case_report.c.id == case_item.c.case_id)
+             .join(agency, agency.c.id == case_report.c.agency_id)
+             .where(agency.c.name == agency_name, or_(*(case_item.c[name] == value for name, value in hashes.items())))
+             .order_by(case_item.c.id).limit(limit))
+    if after is not None:
+        query = query.where(case_item.c.id > after)
+    return [ItemHit(row.id, row.case_id, row.position, json.loads(row.details).get("path"))
+            for row in conn.execute(query)]
+
+
+def _delete(conn: Connection, case_id: int) -> int | None:
+    """Delete a case's items, then the case: the items deleted, or None when the case was already gone."""
+    removed = conn.execute(delete(case_item).where(case_item.c.case_id == case_id)).rowcount
+    if conn.execute(delete(case_report).where(case_report.c.id == case_id)).rowcount != 1:
+        return None
     return removed
 
 
@@ -109,6 +184,12 @@ def _cases_of(agency_name: str) -> Select:
 
 def _own_case(conn: Connection, agency_name: str, case_id: int) -> Any:
     return conn.execute(_cases_of(agency_name).where(case_report.c.id == case_id)).first()
+
+
+def _column_text(text: str) -> str:
+    """`text` as a text column can hold it on both backends: PostgreSQL refuses NUL (a 500 before this). The
+    case is answered from its JSON header, which keeps it exactly; the column is its searchable copy."""
+    return text.replace("\x00", "\ufffd")
 
 
 def _item_row(case_id: int, position: int, item: dict[str, Any]) -> dict[str, Any]:

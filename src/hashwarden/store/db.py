@@ -30,9 +30,12 @@ _MIGRATIONS = Path(__file__).with_name("migrations")
 _MIGRATION_LOCK = 0x68617368  # "hash"
 
 
+TIMESTAMP_FORMAT = "%Y-%m-%dT%H:%M:%S.%fZ"  # of UTC times: text that sorts as the times do
+
+
 def utc_now() -> str:
     """The store's timestamp form: ISO-8601 UTC with microseconds, identical text on every backend."""
-    return datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+    return datetime.now(timezone.utc).strftime(TIMESTAMP_FORMAT)
 
 
 def _alembic_config() -> Config:

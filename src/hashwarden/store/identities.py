@@ -54,19 +54,39 @@ class UserInfo:
     revoked_at: str | None
 
 
-def create_agency(conn: Connection, name: str) -> None:
-    """Create an agency (audited).
+def create_agency(conn: Connection, name: str, retention_days: int | None = None) -> None:
+    """Create an agency, its cases kept `retention_days` (None: until it deletes them) (audited).
 
     Raises:
-        StoreError: empty name, or an agency of that name exists.
+        StoreError: empty name, an agency of that name exists, or a retention below one day.
     """
     _check_name(name, "agency")
+    _check_retention(retention_days)
     try:
         with conn.begin_nested():
-            conn.execute(insert(agency).values(name=name, created_at=utc_now()))
+            conn.execute(insert(agency).values(name=name, created_at=utc_now(), retention_days=retention_days))
     except IntegrityError as exc:
         raise StoreError(f"an agency named {name!r} exists") from exc
-    audit.append(conn, "agency.create", {"agency": name})
+    audit.append(conn, "agency.create", {"agency": name, "retention_days": retention_days})
+
+
+def set_retention(conn: Connection, name: str, retention_days: int | None) -> None:
+    """Keep the agency's cases `retention_days` from now on (None: until deleted); older ones go at the next
+    purge (store/cases.py `purge_expired`) (audited).
+
+    Raises:
+        StoreError: no such agency, or a retention below one day.
+    """
+    _check_retention(retention_days)
+    changed = conn.execute(update(agency).where(agency.c.name == name).values(retention_days=retention_days))
+    if changed.rowcount != 1:
+        raise StoreError(f"no agency named {name!r}")
+    audit.append(conn, "agency.retention", {"agency": name, "retention_days": retention_days})
+
+
+def _check_retention(days: int | None) -> None:
+    if days is not None and days < 1:
+        raise StoreError(f"retention must be at least 1 day, not {days}")
 
 
 def create_user(conn: Connection, name: str, agency_name: str, role: str) -> str:

@@ -146,6 +146,7 @@ agency = Table(
     Column("id", Integer, primary_key=True),
     Column("name", String(200), nullable=False, unique=True),
     Column("created_at", String(32), nullable=False),
+    Column("retention_days", Integer),  # cases older than this are purged (store/cases.py); NULL: kept
 )
 
 api_user = Table(
@@ -194,4 +195,5 @@ case_item = Table(
     Index("ix_case_item_md5", "md5"),
     Index("ix_case_item_sha1", "sha1"),
     Index("ix_case_item_sha256", "sha256"),
+    Index("ix_case_item_pdq", "pdq"),
 )
