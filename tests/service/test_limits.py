@@ -104,7 +104,7 @@ def test_failed_authentications_are_limited_per_address_before_the_key_is_checke
     app.state.failed_auth.clock = clock
     checked: list[str] = []
     real = auth.authenticate
-    monkeypatch.setattr(auth, "authenticate", lambda conn, key: checked.append(key) or real(conn, key))
+    monkeypatch.setattr(auth, "authenticate", lambda conn, key, *rest: checked.append(key) or real(conn, key, *rest))
     good = {"Authorization": f"Bearer {keys['matcher']}"}
     with TestClient(app, raise_server_exceptions=False, client=("192.0.2.1", 4000)) as attacker, \
             TestClient(app, raise_server_exceptions=False, client=("192.0.2.2", 4000)) as other:
