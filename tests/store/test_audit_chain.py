@@ -274,9 +274,17 @@ def test_a_set_without_a_digest_does_not_end_the_check_of_the_sets_after_it(fres
         result.problems[0]
 
 
+_INCREMENTAL: dict[object, audit.RecordedContents] = {}
+
+
 def _generation(engine) -> str:
+    """`recorded_generation`, read from the whole log; and checked against the same log read incrementally by one
+    `RecordedContents` kept per engine across the calls of a test (what a service process's poll does)."""
     with engine.connect() as conn:
-        return audit.recorded_generation(conn)
+        whole = audit.recorded_generation(conn)
+        incremental = _INCREMENTAL.setdefault(engine, audit.RecordedContents()).generation(conn)
+    assert incremental == whole
+    return whole
 
 
 def _generation_of_the_tables(engine, set_names: list[str]) -> str:
@@ -330,3 +338,38 @@ def test_the_generation_is_the_recorded_content_of_the_sets_and_moves_only_with_
         create_set(conn, "c", "alert")
     import_entries(fresh_store, "c", [EntryRecord(md5="5" * 32)], {"file": "t"})
     assert _generation(fresh_store) == _generation_of_the_tables(fresh_store, ["b", "c"])
+
+
+def test_recorded_contents_reads_only_the_rows_appended_since_and_starts_over_on_another_log(store_engine) -> None:
+    """A poll must not fold the whole log again (it grows by a row per service request): after a first read, an
+    old row changed behind its back is not read again (the whole-log fold sees it); new rows are. A log that is not
+    the one read (the row last read has another hash: a database replaced under the same URL) is read afresh."""
+    with store_engine.begin() as conn:
+        create_set(conn, "b", "alert")
+    import_entries(store_engine, "b", [EntryRecord(md5="1" * 32)], {"file": "t"})
+    contents = audit.RecordedContents()
+    with store_engine.connect() as conn:
+        first = contents.generation(conn)
+    with store_engine.begin() as conn:  # the import's row, rewritten: only a fold of the whole log sees it
+        row = conn.execute(select(audit_table.c.id, audit_table.c.details).where(
+            audit_table.c.details.like('%"content":%')).order_by(audit_table.c.id.desc())).first()
+        conn.execute(update(audit_table).where(audit_table.c.id == row.id).values(
+            details=row.details.replace('"content":', '"was_content":')))
+    with store_engine.connect() as conn:
+        assert contents.generation(conn) == first
+        assert audit.recorded_generation(conn) != first
+    import_entries(store_engine, "b", [EntryRecord(md5="2" * 32)], {"file": "t"})
+    with store_engine.connect() as conn:
+        grown = contents.generation(conn)
+        assert grown != first and grown == audit.recorded_generation(conn)  # the new import's row was read
+    with store_engine.begin() as conn:  # another log under the same URL: the last row read has another hash, and
+        newest = conn.execute(select(func.max(audit_table.c.id))).scalar_one()  # the second import is not in it
+        conn.execute(update(audit_table).where(audit_table.c.id == newest).values(row_hash="0" * 64))
+        conn.execute(update(audit_table).where(audit_table.c.id == row.id).values(details=row.details))
+        second = conn.execute(select(audit_table.c.id, audit_table.c.details).where(
+            audit_table.c.details.like('%"content":%')).order_by(audit_table.c.id.desc())).first()
+        assert second.id > row.id
+        conn.execute(update(audit_table).where(audit_table.c.id == second.id).values(
+            details=second.details.replace('"content":', '"was_content":')))
+    with store_engine.connect() as conn:
+        assert contents.generation(conn) == audit.recorded_generation(conn) != grown

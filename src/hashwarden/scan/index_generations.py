@@ -20,6 +20,8 @@ from __future__ import annotations
 
 import hashlib
 import logging
+import threading
+import weakref
 from pathlib import Path
 
 from sqlalchemy import func, select
@@ -35,27 +37,34 @@ from hashwarden.store.records import canonical_json
 from hashwarden.store.schema import hash_set, import_run
 
 _log = logging.getLogger(__name__)
+_contents: "weakref.WeakKeyDictionary[Engine, audit.RecordedContents]" = weakref.WeakKeyDictionary()
+_contents_lock = threading.Lock()
 BUILD_ATTEMPTS = 3  # builds tried while imports keep moving the key, before giving up (the caller may retry later)
 
 
-def generation_key(conn: Connection, pdq_min_quality: int, ignorable_digests: bool) -> str:
+def generation_key(conn: Connection, pdq_min_quality: int, ignorable_digests: bool,
+                   contents: audit.RecordedContents | None = None) -> str:
     """The key of the generation the store is at now for these settings (SHA-256 hex; see the module docstring).
-    Costs one pass over the audit rows that record set content, and one small query over the sets."""
+    Costs one small query over the sets, and a pass over the audit rows that record set content: with `contents`
+    (what this process read of the log before) only over the rows appended since."""
     sets = conn.execute(
         select(hash_set.c.id, hash_set.c.name, hash_set.c.kind, func.count(import_run.c.id), func.max(import_run.c.id))
         .outerjoin(import_run, import_run.c.set_id == hash_set.c.id)
         .group_by(hash_set.c.id, hash_set.c.name, hash_set.c.kind).order_by(hash_set.c.id)
     ).all()
     state = {"format": generation.FORMAT_VERSION, "pdq_min_quality": pdq_min_quality,
-             "ignorable_digests": ignorable_digests, "content": audit.recorded_generation(conn),
+             "ignorable_digests": ignorable_digests, "content": (contents or audit.RecordedContents()).generation(conn),
              "sets": [list(row) for row in sets]}
     return hashlib.sha256(canonical_json(state).encode("utf-8")).hexdigest()
 
 
 def current_key(engine: Engine, pdq_min_quality: int, ignorable_digests: bool) -> str:
-    """`generation_key` on a connection of its own: what a process polls to see whether to switch."""
+    """`generation_key` on a connection of its own: what a process polls to see whether to switch. The audit log
+    is read incrementally, per engine (a poll reads only the rows appended since the last one)."""
+    with _contents_lock:
+        contents = _contents.setdefault(engine, audit.RecordedContents())
     with engine.connect() as conn:
-        return generation_key(conn, pdq_min_quality, ignorable_digests)
+        return generation_key(conn, pdq_min_quality, ignorable_digests, contents)
 
 
 def generations_directory(engine: Engine) -> Path:
