@@ -65,7 +65,10 @@ def test_a_failed_refresh_keeps_serving_the_old_generation_and_says_so(
         assert lookup(client, service.keys["matcher"]) == ["md5"]
 
 
-def test_a_store_emptied_while_serving_is_served_empty(service: Service) -> None:
+def test_a_store_emptied_while_serving_is_refused_until_entries_are_back(service: Service) -> None:
+    """"Not known" from an empty store looks like a clean answer: once the served generation holds no alert entry,
+    lookups and uploads are 503 naming why (health still answers), and answered again after an import."""
+    from hashwarden.store import create_set
     from hashwarden.store.hashsets import delete_set
 
     app = create_app(service.engine, limits=ServiceLimits(index_refresh_seconds=3600))
@@ -74,8 +77,18 @@ def test_a_store_emptied_while_serving_is_served_empty(service: Service) -> None
             delete_set(conn, "known")
         # the lookup in between answers from the old generation without failing on the deleted entries
         assert lookup(client, service.keys["matcher"], service.known["md5"]) == []
-        assert app.state.index_refresher.refresh() is True  # not refused as an empty store: that is for start-up
-        assert lookup(client, service.keys["matcher"], service.known["md5"]) == []
+        assert app.state.index_refresher.refresh() is True
+        headers = {"Authorization": f"Bearer {service.keys['matcher']}"}
+        refused = client.post("/v1/lookup", json={"items": [{"md5": service.known["md5"]}]}, headers=headers)
+        assert refused.status_code == 503 and "holds no alert entry" in refused.json()["error"]
+        upload = client.post("/v1/media", files={"file": ("a.jpg", b"\xff\xd8\xff", "image/jpeg")}, headers=headers)
+        assert upload.status_code == 503
+        assert client.get("/v1/health").status_code == 200
+        with service.engine.begin() as conn:
+            create_set(conn, "again", "alert")
+        import_entries(service.engine, "again", [EntryRecord(md5=NEW_MD5, line=1)], {"file": "more"})
+        assert app.state.index_refresher.refresh() is True
+        assert lookup(client, service.keys["matcher"]) == ["md5"]
 
 
 def test_the_background_thread_switches_by_itself(service: Service) -> None:

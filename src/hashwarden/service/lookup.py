@@ -19,7 +19,8 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from hashwarden.config import MAX_LOOKUP_ITEMS
 from hashwarden.scan.match_hashes import checked_item
-from hashwarden.service.schema import ERROR_RESPONSES, Closed, Md5, Pdq, Sha1, Sha256
+from hashwarden.service.schema import ERROR_RESPONSES, Closed, ErrorBody, Md5, Pdq, Sha1, Sha256
+from hashwarden.service.index_refresh import serving_matcher
 from hashwarden.service.auth import LOOKUP_ROLES, Caller, requires
 from hashwarden.signals.pdq import DIHEDRAL_NAMES
 
@@ -82,7 +83,9 @@ class LookupResponse(BaseModel):
     results: list[ItemResult]
 
 
-@router.post("/v1/lookup", response_model=LookupResponse, response_model_exclude_none=True)
+@router.post("/v1/lookup", response_model=LookupResponse, response_model_exclude_none=True,
+             responses={503: {"model": ErrorBody, "description": "The store holds no alert entry (emptied while "
+                              "serving): every item would be reported unknown, so nothing is answered"}})
 def lookup(body: LookupRequest, request: Request, caller: Caller = requires(*LOOKUP_ROLES)) -> JSONResponse:
     """Every item's matches, in request order (at most MAX_LOOKUP_ITEMS items; a malformed hash: 422).
 
@@ -90,7 +93,7 @@ def lookup(body: LookupRequest, request: Request, caller: Caller = requires(*LOO
     it again against `LookupResponse` (which stays the documented schema; tests/service/test_lookup.py holds every
     answer to it), a large share of the CPU of a 1,000-item lookup (bench/service.py)."""
     items = [checked_item(_as_hash_line(item), "items", index) for index, item in enumerate(body.items)]
-    found = request.app.state.matcher.match_many(items)
+    found = serving_matcher(request.app.state).match_many(items)
     caller.counts.update(items=len(items), matches=sum(map(len, found)))
     return JSONResponse({"results": [{"index": index, "matches": [public_match(m) for m in matches]}
                                      for index, matches in enumerate(found)]})

@@ -23,6 +23,7 @@ from starlette.exceptions import HTTPException
 from hashwarden.api import hash_bytes
 from hashwarden.config import MEDIA_FORM_OVERHEAD_BYTES, MEDIA_UPLOADS_PER_PROCESS
 from hashwarden.scan.match_hashes import checked_item
+from hashwarden.service.index_refresh import serving_matcher
 from hashwarden.service.auth import LOOKUP_ROLES, Caller, requires
 from hashwarden.service.lookup import Match, public_match
 from hashwarden.service.upload import read_file_field
@@ -61,7 +62,8 @@ _ERRORS: dict[int | str, dict[str, Any]] = {
     413: {"description": "The file is above the service's upload limit."},
     415: {"description": "The body is not a multipart/form-data form."},
     422: {"description": "No single `file` field, or a file that is not an image or video that can be hashed."},
-    503: {"description": "Too many uploads in progress: retry after Retry-After seconds."},
+    503: {"description": "Too many uploads in progress (retry after Retry-After seconds), or the store holds no "
+                         "alert entry (emptied while serving)."},
 }
 
 
@@ -85,7 +87,7 @@ async def media(request: Request, caller: Caller = requires(*LOOKUP_ROLES)) -> d
                             headers={"Retry-After": "1"})
     async with slots:
         data = await read_file_field(request, FIELD, request.app.state.limits.max_media_bytes)
-        record, matches = await run_in_threadpool(_hash_and_match, request.app.state.matcher, data)
+        record, matches = await run_in_threadpool(_hash_and_match, serving_matcher(request.app.state), data)
         del data
     caller.counts.update(items=1, matches=len(matches), bytes=record["size"], media=record["media"])
     answer = {name: record[name] for name in ("md5", "sha1", "sha256", "media", "pdq", "pdq_quality")}
