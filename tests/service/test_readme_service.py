@@ -1,4 +1,4 @@
-"""The README's "Service (first part)" block runs as written, on a store holding an alert set made here (only the
+"""The README's "Service" block runs as written, on a store holding an alert set made here (only the
 port is changed, to a free one)."""
 
 from __future__ import annotations
@@ -21,7 +21,7 @@ PROJECT = Path(__file__).resolve().parents[2]
 
 
 def readme_block() -> str:
-    section = (PROJECT / "README.md").read_text().split("## Service (first part)", 1)[1]
+    section = (PROJECT / "README.md").read_text().split("## Service", 1)[1]
     return section.split("```sh\n", 1)[1].split("```", 1)[0]
 
 
