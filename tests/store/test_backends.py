@@ -174,3 +174,27 @@ def test_clients_opening_a_new_database_at_once_migrate_it_once(pg_url: str) -> 
 
     _run_at_once([open_it] * clients, "clients deadlocked while migrating")
     assert errors == []
+
+
+def test_0009_gives_existing_frames_only_videos_their_identity(store_url) -> None:
+    """An entry a store made before 0009 (frames, no digest, no `vpdq_sha256`) gets the identity the loader gives
+    the same frames now, so importing that video again adds nothing."""
+    from hashwarden.signals.vpdq import VpdqFrame
+
+    frames = [VpdqFrame(n, 90, f"{n:02x}" * 32, n / 3) for n in range(4)]
+    engine = open_store(store_url)
+    with engine.begin() as conn:
+        create_set(conn, "s", "alert")
+    import_entries(engine, "s", [EntryRecord(md5="00" * 16, line=1), EntryRecord(vpdq=frames, line=2)], {})
+    config = _alembic_config()
+    with engine.begin() as conn:
+        config.attributes["connection"] = conn
+        command.downgrade(config, "0008")
+    with engine.begin() as conn:
+        config.attributes["connection"] = conn
+        command.upgrade(config, "head")
+    with engine.connect() as conn:
+        assert conn.execute(select(entry.c.vpdq_sha256).where(entry.c.md5.is_(None))).scalar_one() is not None
+    assert import_entries(engine, "s", [EntryRecord(vpdq=frames, line=1)], {}) == 0
+    assert import_entries(engine, "s", [EntryRecord(vpdq=frames[:3], line=1)], {}) == 1
+    engine.dispose()

@@ -99,3 +99,62 @@ def test_delta_ops_applied(store_engine) -> None:
     entries = {e.sha1: e for e in _entries(store_engine, "nsrl")}
     assert sha1(3) not in entries and sha1(50) in entries
     assert (entries[sha1(4)].size, entries[sha1(4)].attributes["file_name"]) == (44, "new")
+
+
+def _video(seed: int, frames: int = 3) -> list:
+    """A made-up frame list (benign: random PDQ codes), different for each seed."""
+    from hashwarden.signals.vpdq import VpdqFrame
+
+    return [VpdqFrame(n, 90, hashlib.sha256(b"%d/%d" % (seed, n)).hexdigest(), float(n)) for n in range(frames)]
+
+
+def _frame_counts(engine, name: str) -> list[int]:
+    """The number of stored frames of each entry of the set that has frames, in entry order."""
+    from sqlalchemy import func, select
+
+    from hashwarden.store.schema import entry, vpdq_frame
+
+    with engine.connect() as conn:
+        set_id = get_set(conn, name).id
+        return list(conn.execute(select(func.count()).select_from(vpdq_frame).join(entry)
+                                 .where(entry.c.set_id == set_id).group_by(entry.c.id).order_by(entry.c.id))
+                    .scalars())
+
+
+def test_vpdq_only_entries_are_identified_by_their_frames(store_engine) -> None:
+    """A video known by its frames alone has no digest: two different ones are two entries, even into a set that
+    holds entries already (the staging anti-join used to drop them as "duplicates"), and the same video imported
+    again, or twice in one file, is one."""
+    with store_engine.begin() as conn:
+        create_set(conn, "s", "alert")
+    import_list(store_engine, "s", [EntryRecord(md5=_md5(1), line=1)], fmt="test", file="a")
+    first = import_list(store_engine, "s", [EntryRecord(vpdq=_video(1), line=1), EntryRecord(vpdq=_video(2), line=2),
+                                            EntryRecord(vpdq=_video(1), line=3)], fmt="test", file="b")
+    assert (first.rows, first.added, first.duplicates) == (3, 2, 1)
+    again = import_list(store_engine, "s", [EntryRecord(vpdq=_video(2), line=1), EntryRecord(vpdq=_video(3), line=2)],
+                        fmt="test", file="c")
+    assert (again.rows, again.added, again.duplicates) == (2, 1, 1)
+    assert _frame_counts(store_engine, "s") == [3, 3, 3]
+    assert len(_entries(store_engine, "s")) == 4
+
+
+def test_vpdq_only_entries_into_an_empty_set(store_engine) -> None:
+    """The direct path (no staging): repeats within the file are removed after the load, by the frames' identity."""
+    with store_engine.begin() as conn:
+        create_set(conn, "s", "alert")
+    result = import_list(store_engine, "s", [EntryRecord(vpdq=_video(1), line=1), EntryRecord(vpdq=_video(1), line=2),
+                                             EntryRecord(vpdq=_video(2), line=3)], fmt="test", file="a")
+    assert (result.rows, result.added, result.duplicates) == (3, 2, 1)
+    assert _frame_counts(store_engine, "s") == [3, 3]
+
+
+def test_video_with_digests_keeps_its_digest_identity(store_engine) -> None:
+    """Frames do not enter the identity of an entry that has a digest: the same MD5 with other frames is the entry
+    already held (its first frames kept), as before."""
+    with store_engine.begin() as conn:
+        create_set(conn, "s", "alert")
+    import_list(store_engine, "s", [EntryRecord(md5=_md5(1), vpdq=_video(1), line=1)], fmt="test", file="a")
+    again = import_list(store_engine, "s", [EntryRecord(md5=_md5(1), vpdq=_video(2, frames=5), line=1),
+                                            EntryRecord(md5=_md5(2), vpdq=_video(1), line=2)], fmt="test", file="b")
+    assert (again.added, again.duplicates) == (1, 1)
+    assert _frame_counts(store_engine, "s") == [3, 3]

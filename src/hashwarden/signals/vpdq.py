@@ -21,6 +21,7 @@ many frames are identical.
 
 from __future__ import annotations
 
+import hashlib
 import math
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
@@ -299,6 +300,13 @@ def parse_frames(text: str, where: str = "vPDQ") -> list[VpdqFrame]:
         except ValueError as exc:
             raise ValueError(f"{where} line {number}: {exc}: {line[:100]!r}") from None
     return frames
+
+
+def frames_sha256(frames: Sequence[VpdqFrame]) -> bytes:
+    """SHA-256 of the frames as a known video keeps them (consecutive repeats removed, `dedupe_consecutive`) in
+    the hash-file format: the identity of a video known by its frames alone, which has no digest to be told apart
+    by. Timestamps count at the file's 3 decimals, so a set exported and imported again keeps its identities."""
+    return hashlib.sha256(format_frames(dedupe_consecutive(frames)).encode("ascii")).digest()
 
 
 # --- what matching counts (index/video.py matches) ---------------------------------------------------------------

@@ -27,7 +27,7 @@ RECORD_FIELDS = (
     "provenance", "media_id", "photodna", "attributes", "line",
 )
 _HEX_COLUMNS = frozenset(("md5", "sha1", "sha256", "pdq"))
-_GETTERS = {name: attrgetter(name) for name in (*RECORD_FIELDS, "category")}
+_GETTERS = {name: attrgetter(name) for name in (*RECORD_FIELDS, "category", "vpdq")}
 
 
 @dataclass(frozen=True)
@@ -130,4 +130,17 @@ def _rows(batch: list[EntryRecord], default_scheme: str | None) -> RowBatch:
             values = [canonical_json(v) if v else None for v in values]
         names.append(name)
         columns.append(values)
+    videos = list(map(_GETTERS["vpdq"], batch))
+    if videos.count(None) != size and any(identities := _video_identities(batch, videos)):
+        names.append("vpdq_sha256")
+        columns.append(identities)
     return RowBatch(tuple(names), list(zip(*columns)))
+
+
+def _video_identities(batch: list[EntryRecord], videos: list[Any]) -> list[bytes | None]:
+    """`vpdq_sha256` of each record: the digest of its frames when they are all it has (no md5, sha1, sha256 or
+    pdq), else None, so that the frames never split an identity the digests make (schema.DIGEST_COLUMNS)."""
+    from hashwarden.signals.vpdq import frames_sha256  # numpy and the PDQ engine: only for lists with videos
+
+    return [frames_sha256(frames) if frames and not (r.md5 or r.sha1 or r.sha256 or r.pdq) else None
+            for r, frames in zip(batch, videos)]

@@ -59,7 +59,7 @@ def remove_duplicates(conn: Connection, set_id: int, import_id: int) -> int:
     groups are compared in full.
     """
     removed: set[int] = set()
-    columns = [entry.c.md5, entry.c.sha1, entry.c.sha256, entry.c.pdq]
+    columns = [entry.c[name] for name in DIGEST_COLUMNS]
     for name in DIGEST_COLUMNS:
         column = entry.c[name]
         if conn.dialect.name == "sqlite":

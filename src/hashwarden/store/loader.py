@@ -9,8 +9,8 @@ dropped and built once at the end (`store.indexes`). Big imports run with SQLite
 have the database to themselves (`store.db.rollback_journal`, chosen by `formats.exchange`). Measured in
 bench/import.py against the sqlite3 shell's `.import` of the same rows into a table with the same indexes.
 
-Idempotence: an entry is identified within its set by its four hashes (md5, sha1, sha256, pdq; null-safe). A
-record whose identity is already in the set is not added again; the existing entry keeps its first provenance
+Idempotence: an entry is identified within its set by its four hashes (md5, sha1, sha256, pdq; null-safe), and a
+video that has none of them by its vPDQ frames (`vpdq_sha256`, `schema.DIGEST_COLUMNS`). A record whose identity is already in the set is not added again; the existing entry keeps its first provenance
 (`import_id`, `line`), and the new `import_run` row counts it as a duplicate. Records repeated inside one file
 count the same way. Into a set that has entries, rows go through a staging table and an indexed anti-join
 (`store.staging`), so a re-import writes nothing; repeats inside the loaded rows are then found through the
@@ -107,6 +107,7 @@ def add_rows(conn: Connection, target: HashSet, import_id: int,
     write = batch_writer(conn, table, constants)
     deferred = DeferredIndexes(conn, before) if set_is_empty else None
     rows = 0
+    filled: set[str] = set()
     prefixes = DigestPrefixes()
     for batch in read_ahead(batches):
         if not len(batch):
@@ -114,11 +115,12 @@ def add_rows(conn: Connection, target: HashSet, import_id: int,
         if deferred is not None:
             deferred.drop_for(batch, rows)
         rows += len(batch)
+        filled.update(batch.columns)
         prefixes.add(batch)
         write(batch)
     if deferred is not None:
         deferred.rebuild()
-    known = 0 if set_is_empty else insert_new_from_staging(conn, target.id, table)
+    known = 0 if set_is_empty else insert_new_from_staging(conn, target.id, table, filled)
     if rows - known and (not set_is_empty or prefixes.may_repeat()):
         return rows, rows - known - remove_duplicates(conn, target.id, import_id)
     return rows, rows - known

@@ -77,6 +77,9 @@ entry = Table(
     Column("attributes", Text),  # JSON object: every other field of the list (MediaFiles, Exifs, NSRL codes, ...)
     Column("import_id", Integer),  # the import_run that added it (no FK: see migration 0002)
     Column("line", BigInteger),  # record number in that import's file
+    # a video known by its vPDQ frames alone (no md5/sha1/sha256/pdq): `signals.vpdq.frames_sha256` of its
+    # frames, its identity within the set (migration 0009); NULL for every other entry
+    Column("vpdq_sha256", LargeBinary(32)),
 )
 Index("ix_entry_set", entry.c.set_id)
 
@@ -108,9 +111,11 @@ import_run = Table(
     Column("details", Text),  # JSON: format-specific counts (e.g. VICS Miniatures dropped)
 )
 # The digest columns of `entry`, strongest first: an entry's identity within its set, and a duplicate always shares
-# its strongest digest with the entry it repeats (what store.duplicates and store.staging look up by).
-DIGEST_COLUMNS = ("sha256", "sha1", "md5", "pdq")
-# Partial (non-null only) and covering the set: see migration 0003. store.indexes drops and rebuilds exactly these.
+# its strongest digest with the entry it repeats (what store.duplicates and store.staging look up by). The last,
+# `vpdq_sha256`, is filled only when the others are all NULL, so it never splits an identity the others make.
+DIGEST_COLUMNS = ("sha256", "sha1", "md5", "pdq", "vpdq_sha256")
+# Partial (non-null only) and covering the set: see migrations 0003 and 0009. store.indexes drops and rebuilds
+# exactly these.
 for _digest in DIGEST_COLUMNS:
     _where = entry.c[_digest].is_not(None)
     Index(f"ix_entry_{_digest}", entry.c[_digest], entry.c.set_id, sqlite_where=_where, postgresql_where=_where)

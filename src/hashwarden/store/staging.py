@@ -19,11 +19,12 @@ def create_staging(conn: Connection) -> str:
     return STAGING
 
 
-def insert_new_from_staging(conn: Connection, set_id: int, staging: str) -> int:
+def insert_new_from_staging(conn: Connection, set_id: int, staging: str, filled: set[str]) -> int:
     """Insert the staged rows whose identity the set does not hold yet; return how many it held already.
 
     One statement per "strongest digest" class, so every anti-join probes the index of a digest the row has
-    (`e.sha1 = s.sha1` can use the partial index on sha1; a null-safe comparison alone could not).
+    (`e.sha1 = s.sha1` can use the partial index on sha1; a null-safe comparison alone could not); only the
+    classes of digests the batches had (`filled`, their columns), so an MD5 list scans the staging table once.
     """
     same = "IS NOT DISTINCT FROM" if conn.dialect.name == "postgresql" else "IS"
     columns = [c.name for c in entry.columns if c.name != "id"]
@@ -31,6 +32,8 @@ def insert_new_from_staging(conn: Connection, set_id: int, staging: str) -> int:
     staged = conn.exec_driver_sql(f"SELECT count(*) FROM {staging}").scalar_one()
     inserted = 0
     for position, primary in enumerate(DIGEST_COLUMNS):
+        if primary not in filled:
+            continue
         stronger = DIGEST_COLUMNS[:position]
         others = [d for d in DIGEST_COLUMNS if d != primary]
         row_class = " AND ".join([f"s.{d} IS NULL" for d in stronger] + [f"s.{primary} IS NOT NULL"])
