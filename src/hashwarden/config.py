@@ -138,6 +138,11 @@ MATCH_BATCH_LINES = 100_000
 SERVICE_HOST = "127.0.0.1"  # loopback unless told otherwise: a listening hash service is a deliberate choice
 SERVICE_PORT = 8080
 MAX_LOOKUP_ITEMS = 10_000  # items per POST /v1/lookup (more: 422)
+# vPDQ frames in POST /v1/lookup (more: 422): per item (10 hours of video at `hashwarden hash`'s one frame a
+# second), and per request, so that 10,000 video items cannot ask for millions of frames to be matched (100,000
+# frames are ~11 MB of JSON). The remote client sends no more in one request.
+MAX_LOOKUP_VPDQ_FRAMES = 36_000
+MAX_LOOKUP_REQUEST_VPDQ_FRAMES = 100_000
 # Bytes of any request body (more: 413, counted while the body streams in, so a chunked body cannot get round it).
 # 10,000 items with their 8 dihedral PDQ forms each are ~7 MB of JSON.
 MAX_REQUEST_BYTES = 16 << 20

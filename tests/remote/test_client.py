@@ -11,7 +11,7 @@ import pytest
 from typer.main import get_command
 
 from hashwarden.cli import app
-from hashwarden.config import ENV_KEY, REMOTE_RETRIES
+from hashwarden.config import ENV_KEY, MAX_LOOKUP_REQUEST_VPDQ_FRAMES, MAX_LOOKUP_VPDQ_FRAMES, REMOTE_RETRIES
 from hashwarden.errors import RemoteError
 from hashwarden.remote import RemoteClient, read_key
 
@@ -103,8 +103,9 @@ def test_no_remote_command_takes_the_key_as_an_argument() -> None:
 
 
 def test_the_remote_matcher_sends_hashes_only_and_counts_videos() -> None:
-    """Only the API's fields go out (`pdq_quality` as `quality`, with a PDQ only); a line without a hash is not
-    sent and has no match; results come back to their own lines."""
+    """Only the API's fields go out (`pdq_quality` as `quality`, with a PDQ only; a video's frames as `vpdq`); a
+    line without a hash is not sent and has no match; results come back to their own lines; a video with more
+    frames than an item may carry goes by its digests and is counted."""
     from hashwarden.remote import RemoteMatcher
 
     sent: list[dict] = []
@@ -116,14 +117,42 @@ def test_the_remote_matcher_sends_hashes_only_and_counts_videos() -> None:
                                                      for i in range(len(items))]})
 
     matcher = RemoteMatcher(RemoteClient(SERVER, "k", transport=httpx.MockTransport(answer)))
+    frames = [{"frame": 0, "quality": 90, "pdq": "d" * 64, "timestamp": 0.0}]
+    long_video = frames * (MAX_LOOKUP_VPDQ_FRAMES + 1)
     items = [{"md5": "a" * 32, "path": "x", "pdq_quality": 80},
              {"path": "broken", "error": "unreadable"},
              {"pdq": "b" * 64, "pdq_quality": 70, "media": "image"},
-             {"sha1": "c" * 40, "vpdq": [{"frame": 0, "quality": 90, "pdq": "d" * 64}]}]
-    assert matcher.match_many(items) == [[{"entry": 0}], [], [{"entry": 1}], [{"entry": 2}]]
-    assert sent == [{"md5": "a" * 32}, {"pdq": "b" * 64, "quality": 70}, {"sha1": "c" * 40}]
+             {"sha1": "c" * 40, "vpdq": frames, "media": "video"},
+             {"md5": "e" * 32, "vpdq": long_video}]
+    assert matcher.match_many(items) == [[{"entry": 0}], [], [{"entry": 1}], [{"entry": 2}], [{"entry": 3}]]
+    assert sent == [{"md5": "a" * 32}, {"pdq": "b" * 64, "quality": 70}, {"sha1": "c" * 40, "vpdq": frames},
+                    {"md5": "e" * 32}]
     assert matcher.videos_without_vpdq == 1
-    assert matcher.match_many([{"path": "nothing"}]) == [[]] and len(sent) == 3  # no request for no hash
+    assert matcher.match_many([{"path": "nothing"}]) == [[]] and len(sent) == 4  # no request for no hash
+
+
+def test_frames_past_the_request_bound_go_in_more_requests() -> None:
+    """The service refuses a request of more than MAX_LOOKUP_REQUEST_VPDQ_FRAMES frames (422): a batch holding more
+    is cut into requests under it, in order, and every line gets its own answer back."""
+    from hashwarden.remote import RemoteMatcher
+
+    requests: list[list[dict]] = []
+
+    def answer(request: httpx.Request) -> httpx.Response:
+        items = json.loads(request.content)["items"]
+        requests.append(items)
+        return httpx.Response(200, json={"results": [{"index": i, "matches": [{"entry": item["md5"]}]}
+                                                     for i, item in enumerate(items)]})
+
+    matcher = RemoteMatcher(RemoteClient(SERVER, "k", transport=httpx.MockTransport(answer)))
+    frame = {"frame": 0, "quality": 90, "pdq": "d" * 64, "timestamp": 0.0}
+    per_video = MAX_LOOKUP_REQUEST_VPDQ_FRAMES // 3 + 1  # three do not fit in one request, two do
+    items = [{"md5": f"{i:032x}", "vpdq": [frame] * per_video} for i in range(5)] + [{"md5": "f" * 32}]
+    assert matcher.match_many(items) == [[{"entry": item["md5"]}] for item in items]
+    assert [len(items) for items in requests] == [2, 2, 2]
+    assert all(sum(len(item.get("vpdq", ())) for item in items) <= MAX_LOOKUP_REQUEST_VPDQ_FRAMES
+               for items in requests)
+    assert matcher.videos_without_vpdq == 0
 
 
 def test_an_answer_of_another_length_is_an_error() -> None:

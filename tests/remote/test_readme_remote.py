@@ -63,6 +63,9 @@ def test_readme_remote_figures_are_the_codes() -> None:
     claims = [
         ("1,000 lines per request (`--batch`, up to 10,000)", (config.REMOTE_BATCH_ITEMS, config.MAX_LOOKUP_ITEMS),
          (1000, 10_000)),
+        ("a batch with more than 100,000 frames goes in several requests, and a video of more than 36,000 frames is "
+         "matched on its digests", (config.MAX_LOOKUP_REQUEST_VPDQ_FRAMES, config.MAX_LOOKUP_VPDQ_FRAMES),
+         (100_000, 36_000)),
         ("retried after its `Retry-After`, up to 5 times (a `Retry-After` over 60 s is an error at once)",
          (config.REMOTE_RETRIES, config.REMOTE_MAX_RETRY_AFTER_SECONDS), (5, 60)),
     ]

@@ -17,10 +17,15 @@ import httpx
 import pytest
 import trustme
 
-from hashwarden.store import open_store
+from hashwarden.api import hash_file
+from hashwarden.signals.vpdq import VpdqFrame
+from hashwarden.store import create_set, open_store
+from hashwarden.store.loader import import_entries
+from hashwarden.store.records import EntryRecord
 from hashwarden.store.identities import revoke_user
 from tests.service.conftest import DIGEST_ONLY
 from tests.service.test_cases import report
+from tests.service.test_media import VIDEO
 from tests.service.test_serve import PROJECT, free_port, serving
 
 pytestmark = pytest.mark.heavy
@@ -59,8 +64,18 @@ def public(line: dict[str, Any]) -> dict[str, Any]:
     return {**line, "matches": [{k: m[k] for k in API_FIELDS if m.get(k) is not None} for m in line["matches"]]}
 
 
-def test_remote_lookup_writes_what_hashwarden_match_writes(tmp_path: Path, images: dict[str, dict[str, Any]]) -> None:
-    lines = as_text(hash_lines(images))
+def test_remote_lookup_writes_what_hashwarden_match_writes(tmp_path: Path, images: dict[str, dict[str, Any]],
+                                                          conformance: Path) -> None:
+    """Every kind of line, and a conformance video's `hashwarden hash` line whose frames find a video known by its
+    frames alone (the store holds no digest of it): the service says what the command says."""
+    video = hash_file(conformance / "threatexchange" / "tmk" / "sample-videos" / VIDEO)
+    engine = open_store(f"sqlite:///{tmp_path / 'hw.db'}")  # `serving` adds the known images and the users
+    with engine.begin() as conn:
+        create_set(conn, "videos", "alert")
+    assert import_entries(engine, "videos", [EntryRecord(vpdq=[VpdqFrame(**f) for f in video["vpdq"]], category="C",
+                                                         line=1)], {}) == 1
+    engine.dispose()
+    lines = as_text([*hash_lines(images), {**video, "path": "sample.mp4"}])
     with serving(tmp_path, images) as (url, keys):
         remote = hashwarden("remote", "lookup", "-", "--server", url, "--batch", "3", key=keys["matcher"],
                             stdin=lines)
@@ -70,11 +85,11 @@ def test_remote_lookup_writes_what_hashwarden_match_writes(tmp_path: Path, image
     expected = [public(json.loads(line)) for line in local.stdout.splitlines()]
     assert got == expected
     assert [line["status"] for line in got] == ["known", "known", "unknown", "known", "known", "unknown", "error",
-                                                "unknown"]
+                                                "unknown", "known"]
     assert got[1]["matches"][0]["method"] == "pdq" and got[1]["matches"][0]["transform"] != "orig"
-    assert remote.stderr.splitlines()[-2:] == [
-        "1 video line(s) matched on digests only: /v1/lookup takes no vPDQ (use `hashwarden match` or /v1/media for "
-        "videos)", "known: 4, ignorable: 0, unknown: 3"]
+    assert [(m["set"], m["method"], m["category"]) for m in got[-1]["matches"]] == [("videos", "vpdq", "C")]
+    assert remote.stderr.splitlines()[-1:] == ["known: 5, ignorable: 0, unknown: 3"]
+    assert "digests only" not in remote.stderr
 
 
 def test_submit_then_read_the_case_back(tmp_path: Path, images: dict[str, dict[str, Any]]) -> None:

@@ -11,7 +11,7 @@ from typing import Annotated, Optional
 import typer
 
 from hashwarden.cli.common import RichProgress, err, out, remote_app, show_progress
-from hashwarden.config import ENV_KEY, MAX_LOOKUP_ITEMS, REMOTE_BATCH_ITEMS
+from hashwarden.config import ENV_KEY, MAX_LOOKUP_ITEMS, MAX_LOOKUP_VPDQ_FRAMES, REMOTE_BATCH_ITEMS
 
 Server = Annotated[str, typer.Option("--server", help="The service's URL, e.g. https://hashes.example.org:8443.")]
 KeyFile = Annotated[Optional[Path], typer.Option(
@@ -61,8 +61,9 @@ def lookup_command(
             target.close()
     if not quiet:
         if matcher.videos_without_vpdq:
-            err.print(f"{matcher.videos_without_vpdq:,} video line(s) matched on digests only: /v1/lookup takes no "
-                      "vPDQ (use `hashwarden match` or /v1/media for videos)",
+            err.print(f"{matcher.videos_without_vpdq:,} video line(s) matched on digests only: more than "
+                      f"{MAX_LOOKUP_VPDQ_FRAMES:,} vPDQ frames, what /v1/lookup takes for one item (use `hashwarden "
+                      "match` or /v1/media for such videos)",
                       markup=False, highlight=False, soft_wrap=True)
         err.print(", ".join(f"{status}: {counts.get(status, 0):,}" for status in ("known", "ignorable", "unknown")))
 

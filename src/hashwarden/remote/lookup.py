@@ -6,17 +6,20 @@ written before the next is sent (a refusal half-way keeps what was answered). Th
 contract's fields of a match (set, kind, method, distance, transform, category, entry), not the entry's series or
 identification, which a lookup key may not see.
 
-vPDQ frames are not sent: /v1/lookup takes none (a video goes to /v1/media). A video's line is looked up by its
-digests alone and counted in `RemoteMatcher.videos_without_vpdq`, so the caller can say so.
+A video's vPDQ frames are sent with its line and matched by the service as `hashwarden match` matches them. The
+service bounds them (MAX_LOOKUP_VPDQ_FRAMES per item, MAX_LOOKUP_REQUEST_VPDQ_FRAMES per request): a batch whose
+frames pass the request's bound goes in more than one request, and a video with more frames than an item may
+carry is looked up by its digests alone and counted in `RemoteMatcher.videos_without_vpdq`, so the caller can
+say so.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any, BinaryIO, TextIO
 
-from hashwarden.config import MAX_LOOKUP_ITEMS
+from hashwarden.config import MAX_LOOKUP_ITEMS, MAX_LOOKUP_REQUEST_VPDQ_FRAMES, MAX_LOOKUP_VPDQ_FRAMES
 from hashwarden.errors import RemoteError
 from hashwarden.remote.client import RemoteClient
 from hashwarden.scan.match_hashes import match_lines
@@ -25,30 +28,30 @@ _SENT = ("md5", "sha1", "sha256", "pdq")
 
 
 class RemoteMatcher:
-    """`match_many` answered by `POST /v1/lookup` (any number of items: one request for all of them)."""
+    """`match_many` answered by `POST /v1/lookup` (any number of items: one request for all of them, unless their
+    vPDQ frames need more)."""
 
     def __init__(self, client: RemoteClient) -> None:
         self.client = client
         self.videos_without_vpdq = 0
 
     def match_many(self, items: list[dict[str, Any]]) -> list[list[dict[str, Any]]]:
-        """Each item's matches, in order; an item without a digest or PDQ (a file that could not be read) has none
-        and is not sent.
+        """Each item's matches, in order; an item without a digest, PDQ or vPDQ (a file that could not be read) has
+        none and is not sent.
 
         Raises:
             RemoteError: the service refused the request or answered with another number of results.
         """
-        sent = [(index, body) for index, body in enumerate(map(self._request_item, items)) if body]
         found: list[list[dict[str, Any]]] = [[] for _ in items]
-        if not sent:
-            return found
-        answer = self.client.post("/v1/lookup", json={"items": [body for _, body in sent]})
-        results = answer.get("results") if isinstance(answer, dict) else None
-        if not isinstance(results, list) or len(results) != len(sent):
-            raise RemoteError(f"{self.client.server}: /v1/lookup answered {len(sent)} items with "
-                              f"{len(results) if isinstance(results, list) else 'no'} results")
-        for (index, _), result in zip(sent, sorted(results, key=lambda r: r["index"])):
-            found[index] = result["matches"]
+        sent = [(index, body) for index, body in enumerate(map(self._request_item, items)) if body]
+        for part in _requests(sent):
+            answer = self.client.post("/v1/lookup", json={"items": [body for _, body in part]})
+            results = answer.get("results") if isinstance(answer, dict) else None
+            if not isinstance(results, list) or len(results) != len(part):
+                raise RemoteError(f"{self.client.server}: /v1/lookup answered {len(part)} items with "
+                                  f"{len(results) if isinstance(results, list) else 'no'} results")
+            for (index, _), result in zip(part, sorted(results, key=lambda r: r["index"])):
+                found[index] = result["matches"]
         return found
 
     def _request_item(self, item: dict[str, Any]) -> dict[str, Any]:
@@ -60,14 +63,33 @@ class RemoteMatcher:
             if item.get("pdq_dihedral") is not None:
                 body["pdq_dihedral"] = item["pdq_dihedral"]
         if item.get("vpdq"):
-            self.videos_without_vpdq += 1
+            if len(item["vpdq"]) <= MAX_LOOKUP_VPDQ_FRAMES:
+                body["vpdq"] = item["vpdq"]
+            else:
+                self.videos_without_vpdq += 1
         return body
+
+
+def _requests(sent: list[tuple[int, dict[str, Any]]]) -> Iterator[list[tuple[int, dict[str, Any]]]]:
+    """The items in order, cut into requests of at most MAX_LOOKUP_REQUEST_VPDQ_FRAMES frames (one request when
+    the frames fit, as they do unless a batch holds hours of video)."""
+    part: list[tuple[int, dict[str, Any]]] = []
+    frames = 0
+    for index, body in sent:
+        count = len(body.get("vpdq", ()))
+        if part and frames + count > MAX_LOOKUP_REQUEST_VPDQ_FRAMES:
+            yield part
+            part, frames = [], 0
+        part.append((index, body))
+        frames += count
+    if part:
+        yield part
 
 
 def lookup_lines(client: RemoteClient, fp: BinaryIO, path: str, out: TextIO, batch: int,
                  advance: Callable[[int], None] | None = None) -> tuple[dict[str, int], RemoteMatcher]:
-    """`match_lines` against the service: `batch` lines per request; the count per status and the matcher (how
-    many video lines went without their vPDQ).
+    """`match_lines` against the service: `batch` lines per request (more when their vPDQ frames pass the
+    service's bound); the count per status and the matcher (how many video lines went without their vPDQ).
 
     Raises:
         FormatError: a malformed line (lines before its batch have been written).

@@ -4,6 +4,8 @@ The items go through `checked_item` and `Matcher.match_many`, the functions `has
 built by `matcher_for` with the same settings, so the same thresholds, quality rule and PDQ batch join decide.
 A PDQ item is matched as given (`"transform": "orig"`); with `pdq_dihedral`, the 8 forms `hashwarden hash
 --dihedral` writes, a rotated or mirrored copy is found too, with the form that matched, as a scan finds it.
+A video's `vpdq` frames (as `hashwarden hash` writes them; bounded per item and per request) are matched against
+the known videos by the same rule as `hashwarden match` (`method: "vpdq"`).
 
 Each match says the set, its kind, how it matched, the distance and form for PDQ, the category when the entry has
 one, and the entry id: never provenance, series or case data (a `matcher` role sees no more than that).
@@ -17,7 +19,7 @@ from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from hashwarden.config import MAX_LOOKUP_ITEMS
+from hashwarden.config import MAX_LOOKUP_ITEMS, MAX_LOOKUP_REQUEST_VPDQ_FRAMES, MAX_LOOKUP_VPDQ_FRAMES
 from hashwarden.scan.match_hashes import checked_item
 from hashwarden.service.schema import ERROR_RESPONSES, Closed, ErrorBody, Md5, Pdq, Sha1, Sha256
 from hashwarden.service.index_refresh import serving_matcher
@@ -29,18 +31,29 @@ router = APIRouter(responses=ERROR_RESPONSES)
 _HASH_FIELDS = ("md5", "sha1", "sha256", "pdq")
 
 
-def _present(name: str) -> dict[str, Any]:
-    return {"required": [name], "properties": {name: {"type": "string"}}}
+def _present(name: str, kind: str = "string") -> dict[str, Any]:
+    return {"required": [name], "properties": {name: {"type": kind}}}
 
 
-# `_has_a_hash` in the schema, so that it describes exactly the items accepted: a PDQ hash, or a digest and then
-# neither `quality` nor `pdq_dihedral`.
-_ONE_HASH_SCHEMA = [_present("pdq"), {"anyOf": [_present(name) for name in _HASH_FIELDS if name != "pdq"],
+# `_has_a_hash` in the schema, so that it describes exactly the items accepted: a PDQ hash, or a digest or vPDQ
+# frames and then neither `quality` nor `pdq_dihedral`.
+_ONE_HASH_SCHEMA = [_present("pdq"), {"anyOf": [*(_present(name) for name in _HASH_FIELDS if name != "pdq"),
+                                                _present("vpdq", "array")],
                                       "properties": {"quality": {"type": "null"}, "pdq_dihedral": {"type": "null"}}}]
 
 
+class LookupFrame(Closed):
+    """One vPDQ frame, as `hashwarden hash` writes it (checked again by `checked_item`, as a line's frames are)."""
+
+    frame: Annotated[int, Field(ge=0)]
+    quality: Annotated[int, Field(ge=0, le=100)]
+    pdq: Pdq
+    timestamp: float = 0.0
+
+
 class LookupItem(Closed):
-    """One item: any of its digests and/or a PDQ hash (with its quality, and optionally its 8 dihedral forms)."""
+    """One item: any of its digests and/or a PDQ hash (with its quality, and optionally its 8 dihedral forms),
+    and/or a video's vPDQ frames."""
 
     model_config = ConfigDict(json_schema_extra={"anyOf": _ONE_HASH_SCHEMA})
     md5: Md5 | None = None
@@ -50,11 +63,12 @@ class LookupItem(Closed):
     quality: Annotated[int | None, Field(ge=0, le=100)] = None
     pdq_dihedral: Annotated[list[Pdq] | None,
                             Field(min_length=len(DIHEDRAL_NAMES), max_length=len(DIHEDRAL_NAMES))] = None
+    vpdq: Annotated[list[LookupFrame] | None, Field(min_length=1, max_length=MAX_LOOKUP_VPDQ_FRAMES)] = None
 
     @model_validator(mode="after")
     def _has_a_hash(self) -> "LookupItem":
-        if self.md5 is None and self.sha1 is None and self.sha256 is None and self.pdq is None:  # _HASH_FIELDS
-            raise ValueError(f"an item needs one of {', '.join(_HASH_FIELDS)}")
+        if self.md5 is None and self.sha1 is None and self.sha256 is None and self.pdq is None and self.vpdq is None:
+            raise ValueError(f"an item needs one of {', '.join(_HASH_FIELDS)}, vpdq")
         if self.pdq is None and (self.quality is not None or self.pdq_dihedral is not None):
             raise ValueError("quality and pdq_dihedral go with a pdq")
         return self
@@ -62,6 +76,13 @@ class LookupItem(Closed):
 
 class LookupRequest(Closed):
     items: Annotated[list[LookupItem], Field(max_length=MAX_LOOKUP_ITEMS)]
+
+    @model_validator(mode="after")
+    def _frames_bounded(self) -> "LookupRequest":
+        frames = sum(len(item.vpdq) for item in self.items if item.vpdq is not None)
+        if frames > MAX_LOOKUP_REQUEST_VPDQ_FRAMES:
+            raise ValueError(f"{frames:,} vpdq frames in one request; at most {MAX_LOOKUP_REQUEST_VPDQ_FRAMES:,}")
+        return self
 
 
 class Match(BaseModel):
@@ -106,6 +127,8 @@ def _as_hash_line(item: LookupItem) -> dict[str, Any]:
         line["pdq_quality"] = item.quality
     if item.pdq_dihedral is not None:
         line["pdq_dihedral"] = item.pdq_dihedral
+    if item.vpdq is not None:
+        line["vpdq"] = [frame.model_dump() for frame in item.vpdq]
     return line
 
 
