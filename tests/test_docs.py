@@ -112,6 +112,8 @@ def test_documented_limits_and_cadences_are_the_codes() -> None:
         ("past their limit (names 4096 characters)", config.MAX_RDS_NAME_CHARS, 4096),
         ("at most one row per 64 bytes of file", untrusted_sqlite._MIN_ROW_BYTES, 64),
         ("A lookup takes up to 10,000 items", config.MAX_LOOKUP_ITEMS, 10_000),
+        ("`vpdq` frames as `hashwarden hash` writes them, up to 36,000 an item and 100,000 a request",
+         (config.MAX_LOOKUP_VPDQ_FRAMES, config.MAX_LOOKUP_REQUEST_VPDQ_FRAMES), (36_000, 100_000)),
     ]
     for phrase, actual, documented in claims:
         assert phrase in docs, phrase

@@ -59,8 +59,3 @@ def test_malformed_frames_are_422(media_service: Service, frames: Any) -> None:
     response = media_service.post("/v1/lookup", {"items": [{"md5": "0" * 32, "vpdq": frames}]})
     assert response.status_code == 422 and set(response.json()) == {"error"}, frames
 
-
-def test_the_readme_states_the_frame_limits() -> None:
-    readme = " ".join((Path(__file__).parents[2] / "README.md").read_text().split())
-    assert "`vpdq` frames as `hashwarden hash` writes them, up to 36,000 an item and 100,000 a request" in readme
-    assert (MAX_LOOKUP_VPDQ_FRAMES, MAX_LOOKUP_REQUEST_VPDQ_FRAMES) == (36_000, 100_000)

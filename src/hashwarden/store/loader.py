@@ -10,8 +10,9 @@ have the database to themselves (`store.db.rollback_journal`, chosen by `formats
 bench/import.py against the sqlite3 shell's `.import` of the same rows into a table with the same indexes.
 
 Idempotence: an entry is identified within its set by its four hashes (md5, sha1, sha256, pdq; null-safe), and a
-video that has none of them by its vPDQ frames (`vpdq_sha256`, `schema.DIGEST_COLUMNS`). A record whose identity is already in the set is not added again; the existing entry keeps its first provenance
-(`import_id`, `line`), and the new `import_run` row counts it as a duplicate. Records repeated inside one file
+video that has none of them by its vPDQ frames (`vpdq_sha256`, `schema.DIGEST_COLUMNS`). A record whose identity
+is already in the set is not added again; the existing entry keeps its first provenance (`import_id`, `line`),
+and the new `import_run` row counts it as a duplicate. Records repeated inside one file
 count the same way. Into a set that has entries, rows go through a staging table and an indexed anti-join
 (`store.staging`), so a re-import writes nothing; repeats inside the loaded rows are then found through the
 digest indexes (`store.duplicates`): one index-only scan when there are none.
