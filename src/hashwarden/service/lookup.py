@@ -15,9 +15,10 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
+from starlette.concurrency import run_in_threadpool
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from hashwarden.config import MAX_LOOKUP_ITEMS
+from hashwarden.config import INLINE_LOOKUP_ITEMS, MAX_LOOKUP_ITEMS
 from hashwarden.scan.match_hashes import checked_item
 from hashwarden.service.schema import ERROR_RESPONSES, Closed, Md5, Pdq, Sha1, Sha256
 from hashwarden.service.auth import LOOKUP_ROLES, Caller, requires
@@ -83,17 +84,28 @@ class LookupResponse(BaseModel):
 
 
 @router.post("/v1/lookup", response_model=LookupResponse, response_model_exclude_none=True)
-def lookup(body: LookupRequest, request: Request, caller: Caller = requires(*LOOKUP_ROLES)) -> JSONResponse:
+async def lookup(body: LookupRequest, request: Request, caller: Caller = requires(*LOOKUP_ROLES)) -> JSONResponse:
     """Every item's matches, in request order (at most MAX_LOOKUP_ITEMS items; a malformed hash: 422).
+
+    At most INLINE_LOOKUP_ITEMS items are matched on the event loop: for a single item the hand-off to a worker
+    thread and back cost more CPU than the match (bench/service.py); a larger batch goes to a thread.
 
     The answer is built here in the schema's shape (`public_match`) and sent as is: FastAPI would otherwise validate
     it again against `LookupResponse` (which stays the documented schema; tests/service/test_lookup.py holds every
     answer to it), a large share of the CPU of a 1,000-item lookup (bench/service.py)."""
-    items = [checked_item(_as_hash_line(item), "items", index) for index, item in enumerate(body.items)]
-    found = request.app.state.matcher.match_many(items)
-    caller.counts.update(items=len(items), matches=sum(map(len, found)))
-    return JSONResponse({"results": [{"index": index, "matches": [public_match(m) for m in matches]}
-                                     for index, matches in enumerate(found)]})
+    matcher = request.app.state.matcher
+    answer, matched = (_answer(body.items, matcher) if len(body.items) <= INLINE_LOOKUP_ITEMS
+                       else await run_in_threadpool(_answer, body.items, matcher))
+    caller.counts.update(items=len(body.items), matches=matched)
+    return answer
+
+
+def _answer(listed: list[LookupItem], matcher: Any) -> tuple[JSONResponse, int]:
+    """The answer to `listed` (encoded here, so in the worker thread for a large one), and its count of matches."""
+    items = [checked_item(_as_hash_line(item), "items", index) for index, item in enumerate(listed)]
+    found = matcher.match_many(items)
+    return (JSONResponse({"results": [{"index": index, "matches": [public_match(m) for m in matches]}
+                                      for index, matches in enumerate(found)]}), sum(map(len, found)))
 
 
 def _as_hash_line(item: LookupItem) -> dict[str, Any]:
