@@ -59,20 +59,20 @@ def row_hash(row_id: int, ts: str, actor: str, action: str, details: str, prev_h
 def _lock_head(conn: Connection) -> tuple[int, str]:
     """(count, head hash): take the head row for this transaction, creating it first if the log is new.
 
-    Creating it with ON CONFLICT DO NOTHING before reading it is what serialises the first two appenders too: on
-    PostgreSQL the second waits for the first's row and then locks it (FOR UPDATE); on SQLite the insert is a
-    write, so the read after it sees the newest head. Reading first let both see no head and both write row 1.
+    One upsert that writes the row (creating it, or setting a column to itself) and returns it: the write is what
+    serialises appenders, the first two too. On PostgreSQL the second waits for the first's row lock and then
+    returns the row the first committed (ON CONFLICT DO UPDATE sees the newest version); on SQLite the write takes
+    the database's write lock before anything is read, so the row returned is the newest head. Reading before
+    writing let two appenders see the same head (or none) and write the same row number.
     """
-    conn.exec_driver_sql(driver_sql(conn, _CREATE_HEAD), (GENESIS,))
-    lock = " FOR UPDATE" if conn.dialect.name == "postgresql" else ""  # SQLite: the insert took the write lock
-    count, head_hash = conn.exec_driver_sql(_READ_HEAD + lock).one()
+    count, head_hash = conn.exec_driver_sql(driver_sql(conn, _LOCK_HEAD), (GENESIS,)).one()
     return int(count), head_hash
 
 
 # The statements of every append, handed to the driver as written (store/db.py `driver_sql`: an audit row is
 # appended for every service request, and Core's per-execution work cost more than the SQL).
-_CREATE_HEAD = 'INSERT INTO audit_head (id, "count", head_hash) VALUES (1, 0, ?) ON CONFLICT (id) DO NOTHING'
-_READ_HEAD = 'SELECT "count", head_hash FROM audit_head WHERE id = 1'
+_LOCK_HEAD = ('INSERT INTO audit_head (id, "count", head_hash) VALUES (1, 0, ?) '
+              'ON CONFLICT (id) DO UPDATE SET "count" = audit_head."count" RETURNING "count", head_hash')
 _INSERT_ROW = ("INSERT INTO audit (id, ts, actor, host, action, details, prev_hash, row_hash) "
                "VALUES (?, ?, ?, ?, ?, ?, ?, ?)")
 _UPDATE_HEAD = 'UPDATE audit_head SET "count" = ?, head_hash = ? WHERE id = 1'
