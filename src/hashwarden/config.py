@@ -138,8 +138,8 @@ MATCH_BATCH_LINES = 100_000
 SERVICE_HOST = "127.0.0.1"  # loopback unless told otherwise: a listening hash service is a deliberate choice
 SERVICE_PORT = 8080
 MAX_LOOKUP_ITEMS = 10_000  # items per POST /v1/lookup (more: 422)
-# A lookup of at most this many items is matched on the event loop (a thread hand-off cost more than its match and
-# one indexed read of what matched); a larger one in a worker thread, so the loop keeps answering meanwhile.
+# On SQLite, a lookup of at most this many items is matched on the event loop (a thread hand-off cost more than its
+# match and one local read of what matched); a larger one in a worker thread, so the loop keeps answering meanwhile.
 INLINE_LOOKUP_ITEMS = 16
 DESCRIBE_IDS_PER_QUERY = 5_000  # entry ids bound in one query describing matches (SQLite allows 32,766 values)
 # Bytes of any request body (more: 413, counted while the body streams in, so a chunked body cannot get round it).

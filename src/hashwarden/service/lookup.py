@@ -87,14 +87,16 @@ class LookupResponse(BaseModel):
 async def lookup(body: LookupRequest, request: Request, caller: Caller = requires(*LOOKUP_ROLES)) -> JSONResponse:
     """Every item's matches, in request order (at most MAX_LOOKUP_ITEMS items; a malformed hash: 422).
 
-    At most INLINE_LOOKUP_ITEMS items are matched on the event loop: for a single item the hand-off to a worker
-    thread and back cost more CPU than the match (bench/service.py); a larger batch goes to a thread.
+    On SQLite (`local_reads`: what matched is described by a local read) at most INLINE_LOOKUP_ITEMS items are
+    matched on the event loop: for a single item the hand-off to a worker thread and back cost more CPU than the
+    match (bench/service.py); a larger batch, or any on PostgreSQL, goes to a worker thread.
 
     The answer is built here in the schema's shape (`public_match`) and sent as is: FastAPI would otherwise validate
     it again against `LookupResponse` (which stays the documented schema; tests/service/test_lookup.py holds every
     answer to it), a large share of the CPU of a 1,000-item lookup (bench/service.py)."""
     matcher = request.app.state.matcher
-    answer, matched = (_answer(body.items, matcher) if len(body.items) <= INLINE_LOOKUP_ITEMS
+    inline = request.app.state.local_reads and len(body.items) <= INLINE_LOOKUP_ITEMS
+    answer, matched = (_answer(body.items, matcher) if inline
                        else await run_in_threadpool(_answer, body.items, matcher))
     caller.counts.update(items=len(body.items), matches=matched)
     return answer

@@ -55,6 +55,13 @@ def _placeholders(paramstyle: str, sql: str) -> str:
     return sql if paramstyle == "qmark" else sql.replace("?", "%s")
 
 
+def local_reads(engine: Engine) -> bool:
+    """Whether a short indexed read of `engine` is a read of a local file (SQLite: no network round trip, and in
+    WAL mode no wait for a writer), cheap enough for the service to make on its event loop; a PostgreSQL read
+    waits for a server, so the service makes it in a worker thread."""
+    return engine.dialect.name == "sqlite"
+
+
 def _alembic_config() -> Config:
     config = Config()
     config.set_main_option("script_location", str(_MIGRATIONS))

@@ -200,6 +200,18 @@ def authenticate(conn: Connection, key: str, verified: VerifiedKeys | None = Non
     return Identity(row.name, row.agency_name, row.role)
 
 
+def authenticate_verified(conn: Connection, key: str, verified: VerifiedKeys) -> Identity | None:
+    """The identity of a key that `verified` holds for its user's current stored hash and that is not revoked;
+    None when that takes more than the user-row query (a key not verified before, wrong, unknown or revoked): then
+    ask `authenticate`, which decides. Never runs PBKDF2, so the service can call it on its event loop; the user's
+    row is still read, so a revocation or rotation counts from the next request on, in every process."""
+    key_id = _key_id_of(key)
+    row = None if key_id is None else conn.exec_driver_sql(driver_sql(conn, _USER_BY_KEY_ID), (key_id,)).first()
+    if row is None or row.revoked_at is not None or not verified.holds(key, row.key_hash):
+        return None
+    return Identity(row.name, row.agency_name, row.role)
+
+
 # Read on every service request (store/db.py `driver_sql`: as written, without Core's per-execution work).
 _USER_BY_KEY_ID = ("SELECT api_user.name, api_user.role, api_user.key_hash, api_user.revoked_at, "
                    "agency.name AS agency_name FROM api_user JOIN agency ON agency.id = api_user.agency_id "
