@@ -123,8 +123,12 @@ def _as_hash_line(item: LookupItem) -> dict[str, Any]:
 def public_match(match: dict[str, Any]) -> dict[str, Any]:
     """What the API says of a match (the contract's fields): the matcher's other fields (series, identification,
     the category's scheme) stay inside."""
-    shown = {key: match[key] for key in ("set", "kind", "method", "entry")}
-    for key in ("distance", "transform", "category"):
-        if match.get(key) is not None:
-            shown[key] = match[key]
+    shown = {"set": match["set"], "kind": match["kind"], "method": match["method"], "entry": match["entry"]}
+    distance, transform, category = match.get("distance"), match.get("transform"), match.get("category")
+    if distance is not None:  # spelled out, not a loop over the names: it runs for every match of a batch
+        shown["distance"] = distance
+    if transform is not None:
+        shown["transform"] = transform
+    if category is not None:
+        shown["category"] = category
     return shown
