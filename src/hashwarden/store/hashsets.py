@@ -220,8 +220,8 @@ def describe_entries(conn: Connection, entry_ids: list[int], flags: bool = False
     """What a match says about each entry: its set, the set's kind, and the entry's category with its scheme; with
     `flags`, also its `series` and `victim_identified` where the entry has them.
 
-    Read afresh on every match rather than with the index generation: a category changed or an entry deleted
-    since the generation was built shows at once. One query per `DESCRIBE_IDS_PER_QUERY` ids, handed to the
+    Read afresh on every match rather than cached with the index generation: an entry deleted since the generation
+    was built (a set deleted while a lookup is in flight) is left out at once, not until the next generation. One query per `DESCRIBE_IDS_PER_QUERY` ids, handed to the
     driver as written (store/db.py `driver_sql`): it runs on every service lookup that matches."""
     described: dict[int, dict[str, Any]] = {}
     for first in range(0, len(entry_ids), DESCRIBE_IDS_PER_QUERY):
