@@ -143,6 +143,10 @@ MAX_LOOKUP_ITEMS = 10_000  # items per POST /v1/lookup (more: 422)
 # frames are ~11 MB of JSON). The remote client sends no more in one request.
 MAX_LOOKUP_VPDQ_FRAMES = 36_000
 MAX_LOOKUP_REQUEST_VPDQ_FRAMES = 100_000
+# On SQLite, a lookup of at most this many items is matched on the event loop (a thread hand-off cost more than its
+# match and one local read of what matched); a larger one in a worker thread, so the loop keeps answering meanwhile.
+INLINE_LOOKUP_ITEMS = 16
+DESCRIBE_IDS_PER_QUERY = 5_000  # entry ids bound in one query describing matches (SQLite allows 32,766 values)
 # Bytes of any request body (more: 413, counted while the body streams in, so a chunked body cannot get round it).
 # 10,000 items with their 8 dihedral PDQ forms each are ~7 MB of JSON.
 MAX_REQUEST_BYTES = 16 << 20

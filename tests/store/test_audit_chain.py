@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import hashlib
 import socket
+import threading
 
 import pytest
 from sqlalchemy import delete, func, select, update
@@ -373,3 +374,31 @@ def test_recorded_contents_reads_only_the_rows_appended_since_and_starts_over_on
             details=second.details.replace('"content":', '"was_content":')))
     with store_engine.connect() as conn:
         assert contents.generation(conn) == audit.recorded_generation(conn) != grown
+
+
+def test_concurrent_appenders_from_an_empty_log_write_one_unbroken_chain(store_engine) -> None:
+    """Appenders racing from the genesis on, each in transactions of its own (as the service's processes append):
+    the head upsert must serialise them, or two read the same head and one fails on the row number (or the chain
+    forks). Every append must succeed: an audit row that fails is an answer the service refuses."""
+    threads, each = 4, 15
+    barrier = threading.Barrier(threads)
+    failures: list[BaseException] = []
+
+    def appender(n: int) -> None:
+        barrier.wait()
+        try:
+            for i in range(each):
+                with store_engine.begin() as conn:
+                    audit.append(conn, "race", {"thread": n, "i": i}, actor="tester")
+        except BaseException as exc:  # noqa: BLE001 - reported by the assertion below
+            failures.append(exc)
+
+    workers = [threading.Thread(target=appender, args=(n,)) for n in range(threads)]
+    for worker in workers:
+        worker.start()
+    for worker in workers:
+        worker.join()
+    assert failures == []
+    result = verify(store_engine)
+    assert result.ok and result.rows == threads * each
+    assert [r.id for r in rows(store_engine)] == list(range(1, threads * each + 1))

@@ -123,3 +123,37 @@ def test_verified_keys_spare_pbkdf2_but_not_the_revocation_check(store_engine, m
         revoke_user(conn, "filter")
     with store_engine.connect() as conn:
         assert authenticate(conn, new_key, verified) is None  # at once, though the key is remembered
+
+
+def test_authenticate_verified_answers_only_a_remembered_live_key_and_never_hashes(store_engine, monkeypatch) -> None:
+    """The service's event-loop check (service/auth.py): an identity only for a key VerifiedKeys holds for the
+    user's current stored hash; None, without PBKDF2, for a key not verified yet, a wrong one, a rotated one and a
+    revoked one (the user row is read every time, so revocation counts from the next request)."""
+    from hashwarden.store import identities
+
+    with store_engine.begin() as conn:
+        create_agency(conn, "Hotline A")
+        key = create_user(conn, "filter", "Hotline A", "matcher")
+    hashed = []
+    real_hash = identities._hash
+    monkeypatch.setattr(identities, "_hash", lambda *args: hashed.append(1) or real_hash(*args))
+    verified = identities.VerifiedKeys()
+    quick = identities.authenticate_verified
+    with store_engine.connect() as conn:
+        assert quick(conn, key, verified) is None and hashed == []  # not verified yet: ask authenticate
+        assert authenticate(conn, key, verified).user == "filter" and len(hashed) == 1
+        assert quick(conn, key, verified) == authenticate(conn, key, verified)
+        assert quick(conn, key, verified).user == "filter" and len(hashed) == 1
+        assert quick(conn, key[:-1] + ("y" if key.endswith("x") else "x"), verified) is None
+        assert quick(conn, "not-a-key", verified) is None and len(hashed) == 1
+    with store_engine.begin() as conn:
+        new_key = rotate_user(conn, "filter")
+    with store_engine.connect() as conn:
+        assert quick(conn, key, verified) is None  # the old key's id is gone
+        assert authenticate(conn, new_key, verified).user == "filter"
+        assert quick(conn, new_key, verified).user == "filter"
+    with store_engine.begin() as conn:
+        revoke_user(conn, "filter")
+    with store_engine.connect() as conn:
+        assert quick(conn, new_key, verified) is None and len(hashed) == 3  # at once, though remembered (the 3: one
+        # authenticate per key and the rotation's hash of the new key)

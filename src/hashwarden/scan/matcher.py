@@ -14,7 +14,6 @@ from operator import itemgetter
 from typing import Any
 
 import numpy as np
-from sqlalchemy import select
 from sqlalchemy.engine import Connection, Engine
 
 from hashwarden.config import (
@@ -29,7 +28,6 @@ from hashwarden.signals.crypto import DIGESTS
 from hashwarden.signals.pdq import DIHEDRAL_NAMES
 from hashwarden.signals.vpdq import VpdqFrame
 from hashwarden.store.hashsets import describe_entries, iter_match_rows, iter_video_frames, list_sets
-from hashwarden.store.schema import entry as entry_table
 
 
 class Matcher:
@@ -226,17 +224,7 @@ def describe_with_flags(conn: Connection, entry_ids: list[int]) -> dict[int, dic
     The examiner's first questions about a known item are which series it belongs to and whether the child has been
     identified (an unidentified victim is a child still to be found), so the report carries both with the match.
     """
-    described = describe_entries(conn, entry_ids)
-    query = select(entry_table.c.id, entry_table.c.series, entry_table.c.victim_identified).where(
-        entry_table.c.id.in_(entry_ids),
-        (entry_table.c.series.is_not(None)) | (entry_table.c.victim_identified.is_not(None)),
-    )
-    for row in conn.execute(query):
-        if row.series is not None:
-            described[row.id]["series"] = row.series
-        if row.victim_identified is not None:
-            described[row.id]["victim_identified"] = bool(row.victim_identified)
-    return described
+    return describe_entries(conn, entry_ids, flags=True)
 
 
 def sets_in_use(conn: Connection) -> list[dict[str, Any]]:

@@ -17,9 +17,10 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
+from starlette.concurrency import run_in_threadpool
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from hashwarden.config import MAX_LOOKUP_ITEMS, MAX_LOOKUP_REQUEST_VPDQ_FRAMES, MAX_LOOKUP_VPDQ_FRAMES
+from hashwarden.config import INLINE_LOOKUP_ITEMS, MAX_LOOKUP_ITEMS, MAX_LOOKUP_REQUEST_VPDQ_FRAMES, MAX_LOOKUP_VPDQ_FRAMES
 from hashwarden.scan.match_hashes import checked_item
 from hashwarden.service.schema import ERROR_RESPONSES, Closed, ErrorBody, Md5, Pdq, Sha1, Sha256
 from hashwarden.service.index_refresh import serving_matcher
@@ -107,17 +108,30 @@ class LookupResponse(BaseModel):
 @router.post("/v1/lookup", response_model=LookupResponse, response_model_exclude_none=True,
              responses={503: {"model": ErrorBody, "description": "The store holds no alert entry (emptied while "
                               "serving): every item would be reported unknown, so nothing is answered"}})
-def lookup(body: LookupRequest, request: Request, caller: Caller = requires(*LOOKUP_ROLES)) -> JSONResponse:
+async def lookup(body: LookupRequest, request: Request, caller: Caller = requires(*LOOKUP_ROLES)) -> JSONResponse:
     """Every item's matches, in request order (at most MAX_LOOKUP_ITEMS items; a malformed hash: 422).
+
+    On SQLite (`local_reads`: what matched is described by a local read) at most INLINE_LOOKUP_ITEMS items are
+    matched on the event loop: for a single item the hand-off to a worker thread and back cost more CPU than the
+    match (bench/service.py); a larger batch, or any on PostgreSQL, goes to a worker thread.
 
     The answer is built here in the schema's shape (`public_match`) and sent as is: FastAPI would otherwise validate
     it again against `LookupResponse` (which stays the documented schema; tests/service/test_lookup.py holds every
     answer to it), a large share of the CPU of a 1,000-item lookup (bench/service.py)."""
-    items = [checked_item(_as_hash_line(item), "items", index) for index, item in enumerate(body.items)]
-    found = serving_matcher(request.app.state).match_many(items)
-    caller.counts.update(items=len(items), matches=sum(map(len, found)))
-    return JSONResponse({"results": [{"index": index, "matches": [public_match(m) for m in matches]}
-                                     for index, matches in enumerate(found)]})
+    matcher = serving_matcher(request.app.state)
+    inline = request.app.state.local_reads and len(body.items) <= INLINE_LOOKUP_ITEMS
+    answer, matched = (_answer(body.items, matcher) if inline
+                       else await run_in_threadpool(_answer, body.items, matcher))
+    caller.counts.update(items=len(body.items), matches=matched)
+    return answer
+
+
+def _answer(listed: list[LookupItem], matcher: Any) -> tuple[JSONResponse, int]:
+    """The answer to `listed` (encoded here, so in the worker thread for a large one), and its count of matches."""
+    items = [checked_item(_as_hash_line(item), "items", index) for index, item in enumerate(listed)]
+    found = matcher.match_many(items)
+    return (JSONResponse({"results": [{"index": index, "matches": [public_match(m) for m in matches]}
+                                      for index, matches in enumerate(found)]}), sum(map(len, found)))
 
 
 def _as_hash_line(item: LookupItem) -> dict[str, Any]:
@@ -135,8 +149,12 @@ def _as_hash_line(item: LookupItem) -> dict[str, Any]:
 def public_match(match: dict[str, Any]) -> dict[str, Any]:
     """What the API says of a match (the contract's fields): the matcher's other fields (series, identification,
     the category's scheme) stay inside."""
-    shown = {key: match[key] for key in ("set", "kind", "method", "entry")}
-    for key in ("distance", "transform", "category"):
-        if match.get(key) is not None:
-            shown[key] = match[key]
+    shown = {"set": match["set"], "kind": match["kind"], "method": match["method"], "entry": match["entry"]}
+    distance, transform, category = match.get("distance"), match.get("transform"), match.get("category")
+    if distance is not None:  # spelled out, not a loop over the names: it runs for every match of a batch
+        shown["distance"] = distance
+    if transform is not None:
+        shown["transform"] = transform
+    if category is not None:
+        shown["category"] = category
     return shown

@@ -22,14 +22,13 @@ import threading
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import func, insert, select, update
-from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy import func, select
 from sqlalchemy.engine import Connection
 
 from hashwarden import config
 from hashwarden.errors import StoreError
 from hashwarden.store import digest
-from hashwarden.store.db import utc_now
+from hashwarden.store.db import driver_sql, utc_now
 from hashwarden.store.records import canonical_json
 from hashwarden.store.schema import MAX_ACTOR, audit, audit_head, hash_set
 
@@ -58,20 +57,26 @@ def row_hash(row_id: int, ts: str, actor: str, action: str, details: str, prev_h
 
 
 
-def _lock_head(conn: Connection) -> Any:
-    """Take the head row for this transaction, creating it first if the log is new.
+def _lock_head(conn: Connection) -> tuple[int, str]:
+    """(count, head hash): take the head row for this transaction, creating it first if the log is new.
 
-    Creating it with ON CONFLICT DO NOTHING before reading it is what serialises the first two appenders too: on
-    PostgreSQL the second waits for the first's row and then locks it (FOR UPDATE); on SQLite the insert is a
-    write, so the read after it sees the newest head. Reading first let both see no head and both write row 1.
+    One upsert that writes the row (creating it, or setting a column to itself) and returns it: the write is what
+    serialises appenders, the first two too. On PostgreSQL the second waits for the first's row lock and then
+    returns the row the first committed (ON CONFLICT DO UPDATE sees the newest version); on SQLite the write takes
+    the database's write lock before anything is read, so the row returned is the newest head. Reading before
+    writing let two appenders see the same head (or none) and write the same row number.
     """
-    dialect_insert = {"postgresql": postgresql.insert, "sqlite": sqlite.insert}[conn.dialect.name]
-    conn.execute(
-        dialect_insert(audit_head).values(id=1, count=0, head_hash=GENESIS).on_conflict_do_nothing(
-            index_elements=[audit_head.c.id]
-        )
-    )
-    return conn.execute(select(audit_head).where(audit_head.c.id == 1).with_for_update()).one()
+    count, head_hash = conn.exec_driver_sql(driver_sql(conn, _LOCK_HEAD), (GENESIS,)).one()
+    return int(count), head_hash
+
+
+# The statements of every append, handed to the driver as written (store/db.py `driver_sql`: an audit row is
+# appended for every service request, and Core's per-execution work cost more than the SQL).
+_LOCK_HEAD = ('INSERT INTO audit_head (id, "count", head_hash) VALUES (1, 0, ?) '
+              'ON CONFLICT (id) DO UPDATE SET "count" = audit_head."count" RETURNING "count", head_hash')
+_INSERT_ROW = ("INSERT INTO audit (id, ts, actor, host, action, details, prev_hash, row_hash) "
+               "VALUES (?, ?, ?, ?, ?, ?, ?, ?)")
+_UPDATE_HEAD = 'UPDATE audit_head SET "count" = ?, head_hash = ? WHERE id = 1'
 
 
 def append(conn: Connection, action: str, details: dict[str, Any], actor: str | None = None) -> str:
@@ -83,8 +88,7 @@ def append_many(conn: Connection, events: list[tuple[str, dict[str, Any], str | 
     """Append events (action, details, actor) in this order in the caller's transaction, under one lock of the
     head, and return their row hashes: the service's group commit (service/audit_group.py) writes the rows of
     concurrent requests this way, one transaction for all of them instead of one each."""
-    head = _lock_head(conn)
-    count, prev = head.count, head.head_hash
+    count, prev = _lock_head(conn)
     host = socket.gethostname()
     rows, hashes = [], []
     for action, details, actor in events:
@@ -95,12 +99,11 @@ def append_many(conn: Connection, events: list[tuple[str, dict[str, Any], str | 
         ts = utc_now()
         text = canonical_json(details)
         link, prev = prev, row_hash(count, ts, who, action, text, prev, host)
-        rows.append(dict(id=count, ts=ts, actor=who, host=host, action=action, details=text, prev_hash=link,
-                         row_hash=prev))
+        rows.append((count, ts, who, host, action, text, link, prev))
         hashes.append(prev)
     if rows:
-        conn.execute(insert(audit), rows)
-        conn.execute(update(audit_head).where(audit_head.c.id == 1).values(count=count, head_hash=prev))
+        conn.exec_driver_sql(driver_sql(conn, _INSERT_ROW), rows)
+        conn.exec_driver_sql(driver_sql(conn, _UPDATE_HEAD), (count, prev))
     return hashes
 
 

@@ -13,6 +13,7 @@ import sqlite3
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import datetime, timezone
+from functools import lru_cache
 from pathlib import Path
 
 from alembic import command
@@ -36,6 +37,29 @@ TIMESTAMP_FORMAT = "%Y-%m-%dT%H:%M:%S.%fZ"  # of UTC times: text that sorts as t
 def utc_now() -> str:
     """The store's timestamp form: ISO-8601 UTC with microseconds, identical text on every backend."""
     return datetime.now(timezone.utc).strftime(TIMESTAMP_FORMAT)
+
+
+def driver_sql(conn: Connection, sql: str) -> str:
+    """`sql`, written with `?` placeholders, in the placeholder style of `conn`'s driver (sqlite3: `?`, psycopg:
+    `%s`), for `conn.exec_driver_sql`.
+
+    For the statements a service request runs on every call (its key's user row, its audit row): SQLAlchemy Core
+    builds, caches and compiles a statement on each execution, five times the cost of the query itself
+    (bench/service.py); SQL written once and handed to the driver skips all of it. The rest of the store keeps
+    Core. Only for SQL with no `?` or `%` other than placeholders."""
+    return _placeholders(conn.dialect.paramstyle, sql)
+
+
+@lru_cache(maxsize=64)
+def _placeholders(paramstyle: str, sql: str) -> str:
+    return sql if paramstyle == "qmark" else sql.replace("?", "%s")
+
+
+def local_reads(engine: Engine) -> bool:
+    """Whether a short indexed read of `engine` is a read of a local file (SQLite: no network round trip, and in
+    WAL mode no wait for a writer), cheap enough for the service to make on its event loop; a PostgreSQL read
+    waits for a server, so the service makes it in a worker thread."""
+    return engine.dialect.name == "sqlite"
 
 
 def _alembic_config() -> Config:

@@ -13,7 +13,8 @@ from sqlalchemy.exc import IntegrityError
 
 from hashwarden.errors import StoreError
 from hashwarden.store import audit
-from hashwarden.store.db import utc_now
+from hashwarden.config import DESCRIBE_IDS_PER_QUERY
+from hashwarden.store.db import driver_sql, utc_now
 from hashwarden.store.records import EntryRecord, HashSet
 from hashwarden.store.schema import entry, hash_set, import_run, vpdq_frame
 
@@ -215,12 +216,25 @@ def iter_video_frames(conn: Connection, min_quality: int) -> Iterator[tuple[int,
         yield entry_id, bytes(pdq)
 
 
-def describe_entries(conn: Connection, entry_ids: list[int]) -> dict[int, dict[str, Any]]:
-    """What a match says about each entry: its set, the set's kind, and the entry's category with its scheme."""
-    query = select(
-        entry.c.id, hash_set.c.name, hash_set.c.kind, entry.c.category, entry.c.category_scheme
-    ).join(hash_set, hash_set.c.id == entry.c.set_id).where(entry.c.id.in_(entry_ids))
-    return {
-        row.id: {"set": row.name, "kind": row.kind, "category": row.category, "scheme": row.category_scheme}
-        for row in conn.execute(query)
-    }
+def describe_entries(conn: Connection, entry_ids: list[int], flags: bool = False) -> dict[int, dict[str, Any]]:
+    """What a match says about each entry: its set, the set's kind, and the entry's category with its scheme; with
+    `flags`, also its `series` and `victim_identified` where the entry has them.
+
+    Read afresh on every match rather than cached with the index generation: an entry deleted since the generation
+    was built (a set deleted while a lookup is in flight) is left out at once, not until the next generation. One query per `DESCRIBE_IDS_PER_QUERY` ids, handed to the
+    driver as written (store/db.py `driver_sql`): it runs on every service lookup that matches."""
+    described: dict[int, dict[str, Any]] = {}
+    for first in range(0, len(entry_ids), DESCRIBE_IDS_PER_QUERY):
+        ids = tuple(int(entry_id) for entry_id in entry_ids[first:first + DESCRIBE_IDS_PER_QUERY])
+        sql = driver_sql(conn, _DESCRIBE.format(", ".join("?" * len(ids))))
+        for entry_id, name, kind, category, scheme, series, identified in conn.exec_driver_sql(sql, ids):
+            found = described[entry_id] = {"set": name, "kind": kind, "category": category, "scheme": scheme}
+            if flags and series is not None:
+                found["series"] = series
+            if flags and identified is not None:
+                found["victim_identified"] = bool(identified)
+    return described
+
+
+_DESCRIBE = ("SELECT entry.id, hash_set.name, hash_set.kind, entry.category, entry.category_scheme, entry.series, "
+             "entry.victim_identified FROM entry JOIN hash_set ON hash_set.id = entry.set_id WHERE entry.id IN ({})")

@@ -23,7 +23,7 @@ from sqlalchemy.exc import IntegrityError
 from hashwarden.config import API_KEY_PBKDF2_ITERATIONS, API_KEYS_VERIFIED_CACHED
 from hashwarden.errors import StoreError
 from hashwarden.store import audit
-from hashwarden.store.db import utc_now
+from hashwarden.store.db import driver_sql, utc_now
 from hashwarden.store.schema import agency, api_user
 
 # What each role may do is decided where the right is used (service/auth.py); the store only knows the names.
@@ -187,10 +187,7 @@ def authenticate(conn: Connection, key: str, verified: VerifiedKeys | None = Non
     which). One indexed query by key id, then one constant-time comparison of the hashes (PBKDF2, unless
     `verified` holds the key for that stored hash)."""
     key_id = _key_id_of(key)
-    row = None if key_id is None else conn.execute(
-        select(api_user.c.name, api_user.c.role, api_user.c.key_hash, api_user.c.revoked_at,
-               agency.c.name.label("agency_name"))
-        .join(agency, agency.c.id == api_user.c.agency_id).where(api_user.c.key_id == key_id)).first()
+    row = None if key_id is None else conn.exec_driver_sql(driver_sql(conn, _USER_BY_KEY_ID), (key_id,)).first()
     stored = row.key_hash if row is not None else _DUMMY_HASH  # the same work whether the id exists or not
     if row is not None and verified is not None and verified.holds(key, stored):
         matches = True
@@ -201,6 +198,24 @@ def authenticate(conn: Connection, key: str, verified: VerifiedKeys | None = Non
     if not matches or row is None or row.revoked_at is not None:
         return None
     return Identity(row.name, row.agency_name, row.role)
+
+
+def authenticate_verified(conn: Connection, key: str, verified: VerifiedKeys) -> Identity | None:
+    """The identity of a key that `verified` holds for its user's current stored hash and that is not revoked;
+    None when that takes more than the user-row query (a key not verified before, wrong, unknown or revoked): then
+    ask `authenticate`, which decides. Never runs PBKDF2, so the service can call it on its event loop; the user's
+    row is still read, so a revocation or rotation counts from the next request on, in every process."""
+    key_id = _key_id_of(key)
+    row = None if key_id is None else conn.exec_driver_sql(driver_sql(conn, _USER_BY_KEY_ID), (key_id,)).first()
+    if row is None or row.revoked_at is not None or not verified.holds(key, row.key_hash):
+        return None
+    return Identity(row.name, row.agency_name, row.role)
+
+
+# Read on every service request (store/db.py `driver_sql`: as written, without Core's per-execution work).
+_USER_BY_KEY_ID = ("SELECT api_user.name, api_user.role, api_user.key_hash, api_user.revoked_at, "
+                   "agency.name AS agency_name FROM api_user JOIN agency ON agency.id = api_user.agency_id "
+                   "WHERE api_user.key_id = ?")
 
 
 def _new_key() -> tuple[str, str, str]:
