@@ -20,10 +20,12 @@ import json
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from typing import Any
+from collections.abc import Iterator
 
-from sqlalchemy import Select, delete, insert, or_, select
+from sqlalchemy import Select, delete, insert, or_, select, update
 from sqlalchemy.engine import Connection
 
+from hashwarden.config import CASE_BATCH_ITEMS
 from hashwarden.store import audit
 from hashwarden.store.db import TIMESTAMP_FORMAT, utc_now
 from hashwarden.store.records import canonical_json
@@ -69,20 +71,40 @@ def save_case(conn: Connection, agency_name: str, user_name: str, report: dict[s
     Raises:
         KeyError: no such user in that agency (the service only calls this for an authenticated caller).
     """
+    items = report.get("items", [])
+    case_id = begin_case(conn, agency_name, user_name)
+    add_items(conn, case_id, 0, items)
+    finish_case(conn, case_id, {key: value for key, value in report.items() if key != "items"}, len(items),
+                agency_name, user_name)
+    return case_id
+
+
+def begin_case(conn: Connection, agency_name: str, user_name: str) -> int:
+    """The first step of storing a case whose items arrive in batches (a streamed submission): its row, with no
+    header yet; `add_items` then `finish_case` complete it, all in the caller's one transaction, so nothing of an
+    unfinished case is ever committed."""
     agency_id, user_id = conn.execute(
         select(agency.c.id, api_user.c.id).join(api_user, api_user.c.agency_id == agency.c.id)
         .where(agency.c.name == agency_name, api_user.c.name == user_name)).one()
-    items = report.get("items", [])
-    header = {key: value for key, value in report.items() if key != "items"}
-    case_id = conn.execute(insert(case_report).values(
-        agency_id=agency_id, user_id=user_id, name=_column_text(str(report.get("case", "")))[:200],
-        submitted_at=utc_now(),
-        items=len(items), header=canonical_json(header))).inserted_primary_key[0]
+    return conn.execute(insert(case_report).values(
+        agency_id=agency_id, user_id=user_id, name="", submitted_at=utc_now(), items=0,
+        header="{}")).inserted_primary_key[0]
+
+
+def add_items(conn: Connection, case_id: int, first_position: int, items: list[dict[str, Any]]) -> None:
+    """Store one batch of the case's (validated) items, numbered from `first_position`."""
     if items:
-        conn.execute(insert(case_item), [_item_row(case_id, position, item) for position, item in enumerate(items)])
-    audit.append(conn, "case.submit", {"case_id": case_id, "agency": agency_name, "items": len(items)},
+        conn.execute(insert(case_item), [_item_row(case_id, position, item)
+                                         for position, item in enumerate(items, first_position)])
+
+
+def finish_case(conn: Connection, case_id: int, header: dict[str, Any], items: int, agency_name: str,
+                user_name: str) -> None:
+    """Give the case its header (report.json less its items) and item count; audited with the id and count."""
+    conn.execute(update(case_report).where(case_report.c.id == case_id).values(
+        name=_column_text(str(header.get("case", "")))[:200], items=items, header=canonical_json(header)))
+    audit.append(conn, "case.submit", {"case_id": case_id, "agency": agency_name, "items": items},
                  actor=user_name)
-    return case_id
 
 
 def list_cases(conn: Connection, agency_name: str, limit: int, after: int | None = None) -> list[CaseInfo]:
@@ -99,14 +121,36 @@ def list_cases(conn: Connection, agency_name: str, limit: int, after: int | None
 
 
 def get_case(conn: Connection, agency_name: str, case_id: int) -> dict[str, Any] | None:
-    """The case with its report as sent, or None when there is none of that id in the agency."""
+    """The case with its report as sent, or None when there is none of that id in the agency (all in memory:
+    `case_head` and `case_items` serve a large case piece by piece)."""
+    head = case_head(conn, agency_name, case_id)
+    if head is None:
+        return None
+    items = [item for batch in case_items(conn, case_id, CASE_BATCH_ITEMS) for item in batch]
+    return {**head, "report": {**head["report"], "items": items}}
+
+
+def case_head(conn: Connection, agency_name: str, case_id: int) -> dict[str, Any] | None:
+    """The case as `get_case` gives it but with its report's header only (no `items`) and its item count as
+    `items`; None when the agency has no case of that id."""
     row = _own_case(conn, agency_name, case_id)
     if row is None:
         return None
-    items = [_item_of(item) for item in conn.execute(
-        select(case_item).where(case_item.c.case_id == case_id).order_by(case_item.c.position))]
-    report = {**json.loads(row.header), "items": items}
-    return {"id": row.id, "submitted_by": row.user_name, "submitted_at": row.submitted_at, "report": report}
+    return {"id": row.id, "submitted_by": row.user_name, "submitted_at": row.submitted_at,
+            "report": json.loads(row.header), "items": row.items}
+
+
+def case_items(conn: Connection, case_id: int, batch: int) -> Iterator[list[dict[str, Any]]]:
+    """The case's items as sent, in order, `batch` at a time (by position, so each is one indexed query and
+    memory holds one batch)."""
+    after = -1
+    while True:
+        rows = conn.execute(select(case_item).where(case_item.c.case_id == case_id, case_item.c.position > after)
+                            .order_by(case_item.c.position).limit(batch)).all()
+        if not rows:
+            return
+        yield [_item_of(row) for row in rows]
+        after = rows[-1].position
 
 
 def delete_case(conn: Connection, agency_name: str, case_id: int, user_name: str) -> int | None:
