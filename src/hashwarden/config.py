@@ -187,6 +187,7 @@ REMOTE_CONNECT_TIMEOUT_SECONDS = 10.0
 REMOTE_READ_TIMEOUT_SECONDS = 120.0
 REMOTE_RETRIES = 5
 REMOTE_MAX_RETRY_AFTER_SECONDS = 60
+REMOTE_UPLOAD_BLOCK = 1 << 20  # `remote submit` streams report.json from disk in blocks of this
 
 
 @dataclass(frozen=True)
