@@ -14,6 +14,7 @@ from typing import Any
 
 import httpx
 import pytest
+from fastapi.testclient import TestClient
 from sqlalchemy import func, select
 from starlette.exceptions import HTTPException
 
@@ -25,8 +26,6 @@ from hashwarden.store.schema import case_item, case_report
 from tests.service.conftest import Service
 from tests.service.test_cases import report
 from tests.service.test_serve import serving
-
-from fastapi.testclient import TestClient
 
 
 def big_report(count: int, bad_at: int | None = None) -> dict[str, Any]:

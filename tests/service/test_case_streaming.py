@@ -18,8 +18,8 @@ import ijson
 import pytest
 from ijson.utils import sendable_list
 
-from hashwarden.remote import RemoteClient, submit_case
 from hashwarden.errors import RemoteError
+from hashwarden.remote import RemoteClient, submit_case
 from hashwarden.store import open_store
 from tests.service.conftest import add_users, fill
 from tests.service.test_cases import report

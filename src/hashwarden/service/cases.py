@@ -168,22 +168,25 @@ def _store_streamed(engine: Engine, identity: Identity, next_chunk: Callable[[],
     splitter = ReportSplitter(MAX_CASE_HEADER_BYTES, MAX_CASE_ITEM_BYTES)
     pending: list[Any] = []
     stored = 0
-    with engine.begin() as conn:
-        case_id = begin_case(conn, identity.agency, identity.user)
+    case_id = None  # the case's row is written with its first batch: a report of fewer items (most) is read
+    with engine.begin() as conn:  # whole before the transaction writes, so it holds SQLite's lock only briefly
         while (chunk := next_chunk()) is not None:
             pending += splitter.feed(chunk)
             if len(pending) >= CASE_BATCH_ITEMS:
+                case_id = case_id or begin_case(conn, identity.agency, identity.user)
                 add_items(conn, case_id, stored, _checked_items(pending, stored))
                 stored, pending = stored + len(pending), []
         pending += splitter.close()
-        add_items(conn, case_id, stored, _checked_items(pending, stored))
-        stored += len(pending)
+        checked = _checked_items(pending, stored)
         header = splitter.header
         try:
             CaseReport.model_validate({**header, ITEMS: []} if isinstance(header, dict) and splitter.has_items
                                       else header)
         except ValidationError as exc:
             raise _refusal(exc, ("body",)) from None
+        case_id = case_id or begin_case(conn, identity.agency, identity.user)
+        add_items(conn, case_id, stored, checked)
+        stored += len(checked)
         finish_case(conn, case_id, header, stored, identity.agency, identity.user)
     return case_id, stored
 

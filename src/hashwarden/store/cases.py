@@ -5,9 +5,9 @@ agency and treats another agency's case exactly as a missing one, so that a call
 
 The report is split as it is stored: its header (case name, tool, sources, summary, skipped) as one JSON text,
 each item as a row whose digests and PDQ are raw bytes in indexed columns (items are found by hash across cases:
-what later victim-identification work links) and whose other fields are JSON. `get_case` puts the report back
-together as it was sent. Case data is personal data (paths can carry names): the audit rows written here hold the
-case's id and counts only, never a path, a name or a hash.
+what later victim-identification work links) and whose other fields are JSON. `case_head` and `case_items` put the
+report back together as it was sent, a batch of items at a time. Case data is personal data (paths can carry
+names): the audit rows written here hold the case's id and counts only, never a path, a name or a hash.
 
 An agency may set a retention (`identities.set_retention`): `purge_expired` deletes its cases older than that
 (the service runs it at start and periodically, `hashwarden cases purge` at any time). `find_items` finds an
@@ -25,7 +25,6 @@ from collections.abc import Iterator
 from sqlalchemy import Select, delete, insert, or_, select, update
 from sqlalchemy.engine import Connection
 
-from hashwarden.config import CASE_BATCH_ITEMS
 from hashwarden.store import audit
 from hashwarden.store.db import TIMESTAMP_FORMAT, utc_now
 from hashwarden.store.records import canonical_json
@@ -120,19 +119,9 @@ def list_cases(conn: Connection, agency_name: str, limit: int, after: int | None
     return found
 
 
-def get_case(conn: Connection, agency_name: str, case_id: int) -> dict[str, Any] | None:
-    """The case with its report as sent, or None when there is none of that id in the agency (all in memory:
-    `case_head` and `case_items` serve a large case piece by piece)."""
-    head = case_head(conn, agency_name, case_id)
-    if head is None:
-        return None
-    items = [item for batch in case_items(conn, case_id, CASE_BATCH_ITEMS) for item in batch]
-    return {**head, "report": {**head["report"], "items": items}}
-
-
 def case_head(conn: Connection, agency_name: str, case_id: int) -> dict[str, Any] | None:
-    """The case as `get_case` gives it but with its report's header only (no `items`) and its item count as
-    `items`; None when the agency has no case of that id."""
+    """The case (id, submitted_by, submitted_at) with its report's header only (`case_items` gives the items) and
+    its item count as `items`; None when the agency has no case of that id."""
     row = _own_case(conn, agency_name, case_id)
     if row is None:
         return None
