@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import socket
+import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -23,7 +24,7 @@ from hashwarden.service import app as app_module
 from hashwarden.service.app import create_app
 from hashwarden.service.case_stream import ReportSplitter
 from hashwarden.store.schema import case_item, case_report
-from tests.service.conftest import Service
+from tests.service.conftest import DIGEST_ONLY, Service
 from tests.service.test_cases import report
 from tests.service.test_serve import serving
 
@@ -175,3 +176,37 @@ def test_a_slow_but_steady_large_body_passes_and_a_trickle_is_cut_off(tmp_path: 
             answer += chunk
         slow.close()
     assert sent_bytes < 100 * 100 and answer.startswith(b"HTTP/1.1 408 ")
+
+
+@pytest.mark.heavy
+def test_other_requests_are_served_while_a_large_case_streams_in_slowly(tmp_path: Path,
+                                                                        images: dict[str, dict[str, Any]]) -> None:
+    """On SQLite the items of a case being received are staged outside the store (store/cases.py CaseWriter):
+    written straight into case_item they held the store's write lock while the client sent the rest, and other
+    requests' audit rows waited 5 s for it and failed (500). Here the upload has passed its first batch of items and
+    has several seconds still to send when the lookups are made."""
+    body = json.dumps(big_report(30_000)).encode()  # ~3.5 MB, sent 100 KB each half second: ~17 s
+    past_first_batch = threading.Event()
+
+    def slowly() -> Iterator[bytes]:
+        for n, start in enumerate(range(0, len(body), 100_000)):
+            if n == 8:  # ~800 KB: past the first batch of CASE_BATCH_ITEMS items
+                past_first_batch.set()
+            yield body[start:start + 100_000]
+            time.sleep(0.5)
+
+    with serving(tmp_path, images) as (url, keys):
+        lookup = {"items": [{"md5": DIGEST_ONLY["md5"]}]}
+        matcher = {"Authorization": f"Bearer {keys['matcher']}"}
+        assert httpx.post(f"{url}/v1/lookup", json=lookup, headers=matcher, timeout=60).status_code == 200
+        submitted: list[int] = []
+        upload = threading.Thread(target=lambda: submitted.append(httpx.post(
+            f"{url}/v1/cases", content=slowly(), timeout=120, headers={
+                "Authorization": f"Bearer {keys['examiner']}", "Content-Type": "application/json"}).status_code))
+        upload.start()
+        assert past_first_batch.wait(60)
+        during = [httpx.post(f"{url}/v1/lookup", json=lookup, headers=matcher, timeout=60).status_code
+                  for _ in range(3)]
+        still_sending = upload.is_alive()
+        upload.join(120)
+    assert still_sending and during == [200, 200, 200] and submitted == [201]

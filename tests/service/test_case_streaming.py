@@ -79,7 +79,7 @@ def streamed_items(response: httpx.Response) -> Iterator[dict[str, Any]]:
 
 
 @pytest.mark.heavy
-def test_a_million_item_case_is_stored_streamed_in_bounded_memory(tmp_path: Path,
+def test_a_half_million_item_case_is_stored_streamed_in_bounded_memory(tmp_path: Path,
                                                                     images: dict[str, dict[str, Any]]) -> None:
     good = write_report(tmp_path / "good", ITEMS)
     bad = write_report(tmp_path / "bad", ITEMS, bad_at=BAD_AT)

@@ -14,8 +14,8 @@ bounds the whole.
 A report of millions of items is read as it streams in (case_stream.py splits it into its header and its items):
 the items are checked by the same model as before, CASE_BATCH_ITEMS at a time, and written in batches inside one
 transaction committed only at the end, so a refused or interrupted submission leaves nothing and a 201 means all of
-it is stored; memory does not grow with the item count. On SQLite that transaction holds the store's write lock
-while the body streams in (other writes wait); a service taking national cases runs on PostgreSQL.
+it is stored; memory does not grow with the item count. (On SQLite the items are staged in a TEMP table until the
+report is complete, store/cases.py `CaseWriter`: a slow client must not hold the store's write lock.)
 `GET /v1/cases/{id}` streams the report back the same way, a batch of items at a time.
 
 Nothing of a case reaches the audit log but its id and counts (the store's `case.submit`/`case.delete` rows and the
@@ -43,7 +43,7 @@ from hashwarden.service.schema import ERROR_RESPONSES, Closed, Md5, Pdq, RowCurs
 from hashwarden.service.auth import Caller, requires
 from hashwarden.service.pages import DEFAULT_PAGE, Limit, page_body
 from hashwarden.store.cases import (
-    add_items, begin_case, case_head, case_items, delete_case, find_items, finish_case, list_cases,
+    CaseWriter, case_head, case_items, delete_case, find_items, list_cases,
 )
 from hashwarden.store.identities import Identity
 
@@ -167,28 +167,23 @@ def _store_streamed(engine: Engine, identity: Identity, next_chunk: Callable[[],
     """
     splitter = ReportSplitter(MAX_CASE_HEADER_BYTES, MAX_CASE_ITEM_BYTES)
     pending: list[Any] = []
-    stored = 0
-    case_id = None  # the case's row is written with its first batch: a report of fewer items (most) is read
-    with engine.begin() as conn:  # whole before the transaction writes, so it holds SQLite's lock only briefly
+    with engine.begin() as conn:
+        writer = CaseWriter(conn, identity.agency, identity.user)
         while (chunk := next_chunk()) is not None:
             pending += splitter.feed(chunk)
             if len(pending) >= CASE_BATCH_ITEMS:
-                case_id = case_id or begin_case(conn, identity.agency, identity.user)
-                add_items(conn, case_id, stored, _checked_items(pending, stored))
-                stored, pending = stored + len(pending), []
+                writer.add(_checked_items(pending, writer.items))
+                pending = []
         pending += splitter.close()
-        checked = _checked_items(pending, stored)
+        writer.add(_checked_items(pending, writer.items))
         header = splitter.header
         try:
             CaseReport.model_validate({**header, ITEMS: []} if isinstance(header, dict) and splitter.has_items
                                       else header)
         except ValidationError as exc:
             raise _refusal(exc, ("body",)) from None
-        case_id = case_id or begin_case(conn, identity.agency, identity.user)
-        add_items(conn, case_id, stored, checked)
-        stored += len(checked)
-        finish_case(conn, case_id, header, stored, identity.agency, identity.user)
-    return case_id, stored
+        case_id = writer.finish(header)
+    return case_id, writer.items
 
 
 def _checked_items(items: list[Any], first: int) -> list[dict[str, Any]]:

@@ -22,7 +22,7 @@ from datetime import datetime, timedelta, timezone
 from typing import Any
 from collections.abc import Iterator
 
-from sqlalchemy import Select, delete, insert, or_, select, update
+from sqlalchemy import Column, MetaData, Select, Table, delete, insert, literal, or_, select, update
 from sqlalchemy.engine import Connection
 
 from hashwarden.store import audit
@@ -104,6 +104,62 @@ def finish_case(conn: Connection, case_id: int, header: dict[str, Any], items: i
         name=_column_text(str(header.get("case", "")))[:200], items=items, header=canonical_json(header)))
     audit.append(conn, "case.submit", {"case_id": case_id, "agency": agency_name, "items": items},
                  actor=user_name)
+
+
+# SQLite: a streamed case's items wait here (a TEMP table: its own file, so writing it takes no lock on the store)
+# until the report is complete, then are copied in one statement. Written straight into case_item, they held the
+# store's one write lock for as long as the client took to send them: other requests' audit rows waited 5 s and
+# failed (500) behind a slow upload. The copy holds the lock for the server's own time only.
+_STAGE_COLUMNS = [Column(column.name, column.type, nullable=column.nullable) for column in case_item.columns
+                  if column.name not in ("id", "case_id")]
+_stage = Table("case_item_stage", MetaData(), *_STAGE_COLUMNS, prefixes=["TEMPORARY"])
+
+
+class CaseWriter:
+    """A case stored as its items arrive, a batch at a time (`add`), then its header (`finish`), all in the
+    caller's one transaction: nothing of it is committed before the caller's commit, and a rollback leaves nothing.
+
+    On PostgreSQL the items go straight to case_item (the case's row is written with the first batch); on SQLite
+    they are staged in a TEMP table and copied at `finish`, so a slow client never holds the store's write lock.
+    """
+
+    def __init__(self, conn: Connection, agency_name: str, user_name: str) -> None:
+        self._conn = conn
+        self._agency = agency_name
+        self._user = user_name
+        self._staged = conn.dialect.name == "sqlite"
+        self.case_id: int | None = None
+        self.items = 0
+        if self._staged:
+            _stage.create(conn)
+
+    def add(self, items: list[dict[str, Any]]) -> None:
+        """Store the next batch of the case's (validated) items."""
+        if not items:
+            return
+        if self._staged:
+            rows = [_item_row(0, position, item) for position, item in enumerate(items, self.items)]
+            for row in rows:
+                del row["case_id"]
+            self._conn.execute(insert(_stage), rows)
+        else:
+            if self.case_id is None:
+                self.case_id = begin_case(self._conn, self._agency, self._user)
+            add_items(self._conn, self.case_id, self.items, items)
+        self.items += len(items)
+
+    def finish(self, header: dict[str, Any]) -> int:
+        """Give the case its header (report.json less its items); its id. Audited like `save_case`."""
+        if self.case_id is None:
+            self.case_id = begin_case(self._conn, self._agency, self._user)
+        if self._staged:
+            names = [column.name for column in _STAGE_COLUMNS]
+            self._conn.execute(insert(case_item).from_select(
+                ["case_id", *names],
+                select(literal(self.case_id), *(_stage.c[name] for name in names)).order_by(_stage.c.position)))
+            _stage.drop(self._conn)
+        finish_case(self._conn, self.case_id, header, self.items, self._agency, self._user)
+        return self.case_id
 
 
 def list_cases(conn: Connection, agency_name: str, limit: int, after: int | None = None) -> list[CaseInfo]:
