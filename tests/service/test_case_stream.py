@@ -184,7 +184,7 @@ def test_other_requests_are_served_while_a_large_case_streams_in_slowly(tmp_path
     """On SQLite the items of a case being received are staged outside the store (store/cases.py CaseWriter):
     written straight into case_item they held the store's write lock while the client sent the rest, and other
     requests' audit rows waited 5 s for it and failed (500). Here the upload has passed its first batch of items and
-    has several seconds still to send when the lookups are made."""
+    has several seconds still to send when the lookups are made. (And `serve --max-case-mb` sets the route's cap.)"""
     body = json.dumps(big_report(30_000)).encode()  # ~3.5 MB, sent 100 KB each half second: ~17 s
     past_first_batch = threading.Event()
 
@@ -195,7 +195,9 @@ def test_other_requests_are_served_while_a_large_case_streams_in_slowly(tmp_path
             yield body[start:start + 100_000]
             time.sleep(0.5)
 
-    with serving(tmp_path, images) as (url, keys):
+    with serving(tmp_path, images, "--max-case-mb", "10") as (url, keys):
+        too_large = httpx.post(f"{url}/v1/cases", content=b" " * 10_000_001, timeout=60, headers={
+            "Authorization": f"Bearer {keys['examiner']}", "Content-Type": "application/json"})
         lookup = {"items": [{"md5": DIGEST_ONLY["md5"]}]}
         matcher = {"Authorization": f"Bearer {keys['matcher']}"}
         assert httpx.post(f"{url}/v1/lookup", json=lookup, headers=matcher, timeout=60).status_code == 200
@@ -210,3 +212,4 @@ def test_other_requests_are_served_while_a_large_case_streams_in_slowly(tmp_path
         still_sending = upload.is_alive()
         upload.join(120)
     assert still_sending and during == [200, 200, 200] and submitted == [201]
+    assert too_large.status_code == 413 and too_large.json() == {"error": "request body above 10000000 bytes"}
