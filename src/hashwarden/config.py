@@ -169,6 +169,9 @@ MAX_CASE_BYTES = 4 << 30
 MAX_CASE_HEADER_BYTES = 1 << 20
 MAX_CASE_ITEM_BYTES = 1 << 20
 CASE_BATCH_ITEMS = 5_000
+# On SQLite a streamed case's items are staged in a TEMP table until the report is complete (store/cases.py
+# CaseWriter), with this page cache (KiB) instead of the store's 256 MiB: one more bounded cache, not two.
+CASE_STAGE_CACHE_KIB = 16 << 10
 # The body-read deadline (limits.BodyLimit) counts only the time the server waits for the client's bytes, and
 # grows with what has arrived: `body_timeout_seconds` plus one second per `min_body_bytes_per_second` received.
 # A small body must be complete within the timeout; a 4 GiB case over a slow but steady link passes (at 64 KiB/s

@@ -30,7 +30,7 @@ BAD_AT = ITEMS - 1
 SPOT_CHECKS = (0, 4_999, 5_000, 345_678, ITEMS - 1)  # either side of a write batch, the middle, the last
 # Peak RSS growth of the server over the submissions and a read of the whole case: SQLite's page cache (store/db.py
 # sets 256 MiB per connection; one long transaction fills it: ~130 MiB at 500k items, and it stops there) plus
-# 64 MiB for the route itself (a batch of items, the parser, the response's batch). Measured: 159 MiB at 500k.
+# 64 MiB for the route itself (a batch of items, the parser, the response's batch). Measured: ~145 MiB at 500k.
 SQLITE_PAGE_CACHE = 256 << 20
 MAX_RSS_GROWTH = SQLITE_PAGE_CACHE + (64 << 20)
 

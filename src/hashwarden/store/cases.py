@@ -22,9 +22,10 @@ from datetime import datetime, timedelta, timezone
 from typing import Any
 from collections.abc import Iterator
 
-from sqlalchemy import Column, MetaData, Select, Table, delete, insert, literal, or_, select, update
+from sqlalchemy import Column, MetaData, Select, Table, delete, insert, literal, literal_column, or_, select, update
 from sqlalchemy.engine import Connection
 
+from hashwarden.config import CASE_STAGE_CACHE_KIB
 from hashwarden.store import audit
 from hashwarden.store.db import TIMESTAMP_FORMAT, utc_now
 from hashwarden.store.records import canonical_json
@@ -130,7 +131,8 @@ class CaseWriter:
         self._staged = conn.dialect.name == "sqlite"
         self.case_id: int | None = None
         self.items = 0
-        if self._staged:
+        if self._staged:  # written once in order and read once: it needs no more than a small page cache
+            conn.exec_driver_sql(f"PRAGMA temp.cache_size = -{CASE_STAGE_CACHE_KIB}")
             _stage.create(conn)
 
     def add(self, items: list[dict[str, Any]]) -> None:
@@ -156,7 +158,8 @@ class CaseWriter:
             names = [column.name for column in _STAGE_COLUMNS]
             self._conn.execute(insert(case_item).from_select(
                 ["case_id", *names],
-                select(literal(self.case_id), *(_stage.c[name] for name in names)).order_by(_stage.c.position)))
+                select(literal(self.case_id), *(_stage.c[name] for name in names))
+                .order_by(literal_column("rowid"))))  # the order they were staged in: a scan, not a sort
             _stage.drop(self._conn)
         finish_case(self._conn, self.case_id, header, self.items, self._agency, self._user)
         return self.case_id
