@@ -169,6 +169,23 @@ ENV_SERVICE_LIMITS = "HASHWARDEN_SERVICE_LIMITS"  # how `serve` hands its limits
 MAX_MEDIA_BYTES = 200 * 1000 * 1000
 MEDIA_FORM_OVERHEAD_BYTES = 64 << 10
 MEDIA_UPLOADS_PER_PROCESS = 4
+# POST /v1/cases: a scan's report.json, streamed (service/case_stream.py): its own body cap (`max_case_bytes`,
+# `serve --max-case-mb`; more: 413), since a national case has millions of items (~170 bytes each). Memory does not
+# grow with it: the items are validated and written CASE_BATCH_ITEMS at a time inside one transaction; what is
+# held whole is the report's header (every top-level key but `items`), at most MAX_CASE_HEADER_BYTES, and one item
+# as it is parsed, at most MAX_CASE_ITEM_BYTES (a file's hashes, path and matches are a few KB; more: 413).
+MAX_CASE_BYTES = 4 << 30
+MAX_CASE_HEADER_BYTES = 1 << 20
+MAX_CASE_ITEM_BYTES = 1 << 20
+CASE_BATCH_ITEMS = 5_000
+# On SQLite a streamed case's items are staged in a TEMP table until the report is complete (store/cases.py
+# CaseWriter), with this page cache (KiB) instead of the store's 256 MiB: one more bounded cache, not two.
+CASE_STAGE_CACHE_KIB = 16 << 10
+# The body-read deadline (limits.BodyLimit) counts only the time the server waits for the client's bytes, and
+# grows with what has arrived: `body_timeout_seconds` plus one second per `min_body_bytes_per_second` received.
+# A small body must be complete within the timeout; a 4 GiB case over a slow but steady link passes (at 64 KiB/s
+# or faster); a client trickling bytes ("slowloris") is cut off (408) once it falls below that rate.
+MIN_BODY_BYTES_PER_SECOND = 64 << 10
 
 
 # The remote client (remote/, `hashwarden remote`): the API key comes from $HASHWARDEN_KEY or a key file, never
@@ -182,6 +199,7 @@ REMOTE_CONNECT_TIMEOUT_SECONDS = 10.0
 REMOTE_READ_TIMEOUT_SECONDS = 120.0
 REMOTE_RETRIES = 5
 REMOTE_MAX_RETRY_AFTER_SECONDS = 60
+REMOTE_UPLOAD_BLOCK = 1 << 20  # `remote submit` streams report.json from disk in blocks of this
 
 
 @dataclass(frozen=True)
@@ -199,12 +217,15 @@ class ServiceLimits:
     failed_auth_burst: int = 100
     purge_interval_seconds: float = 3600.0  # expired cases are purged at start and then this often
     header_timeout_seconds: float = 10.0  # a connection's request headers must be complete within this
+    max_case_bytes: int = MAX_CASE_BYTES
+    min_body_bytes_per_second: float = MIN_BODY_BYTES_PER_SECOND
 
     def __post_init__(self) -> None:
         if self.rate_per_second <= 0 or self.burst < 1 or self.body_timeout_seconds <= 0 \
                 or self.keep_alive_seconds <= 0 or self.index_refresh_seconds <= 0 or self.max_media_bytes < 1 \
                 or self.failed_auth_per_second <= 0 or self.failed_auth_burst < 1 \
-                or self.purge_interval_seconds <= 0 or self.header_timeout_seconds <= 0:
+                or self.purge_interval_seconds <= 0 or self.header_timeout_seconds <= 0 \
+                or self.max_case_bytes < 1 or self.min_body_bytes_per_second <= 0:
             raise ValueError(f"service limits must be positive: {self}")
 
 

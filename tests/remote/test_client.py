@@ -161,3 +161,24 @@ def test_an_answer_of_another_length_is_an_error() -> None:
     client, _ = client_answering(httpx.Response(200, json={"results": []}))
     with pytest.raises(RemoteError, match="answered 1 items with 0 results"):
         RemoteMatcher(client).match_many([{"md5": "a" * 32}])
+
+
+def test_submit_streams_the_report_from_disk_and_sends_it_whole_again_after_a_429(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """`remote submit` reads report.json a block at a time (a national case's is gigabytes) with its size as
+    Content-Length (so the server can refuse one over its cap before it is sent), and a retry after 429 sends a
+    fresh stream of the file: a consumed one would send nothing the second time."""
+    from hashwarden.remote import lookup, submit_case
+
+    monkeypatch.setattr(lookup, "REMOTE_UPLOAD_BLOCK", 7)  # several blocks for a small file
+    case = tmp_path / "case"
+    case.mkdir()
+    body = json.dumps({"case": "C-1", "items": [{"md5": "a" * 32}] * 20}).encode()
+    (case / "report.json").write_bytes(body)
+    monkeypatch.setattr(Path, "read_bytes", lambda self: pytest.fail(f"{self} read whole"))
+    client, seen = client_answering(httpx.Response(429, headers={"Retry-After": "1"}, json={"error": "slow"}),
+                                    httpx.Response(201, json={"id": 7}))
+    assert submit_case(client, case) == {"id": 7}
+    assert [request.content for request in seen] == [body, body]
+    assert {request.headers["content-length"] for request in seen} == {str(len(body))}
+    assert all("transfer-encoding" not in request.headers for request in seen)

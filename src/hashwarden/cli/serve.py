@@ -42,6 +42,14 @@ def serve(
                                                 help="Largest file POST /v1/media accepts, in MB (then 413); "
                                                      "held in memory while it is hashed.")
                             ] = _LIMITS.max_media_bytes / 1e6,
+    max_case_mb: Annotated[float, typer.Option("--max-case-mb", min=0.000001,
+                                               help="Largest report.json POST /v1/cases accepts, in MB (then "
+                                                    "413); streamed, not held in memory.")
+                           ] = _LIMITS.max_case_bytes / 1e6,
+    min_body_rate: Annotated[float, typer.Option("--min-body-rate", min=0.001,
+                                                 help="KB a second a client must keep sending a large body at: "
+                                                      "each KB received adds to --body-timeout (then 408).")
+                             ] = _LIMITS.min_body_bytes_per_second / 1e3,
     header_timeout: Annotated[float, typer.Option("--header-timeout", min=0.001, help="Seconds a client has to "
                                                   "send a request's headers (then the connection is closed).")
                               ] = _LIMITS.header_timeout_seconds,
@@ -65,7 +73,9 @@ def serve(
     limits = dataclasses.replace(_LIMITS, rate_per_second=rate, burst=burst, body_timeout_seconds=body_timeout,
                                  keep_alive_seconds=keep_alive, index_refresh_seconds=index_refresh,
                                  max_media_bytes=max(1, round(max_media_mb * 1e6)),
-                                 header_timeout_seconds=header_timeout)
+                                 header_timeout_seconds=header_timeout,
+                                 max_case_bytes=max(1, round(max_case_mb * 1e6)),
+                                 min_body_bytes_per_second=min_body_rate * 1e3)
     os.environ[ENV_DB] = url  # what each worker's app_from_environment opens, within these limits
     os.environ[ENV_SERVICE_LIMITS] = json.dumps(dataclasses.asdict(limits))
     scheme = "https" if tls else "http"

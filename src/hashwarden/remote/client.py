@@ -10,7 +10,7 @@ from __future__ import annotations
 import os
 import ssl
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any
 
@@ -71,8 +71,9 @@ class RemoteClient:
     def __exit__(self, *exc: object) -> None:
         self._http.close()
 
-    def post(self, path: str, **request: Any) -> Any:
-        """POST to `path` (httpx's `json=` or `content=`), retrying a 429 after its Retry-After; the JSON answer.
+    def post(self, path: str, body: Callable[[], Iterable[bytes]] | None = None, **request: Any) -> Any:
+        """POST to `path` (httpx's `json=` or `content=`, or `body`: a new stream of the body's bytes for each
+        attempt, sent as it is read), retrying a 429 after its Retry-After; the JSON answer.
 
         Raises:
             RemoteError: the server cannot be reached, does not answer in time, refuses the request (its status
@@ -80,7 +81,7 @@ class RemoteClient:
         """
         for attempt in range(self._retries + 1):
             try:
-                response = self._http.post(path, **request)
+                response = self._http.post(path, **request, **({} if body is None else {"content": body()}))
             except httpx.TimeoutException as exc:
                 raise RemoteError(f"{self.server}: no answer to POST {path} in time ({type(exc).__name__})") from exc
             except httpx.TransportError as exc:

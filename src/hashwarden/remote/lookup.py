@@ -19,7 +19,7 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any, BinaryIO, TextIO
 
-from hashwarden.config import MAX_LOOKUP_ITEMS, MAX_LOOKUP_REQUEST_VPDQ_FRAMES, MAX_LOOKUP_VPDQ_FRAMES
+from hashwarden.config import MAX_LOOKUP_ITEMS, MAX_LOOKUP_REQUEST_VPDQ_FRAMES, MAX_LOOKUP_VPDQ_FRAMES, REMOTE_UPLOAD_BLOCK
 from hashwarden.errors import RemoteError
 from hashwarden.remote.client import RemoteClient
 from hashwarden.scan.match_hashes import match_lines
@@ -102,15 +102,33 @@ def lookup_lines(client: RemoteClient, fp: BinaryIO, path: str, out: TextIO, bat
 
 
 def submit_case(client: RemoteClient, case_dir: Path) -> dict[str, Any]:
-    """POST the case's report.json, as written, to /v1/cases; the service's answer (`{"id": …}`).
+    """POST the case's report.json, as written, to /v1/cases, streamed from disk a block at a time (a national
+    case's report is gigabytes); the service's answer (`{"id": …}`).
 
     Raises:
         RemoteError: no readable report.json in `case_dir`, or the service refused it.
     """
     report = case_dir / "report.json"
     try:
-        body = report.read_bytes()
+        size = report.stat().st_size
+        with open(report, "rb"):
+            pass
     except OSError as exc:
         raise RemoteError(f"cannot read {report}: {exc.strerror or exc} (a case directory of `hashwarden scan`)"
                           ) from exc
-    return client.post("/v1/cases", content=body, headers={"Content-Type": "application/json"})
+    return client.post("/v1/cases", body=lambda: _blocks(report), headers={
+        "Content-Type": "application/json", "Content-Length": str(size)})
+
+
+def _blocks(path: Path) -> Iterator[bytes]:
+    """The file's bytes, REMOTE_UPLOAD_BLOCK at a time.
+
+    Raises:
+        RemoteError: the file cannot be read (while it is sent).
+    """
+    try:
+        with open(path, "rb") as fp:
+            while block := fp.read(REMOTE_UPLOAD_BLOCK):
+                yield block
+    except OSError as exc:
+        raise RemoteError(f"cannot read {path}: {exc.strerror or exc}") from exc

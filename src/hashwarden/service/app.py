@@ -59,7 +59,8 @@ def create_app(engine: Engine, settings: ScanSettings = ScanSettings(),
     app = FastAPI(title="hashwarden", version=__version__, docs_url=None, redoc_url=None, telemetry=_NO_TELEMETRY,
                   lifespan=_lifespan(limits.purge_interval_seconds))
     app.add_middleware(BodyLimit, max_bytes=MAX_REQUEST_BYTES, timeout=limits.body_timeout_seconds,
-                       max_depth=MAX_JSON_DEPTH, path_limits=media.body_limit(limits.max_media_bytes))
+                       max_depth=MAX_JSON_DEPTH, min_rate=limits.min_body_bytes_per_second,
+                       path_limits={**media.body_limit(limits.max_media_bytes), cases.PATH: limits.max_case_bytes})
     app.state.rate_limit = TokenBucket(limits.rate_per_second, limits.burst)  # on state: tests drive its clock
     app.state.failed_auth = TokenBucket(limits.failed_auth_per_second, limits.failed_auth_burst)
     app.add_middleware(Gatekeeper, rate_limit=app.state.rate_limit, failed_auth=app.state.failed_auth)

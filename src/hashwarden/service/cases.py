@@ -8,7 +8,15 @@ its existence is not revealed.
 What is accepted is a report: hashes and metadata. The top level must have report.json's keys and no others; an
 item's hashes must be hex of their length; and nowhere in the document may a key name image content (`data`,
 `thumbnail`, `image`, ...) or a string be longer than MAX_CASE_STRING (longer than any path; a base64 image is not),
-so no imagery can ride in under any name. The body limit (limits.BodyLimit) bounds the whole.
+so no imagery can ride in under any name. The body limit (limits.BodyLimit, the route's own `max_case_bytes`)
+bounds the whole.
+
+A report of millions of items is read as it streams in (case_stream.py splits it into its header and its items):
+the items are checked by the same model as before, CASE_BATCH_ITEMS at a time, and written in batches inside one
+transaction committed only at the end, so a refused or interrupted submission leaves nothing and a 201 means all of
+it is stored; memory does not grow with the item count. (On SQLite the items are staged in a TEMP table until the
+report is complete, store/cases.py `CaseWriter`: a slow client must not hold the store's write lock.)
+`GET /v1/cases/{id}` streams the report back the same way, a batch of items at a time.
 
 Nothing of a case reaches the audit log but its id and counts (the store's `case.submit`/`case.delete` rows and the
 request's row): paths can carry names.
@@ -16,18 +24,31 @@ request's row): paths can carry names.
 
 from __future__ import annotations
 
+import json
+from collections.abc import Callable, Iterator
 from typing import Annotated, Any, Literal
 
+import anyio.from_thread
 from fastapi import APIRouter, HTTPException, Query, Request
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import StreamingResponse
+from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError, model_validator
+from sqlalchemy.engine import Engine
+from starlette.concurrency import run_in_threadpool
 
+from hashwarden.config import CASE_BATCH_ITEMS, MAX_CASE_HEADER_BYTES, MAX_CASE_ITEM_BYTES
 from hashwarden.report.json_report import STATUSES
+from hashwarden.service.case_stream import ITEMS, ReportSplitter
 from hashwarden.service.schema import ERROR_RESPONSES, Closed, Md5, Pdq, RowCursor, RowId, Sha1, Sha256
 from hashwarden.service.auth import Caller, requires
 from hashwarden.service.pages import DEFAULT_PAGE, Limit, page_body
-from hashwarden.store.cases import delete_case, find_items, get_case, list_cases, save_case
+from hashwarden.store.cases import (
+    CaseWriter, case_head, case_items, delete_case, find_items, list_cases,
+)
+from hashwarden.store.identities import Identity
 
 router = APIRouter(responses=ERROR_RESPONSES)
+PATH = "/v1/cases"  # POST: its own body cap (app.py)
 
 CASE_ROLES = ("examiner", "analyst")
 MAX_CASE_STRING = 4096  # PATH_MAX on Linux: no path is longer
@@ -53,6 +74,15 @@ class CaseItem(BaseModel):
     status: Literal[STATUSES] | None = None  # type: ignore[valid-type]
     matches: list[dict[str, Any]] = []
 
+    @model_validator(mode="before")
+    @classmethod
+    def _no_imagery(cls, item: Any) -> Any:
+        """The document-wide rules (no imagery key, no overlong string) on this item at any depth."""
+        if isinstance(item, dict):
+            _no_imagery_keys(item)
+            _no_imagery_below(item.values())
+        return item
+
 
 class CaseReport(Closed):
     """A scan's report.json (report/json_report.py builds it)."""
@@ -67,23 +97,29 @@ class CaseReport(Closed):
     @model_validator(mode="before")
     @classmethod
     def _no_imagery(cls, document: Any) -> Any:
-        """Walk the whole document (iteratively: a deep one cannot exhaust the stack) for imagery keys and
-        overlong strings. The summary is counts only (its keys are media kinds and categories, `image` among
-        them; its type says so), so it is left to its type. The message names the rule, never the value."""
+        """Walk the document but its items (each item's own validator walks it) for imagery keys and overlong
+        strings. The summary is counts only (its keys are media kinds and categories, `image` among them; its
+        type says so), so it is left to its type."""
         if not isinstance(document, dict):
             return document
-        pending = [value for key, value in document.items() if key != "summary"]
         _no_imagery_keys(document)
-        while pending:
-            node = pending.pop()
-            if isinstance(node, dict):
-                _no_imagery_keys(node)
-                pending.extend(node.values())
-            elif isinstance(node, list):
-                pending.extend(node)
-            elif isinstance(node, str) and len(node) > MAX_CASE_STRING:
-                raise ValueError(f"a string longer than {MAX_CASE_STRING} characters (no path is that long)")
+        _no_imagery_below(value for key, value in document.items() if key not in ("summary", ITEMS))
         return document
+
+
+def _no_imagery_below(values: Any) -> None:
+    """No imagery key and no string above MAX_CASE_STRING at any depth under `values` (iteratively: a deep
+    document cannot exhaust the stack). The message names the rule, never the value."""
+    pending = list(values)
+    while pending:
+        node = pending.pop()
+        if isinstance(node, dict):
+            _no_imagery_keys(node)
+            pending.extend(node.values())
+        elif isinstance(node, list):
+            pending.extend(node)
+        elif isinstance(node, str) and len(node) > MAX_CASE_STRING:
+            raise ValueError(f"a string longer than {MAX_CASE_STRING} characters (no path is that long)")
 
 
 def _no_imagery_keys(node: dict[Any, Any]) -> None:
@@ -92,14 +128,86 @@ def _no_imagery_keys(node: dict[Any, Any]) -> None:
         raise ValueError(f"a case holds hashes and metadata only, not {', '.join(sorted(refused))}")
 
 
-@router.post("/v1/cases", status_code=201)
-def submit(body: CaseReport, request: Request, caller: Caller = requires(*CASE_ROLES)) -> dict[str, int]:
-    """Store the report under the caller's agency; 201 `{"id": …}` once it is committed."""
-    report = body.model_dump(exclude_unset=True)  # items with their extra keys, as sent
-    with request.app.state.engine.begin() as conn:
-        case_id = save_case(conn, caller.identity.agency, caller.identity.user, report)
-    caller.counts.update(case=case_id, items=len(body.items))
+_ITEM_LIST = TypeAdapter(list[CaseItem])
+
+
+def _report_body() -> dict[str, Any]:
+    """The route's request body for /openapi.json: the CaseReport schema (the route reads the body itself, so
+    FastAPI does not declare it). Its nested models are `$defs` of the schema, referred to where they sit."""
+    here = "#/paths/~1v1~1cases/post/requestBody/content/application~1json/schema/$defs/{model}"
+    return {"requestBody": {"required": True, "content": {"application/json": {
+        "schema": CaseReport.model_json_schema(ref_template=here)}}}}
+
+
+@router.post("/v1/cases", status_code=201, openapi_extra=_report_body())
+async def submit(request: Request, caller: Caller = requires(*CASE_ROLES)) -> dict[str, int]:
+    """Store the report under the caller's agency; 201 `{"id": …}` once all of it is committed. The body is
+    read as it streams in, its items checked and written in batches (in a worker thread, off the event loop)."""
+    chunks = request.stream()
+
+    async def next_chunk() -> bytes | None:
+        try:
+            return await chunks.__anext__()
+        except StopAsyncIteration:
+            return None
+
+    case_id, count = await run_in_threadpool(_store_streamed, request.app.state.engine, caller.identity,
+                                             lambda: anyio.from_thread.run(next_chunk))
+    caller.counts.update(case=case_id, items=count)
     return {"id": case_id}
+
+
+def _store_streamed(engine: Engine, identity: Identity, next_chunk: Callable[[], bytes | None]) -> tuple[int, int]:
+    """Read the report from `next_chunk` (None at its end), check and write its items a batch at a time and its
+    header last, in one transaction; (case id, items).
+
+    Raises:
+        RequestValidationError: an item or the header breaks the report's rules (nothing is kept).
+        HTTPException: the body is not JSON, its header too large, or the body limits refused it.
+    """
+    splitter = ReportSplitter(MAX_CASE_HEADER_BYTES, MAX_CASE_ITEM_BYTES)
+    pending: list[Any] = []
+    with engine.begin() as conn:
+        writer = CaseWriter(conn, identity.agency, identity.user)
+        while (chunk := next_chunk()) is not None:
+            pending += splitter.feed(chunk)
+            if len(pending) >= CASE_BATCH_ITEMS:
+                writer.add(_checked_items(pending, writer.items))
+                pending = []
+        pending += splitter.close()
+        writer.add(_checked_items(pending, writer.items))
+        header = splitter.header
+        try:
+            CaseReport.model_validate({**header, ITEMS: []} if isinstance(header, dict) and splitter.has_items
+                                      else header)
+        except ValidationError as exc:
+            raise _refusal(exc, ("body",)) from None
+        case_id = writer.finish(header)
+    return case_id, writer.items
+
+
+def _checked_items(items: list[Any], first: int) -> list[dict[str, Any]]:
+    """`items` (positions `first`, ...) checked by CaseItem, as sent (its extra keys kept).
+
+    Raises:
+        RequestValidationError: an item breaks the rules; its problems name its index in the report.
+    """
+    try:
+        return _ITEM_LIST.dump_python(_ITEM_LIST.validate_python(items), exclude_unset=True)
+    except ValidationError as exc:
+        raise _refusal(exc, ("body", ITEMS), first) from None
+
+
+def _refusal(exc: ValidationError, where: tuple[str, ...], first: int = 0) -> RequestValidationError:
+    """The app's 422 for a streamed body's problems, located as FastAPI locates a parsed body's (`body.items.N`),
+    without the values sent."""
+    problems = []
+    for error in exc.errors(include_input=False, include_url=False):
+        loc = list(error["loc"])
+        if first and loc and isinstance(loc[0], int):
+            loc[0] += first
+        problems.append({"loc": (*where, *loc), "msg": error["msg"], "type": error["type"]})
+    return RequestValidationError(problems)
 
 
 @router.get("/v1/cases")
@@ -132,16 +240,38 @@ def items_by_hash(request: Request, caller: Caller = requires(*CASE_ROLES),
     return body
 
 
-@router.get("/v1/cases/{id}")
-def one_case(id: RowId, request: Request, caller: Caller = requires(*CASE_ROLES)) -> dict[str, Any]:  # noqa: A002
-    """The case with its report as submitted; 404 when the agency has no case of that id."""
-    with request.app.state.engine.connect() as conn:
-        found = get_case(conn, caller.identity.agency, id)
+_CASE_ANSWER = {200: {"description": "The case with its report as submitted.",
+                       "content": {"application/json": {"schema": {"type": "object"}}}}}
+
+
+@router.get("/v1/cases/{id}", response_model=None, responses=_CASE_ANSWER)
+def one_case(id: RowId, request: Request, caller: Caller = requires(*CASE_ROLES)) -> StreamingResponse:  # noqa: A002
+    """The case with its report as submitted; 404 when the agency has no case of that id. Streamed: its items
+    are read and sent CASE_BATCH_ITEMS at a time, so a case of millions of items is not built in memory."""
+    engine = request.app.state.engine
+    with engine.connect() as conn:
+        head = case_head(conn, caller.identity.agency, id)
     caller.counts.update(case=id)
-    if found is None:
+    if head is None:
         raise HTTPException(404, "no such case")
-    caller.counts.update(items=len(found["report"]["items"]))
-    return found
+    caller.counts.update(items=head.pop("items"))
+    return StreamingResponse(_case_json(engine, head), media_type="application/json")
+
+
+def _case_json(engine: Engine, head: dict[str, Any]) -> Iterator[bytes]:
+    """`head` (the case with its report's header) as JSON, with the report's `items` written in batches as they
+    are read. Starlette runs this generator in a worker thread."""
+    report = head["report"]
+    case = json.dumps({**head, "report": {}}, ensure_ascii=False)
+    header = json.dumps(report, ensure_ascii=False)
+    yield (case[:-2] + header[1:-1] + (", " if report else "") + '"items": [').encode()
+    first = True
+    with engine.connect() as conn:
+        for batch in case_items(conn, head["id"], CASE_BATCH_ITEMS):
+            text = ", ".join(json.dumps(item, ensure_ascii=False) for item in batch)
+            yield (text if first else ", " + text).encode()
+            first = False
+    yield b"]}}"
 
 
 @router.delete("/v1/cases/{id}")

@@ -1,9 +1,13 @@
 """Request limits: body size and body-read time (`BodyLimit`), and the per-key rate (`TokenBucket`).
 
 A body above `max_bytes` is refused with 413, before it is read when its Content-Length says so, else as soon as
-the bytes received pass the limit (a chunked body cannot get round it). A body still incomplete `timeout` seconds
-after the request arrived is refused with 408 and the connection closed, so a client sending a byte a second holds
-a connection for a bounded time (uvicorn has no such bound; its keep-alive timeout covers idle connections only).
+the bytes received pass the limit (a chunked body cannot get round it). The body-read deadline is a minimum
+transfer rate: the time spent waiting for the client's bytes may reach `timeout` plus one second per `min_rate`
+bytes received; past it the request is refused with 408 and the connection closed. So a small body must arrive
+within `timeout`, a large one over a slow but steady link is not cut off at a fixed total (a 4 GiB case), and a
+client sending a byte a second holds a connection for a bounded time (uvicorn has no such bound; its keep-alive
+timeout covers idle connections only). Time the route spends on what it has read (a streamed case writing its
+items) is not the client's and is not counted.
 Starlette's own body limit answers in plain text; every error of this API is `{"error": message}`.
 A JSON body (or one without a content type, which FastAPI parses as JSON) nesting deeper than `max_depth` is
 refused with 422 as the byte passing it arrives (formats' `DepthGuard`, the importers' one count of nesting): Python's
@@ -31,12 +35,13 @@ from hashwarden.formats._jsonstream import DepthGuard, TooDeep
 
 class BodyLimit:
     """ASGI middleware: at most `max_bytes` of request body (`path_limits[path]` for the paths it names: the
-    media upload's own, larger cap, which opens no other route to it), all of it within `timeout` seconds, a JSON
-    one at most `max_depth` deep."""
+    media upload's and the case submission's own, larger caps, which open no other route to them), waited for at
+    most `timeout` seconds plus one per `min_rate` bytes received, a JSON one at most `max_depth` deep."""
 
     def __init__(self, app: ASGIApp, max_bytes: int, timeout: float, max_depth: int,
-                 path_limits: Mapping[str, int] | None = None) -> None:
+                 path_limits: Mapping[str, int] | None = None, min_rate: float = math.inf) -> None:
         self.app = app
+        self.min_rate = min_rate
         self.max_bytes = max_bytes
         self.timeout = timeout
         self.max_depth = max_depth
@@ -55,19 +60,22 @@ class BodyLimit:
             return
         received = 0
         complete = False
-        deadline = time.monotonic() + self.timeout
+        waited = 0.0  # seconds spent waiting for the client's bytes
         media_type = headers.get("content-type", "").split(";")[0].strip().lower()
         depth = DepthGuard(self.max_depth) if not media_type or media_type.endswith("json") else None
 
         async def limited() -> Message:
-            nonlocal received, complete
+            nonlocal received, complete, waited
             if complete:  # after the body, receive() waits for the disconnect: no deadline on that
                 return await receive()
+            allowed = self.timeout + received / self.min_rate - waited
+            started = time.monotonic()
             try:
-                message = await asyncio.wait_for(receive(), max(deadline - time.monotonic(), 0))
+                message = await asyncio.wait_for(receive(), max(allowed, 0))
             except TimeoutError:  # raised inside the route: the app's handler answers in JSON
                 raise HTTPException(408, f"request body not received within {self.timeout:g} s",
                                     headers={"Connection": "close"}) from None
+            waited += time.monotonic() - started
             if message["type"] == "http.request":
                 chunk = message.get("body", b"")
                 received += len(chunk)

@@ -5,9 +5,9 @@ agency and treats another agency's case exactly as a missing one, so that a call
 
 The report is split as it is stored: its header (case name, tool, sources, summary, skipped) as one JSON text,
 each item as a row whose digests and PDQ are raw bytes in indexed columns (items are found by hash across cases:
-what later victim-identification work links) and whose other fields are JSON. `get_case` puts the report back
-together as it was sent. Case data is personal data (paths can carry names): the audit rows written here hold the
-case's id and counts only, never a path, a name or a hash.
+what later victim-identification work links) and whose other fields are JSON. `case_head` and `case_items` put the
+report back together as it was sent, a batch of items at a time. Case data is personal data (paths can carry
+names): the audit rows written here hold the case's id and counts only, never a path, a name or a hash.
 
 An agency may set a retention (`identities.set_retention`): `purge_expired` deletes its cases older than that
 (the service runs it at start and periodically, `hashwarden cases purge` at any time). `find_items` finds an
@@ -20,10 +20,12 @@ import json
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from typing import Any
+from collections.abc import Iterator
 
-from sqlalchemy import Select, delete, insert, or_, select
+from sqlalchemy import Column, MetaData, Select, Table, delete, insert, literal, literal_column, or_, select, update
 from sqlalchemy.engine import Connection
 
+from hashwarden.config import CASE_STAGE_CACHE_KIB
 from hashwarden.store import audit
 from hashwarden.store.db import TIMESTAMP_FORMAT, utc_now
 from hashwarden.store.records import canonical_json
@@ -69,20 +71,98 @@ def save_case(conn: Connection, agency_name: str, user_name: str, report: dict[s
     Raises:
         KeyError: no such user in that agency (the service only calls this for an authenticated caller).
     """
+    items = report.get("items", [])
+    case_id = begin_case(conn, agency_name, user_name)
+    add_items(conn, case_id, 0, items)
+    finish_case(conn, case_id, {key: value for key, value in report.items() if key != "items"}, len(items),
+                agency_name, user_name)
+    return case_id
+
+
+def begin_case(conn: Connection, agency_name: str, user_name: str) -> int:
+    """The first step of storing a case whose items arrive in batches (a streamed submission): its row, with no
+    header yet; `add_items` then `finish_case` complete it, all in the caller's one transaction, so nothing of an
+    unfinished case is ever committed."""
     agency_id, user_id = conn.execute(
         select(agency.c.id, api_user.c.id).join(api_user, api_user.c.agency_id == agency.c.id)
         .where(agency.c.name == agency_name, api_user.c.name == user_name)).one()
-    items = report.get("items", [])
-    header = {key: value for key, value in report.items() if key != "items"}
-    case_id = conn.execute(insert(case_report).values(
-        agency_id=agency_id, user_id=user_id, name=_column_text(str(report.get("case", "")))[:200],
-        submitted_at=utc_now(),
-        items=len(items), header=canonical_json(header))).inserted_primary_key[0]
+    return conn.execute(insert(case_report).values(
+        agency_id=agency_id, user_id=user_id, name="", submitted_at=utc_now(), items=0,
+        header="{}")).inserted_primary_key[0]
+
+
+def add_items(conn: Connection, case_id: int, first_position: int, items: list[dict[str, Any]]) -> None:
+    """Store one batch of the case's (validated) items, numbered from `first_position`."""
     if items:
-        conn.execute(insert(case_item), [_item_row(case_id, position, item) for position, item in enumerate(items)])
-    audit.append(conn, "case.submit", {"case_id": case_id, "agency": agency_name, "items": len(items)},
+        conn.execute(insert(case_item), [_item_row(case_id, position, item)
+                                         for position, item in enumerate(items, first_position)])
+
+
+def finish_case(conn: Connection, case_id: int, header: dict[str, Any], items: int, agency_name: str,
+                user_name: str) -> None:
+    """Give the case its header (report.json less its items) and item count; audited with the id and count."""
+    conn.execute(update(case_report).where(case_report.c.id == case_id).values(
+        name=_column_text(str(header.get("case", "")))[:200], items=items, header=canonical_json(header)))
+    audit.append(conn, "case.submit", {"case_id": case_id, "agency": agency_name, "items": items},
                  actor=user_name)
-    return case_id
+
+
+# SQLite: a streamed case's items wait here (a TEMP table: its own file, so writing it takes no lock on the store)
+# until the report is complete, then are copied in one statement. Written straight into case_item, they held the
+# store's one write lock for as long as the client took to send them: other requests' audit rows waited 5 s and
+# failed (500) behind a slow upload. The copy holds the lock for the server's own time only.
+_STAGE_COLUMNS = [Column(column.name, column.type, nullable=column.nullable) for column in case_item.columns
+                  if column.name not in ("id", "case_id")]
+_stage = Table("case_item_stage", MetaData(), *_STAGE_COLUMNS, prefixes=["TEMPORARY"])
+
+
+class CaseWriter:
+    """A case stored as its items arrive, a batch at a time (`add`), then its header (`finish`), all in the
+    caller's one transaction: nothing of it is committed before the caller's commit, and a rollback leaves nothing.
+
+    On PostgreSQL the items go straight to case_item (the case's row is written with the first batch); on SQLite
+    they are staged in a TEMP table and copied at `finish`, so a slow client never holds the store's write lock.
+    """
+
+    def __init__(self, conn: Connection, agency_name: str, user_name: str) -> None:
+        self._conn = conn
+        self._agency = agency_name
+        self._user = user_name
+        self._staged = conn.dialect.name == "sqlite"
+        self.case_id: int | None = None
+        self.items = 0
+        if self._staged:  # written once in order and read once: it needs no more than a small page cache
+            conn.exec_driver_sql(f"PRAGMA temp.cache_size = -{CASE_STAGE_CACHE_KIB}")
+            _stage.create(conn)
+
+    def add(self, items: list[dict[str, Any]]) -> None:
+        """Store the next batch of the case's (validated) items."""
+        if not items:
+            return
+        if self._staged:
+            rows = [_item_row(0, position, item) for position, item in enumerate(items, self.items)]
+            for row in rows:
+                del row["case_id"]
+            self._conn.execute(insert(_stage), rows)
+        else:
+            if self.case_id is None:
+                self.case_id = begin_case(self._conn, self._agency, self._user)
+            add_items(self._conn, self.case_id, self.items, items)
+        self.items += len(items)
+
+    def finish(self, header: dict[str, Any]) -> int:
+        """Give the case its header (report.json less its items); its id. Audited like `save_case`."""
+        if self.case_id is None:
+            self.case_id = begin_case(self._conn, self._agency, self._user)
+        if self._staged:
+            names = [column.name for column in _STAGE_COLUMNS]
+            self._conn.execute(insert(case_item).from_select(
+                ["case_id", *names],
+                select(literal(self.case_id), *(_stage.c[name] for name in names))
+                .order_by(literal_column("rowid"))))  # the order they were staged in: a scan, not a sort
+            _stage.drop(self._conn)
+        finish_case(self._conn, self.case_id, header, self.items, self._agency, self._user)
+        return self.case_id
 
 
 def list_cases(conn: Connection, agency_name: str, limit: int, after: int | None = None) -> list[CaseInfo]:
@@ -98,15 +178,27 @@ def list_cases(conn: Connection, agency_name: str, limit: int, after: int | None
     return found
 
 
-def get_case(conn: Connection, agency_name: str, case_id: int) -> dict[str, Any] | None:
-    """The case with its report as sent, or None when there is none of that id in the agency."""
+def case_head(conn: Connection, agency_name: str, case_id: int) -> dict[str, Any] | None:
+    """The case (id, submitted_by, submitted_at) with its report's header only (`case_items` gives the items) and
+    its item count as `items`; None when the agency has no case of that id."""
     row = _own_case(conn, agency_name, case_id)
     if row is None:
         return None
-    items = [_item_of(item) for item in conn.execute(
-        select(case_item).where(case_item.c.case_id == case_id).order_by(case_item.c.position))]
-    report = {**json.loads(row.header), "items": items}
-    return {"id": row.id, "submitted_by": row.user_name, "submitted_at": row.submitted_at, "report": report}
+    return {"id": row.id, "submitted_by": row.user_name, "submitted_at": row.submitted_at,
+            "report": json.loads(row.header), "items": row.items}
+
+
+def case_items(conn: Connection, case_id: int, batch: int) -> Iterator[list[dict[str, Any]]]:
+    """The case's items as sent, in order, `batch` at a time (by position, so each is one indexed query and
+    memory holds one batch)."""
+    after = -1
+    while True:
+        rows = conn.execute(select(case_item).where(case_item.c.case_id == case_id, case_item.c.position > after)
+                            .order_by(case_item.c.position).limit(batch)).all()
+        if not rows:
+            return
+        yield [_item_of(row) for row in rows]
+        after = rows[-1].position
 
 
 def delete_case(conn: Connection, agency_name: str, case_id: int, user_name: str) -> int | None:
