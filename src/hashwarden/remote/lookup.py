@@ -19,7 +19,8 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any, BinaryIO, TextIO
 
-from hashwarden.config import MAX_LOOKUP_ITEMS, MAX_LOOKUP_REQUEST_VPDQ_FRAMES, MAX_LOOKUP_VPDQ_FRAMES, REMOTE_UPLOAD_BLOCK
+from hashwarden.config import (MAX_LOOKUP_ITEMS, MAX_LOOKUP_REQUEST_VPDQ_FRAMES, MAX_LOOKUP_VPDQ_FRAMES,
+                               REMOTE_UPLOAD_BLOCK)
 from hashwarden.errors import RemoteError
 from hashwarden.remote.client import RemoteClient
 from hashwarden.scan.match_hashes import match_lines

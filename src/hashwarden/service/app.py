@@ -26,7 +26,8 @@ from sqlalchemy.engine import Engine
 from starlette.exceptions import HTTPException
 
 from hashwarden import __version__
-from hashwarden.config import ENV_SERVICE_LIMITS, MAX_JSON_DEPTH, MAX_REQUEST_BYTES, ScanSettings, ServiceLimits, database_url
+from hashwarden.config import (ENV_SERVICE_LIMITS, MAX_JSON_DEPTH, MAX_REQUEST_BYTES, ScanSettings,
+                               ServiceLimits, database_url)
 from hashwarden.errors import FormatError
 from hashwarden.scan.match_hashes import matcher_for
 from hashwarden.service import cases, health, lookup, media, sets

@@ -20,7 +20,8 @@ from fastapi.responses import JSONResponse
 from starlette.concurrency import run_in_threadpool
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from hashwarden.config import INLINE_LOOKUP_ITEMS, MAX_LOOKUP_ITEMS, MAX_LOOKUP_REQUEST_VPDQ_FRAMES, MAX_LOOKUP_VPDQ_FRAMES
+from hashwarden.config import (INLINE_LOOKUP_ITEMS, MAX_LOOKUP_ITEMS, MAX_LOOKUP_REQUEST_VPDQ_FRAMES,
+                               MAX_LOOKUP_VPDQ_FRAMES)
 from hashwarden.scan.match_hashes import checked_item
 from hashwarden.service.schema import ERROR_RESPONSES, Closed, ErrorBody, Md5, Pdq, Sha1, Sha256
 from hashwarden.service.index_refresh import serving_matcher

@@ -221,8 +221,9 @@ def describe_entries(conn: Connection, entry_ids: list[int], flags: bool = False
     `flags`, also its `series` and `victim_identified` where the entry has them.
 
     Read afresh on every match rather than cached with the index generation: an entry deleted since the generation
-    was built (a set deleted while a lookup is in flight) is left out at once, not until the next generation. One query per `DESCRIBE_IDS_PER_QUERY` ids, handed to the
-    driver as written (store/db.py `driver_sql`): it runs on every service lookup that matches."""
+    was built (a set deleted while a lookup is in flight) is left out at once, not until the next generation. One
+    query per `DESCRIBE_IDS_PER_QUERY` ids, handed to the driver as written (store/db.py `driver_sql`): it runs on
+    every service lookup that matches."""
     described: dict[int, dict[str, Any]] = {}
     for first in range(0, len(entry_ids), DESCRIBE_IDS_PER_QUERY):
         ids = tuple(int(entry_id) for entry_id in entry_ids[first:first + DESCRIBE_IDS_PER_QUERY])
