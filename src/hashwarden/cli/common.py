@@ -4,10 +4,14 @@ the exit codes, the common options, opening the hash database and the progress b
 
 from __future__ import annotations
 
+import contextlib
 import enum
 import os
+import sys
+from collections.abc import Iterator
 from dataclasses import dataclass
-from typing import Annotated, Optional
+from pathlib import Path
+from typing import IO, Annotated, Optional
 
 import typer
 from rich.console import Console
@@ -119,3 +123,20 @@ class RichProgress:
         self._progress.advance(self._task, count)
         speed = self._progress.tasks[-1].speed
         self._progress.update(self._task, rate=f"{speed:,.1f} items/s" if speed else "")
+
+
+@contextlib.contextmanager
+def lines_in_out(hashes: Path, output: Path | None) -> Iterator[tuple[IO[bytes], IO[str]]]:
+    """The JSON lines to read (`-`: stdin, as bytes) and where to write the answered lines (None: stdout), closed
+    afterwards (never stdin or stdout): the two ends of `match` and `remote lookup`."""
+    source = sys.stdin.buffer if str(hashes) == "-" else open(hashes, "rb")
+    try:
+        target = sys.stdout if output is None else open(output, "w", encoding="utf-8")
+        try:
+            yield source, target
+        finally:
+            if target is not sys.stdout:
+                target.close()
+    finally:
+        if source is not sys.stdin.buffer:
+            source.close()

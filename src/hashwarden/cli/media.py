@@ -18,7 +18,7 @@ from hashwarden.config import EXPANSION_FLOOR, EXPANSION_RATIO, VPDQ_QUERY_SECON
 from hashwarden.cli.common import (
     app, out, err, ExitCode, DbOption, PdqThreshold, PdqMinQuality, SecondsPerHash, VideoQueryPercent,
     VideoComparedPercent, engine_for,
-    AllowEmpty, show_progress, RichProgress,
+    AllowEmpty, show_progress, RichProgress, lines_in_out,
 )
 
 # Every option default is the library's own (config.py): a command, a script and the service scan alike.
@@ -97,20 +97,13 @@ def match_command(
                        known_filter=not no_nsrl, vpdq_query_percent=vpdq_query_percent,
                        vpdq_compared_percent=vpdq_compared_percent, allow_empty=allow_empty)
     matcher = matcher_for(engine_for(db, create=allow_empty), settings)
-    source = sys.stdin.buffer if str(hashes) == "-" else open(hashes, "rb")
-    target = sys.stdout if output is None else open(output, "w", encoding="utf-8")
-    try:
+    with lines_in_out(hashes, output) as (source, target):
         if show_progress(quiet):
             with RichProgress() as progress:
                 progress.phase("matching", None)
                 counts = match_lines(matcher, source, str(hashes), target, progress.advance)
         else:
             counts = match_lines(matcher, source, str(hashes), target)
-    finally:
-        if source is not sys.stdin.buffer:
-            source.close()
-        if target is not sys.stdout:
-            target.close()
     if not quiet:
         err.print(", ".join(f"{status}: {counts.get(status, 0):,}" for status in ("known", "ignorable", "unknown")))
 

@@ -4,13 +4,12 @@ from __future__ import annotations
 
 import contextlib
 import json
-import sys
 from pathlib import Path
 from typing import Annotated, Optional
 
 import typer
 
-from hashwarden.cli.common import RichProgress, err, out, remote_app, show_progress
+from hashwarden.cli.common import RichProgress, err, lines_in_out, out, remote_app, show_progress
 from hashwarden.config import ENV_KEY, MAX_LOOKUP_ITEMS, MAX_LOOKUP_VPDQ_FRAMES, REMOTE_BATCH_ITEMS
 
 Server = Annotated[str, typer.Option("--server", help="The service's URL, e.g. https://hashes.example.org:8443.")]
@@ -46,19 +45,12 @@ def lookup_command(
     from hashwarden.remote import lookup_lines
 
     client = _client(server, key_file, ca_cert, quiet)  # no key: refused before --output is truncated
-    source = sys.stdin.buffer if str(hashes) == "-" else open(hashes, "rb")
-    target = sys.stdout if output is None else open(output, "w", encoding="utf-8")
-    try:
-        with client, (RichProgress() if show_progress(quiet) else contextlib.nullcontext()) as progress:
-            if progress is not None:
-                progress.phase("looking up", None)
-            counts, matcher = lookup_lines(client, source, str(hashes), target, batch,
-                                           progress.advance if progress is not None else None)
-    finally:
-        if source is not sys.stdin.buffer:
-            source.close()
-        if target is not sys.stdout:
-            target.close()
+    with lines_in_out(hashes, output) as (source, target), client, \
+            (RichProgress() if show_progress(quiet) else contextlib.nullcontext()) as progress:
+        if progress is not None:
+            progress.phase("looking up", None)
+        counts, matcher = lookup_lines(client, source, str(hashes), target, batch,
+                                       progress.advance if progress is not None else None)
     if not quiet:
         if matcher.videos_without_vpdq:
             err.print(f"{matcher.videos_without_vpdq:,} video line(s) matched on digests only: more than "

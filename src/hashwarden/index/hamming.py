@@ -13,7 +13,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from hashwarden.index.pdq_index import Hits, PDQIndex
+from hashwarden.index.pdq_index import Hits, PDQIndex, load_with_rows, save_with_rows
 
 
 @dataclass(frozen=True)
@@ -50,8 +50,7 @@ class HammingIndex:
 
     def save(self, path: str | os.PathLike[str]) -> None:
         """`<path>.hwpdq` (the PDQIndex file) and `<path>.ids.npy` (entry id per row)."""
-        self._index.save(f"{os.fspath(path)}.hwpdq")
-        np.save(f"{os.fspath(path)}.ids.npy", self._ids)
+        save_with_rows(self._index, self._ids, path, "ids")
 
     @classmethod
     def load(cls, path: str | os.PathLike[str]) -> "HammingIndex":
@@ -60,13 +59,7 @@ class HammingIndex:
         Raises:
             ValueError: files missing, unreadable or not agreeing with each other.
         """
-        try:
-            tables = PDQIndex.load(f"{os.fspath(path)}.hwpdq", mmap=True)
-            ids = np.load(f"{os.fspath(path)}.ids.npy", mmap_mode="r")
-        except OSError as exc:
-            raise ValueError(f"{path}: PDQ index unreadable ({exc})") from exc
-        if ids.dtype != np.int64 or ids.shape != (len(tables),):
-            raise ValueError(f"{path}: {len(ids)} ids for {len(tables)} PDQ codes (truncated or mixed files)")
+        tables, ids = load_with_rows(path, "ids", "PDQ index")
         index = cls(b"", np.empty(0, dtype=np.int64))
         index._index, index._ids = tables, ids
         return index

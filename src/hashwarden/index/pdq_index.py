@@ -222,3 +222,26 @@ def _check(queries: np.ndarray | bytes, radius: int) -> np.ndarray:
 def _hits(lims: bytes, ids: bytes, distances: bytes) -> Hits:
     return Hits(np.frombuffer(lims, dtype=np.int64), np.frombuffer(ids, dtype=np.int64),
                 np.frombuffer(distances, dtype=np.int32))
+
+
+def save_with_rows(index: PDQIndex, rows: np.ndarray, path: str | os.PathLike[str], suffix: str) -> None:
+    """`index` as `<path>.hwpdq` and `rows` (one int64 per code: whose code it is) as `<path>.<suffix>.npy`: the
+    two files of a HammingIndex (entry ids) and of a VideoIndex (the video of each frame)."""
+    index.save(f"{os.fspath(path)}.hwpdq")
+    np.save(f"{os.fspath(path)}.{suffix}.npy", rows)
+
+
+def load_with_rows(path: str | os.PathLike[str], suffix: str, what: str) -> tuple[PDQIndex, np.ndarray]:
+    """Memory-map what `save_with_rows` wrote (nothing rebuilt).
+
+    Raises:
+        ValueError: files missing, unreadable or not agreeing with each other (`what` names the index).
+    """
+    try:
+        index = PDQIndex.load(f"{os.fspath(path)}.hwpdq", mmap=True)
+        rows = np.load(f"{os.fspath(path)}.{suffix}.npy", mmap_mode="r")
+    except OSError as exc:
+        raise ValueError(f"{path}: {what} unreadable ({exc})") from exc
+    if rows.dtype != np.int64 or rows.shape != (len(index),):
+        raise ValueError(f"{path}: {len(rows)} {suffix} rows for {len(index)} PDQ codes (truncated or mixed files)")
+    return index, rows

@@ -17,7 +17,7 @@ import numpy as np
 from hashwarden.config import (
     PDQ_MATCH_THRESHOLD, PDQ_MIN_QUALITY, VPDQ_COMPARED_MATCH_PERCENT, VPDQ_QUERY_MATCH_PERCENT,
 )
-from hashwarden.index.pdq_index import PDQIndex
+from hashwarden.index.pdq_index import PDQIndex, load_with_rows, save_with_rows
 from hashwarden.signals.vpdq import VpdqFrame, unique_good
 
 
@@ -58,8 +58,7 @@ class VideoIndex:
 
     def save(self, path: str | os.PathLike[str]) -> None:
         """`<path>.hwpdq` (every frame in one PDQIndex) and `<path>.owner.npy` (the video id of each frame)."""
-        self._index.save(f"{os.fspath(path)}.hwpdq")
-        np.save(f"{os.fspath(path)}.owner.npy", self._owner)
+        save_with_rows(self._index, self._owner, path, "owner")
 
     @classmethod
     def load(cls, path: str | os.PathLike[str]) -> "VideoIndex":
@@ -68,13 +67,7 @@ class VideoIndex:
         Raises:
             ValueError: files missing, unreadable or not agreeing with each other.
         """
-        try:
-            frames = PDQIndex.load(f"{os.fspath(path)}.hwpdq", mmap=True)
-            owner = np.load(f"{os.fspath(path)}.owner.npy", mmap_mode="r")
-        except OSError as exc:
-            raise ValueError(f"{path}: video index unreadable ({exc})") from exc
-        if owner.dtype != np.int64 or owner.shape != (len(frames),):
-            raise ValueError(f"{path}: {len(owner)} owners for {len(frames)} frames (truncated or mixed files)")
+        frames, owner = load_with_rows(path, "owner", "video index")
         index = cls([])
         index._use(frames, owner)
         return index
