@@ -11,7 +11,7 @@ connections (`--connections`), fixed `--duration`, `--latency`; rounds alternate
              a list, in turn): requests/s and p50/p99; the ratio to the floor (target >= 0.6) and p99 (< 20 ms)
   batch      1,000 mixed items per request (md5/sha1/sha256/PDQ, a quarter each, half of each in the store; PDQ
              hits are stored codes with 0-16 bits flipped): items/s in all (target >= 100,000)
-  audit      every request appends one hash-chained audit row in its own transaction: appends/s of
+  audit      every request appends one hash-chained audit row (the rows of concurrent requests in one commit): appends/s of
              `store.audit.append` (one transaction each) from `--workers` processes x 4 threads straight on the
              store, the ceiling the service's requests/s cannot pass; and `authenticate` (key lookup + PBKDF2) per
              second likewise. The chain is verified afterwards (`audit.verify`, without the 10M-entry data pass).
