@@ -30,7 +30,6 @@ class _Row:
 
     event: tuple[str, dict[str, Any], str | None]
     wake: threading.Event = field(default_factory=threading.Event)
-    lead: bool = False  # this request commits the queue
     done: bool = False  # committed (row_hash) or failed (error)
     row_hash: str | None = None
     error: BaseException | None = None
@@ -55,9 +54,9 @@ class AuditGroup:
         row = _Row((action, details, actor))
         with self._lock:
             self._queue.append(row)
-            row.lead = not self._committing
+            lead = not self._committing  # no commit under way: this request commits the queue
             self._committing = True
-        if not row.lead:
+        if not lead:
             row.wake.wait()
         if not row.done:  # leading: the first request, or the first queued during the last commit
             self._commit_queue()
@@ -82,8 +81,6 @@ class AuditGroup:
             successor = self._queue[0] if self._queue else None
             if successor is None:
                 self._committing = False
-            else:
-                successor.lead = True
         for row in group:
             row.done = True
             row.wake.set()

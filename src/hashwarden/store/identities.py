@@ -186,8 +186,7 @@ def authenticate(conn: Connection, key: str, verified: VerifiedKeys | None = Non
     """The identity a key belongs to, or None (malformed, unknown, wrong or revoked key: the caller cannot tell
     which). One indexed query by key id, then one constant-time comparison of the hashes (PBKDF2, unless
     `verified` holds the key for that stored hash)."""
-    key_id = _key_id_of(key)
-    row = None if key_id is None else conn.exec_driver_sql(driver_sql(conn, _USER_BY_KEY_ID), (key_id,)).first()
+    row = _user_of_key(conn, key)
     stored = row.key_hash if row is not None else _DUMMY_HASH  # the same work whether the id exists or not
     if row is not None and verified is not None and verified.holds(key, stored):
         matches = True
@@ -205,8 +204,7 @@ def authenticate_verified(conn: Connection, key: str, verified: VerifiedKeys) ->
     None when that takes more than the user-row query (a key not verified before, wrong, unknown or revoked): then
     ask `authenticate`, which decides. Never runs PBKDF2, so the service can call it on its event loop; the user's
     row is still read, so a revocation or rotation counts from the next request on, in every process."""
-    key_id = _key_id_of(key)
-    row = None if key_id is None else conn.exec_driver_sql(driver_sql(conn, _USER_BY_KEY_ID), (key_id,)).first()
+    row = _user_of_key(conn, key)
     if row is None or row.revoked_at is not None or not verified.holds(key, row.key_hash):
         return None
     return Identity(row.name, row.agency_name, row.role)
@@ -216,6 +214,12 @@ def authenticate_verified(conn: Connection, key: str, verified: VerifiedKeys) ->
 _USER_BY_KEY_ID = ("SELECT api_user.name, api_user.role, api_user.key_hash, api_user.revoked_at, "
                    "agency.name AS agency_name FROM api_user JOIN agency ON agency.id = api_user.agency_id "
                    "WHERE api_user.key_id = ?")
+
+
+def _user_of_key(conn: Connection, key: str):  # noqa: ANN202 - a Row of _USER_BY_KEY_ID, or None
+    """The user row of a well-formed key's id (revoked or not, its secret not checked), or None."""
+    key_id = _key_id_of(key)
+    return None if key_id is None else conn.exec_driver_sql(driver_sql(conn, _USER_BY_KEY_ID), (key_id,)).first()
 
 
 def _new_key() -> tuple[str, str, str]:
