@@ -262,9 +262,9 @@ def _case_json(engine: Engine, head: dict[str, Any]) -> Iterator[bytes]:
     """`head` (the case with its report's header) as JSON, with the report's `items` written in batches as they
     are read. Starlette runs this generator in a worker thread."""
     report = head["report"]
-    case = json.dumps({**head, "report": {}}, ensure_ascii=False)
-    header = json.dumps(report, ensure_ascii=False)
-    yield (case[:-2] + header[1:-1] + (", " if report else "") + '"items": [').encode()
+    case = json.dumps({key: value for key, value in head.items() if key != "report"}, ensure_ascii=False)
+    header = json.dumps(report, ensure_ascii=False)  # the report last, whatever the order of `head`'s keys
+    yield (case[:-1] + ', "report": ' + header[:-1] + (", " if report else "") + '"items": [').encode()
     first = True
     with engine.connect() as conn:
         for batch in case_items(conn, head["id"], CASE_BATCH_ITEMS):
