@@ -187,3 +187,37 @@ def test_ar_archive_members(tmp_path: Path, fresh_store) -> None:
     items = scan(folder, tmp_path, fresh_store)
     assert {name: items[f"lib.a!/{name}"]["md5"] for name in members} == {n: md5(c) for n, c in members.items()}
     assert items["lib.a"]["status"] != "error"
+
+
+def test_a_child_pipe_numbered_above_1024_is_read() -> None:
+    """A long-running process (the service, a scan of many sources) can hold more than 1024 descriptors; the pipe
+    of an archive reader or of 7-Zip numbered above it must be read like any other (select() refused it:
+    "filedescriptor out of range in select()", and every archive of that process failed), and still stop a
+    child that sends nothing."""
+    import os
+    import resource
+
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    high = 1500
+    if soft <= high:
+        resource.setrlimit(resource.RLIMIT_NOFILE, (min(hard, 4096), hard))
+    read_end, write_end = os.pipe()
+    try:
+        os.dup2(read_end, high)
+        os.write(write_end, b"first\nsecond")
+        os.close(write_end)
+        write_end = -1
+        assert list(isolated.PipeReader(high, 5.0, "stalled").lines()) == [b"first", b"second"]
+        silent_read, silent_write = os.pipe()
+        os.dup2(silent_read, high + 1)
+        try:
+            with pytest.raises(isolated.EvidenceReadError, match="stalled"):
+                isolated.PipeReader(high + 1, 0.2, "stalled").read(1)
+        finally:
+            for fd in (silent_read, silent_write, high + 1):
+                os.close(fd)
+    finally:
+        for fd in (read_end, write_end, high):
+            if fd >= 0:
+                os.close(fd)
+        resource.setrlimit(resource.RLIMIT_NOFILE, (soft, hard))

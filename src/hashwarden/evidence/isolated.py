@@ -112,6 +112,10 @@ class PipeReader:
         self._fd, self._stall, self._stalled = fd, stall, stalled
         self._buffer = bytearray()
         self.ended = False
+        # poll, not select: select() refuses a descriptor numbered 1024 or more, which a long-running process
+        # (the service, a scan of many sources) can hand out; poll has no such bound.
+        self._poll = select.poll()
+        self._poll.register(fd, select.POLLIN)
 
     def read(self, size: int) -> bytes:
         while len(self._buffer) < size and not self.ended:
@@ -134,8 +138,7 @@ class PipeReader:
             yield line
 
     def _more(self) -> None:
-        ready, _, _ = select.select([self._fd], [], [], self._stall)
-        if not ready:
+        if not self._poll.poll(self._stall * 1000):  # milliseconds; a closed pipe is ready too (POLLHUP)
             raise EvidenceReadError(self._stalled)
         data = os.read(self._fd, 1 << 20)
         if not data:
