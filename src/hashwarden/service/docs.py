@@ -8,7 +8,7 @@ only those local URLs. Like /openapi.json, the page needs no key: it holds nothi
 
 from __future__ import annotations
 
-from fastapi import FastAPI
+from fastapi import FastAPI, Request
 from fastapi.openapi.docs import get_swagger_ui_html
 from fastapi.responses import HTMLResponse
 from starlette.staticfiles import StaticFiles
@@ -21,11 +21,16 @@ _PACKAGE = ("fastapi_swagger", "resources")  # swagger-ui-bundle.js, swagger-ui.
 def add_docs(app: FastAPI) -> None:
     """Serve the docs page at PATH and Swagger UI's files under ASSETS (the app is made with `docs_url=None`)."""
     app.mount(ASSETS, StaticFiles(packages=[_PACKAGE]), name="docs-assets")
+    app.add_api_route(PATH, _docs_page, include_in_schema=False)
 
-    @app.get(PATH, include_in_schema=False)
-    def docs() -> HTMLResponse:
-        return get_swagger_ui_html(
-            openapi_url=app.openapi_url or "/openapi.json", title=f"{app.title} API",
-            swagger_js_url=f"{ASSETS}/swagger-ui-bundle.js", swagger_css_url=f"{ASSETS}/swagger-ui.css",
-            swagger_favicon_url=f"{ASSETS}/favicon-32x32.png",
-            swagger_ui_parameters={"validatorUrl": None})  # Swagger UI would send the schema to its validator
+
+def _docs_page(request: Request) -> HTMLResponse:
+    """The page, for the app that serves it. A module function, not a closure over the app: FastAPI caches each
+    endpoint's dependency analysis in a module-level cache keyed by the function, so a closure kept every app
+    made (its matcher's memory-mapped files and their descriptors with it) alive for the life of the process."""
+    app = request.app
+    return get_swagger_ui_html(
+        openapi_url=app.openapi_url or "/openapi.json", title=f"{app.title} API",
+        swagger_js_url=f"{ASSETS}/swagger-ui-bundle.js", swagger_css_url=f"{ASSETS}/swagger-ui.css",
+        swagger_favicon_url=f"{ASSETS}/favicon-32x32.png",
+        swagger_ui_parameters={"validatorUrl": None})  # Swagger UI would send the schema to its validator
