@@ -7,6 +7,7 @@ All fixtures are made-up hashes and names written here.
 from __future__ import annotations
 
 import hashlib
+import random
 import json
 import sqlite3
 from pathlib import Path
@@ -281,3 +282,50 @@ def test_hash_and_export_report_progress(tmp_path, fresh_store) -> None:
     exporting = _Recorder()
     assert export_set(fresh_store, "md5sum", "s", tmp_path / "out.md5", progress=exporting) == 7
     assert exporting.phases == [("exporting (entries)", 7)] and exporting.done == 7
+
+
+def test_hashes_export_carries_video_frames_and_round_trips(tmp_path: Path) -> None:
+    """`export hashes` is the list format that keeps videos: a set exported and imported into another store matches
+    a video by its frames there, and every field the reader reads comes back as it was (frames as stored)."""
+    rng = random.Random(7)
+    codes = ["".join(rng.choice("0123456789abcdef") for _ in range(64)) for _ in range(4)]
+    video = [{"frame": i * 30, "quality": 90, "pdq": code, "timestamp": i * 1.001} for i, code in enumerate(codes)]
+    lines = [{"md5": _md5(1), "sha256": "ab" * 32, "pdq": codes[0], "pdq_quality": 80, "media": "image",
+              "size": 12, "category": "B", "series": "S-1", "tags": ["t1"], "comments": "benign test line"},
+             {"sha1": "cd" * 20, "media": "video", "vpdq": video},
+             {"vpdq": video[:2]}]  # a video known by its frames alone
+    source = tmp_path / "in.jsonl"
+    source.write_text("".join(json.dumps(line) + "\n" for line in lines))
+    db, other = tmp_path / "hw.db", tmp_path / "other.db"
+    hw("import", "hashes", str(source), "--set", "caid", "--scheme", "uk-sentencing", db=db)
+    out = tmp_path / "out.jsonl"
+    hw("export", "hashes", "--set", "caid", "-o", str(out), db=db)
+    assert [json.loads(line) for line in out.read_text().splitlines()] == lines
+    hw("import", "hashes", str(out), "--set", "copy", "--scheme", "uk-sentencing", db=other)
+    query = tmp_path / "query.jsonl"
+    query.write_text(json.dumps({"path": "clip.mp4", "vpdq": video}) + "\n")
+    (answer,) = map(json.loads, hw("match", str(query), db=other).stdout.splitlines())
+    assert answer["status"] == "known"
+    assert {(m["set"], m["method"]) for m in answer["matches"]} == {("copy", "vpdq")}
+
+
+def test_hashes_export_merges_frames_across_stream_batches(store_engine, tmp_path: Path) -> None:
+    """On both backends the entries and their frames are two streams read in batches of 10,000 rows and merged:
+    with 12,000 entries, every third a video of 3 frames, both streams cross batch boundaries and each video still
+    gets exactly its own frames."""
+    def code(i: int) -> str:
+        return hashlib.sha256(str(i).encode()).hexdigest()
+
+    lines = []
+    for i in range(12_000):
+        line: dict = {"md5": _md5(i)}
+        if i % 3 == 0:
+            line["vpdq"] = [{"frame": f, "quality": 50 + f, "pdq": code(i * 10 + f), "timestamp": f * 0.5}
+                            for f in range(3)]
+        lines.append(line)
+    source = tmp_path / "in.jsonl"
+    source.write_text("".join(json.dumps(line) + "\n" for line in lines))
+    import_file(store_engine, "hashes", source, "videos")
+    out = tmp_path / "out.jsonl"
+    assert export_set(store_engine, "hashes", "videos", out) == len(lines)
+    assert [json.loads(line) for line in out.read_text().splitlines()] == lines

@@ -173,3 +173,9 @@ def export_hashdeep(out_file: OutOption, set_name: Annotated[str, typer.Option("
 def export_pdq(out_file: OutOption, set_name: Annotated[str, typer.Option("--set")], db: DbOption = None) -> None:
     """Export a set's PDQ hashes as `hex,quality` lines (ThreatExchange PDQ list)."""
     _export_list("pdq", set_name, out_file, db)
+
+
+@export_app.command("hashes")
+def export_hashes(out_file: OutOption, set_name: Annotated[str, typer.Option("--set")], db: DbOption = None) -> None:
+    """Export a set as JSON lines (`hashwarden hash`'s, read back by `import hashes`), videos with their vPDQ frames."""
+    _export_list("hashes", set_name, out_file, db)

@@ -25,15 +25,17 @@ class Format:
 
     `read` yields records; `read_rows`, for lists of millions of lines, yields ready `entry` rows (`store.batches`
     batches) and is taken when the import has no reader options; `write` is the export. None: the format has none.
+    `frames`: the writer writes videos' vPDQ frames, so the export reads them (the other writers would only drop them).
     """
 
     read: str
     read_rows: str | None = None
     write: str | None = None
+    frames: bool = False
 
 
 FORMATS: dict[str, Format] = {
-    "hashes": Format("hashwarden.formats.jsonl:read"),
+    "hashes": Format("hashwarden.formats.jsonl:read", write="hashwarden.formats.jsonl:write", frames=True),
     "md5sum": Format("hashwarden.formats.md5sum:read", read_rows="hashwarden.formats.md5sum:read_rows",
                      write="hashwarden.formats.md5sum:write"),
     "pdq": Format("hashwarden.formats.pdqlist:read", write="hashwarden.formats.pdqlist:write"),

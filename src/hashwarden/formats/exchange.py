@@ -205,7 +205,7 @@ def export_set(engine: Any, fmt: str, set_name: str, out: str | os.PathLike[str]
     write = writer(fmt)
     with engine.begin() as conn:
         target = get_set(conn, set_name)
-        entries: Any = iter_entries(conn, target.id)
+        entries: Any = iter_entries(conn, target.id, frames=FORMATS[fmt].frames)
         if progress:
             entries = _advancing(entries, progress, conn, target.id)
         if fmt == "vics":

@@ -1,16 +1,21 @@
-"""JSON lines as written by `hashwarden hash`, with optional `category`, `series`, `tags`, `comments` keys."""
+"""JSON lines as written by `hashwarden hash`, with optional `category`, `series`, `tags`, `comments` keys.
+
+Read by `hashwarden import hashes`, written by `hashwarden export hashes`: the one list format that carries a video's
+vPDQ frames, so a set with videos can be handed to another store (another force, a subscriber) and match there as
+it matches here. What the writer writes is exactly what the reader reads back.
+"""
 
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from typing import Any, BinaryIO
 
 from hashwarden.config import MAX_JSON_DEPTH
 from hashwarden.formats import ReadReport
 from hashwarden.errors import FormatError, InvalidSignal
 from hashwarden.formats._jsonstream import TooDeep, check_depth
-from hashwarden.formats._lines import text_lines
+from hashwarden.formats._lines import text_lines, write_lines
 from hashwarden.signals import MD5, PDQ, SHA1, SHA256
 from hashwarden.signals.vpdq import VpdqFrame
 from hashwarden.store.records import EntryRecord
@@ -90,6 +95,24 @@ def _record(obj: dict[str, Any], provenance: str, line: int) -> EntryRecord:
         line=line,
         vpdq=frames,
     )
+
+
+# What `write` writes of a record, in this order; None and empty values are left out (the reader's defaults).
+_WRITTEN = ("md5", "sha1", "sha256", "pdq", "pdq_quality", "media", "size", "category", "series", "tags", "comments")
+
+
+def write(records: Iterable[EntryRecord], fp: BinaryIO) -> int:
+    """One JSON object per record, as `read` reads it; return how many. A video's frames are written as stored
+    (`vpdq`: frame, quality, pdq, timestamp), so an export imported elsewhere matches videos exactly as here."""
+    return write_lines(fp, (json.dumps(_line(record), ensure_ascii=False) + "\n" for record in records))
+
+
+def _line(record: EntryRecord) -> dict[str, Any]:
+    line = {name: value for name in _WRITTEN if (value := getattr(record, name)) is not None and value != []}
+    if record.vpdq:
+        line["vpdq"] = [{"frame": f.frame, "quality": f.quality, "pdq": f.pdq, "timestamp": f.timestamp}
+                        for f in record.vpdq]
+    return line
 
 
 def check_quality(value: Any, name: str = "quality") -> int:

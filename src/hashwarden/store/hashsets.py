@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from collections.abc import Iterator
 from dataclasses import dataclass, replace
+from itertools import groupby
 from typing import Any
 
 from sqlalchemy import delete, func, insert, select, update
@@ -190,11 +191,15 @@ def iter_match_rows(conn: Connection, ignorable_digests: bool = True) -> Iterato
         yield MatchRow(entry_id, None, None, None, pdq, quality)
 
 
-def iter_entries(conn: Connection, set_id: int) -> Iterator[EntryRecord]:
-    """Every entry of a set as records (streamed, in insertion order): what the exporters write."""
+def iter_entries(conn: Connection, set_id: int, frames: bool = False) -> Iterator[EntryRecord]:
+    """Every entry of a set as records (streamed, in insertion order): what the exporters write. With `frames`, a
+    video's entry carries its stored vPDQ frames (`vpdq`), read by a second stream in the same entry order and
+    merged, so memory stays one entry's frames whatever the set's size."""
     query = select(entry).where(entry.c.set_id == set_id).order_by(entry.c.id)
+    videos = _frames_by_entry(conn, set_id) if frames else iter(())
+    video = next(videos, None)
     for row in conn.execute(query.execution_options(yield_per=10_000)):
-        yield EntryRecord(
+        record = EntryRecord(
             md5=row.md5.hex() if row.md5 else None,
             sha1=row.sha1.hex() if row.sha1 else None,
             sha256=row.sha256.hex() if row.sha256 else None,
@@ -206,6 +211,23 @@ def iter_entries(conn: Connection, set_id: int) -> Iterator[EntryRecord]:
             provenance=row.provenance, media_id=row.media_id, photodna=row.photodna,
             attributes=json.loads(row.attributes) if row.attributes else {}, line=row.line,
         )
+        if video is not None and video[0] == row.id:
+            record.vpdq = video[1]
+            video = next(videos, None)
+        yield record
+
+
+def _frames_by_entry(conn: Connection, set_id: int) -> Iterator[tuple[int, list[Any]]]:
+    """(entry id, its frames in frame order, as `VpdqFrame`s) of each video entry of the set, by entry id."""
+    from hashwarden.signals.vpdq import VpdqFrame  # numpy and the PDQ engine: only for exports that write frames
+
+    query = (select(vpdq_frame.c.entry_id, vpdq_frame.c.frame, vpdq_frame.c.quality, vpdq_frame.c.pdq,
+                    vpdq_frame.c.timestamp)
+             .join(entry, entry.c.id == vpdq_frame.c.entry_id).where(entry.c.set_id == set_id)
+             .order_by(vpdq_frame.c.entry_id, vpdq_frame.c.frame))
+    rows = conn.execute(query.execution_options(yield_per=10_000))
+    for entry_id, group in groupby(rows, key=lambda row: row.entry_id):
+        yield entry_id, [VpdqFrame(row.frame, row.quality, bytes(row.pdq).hex(), row.timestamp) for row in group]
 
 
 def iter_video_frames(conn: Connection, min_quality: int) -> Iterator[tuple[int, bytes]]:
