@@ -73,7 +73,8 @@ class BodyLimit:
             try:
                 message = await asyncio.wait_for(receive(), max(allowed, 0))
             except TimeoutError:  # raised inside the route: the app's handler answers in JSON
-                raise HTTPException(408, f"request body not received within {self.timeout:g} s",
+                raise HTTPException(408, f"request body not received in time: {received:,} bytes after "
+                                    f"{waited + time.monotonic() - started:.1f} s of waiting ({self._allowance()})",
                                     headers={"Connection": "close"}) from None
             waited += time.monotonic() - started
             if message["type"] == "http.request":
@@ -91,6 +92,12 @@ class BodyLimit:
             return message
 
         await self.app(scope, limited, send)
+
+    def _allowance(self) -> str:
+        """The deadline as the 408 states it: the time it allowed depends on what was received, not a fixed total."""
+        if math.isinf(self.min_rate):
+            return f"allowed: {self.timeout:g} s"
+        return f"allowed: {self.timeout:g} s plus 1 s per {self.min_rate:,.0f} bytes received"
 
 
 class TokenBucket:
