@@ -1,0 +1,178 @@
+"""Grading votes as rows: recorded (superseding the reviewer's earlier vote on the same media), read back (issue 18).
+
+What a vote may say (schemes, categories, age bands ...) is grading's to check (grading/votes.py); this module
+keeps the rows and their two invariants:
+
+- **One identity per media.** A vote names its media by one or more hashes. The media's key is taken from the
+  votes already cast on it: any earlier vote sharing one of the new vote's hashes (same kind, same value) names the
+  media, and the new vote gets its key. Media no vote has named yet is keyed by the strongest hash the vote gives
+  (`sha256:<hex>`, else sha1, md5, pdq: `VOTE_DIGESTS`). So a media first graded by sha256 and md5 is found again
+  by its md5 alone; a vote whose hashes point at two different media, or that gives a hash contradicting the one
+  earlier votes give (another md5 for the same sha256), is refused. Votes that share no hash (one by md5 only,
+  another by sha256 only) are two media until a vote names both before either was graded: name the strongest hash
+  you have, consistently.
+- **One current vote per reviewer (agency and reviewer name) per media.** The earlier vote is marked
+  `superseded_by` the new one, at its time, and kept; a partial unique index makes a second current vote
+  impossible. Writers are serialised for the transaction (`_lock_votes`): votes are human-paced, and one lock also
+  makes the identity lookup above race-free, which a unique index alone could not.
+
+Every vote is a row of the audit chain, in the same transaction: its id, the vote it supersedes, scheme, category,
+reviewer, agency, and the SHA-256 of the vote's canonical JSON (its hashes stay in the vote's row, out of the log).
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Iterable, Iterator
+from dataclasses import asdict, dataclass, replace
+
+from sqlalchemy import insert, or_, select, update
+from sqlalchemy.engine import Connection
+
+from hashwarden.errors import GradingError
+from hashwarden.store import audit
+from hashwarden.store.db import utc_now
+from hashwarden.store.records import canonical_json
+from hashwarden.store.schema import VOTE_DIGESTS, vote
+
+# Any constant: the key of the PostgreSQL advisory lock that serialises vote writers (store/db.py uses its own).
+_VOTE_LOCK = 0x766F7465  # "vote"
+ATTRIBUTES = ("age_band", "sex", "self_generated", "capture_device", "redistributed")
+
+
+@dataclass(frozen=True)
+class Vote:
+    """One vote: hashes as lowercase hex (at least one), scheme and category, the five attributes, who and why.
+
+    `id`, `media`, `voted_at`, `superseded_by` and `superseded_at` are the store's, filled when it is recorded."""
+
+    scheme: str
+    category: str
+    reviewer: str
+    md5: str | None = None
+    sha1: str | None = None
+    sha256: str | None = None
+    pdq: str | None = None
+    age_band: str = "unknown"
+    sex: str = "unknown"
+    self_generated: str = "unknown"
+    capture_device: str = "unknown"
+    redistributed: str = "unknown"
+    agency: str = ""
+    source: str = "cli"
+    note: str | None = None
+    id: int | None = None
+    media: str | None = None
+    voted_at: str | None = None
+    superseded_by: int | None = None
+    superseded_at: str | None = None
+
+    def hashes(self) -> dict[str, str]:
+        """The hashes it names, strongest first."""
+        return {name: getattr(self, name) for name in VOTE_DIGESTS if getattr(self, name) is not None}
+
+
+def record_votes(conn: Connection, votes: Iterable[Vote]) -> list[Vote]:
+    """Store `votes` in the caller's transaction, each superseding its reviewer's current vote on the same media,
+    and audit each; return them as stored. Call it before anything else reads in the transaction (SQLite: the
+    lock is a write, and a transaction that read first cannot take it).
+
+    Raises:
+        GradingError: a vote names no hash, or hashes that point at two media or contradict earlier votes.
+    """
+    _lock_votes(conn)
+    stored = []
+    for given in votes:
+        media = _media_of(conn, given)
+        now = utc_now()
+        previous = conn.execute(select(vote.c.id).where(
+            vote.c.media == media, vote.c.agency == given.agency, vote.c.reviewer == given.reviewer,
+            vote.c.superseded_at.is_(None))).scalar()
+        if previous is not None:  # out of the unique index first, linked to its successor once that has an id
+            conn.execute(update(vote).where(vote.c.id == previous).values(superseded_at=now))
+        row = {**_row(given), "media": media, "voted_at": now}
+        vote_id = conn.execute(insert(vote).values(row).returning(vote.c.id)).scalar_one()
+        if previous is not None:
+            conn.execute(update(vote).where(vote.c.id == previous).values(superseded_by=vote_id))
+        done = replace(given, id=vote_id, media=media, voted_at=now)
+        audit.append(conn, "grade.vote", {
+            "vote": vote_id, "supersedes": previous, "scheme": done.scheme, "category": done.category,
+            "reviewer": done.reviewer, "agency": done.agency, "source": done.source,
+            "vote_sha256": vote_digest(done)})
+        stored.append(done)
+    return stored
+
+
+def vote_digest(done: Vote) -> str:
+    """SHA-256 of a stored vote's canonical JSON, without what changes when it is superseded: what its audit row
+    holds, so a vote edited in the database afterwards no longer matches its row."""
+    fields = {key: value for key, value in asdict(done).items() if key not in ("superseded_by", "superseded_at")}
+    return hashlib.sha256(canonical_json(fields).encode("utf-8")).hexdigest()
+
+
+def iter_votes(conn: Connection, current_only: bool = False) -> Iterator[Vote]:
+    """Every vote (or only the current ones), grouped by media (in media key order), oldest first within it."""
+    query = select(vote).order_by(vote.c.media, vote.c.id)
+    if current_only:
+        query = query.where(vote.c.superseded_at.is_(None))
+    for row in conn.execute(query).mappings():
+        yield _vote_of(row)
+
+
+def media_votes(conn: Connection, media: str) -> list[Vote]:
+    """Every vote on one media, superseded ones included (its history), oldest first."""
+    return [_vote_of(row) for row in conn.execute(
+        select(vote).where(vote.c.media == media).order_by(vote.c.id)).mappings()]
+
+
+def _lock_votes(conn: Connection) -> None:
+    """Serialise vote writers until the transaction ends: PostgreSQL's transaction-scoped advisory lock; on SQLite
+    a write (of no row), which takes the database's write lock before anything is read."""
+    if conn.dialect.name == "postgresql":
+        conn.exec_driver_sql(f"SELECT pg_advisory_xact_lock({_VOTE_LOCK})")
+    else:
+        conn.exec_driver_sql("UPDATE vote SET id = id WHERE id = 0")
+
+
+def _media_of(conn: Connection, given: Vote) -> str:
+    """The identity key of the media `given` names (see the module docstring).
+
+    Raises:
+        GradingError: no hash, hashes of two media, or a hash contradicting earlier votes on the media.
+    """
+    hashes = given.hashes()
+    if not hashes:
+        raise GradingError("a vote names its media by at least one hash (md5, sha1, sha256 or pdq)", field="hash")
+    raw = {name: bytes.fromhex(value) for name, value in hashes.items()}
+    rows = conn.execute(select(vote.c.media, *(vote.c[name] for name in VOTE_DIGESTS)).where(
+        or_(*(vote.c[name] == value for name, value in raw.items())))).all()
+    found = sorted({row.media for row in rows})
+    if len(found) > 1:
+        raise GradingError(f"these hashes name media already graded as two different media: {', '.join(found)}",
+                           field="hash")
+    if not found:
+        name, value = next(iter(hashes.items()))
+        return f"{name}:{value}"
+    media = found[0]
+    for row in conn.execute(select(*(vote.c[name] for name in VOTE_DIGESTS)).where(vote.c.media == media)):
+        for name, value in raw.items():
+            known = row._mapping[name]
+            if known is not None and bytes(known) != value:
+                raise GradingError(f"{name} {hashes[name]} differs from the {name} earlier votes give this media "
+                                   f"({media}): {bytes(known).hex()}", field=name)
+    return media
+
+
+def _row(given: Vote) -> dict[str, object]:
+    row = {name: getattr(given, name) for name in (
+        "scheme", "category", *ATTRIBUTES, "reviewer", "agency", "source", "note")}
+    row.update({name: bytes.fromhex(value) for name, value in given.hashes().items()})
+    return row
+
+
+def _vote_of(row) -> Vote:  # noqa: ANN001 - a result row mapping
+    values = dict(row)
+    for name in VOTE_DIGESTS:
+        if values[name] is not None:
+            values[name] = bytes(values[name]).hex()
+    return Vote(**values)
