@@ -8,10 +8,11 @@ three independent votes agree and none disputes them:
 - **disputed**: the current votes do not all agree; each side's votes are listed for review (`Reconciled.sides`);
 - **indicative**: otherwise, i.e. the votes agree but are too few (the agreed category is given).
 
-Only current votes count: a reviewer's newer vote replaces their older one (store/votes.py). Votes are reconciled per
-scheme: codes of two schemes cannot be compared, so a media graded under `uk-sentencing` and `vics-us` has a grade
-in each. Age band, sex, self-generated, capture device and redistributed are reconciled the same way, each on its
-own; for them "unknown" abstains: it neither agrees nor disagrees, and a value nobody knows is "unknown",
+Only current votes count: a reviewer's newer vote replaces their older one (store/votes.py), also one under another
+scheme. Categories are reconciled per scheme: codes of two schemes cannot be compared, so a media graded under
+`uk-sentencing` by some reviewers and `vics-us` by others has a grade in each. Age band, sex, self-generated,
+capture device and redistributed describe the media whatever the scheme: each is reconciled the same way, on its
+own, over all the media's current votes; for them "unknown" abstains: it neither agrees nor disagrees, and a value nobody knows is "unknown",
 indicative. A category code is always an opinion (vics-us `0`, "Uncategorized", included). Age bands are compared
 as they are: "14-15" against "16-17" is a dispute, not a near agreement.
 
@@ -114,10 +115,13 @@ def reconcile(votes: list[Vote], name: str, rule: ConsensusRule = RULE, abstain:
     return Reconciled(INDICATIVE, value, sides)
 
 
-def grade(media: str, hashes: dict[str, str], scheme: str, votes: list[Vote], rule: ConsensusRule = RULE) -> Grade:
-    """The grade of one media under one scheme from its current votes in that scheme."""
-    return Grade(media, hashes, scheme, reconcile(votes, "category", rule, abstain=None),
-                 {name: reconcile(votes, name, rule) for name in ATTRIBUTES}, votes, rule)
+def grade(media: str, hashes: dict[str, str], scheme: str, votes: list[Vote], rule: ConsensusRule = RULE,
+          attributes: dict[str, Reconciled] | None = None) -> Grade:
+    """The grade of one media under one scheme from its current votes in that scheme; `attributes` reconciled
+    from all its current votes (any scheme), else from `votes`."""
+    if attributes is None:
+        attributes = {name: reconcile(votes, name, rule) for name in ATTRIBUTES}
+    return Grade(media, hashes, scheme, reconcile(votes, "category", rule, abstain=None), attributes, votes, rule)
 
 
 def grades(conn, rule: ConsensusRule = RULE) -> Iterator[Grade]:  # noqa: ANN001 - a store connection
@@ -131,7 +135,8 @@ def grades_of(media: str, history: list[Vote], rule: ConsensusRule = RULE) -> li
     """The grades of one media, one per scheme, from all its votes (`store.votes.media_votes`)."""
     hashes = _hashes(history)
     current = [v for v in history if v.superseded_at is None]
-    return [grade(media, hashes, scheme, [v for v in current if v.scheme == scheme], rule)
+    attributes = {name: reconcile(current, name, rule) for name in ATTRIBUTES}
+    return [grade(media, hashes, scheme, [v for v in current if v.scheme == scheme], rule, attributes)
             for scheme in sorted({v.scheme for v in current})]
 
 
