@@ -121,3 +121,28 @@ def grading_status(
 def _attribute(graded, name: str) -> str:  # noqa: ANN001 - grading.consensus.Grade
     value = graded.attributes[name]
     return value.value if value.value is not None else "disputed"
+
+
+@grading_app.command("publish")
+def grading_publish(
+    set_name: Annotated[str, typer.Option("--set", help="The alert set to publish into (made when missing).")],
+    scheme: Annotated[str, typer.Option("--scheme", help="The scheme whose grades are published.")],
+    status: Annotated[str, typer.Option(
+        "--status", help="confirmed: confirmed grades only; indicative: confirmed and indicative (disputed never).")]
+    = "confirmed",
+    db: DbOption = None,
+) -> None:
+    """Publish reconciled grades as the next version of an alert set (audited); with no change, no new version.
+
+    Example: hashwarden grading publish --set graded-uk --scheme uk-sentencing
+    """
+    from hashwarden.grading.publish import publish
+
+    with engine_for(db).begin() as conn:
+        done = publish(conn, set_name, scheme, status)
+    if not done.changed:
+        out.print(f"set {escape(set_name)}: no change" + (f", version {done.version}" if done.version else
+                  " (no grade to publish)") + f", {done.entries} entries", highlight=False)
+        return
+    out.print(f"set {escape(set_name)} version {done.version}: {done.added} added, {done.removed} removed, "
+              f"{done.entries} entries", highlight=False)
