@@ -6,6 +6,8 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import pytest
+
 from hashwarden.demo.synthetic import save, scene
 from tests.test_cli import hw
 
@@ -72,6 +74,7 @@ def test_refusals_name_the_field(tmp_path: Path) -> None:
     assert status(db) == []
 
 
+@pytest.mark.heavy
 def test_a_scan_item_is_graded_by_its_hashes(tmp_path: Path) -> None:
     save(scene(31), tmp_path / "ev" / "dir" / "a.jpg")
     db = tmp_path / "hw.db"

@@ -79,6 +79,7 @@ def test_publish_refuses_sets_grading_did_not_make(store_engine) -> None:
     assert (nothing.changed, nothing.version) == (False, None)
 
 
+@pytest.mark.heavy
 def test_votes_consensus_publish_then_match_knows_the_media(tmp_path: Path) -> None:
     db = tmp_path / "hw.db"
     save(scene(41), tmp_path / "ev" / "graded.jpg")
