@@ -46,6 +46,7 @@ def test_votes_to_status_json(tmp_path: Path) -> None:
     table = hw("grading", "status", db=db).stdout
     assert "confirmed" in table and "disputed" in table
     assert "audit log intact: 5 rows" in hw("audit", "verify", db=db).stdout
+    assert "; 5 vote(s) match" in hw("audit", "verify", db=db).stdout
 
 
 def test_a_new_vote_replaces_the_reviewers_last(tmp_path: Path) -> None:

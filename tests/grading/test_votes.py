@@ -13,7 +13,7 @@ from hashwarden.errors import GradingError
 from hashwarden.grading.votes import cast_votes, check_vote, hash_kind
 from hashwarden.store import audit
 from hashwarden.store.schema import vote as vote_table
-from hashwarden.store.votes import Vote, iter_votes, media_votes, vote_digest
+from hashwarden.store.votes import Vote, iter_votes, media_votes
 
 MD5 = "d41d8cd98f00b204e9800998ecf8427e"
 SHA1 = "da39a3ee5e6b4b0d3255bfef95601890afd80709"
@@ -96,7 +96,29 @@ def test_every_vote_is_an_audit_row_naming_it_and_its_digest(store_engine) -> No
         rows = conn.execute(select(audit.audit.c.action, audit.audit.c.details).order_by(audit.audit.c.id)).all()
     assert [action for action, _ in rows] == ["grade.vote", "grade.vote"]
     assert f'"vote":{second.id}' in rows[1].details and f'"supersedes":{first.id}' in rows[1].details
-    assert vote_digest(second) in rows[1].details and MD5 not in rows[1].details
+    assert second.digest() in rows[1].details and MD5 not in rows[1].details
+
+
+@pytest.mark.parametrize(("tamper", "problem"), [
+    ("UPDATE vote SET category = 'C' WHERE id = 1", "vote 1: changed outside hashwarden since audit row 1"),
+    ("UPDATE vote SET superseded_by = 2 WHERE id = 1", "vote 1: superseded by 2, but the audit records 3"),
+    ("DELETE FROM vote WHERE id = 2", "vote 2 (audit row 2) was removed outside hashwarden"),
+    ("INSERT INTO vote (media, md5, scheme, category, age_band, sex, self_generated, capture_device, redistributed,"
+     " reviewer, agency, source, voted_at) SELECT media, md5, scheme, 'C', age_band, sex, self_generated,"
+     " capture_device, redistributed, 'r9', agency, source, voted_at FROM vote WHERE id = 2",
+     "vote 4: no audit row records it (added outside hashwarden)"),
+])
+def test_audit_verify_finds_votes_changed_behind_its_back(store_engine, tamper: str, problem: str) -> None:
+    with store_engine.begin() as conn:
+        cast_votes(conn, [GOOD, replace(GOOD, reviewer="r2"), replace(GOOD, category="B")])
+    with store_engine.connect() as conn:
+        clean = audit.verify(conn)
+    assert clean.ok and clean.votes == 3
+    with store_engine.begin() as conn:
+        conn.exec_driver_sql(tamper)
+    with store_engine.connect() as conn:
+        result = audit.verify(conn)
+    assert any(found.startswith(problem) for found in result.problems), result.problems
 
 
 def test_media_named_by_other_hashes_is_one_media(store_engine) -> None:

@@ -25,6 +25,8 @@ from sqlalchemy import (
     Text,
 )
 
+from hashwarden.store.records import VOTE_DIGESTS
+
 metadata = MetaData()
 
 # audit.actor's length: a fact of the schema (migration 0001), not a setting; the audit refuses longer names.
@@ -206,7 +208,6 @@ case_item = Table(
 # Grading votes (migration 0010, store/votes.py): one row per vote, a media named by its hashes and its identity
 # key `media`; a vote replaced by the same reviewer's newer one points at it (`superseded_by`) and stays. At most
 # one current (not superseded) vote per media, agency and reviewer: a partial unique index.
-VOTE_DIGESTS = ("sha256", "sha1", "md5", "pdq")  # strongest first: the first one a vote names is its media key
 vote = Table(
     "vote",
     metadata,

@@ -17,14 +17,15 @@ keeps the rows and their two invariants:
   makes the identity lookup above race-free, which a unique index alone could not.
 
 Every vote is a row of the audit chain, in the same transaction: its id, the vote it supersedes, scheme, category,
-reviewer, agency, and the SHA-256 of the vote's canonical JSON (its hashes stay in the vote's row, out of the log).
+reviewer, agency, and the vote's digest (`Vote.digest`; its hashes stay in the vote's row, out of the log), which
+`audit verify` recomputes from the vote's row (store/audit.py), so a vote edited, added or removed behind
+hashwarden's back is found.
 """
 
 from __future__ import annotations
 
-import hashlib
 from collections.abc import Iterable, Iterator
-from dataclasses import asdict, dataclass, replace
+from dataclasses import replace
 
 from sqlalchemy import insert, or_, select, update
 from sqlalchemy.engine import Connection
@@ -32,44 +33,13 @@ from sqlalchemy.engine import Connection
 from hashwarden.errors import GradingError
 from hashwarden.store import audit
 from hashwarden.store.db import utc_now
-from hashwarden.store.records import canonical_json
-from hashwarden.store.schema import VOTE_DIGESTS, vote
+from hashwarden.store.records import VOTE_DIGESTS, Vote
+from hashwarden.store.schema import vote
 
 # Any constant: the key of the PostgreSQL advisory lock that serialises vote writers (store/db.py uses its own).
 _VOTE_LOCK = 0x766F7465  # "vote"
 ATTRIBUTES = ("age_band", "sex", "self_generated", "capture_device", "redistributed")
-
-
-@dataclass(frozen=True)
-class Vote:
-    """One vote: hashes as lowercase hex (at least one), scheme and category, the five attributes, who and why.
-
-    `id`, `media`, `voted_at`, `superseded_by` and `superseded_at` are the store's, filled when it is recorded."""
-
-    scheme: str
-    category: str
-    reviewer: str
-    md5: str | None = None
-    sha1: str | None = None
-    sha256: str | None = None
-    pdq: str | None = None
-    age_band: str = "unknown"
-    sex: str = "unknown"
-    self_generated: str = "unknown"
-    capture_device: str = "unknown"
-    redistributed: str = "unknown"
-    agency: str = ""
-    source: str = "cli"
-    note: str | None = None
-    id: int | None = None
-    media: str | None = None
-    voted_at: str | None = None
-    superseded_by: int | None = None
-    superseded_at: str | None = None
-
-    def hashes(self) -> dict[str, str]:
-        """The hashes it names, strongest first."""
-        return {name: getattr(self, name) for name in VOTE_DIGESTS if getattr(self, name) is not None}
+__all__ = ["ATTRIBUTES", "Vote", "iter_votes", "media_votes", "record_votes"]
 
 
 def record_votes(conn: Connection, votes: Iterable[Vote]) -> list[Vote]:
@@ -95,19 +65,12 @@ def record_votes(conn: Connection, votes: Iterable[Vote]) -> list[Vote]:
         if previous is not None:
             conn.execute(update(vote).where(vote.c.id == previous).values(superseded_by=vote_id))
         done = replace(given, id=vote_id, media=media, voted_at=now)
-        audit.append(conn, "grade.vote", {
+        audit.append(conn, audit.VOTE_ACTION, {
             "vote": vote_id, "supersedes": previous, "scheme": done.scheme, "category": done.category,
             "reviewer": done.reviewer, "agency": done.agency, "source": done.source,
-            "vote_sha256": vote_digest(done)})
+            "vote_sha256": done.digest()})
         stored.append(done)
     return stored
-
-
-def vote_digest(done: Vote) -> str:
-    """SHA-256 of a stored vote's canonical JSON, without what changes when it is superseded: what its audit row
-    holds, so a vote edited in the database afterwards no longer matches its row."""
-    fields = {key: value for key, value in asdict(done).items() if key not in ("superseded_by", "superseded_at")}
-    return hashlib.sha256(canonical_json(fields).encode("utf-8")).hexdigest()
 
 
 def iter_votes(conn: Connection, current_only: bool = False) -> Iterator[Vote]:
@@ -116,12 +79,12 @@ def iter_votes(conn: Connection, current_only: bool = False) -> Iterator[Vote]:
     if current_only:
         query = query.where(vote.c.superseded_at.is_(None))
     for row in conn.execute(query).mappings():
-        yield _vote_of(row)
+        yield Vote.from_row(row)
 
 
 def media_votes(conn: Connection, media: str) -> list[Vote]:
     """Every vote on one media, superseded ones included (its history), oldest first."""
-    return [_vote_of(row) for row in conn.execute(
+    return [Vote.from_row(row) for row in conn.execute(
         select(vote).where(vote.c.media == media).order_by(vote.c.id)).mappings()]
 
 
@@ -168,11 +131,3 @@ def _row(given: Vote) -> dict[str, object]:
         "scheme", "category", *ATTRIBUTES, "reviewer", "agency", "source", "note")}
     row.update({name: bytes.fromhex(value) for name, value in given.hashes().items()})
     return row
-
-
-def _vote_of(row) -> Vote:  # noqa: ANN001 - a result row mapping
-    values = dict(row)
-    for name in VOTE_DIGESTS:
-        if values[name] is not None:
-            values[name] = bytes(values[name]).hex()
-    return Vote(**values)
