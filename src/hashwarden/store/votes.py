@@ -78,7 +78,7 @@ def iter_votes(conn: Connection, current_only: bool = False) -> Iterator[Vote]:
     query = select(vote).order_by(vote.c.media, vote.c.id)
     if current_only:
         query = query.where(vote.c.superseded_at.is_(None))
-    for row in conn.execute(query).mappings():
+    for row in conn.execute(query.execution_options(yield_per=10_000)).mappings():
         yield Vote.from_row(row)
 
 
