@@ -107,9 +107,8 @@ def _media_of(conn: Connection, given: Vote) -> str:
     if not hashes:
         raise GradingError("a vote names its media by at least one hash (md5, sha1, sha256 or pdq)", field="hash")
     raw = {name: bytes.fromhex(value) for name, value in hashes.items()}
-    rows = conn.execute(select(vote.c.media, *(vote.c[name] for name in VOTE_DIGESTS)).where(
-        or_(*(vote.c[name] == value for name, value in raw.items())))).all()
-    found = sorted({row.media for row in rows})
+    found = sorted(conn.execute(select(vote.c.media).distinct().where(
+        or_(*(vote.c[name] == value for name, value in raw.items())))).scalars())
     if len(found) > 1:
         raise GradingError(f"these hashes name media already graded as two different media: {', '.join(found)}",
                            field="hash")
