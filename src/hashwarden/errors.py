@@ -8,7 +8,7 @@
      ├── StoreError           the hash database refused an operation (unknown set, duplicate name, ...)
      ├── AuditError           the audit chain does not verify
      ├── ScanError            a scan cannot start or go on (bad case directory, resume mismatch)
-     ├── GradingError         a grading vote refused (unknown category for its scheme, bad age band ...: field named)
+     ├── GradingError         a grading vote refused (a category not of its scheme, a bad age band ...: field named)
      └── RemoteError          a hashwarden service refused a request or could not be reached (server named)
 
 The CLI catches only `HashwardenError` and prints `TypeName: message`; anything else is a bug and shows a traceback.

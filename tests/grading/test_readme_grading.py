@@ -27,8 +27,8 @@ def readme_block() -> str:
 def test_readme_grading_block_runs_as_written(tmp_path: Path) -> None:
     db = tmp_path / "cases.db"
     save(scene(51), tmp_path / "seized" / "IMG_0002.jpg")
-    hw("scan", str(tmp_path / "seized"), "--case", "2026-0042", "--out", str(tmp_path / "cases" / "2026-0042"), "--quiet",
-       "--allow-empty", db=db)
+    hw("scan", str(tmp_path / "seized"), "--case", "2026-0042", "--out", str(tmp_path / "cases" / "2026-0042"),
+       "--quiet", "--allow-empty", db=db)
     env = {key: value for key, value in os.environ.items() if not key.startswith("HASHWARDEN_")}
     env |= {"HASHWARDEN_DB": str(db), "PATH": f"{Path(sys.executable).parent}:{env.get('PATH', '')}",
             "COLUMNS": "200", "PYTHONPATH": os.pathsep.join([str(PROJECT / "src"), env.get("PYTHONPATH", "")])}

@@ -92,8 +92,9 @@ def grade(
 
 @grading_app.command("status")
 def grading_status(
-    disputed: Annotated[bool, typer.Option("--disputed", help="Only grades whose category is disputed: the review queue (attributes' disputes are in each "
-                      "grade's attributes).")] = False,
+    disputed: Annotated[bool, typer.Option(
+        "--disputed", help="Only grades whose category is disputed: the review queue (attributes' disputes are in "
+                           "each grade's attributes).")] = False,
     as_json: Annotated[bool, typer.Option(
         "--json", help="One JSON object per media and scheme: hashes, state, category, scheme, votes, rule ...")]
     = False,

@@ -3,8 +3,8 @@
 It builds what an examiner meets: an alert hash set made from some "known" images, a known-benign (ignorable)
 set, and a "seized" folder holding exact copies, re-encoded, resized, cropped, rotated and mirrored copies,
 a known video's copy trimmed by half a second, re-encoded and resized, unrelated images, corrupt files and a
-nested tree, then scans it so that every status appears in the report; last, three reviewers grade two of the unknown photos and
-the confirmed grade is published as a set (`grade_demo`). The alert set is built as an analyst
+nested tree, then scans it so that every status appears in the report; last, three reviewers grade two of the
+unknown photos and the confirmed grade is published as a set (`grade_demo`). The alert set is built as an analyst
 should build one, with `hash_for_set` (`hashwarden hash --for-set`: known videos hashed at every frame).
 Every picture is drawn by `hashwarden.demo.synthetic`; nothing is downloaded and nothing needs ../shared.
 """

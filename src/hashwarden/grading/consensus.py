@@ -12,9 +12,9 @@ Only current votes count: a reviewer's newer vote replaces their older one (stor
 scheme. Categories are reconciled per scheme: codes of two schemes cannot be compared, so a media graded under
 `uk-sentencing` by some reviewers and `vics-us` by others has a grade in each. Age band, sex, self-generated,
 capture device and redistributed describe the media whatever the scheme: each is reconciled the same way, on its
-own, over all the media's current votes; for them "unknown" abstains: it neither agrees nor disagrees, and a value nobody knows is "unknown",
-indicative. A category code is always an opinion (vics-us `0`, "Uncategorized", included). Age bands are compared
-as they are: "14-15" against "16-17" is a dispute, not a near agreement.
+own, over all the media's current votes; for them "unknown" abstains: it neither agrees nor disagrees, and a value
+nobody knows is "unknown", indicative. A category code is always an opinion (vics-us `0`, "Uncategorized",
+included). Age bands are compared as they are: "14-15" against "16-17" is a dispute, not a near agreement.
 
 A changed rule is a new `ConsensusRule` (a new name or version), so a published grade always says which rule made it.
 """
