@@ -41,6 +41,10 @@ VPDQ_SET_SECONDS_PER_HASH = 0.0
 VPDQ_QUERY_MATCH_PERCENT = 80.0
 VPDQ_COMPARED_MATCH_PERCENT = 0.0
 
+# Grading: the category scheme of a vote that names none (`hashwarden grade`): the UK database's, which the
+# consensus rule is modelled on (grading/consensus.py).
+DEFAULT_GRADING_SCHEME = "uk-sentencing"
+
 # Evidence limits: every bound that keeps a crafted or damaged source from running a scan for days or out of
 # memory. Reaching one is an error of the container it cuts, never silent.
 # One budget per top-level file of a source (`Limits`), nested containers included: a 23 KB zip nested 16 wide

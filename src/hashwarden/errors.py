@@ -8,6 +8,7 @@
      ├── StoreError           the hash database refused an operation (unknown set, duplicate name, ...)
      ├── AuditError           the audit chain does not verify
      ├── ScanError            a scan cannot start or go on (bad case directory, resume mismatch)
+     ├── GradingError         a grading vote refused (a category not of its scheme, a bad age band ...: field named)
      └── RemoteError          a hashwarden service refused a request or could not be reached (server named)
 
 The CLI catches only `HashwardenError` and prints `TypeName: message`; anything else is a bug and shows a traceback.
@@ -92,6 +93,19 @@ class AuditError(HashwardenError):
 
 class ScanError(HashwardenError):
     """A scan cannot start or continue."""
+
+
+class GradingError(HashwardenError):
+    """A grading vote was refused; `field` names what was wrong (`category`, `age_band`, `md5` ...), so a batch
+    of votes from a viewer's export or the service can say which value to fix."""
+
+    def __init__(self, message: str, field: str | None = None) -> None:
+        super().__init__(message)
+        self.field = field
+
+    def __str__(self) -> str:
+        text = super().__str__()
+        return f"field {self.field}: {text}" if self.field is not None else text
 
 
 class RemoteError(HashwardenError):

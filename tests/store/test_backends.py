@@ -198,3 +198,35 @@ def test_0009_gives_existing_frames_only_videos_their_identity(store_url) -> Non
     assert import_entries(engine, "s", [EntryRecord(vpdq=frames, line=1)], {}) == 0
     assert import_entries(engine, "s", [EntryRecord(vpdq=frames[:3], line=1)], {}) == 1
     engine.dispose()
+
+
+def test_0010_votes_down_and_up(store_url) -> None:
+    """0010 adds the `vote` table with its partial unique index of current votes; its downgrade drops it, and the
+    upgrade makes it again, the index enforcing one current vote per reviewer."""
+    from sqlalchemy.exc import IntegrityError
+
+    from hashwarden.store.schema import vote
+
+    engine = open_store(store_url)
+    config = _alembic_config()
+    row = {"media": "md5:00", "md5": b"\0" * 16, "scheme": "uk-sentencing", "category": "A", "age_band": "unknown",
+           "sex": "unknown", "self_generated": "unknown", "capture_device": "unknown", "redistributed": "unknown",
+           "reviewer": "r", "agency": "", "source": "cli", "voted_at": FIXED_TS}
+    with engine.begin() as conn:
+        conn.execute(insert(vote).values(row))
+        config.attributes["connection"] = conn
+        command.downgrade(config, "0009")
+    with engine.connect() as conn:
+        assert not inspect(conn).has_table("vote") and inspect(conn).has_table("entry")
+    with engine.begin() as conn:
+        config.attributes["connection"] = conn
+        command.upgrade(config, "head")
+    with engine.begin() as conn:
+        assert {index["name"] for index in inspect(conn).get_indexes("vote")} >= {
+            "ux_vote_current", "ix_vote_media", "ix_vote_md5", "ix_vote_sha1", "ix_vote_sha256", "ix_vote_pdq"}
+        conn.execute(insert(vote).values(row))
+        conn.execute(insert(vote).values({**row, "superseded_at": FIXED_TS}))  # history is not unique
+    with pytest.raises(IntegrityError):
+        with engine.begin() as conn:
+            conn.execute(insert(vote).values(row))
+    engine.dispose()

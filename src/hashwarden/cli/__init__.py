@@ -1,7 +1,8 @@
 """The `hashwarden` command: thin Typer commands that parse, call one library function and render with Rich.
 
 Only HashwardenError is caught (printed as `TypeName: message`, exit 1); usage errors exit 2; anything else is a
-bug and shows its traceback. One module per command group (`media`, `sets`, `lists`, `audit`, `identities`, `serve`, `remote`), all on the
+bug and shows its traceback. One module per command group (`media`, `sets`, `lists`, `audit`, `identities`,
+`serve`, `remote`, `grading`), all on the
 apps of `common`; importing them is what adds their commands.
 """
 
@@ -19,7 +20,9 @@ from hashwarden.config import ENV_EXAMINER
 from hashwarden.errors import HashwardenError
 from hashwarden.cli.common import app, out, err, ExitCode, DbOption, RootOptions
 
-from hashwarden.cli import audit, identities, lists, media, remote, serve, sets  # noqa: F401 - their commands join the apps
+from hashwarden.cli import (  # noqa: F401 - their commands join the apps
+    audit, grading, identities, lists, media, remote, serve, sets,
+)
 
 
 @app.callback(invoke_without_command=True)

@@ -44,7 +44,9 @@ def _print_audit(result, signer: str | None, trusted: bool) -> None:  # noqa: AN
     for note in result.notes:
         err.print(f"note: {note}", markup=False, highlight=False)
     if result.ok:
-        out.print(f"audit log intact: {result.rows} rows, head {result.head_hash}; entries of {result.sets} set(s) match")
+        votes = f"; {result.votes} vote(s) match" if result.votes else ""
+        out.print(f"audit log intact: {result.rows} rows, head {result.head_hash}; entries of {result.sets} set(s) "
+                  f"match{votes}")
         if signer:
             out.print(f"checkpoint verified, signed by key {signer}" + ("" if trusted else
                       " (no --public-key given: compare this fingerprint with the examiner's key)"))

@@ -30,6 +30,7 @@ agency_app = typer.Typer(no_args_is_help=True, help="Agencies (forces, hotlines,
 user_app = typer.Typer(no_args_is_help=True, help="Service users and their API keys.")
 remote_app = typer.Typer(no_args_is_help=True, help="Use a hashwarden service: look hashes up, submit cases.")
 cases_app = typer.Typer(no_args_is_help=True, help="Cases submitted to the service.")
+grading_app = typer.Typer(no_args_is_help=True, help="Grades reconciled from reviewers' votes (`hashwarden grade`).")
 app.add_typer(set_app, name="set")
 app.add_typer(import_app, name="import")
 app.add_typer(audit_app, name="audit")
@@ -38,6 +39,7 @@ app.add_typer(agency_app, name="agency")
 app.add_typer(user_app, name="user")
 app.add_typer(remote_app, name="remote")
 app.add_typer(cases_app, name="cases")
+app.add_typer(grading_app, name="grading")
 
 # Data (set names, paths, categories) is never Rich markup or emoji: `escape` it, and no `:a:` becomes a picture.
 out = Console(emoji=False)

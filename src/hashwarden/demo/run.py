@@ -3,7 +3,8 @@
 It builds what an examiner meets: an alert hash set made from some "known" images, a known-benign (ignorable)
 set, and a "seized" folder holding exact copies, re-encoded, resized, cropped, rotated and mirrored copies,
 a known video's copy trimmed by half a second, re-encoded and resized, unrelated images, corrupt files and a
-nested tree, then scans it so that every status appears in the report. The alert set is built as an analyst
+nested tree, then scans it so that every status appears in the report; last, three reviewers grade two of the
+unknown photos and the confirmed grade is published as a set (`grade_demo`). The alert set is built as an analyst
 should build one, with `hash_for_set` (`hashwarden hash --for-set`: known videos hashed at every frame).
 Every picture is drawn by `hashwarden.demo.synthetic`; nothing is downloaded and nothing needs ../shared.
 """
@@ -46,6 +47,9 @@ KNOWN_VIDEO_SEED = 20
 # A copy of the known video as it turns up on a device: cut 0.5 s in (between the frames a 1/s set would hold),
 # re-encoded at CRF 30 and at 3/4 size. Found because the set holds every frame of the known video.
 SEIZED_VIDEO = "Videos/clip.mp4"
+# The demo's grading step: three reviewers' categories (uk-sentencing) for two unknown photos of the seized folder.
+DEMO_GRADES = {"Pictures/unsorted/photo_100.jpg": ("C", "C", "C"), "Pictures/unsorted/photo_101.jpg": ("B", "C", "C")}
+DEMO_GRADED_SET = "demo-graded"
 
 
 def _prepare(out_dir: Path) -> None:
@@ -117,8 +121,35 @@ def run_demo(
     command = ["hashwarden", "demo", "--out", str(out_dir)]
     if progress:
         with progress() as bar:
-            return run_scan([str(seized)], "DEMO-0001", out_dir / "case", engine, settings, command=command, progress=bar)
-    return run_scan([str(seized)], "DEMO-0001", out_dir / "case", engine, settings, command=command)
+            result = run_scan([str(seized)], "DEMO-0001", out_dir / "case", engine, settings, command=command,
+                              progress=bar)
+    else:
+        result = run_scan([str(seized)], "DEMO-0001", out_dir / "case", engine, settings, command=command)
+    console.print(grade_demo(engine, out_dir / "case"), markup=False, highlight=False)
+    return result
+
+
+def grade_demo(engine: Any, case_dir: Path) -> str:
+    """Three demo reviewers grade two of the scan's unknown photos by their report.json items (one they agree on,
+    one they do not), and the confirmed grade is published as the set `DEMO_GRADED_SET`; returns what happened,
+    in words. Grading records decisions only: the photos are benign and nobody is shown anything."""
+    from hashwarden.grading.consensus import grades
+    from hashwarden.grading.publish import publish
+    from hashwarden.grading.votes import cast_votes, hashes_of_case_item
+    from hashwarden.store.records import Vote
+
+    votes = []
+    for (path, categories), reviewer in ((item, n) for item in DEMO_GRADES.items() for n in range(3)):
+        hashes = hashes_of_case_item(case_dir, path)
+        votes.append(Vote(scheme="uk-sentencing", category=categories[reviewer], agency="Demo Force",
+                          reviewer=f"demo reviewer {reviewer + 1}", age_band="14-15", sex="female", **hashes))
+    with engine.begin() as conn:
+        cast_votes(conn, votes)
+    with engine.begin() as conn:
+        done = publish(conn, DEMO_GRADED_SET, "uk-sentencing")
+        states = ", ".join(f"{g.state} ({g.category.value or 'split'})" for g in grades(conn))
+    return (f"grading: 6 votes on 2 unknown photos: {states}; published {DEMO_GRADED_SET} version {done.version} "
+            f"({done.entries} entry)")
 
 
 def _import_lines(engine: Any, set_name: str, lines: list[str], path: Path) -> None:

@@ -7,7 +7,8 @@ is also printed by `hashwarden audit verify`, written into each case's custody r
 checkpoint` (store/checkpoint.py), where it can be kept outside the database.
 
 The chain also proves the data: every change of a set records the set's content digest (store/digest.py) in its
-row, and `verify` recomputes each set's digest from its entries and compares it with the latest recorded one.
+row, and `verify` recomputes each set's digest from its entries and compares it with the latest recorded one; each
+grading vote's row records the vote's digest and the vote it supersedes, which `verify` checks every vote against.
 
 Who: the configured examiner name (config.examiner()), else the OS user marked as such; the host is its own field.
 """
@@ -29,8 +30,8 @@ from hashwarden import config
 from hashwarden.errors import StoreError
 from hashwarden.store import digest
 from hashwarden.store.db import driver_sql, utc_now
-from hashwarden.store.records import canonical_json
-from hashwarden.store.schema import MAX_ACTOR, audit, audit_head, hash_set
+from hashwarden.store.records import Vote, canonical_json
+from hashwarden.store.schema import MAX_ACTOR, audit, audit_head, hash_set, vote
 
 GENESIS = "0" * 64
 
@@ -190,6 +191,7 @@ class AuditVerification:
     head_hash: str = GENESIS
     problems: list[str] = field(default_factory=list)
     sets: int = 0  # sets whose entries were recomputed and matched
+    votes: int = 0  # grading votes whose rows matched their audit rows
     notes: list[str] = field(default_factory=list)  # not failures: e.g. sets older than content digests
     # for checkpoints: each row's hash, and the set content a row recorded (by row id)
     chain: dict[int, str] = field(default_factory=dict, repr=False)
@@ -207,6 +209,7 @@ def verify(conn: Connection, data: bool = True) -> AuditVerification:
     prev = GENESIS
     expected_id = 1
     latest: dict[int, tuple[int, str, digest.SetContent]] = {}  # set id: (row id, time, content)
+    votes: dict[int, tuple[int, dict[str, Any]]] = {}  # vote id: (row id, details of its grade.vote row)
     for row in conn.execute(select(audit).order_by(audit.c.id)):
         if row.id != expected_id:
             result.problems.append(f"row {expected_id} is missing (next row is {row.id})")
@@ -216,6 +219,10 @@ def verify(conn: Connection, data: bool = True) -> AuditVerification:
         if row_hash(row.id, row.ts, row.actor, row.action, row.details, row.prev_hash, row.host) != row.row_hash:
             result.problems.append(f"row {row.id}: contents do not match its hash (edited)")
         content = _record_content(latest, row.id, row.ts, row.details)
+        if row.action == VOTE_ACTION:
+            details = _json_object(row.details)
+            if isinstance(details.get("vote"), int):
+                votes[details["vote"]] = (row.id, details)
         if content is not None:
             result.contents[row.id] = {content.set_id: content}
         result.chain[row.id] = row.row_hash
@@ -234,7 +241,45 @@ def verify(conn: Connection, data: bool = True) -> AuditVerification:
             result.problems.append("head hash differs from the last row's hash (last rows changed or removed)")
     if data:
         _verify_data(conn, latest, result)
+        _verify_votes(conn, votes, result)
     return result
+
+
+VOTE_ACTION = "grade.vote"  # the audit action of a grading vote (store/votes.py)
+
+
+def _json_object(text: str) -> dict[str, Any]:
+    try:
+        value = json.loads(text)
+    except ValueError:
+        return {}
+    return value if isinstance(value, dict) else {}
+
+
+def _verify_votes(conn: Connection, recorded: dict[int, tuple[int, dict[str, Any]]],
+                  result: AuditVerification) -> None:
+    """Every grading vote against its audit row: the vote's digest as recorded, and which vote superseded it (the
+    audit row of the vote that superseded it names it), so a vote edited, inserted, removed or made current again
+    outside hashwarden is a problem."""
+    superseded_by = {details["supersedes"]: vote_id for vote_id, (_, details) in recorded.items()
+                     if isinstance(details.get("supersedes"), int)}
+    present = set()
+    for row in conn.execute(select(vote).order_by(vote.c.id)).mappings():
+        stored = Vote.from_row(row)
+        present.add(stored.id)
+        audit_row = recorded.get(stored.id)
+        if audit_row is None:
+            result.problems.append(f"vote {stored.id}: no audit row records it (added outside hashwarden)")
+        elif audit_row[1].get("vote_sha256") != stored.digest():
+            result.problems.append(f"vote {stored.id}: changed outside hashwarden since audit row {audit_row[0]}")
+        elif stored.superseded_by != superseded_by.get(stored.id):
+            result.problems.append(f"vote {stored.id}: superseded by {stored.superseded_by}, but the audit records "
+                                   f"{superseded_by.get(stored.id)} (changed outside hashwarden)")
+        else:
+            result.votes += 1
+    for vote_id, (row_id, _) in sorted(recorded.items()):
+        if vote_id not in present:
+            result.problems.append(f"vote {vote_id} (audit row {row_id}) was removed outside hashwarden")
 
 
 def _verify_data(conn: Connection, latest: dict[int, tuple[int, str, digest.SetContent]],

@@ -1,5 +1,5 @@
 """The plain record types the store hands out and takes in: hash sets, entries as the formats read and write them,
-and what an import did.
+what an import did, and grading votes.
 
 Why a module of their own: every reader and writer (formats/), the scan and the store's own modules use them, so
 they must not pull in SQLAlchemy or any store module; kept here, importing a record type cannot close an import
@@ -8,9 +8,15 @@ cycle.
 
 from __future__ import annotations
 
+import hashlib
 import json
-from dataclasses import dataclass, field
+from collections.abc import Mapping
+from dataclasses import asdict, dataclass, field
 from typing import Any
+
+# The hashes a grading vote may name its media by, strongest first: the first one given keys media no vote has
+# named yet (store/votes.py).
+VOTE_DIGESTS = ("sha256", "sha1", "md5", "pdq")
 
 
 def canonical_json(value: Any) -> str:
@@ -88,3 +94,50 @@ class ImportResult:
     def to_json(self) -> dict[str, int]:
         return {"import_id": self.import_id, "rows": self.rows, "added": self.added, "duplicates": self.duplicates,
                 **({"deleted": self.deleted, "updated": self.updated} if self.deleted or self.updated else {})}
+
+
+@dataclass(frozen=True)
+class Vote:
+    """One vote: hashes as lowercase hex (at least one), scheme and category, the five attributes, who and why.
+
+    `id`, `media`, `voted_at`, `superseded_by` and `superseded_at` are the store's, filled when it is recorded."""
+
+    scheme: str
+    category: str
+    reviewer: str
+    md5: str | None = None
+    sha1: str | None = None
+    sha256: str | None = None
+    pdq: str | None = None
+    age_band: str = "unknown"
+    sex: str = "unknown"
+    self_generated: str = "unknown"
+    capture_device: str = "unknown"
+    redistributed: str = "unknown"
+    agency: str = ""
+    source: str = "cli"
+    note: str | None = None
+    id: int | None = None
+    media: str | None = None
+    voted_at: str | None = None
+    superseded_by: int | None = None
+    superseded_at: str | None = None
+
+    def hashes(self) -> dict[str, str]:
+        """The hashes it names, strongest first."""
+        return {name: getattr(self, name) for name in VOTE_DIGESTS if getattr(self, name) is not None}
+
+    def digest(self) -> str:
+        """SHA-256 of the stored vote's canonical JSON, without what changes when it is superseded: what its audit
+        row holds, so a vote edited in the database afterwards no longer matches its row."""
+        fields = {key: value for key, value in asdict(self).items() if key not in ("superseded_by", "superseded_at")}
+        return hashlib.sha256(canonical_json(fields).encode("utf-8")).hexdigest()
+
+    @classmethod
+    def from_row(cls, row: Mapping[str, Any]) -> Vote:
+        """A `vote` table row (hashes as bytes) as a record (hashes as hex)."""
+        values = dict(row)
+        for name in VOTE_DIGESTS:
+            if values[name] is not None:
+                values[name] = bytes(values[name]).hex()
+        return cls(**values)

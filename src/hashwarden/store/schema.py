@@ -25,6 +25,8 @@ from sqlalchemy import (
     Text,
 )
 
+from hashwarden.store.records import VOTE_DIGESTS
+
 metadata = MetaData()
 
 # audit.actor's length: a fact of the schema (migration 0001), not a setting; the audit refuses longer names.
@@ -202,3 +204,38 @@ case_item = Table(
     Index("ix_case_item_sha256", "sha256"),
     Index("ix_case_item_pdq", "pdq"),
 )
+
+# Grading votes (migration 0010, store/votes.py): one row per vote, a media named by its hashes and its identity
+# key `media`; a vote replaced by the same reviewer's newer one points at it (`superseded_by`) and stays. At most
+# one current (not superseded) vote per media, agency and reviewer: a partial unique index.
+vote = Table(
+    "vote",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("media", String(80), nullable=False),  # "<digest>:<hex>", grading/votes.py
+    Column("md5", LargeBinary(16)),
+    Column("sha1", LargeBinary(20)),
+    Column("sha256", LargeBinary(32)),
+    Column("pdq", LargeBinary(32)),
+    Column("scheme", String(64), nullable=False),
+    Column("category", String(32), nullable=False),
+    Column("age_band", String(16), nullable=False),
+    Column("sex", String(16), nullable=False),
+    Column("self_generated", String(16), nullable=False),
+    Column("capture_device", String(16), nullable=False),
+    Column("redistributed", String(16), nullable=False),
+    Column("reviewer", String(200), nullable=False),
+    Column("agency", String(200), nullable=False),  # "" when none was named (local grading)
+    Column("source", String(32), nullable=False),  # where the vote came from: "cli", later "service", "vics", ...
+    Column("voted_at", String(32), nullable=False),
+    Column("note", Text),
+    Column("superseded_by", Integer, ForeignKey("vote.id")),
+    Column("superseded_at", String(32)),  # NULL: the reviewer's current vote on this media
+)
+_current = vote.c.superseded_at.is_(None)
+Index("ux_vote_current", vote.c.media, vote.c.agency, vote.c.reviewer, unique=True, sqlite_where=_current,
+      postgresql_where=_current)
+Index("ix_vote_media", vote.c.media)
+for _digest in VOTE_DIGESTS:
+    _where = vote.c[_digest].is_not(None)
+    Index(f"ix_vote_{_digest}", vote.c[_digest], sqlite_where=_where, postgresql_where=_where)

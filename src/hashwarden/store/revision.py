@@ -1,0 +1,52 @@
+"""A set's next revision as one recorded change: some entries taken out, some added, one `import_run` and one
+audit row with the set's new content digest and version (issue 18: grades published as a set).
+
+Why not an import: an import only adds (an entry keeps its first provenance), while a published set must follow
+its source, e.g. drop an entry whose grade became disputed, or replace one whose category changed. The removed
+entries' digest terms are subtracted as an NSRL delta's are (store/delta.py), so `audit verify` still proves the
+set's entries.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+from sqlalchemy import and_, select, update
+
+from hashwarden.store import digest
+from hashwarden.store.db import utc_now
+from hashwarden.store.import_run import finish_import, record_import, start_import
+from hashwarden.store.loader import add_records
+from hashwarden.store.records import EntryRecord, HashSet, ImportResult
+from hashwarden.store.schema import entry, hash_set
+
+_DELETE_CHUNK = 500  # ids per DELETE: well under SQLite's bound on parameters
+
+
+def entry_keys(conn: Any, set_id: int) -> Iterator[tuple[int, tuple[str | None, ...], str | None, str | None]]:
+    """(entry id, its hashes as hex (md5, sha1, sha256, pdq), category, provenance) of every entry of a set: what
+    a revision compares the new content with."""
+    query = select(entry.c.id, entry.c.md5, entry.c.sha1, entry.c.sha256, entry.c.pdq, entry.c.category,
+                   entry.c.provenance).where(entry.c.set_id == set_id).order_by(entry.c.id)
+    for row in conn.execute(query):
+        yield row.id, tuple(bytes(v).hex() if v is not None else None for v in row[1:5]), row.category, row.provenance
+
+
+def revise_set(conn: Any, target: HashSet, remove: list[int], records: list[EntryRecord], *, fmt: str, file: str,
+               version: str, details: dict[str, Any]) -> ImportResult:
+    """Remove the entries `remove` (ids of `target`'s entries), add `records`, set the set's `version`, and record
+    it all as one import of `fmt` (audited with the new content digest), in the caller's transaction."""
+    import_id = start_import(conn, target, fmt=fmt, file=file)
+    change = deleted = 0
+    for start in range(0, len(remove), _DELETE_CHUNK):
+        condition = and_(entry.c.set_id == target.id, entry.c.id.in_(remove[start:start + _DELETE_CHUNK]))
+        change -= digest.change_of(conn, condition, import_id)
+        deleted += conn.execute(entry.delete().where(condition)).rowcount
+    rows, added = add_records(conn, target, import_id, records)
+    finished = finish_import(conn, import_id, rows, added)
+    result = ImportResult(import_id, rows, added, finished.duplicates, deleted, content_change=change)
+    conn.execute(update(hash_set).where(hash_set.c.id == target.id).values(version=version, updated_at=utc_now()))
+    record_import(conn, target.name, result, fmt=fmt, file=file, file_sha256=None,
+                  details={**details, "version": version})
+    return result
