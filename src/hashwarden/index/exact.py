@@ -1,7 +1,7 @@
 """Exact lookup of fixed-width digests: a sorted NumPy array searched by bisection, narrowed by a fence table.
 
-A dict of bytes would cost ~100 bytes per key; this costs the digest width plus 8, so tens of millions of
-entries fit in memory.
+A dict of bytes would cost ~100 bytes per key; this costs the digest width plus 8 (and half a byte of fence table),
+so tens of millions of entries fit in memory.
 
 Why fences: a bisection of 10M mapped keys walks ~24 levels, most of them a cache and TLB miss of their own, and
 that was the largest share of an exact lookup (bench/service.py). The fence table holds, for each value of a key's
@@ -19,7 +19,8 @@ from collections.abc import Iterable, Sequence
 import numpy as np
 
 KEYS_PER_FENCE = 16  # keys between two fences on average: a few cache lines of one page
-MAX_FENCE_BITS = 22  # 4M fences (32 MiB): enough for a billion keys
+MAX_FENCE_BITS = 22  # 4M fences (32 MiB); past 64M keys the ranges grow instead (a step more per doubling)
+FENCES_CHECKED = 257  # fences whose neighbouring keys `load` checks against the table
 
 
 class ExactIndex:
@@ -72,7 +73,7 @@ class ExactIndex:
         except (OSError, ValueError) as exc:
             raise ValueError(f"{path}: exact index unreadable ({exc})") from exc
         if keys.dtype != np.uint8 or keys.ndim != 2 or keys.shape[1] != width or ids.dtype != np.int64 \
-                or ids.shape != (len(keys),) or not _fences_fit(fences, len(keys), width):
+                or ids.shape != (len(keys),) or not _fences_fit(fences, keys, width):
             raise ValueError(f"{path}: exact index arrays do not agree (truncated or mixed files)")
         index = cls(width, b"", np.empty(0, dtype=np.int64))
         if len(ids):
@@ -146,11 +147,19 @@ def _bits_of(fences: np.ndarray) -> int:
     return (len(fences) - 1).bit_length() - 1
 
 
-def _fences_fit(fences: np.ndarray, count: int, width: int) -> bool:
-    """Whether a mapped fence table is the one of `count` keys of `width` bytes: a table from other files would
-    send probes to the wrong keys and answer "not known" for known digests."""
-    return (fences.dtype == np.int64 and fences.shape == ((1 << fence_bits(count, width)) + 1,)
-            and fences[0] == 0 and fences[-1] == count and bool(np.all(np.diff(fences) >= 0)))
+def _fences_fit(fences: np.ndarray, keys: np.ndarray, width: int) -> bool:
+    """Whether a mapped fence table is the one of these keys (an N x width uint8 array): a table from other files
+    would send probes to the wrong keys and answer "not known" for known digests. Its shape, ends and order are
+    checked, and the keys on each side of FENCES_CHECKED fences spread over the table (a few page reads)."""
+    if not (fences.dtype == np.int64 and fences.shape == ((1 << fence_bits(len(keys), width)) + 1,)
+            and fences[0] == 0 and fences[-1] == len(keys) and bool(np.all(np.diff(fences) >= 0))):
+        return False
+    bits = _bits_of(fences)
+    values = np.unique(np.linspace(0, 1 << bits, FENCES_CHECKED).astype(np.int64))
+    at = np.asarray(fences[values])
+    first, last = at < len(keys), at > 0  # the first key at or past the fence, the last one before it
+    return bool(np.all(_prefixes(np.asarray(keys[at[first]]), bits) >= values[first])
+                and np.all(_prefixes(np.asarray(keys[at[last] - 1]), bits) < values[last]))
 
 
 def _bisect(keys: np.ndarray, probes: np.ndarray, lows: np.ndarray, highs: np.ndarray, right: bool) -> np.ndarray:

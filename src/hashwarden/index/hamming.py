@@ -78,8 +78,8 @@ class HammingIndex:
 
     def hits_many(self, items: Sequence[Sequence[bytes]], radius: int
                   ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-        """The hits of `query_many` as four arrays, (item number, entry id, distance, form number) per hit, by item
-        and entry: a caller that builds its answers hit by hit (Matcher.match_many) makes no list per item."""
+        """The hits of `query_many` as four arrays, (item number, entry id, distance, form number) per hit, in its
+        order: a caller that builds its answers hit by hit (Matcher.match_many) makes no list per item."""
         lengths = np.fromiter(map(len, items), dtype=np.int64, count=len(items))
         owners = np.repeat(np.arange(len(items), dtype=np.int64), lengths)
         # each form's number within its item, without an array per item (a 1,000-item lookup made 1,000)
