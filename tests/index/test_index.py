@@ -8,7 +8,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from hashwarden.index import ExactIndex, HammingIndex
-from hashwarden.index.exact import KEYS_PER_FENCE, MAX_FENCE_BITS, fence_bits, fences_of
+from hashwarden.index.exact import FEW_KEYS, KEYS_PER_FENCE, MAX_FENCE_BITS, fence_bits, fences_of
 
 
 def test_exact_index_finds_every_key_and_only_it() -> None:
@@ -61,6 +61,9 @@ def test_exact_find_answers_exactly_whatever_the_keys_share(seed: int) -> None:
         answers.setdefault(number, []).append(entry_id)
     assert {n: sorted(ids) for n, ids in answers.items()} == {n: held[k] for n, k in enumerate(asked) if k in held}
     assert [sorted(ids) for ids in index.query_many(asked)] == [held.get(key, []) for key in asked]
+    assert [sorted(index.query(key)) for key in asked] == [held.get(key, []) for key in asked]  # one by one
+    few = asked[:FEW_KEYS - 1] + [b"abc"]
+    assert [sorted(ids) for ids in index.query_many(few)] == [held.get(key, []) for key in few]
 
 
 def test_exact_fences_mark_where_each_leading_value_starts() -> None:

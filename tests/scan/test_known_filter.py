@@ -12,7 +12,7 @@ import numpy as np
 from hashwarden.config import ScanSettings
 from hashwarden.demo.synthetic import save, scene
 from hashwarden.formats.exchange import import_file
-from hashwarden.index.known_filter import KnownFilter, build
+from hashwarden.index.known_filter import FEW_VALUES, KnownFilter, build
 from hashwarden.scan import run_scan
 from hashwarden.scan.known_files import cache_directory, open_known_filter
 from hashwarden.store import open_store
@@ -99,5 +99,8 @@ def test_a_batch_find_answers_each_digest_as_lookup_does(tmp_path: Path) -> None
     for entry_id, digest in enumerate(digests):
         held.setdefault(digest.tobytes(), []).append(entry_id)
     assert {n: sorted(ids) for n, ids in answers.items()} == {n: held[v] for n, v in enumerate(values) if v in held}
+    assert [sorted(known.lookup("md5", v)) for v in values] == [held.get(v, []) for v in values]
+    few = values[-FEW_VALUES:]
+    assert known.find("md5", few)[1].tolist() == [i for v in few for i in held.get(v, [])]
     assert sorted(known.lookup("md5", digests[5].tobytes())) == [5, 6] and known.lookup("md5", near.tobytes()) == []
     assert known.lookup("md5", digests[2].tobytes()) == [2] and known.lookup("md5", digests[7].tobytes()) == [7]

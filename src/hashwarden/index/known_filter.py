@@ -23,6 +23,7 @@ import numpy as np
 
 FORMAT_VERSION = 1
 WIDTHS = {"md5": 16, "sha1": 20, "sha256": 32}
+FEW_VALUES = 8  # up to this many values, `find` calls `lookup` for each
 
 
 class KnownFilter:
@@ -70,11 +71,28 @@ class KnownFilter:
 
     def lookup(self, digest: str, value: bytes) -> list[int]:
         """Entry ids whose `digest` (md5/sha1/sha256) is exactly `value`."""
-        return self.find(digest, [value])[1].tolist()
+        prefix, full, ids = self._arrays[digest]
+        if len(value) != WIDTHS[digest] or not len(prefix):
+            return []
+        key = int.from_bytes(value[:8], "big")
+        position = int(prefix.searchsorted(np.uint64(key)))
+        found = []
+        while position < len(prefix) and int(prefix[position]) == key:
+            # rows of uint8, not S-dtype scalars: NumPy strips trailing NUL bytes from those; digests end in 0x00
+            if full[position].tobytes() == value:
+                found.append(int(ids[position]))
+            position += 1
+        return found
 
     def find(self, digest: str, values: Sequence[bytes]) -> tuple[np.ndarray, np.ndarray]:
         """(value number, entry id) of every entry whose `digest` is one of `values` (a value of another width has
-        none), by value number: `lookup` of a whole batch in a few NumPy calls (Matcher.match_many)."""
+        none), by value number: `lookup` of a whole batch in a few NumPy calls (Matcher.match_many). Up to
+        FEW_VALUES values go through `lookup` one by one, which costs less there (a scan's item: ~4 against ~25 us)."""
+        if len(values) <= FEW_VALUES:
+            found = [(number, entry_id) for number, value in enumerate(values)
+                     for entry_id in self.lookup(digest, value)]
+            return (np.array([number for number, _ in found], dtype=np.int64),
+                    np.array([entry_id for _, entry_id in found], dtype=np.int64))
         prefix, full, ids = self._arrays[digest]
         width = WIDTHS[digest]
         fitting = np.array([number for number, value in enumerate(values) if len(value) == width], dtype=np.int64)
