@@ -75,6 +75,33 @@ def test_another_key_a_damaged_file_or_a_wrong_count_is_refused(tmp_path: Path) 
         MatchIndexes.load(tmp_path / "absent", "k1")
 
 
+def test_a_fence_table_of_other_keys_is_refused(tmp_path: Path) -> None:
+    """Fences of as many keys, from other files, are found out by the keys beside them (checked on load)."""
+    rng = np.random.default_rng(3)
+    index, other = (ExactIndex.from_pairs(16, ((rng.bytes(16), i) for i in range(4000))) for _ in range(2))
+    index.save(tmp_path / "md5")
+    key = index._keys.view(np.uint8).reshape(-1, 16)[7].tobytes()  # S-dtype scalars lose trailing NUL bytes
+    assert ExactIndex.load(tmp_path / "md5", 16).query_many([key]) == [[int(index._ids[7])]]
+    np.save(tmp_path / "md5.fences.npy", other._fences)
+    with pytest.raises(ValueError, match="do not agree"):
+        ExactIndex.load(tmp_path / "md5", 16)
+
+
+@pytest.mark.parametrize("fences", [None, np.zeros(2, dtype=np.int64), np.array([0, 3], dtype=np.int32),
+                                    np.array([0, 5], dtype=np.int64)])
+def test_an_exact_index_without_its_own_fence_table_is_refused(tmp_path: Path, fences: np.ndarray | None) -> None:
+    """A fence table sends each probe to its keys: one missing (a generation of the format before fences), of
+    another count or type is refused, not searched (it would answer "not known" for known digests)."""
+    sample().save(tmp_path, "k1")
+    assert np.load(tmp_path / "md5.fences.npy").tolist() == [0, 4]
+    if fences is None:
+        (tmp_path / "md5.fences.npy").unlink()
+    else:
+        np.save(tmp_path / "md5.fences.npy", fences)
+    with pytest.raises(ValueError, match="md5: exact index"):
+        MatchIndexes.load(tmp_path, "k1")
+
+
 def _build_concurrently(root: str, log: str, start: Any, sizes: Any) -> None:
     def build() -> MatchIndexes:
         with open(log, "a") as out:

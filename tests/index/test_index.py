@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import numpy as np
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from hashwarden.index import ExactIndex, HammingIndex
+from hashwarden.index.exact import FEW_KEYS, KEYS_PER_FENCE, MAX_FENCE_BITS, fence_bits, fences_of
 
 
 def test_exact_index_finds_every_key_and_only_it() -> None:
@@ -28,6 +30,48 @@ def test_exact_query_many_answers_as_query_does(stored: list[bytes], asked: list
     index = ExactIndex.from_pairs(4, ((k, i) for i, k in enumerate(stored)))
     asked = asked + stored[::3]  # some of them in the index
     assert [sorted(ids) for ids in index.query_many(asked)] == [sorted(index.query(key)) for key in asked]
+
+
+def _hostile_keys(rng: np.random.Generator) -> list[bytes]:
+    """4-byte keys a list could hold to defeat the fence table: most share their leading bits (one range of nearly
+    all keys), runs of one digest on either side of a fence, the smallest and largest keys, and a uniform rest."""
+    shared = [b"\x00\x00" + rng.bytes(2) for _ in range(1500)]
+    runs = [key for key in (b"\x00\x01\x00\x00", b"\x7f\xff\xff\xff", b"\x80\x00\x00\x00") for _ in range(70)]
+    ends = [b"\x00" * 4] * 3 + [b"\xff" * 4] * 2
+    return shared + runs + ends + [rng.bytes(4) for _ in range(500)]
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_exact_find_answers_exactly_whatever_the_keys_share(seed: int) -> None:
+    """The fenced search gives every stored key all its entries and a key not stored none, when most keys fall
+    between two fences, when a digest repeats across fences, at both ends of the key space; as `query` does."""
+    rng = np.random.default_rng(seed)
+    stored = _hostile_keys(rng)
+    rng.shuffle(stored)
+    index = ExactIndex.from_pairs(4, ((k, i) for i, k in enumerate(stored)))
+    assert len(index._fences) > 2  # the table is in use: these keys are spread over several fences
+    held: dict[bytes, list[int]] = {}
+    for entry_id, key in enumerate(stored):
+        held.setdefault(key, []).append(entry_id)
+    neighbours = [(int.from_bytes(k, "big") + d) % 2**32 for k in stored[::5] for d in (-1, 1)]
+    asked = stored + [n.to_bytes(4, "big") for n in neighbours] + [rng.bytes(4) for _ in range(300)] + [b"abc", b""]
+    numbers, entry_ids = index.find(asked)
+    answers: dict[int, list[int]] = {}
+    for number, entry_id in zip(numbers.tolist(), entry_ids.tolist()):
+        answers.setdefault(number, []).append(entry_id)
+    assert {n: sorted(ids) for n, ids in answers.items()} == {n: held[k] for n, k in enumerate(asked) if k in held}
+    assert [sorted(ids) for ids in index.query_many(asked)] == [held.get(key, []) for key in asked]
+    assert [sorted(index.query(key)) for key in asked] == [held.get(key, []) for key in asked]  # one by one
+    few = asked[:FEW_KEYS - 1] + [b"abc"]
+    assert [sorted(ids) for ids in index.query_many(few)] == [held.get(key, []) for key in few]
+
+
+def test_exact_fences_mark_where_each_leading_value_starts() -> None:
+    keys = np.array([[0x00, 1], [0x00, 2], [0x40, 0], [0xC0, 0], [0xC0, 9], [0xFF, 0]], dtype=np.uint8)
+    assert fences_of(keys, 2).tolist() == [0, 2, 3, 3, 6]
+    assert fences_of(keys, 0).tolist() == [0, 6] and fences_of(keys[:0], 3).tolist() == [0] * 9
+    assert fence_bits(10_000_000, 16) == (10_000_000 // KEYS_PER_FENCE).bit_length() and fence_bits(15, 16) == 0
+    assert fence_bits(10**12, 16) == MAX_FENCE_BITS and fence_bits(10**6, 1) == 8
 
 
 def _popcount_distance(a: bytes, b: bytes) -> int:

@@ -12,7 +12,7 @@ import numpy as np
 from hashwarden.config import ScanSettings
 from hashwarden.demo.synthetic import save, scene
 from hashwarden.formats.exchange import import_file
-from hashwarden.index.known_filter import KnownFilter, build
+from hashwarden.index.known_filter import FEW_VALUES, KnownFilter, build
 from hashwarden.scan import run_scan
 from hashwarden.scan.known_files import cache_directory, open_known_filter
 from hashwarden.store import open_store
@@ -74,3 +74,33 @@ def test_filter_lookups_agree_with_a_set(tmp_path: Path) -> None:
     expected = [q.tobytes() in {d.tobytes() for d in digests} for q in queries]
     assert known.contains_many("sha1", queries).tolist() == expected
     assert known.lookup("sha1", digests[1].tobytes()) == [1]
+
+
+def test_a_batch_find_answers_each_digest_as_lookup_does(tmp_path: Path) -> None:
+    """`find` (a whole lookup batch at once, Matcher.match_many) gives each value exactly the entries holding it:
+    digests sharing an 8-byte prefix told apart, one digest held by several entries, digests ending in zero bytes,
+    values of another width."""
+    rng = np.random.default_rng(8)
+    digests = rng.integers(0, 256, size=(5_000, 16), dtype=np.uint8)
+    digests[1:4, :8] = digests[0, :8]  # four digests sharing their prefix
+    digests[5] = digests[6]  # one digest, two entries
+    digests[7, 8:] = 0
+    build(tmp_path / "f", {"md5": (digests.view("S16").ravel(), np.arange(len(digests)))}, "x")
+    known = KnownFilter.open(tmp_path / "f")
+    near = digests[0].copy()
+    near[-1] ^= 1  # same prefix as four of them, stored by none
+    values = [d.tobytes() for d in digests[:300:3]] + [d.tobytes() for d in digests[1:8]] + [near.tobytes(), b"\0" * 16,
+                                                                                              b"short", b""]
+    numbers, entry_ids = known.find("md5", values)
+    answers: dict[int, list[int]] = {}
+    for number, entry_id in zip(numbers.tolist(), entry_ids.tolist()):
+        answers.setdefault(number, []).append(entry_id)
+    held: dict[bytes, list[int]] = {}
+    for entry_id, digest in enumerate(digests):
+        held.setdefault(digest.tobytes(), []).append(entry_id)
+    assert {n: sorted(ids) for n, ids in answers.items()} == {n: held[v] for n, v in enumerate(values) if v in held}
+    assert [sorted(known.lookup("md5", v)) for v in values] == [held.get(v, []) for v in values]
+    few = values[-FEW_VALUES:]
+    assert known.find("md5", few)[1].tolist() == [i for v in few for i in held.get(v, [])]
+    assert sorted(known.lookup("md5", digests[5].tobytes())) == [5, 6] and known.lookup("md5", near.tobytes()) == []
+    assert known.lookup("md5", digests[2].tobytes()) == [2] and known.lookup("md5", digests[7].tobytes()) == [7]

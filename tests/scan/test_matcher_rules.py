@@ -58,8 +58,9 @@ def test_an_entry_is_reported_by_the_strongest_digest_that_matched_it() -> None:
 
 def test_a_known_file_filter_answers_like_the_exact_index() -> None:
     class Known:
-        def lookup(self, digest: str, key: bytes) -> list[int]:
-            return [7] if (digest, key) == ("sha1", bytes.fromhex(SHA1)) else []
+        def find(self, digest: str, keys: list[bytes]) -> tuple[np.ndarray, np.ndarray]:
+            numbers = [number for number, key in enumerate(keys) if (digest, key) == ("sha1", bytes.fromhex(SHA1))]
+            return np.array(numbers, dtype=np.int64), np.full(len(numbers), 7, dtype=np.int64)
 
     matcher = build({"md5": [(MD5, 7)]}, details={7: {"set": "nsrl", "kind": "ignorable"}}, known=Known())
     assert [(m["entry"], m["method"], m["set"]) for m in matcher.match({"md5": MD5, "sha1": SHA1})] == [
@@ -119,6 +120,27 @@ def test_match_many_answers_each_item_as_match_does() -> None:
     items = [{"md5": MD5}, {"pdq": known}, {"md5": "0" * 32}]
     assert matcher.match_many(items) == [matcher.match(item) for item in items]
     assert [len(found) for found in matcher.match_many(items)] == [1, 1, 0]
+
+
+def test_each_item_of_a_mixed_batch_gets_what_it_gets_alone() -> None:
+    """A batch is searched index by index and answered hit by hit: no item gets another's hits, an item without
+    a hit gets none, whatever mix of digests, PDQ, dihedral forms and low-quality hashes sits around it."""
+    near, other = code(11), code(12)
+    matcher = build({"md5": [(MD5, 1), (MD5, 5)], "sha1": [(SHA1, 1), (SHA1, 4)], "sha256": [(SHA256, 6)]},
+                    [(near, 1), (flip(near, 3), 2), (other, 3)])
+    forms = [code(200 + i) for i in range(len(DIHEDRAL_NAMES))]
+    forms[3] = flip(other, 2)
+    items = [{"md5": MD5}, {}, {"sha1": SHA1, "md5": MD5}, {"pdq": near, "pdq_quality": 90},
+             {"pdq": near, "pdq_quality": 10}, {"md5": "0" * 32}, {"pdq": forms[0], "pdq_dihedral": forms,
+                                                                  "pdq_quality": 90},
+             {"md5": MD5, "pdq": near}, {"sha256": SHA256, "pdq": flip(near, 3)}]
+    alone = [matcher.match(item) for item in items]
+    assert [[(m["entry"], m["method"]) for m in found] for found in alone] == [
+        [(1, "md5"), (5, "md5")], [], [(1, "sha1"), (4, "sha1"), (5, "md5")], [(1, "pdq"), (2, "pdq")], [], [],
+        [(3, "pdq")], [(1, "md5"), (5, "md5"), (2, "pdq")], [(2, "pdq"), (6, "sha256"), (1, "pdq")]]
+    assert alone[6][0]["transform"] == DIHEDRAL_NAMES[3] and alone[8][2]["distance"] == 3
+    batch = items[::-1] + items + items[3:]
+    assert matcher.match_many(batch) == [matcher.match(item) for item in batch]
 
 
 def frames(*codes: str, quality: int = 90) -> list[dict[str, Any]]:
@@ -268,8 +290,10 @@ def test_with_a_known_file_filter_ignorable_digests_are_the_filter_s_to_answer(s
         def __init__(self, answer: list[int]) -> None:
             self.answer = answer
 
-        def lookup(self, digest: str, key: bytes) -> list[int]:
-            return self.answer if key == bytes.fromhex(MD5) else []
+        def find(self, digest: str, keys: list[bytes]) -> tuple[np.ndarray, np.ndarray]:
+            numbers = [number for number, key in enumerate(keys) if key == bytes.fromhex(MD5)]
+            return (np.repeat(np.array(numbers, dtype=np.int64), len(self.answer)),
+                    np.tile(np.array(self.answer, dtype=np.int64), len(numbers)))
 
     assert Matcher.from_store(store, known=Filter([])).match({"md5": MD5}) == []  # not held twice
     found = Matcher.from_store(store, known=Filter([1])).match({"md5": MD5})

@@ -6,7 +6,7 @@ copy of the indexes, costing memory x workers and a slow start. A generation is 
 first needs it, and the others map the same files, so the page cache holds one copy for all of them.
 
 Layout of `<root>/<key>/`: `meta.json` (format, key, counts; written last, so a directory without it is never a
-generation), `md5`/`sha1`/`sha256` `.keys.npy`+`.ids.npy` (ExactIndex.save), `pdq.hwpdq`+`pdq.ids.npy`
+generation), `md5`/`sha1`/`sha256` `.keys.npy`+`.ids.npy`+`.fences.npy` (ExactIndex.save), `pdq.hwpdq`+`pdq.ids.npy`
 (HammingIndex.save), `videos.hwpdq`+`videos.owner.npy` (VideoIndex.save). A generation is written into a temporary
 directory beside it and renamed into place (atomic on one file system), so a reader sees all of it or nothing.
 Builders of one root serialise on `fcntl.flock` of `<root>/.lock`; the loser finds the winner's directory and
@@ -33,7 +33,7 @@ from hashwarden.index.hamming import HammingIndex
 from hashwarden.index.known_filter import WIDTHS
 from hashwarden.index.video import VideoIndex
 
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2  # 2: the exact indexes' fence tables
 KEEP = 2  # generations kept on disk: the current one and the previous (a process may still be switching)
 
 

@@ -16,13 +16,14 @@ import json
 import os
 import shutil
 import tempfile
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from pathlib import Path
 
 import numpy as np
 
 FORMAT_VERSION = 1
 WIDTHS = {"md5": 16, "sha1": 20, "sha256": 32}
+FEW_VALUES = 8  # up to this many values, `find` calls `lookup` for each
 
 
 class KnownFilter:
@@ -82,6 +83,31 @@ class KnownFilter:
                 found.append(int(ids[position]))
             position += 1
         return found
+
+    def find(self, digest: str, values: Sequence[bytes]) -> tuple[np.ndarray, np.ndarray]:
+        """(value number, entry id) of every entry whose `digest` is one of `values` (a value of another width has
+        none), by value number: `lookup` of a whole batch in a few NumPy calls (Matcher.match_many). Up to
+        FEW_VALUES values go through `lookup` one by one, which costs less there (a scan's item: ~4 against ~25 us)."""
+        if len(values) <= FEW_VALUES:
+            found = [(number, entry_id) for number, value in enumerate(values)
+                     for entry_id in self.lookup(digest, value)]
+            return (np.array([number for number, _ in found], dtype=np.int64),
+                    np.array([entry_id for _, entry_id in found], dtype=np.int64))
+        prefix, full, ids = self._arrays[digest]
+        width = WIDTHS[digest]
+        fitting = np.array([number for number, value in enumerate(values) if len(value) == width], dtype=np.int64)
+        if not len(prefix) or not len(fitting):
+            return np.empty(0, dtype=np.int64), np.empty(0, dtype=np.int64)
+        wanted = np.frombuffer(b"".join(values[i] for i in fitting.tolist()), dtype=np.uint8).reshape(-1, width)
+        keys = _prefixes(wanted)
+        lows = np.searchsorted(prefix, keys, side="left")
+        counts = np.searchsorted(prefix, keys, side="right") - lows
+        # every row sharing a value's 8-byte prefix, compared in full (rows of uint8, not S-dtype scalars: NumPy
+        # strips trailing NUL bytes from those; digests end in 0x00)
+        numbers = np.repeat(np.arange(len(keys)), counts)
+        positions = np.arange(len(numbers)) + np.repeat(lows - (np.cumsum(counts) - counts), counts)
+        same = np.all(np.asarray(full)[positions] == wanted[numbers], axis=1)
+        return fitting[numbers[same]], np.asarray(ids)[positions[same]].astype(np.int64)
 
     def contains_many(self, digest: str, values: np.ndarray) -> np.ndarray:
         """Membership of many digests at once (an (N, width) uint8 array): what a batch check runs on."""

@@ -106,9 +106,10 @@ def checked_item(item: dict[str, Any], path: str, number: int) -> dict[str, Any]
         FormatError: a malformed hash, naming `path`, `number` and the field.
     """
     for key, check in _CHECKS.items():
-        if item.get(key) is not None:
+        value = item.get(key)
+        if value is not None:
             try:
-                item[key] = check(item[key])
+                item[key] = check(value)
             except (InvalidSignal, ValueError) as exc:
                 raise FormatError(f"field {key}: {exc}", path, number) from exc
     return item
@@ -120,6 +121,14 @@ def _text(value: object) -> str:
     return value
 
 
+def _hash_check(validate: Callable[[str], str]) -> Callable[[object], str]:
+    """The check of a hash field: a string that `validate` accepts. One call for the usual string (it runs for
+    each hash of a batch); `_text` says what else was given."""
+    def check(value: object) -> str:
+        return validate(value if isinstance(value, str) else _text(value))
+    return check
+
+
 def _forms(value: object) -> list[str]:
     if not isinstance(value, list):
         raise ValueError("expected a list of PDQ hashes")
@@ -127,7 +136,7 @@ def _forms(value: object) -> list[str]:
 
 
 _CHECKS: dict[str, Callable[[object], Any]] = {
-    **{key: (lambda value, signal=signal: signal.validate(_text(value))) for key, signal in HASH_FIELDS.items()},
+    **{key: _hash_check(signal.validate) for key, signal in HASH_FIELDS.items()},
     "pdq_dihedral": _forms,
     "pdq_quality": check_quality,
     "vpdq": lambda value: [frame.to_json() for frame in parse_vpdq(value) or []],

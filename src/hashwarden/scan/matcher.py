@@ -94,49 +94,59 @@ class Matcher:
         return self.match_many([item])[0]
 
     def match_many(self, items: list[dict[str, Any]]) -> list[list[dict[str, Any]]]:
-        """`match` for many items: their PDQ forms go through the index as one batch join (a whole hash list or
-        scan at once is several times faster than item by item); the answers are the same."""
-        pdq_forms = [self._pdq_forms(item) for item in items]
-        pdq_hits = self._pdq.query_many(pdq_forms, self.pdq_threshold)
-        found_per_item = []
-        for item, forms, hits, exact in zip(items, pdq_forms, pdq_hits, self._exact_hits_many(items)):
-            found = {entry_id: {"method": method} for entry_id, method in exact.items()}
-            for hit in hits:
-                if hit.entry_id not in found:
-                    transform = DIHEDRAL_NAMES[hit.query_index] if len(forms) > 1 else "orig"
-                    found[hit.entry_id] = {"method": "pdq", "distance": hit.distance, "transform": transform}
-            for entry_id, video in self._video_hits(item).items():
-                found.setdefault(entry_id, {"method": "vpdq", "query_percent": round(video.query_percent, 1),
-                                            "compared_percent": round(video.compared_percent, 1)})
-            found_per_item.append(found)
-        wanted = sorted({entry_id for found in found_per_item for entry_id in found})
+        """`match` for many items: each index is searched once for the whole batch (a PDQ batch join, a hash list or
+        scan at once, is several times faster than item by item), and the answers are built hit by hit, so an item
+        without a hit costs a few dictionary reads (bench/service.py); the answers are the same."""
+        found: dict[int, dict[int, dict[str, Any]]] = {}  # item number -> entry id -> how it matched
+        self._exact_hits_many(items, found)
+        self._pdq_hits_many(items, found)
+        for number in [number for number, item in enumerate(items) if item.get("vpdq")]:
+            for entry_id, video in self._video_hits(items[number]).items():
+                found.setdefault(number, {}).setdefault(entry_id, {
+                    "method": "vpdq", "query_percent": round(video.query_percent, 1),
+                    "compared_percent": round(video.compared_percent, 1)})
+        wanted = sorted({entry_id for how_by_entry in found.values() for entry_id in how_by_entry})
         details = self._lookup(wanted) if wanted else {}
-        results = []
-        for found in found_per_item:
+        results: list[list[dict[str, Any]]] = [[] for _ in items]
+        for number, how_by_entry in found.items():
             # An entry deleted since the generation was built has no details: it is no longer known (a lookup in
             # flight while its set is deleted), so it is left out rather than failing the whole batch.
-            matches = [{**details[entry_id], **how, "entry": entry_id} for entry_id, how in found.items()
+            matches = [{**details[entry_id], **how, "entry": entry_id} for entry_id, how in how_by_entry.items()
                        if entry_id in details]
             matches.sort(key=lambda m: (m["kind"] != "alert", m.get("distance", 0), m["set"], m["entry"], m["method"]))
-            results.append(matches)
+            results[number] = matches
         return results
 
-    def _exact_hits_many(self, items: list[dict[str, Any]]) -> list[dict[str, str]]:
-        """Per item: entry id -> the strongest digest of the item that matched it (each digest's index queried once
-        for the whole batch)."""
-        exact: list[dict[int, str]] = [{} for _ in items]
+    def _exact_hits_many(self, items: list[dict[str, Any]], found: dict[int, dict[int, dict[str, Any]]]) -> None:
+        """Add to `found` each entry holding a digest of an item, by the strongest digest of the item that matched
+        it (each digest's index searched once for the whole batch)."""
         for digest in DIGESTS:  # weakest to strongest: md5, sha1, sha256
-            asked = [(i, bytes.fromhex(item[digest.name])) for i, item in enumerate(items) if item.get(digest.name)]
+            asked = [(number, bytes.fromhex(value)) for number, item in enumerate(items)
+                     if (value := item.get(digest.name))]
             if not asked:
                 continue
-            answers = self._exact[digest.name].query_many([key for _, key in asked])
-            for (i, key), entry_ids in zip(asked, answers):
-                for entry_id in entry_ids:
-                    exact[i][entry_id] = digest.name
-                if self.known is not None:
-                    for entry_id in self.known.lookup(digest.name, key):
-                        exact[i][entry_id] = digest.name
-        return exact
+            numbers, keys = zip(*asked)
+            hits = [self._exact[digest.name].find(keys)]
+            if self.known is not None:
+                hits.append(self.known.find(digest.name, keys))
+            for key_numbers, entry_ids in hits:
+                for key_number, entry_id in zip(key_numbers.tolist(), entry_ids.tolist()):
+                    found.setdefault(numbers[key_number], {})[entry_id] = {"method": digest.name}
+
+    def _pdq_hits_many(self, items: list[dict[str, Any]], found: dict[int, dict[int, dict[str, Any]]]) -> None:
+        """Add to `found` each entry within the threshold of an item's PDQ forms, unless a digest matched it: the
+        nearest form and its distance (one batch join for all the items' forms)."""
+        asked = [(number, forms) for number, item in enumerate(items)
+                 if item.get("pdq") and (forms := self._pdq_forms(item))]
+        if not asked:
+            return
+        numbers, forms_asked = zip(*asked)
+        for asked_number, entry_id, distance, form in zip(
+                *(column.tolist() for column in self._pdq.hits_many(forms_asked, self.pdq_threshold))):
+            how_by_entry = found.setdefault(numbers[asked_number], {})
+            if entry_id not in how_by_entry:
+                transform = DIHEDRAL_NAMES[form] if len(forms_asked[asked_number]) > 1 else "orig"
+                how_by_entry[entry_id] = {"method": "pdq", "distance": distance, "transform": transform}
 
     def _video_hits(self, item: dict[str, Any]) -> dict[int, VideoMatch]:
         """Known videos the item's vPDQ frames match well enough (both percentages at their thresholds)."""

@@ -11,6 +11,8 @@ from dataclasses import dataclass, field
 
 from hashwarden.errors import InvalidSignal
 
+_HEX = re.compile(r"[0-9a-f]+")  # compiled once: `validate` runs for every digest of a batch
+
 
 @dataclass(frozen=True)
 class DigestSignal:
@@ -24,7 +26,7 @@ class DigestSignal:
     def validate(self, value: str) -> str:
         """Return `value` as lowercase hex, or raise InvalidSignal."""
         text = value.strip().lower()
-        if len(text) != self.hex_length or not re.fullmatch(r"[0-9a-f]+", text):
+        if len(text) != self.hex_length or not _HEX.fullmatch(text):
             raise InvalidSignal(f"not a {self.name} digest ({self.hex_length} hex characters): {value!r}")
         return text
 
