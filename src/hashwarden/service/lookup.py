@@ -120,16 +120,22 @@ async def lookup(body: LookupRequest, request: Request, caller: Caller = require
     it again against `LookupResponse` (which stays the documented schema; tests/service/test_lookup.py holds every
     answer to it), a large share of the CPU of a 1,000-item lookup (bench/service.py)."""
     matcher = serving_matcher(request.app.state)
-    inline = request.app.state.local_reads and len(body.items) <= INLINE_LOOKUP_ITEMS
-    answer, matched = (_answer(body.items, matcher) if inline
-                       else await run_in_threadpool(_answer, body.items, matcher))
-    caller.counts.update(items=len(body.items), matches=matched)
+    lines = [_as_hash_line(item) for item in body.items]
+    inline = request.app.state.local_reads and len(lines) <= INLINE_LOOKUP_ITEMS
+    answer, matched = (answer_lines(lines, matcher) if inline
+                       else await run_in_threadpool(answer_lines, lines, matcher))
+    caller.counts.update(items=len(lines), matches=matched)
     return answer
 
 
-def _answer(listed: list[LookupItem], matcher: Any) -> tuple[JSONResponse, int]:
-    """The answer to `listed` (encoded here, so in the worker thread for a large one), and its count of matches."""
-    items = [checked_item(_as_hash_line(item), "items", index) for index, item in enumerate(listed)]
+def answer_lines(lines: list[dict[str, Any]], matcher: Any) -> tuple[JSONResponse, int]:
+    """The answer to a lookup's items as lines of `hashwarden hash` output (encoded here, so in the worker thread
+    for a large one), and its count of matches: the route's and the lean path's one answer (service/fast_lookup.py).
+
+    Raises:
+        FormatError: a malformed hash (the app answers 422 naming the item).
+    """
+    items = [checked_item(line, "items", index) for index, line in enumerate(lines)]
     found = matcher.match_many(items)
     return (JSONResponse({"results": [{"index": index, "matches": [public_match(m) for m in matches]}
                                       for index, matches in enumerate(found)]}), sum(map(len, found)))
