@@ -39,7 +39,7 @@ from hashwarden.service.index_refresh import IndexRefresher
 from hashwarden.service.limits import BodyLimit, TokenBucket
 from hashwarden.service.retention import purge, purging
 from hashwarden.store import open_store
-from hashwarden.store.db import local_reads
+from hashwarden.store.db import driver_reads, local_reads
 from hashwarden.store.identities import VerifiedKeys
 
 MAX_PROBLEMS = 20  # problems of an invalid body named in its 422; the count of the rest follows
@@ -70,6 +70,7 @@ def create_app(engine: Engine, settings: ScanSettings = ScanSettings(),
     app.add_middleware(Gatekeeper, rate_limit=app.state.rate_limit, failed_auth=app.state.failed_auth)
     app.state.engine = engine
     app.state.local_reads = local_reads(engine)  # short reads on the event loop (service/auth.py, lookup.py)
+    app.state.driver_reads = driver_reads(engine)  # a key's user row on the event loop (service/auth.py)
     app.state.audit = AuditGroup(engine)  # every request's audit row (service/auth.py RoleCheck)
     app.state.verified_keys = VerifiedKeys()  # keys this process has verified (service/auth.py Gatekeeper)
     app.state.matcher = matcher_for(engine, settings)

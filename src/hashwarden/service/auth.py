@@ -17,8 +17,8 @@ lock. The lean path of small lookups (service/fast_lookup.py) writes the same ro
 
 Each request reads the user's row afresh (one indexed query), so a revoked key stops working at once, in every
 process sharing the store; only the PBKDF2 of a key the process has verified before is skipped (`VerifiedKeys`).
-On SQLite (`local_reads`) a key verified before is checked on the event loop (`authenticate_verified`: the row
-read, no PBKDF2); any other key, and every key on PostgreSQL, in a worker thread.
+On SQLite (`driver_reads`) a key verified before is checked on the event loop (`authenticate_verified`: the row
+read straight on the driver, no PBKDF2); any other key, and every key on PostgreSQL, in a worker thread.
 """
 
 from __future__ import annotations
@@ -137,8 +137,8 @@ class Gatekeeper:
         identity = None
         if scheme.lower() == "bearer" and key.strip():
             state = scope["app"].state
-            if state.local_reads:  # a key verified before, on the loop: no thread hand-off (bench/service.py)
-                identity = _authenticate(state.engine, key.strip(), state.verified_keys, quick=True)
+            if state.driver_reads is not None:  # a key verified before, on the loop: no thread hand-off
+                identity = authenticate_verified(state.driver_reads, key.strip(), state.verified_keys)
             if identity is None:
                 identity = await run_in_threadpool(_authenticate, state.engine, key.strip(), state.verified_keys)
         if identity is None:
@@ -159,10 +159,9 @@ def _too_many(bucket: TokenBucket, what: str, wait: int) -> JSONResponse:
                   {"Retry-After": str(wait)})
 
 
-def _authenticate(engine: Any, key: str, verified: VerifiedKeys, quick: bool = False) -> Identity | None:
-    """`authenticate`, or with `quick` `authenticate_verified` (no PBKDF2: None may mean "ask `authenticate`")."""
+def _authenticate(engine: Any, key: str, verified: VerifiedKeys) -> Identity | None:
     with engine.connect() as conn:
-        return (authenticate_verified if quick else authenticate)(conn, key, verified)
+        return authenticate(conn, key, verified)
 
 
 class RoleChecks:
