@@ -65,7 +65,8 @@ def generated_bodies(service: Service, count: int, seed: int = 17) -> list[dict[
             name = rng.choice(list(DIGEST_ONLY))
             return {name: DIGEST_ONLY[name]}
         if kind == "mixed":
-            return {"md5": rng.choice([known["md5"], _hex(32, rng)]), "sha1": rng.choice([known["sha1"], _hex(40, rng)]),
+            return {"md5": rng.choice([known["md5"], _hex(32, rng)]),
+                    "sha1": rng.choice([known["sha1"], _hex(40, rng)]),
                     "pdq": _flipped(known["pdq"], rng.choice([0, 3, 40]), rng)}
         if kind == "pdq":
             found = {"pdq": _flipped(known["pdq"], rng.choice([0, 1, 8, 20, 31, 32, 90]), rng)}
@@ -127,7 +128,8 @@ def _malformed(service: Service) -> list[tuple[bytes, str]]:
         {"items": [{"md5": known["md5"]}], "more": 1}, {"things": []}, {"items": {"md5": known["md5"]}},
         ["items"], "items", None, 7,
     ]
-    raw = [b"", b"{", b'{"items": [{"md5": "' + b"0" * 32 + b'"}]} trailing', b"\xff\xfe{}", b"NaN",
+    padded = b'{"items": [{"md5": "' + known["md5"].encode() + b'"}]' + b" " * fast_lookup.MAX_BODY_BYTES + b"}"
+    raw = [padded, b"", b"{", b'{"items": [{"md5": "' + b"0" * 32 + b'"}]} trailing', b"\xff\xfe{}", b"NaN",
            b'{"items": [{"pdq": "' + known["pdq"].encode() + b'", "quality": NaN}]}']
     return [(json.dumps(body).encode(), repr(body)[:60]) for body in bodies] + [(body, repr(body)) for body in raw]
 

@@ -10,12 +10,12 @@ for a few SQL statements.
 
 Here a request queues its row on its event loop and awaits a future. If no commit is under way on that loop, a
 leader task is started: it takes every queued row, appends them with `audit.append_many` in one transaction in the
-group's commit thread (a commit can wait for the write lock, so never on the loop), and resolves their futures; rows queued
-meanwhile go in its next transaction. So N requests arriving together cost one thread hand-off and one commit, not
-N. Nothing changes in what is guaranteed: each request still returns only after its own row is committed (a failed
-commit raises in every request of the group), the chain is the same chain (`hashwarden audit verify`), and the rows
-of several processes interleave through the head lock as before. The leader is a task of its own, not a request's
-coroutine, so a request cancelled while it waits (its client gone) does not strand the others' rows.
+group's commit thread (a commit can wait for the write lock, so never on the loop), and resolves their futures; rows
+queued meanwhile go in its next transaction. So N requests arriving together cost one thread hand-off and one
+commit, not N. Nothing changes in what is guaranteed: each request still returns only after its own row is committed
+(a failed commit raises in every request of the group), the chain is the same chain (`hashwarden audit verify`), and
+the rows of several processes interleave through the head lock as before. The leader is a task of its own, not a
+request's coroutine, so a request cancelled while it waits (its client gone) does not strand the others' rows.
 """
 
 from __future__ import annotations

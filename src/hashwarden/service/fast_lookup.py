@@ -2,21 +2,21 @@
 dependency solving and pydantic validation, which cost several times the lookup's own work on a one-item request
 (bench/service.py: the single lookup at 0.31 of the bare framework's requests/s).
 
-`FastLookup` is an ASGI middleware inside the gatekeeper and the body limits (service/app.py), so everything
-outside the route is as before: no key, a revoked one, the rate limit or the role refuse the request before its
-body is read, and the body's size, time and depth limits apply to the bytes read here. It answers a request only
-when it is certain the route would give the same answer: a JSON body (`Content-Type: application/json`) of the
-form `{"items": [...]}` with 1 to INLINE_LOOKUP_ITEMS items (the ones the route matches on the event loop, on
+`FastLookup` is an ASGI middleware inside the gatekeeper and the body limits (service/app.py), so everything outside
+the route is as before: no key, a revoked one, the rate limit or the role refuse the request before its body is
+read, and the body's size, time and depth limits apply to the bytes read here. It answers a request only when it is
+certain the route would give the same answer: a JSON body (`Content-Type: application/json`, at most MAX_BODY_BYTES)
+of the form `{"items": [...]}` with 1 to INLINE_LOOKUP_ITEMS items (the ones the route matches on the event loop, on
 SQLite), each item an object of md5, sha1, sha256, pdq (hex strings of their lengths) and `quality` (an integer
 0-100, with a pdq). The answer is the route's own (`lookup.answer_lines`: the same checks, the same matcher, the
 same encoding) and the audit row the route's (`auth.record_request`: committed before the answer leaves; a failed
 commit fails the request with 500, as in the route).
 
 Anything else goes to the route, with the body bytes already read handed on unchanged: a malformed or unusual body
-(any validation failure, vpdq frames, pdq_dihedral, null fields, other content types, larger batches), a hash the
-matcher's checks refuse, an empty store (503), PostgreSQL (the route matches in a worker thread there), a body the
-limits cut short. So the route's error messages, statuses and /openapi.json stay the contract, and the lean path is
-only a faster way to the answers it is sure of.
+(any validation failure, vpdq frames, pdq_dihedral, null fields, other content types, larger batches or bodies), a
+hash the matcher's checks refuse, an empty store (503), PostgreSQL (the route matches in a worker thread there), a
+body the limits cut short. So the route's error messages, statuses and /openapi.json stay the contract, and the lean
+path is only a faster way to the answers it is sure of.
 """
 
 from __future__ import annotations
@@ -33,6 +33,9 @@ from hashwarden.service.lookup import answer_lines
 
 PATH = "/v1/lookup"
 ENDPOINT = f"POST {PATH}"  # the audit row's endpoint, as the route's RoleCheck names it
+# The longest body this path parses: INLINE_LOOKUP_ITEMS items of every hash and a quality, with room for spacing.
+# A longer one (a large batch) goes to the route unparsed: parsed here too, it was parsed twice.
+MAX_BODY_BYTES = INLINE_LOOKUP_ITEMS * 512
 _HASH_LENGTHS = {"md5": 32, "sha1": 40, "sha256": 64, "pdq": 64}  # hex digits (the route's schema.Md5 etc.)
 _ITEM_KEYS = frozenset((*_HASH_LENGTHS, "quality"))
 _HEX_DIGITS = frozenset("0123456789abcdefABCDEF")
@@ -50,7 +53,7 @@ class FastLookup:
             return
         state = scope["app"].state
         identity = admitted_identity(scope)
-        if identity is None or not state.local_reads or state.empty_store or not _json_body(scope):
+        if identity is None or not state.local_reads or state.empty_store or not _small_json_body(scope):
             await self.app(scope, receive, send)
             return
         received: list[Message] = []
@@ -59,7 +62,7 @@ class FastLookup:
         except Exception as exc:  # noqa: BLE001 - a limit's refusal (HTTPException): the route raises it again
             await self.app(scope, _replaying(received, receive, exc), send)
             return
-        lines = _hash_lines(body) if body is not None else None
+        lines = _hash_lines(body) if body is not None and len(body) <= MAX_BODY_BYTES else None
         answer = None
         if lines is not None:
             try:
@@ -74,9 +77,13 @@ class FastLookup:
         await response(scope, receive, send)
 
 
-def _json_body(scope: Scope) -> bool:
-    """Whether the request says its body is JSON, in the one spelling clients send (others: the route decides)."""
-    return Headers(scope=scope).get("content-type", "").strip().lower() == "application/json"
+def _small_json_body(scope: Scope) -> bool:
+    """Whether the request says its body is JSON, in the one spelling clients send (others: the route decides), and
+    does not say it is longer than MAX_BODY_BYTES (a chunked one is measured once read)."""
+    headers = Headers(scope=scope)
+    declared = headers.get("content-length", "0")
+    return (headers.get("content-type", "").strip().lower() == "application/json"
+            and (not declared.isdigit() or int(declared) <= MAX_BODY_BYTES))
 
 
 async def _read_body(receive: Receive, received: list[Message]) -> bytes | None:

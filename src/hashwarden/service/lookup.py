@@ -120,12 +120,15 @@ async def lookup(body: LookupRequest, request: Request, caller: Caller = require
     it again against `LookupResponse` (which stays the documented schema; tests/service/test_lookup.py holds every
     answer to it), a large share of the CPU of a 1,000-item lookup (bench/service.py)."""
     matcher = serving_matcher(request.app.state)
-    lines = [_as_hash_line(item) for item in body.items]
-    inline = request.app.state.local_reads and len(lines) <= INLINE_LOOKUP_ITEMS
-    answer, matched = (answer_lines(lines, matcher) if inline
-                       else await run_in_threadpool(answer_lines, lines, matcher))
-    caller.counts.update(items=len(lines), matches=matched)
+    inline = request.app.state.local_reads and len(body.items) <= INLINE_LOOKUP_ITEMS
+    answer, matched = (_answer(body.items, matcher) if inline
+                       else await run_in_threadpool(_answer, body.items, matcher))
+    caller.counts.update(items=len(body.items), matches=matched)
     return answer
+
+
+def _answer(listed: list[LookupItem], matcher: Any) -> tuple[JSONResponse, int]:
+    return answer_lines([_as_hash_line(item) for item in listed], matcher)
 
 
 def answer_lines(lines: list[dict[str, Any]], matcher: Any) -> tuple[JSONResponse, int]:
