@@ -170,7 +170,7 @@ class RoleChecks:
 
     Which route a request reaches depends on its method and path (with the root path) and on the route table
     alone (the app has no Host routes), so a remembered answer is the walk's answer while the table is the one it
-    was walked over: a table of another identity or length (a route added after start, as some tests do) starts
+    was walked over: a table of another identity or length (a route added after requests were served) starts
     afresh. At most `size` paths are kept (paths with parameters are many): past that, the memory starts again."""
 
     def __init__(self, size: int = 1024) -> None:
