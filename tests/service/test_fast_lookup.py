@@ -221,3 +221,10 @@ def test_the_rate_limit_applies(service: Service, lean: list[int]) -> None:
         statuses = [client.post("/v1/lookup", json=body, headers=headers).status_code for _ in range(3)]
     assert statuses == [200, 200, 429]
     assert lean == ([1, 1] if service.engine.dialect.name == "sqlite" else [])
+
+
+def test_a_store_emptied_while_serving_gets_the_route_s_503(service: Service, lean: list[int]) -> None:
+    service.client.app.state.empty_store = "no alert entry (emptied for the test)"
+    answer = service.post("/v1/lookup", {"items": [{"md5": service.known["md5"]}]})
+    assert answer.status_code == 503 and "emptied for the test" in answer.json()["error"]
+    assert lean == []

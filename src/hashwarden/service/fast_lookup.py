@@ -29,6 +29,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from hashwarden.config import INLINE_LOOKUP_ITEMS
 from hashwarden.service.auth import admitted_identity, record_request
+from hashwarden.service.index_refresh import serving_matcher
 from hashwarden.service.lookup import answer_lines
 
 PATH = "/v1/lookup"
@@ -65,9 +66,9 @@ class FastLookup:
         lines = _hash_lines(body) if body is not None and len(body) <= MAX_BODY_BYTES else None
         answer = None
         if lines is not None:
-            try:
-                answer = answer_lines(lines, state.matcher)
-            except Exception:  # noqa: BLE001 - a hash the checks refuse (422), or a failure: the route's to answer
+            try:  # the matcher as the route takes it (`serving_matcher`: 503 for a store emptied meanwhile)
+                answer = answer_lines(lines, serving_matcher(state))
+            except Exception:  # noqa: BLE001 - a hash the checks refuse (422), a 503, a failure: the route answers
                 answer = None
         if answer is None:
             await self.app(scope, _replaying(received, receive), send)
