@@ -10,7 +10,7 @@ import pytest
 from fastapi.routing import APIRoute, iter_route_contexts
 from sqlalchemy import select
 
-from hashwarden.service.auth import RoleCheck
+from hashwarden.service.auth import RoleCheck, RoleChecks, _role_check, requires
 from hashwarden.store.identities import ROLES, revoke_user, rotate_user
 from hashwarden.store.schema import audit
 from tests.service.conftest import Service
@@ -114,3 +114,31 @@ def test_refused_requests_are_not_audited_as_data_access(service: Service) -> No
 def test_a_role_check_names_known_roles(roles: tuple[str, ...]) -> None:
     with pytest.raises(ValueError):
         RoleCheck(roles)
+
+
+def test_a_route_added_after_requests_were_checked_is_checked_too(service: Service) -> None:
+    """The gatekeeper remembers each path's RoleCheck (auth.RoleChecks); a route table that changed is walked
+    afresh, so a path remembered as having no route does not stay open once a keyed route serves it."""
+    app = service.client.app
+    assert service.client.get("/v1/added-later").status_code == 404  # remembered: no route, no check
+
+    @app.get("/v1/added-later")
+    async def added_later(_caller: Any = requires("analyst")) -> dict[str, bool]:
+        return {"ok": True}
+
+    assert service.client.get("/v1/added-later").status_code == 401
+    key = {"Authorization": f"Bearer {service.keys['matcher']}"}
+    assert service.client.get("/v1/added-later", headers=key).status_code == 403
+    key = {"Authorization": f"Bearer {service.keys['analyst']}"}
+    assert service.client.get("/v1/added-later", headers=key).json() == {"ok": True}
+
+
+def test_the_remembered_role_checks_are_bounded_and_answer_as_the_walk(service: Service) -> None:
+    app = service.client.app
+    checks = RoleChecks(size=4)
+    for number in range(10):
+        scope = {"type": "http", "method": "GET", "path": f"/v1/cases/{number}", "root_path": "", "app": app}
+        assert checks.of(scope) is _role_check(scope) is not None
+        assert len(checks._checks) <= 4
+    scope = {"type": "http", "method": "GET", "path": "/v1/health", "root_path": "", "app": app}
+    assert checks.of(scope) is checks.of(scope) is None

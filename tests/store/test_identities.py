@@ -4,6 +4,7 @@ authenticates its user until revoked or rotated, every change is audited and the
 from __future__ import annotations
 
 import json
+import sqlite3
 from pathlib import Path
 
 import pytest
@@ -157,3 +158,29 @@ def test_authenticate_verified_answers_only_a_remembered_live_key_and_never_hash
     with store_engine.connect() as conn:
         assert quick(conn, new_key, verified) is None and len(hashed) == 3  # at once, though remembered (the 3: one
         # authenticate per key and the rotation's hash of the new key)
+
+
+def test_driver_reads_answer_as_a_pooled_connection_and_see_a_revocation_at_once(store_engine) -> None:
+    """The service's event-loop reads on SQLite (store/db.py DriverReads): the same identity as a pooled
+    connection, read-only, and a revocation committed by another connection refused at the very next read."""
+    from hashwarden.store import identities
+    from hashwarden.store.db import driver_reads
+
+    reads = driver_reads(store_engine)
+    if store_engine.dialect.name != "sqlite":
+        assert reads is None  # PostgreSQL: read through the pool, in a worker thread
+        return
+    with store_engine.begin() as conn:
+        create_agency(conn, "Hotline A")
+        key = create_user(conn, "filter", "Hotline A", "matcher")
+    verified = identities.VerifiedKeys()
+    with store_engine.connect() as conn:
+        assert identities.authenticate_verified(reads, key, verified) is None  # not verified yet
+        expected = authenticate(conn, key, verified)
+    assert identities.authenticate_verified(reads, key, verified) == expected
+    assert identities.authenticate_verified(reads, "hw_000000000000_nothing", verified) is None
+    with pytest.raises(sqlite3.OperationalError, match="readonly"):
+        reads.first("DELETE FROM api_user", ())
+    with store_engine.begin() as conn:
+        revoke_user(conn, "filter")
+    assert identities.authenticate_verified(reads, key, verified) is None

@@ -34,11 +34,12 @@ from hashwarden.service import cases, health, lookup, media, sets
 from hashwarden.service.audit_group import AuditGroup
 from hashwarden.service.auth import Gatekeeper
 from hashwarden.service.docs import add_docs
+from hashwarden.service.fast_lookup import FastLookup
 from hashwarden.service.index_refresh import IndexRefresher
 from hashwarden.service.limits import BodyLimit, TokenBucket
 from hashwarden.service.retention import purge, purging
 from hashwarden.store import open_store
-from hashwarden.store.db import local_reads
+from hashwarden.store.db import driver_reads, local_reads
 from hashwarden.store.identities import VerifiedKeys
 
 MAX_PROBLEMS = 20  # problems of an invalid body named in its 422; the count of the rest follows
@@ -51,7 +52,8 @@ def create_app(engine: Engine, settings: ScanSettings = ScanSettings(),
                limits: ServiceLimits = ServiceLimits()) -> FastAPI:
     """The service over `engine`, matching with `settings` as `hashwarden match` would, within `limits`.
 
-    The gatekeeper (key, rate, role) is the outermost layer, so a caller it refuses never has its body read.
+    The gatekeeper (key, rate, role) is the outermost layer, so a caller it refuses never has its body read; the
+    body limits come next, then the lean path of small lookups (service/fast_lookup.py), then the routes.
 
     Raises:
         ScanError: the store holds no alert entry and `settings.allow_empty` is false.
@@ -59,6 +61,7 @@ def create_app(engine: Engine, settings: ScanSettings = ScanSettings(),
     purge(engine)  # cases past their agency's retention, then every purge interval (service/retention.py)
     app = FastAPI(title="hashwarden", version=__version__, docs_url=None, redoc_url=None, telemetry=_NO_TELEMETRY,
                   lifespan=_lifespan(limits.purge_interval_seconds))
+    app.add_middleware(FastLookup)  # inside the gatekeeper and the body limits: what they refuse never gets here
     app.add_middleware(BodyLimit, max_bytes=MAX_REQUEST_BYTES, timeout=limits.body_timeout_seconds,
                        max_depth=MAX_JSON_DEPTH, min_rate=limits.min_body_bytes_per_second,
                        path_limits={**media.body_limit(limits.max_media_bytes), cases.PATH: limits.max_case_bytes})
@@ -67,6 +70,7 @@ def create_app(engine: Engine, settings: ScanSettings = ScanSettings(),
     app.add_middleware(Gatekeeper, rate_limit=app.state.rate_limit, failed_auth=app.state.failed_auth)
     app.state.engine = engine
     app.state.local_reads = local_reads(engine)  # short reads on the event loop (service/auth.py, lookup.py)
+    app.state.driver_reads = driver_reads(engine)  # a key's user row on the event loop (service/auth.py)
     app.state.audit = AuditGroup(engine)  # every request's audit row (service/auth.py RoleCheck)
     app.state.verified_keys = VerifiedKeys()  # keys this process has verified (service/auth.py Gatekeeper)
     app.state.matcher = matcher_for(engine, settings)

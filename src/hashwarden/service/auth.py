@@ -1,23 +1,24 @@
 """Who is calling, whether their role may use a route, how often, and the audit record of what they did.
 
-One dependency declares it, so that no route can forget it: `requires(*roles)`. Its checks run in
-`Gatekeeper`, an ASGI middleware, because FastAPI reads and parses a route's JSON body before it solves the
-route's dependencies: checked there, a caller without a key could make the server parse 16 MiB. The gatekeeper
-finds the route's `RoleCheck` in the route table, authenticates the Bearer key (no key, a malformed, unknown or
-revoked one: 401), spends a token of the key's rate limit (none left: 429 with Retry-After), checks the role
-(403), all before a byte of the body is read. A 401 spends a token of the client address's failed-authentication
-bucket; an address with none left gets 429 before its key is even looked at, so guessing keys or flooding bad ones
-cannot make the server run PBKDF2 and a query without limit (behind a proxy every client shares its address:
-set the limit for that). The dependency then hands the route a `Caller` to note how
-many items it answered and matched, and after the route appends one audit row (who, agency, endpoint, counts; never
-the hashes asked about, so the log is not a copy of a platform's traffic). The row is committed before the answer
-leaves: an answer the audit log does not hold is never given. Concurrent requests' rows share one transaction
-(`AuditGroup`, service/audit_group.py): one transaction per request made the audit a global lock.
+One dependency declares it, so that no route can forget it: `requires(*roles)`. Its checks run in `Gatekeeper`, an
+ASGI middleware, because FastAPI reads and parses a route's JSON body before it solves the route's dependencies:
+checked there, a caller without a key could make the server parse 16 MiB. The gatekeeper finds the route's
+`RoleCheck` in the route table (remembered per method and path: `RoleChecks`), authenticates the Bearer key (no key,
+a malformed, unknown or revoked one: 401), spends a token of the key's rate limit (none left: 429 with Retry-After),
+checks the role (403), all before a byte of the body is read. A 401 spends a token of the client address's
+failed-authentication bucket; an address with none left gets 429 before its key is even looked at, so guessing keys
+or flooding bad ones cannot make the server run PBKDF2 and a query without limit (behind a proxy every client shares
+its address: set the limit for that). The dependency then hands the route a `Caller` to note how many items it
+answered and matched, and after the route appends one audit row (who, agency, endpoint, counts; never the hashes
+asked about, so the log is not a copy of a platform's traffic). The row is committed before the answer leaves: an
+answer the audit log does not hold is never given. Concurrent requests' rows share one transaction and one
+worker-thread hand-off (`AuditGroup`, service/audit_group.py): one transaction per request made the audit a global
+lock. The lean path of small lookups (service/fast_lookup.py) writes the same row (`record_request`).
 
 Each request reads the user's row afresh (one indexed query), so a revoked key stops working at once, in every
 process sharing the store; only the PBKDF2 of a key the process has verified before is skipped (`VerifiedKeys`).
-On SQLite (`local_reads`) a key verified before is checked on the event loop (`authenticate_verified`: the row
-read, no PBKDF2); any other key, and every key on PostgreSQL, in a worker thread.
+On SQLite (`driver_reads`) a key verified before is checked on the event loop (`authenticate_verified`: the row
+read straight on the driver, no PBKDF2); any other key, and every key on PostgreSQL, in a worker thread.
 """
 
 from __future__ import annotations
@@ -68,10 +69,10 @@ class RoleCheck:
     async def __call__(self, request: Request, _scheme: Any = Depends(_bearer)) -> AsyncIterator[Caller]:
         """The caller `Gatekeeper` admitted (`_scheme` only declares the Bearer scheme in /openapi.json).
 
-        Async, so that only the audit append goes to a worker thread: a sync generator dependency costs two
-        thread hand-offs per request (enter and exit), each a wait for the GIL under load (bench/service.py)."""
-        identity = request.scope.get("state", {}).get(_ADMITTED)
-        if not isinstance(identity, Identity):
+        Async, so that no thread is entered but the audit group's (a sync generator dependency costs two thread
+        hand-offs per request, enter and exit, each a wait for the GIL under load: bench/service.py)."""
+        identity = admitted_identity(request.scope)
+        if identity is None:
             raise RuntimeError("a data route was reached without the Gatekeeper middleware")
         route = request.scope.get("route")
         caller = Caller(identity, f"{request.method} {getattr(route, 'path', request.url.path)}")
@@ -80,9 +81,25 @@ class RoleCheck:
             yield caller
             outcome = "ok"
         finally:
-            await run_in_threadpool(request.app.state.audit.append, "service.request", {
-                "agency": identity.agency, "role": identity.role, "endpoint": caller.endpoint,
-                "outcome": outcome, **caller.counts}, actor=identity.user)
+            await record_request(request.app.state, identity, caller.endpoint, outcome, caller.counts)
+
+
+async def record_request(state: Any, identity: Identity, endpoint: str, outcome: str, counts: dict[str, Any]) -> None:
+    """Append a request's audit row (`state.audit`, the app's `AuditGroup`), returning once it is committed: who,
+    agency, role, endpoint, outcome and what the route counted (`RoleCheck`'s and the lean lookup's one row).
+
+    Raises:
+        Exception: the row's commit failed (the request must then fail: the app answers 500).
+    """
+    await state.audit.append("service.request", {
+        "agency": identity.agency, "role": identity.role, "endpoint": endpoint, "outcome": outcome, **counts},
+        actor=identity.user)
+
+
+def admitted_identity(scope: Scope) -> Identity | None:
+    """The identity `Gatekeeper` admitted to this request's route (None: it did not run or let it through)."""
+    identity = scope.get("state", {}).get(_ADMITTED)
+    return identity if isinstance(identity, Identity) else None
 
 
 _ADMITTED = "hashwarden.identity"  # where Gatekeeper leaves the identity for RoleCheck (the scope's state)
@@ -99,9 +116,10 @@ class Gatekeeper:
         self.app = app
         self.rate_limit = rate_limit
         self.failed_auth = failed_auth
+        self.role_checks = RoleChecks()
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        check = _role_check(scope) if scope["type"] == "http" else None
+        check = self.role_checks.of(scope) if scope["type"] == "http" else None
         if check is not None:
             refusal = await self._admit(scope, check)
             if refusal is not None:
@@ -119,8 +137,8 @@ class Gatekeeper:
         identity = None
         if scheme.lower() == "bearer" and key.strip():
             state = scope["app"].state
-            if state.local_reads:  # a key verified before, on the loop: no thread hand-off (bench/service.py)
-                identity = _authenticate(state.engine, key.strip(), state.verified_keys, quick=True)
+            if state.driver_reads is not None:  # a key verified before, on the loop: no thread hand-off
+                identity = authenticate_verified(state.driver_reads, key.strip(), state.verified_keys)
             if identity is None:
                 identity = await run_in_threadpool(_authenticate, state.engine, key.strip(), state.verified_keys)
         if identity is None:
@@ -141,10 +159,41 @@ def _too_many(bucket: TokenBucket, what: str, wait: int) -> JSONResponse:
                   {"Retry-After": str(wait)})
 
 
-def _authenticate(engine: Any, key: str, verified: VerifiedKeys, quick: bool = False) -> Identity | None:
-    """`authenticate`, or with `quick` `authenticate_verified` (no PBKDF2: None may mean "ask `authenticate`")."""
+def _authenticate(engine: Any, key: str, verified: VerifiedKeys) -> Identity | None:
     with engine.connect() as conn:
-        return (authenticate_verified if quick else authenticate)(conn, key, verified)
+        return authenticate(conn, key, verified)
+
+
+class RoleChecks:
+    """`_role_check` remembered per method and path: the walk of the route table cost more than a route's own
+    work on every request of a small lookup (bench/service.py).
+
+    Which route a request reaches depends on its method and path (with the root path) and on the route table
+    alone (the app has no Host routes), so a remembered answer is the walk's answer while the table is the one it
+    was walked over: a table of another identity or length (a route added after requests were served) starts
+    afresh. At most `size` paths are kept (paths with parameters are many): past that, the memory starts again."""
+
+    def __init__(self, size: int = 1024) -> None:
+        self._size = size
+        self._table: tuple[int, int] | None = None  # (id, length) of the route list the checks were found in
+        self._checks: dict[tuple[str, str, str], RoleCheck | None] = {}
+
+    def of(self, scope: Scope) -> RoleCheck | None:
+        """The `RoleCheck` of the route `scope` asks for (None: a route without a key, or no route)."""
+        routes = scope["app"].routes
+        key = (scope["method"], scope.get("root_path", ""), scope["path"])
+        if self._table == (id(routes), len(routes)):
+            try:
+                return self._checks[key]
+            except KeyError:
+                pass
+        else:
+            self._table, self._checks = (id(routes), len(routes)), {}
+        check = _role_check(scope)
+        if len(self._checks) >= self._size:
+            self._checks = {}
+        self._checks[key] = check
+        return check
 
 
 def _role_check(scope: Scope) -> RoleCheck | None:

@@ -128,8 +128,17 @@ async def lookup(body: LookupRequest, request: Request, caller: Caller = require
 
 
 def _answer(listed: list[LookupItem], matcher: Any) -> tuple[JSONResponse, int]:
-    """The answer to `listed` (encoded here, so in the worker thread for a large one), and its count of matches."""
-    items = [checked_item(_as_hash_line(item), "items", index) for index, item in enumerate(listed)]
+    return answer_lines([_as_hash_line(item) for item in listed], matcher)
+
+
+def answer_lines(lines: list[dict[str, Any]], matcher: Any) -> tuple[JSONResponse, int]:
+    """The answer to a lookup's items as lines of `hashwarden hash` output (encoded here, so in the worker thread
+    for a large one), and its count of matches: the route's and the lean path's one answer (service/fast_lookup.py).
+
+    Raises:
+        FormatError: a malformed hash (the app answers 422 naming the item).
+    """
+    items = [checked_item(line, "items", index) for index, line in enumerate(lines)]
     found = matcher.match_many(items)
     return (JSONResponse({"results": [{"index": index, "matches": [public_match(m) for m in matches]}
                                       for index, matches in enumerate(found)]}), sum(map(len, found)))

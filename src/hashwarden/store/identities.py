@@ -15,6 +15,7 @@ import hashlib
 import hmac
 import secrets
 from dataclasses import dataclass
+from typing import NamedTuple
 
 from sqlalchemy import insert, select, update
 from sqlalchemy.engine import Connection
@@ -23,7 +24,7 @@ from sqlalchemy.exc import IntegrityError
 from hashwarden.config import API_KEY_PBKDF2_ITERATIONS, API_KEYS_VERIFIED_CACHED
 from hashwarden.errors import StoreError
 from hashwarden.store import audit
-from hashwarden.store.db import driver_sql, utc_now
+from hashwarden.store.db import DriverReads, driver_sql, utc_now
 from hashwarden.store.schema import agency, api_user
 
 # What each role may do is decided where the right is used (service/auth.py); the store only knows the names.
@@ -199,11 +200,12 @@ def authenticate(conn: Connection, key: str, verified: VerifiedKeys | None = Non
     return Identity(row.name, row.agency_name, row.role)
 
 
-def authenticate_verified(conn: Connection, key: str, verified: VerifiedKeys) -> Identity | None:
+def authenticate_verified(conn: Connection | DriverReads, key: str, verified: VerifiedKeys) -> Identity | None:
     """The identity of a key that `verified` holds for its user's current stored hash and that is not revoked;
     None when that takes more than the user-row query (a key not verified before, wrong, unknown or revoked): then
-    ask `authenticate`, which decides. Never runs PBKDF2, so the service can call it on its event loop; the user's
-    row is still read, so a revocation or rotation counts from the next request on, in every process."""
+    ask `authenticate`, which decides. Never runs PBKDF2, so the service can call it on its event loop (there on
+    `DriverReads`, which read the row for a tenth of a pooled connection's cost); the user's row is still read, so a
+    revocation or rotation counts from the next request on, in every process."""
     row = _user_of_key(conn, key)
     if row is None or row.revoked_at is not None or not verified.holds(key, row.key_hash):
         return None
@@ -216,10 +218,25 @@ _USER_BY_KEY_ID = ("SELECT api_user.name, api_user.role, api_user.key_hash, api_
                    "WHERE api_user.key_id = ?")
 
 
-def _user_of_key(conn: Connection, key: str):  # noqa: ANN202 - a Row of _USER_BY_KEY_ID, or None
+class _UserRow(NamedTuple):
+    """A row of _USER_BY_KEY_ID read by `DriverReads` (a plain tuple), with the names a Core row has."""
+
+    name: str
+    role: str
+    key_hash: str
+    revoked_at: str | None
+    agency_name: str
+
+
+def _user_of_key(conn: Connection | DriverReads, key: str):  # noqa: ANN202 - a row of _USER_BY_KEY_ID, or None
     """The user row of a well-formed key's id (revoked or not, its secret not checked), or None."""
     key_id = _key_id_of(key)
-    return None if key_id is None else conn.exec_driver_sql(driver_sql(conn, _USER_BY_KEY_ID), (key_id,)).first()
+    if key_id is None:
+        return None
+    if isinstance(conn, DriverReads):
+        found = conn.first(_USER_BY_KEY_ID, (key_id,))
+        return None if found is None else _UserRow(*found)
+    return conn.exec_driver_sql(driver_sql(conn, _USER_BY_KEY_ID), (key_id,)).first()
 
 
 def _new_key() -> tuple[str, str, str]:
