@@ -36,3 +36,19 @@ def test_a_dropped_app_is_freed_with_its_index_files(service: Service) -> None:
     gc.collect()
     assert [ref() for ref in made] == [None, None, None]
     assert _descriptors() <= before
+
+
+def test_the_worker_app_is_frozen_out_of_the_collector(service: Service, monkeypatch) -> None:
+    """`app_from_environment` (each uvicorn worker's app) ends with `gc.freeze()`: what the worker holds for its
+    lifetime is no longer walked by every full collection."""
+    from hashwarden.service.app import app_from_environment
+
+    monkeypatch.setenv("HASHWARDEN_DB", service.engine.url.render_as_string(hide_password=False))
+    gc.unfreeze()
+    try:
+        app = app_from_environment()
+        assert gc.get_freeze_count() > 0
+        with TestClient(app) as client:
+            assert client.get("/v1/health").status_code == 200
+    finally:
+        gc.unfreeze()  # the test process's later apps must stay collectable
