@@ -21,6 +21,7 @@ from hashwarden.formats.nsrl.untrusted_sqlite import SQLITE_MAGIC
 from hashwarden.store import audit
 from hashwarden.store.delta import apply_delta
 from hashwarden.store.hashsets import adopt_category_scheme, count_entries, create_set, get_set, iter_entries
+from hashwarden.store.series import with_links
 from hashwarden.store.import_run import finish_import, record_import, start_import
 from hashwarden.store.loader import add_rows, journal_for, load
 from hashwarden.store.records import EntryRecord, ImportResult
@@ -203,8 +204,6 @@ def export_set(engine: Any, fmt: str, set_name: str, out: str | os.PathLike[str]
     The file is written beside its final name and renamed into place, so a failed export leaves no half file.
     `progress` (the scan's Progress protocol) is told the set's size, then each entry written.
     """
-    from hashwarden.grading.series import with_links  # series and victim links give entries their flags
-
     write = writer(fmt)
     with engine.begin() as conn:
         target = get_set(conn, set_name)

@@ -1,21 +1,17 @@
 """Series and victims linked to media named by hashes, and the flags those links give entries (issue 18).
 
 The records and links are the store's (store/series.py, where the model and how links meet entries are told);
-this module checks the hashes a link names, as a vote's are checked (grading/votes.py `check_hashes`), and gives
-a stream of entries the flags their links add (`with_links`: exports, publications).
+this module checks the hashes a link names, as a vote's are checked (grading/votes.py `check_hashes`).
 """
 
 from __future__ import annotations
-
-from collections.abc import Iterable, Iterator
 
 from sqlalchemy.engine import Connection
 
 from hashwarden.grading.votes import check_hashes
 from hashwarden.store import series as store
-from hashwarden.store.records import EntryRecord
 
-__all__ = ["link_series", "link_victim", "with_links"]
+__all__ = ["link_series", "link_victim"]
 
 
 def link_series(conn: Connection, code: str, hashes: dict[str, str | None]) -> tuple[str, bool]:
@@ -38,16 +34,3 @@ def link_victim(conn: Connection, code: str, series_code: str | None,
     checked = check_hashes(hashes, "a link") if any(value is not None for value in hashes.values()) else None
     return store.link_victim(conn, code, series_code, checked)
 
-
-def with_links(conn: Connection, records: Iterable[EntryRecord]) -> Iterator[EntryRecord]:
-    """`records` with the series and victim flags their media's links give them (store/series.py `LinkIndex`);
-    unchanged when there are no links."""
-    links = store.LinkIndex.load(conn)
-    if not links:
-        yield from records
-        return
-    for record in records:
-        hashes = {name: bytes.fromhex(value) for name in ("md5", "sha1", "sha256", "pdq")
-                  if (value := getattr(record, name))}
-        record.series, record.victim_identified = links.resolve(hashes, record.series, record.victim_identified)
-        yield record

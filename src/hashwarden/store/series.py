@@ -23,7 +23,7 @@ from __future__ import annotations
 
 import datetime
 import re
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -34,12 +34,12 @@ from sqlalchemy.exc import IntegrityError
 from hashwarden.errors import SeriesError
 from hashwarden.store import audit
 from hashwarden.store.db import utc_now
-from hashwarden.store.records import VOTE_DIGESTS
+from hashwarden.store.records import VOTE_DIGESTS, EntryRecord
 from hashwarden.store.schema import MAX_ACTOR, series, series_link, victim
 from hashwarden.store.votes import media_key
 
 __all__ = ["LinkIndex", "Series", "Victim", "create_series", "create_victim", "link_series_media",
-           "link_victim", "list_series", "list_victims"]
+           "link_victim", "list_series", "list_victims", "with_links"]
 
 # A code is what analysts write and systems exchange: letters, digits and . _ / -, starting with a letter or digit.
 CODE = re.compile(r"[A-Za-z0-9][A-Za-z0-9._/-]{0,63}")
@@ -270,6 +270,20 @@ class LinkIndex:
         if victim_ids:  # `identified` may be a driver's 0/1
             identified = (identified is None or bool(identified)) and all(self._victim_identified.get(i, False) for i in victim_ids)
         return series_text, identified
+
+
+def with_links(conn: Connection, records: Iterable[EntryRecord]) -> Iterator[EntryRecord]:
+    """`records` with the series and victim flags their media's links give them (store/series.py `LinkIndex`);
+    unchanged when there are no links."""
+    links = LinkIndex.load(conn)
+    if not links:
+        yield from records
+        return
+    for record in records:
+        hashes = {name: bytes.fromhex(value) for name in ("md5", "sha1", "sha256", "pdq")
+                  if (value := getattr(record, name))}
+        record.series, record.victim_identified = links.resolve(hashes, record.series, record.victim_identified)
+        yield record
 
 
 def _link(conn: Connection, action: str, end: dict[str, int], shown: dict[str, str],
