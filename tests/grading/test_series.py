@@ -38,8 +38,8 @@ def test_create_list_link_and_refusals(store_engine) -> None:
         create_series(conn, "S-2")
         create_victim(conn, "V-1", identified=True, agency="NCA", identified_on="2026-03-01")
         create_victim(conn, "V-2")
-        assert link_series(conn, "S-1", {"md5": MD5[0].upper()}) == (f"md5:{MD5[0]}", True)
-        assert link_series(conn, "S-1", {"md5": MD5[0]}) == (f"md5:{MD5[0]}", False)  # twice: no error, no row
+        assert link_series(conn, "S-1", {"md5": MD5[0].upper()}) == [(f"md5:{MD5[0]}", True)]
+        assert link_series(conn, "S-1", {"md5": MD5[0]}) == [(f"md5:{MD5[0]}", False)]  # twice: no error, no row
         link_victim(conn, "V-1", "S-1", {})
         assert link_victim(conn, "V-1", "S-1", {}) == ("S-1", False)
         link_victim(conn, "V-2", None, {"md5": MD5[1]})
@@ -88,7 +88,7 @@ def test_links_are_keyed_as_votes_key_media(store_engine) -> None:
     with store_engine.begin() as conn:
         cast_votes(conn, [Vote(scheme="uk-sentencing", category="A", reviewer="r", md5=MD5[0], sha256=SHA256)])
         create_series(conn, "S-1")
-        assert link_series(conn, "S-1", {"md5": MD5[0]})[0] == f"sha256:{SHA256}"
+        assert link_series(conn, "S-1", {"md5": MD5[0]}) == [(f"sha256:{SHA256}", True)]
     with pytest.raises(GradingError) as caught:
         with store_engine.begin() as conn:
             link_series(conn, "S-1", {"md5": MD5[1], "sha256": SHA256})
@@ -141,6 +141,28 @@ def test_matches_resolve_links_and_keep_the_lists_own_flags(store_engine) -> Non
     assert [tuple(row) for row in rows] == [("Vicky, S-1", False), ("Tara", None), (None, None), (None, True)]
 
 
+def test_linking_entries_of_a_set(store_engine) -> None:
+    """`--set`: the entries of a set with a hash, or all of them, each linked by every hash it has, so a match by
+    its sha256 alone finds the link made by its md5; a hash the set lacks, or an unknown set, is refused."""
+    ids = _set_with(store_engine, "series-list", [EntryRecord(md5=MD5[0], sha256=SHA256, category="1"),
+                                                  EntryRecord(md5=MD5[1], category="1"),
+                                                  EntryRecord(md5=MD5[2], category="1")])
+    other = _set_with(store_engine, "by-sha256", [EntryRecord(sha256=SHA256, category="1")])
+    with store_engine.begin() as conn:
+        create_series(conn, "S-1")
+        create_series(conn, "S-2")
+        assert link_series(conn, "S-1", {"md5": MD5[0]}, "series-list") == [(f"sha256:{SHA256}", True)]
+        assert link_series(conn, "S-2", {}, "series-list") == [
+            (f"sha256:{SHA256}", True), (f"md5:{MD5[1]}", True), (f"md5:{MD5[2]}", True)]
+        described = describe_entries(conn, ids + other, flags=True)
+    assert [described[i]["series"] for i in ids + other] == ["S-1, S-2", "S-2", "S-2", "S-1, S-2"]
+    for hashes, set_name, field in (({"md5": MD5[3]}, "series-list", "hash"), ({}, "no-such", "set")):
+        with pytest.raises(SeriesError) as caught:
+            with store_engine.begin() as conn:
+                link_series(conn, "S-1", hashes, set_name)
+        assert caught.value.field == field
+
+
 def test_vics_export_and_publication_carry_the_links(store_engine, tmp_path: Path) -> None:
     _set_with(store_engine, "vics", [EntryRecord(md5=MD5[0], category="1"), EntryRecord(md5=MD5[1], category="2")])
     with store_engine.begin() as conn:
@@ -176,6 +198,9 @@ def test_cli_series_and_victims_in_match_output(tmp_path: Path) -> None:
     assert f"md5:{MD5[0]} linked to series S-1" in hw("series", "link", "S-1", MD5[0], db=db).stdout
     assert "victim V-1 linked to series S-1" in hw("victim", "link", "V-1", "--series", "S-1", db=db).stdout
     hw("victim", "link", "V-2", "--md5", MD5[1], db=db)
+    hw("series", "create", "S-2", db=db)
+    assert "2 media of set known linked to series S-2 (2 new)" in hw("series", "link", "S-2", "--set", "known",
+                                                                     db=db).stdout
     for args, field, text in ((("series", "create", "S-1"), "code", "exists"),
                               (("series", "link", "S-9", MD5[0]), "series", "no series"),
                               (("victim", "create", "V-3", "--identified", "--date", "2026-13-01"), "date", "YYYY"),
@@ -183,7 +208,8 @@ def test_cli_series_and_victims_in_match_output(tmp_path: Path) -> None:
         failed = hw(*args, db=db, check=False)
         assert failed.returncode == 1 and f"SeriesError: field {field}:" in failed.stderr and text in failed.stderr
     listed = [json.loads(line) for line in hw("series", "list", "--json", db=db).stdout.splitlines()]
-    assert [(s["code"], s["name"], s["media"], s["victims"]) for s in listed] == [("S-1", "Blue", 1, ["V-1"])]
+    assert [(s["code"], s["name"], s["media"], s["victims"]) for s in listed] == [("S-1", "Blue", 1, ["V-1"]),
+                                                                                  ("S-2", None, 2, [])]
     victims = [json.loads(line) for line in hw("victim", "list", "--json", db=db).stdout.splitlines()]
     assert [(v["code"], v["identified"], v["date"]) for v in victims] == [("V-1", False, None),
                                                                        ("V-2", True, "2026-01-02")]
@@ -191,6 +217,6 @@ def test_cli_series_and_victims_in_match_output(tmp_path: Path) -> None:
                                                for line in lines))
     hw("match", str(tmp_path / "up.jsonl"), "-o", str(tmp_path / "out.jsonl"), db=db)
     out = {r["path"]: r["matches"][0] for r in map(json.loads, (tmp_path / "out.jsonl").read_text().splitlines())}
-    assert (out["f0.jpg"]["series"], out["f0.jpg"]["victim_identified"]) == ("S-1", False)
-    assert "series" not in out["f1.jpg"] and out["f1.jpg"]["victim_identified"] is True
+    assert (out["f0.jpg"]["series"], out["f0.jpg"]["victim_identified"]) == ("S-1, S-2", False)
+    assert (out["f1.jpg"]["series"], out["f1.jpg"]["victim_identified"]) == ("S-2", True)
     assert "audit log intact" in hw("audit", "verify", db=db).stdout

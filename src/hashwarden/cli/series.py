@@ -60,21 +60,30 @@ def series_list(as_json: JsonOption = False, db: DbOption = None) -> None:
 def series_link(
     code: Annotated[str, typer.Argument(help="The series' code.")],
     hash_value: HashArgument = None,
+    set_name: Annotated[Optional[str], typer.Option(
+        "--set", help="Link the entries of this hash set with the hashes given (all its entries without any), each "
+                      "by all its hashes.")] = None,
     md5: Md5Option = None, sha1: Sha1Option = None, sha256: Sha256Option = None, pdq: PdqOption = None,
     db: DbOption = None,
 ) -> None:
-    """Link a media item, named by its hashes, to a series (audited): matches and exports of entries sharing a
-    hash with it carry the series' code.
+    """Link a media item, named by its hashes, or entries of a set, to a series (audited): matches and exports of
+    entries sharing a hash with linked media carry the series' code.
 
-    Example: hashwarden series link S-0042 --sha256 9f86d0...
+    Example: hashwarden series link S-0042 --sha256 9f86d0...; hashwarden series link S-0042 --set series-list
     """
     from hashwarden.grading.series import link_series
     from hashwarden.grading.votes import given_hashes
 
     hashes = given_hashes(hash_value, md5=md5, sha1=sha1, sha256=sha256, pdq=pdq)
     with engine_for(db).begin() as conn:
-        media, new = link_series(conn, code, hashes)
-    out.print(f"{escape(media)} {'linked to' if new else 'was already linked to'} series {escape(code)}",
+        linked = link_series(conn, code, hashes, set_name)
+    if len(linked) == 1:
+        media, new = linked[0]
+        out.print(f"{escape(media)} {'linked to' if new else 'was already linked to'} series {escape(code)}",
+                  highlight=False)
+        return
+    new = sum(1 for _, made in linked if made)
+    out.print(f"{len(linked)} media of set {escape(str(set_name))} linked to series {escape(code)} ({new} new)",
               highlight=False)
 
 

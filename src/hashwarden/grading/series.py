@@ -14,13 +14,20 @@ from hashwarden.store import series as store
 __all__ = ["link_series", "link_victim"]
 
 
-def link_series(conn: Connection, code: str, hashes: dict[str, str | None]) -> tuple[str, bool]:
-    """Link the media named by `hashes` to series `code` (audited): (its media key, whether the link is new).
+def link_series(conn: Connection, code: str, hashes: dict[str, str | None],
+                set_name: str | None = None) -> list[tuple[str, bool]]:
+    """Link the media named by `hashes` to series `code`, or with `set_name` the entries of that set sharing one of
+    `hashes` (every entry of it without hashes), each by all its hashes (audited per link): (media key, whether
+    the link is new) per media linked.
 
     Raises:
-        GradingError: no hash or a malformed one (SeriesError: no such series).
+        GradingError: no hash (and no set) or a malformed one; SeriesError: no such series or set, or no entry of
+            the set with those hashes.
     """
-    return store.link_series_media(conn, code, check_hashes(hashes, "a link"))
+    given = any(value is not None for value in hashes.values())
+    if set_name is not None:
+        return store.link_set_entries(conn, code, set_name, check_hashes(hashes, "a link") if given else None)
+    return [store.link_series_media(conn, code, check_hashes(hashes, "a link"))]
 
 
 def link_victim(conn: Connection, code: str, series_code: str | None,

@@ -6,8 +6,8 @@ agency and the date. Neither holds personal data: there is no field for a victim
 particular, and none should be put in `notes` (hashwarden does not try to tell a particular from a remark: it
 stores what it is given).
 
-A link joins two of a series, a victim and a media item: media to a series (`series link`), a victim to a series
-or to media (`victim link`). Media is named by its hashes and keyed as votes key it (store/votes.py `media_key`),
+A link joins two of a series, a victim and a media item: media to a series (`series link`, by hashes, or the
+entries of a set by theirs), a victim to a series or to media (`victim link`). Media is named by its hashes and keyed as votes key it (store/votes.py `media_key`),
 so media graded by sha256 and linked by its md5 is one media. Every create and link is an audit row, in the same
 transaction (`series.create`, `victim.create`, `series.link`, `victim.link`).
 
@@ -35,11 +35,11 @@ from hashwarden.errors import SeriesError
 from hashwarden.store import audit
 from hashwarden.store.db import utc_now
 from hashwarden.store.records import VOTE_DIGESTS, EntryRecord
-from hashwarden.store.schema import MAX_ACTOR, series, series_link, victim
+from hashwarden.store.schema import MAX_ACTOR, entry, hash_set, series, series_link, victim
 from hashwarden.store.votes import media_key
 
 __all__ = ["LinkIndex", "Series", "Victim", "create_series", "create_victim", "link_series_media",
-           "link_victim", "list_series", "list_victims", "with_links"]
+           "link_set_entries", "link_victim", "list_series", "list_victims", "with_links"]
 
 # A code is what analysts write and systems exchange: letters, digits and . _ / -, starting with a letter or digit.
 CODE = re.compile(r"[A-Za-z0-9][A-Za-z0-9._/-]{0,63}")
@@ -149,6 +149,32 @@ def link_series_media(conn: Connection, code: str, hashes: dict[str, str]) -> tu
     return _link(conn, "series.link", {"series_id": series_id}, {"series": code}, hashes)
 
 
+def link_set_entries(conn: Connection, code: str, set_name: str,
+                     hashes: dict[str, str] | None = None) -> list[tuple[str, bool]]:
+    """Link entries of the hash set `set_name` to series `code`, each by all the hashes the entry has (audited per
+    link): the entries sharing a hash with `hashes`, or with none given every entry of the set (a list of the
+    series' material, imported, linked at once). Return (media key, whether new) per entry linked.
+
+    Raises:
+        SeriesError: no such series or set, or no entry of the set has any of `hashes`.
+    """
+    series_id = _series_id(conn, code)
+    set_id = conn.execute(select(hash_set.c.id).where(hash_set.c.name == set_name)).scalar()
+    if set_id is None:
+        raise SeriesError(f"no hash set named {set_name!r} (see `hashwarden set list`)", field="set")
+    query = select(*(entry.c[name] for name in VOTE_DIGESTS)).where(entry.c.set_id == set_id).order_by(entry.c.id)
+    if hashes:
+        query = query.where(or_(*(entry.c[name] == bytes.fromhex(value) for name, value in hashes.items())))
+    found = [{name: bytes(value).hex() for name, value in row._mapping.items() if value is not None}
+             for row in conn.execute(query)]
+    found = [entry_hashes for entry_hashes in found if entry_hashes]  # a frames-only video has none of the four
+    if hashes and not found:
+        shown = ", ".join(f"{name} {value}" for name, value in hashes.items())
+        raise SeriesError(f"set {set_name!r} has no entry with {shown}", field="hash")
+    return [_link(conn, "series.link", {"series_id": series_id}, {"series": code, "set": set_name}, entry_hashes)
+            for entry_hashes in found]
+
+
 def link_victim(conn: Connection, code: str, series_code: str | None = None,
                 hashes: dict[str, str] | None = None) -> tuple[str, bool]:
     """Link victim `code` to a series or to the media named by `hashes` (one of them; audited); return what was
@@ -241,7 +267,10 @@ class LinkIndex:
         for series_id, code in conn.execute(select(series.c.id, series.c.code).where(
                 series.c.id.in_(sorted(series_ids)))):
             index._series_code[series_id] = code
-        for victim_id, identified in conn.execute(select(victim.c.id, victim.c.identified)):
+        victim_ids = {v for ends in index._by_digest.values() for _, v in ends if v is not None}
+        victim_ids.update(v for linked in index._series_victims.values() for v in linked)
+        for victim_id, identified in conn.execute(select(victim.c.id, victim.c.identified).where(
+                victim.c.id.in_(sorted(victim_ids)))):
             index._victim_identified[victim_id] = bool(identified)
         return index
 
