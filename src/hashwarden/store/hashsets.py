@@ -249,39 +249,42 @@ def describe_entries(conn: Connection, entry_ids: list[int], flags: bool = False
     every service lookup that matches."""
     described: dict[int, dict[str, Any]] = {}
     digests: dict[int, dict[str, bytes | None]] = {}
+    # with links to series and victims, each entry's digests too: what its links are found by
+    linked = flags and conn.exec_driver_sql(_ANY_MEDIA_LINK).first() is not None
     for first in range(0, len(entry_ids), DESCRIBE_IDS_PER_QUERY):
         ids = tuple(int(entry_id) for entry_id in entry_ids[first:first + DESCRIBE_IDS_PER_QUERY])
-        sql = driver_sql(conn, (_DESCRIBE_FLAGS if flags else _DESCRIBE).format(", ".join("?" * len(ids))))
+        sql = driver_sql(conn, (_DESCRIBE_LINKED if linked else _DESCRIBE).format(", ".join("?" * len(ids))))
         for entry_id, name, kind, category, scheme, series, identified, *hashes in conn.exec_driver_sql(sql, ids):
             found = described[entry_id] = {"set": name, "kind": kind, "category": category, "scheme": scheme}
-            if flags:
+            if linked:
                 digests[entry_id] = dict(zip(_LINKED_DIGESTS, hashes))
-                found["series"], found["victim_identified"] = series, identified
-    if flags:
+            if flags and series is not None:
+                found["series"] = series
+            if flags and identified is not None:
+                found["victim_identified"] = bool(identified)
+    if linked:
         _add_links(conn, described, digests)
     return described
 
 
 def _add_links(conn: Connection, described: dict[int, dict[str, Any]],
                digests: dict[int, dict[str, bytes | None]]) -> None:
-    """Give each described entry the series and victim flag its media's links add (store/series.py), and drop
-    the flags it has none of."""
+    """Give each described entry the series and victim flag its media's links add (store/series.py)."""
     from hashwarden.store.series import LinkIndex
 
-    wanted = {name: {bytes(hashes[name]) for hashes in digests.values() if hashes[name] is not None}
-              for name in _LINKED_DIGESTS}
-    links = LinkIndex.load(conn, wanted)
+    links = LinkIndex.load(conn, {name: {bytes(hashes[name]) for hashes in digests.values()
+                                         if hashes[name] is not None} for name in _LINKED_DIGESTS})
+    if not links:
+        return
     for entry_id, found in described.items():
-        series, identified = found.pop("series"), found.pop("victim_identified")
-        if links:
-            series, identified = links.resolve(digests[entry_id], series, identified)
-        if series is not None:
-            found["series"] = series
-        if identified is not None:
-            found["victim_identified"] = bool(identified)
+        series, identified = links.resolve(digests[entry_id], found.get("series"), found.get("victim_identified"))
+        for name, value in (("series", series), ("victim_identified", identified)):
+            if value is not None:
+                found[name] = value
 
 
 _DESCRIBE = ("SELECT entry.id, hash_set.name, hash_set.kind, entry.category, entry.category_scheme, entry.series, "
              "entry.victim_identified FROM entry JOIN hash_set ON hash_set.id = entry.set_id WHERE entry.id IN ({})")
 _LINKED_DIGESTS = ("md5", "sha1", "sha256", "pdq")
-_DESCRIBE_FLAGS = _DESCRIBE.replace(" FROM entry", ", entry.md5, entry.sha1, entry.sha256, entry.pdq FROM entry")
+_ANY_MEDIA_LINK = "SELECT 1 FROM series_link WHERE media IS NOT NULL LIMIT 1"
+_DESCRIBE_LINKED = _DESCRIBE.replace(" FROM entry", ", entry.md5, entry.sha1, entry.sha256, entry.pdq FROM entry")
