@@ -27,8 +27,8 @@ from hashwarden.signals import MD5, PDQ, SHA1, SHA256
 from hashwarden.store.schema import MAX_ACTOR
 from hashwarden.store.votes import Vote, record_votes
 
-__all__ = ["AGE_BANDS", "CAPTURE_DEVICES", "SEXES", "YES_NO", "cast_votes", "check_hashes", "check_vote", "given_hashes", "default_reviewer",
-           "hash_kind", "hashes_of_case_item"]
+__all__ = ["AGE_BANDS", "CAPTURE_DEVICES", "SEXES", "YES_NO", "cast_votes", "check_hashes", "check_vote",
+           "default_reviewer", "given_hashes", "hash_kind", "hashes_of_case_item"]
 
 AGE_BANDS = ("0-2", "3-6", "7-10", "11-13", "14-15", "16-17", "18-20", "adult", "unknown")
 SEXES = ("female", "male", "both", "unknown")

@@ -7,9 +7,10 @@ particular, and none should be put in `notes` (hashwarden does not try to tell a
 stores what it is given).
 
 A link joins two of a series, a victim and a media item: media to a series (`series link`, by hashes, or the
-entries of a set by theirs), a victim to a series or to media (`victim link`). Media is named by its hashes and keyed as votes key it (store/votes.py `media_key`),
-so media graded by sha256 and linked by its md5 is one media. Every create and link is an audit row, in the same
-transaction (`series.create`, `victim.create`, `series.link`, `victim.link`).
+entries of a set by theirs), a victim to a series or to media (`victim link`). Media is named by its hashes and
+keyed as votes key it (store/votes.py `media_key`), so media graded by sha256 and linked by its md5 is one media.
+Every create and link is an audit row, in the same transaction (`series.create`, `victim.create`, `series.link`,
+`victim.link`).
 
 How links meet the entries of sets. Entries keep what their list said (`entry.series`, the free text of a VICS or
 ICSE import, several names joined; `entry.victim_identified`); links are not copied into them but **resolved when
@@ -297,7 +298,8 @@ class LinkIndex:
         if codes:
             series_text = SEPARATOR.join([series_text, *codes] if series_text else codes)
         if victim_ids:  # `identified` may be a driver's 0/1
-            identified = (identified is None or bool(identified)) and all(self._victim_identified.get(i, False) for i in victim_ids)
+            identified = (identified is None or bool(identified)) and all(
+                self._victim_identified.get(i, False) for i in victim_ids)
         return series_text, identified
 
 
