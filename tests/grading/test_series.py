@@ -220,3 +220,35 @@ def test_cli_series_and_victims_in_match_output(tmp_path: Path) -> None:
     assert (out["f0.jpg"]["series"], out["f0.jpg"]["victim_identified"]) == ("S-1, S-2", False)
     assert (out["f1.jpg"]["series"], out["f1.jpg"]["victim_identified"]) == ("S-2", True)
     assert "audit log intact" in hw("audit", "verify", db=db).stdout
+
+
+def test_audit_verify_finds_series_victims_and_links_changed_behind_its_back(store_engine) -> None:
+    """A victim marked identified, a link inserted or one deleted in SQL is reported by `audit verify`."""
+    from sqlalchemy import delete, insert, update
+
+    from hashwarden.store.schema import series_link, victim
+
+    with store_engine.begin() as conn:
+        create_series(conn, "S-1")
+        create_victim(conn, "V-1")
+        link_series(conn, "S-1", {"md5": MD5[0]})
+        link_victim(conn, "V-1", "S-1", {})
+    with store_engine.connect() as conn:
+        assert audit.verify(conn).ok
+    with store_engine.begin() as conn:
+        conn.execute(update(victim).where(victim.c.code == "V-1").values(identified=True))
+    with store_engine.connect() as conn:
+        problems = audit.verify(conn).problems
+    assert any(p.startswith("victim V-1 True: no audit row") for p in problems), problems
+    assert any("victim recorded by audit row" in p for p in problems), problems
+    with store_engine.begin() as conn:
+        conn.execute(update(victim).where(victim.c.code == "V-1").values(identified=False))
+        conn.execute(delete(series_link).where(series_link.c.victim_id.is_not(None)))
+        series_id = conn.execute(select(series_link.c.series_id)).scalar()
+        conn.execute(insert(series_link).values(series_id=series_id, media=f"md5:{MD5[4]}", md5=bytes.fromhex(MD5[4]),
+                                                linked_at="2026-01-01T00:00:00.000000Z"))
+    with store_engine.connect() as conn:
+        problems = audit.verify(conn).problems
+    assert len(problems) == 2, problems
+    assert any(f"link S-1 md5:{MD5[4]}: no audit row" in p for p in problems)
+    assert any("link recorded by audit row" in p for p in problems)

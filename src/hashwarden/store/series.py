@@ -10,7 +10,7 @@ A link joins two of a series, a victim and a media item: media to a series (`ser
 entries of a set by theirs), a victim to a series or to media (`victim link`). Media is named by its hashes and
 keyed as votes key it (store/votes.py `media_key`), so media graded by sha256 and linked by its md5 is one media.
 Every create and link is an audit row, in the same transaction (`series.create`, `victim.create`, `series.link`,
-`victim.link`).
+`victim.link`), which `audit verify` checks the rows against (store/audit.py `_verify_series`).
 
 How links meet the entries of sets. Entries keep what their list said (`entry.series`, the free text of a VICS or
 ICSE import, several names joined; `entry.victim_identified`); links are not copied into them but **resolved when
