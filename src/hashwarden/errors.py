@@ -108,6 +108,11 @@ class GradingError(HashwardenError):
         return f"field {self.field}: {text}" if self.field is not None else text
 
 
+class SeriesError(GradingError):
+    """A series or victim record or link was refused (store/series.py); `field` names the value at fault (`code`,
+    `date`, `series` ...)."""
+
+
 class RemoteError(HashwardenError):
     """A hashwarden service refused a request (its status and JSON message) or could not be reached; the message
     names the server."""

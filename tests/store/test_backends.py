@@ -230,3 +230,45 @@ def test_0010_votes_down_and_up(store_url) -> None:
         with engine.begin() as conn:
             conn.execute(insert(vote).values(row))
     engine.dispose()
+
+
+def test_0011_series_down_and_up(store_url) -> None:
+    """0011 adds `series`, `victim` and `series_link`; its downgrade drops them (0010's votes stay), and the upgrade
+    makes them again: codes unique, a link joining exactly two ends, each kind of link once."""
+    from sqlalchemy.exc import IntegrityError
+
+    from hashwarden.store.schema import series, series_link, victim
+
+    engine = open_store(store_url)
+    config = _alembic_config()
+    with engine.begin() as conn:
+        conn.execute(insert(series).values(code="S-1", created_at=FIXED_TS))
+        config.attributes["connection"] = conn
+        command.downgrade(config, "0010")
+    with engine.connect() as conn:
+        tables = set(inspect(conn).get_table_names())
+    assert not tables & {"series", "victim", "series_link"} and "vote" in tables
+    with engine.begin() as conn:
+        config.attributes["connection"] = conn
+        command.upgrade(config, "head")
+    with engine.begin() as conn:
+        assert {index["name"] for index in inspect(conn).get_indexes("series_link")} >= {
+            "ux_series_link_media", "ux_series_link_victim", "ux_series_link_victim_media", "ix_series_link_md5",
+            "ix_series_link_sha1", "ix_series_link_sha256", "ix_series_link_pdq"}
+        series_id = conn.execute(insert(series).values(code="S-1", created_at=FIXED_TS)).inserted_primary_key[0]
+        victim_id = conn.execute(insert(victim).values(code="V-1", identified=False, created_at=FIXED_TS)
+                                 ).inserted_primary_key[0]
+        conn.execute(insert(series_link).values(series_id=series_id, media="md5:00", md5=b"\0" * 16,
+                                                linked_at=FIXED_TS))
+        conn.execute(insert(series_link).values(series_id=series_id, victim_id=victim_id, linked_at=FIXED_TS))
+    for row in ({"table": series, "code": "S-1"},
+                {"table": series_link, "series_id": series_id, "media": "md5:00"},
+                {"table": series_link, "series_id": series_id, "victim_id": victim_id},
+                {"table": series_link, "series_id": series_id},
+                {"table": series_link, "series_id": series_id, "victim_id": victim_id, "media": "md5:01"}):
+        table = row.pop("table")
+        with pytest.raises(IntegrityError):
+            with engine.begin() as conn:
+                conn.execute(insert(table).values({**row, **({"created_at": FIXED_TS} if table is series else
+                                                             {"linked_at": FIXED_TS})}))
+    engine.dispose()

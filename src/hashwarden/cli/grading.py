@@ -58,16 +58,10 @@ def grade(
     """
     from hashwarden.errors import GradingError
     from hashwarden.grading.consensus import grades_of
-    from hashwarden.grading.votes import cast_votes, default_reviewer, hash_kind, hashes_of_case_item
+    from hashwarden.grading.votes import cast_votes, default_reviewer, given_hashes, hashes_of_case_item
     from hashwarden.store.votes import Vote, media_votes
 
-    hashes = {name: value for name, value in (("md5", md5), ("sha1", sha1), ("sha256", sha256), ("pdq", pdq))
-              if value is not None}
-    if hash_value is not None:
-        kind = hash_kind(hash_value)
-        if kind in hashes and hashes[kind].strip().lower() != hash_value.strip().lower():
-            raise GradingError(f"HASH and --{kind} name two different {kind} values", field=kind)
-        hashes[kind] = hash_value
+    hashes = given_hashes(hash_value, md5=md5, sha1=sha1, sha256=sha256, pdq=pdq)
     if (case is None) != (item is None):
         raise GradingError("--case and --item go together: the case directory and the item's path in it",
                            field="case" if case is None else "item")

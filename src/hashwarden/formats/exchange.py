@@ -21,6 +21,7 @@ from hashwarden.formats.nsrl.untrusted_sqlite import SQLITE_MAGIC
 from hashwarden.store import audit
 from hashwarden.store.delta import apply_delta
 from hashwarden.store.hashsets import adopt_category_scheme, count_entries, create_set, get_set, iter_entries
+from hashwarden.store.series import with_links
 from hashwarden.store.import_run import finish_import, record_import, start_import
 from hashwarden.store.loader import add_rows, journal_for, load
 from hashwarden.store.records import EntryRecord, ImportResult
@@ -197,7 +198,8 @@ def _hashing_rest_after(batches: Iterator[Any], hashed: HashingReader) -> Iterat
 
 def export_set(engine: Any, fmt: str, set_name: str, out: str | os.PathLike[str], progress: Any = None,
                **options: Any) -> int:
-    """Write every entry of `set_name` to `out` in format `fmt`; the export is recorded in the audit log.
+    """Write every entry of `set_name` to `out` in format `fmt`; the export is recorded in the audit log. Entries
+    carry the series and victim flags their media's links add (store/series.py).
 
     The file is written beside its final name and renamed into place, so a failed export leaves no half file.
     `progress` (the scan's Progress protocol) is told the set's size, then each entry written.
@@ -205,7 +207,7 @@ def export_set(engine: Any, fmt: str, set_name: str, out: str | os.PathLike[str]
     write = writer(fmt)
     with engine.begin() as conn:
         target = get_set(conn, set_name)
-        entries: Any = iter_entries(conn, target.id, frames=FORMATS[fmt].frames)
+        entries: Any = with_links(conn, iter_entries(conn, target.id, frames=FORMATS[fmt].frames))
         if progress:
             entries = _advancing(entries, progress, conn, target.id)
         if fmt == "vics":

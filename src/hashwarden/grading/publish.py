@@ -5,7 +5,9 @@ A publication is the set's next version (`hash_set.version` "1", "2", ...) and o
 (store/revision.py: an `import_run` of format "grading" and its audit row): entries of media newly graded are
 added, those whose grade changed (category, state, votes) replaced, those no longer published (now disputed, or
 below the state asked for) removed. A publication that would change nothing adds no version and writes nothing.
-Only a set grading made (source "grading") is published into: an imported list is its source's, and mixing graded
+Entries carry the series and victim flags their media's links give (store/series.py); a link made later is
+resolved when the entry is matched or exported, so it needs no new version. Only a set grading made (source
+"grading") is published into: an imported list is its source's, and mixing graded
 entries into it would blur where each came from.
 """
 
@@ -18,6 +20,7 @@ from hashwarden.formats.categories import Profile, load_profile
 from hashwarden.grading.consensus import CONFIRMED, INDICATIVE, RULE, ConsensusRule, Grade, grades
 from hashwarden.store.hashsets import create_set, get_set
 from hashwarden.store.records import EntryRecord
+from hashwarden.store.series import LinkIndex
 from hashwarden.store.revision import entry_keys, revise_set
 
 __all__ = ["SOURCE", "STATUSES", "Publication", "publish"]
@@ -57,7 +60,8 @@ def publish(conn, set_name: str, scheme: str, status: str = CONFIRMED, rule: Con
         raise GradingError(f"unknown category scheme {scheme!r}", field="scheme") from None
     if status not in STATUSES:
         raise GradingError(f"{status!r} is not one of {', '.join(STATUSES)}", field="status")
-    wanted = {_key(g): _record(g, rule) for g in grades(conn, rule) if g.scheme == scheme and g.state in
+    links = LinkIndex.load(conn)
+    wanted = {_key(g): _record(g, rule, links) for g in grades(conn, rule) if g.scheme == scheme and g.state in
               STATUSES[status]}
     try:
         target = get_set(conn, set_name)
@@ -90,7 +94,10 @@ def _key(graded: Grade) -> tuple[str | None, ...]:
     return tuple(graded.hashes.get(name) for name in ("md5", "sha1", "sha256", "pdq"))
 
 
-def _record(graded: Grade, rule: ConsensusRule) -> EntryRecord:
+def _record(graded: Grade, rule: ConsensusRule, links: LinkIndex) -> EntryRecord:
     votes = ",".join(str(v.id) for v in graded.votes)
+    series, identified = links.resolve({name: bytes.fromhex(value) for name, value in graded.hashes.items()},
+                                       None, None)
     return EntryRecord(**graded.hashes, category=graded.category.value, tags=[f"consensus:{graded.state}"],
+                       series=series, victim_identified=identified,
                        provenance=f"grading {rule.id} {graded.state}: {graded.media} votes {votes}")

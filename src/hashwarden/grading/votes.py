@@ -27,8 +27,8 @@ from hashwarden.signals import MD5, PDQ, SHA1, SHA256
 from hashwarden.store.schema import MAX_ACTOR
 from hashwarden.store.votes import Vote, record_votes
 
-__all__ = ["AGE_BANDS", "CAPTURE_DEVICES", "SEXES", "YES_NO", "cast_votes", "check_vote", "default_reviewer",
-           "hash_kind", "hashes_of_case_item"]
+__all__ = ["AGE_BANDS", "CAPTURE_DEVICES", "SEXES", "YES_NO", "cast_votes", "check_hashes", "check_vote",
+           "default_reviewer", "given_hashes", "hash_kind", "hashes_of_case_item"]
 
 AGE_BANDS = ("0-2", "3-6", "7-10", "11-13", "14-15", "16-17", "18-20", "adult", "unknown")
 SEXES = ("female", "male", "both", "unknown")
@@ -68,6 +68,42 @@ def hash_kind(value: str) -> str:
     return kind
 
 
+def given_hashes(hash_value: str | None, **named: str | None) -> dict[str, str]:
+    """The hashes a command was given: `named` (md5=, sha1=, sha256=, pdq=; None left out) and a positional
+    `hash_value`, its kind told by its length (`hash_kind`). Not yet checked (`check_hashes`).
+
+    Raises:
+        GradingError: the positional hash and an option name two values of one kind.
+    """
+    hashes = {name: value for name, value in named.items() if value is not None}
+    if hash_value is not None:
+        kind = hash_kind(hash_value)
+        if kind in hashes and hashes[kind].strip().lower() != hash_value.strip().lower():
+            raise GradingError(f"HASH and --{kind} name two different {kind} values", field=kind)
+        hashes[kind] = hash_value
+    return hashes
+
+
+def check_hashes(given: dict[str, str | None], naming: str = "a vote") -> dict[str, str]:
+    """The hashes (md5, sha1, sha256, pdq) naming a media item, checked and as lowercase hex; None values left out.
+
+    Raises:
+        GradingError: none given, or one malformed (its kind named).
+    """
+    hashes = {}
+    for name, signal in _SIGNALS.items():
+        value = given.get(name)
+        if value is not None:
+            try:
+                hashes[name] = signal.validate(value)
+            except InvalidSignal as exc:
+                raise GradingError(str(exc), field=name) from None
+    if not hashes:
+        raise GradingError(f"{naming} names its media by at least one hash (md5, sha1, sha256 or pdq)",
+                           field="hash")
+    return hashes
+
+
 def check_vote(given: Vote, profile: Profile | None = None) -> Vote:
     """`given` with its hashes as lowercase hex, if every field is one a vote may hold.
 
@@ -76,16 +112,7 @@ def check_vote(given: Vote, profile: Profile | None = None) -> Vote:
             scheme does not list, an attribute outside its vocabulary, no reviewer, a name or note too long.
     """
     profile = profile or load_profile()
-    hashes = {}
-    for name, signal in _SIGNALS.items():
-        value = getattr(given, name)
-        if value is not None:
-            try:
-                hashes[name] = signal.validate(value)
-            except InvalidSignal as exc:
-                raise GradingError(str(exc), field=name) from None
-    if not hashes:
-        raise GradingError("a vote names its media by at least one hash (md5, sha1, sha256 or pdq)", field="hash")
+    hashes = check_hashes({name: getattr(given, name) for name in _SIGNALS})
     try:
         scheme = profile.scheme(given.scheme)
     except FormatError:

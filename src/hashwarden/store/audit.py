@@ -31,7 +31,7 @@ from hashwarden.errors import StoreError
 from hashwarden.store import digest
 from hashwarden.store.db import driver_sql, utc_now
 from hashwarden.store.records import Vote, canonical_json
-from hashwarden.store.schema import MAX_ACTOR, audit, audit_head, hash_set, vote
+from hashwarden.store.schema import MAX_ACTOR, audit, audit_head, hash_set, series, series_link, victim, vote
 
 GENESIS = "0" * 64
 
@@ -210,6 +210,7 @@ def verify(conn: Connection, data: bool = True) -> AuditVerification:
     expected_id = 1
     latest: dict[int, tuple[int, str, digest.SetContent]] = {}  # set id: (row id, time, content)
     votes: dict[int, tuple[int, dict[str, Any]]] = {}  # vote id: (row id, details of its grade.vote row)
+    series_rows: dict[tuple[Any, ...], int] = {}  # what series/victim rows recorded (`_series_record`): row id
     for row in conn.execute(select(audit).order_by(audit.c.id)):
         if row.id != expected_id:
             result.problems.append(f"row {expected_id} is missing (next row is {row.id})")
@@ -223,6 +224,8 @@ def verify(conn: Connection, data: bool = True) -> AuditVerification:
             details = _json_object(row.details)
             if isinstance(details.get("vote"), int):
                 votes[details["vote"]] = (row.id, details)
+        if row.action in SERIES_ACTIONS:
+            series_rows.setdefault(_series_record(row.action, _json_object(row.details)), row.id)
         if content is not None:
             result.contents[row.id] = {content.set_id: content}
         result.chain[row.id] = row.row_hash
@@ -242,10 +245,48 @@ def verify(conn: Connection, data: bool = True) -> AuditVerification:
     if data:
         _verify_data(conn, latest, result)
         _verify_votes(conn, votes, result)
+        _verify_series(conn, series_rows, result)
     return result
 
 
 VOTE_ACTION = "grade.vote"  # the audit action of a grading vote (store/votes.py)
+
+
+# The audit actions of series and victims (store/series.py), whose rows `_verify_series` checks the tables against.
+SERIES_ACTIONS = ("series.create", "victim.create", "series.link", "victim.link")
+
+
+def _series_record(action: str, details: dict[str, Any]) -> tuple[Any, ...]:
+    """What an audit row of a series action says exists, as the tables' rows are compared with it."""
+    if action == "series.create":
+        return ("series", details.get("code"))
+    if action == "victim.create":
+        return ("victim", details.get("code"), details.get("identified"), details.get("agency"), details.get("date"))
+    if action == "series.link":
+        return ("link", details.get("series"), None, details.get("media"))
+    return ("link", details.get("series"), details.get("victim"), details.get("media"))
+
+
+def _verify_series(conn: Connection, recorded: dict[tuple[Any, ...], int], result: AuditVerification) -> None:
+    """Every series, victim (its code, identified flag, agency and date) and link against the audit rows that
+    recorded them: one added or changed outside hashwarden (a victim marked identified, a link made in SQL) has
+    no row saying so, and one removed leaves a row that names nothing."""
+    found = [("series", code) for code in conn.execute(select(series.c.code)).scalars()]
+    found += [("victim", row.code, bool(row.identified), row.agency, row.identified_on)
+              for row in conn.execute(select(victim))]
+    series_code = {row_id: code for row_id, code in conn.execute(select(series.c.id, series.c.code))}
+    victim_code = {row_id: code for row_id, code in conn.execute(select(victim.c.id, victim.c.code))}
+    found += [("link", series_code.get(row.series_id), victim_code.get(row.victim_id), row.media)
+              for row in conn.execute(select(series_link))]
+    for record in found:
+        if record not in recorded:
+            result.problems.append(f"{record[0]} {' '.join(str(v) for v in record[1:] if v is not None)}: no audit "
+                                   "row records it as it stands (added or changed outside hashwarden)")
+    present = set(found)
+    for record, row_id in sorted(recorded.items(), key=lambda item: item[1]):
+        if record not in present:
+            result.problems.append(f"{record[0]} recorded by audit row {row_id} is gone or changed (outside "
+                                   "hashwarden)")
 
 
 def _json_object(text: str) -> dict[str, Any]:

@@ -240,24 +240,51 @@ def iter_video_frames(conn: Connection, min_quality: int) -> Iterator[tuple[int,
 
 def describe_entries(conn: Connection, entry_ids: list[int], flags: bool = False) -> dict[int, dict[str, Any]]:
     """What a match says about each entry: its set, the set's kind, and the entry's category with its scheme; with
-    `flags`, also its `series` and `victim_identified` where the entry has them.
+    `flags`, also its `series` and `victim_identified` where the entry has them, with what the links of its media
+    to series and victims add (store/series.py).
 
     Read afresh on every match rather than cached with the index generation: an entry deleted since the generation
     was built (a set deleted while a lookup is in flight) is left out at once, not until the next generation. One
     query per `DESCRIBE_IDS_PER_QUERY` ids, handed to the driver as written (store/db.py `driver_sql`): it runs on
     every service lookup that matches."""
     described: dict[int, dict[str, Any]] = {}
+    digests: dict[int, dict[str, bytes | None]] = {}
+    # with links to series and victims, each entry's digests too: what its links are found by
+    linked = flags and conn.exec_driver_sql(_ANY_MEDIA_LINK).first() is not None
     for first in range(0, len(entry_ids), DESCRIBE_IDS_PER_QUERY):
         ids = tuple(int(entry_id) for entry_id in entry_ids[first:first + DESCRIBE_IDS_PER_QUERY])
-        sql = driver_sql(conn, _DESCRIBE.format(", ".join("?" * len(ids))))
-        for entry_id, name, kind, category, scheme, series, identified in conn.exec_driver_sql(sql, ids):
+        sql = driver_sql(conn, (_DESCRIBE_LINKED if linked else _DESCRIBE).format(", ".join("?" * len(ids))))
+        for entry_id, name, kind, category, scheme, series, identified, *hashes in conn.exec_driver_sql(sql, ids):
             found = described[entry_id] = {"set": name, "kind": kind, "category": category, "scheme": scheme}
+            if linked:
+                digests[entry_id] = dict(zip(_LINKED_DIGESTS, hashes))
             if flags and series is not None:
                 found["series"] = series
             if flags and identified is not None:
                 found["victim_identified"] = bool(identified)
+    if linked:
+        _add_links(conn, described, digests)
     return described
+
+
+def _add_links(conn: Connection, described: dict[int, dict[str, Any]],
+               digests: dict[int, dict[str, bytes | None]]) -> None:
+    """Give each described entry the series and victim flag its media's links add (store/series.py)."""
+    from hashwarden.store.series import LinkIndex
+
+    links = LinkIndex.load(conn, {name: {bytes(hashes[name]) for hashes in digests.values()
+                                         if hashes[name] is not None} for name in _LINKED_DIGESTS})
+    if not links:
+        return
+    for entry_id, found in described.items():
+        series, identified = links.resolve(digests[entry_id], found.get("series"), found.get("victim_identified"))
+        for name, value in (("series", series), ("victim_identified", identified)):
+            if value is not None:
+                found[name] = value
 
 
 _DESCRIBE = ("SELECT entry.id, hash_set.name, hash_set.kind, entry.category, entry.category_scheme, entry.series, "
              "entry.victim_identified FROM entry JOIN hash_set ON hash_set.id = entry.set_id WHERE entry.id IN ({})")
+_LINKED_DIGESTS = ("md5", "sha1", "sha256", "pdq")
+_ANY_MEDIA_LINK = "SELECT 1 FROM series_link WHERE media IS NOT NULL LIMIT 1"
+_DESCRIBE_LINKED = _DESCRIBE.replace(" FROM entry", ", entry.md5, entry.sha1, entry.sha256, entry.pdq FROM entry")

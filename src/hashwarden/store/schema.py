@@ -239,3 +239,52 @@ Index("ix_vote_media", vote.c.media)
 for _digest in VOTE_DIGESTS:
     _where = vote.c[_digest].is_not(None)
     Index(f"ix_vote_{_digest}", vote.c[_digest], sqlite_where=_where, postgresql_where=_where)
+
+# Series and victims (migration 0011, store/series.py): codes and flags only, never a victim's name, date of birth
+# or any other personal particular. A link joins two of a series, a victim and a media item (its hashes and its
+# identity key, as votes name media); each kind is unique.
+series = Table(
+    "series",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("code", String(64), nullable=False, unique=True),
+    Column("name", String(200)),
+    Column("agency", String(200)),
+    Column("notes", Text),
+    Column("created_at", String(32), nullable=False),
+)
+
+victim = Table(
+    "victim",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("code", String(64), nullable=False, unique=True),
+    Column("identified", Boolean, nullable=False),
+    Column("agency", String(200)),  # the identifying agency
+    Column("identified_on", String(10)),  # YYYY-MM-DD
+    Column("created_at", String(32), nullable=False),
+)
+
+series_link = Table(
+    "series_link",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("series_id", Integer, ForeignKey("series.id")),
+    Column("victim_id", Integer, ForeignKey("victim.id")),
+    Column("media", String(80)),  # "<digest>:<hex>", store/votes.py `media_key`
+    Column("md5", LargeBinary(16)),
+    Column("sha1", LargeBinary(20)),
+    Column("sha256", LargeBinary(32)),
+    Column("pdq", LargeBinary(32)),
+    Column("linked_at", String(32), nullable=False),
+    CheckConstraint("(CASE WHEN series_id IS NULL THEN 0 ELSE 1 END) + (CASE WHEN victim_id IS NULL THEN 0 ELSE 1 "
+                    "END) + (CASE WHEN media IS NULL THEN 0 ELSE 1 END) = 2", name="ck_series_link_two_ends"),
+)
+for _name, _columns, _empty in (("ux_series_link_media", ("series_id", "media"), "victim_id"),
+                                ("ux_series_link_victim", ("victim_id", "series_id"), "media"),
+                                ("ux_series_link_victim_media", ("victim_id", "media"), "series_id")):
+    _where = series_link.c[_empty].is_(None)
+    Index(_name, *(series_link.c[c] for c in _columns), unique=True, sqlite_where=_where, postgresql_where=_where)
+for _digest in VOTE_DIGESTS:
+    _where = series_link.c[_digest].is_not(None)
+    Index(f"ix_series_link_{_digest}", series_link.c[_digest], sqlite_where=_where, postgresql_where=_where)

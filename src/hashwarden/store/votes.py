@@ -39,7 +39,7 @@ from hashwarden.store.schema import vote
 # Any constant: the key of the PostgreSQL advisory lock that serialises vote writers (store/db.py uses its own).
 _VOTE_LOCK = 0x766F7465  # "vote"
 ATTRIBUTES = ("age_band", "sex", "self_generated", "capture_device", "redistributed")
-__all__ = ["ATTRIBUTES", "Vote", "iter_votes", "media_votes", "record_votes"]
+__all__ = ["ATTRIBUTES", "Vote", "iter_votes", "media_key", "media_votes", "record_votes"]
 
 
 def record_votes(conn: Connection, votes: Iterable[Vote]) -> list[Vote]:
@@ -103,7 +103,17 @@ def _media_of(conn: Connection, given: Vote) -> str:
     Raises:
         GradingError: no hash, hashes of two media, or a hash contradicting earlier votes on the media.
     """
-    hashes = given.hashes()
+    return media_key(conn, given.hashes())
+
+
+def media_key(conn: Connection, hashes: dict[str, str]) -> str:
+    """The identity key of the media named by `hashes` (digest name: lowercase hex, strongest first, as
+    `Vote.hashes` gives them): the key of the votes already cast on it, else `<strongest digest>:<hex>`. Series
+    and victim links name media by the same key (store/series.py).
+
+    Raises:
+        GradingError: no hash, hashes of two media, or a hash contradicting earlier votes on the media.
+    """
     if not hashes:
         raise GradingError("a vote names its media by at least one hash (md5, sha1, sha256 or pdq)", field="hash")
     raw = {name: bytes.fromhex(value) for name, value in hashes.items()}
