@@ -3,17 +3,21 @@ synthetic population graded by three reviewers, the filters, the age-group refus
 
 from __future__ import annotations
 
+import base64
 import csv
 import hashlib
 import json
+import os
 import re
+import subprocess
+import sys
 from pathlib import Path
 from typing import Any
 
 import pytest
 
 from hashwarden.errors import GradingError
-from hashwarden.grading.stats import (CSV_COLUMNS, StatsQuery, compute_stats, parse_age_groups, parse_time)
+from hashwarden.grading.stats import CSV_COLUMNS, StatsQuery, compute_stats, parse_age_groups, parse_time
 from hashwarden.grading.votes import cast_votes
 from hashwarden.store import create_set, open_store
 from hashwarden.store.loader import import_entries
@@ -118,8 +122,6 @@ def test_json_csv_and_html_shapes(study_db: Path, tmp_path: Path) -> None:
 
 
 def test_the_page_style_block_is_the_one_its_policy_allows(study_db: Path, tmp_path: Path) -> None:
-    import base64
-
     hw("stats", "-o", str(tmp_path), db=study_db)
     page = (tmp_path / "stats.html").read_text()
     style = page.split("<style>", 1)[1].split("</style>", 1)[0]
@@ -224,3 +226,19 @@ def test_set_and_case_go_alone_and_output_is_asked_for(tmp_path: Path) -> None:
     assert bad.returncode == 1 and "field since" in bad.stderr
     bad = hw("stats", "--json", "--status", "agreed", db=tmp_path / "db", check=False)
     assert bad.returncode == 1 and "field status" in bad.stderr
+
+
+def test_readme_stats_block_runs_as_written(study_db: Path, tmp_path: Path) -> None:
+    project = Path(__file__).resolve().parents[2]
+    section = (project / "README.md").read_text().split("## Grading", 1)[1]
+    block = section.split("## Service", 1)[0].split("```sh\n")[2].split("```", 1)[0]
+    assert "hashwarden stats" in block
+    env = {key: value for key, value in os.environ.items() if not key.startswith("HASHWARDEN_")}
+    env |= {"HASHWARDEN_DB": str(study_db), "PATH": f"{Path(sys.executable).parent}:{env.get('PATH', '')}",
+            "PYTHONPATH": os.pathsep.join([str(project / "src"), env.get("PYTHONPATH", "")])}
+    done = subprocess.run(["bash", "-c", "set -euo pipefail\n" + block], cwd=tmp_path, env=env,
+                          capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr
+    assert {p.name for p in (tmp_path / "stats").iterdir()} == {"stats.json", "stats.csv", "stats.html"}
+    assert json.loads((tmp_path / "stats" / "stats.json").read_text())["by_age_group"]["21+"]["total"] == 1000
+    assert json.loads((tmp_path / "since-2025.json").read_text())["total"] == 3803
