@@ -17,7 +17,7 @@ from typing import Any
 import pytest
 
 from hashwarden.errors import GradingError
-from hashwarden.grading.stats import CSV_COLUMNS, StatsQuery, compute_stats, parse_age_groups, parse_time
+from hashwarden.grading.stats import CSV_COLUMNS, StatsQuery, compute_stats, parse_age_groups, parse_time, write_stats
 from hashwarden.grading.votes import cast_votes
 from hashwarden.store import create_set, open_store
 from hashwarden.store.loader import import_entries
@@ -242,3 +242,35 @@ def test_readme_stats_block_runs_as_written(study_db: Path, tmp_path: Path) -> N
     assert {p.name for p in (tmp_path / "stats").iterdir()} == {"stats.json", "stats.csv", "stats.html"}
     assert json.loads((tmp_path / "stats" / "stats.json").read_text())["by_age_group"]["21+"]["total"] == 1000
     assert json.loads((tmp_path / "since-2025.json").read_text())["total"] == 3803
+
+
+def test_percents_round_half_up_from_the_exact_ratio(store_engine: Any, tmp_path: Path) -> None:
+    """1 of 8 is 12.5 %, exactly; 1 of 16 is 6.25 %: 6.3 as a study rounds, not a float's 6.2. And a category
+    of an open scheme that starts like a formula is written to stats.csv guarded."""
+    votes = [Vote(scheme="vics-uk", category="=1+1" if n == 0 else "x", reviewer=r, sha256=sha256_of(n))
+             for n in range(16) for r in REVIEWERS]
+    with store_engine.begin() as conn:
+        cast_votes(conn, votes)
+    with store_engine.connect() as conn:
+        found = compute_stats(conn, StatsQuery(scheme="vics-uk"))
+    assert found["by"]["category"]["=1+1"] == {"count": 1, "share": 0.0625, "percent": 6.3}
+    if store_engine.dialect.name == "sqlite":
+        write_stats(found, tmp_path)
+        assert "'=1+1" in (tmp_path / "stats.csv").read_text()
+
+
+def test_hostile_series_and_agency_names_stay_text(tmp_path: Path) -> None:
+    """Names come from imported lists and API keys: markup, bidi and control characters in them are text on the
+    page, in its tables and its charts."""
+    engine = open_store(f"sqlite:///{tmp_path / 'db'}")
+    hostile = '</svg><script>alert(1)</script>\u202egpj.exe\x01"'
+    vote_all(engine, [{"category": "A"}], agency=hostile)
+    with engine.begin() as conn:
+        create_set(conn, "s", "alert")
+    import_entries(engine, "s", [EntryRecord(sha256=sha256_of(0), series=hostile, line=1)], {"file": "t"})
+    with engine.connect() as conn:
+        write_stats(compute_stats(conn), tmp_path / "out")
+    engine.dispose()
+    page = (tmp_path / "out" / "stats.html").read_text(encoding="ascii")
+    assert "<script" not in page and "\u202e" not in page and "\x01" not in page
+    assert "U+202E" in page and "U+0001" in page and "&lt;script&gt;" in page

@@ -34,6 +34,7 @@ import re
 from collections import Counter
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
+from decimal import ROUND_HALF_UP, Decimal
 from pathlib import Path
 from typing import Any
 
@@ -43,6 +44,7 @@ from sqlalchemy.engine import Connection
 
 from hashwarden.config import DEFAULT_GRADING_SCHEME
 from hashwarden.errors import FormatError, GradingError, StoreError
+from hashwarden.formats._fields import spreadsheet_safe_name
 from hashwarden.formats.categories import load_profile
 from hashwarden.grading.consensus import CONFIRMED, DISPUTED, INDICATIVE, RULE, ConsensusRule, Grade, grades
 from hashwarden.grading.votes import AGE_BANDS
@@ -245,7 +247,8 @@ def write_stats(stats: dict[str, Any], directory: Path) -> list[Path]:
     with open(paths[1], "w", newline="", encoding="utf-8") as fp:
         writer = csv.DictWriter(fp, fieldnames=CSV_COLUMNS)
         writer.writeheader()
-        writer.writerows(stats["cells"])
+        for cell in stats["cells"]:  # an open scheme's code may start like a formula: written as a name, guarded
+            writer.writerow({**cell, **{name: spreadsheet_safe_name(str(cell[name])) for name in DIMENSIONS}})
     paths[2].write_text(render_stats_html(stats), encoding="ascii")
     return paths
 
@@ -298,8 +301,12 @@ def _ranked(values: list[str]) -> Callable[[str], Any]:
 
 
 def _share(count: int, whole: int) -> dict[str, float]:
-    share = count / whole if whole else 0.0
-    return {"share": round(share, 6), "percent": round(share * 100, 1)}
+    """`count` as a fraction of `whole` (6 decimals) and a percent rounded half up to one decimal from the exact
+    ratio, as a study rounds (a float's 0.05 may sit just below it)."""
+    if not whole:
+        return {"share": 0.0, "percent": 0.0}
+    percent = (Decimal(count * 100) / Decimal(whole)).quantize(Decimal("0.1"), rounding=ROUND_HALF_UP)
+    return {"share": round(count / whole, 6), "percent": float(percent)}
 
 
 def _shares(counts: Counter, whole: int, key: Callable[[str], Any] | None = None) -> dict[str, dict[str, Any]]:

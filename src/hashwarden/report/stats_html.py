@@ -12,6 +12,7 @@ covers it. The page has no script at all.
 from __future__ import annotations
 
 import re
+import unicodedata
 import xml.etree.ElementTree as ET
 from collections.abc import Mapping
 from typing import Any
@@ -19,7 +20,8 @@ from typing import Any
 import pygal
 from pygal.style import Style
 
-from hashwarden.report.html import _csp_hash, _text  # the case report's hashing and escaping: one of each
+# The case report's hashing and escaping, and the characters it shows as U+XXXX: one of each.
+from hashwarden.report.html import _INVISIBLE_CATEGORIES, _csp_hash, _text
 
 __all__ = ["chart_svg", "render_stats_html", "shares_svg"]
 
@@ -27,7 +29,8 @@ _SVG_NS = "{http://www.w3.org/2000/svg}"
 _CHART_STYLE = Style(background="white", plot_background="white", font_family="system-ui, sans-serif",
                      colors=("#2451c9", "#b3261e", "#1d6b2a", "#8a5a00", "#5c1870", "#444b53", "#0f7c8c"))
 # The breakdowns drawn, in order: (key in `by`, title).
-_CHARTS = (("age_group", "By age group (groups may overlap)"), ("category", "By category"), ("age_band", "By age band"), ("sex", "By sex"),
+_CHARTS = (("age_group", "By age group (groups may overlap)"), ("category", "By category"),
+           ("age_band", "By age band"), ("sex", "By sex"),
            ("self_generated", "Self-generated"), ("capture_device", "By capture device"),
            ("redistributed", "Redistributed"), ("month", "By month (of the grade)"), ("agency", "By agency"),
            ("series", "By series"))
@@ -43,7 +46,7 @@ def chart_svg(chart_id: str, title: str, counts: Mapping[str, Mapping[str, Any]]
     if by_count or len(shown) > _MAX_BARS:
         shown = sorted(shown, key=lambda kv: -kv[1]["count"])[:_MAX_BARS]
     chart = _chart(pygal.HorizontalBar, chart_id, 80 + 26 * len(shown), show_legend=False)
-    chart.x_labels = [name for name, _ in shown][::-1]  # pygal draws the first value at the bottom
+    chart.x_labels = [_visible(name) for name, _ in shown][::-1]  # pygal draws the first value at the bottom
     chart.add("media", [{"value": value["count"], "formatter": lambda n, p=value["percent"]: f"{n} ({p} %)"}
                         for _, value in shown][::-1])
     return _clean(chart, title)
@@ -54,11 +57,18 @@ def shares_svg(chart_id: str, title: str, groups: Mapping[str, Mapping[str, Any]
     values = list(dict.fromkeys(value for breakdown in groups.values() for value in breakdown[name]))
     chart = _chart(pygal.HorizontalStackedBar, chart_id, 110 + 34 * len(groups), show_legend=True,
                    legend_at_bottom=True, legend_at_bottom_columns=min(len(values), 6) or 1)
-    chart.x_labels = [f"{group} ({breakdown['total']})" for group, breakdown in groups.items()][::-1]
+    chart.x_labels = [_visible(f"{group} ({breakdown['total']})") for group, breakdown in groups.items()][::-1]
     for value in values:
-        chart.add(value, [{"value": breakdown[name][value]["percent"], "formatter": lambda p: f"{p} %"}
+        chart.add(_visible(value), [{"value": breakdown[name][value]["percent"], "formatter": lambda p: f"{p} %"}
                           if value in breakdown[name] else None for breakdown in groups.values()][::-1])
     return _clean(chart, title)
+
+
+def _visible(label: str) -> str:
+    """A chart's label as plain text that reads as what it is: control, format and bidi characters (which also
+    would not survive as XML) as U+XXXX, as the case report shows them."""
+    return "".join(f"U+{ord(ch):04X}" if ch != " " and unicodedata.category(ch) in _INVISIBLE_CATEGORIES else ch
+                   for ch in label)
 
 
 def _chart(kind: Any, chart_id: str, height: int, **options: Any) -> Any:
