@@ -30,10 +30,13 @@ rounds.
 
 from __future__ import annotations
 
+import csv
+import json
 import re
 from collections import Counter
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
+from datetime import datetime, timezone
 from decimal import ROUND_HALF_UP, Decimal
 from pathlib import Path
 from typing import Any
@@ -45,10 +48,11 @@ from sqlalchemy.engine import Connection
 from hashwarden.config import DEFAULT_GRADING_SCHEME
 from hashwarden.errors import FormatError, GradingError, StoreError
 from hashwarden.formats._fields import spreadsheet_safe_name
-from hashwarden.formats.categories import load_profile
+from hashwarden.formats.categories import load_profile, severity_key
 from hashwarden.grading.consensus import CONFIRMED, DISPUTED, INDICATIVE, RULE, ConsensusRule, Grade, grades
-from hashwarden.grading.votes import AGE_BANDS
+from hashwarden.grading.votes import AGE_BANDS, VOCABULARIES
 from hashwarden.store.hashsets import get_set
+from hashwarden.store.db import TIMESTAMP_FORMAT
 from hashwarden.store.schema import entry
 from hashwarden.store.votes import ATTRIBUTES
 
@@ -156,10 +160,6 @@ def parse_time(text: str | None, name: str) -> str | None:
     Raises:
         GradingError: (field `name`) not such a date or time.
     """
-    from datetime import datetime, timezone
-
-    from hashwarden.store.db import TIMESTAMP_FORMAT
-
     if text is None:
         return None
     try:
@@ -197,8 +197,8 @@ def compute_stats(conn: Connection, query: StatsQuery = StatsQuery(), rule: Cons
         raise GradingError(f"unknown category scheme {query.scheme!r}", field="scheme") from None
     counted = [g for g in grades(conn, rule) if g.scheme == query.scheme and _counts(g, query)]
     if query.set_name is not None or query.case_dir is not None:
-        members = _members(conn, query)
-        counted = [g for g in counted if any(g.hashes.get(name) in members[name] for name in _DIGESTS)]
+        inside = _media_in(conn, query, counted)
+        counted = [g for g in counted if g.media in inside]
     rows = [_row(g) for g in counted]
     series = series_source(conn, counted)
     for row, graded in zip(rows, counted):
@@ -236,10 +236,7 @@ def compute_stats(conn: Connection, query: StatsQuery = StatsQuery(), rule: Cons
 def write_stats(stats: dict[str, Any], directory: Path) -> list[Path]:
     """Write `stats` as `stats.json`, `stats.csv` (the cross-tabulation, one row per cell) and `stats.html`
     (report/stats_html.py) into `directory` (made when missing); return the three paths."""
-    import csv
-    import json
-
-    from hashwarden.report.stats_html import render_stats_html
+    from hashwarden.report.stats_html import render_stats_html  # pygal: loaded by the command, not the service
 
     directory.mkdir(parents=True, exist_ok=True)
     paths = [directory / "stats.json", directory / "stats.csv", directory / "stats.html"]
@@ -285,9 +282,6 @@ def _orders(query: StatsQuery) -> dict[str, Callable[[str], Any]]:
     """The sort key of each dimension's values where they have an order (a dimension not named here: sorted):
     categories most serious first (the profile's severity), age bands and groups youngest first, the attributes'
     values as the votes list them; "disputed" last."""
-    from hashwarden.formats.categories import severity_key
-    from hashwarden.grading.votes import VOCABULARIES
-
     order = {name: _ranked([*values, DISPUTED]) for name, values in VOCABULARIES.items()}
     order["state"] = _ranked(list(STATUSES))
     order["age_group"] = _ranked([*(g.name for g in query.age_groups), OTHER_AGES, DISPUTED])
@@ -314,25 +308,19 @@ def _shares(counts: Counter, whole: int, key: Callable[[str], Any] | None = None
     return {value: {"count": counts[value], **_share(counts[value], whole)} for value in sorted(counts, key=key)}
 
 
-def _members(conn: Connection, query: StatsQuery) -> dict[str, set[str]]:
-    """The hashes (by kind) of the set's entries or the case's items that `query` restricts the counting to."""
-    members: dict[str, set[str]] = {name: set() for name in _DIGESTS}
+def _media_in(conn: Connection, query: StatsQuery, counted: list[Grade]) -> set[str]:
+    """The media of `counted` that are entries of the query's set or items of its case, by any hash they share
+    (the set's entries are looked up by the graded media's hashes, and the case's items read streamed, so memory
+    follows the grades, not the set or case)."""
     if query.set_name is not None:
         try:
             target = get_set(conn, query.set_name)
         except StoreError:
             raise GradingError(f"no hash set called {query.set_name!r}", field="set") from None
-        for row in conn.execute(select(*(entry.c[name] for name in _DIGESTS)).where(entry.c.set_id == target.id)
-                                .execution_options(yield_per=10_000)):
-            for name in _DIGESTS:
-                if row._mapping[name] is not None:
-                    members[name].add(bytes(row._mapping[name]).hex())
-    if query.case_dir is not None:
-        for item in _case_items(Path(query.case_dir)):
-            for name in _DIGESTS:
-                if isinstance(item.get(name), str):
-                    members[name].add(item[name].lower())
-    return members
+        return {media for media, _ in _entries_of(conn, counted, entry.c.set_id == target.id, ())}
+    by_hash = {(name, g.hashes[name]): g.media for g in counted for name in _DIGESTS if name in g.hashes}
+    return {by_hash[(name, item[name].lower())] for item in _case_items(Path(query.case_dir)) for name in _DIGESTS
+            if isinstance(item.get(name), str) and (name, item[name].lower()) in by_hash}
 
 
 def _case_items(case_dir: Path) -> Iterator[dict[str, Any]]:
