@@ -56,7 +56,7 @@ from hashwarden.store.db import TIMESTAMP_FORMAT
 from hashwarden.store.schema import entry
 from hashwarden.store.votes import ATTRIBUTES
 
-__all__ = ["CSV_COLUMNS", "DEFAULT_STATUSES", "DIMENSIONS", "AgeGroup", "SeriesSource", "StatsQuery", "compute_stats",
+__all__ = ["CSV_COLUMNS", "DEFAULT_STATUSES", "DIMENSIONS", "STATUSES", "AgeGroup", "SeriesSource", "StatsQuery", "compute_stats",
            "entry_series", "parse_age_groups", "parse_statuses", "parse_time", "write_stats"]
 
 DEFAULT_STATUSES = (CONFIRMED, INDICATIVE)
