@@ -45,7 +45,9 @@ def chart_svg(chart_id: str, title: str, counts: Mapping[str, Mapping[str, Any]]
     shown = list(counts.items())
     if by_count or len(shown) > _MAX_BARS:
         shown = sorted(shown, key=lambda kv: -kv[1]["count"])[:_MAX_BARS]
-    chart = _chart(pygal.HorizontalBar, chart_id, 80 + 26 * len(shown), show_legend=False)
+    largest = max((value["count"] for _, value in shown), default=0)
+    ticks = {"y_labels": list(range(largest + 1))} if largest < 10 else {}  # counts: no 0.5 of a media
+    chart = _chart(pygal.HorizontalBar, chart_id, 80 + 26 * len(shown), show_legend=False, **ticks)
     chart.x_labels = [_visible(name) for name, _ in shown][::-1]  # pygal draws the first value at the bottom
     chart.add("media", [{"value": value["count"], "formatter": lambda n, p=value["percent"]: f"{n} ({p} %)"}
                         for _, value in shown][::-1])
