@@ -37,7 +37,7 @@ def test_demo_shows_every_status(tmp_path: Path) -> None:
 
 def _grading_step_shown(out_dir: Path) -> None:
     """The demo's grading step: photo_100 confirmed C by its three reviewers, photo_101 disputed, the confirmed
-    one published as demo-graded version 1, and the audit chain proving sets and votes."""
+    one published as demo-graded version 1, the audit chain proving sets and votes, and the case's statistics."""
     from hashwarden.grading.consensus import grades
     from hashwarden.store import audit, get_set, open_store
     from hashwarden.store.hashsets import count_entries
@@ -55,3 +55,7 @@ def _grading_step_shown(out_dir: Path) -> None:
                      md5["Pictures/unsorted/photo_101.jpg"]: ("disputed", None, 3)}
     assert (graded.version, entries, graded.source) == ("1", 1, "grading")
     assert verified.ok and verified.votes == 6, verified.problems
+    stats = json.loads((out_dir / "stats" / "stats.json").read_text())
+    assert stats["case"] == str(out_dir / "case") and {c: v["count"] for c, v in stats["by"]["category"].items()} == {
+        "C": 1, "disputed": 1}
+    assert (out_dir / "stats" / "stats.html").exists() and (out_dir / "stats" / "stats.csv").exists()

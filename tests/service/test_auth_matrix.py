@@ -55,11 +55,11 @@ def test_every_route_is_public_by_name_or_checks_roles(service: Service) -> None
                      "/v1/media": ("matcher", "examiner", "analyst"),
                      "/v1/sets": ("analyst",), "/v1/sets/{name}": ("analyst",),
                      "/v1/cases": ("examiner", "analyst"), "/v1/cases/1": ("examiner", "analyst"),
-                     "/v1/cases/items": ("examiner", "analyst")}
+                     "/v1/cases/items": ("examiner", "analyst"), "/v1/stats": ("analyst",)}
     served = {path for context in iter_route_contexts(service.client.app.routes) if (path := context.path)}
     assert served == {"/v1/health", "/v1/lookup", "/v1/sets", "/v1/sets/{name}", "/v1/cases", "/v1/cases/{id}",
-                      "/v1/media", "/v1/cases/items", "/openapi.json", "/docs", "/docs/assets"}  # the walk sees
-                                                                                # every route the app has
+                      "/v1/media", "/v1/cases/items", "/v1/stats",
+                      "/openapi.json", "/docs", "/docs/assets"}  # the walk sees every route the app has
 
 
 def test_the_matrix(service: Service) -> None:

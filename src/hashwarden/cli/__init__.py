@@ -23,6 +23,7 @@ from hashwarden.cli.common import app, out, err, ExitCode, DbOption, RootOptions
 from hashwarden.cli import (  # noqa: F401 - their commands join the apps
     audit, grading, identities, lists, media, remote, serve, series, sets,
 )
+from hashwarden.cli import stats as _stats  # noqa: F401 - `hashwarden stats` joins the app
 
 
 @app.callback(invoke_without_command=True)

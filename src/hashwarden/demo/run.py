@@ -131,10 +131,11 @@ def run_demo(
 
 def grade_demo(engine: Any, case_dir: Path) -> str:
     """Three demo reviewers grade two of the scan's unknown photos by their report.json items (one they agree on,
-    one they do not), and the confirmed grade is published as the set `DEMO_GRADED_SET`; returns what happened,
-    in words. Grading records decisions only: the photos are benign and nobody is shown anything."""
+    one they do not), the confirmed grade is published as the set `DEMO_GRADED_SET`, and the statistics of the
+    case's grades are written to `stats/` beside the case; returns what happened, in words. Grading records decisions only: the photos are benign and nobody is shown anything."""
     from hashwarden.grading.consensus import grades
     from hashwarden.grading.publish import publish
+    from hashwarden.grading.stats import STATUSES, StatsQuery, compute_stats, write_stats
     from hashwarden.grading.votes import cast_votes, hashes_of_case_item
     from hashwarden.store.records import Vote
 
@@ -148,8 +149,11 @@ def grade_demo(engine: Any, case_dir: Path) -> str:
     with engine.begin() as conn:
         done = publish(conn, DEMO_GRADED_SET, "uk-sentencing")
         states = ", ".join(f"{g.state} ({g.category.value or 'split'})" for g in grades(conn))
+    with engine.connect() as conn:  # every state, so the disputed photo is counted too (as "disputed")
+        counted = compute_stats(conn, StatsQuery(statuses=STATUSES, case_dir=case_dir))
+    write_stats(counted, case_dir.parent / "stats")
     return (f"grading: 6 votes on 2 unknown photos: {states}; published {DEMO_GRADED_SET} version {done.version} "
-            f"({done.entries} entry)")
+            f"({done.entries} entry); statistics of the {counted['total']} graded in stats/stats.html")
 
 
 def _import_lines(engine: Any, set_name: str, lines: list[str], path: Path) -> None:
