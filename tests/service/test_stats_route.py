@@ -7,7 +7,6 @@ import json
 import subprocess
 import sys
 
-
 from hashwarden.grading.stats import StatsQuery, compute_stats, parse_age_groups
 from hashwarden.grading.votes import cast_votes
 from hashwarden.store.records import Vote
