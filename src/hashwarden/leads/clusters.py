@@ -19,6 +19,7 @@ same case gives the same ids (report.json is deterministic).
 
 from __future__ import annotations
 
+import re
 from collections import defaultdict
 from collections.abc import Mapping, Sequence
 from datetime import datetime, timezone
@@ -56,8 +57,7 @@ def add_leads(items: Sequence[dict[str, Any]], *, radius: int = PDQ_MATCH_THRESH
         by = sorted(set().union(*(reasons[i] for i in group)))
         for i in group:
             items[i]["cluster"] = cluster_id
-            others = [j for j in group if j != i]
-            _lead(items[i], {"kind": "cluster", "cluster": cluster_id, "by": by, **_named(items, others)})
+            _lead(items[i], {"kind": "cluster", "cluster": cluster_id, "by": by, **_named(items, group, i)})
     _device_leads(items, unknown)
 
 
@@ -113,25 +113,31 @@ def _device_leads(items: Sequence[dict[str, Any]], unknown: list[int]) -> None:
     for i, item in enumerate(items):
         if (device := item_device(item)) is not None:
             by_device[device].append(i)
+    known = {device: sum(1 for j in group if items[j].get("status") == "known") for device, group in by_device.items()}
     for i in unknown:
         device = item_device(items[i])
-        others = [j for j in by_device.get(device, []) if j != i] if device else []
-        if others:
-            known = sum(1 for j in others if items[j].get("status") == "known")
-            _lead(items[i], {"kind": "device", "by": device[0], "device": device[1], **_named(items, others),
-                             "known": known})
+        group = by_device.get(device, []) if device else []
+        if len(group) > 1:
+            _lead(items[i], {"kind": "device", "by": device[0], "device": device[1], **_named(items, group, i),
+                             "known": known[device]})  # the item itself is unknown, so not counted
 
 
-def _named(items: Sequence[Mapping[str, Any]], others: list[int]) -> dict[str, Any]:
-    return {"items": [items[j].get("path") for j in others[:MAX_LEAD_ITEMS]], "count": len(others)}
+def _named(items: Sequence[Mapping[str, Any]], group: list[int], own: int) -> dict[str, Any]:
+    """The first MAX_LEAD_ITEMS paths of the group other than `own`'s, and how many others there are (a group of
+    thousands costs each member a short slice, not a pass over the group)."""
+    others = [j for j in group[:MAX_LEAD_ITEMS + 1] if j != own][:MAX_LEAD_ITEMS]
+    return {"items": [items[j].get("path") for j in others], "count": len(group) - 1}
 
 
 def _lead(item: dict[str, Any], lead: dict[str, Any]) -> None:
     item.setdefault("leads", []).append(lead)
 
 
+_PDQ_HEX = re.compile(r"[0-9a-fA-F]{64}")
+
+
 def _is_pdq(value: Any) -> bool:
-    return isinstance(value, str) and len(value) == 64 and all(c in "0123456789abcdef" for c in value.lower())
+    return isinstance(value, str) and _PDQ_HEX.fullmatch(value) is not None
 
 
 class _UnionFind:
