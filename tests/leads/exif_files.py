@@ -144,7 +144,8 @@ def bad_utf8_exif() -> bytes:
     and GPS rationals with zero denominators."""
     ifd0 = [(0x010F, ASCII, b"Can\xff\xfeon\x1b[31m"), (0x0110, ASCII, b"\xc3\x28 model")]
     exif = [(0xA431, ASCII, "9" * 4000), (0x9003, ASCII, "2024:13:45 99:99:99")]
-    gps = [(1, ASCII, "N"), (2, RATIONAL, ((1, 0), (0, 0), (5, 0))), (3, ASCII, "E"), (4, RATIONAL, ((1, 1), (2, 1), (3, 1)))]
+    gps = [(1, ASCII, "N"), (2, RATIONAL, ((1, 0), (0, 0), (5, 0))),
+           (3, ASCII, "E"), (4, RATIONAL, ((1, 1), (2, 1), (3, 1)))]
     return exif_bytes(ifd0, exif, gps, None)
 
 

@@ -43,7 +43,8 @@ def _expected(tags: dict[str, Any]) -> dict[str, Any]:
     """exiftool's tags as report.json's `metadata` (the same field choices, made from exiftool's names)."""
     out: dict[str, Any] = {}
     for name, keys in (("make", ("Make",)), ("model", ("Model",)), ("serial", ("SerialNumber",)),
-                       ("lens_serial", ("LensSerialNumber",)), ("software", ("Software", "SoftwareVersion", "Encoder"))):
+                       ("lens_serial", ("LensSerialNumber",)),
+                       ("software", ("Software", "SoftwareVersion", "Encoder"))):
         for key in keys:
             if tags.get(key) not in (None, ""):
                 out[name] = str(tags[key])
@@ -76,7 +77,8 @@ def _same(ours: dict[str, Any], reference: dict[str, Any]) -> None:
 
 IMAGES = {
     "camera.jpg": ("JPEG", camera_exif()),
-    "south-west.jpg": ("JPEG", camera_exif(gps=(-33.8568, -151.2153), offset="-05:30", serial="Z9-77", thumbnail=False)),
+    "south-west.jpg": ("JPEG", camera_exif(gps=(-33.8568, -151.2153), offset="-05:30", serial="Z9-77",
+                                           thumbnail=False)),
     "no-zone.jpg": ("JPEG", camera_exif(offset=None, gps=None, lens_serial=None)),
     "phone.png": ("PNG", camera_exif(make="Google", model="Pixel 7", software="HDR+ 1.0", serial=None)),
     "phone.webp": ("WEBP", camera_exif(make="Apple", model="iPhone 12", software="17.1", serial=None, gps=(0.5, 0.25))),
@@ -116,9 +118,10 @@ def test_videos_agree_with_exiftool(tmp_path: Path) -> None:
             "com.apple.quicktime.make": "Apple", "com.apple.quicktime.model": "iPhone 12",
             "com.apple.quicktime.software": "17.1", "com.apple.quicktime.creationdate": "2024-06-01T08:30:00+0200",
             "com.apple.quicktime.location.ISO6709": "+48.8584+002.2945+035.000/"}, {"movflags": "use_metadata_tags"}),
-        _video(tmp_path / "camera.mov", {"make": "Samsung", "model": "SM-G991B",
-                                         "creation_time": "2024-06-02T09:00:00.000000Z", "location": "+51.5074-000.1278/"}),
-        _video(tmp_path / "camera.mp4", {"creation_time": "2024-06-02T09:00:00.000000Z", "location": "+51.5074-000.1278/"}),
+        _video(tmp_path / "camera.mov", {"make": "Samsung", "model": "SM-G991B", "location": "+51.5074-000.1278/",
+                                         "creation_time": "2024-06-02T09:00:00.000000Z"}),
+        _video(tmp_path / "camera.mp4", {"creation_time": "2024-06-02T09:00:00.000000Z",
+                                         "location": "+51.5074-000.1278/"}),
     ]
     reference = _exiftool(paths)
     for path in paths:

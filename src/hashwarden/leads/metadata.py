@@ -31,8 +31,9 @@ Hostile files: every value is checked (type, length, printable text; coordinates
 fails is left out, and a reader that fails altogether gives `problem` (the item's note), never an exception: the
 scan goes on. Bounds: EXIF is parsed by Pillow from the bytes already in memory (a JPEG APP1 segment is at most
 64 KiB; a TIFF's offsets are read from the file's own bytes, so no count can make it read more than the file), only
-IFD0, the Exif, GPS and IFD1 directories are read (no chain is followed, so an offset loop is read once), EXIF above `_MAX_EXIF_BYTES` is not parsed (a problem note), and XMP is
-searched in its first `_MAX_XMP_BYTES` with fixed patterns (no XML parser on hostile input).
+IFD0, the Exif, GPS and IFD1 directories are read (no chain is followed, so an offset loop is read once), EXIF
+above `_MAX_EXIF_BYTES` is not parsed (a problem note), and XMP is searched in its first `_MAX_XMP_BYTES` with
+fixed patterns (no XML parser on hostile input).
 """
 
 from __future__ import annotations

@@ -475,19 +475,23 @@ _JS = r"""
     if (get(md, "captured")) parts.push("captured " + str(get(md, "captured")));
     var gps = get(md, "gps");
     if (gps !== null && typeof gps === "object")
-      parts.push(has(gps, "latitude") ? "GPS " + str(get(gps, "latitude")) + ", " + str(get(gps, "longitude")) : "GPS tags without coordinates");
+      parts.push(has(gps, "latitude") ? "GPS " + str(get(gps, "latitude")) + ", " + str(get(gps, "longitude"))
+                                      : "GPS tags without coordinates");
     if (get(md, "has_thumbnail") === true) parts.push("embedded thumbnail (not shown)");
     return parts.filter(function (x) { return x; }).join(" \u00b7 ");
   }
   function leadText(lead) {
     var kind = str(get(lead, "kind")), n = get(lead, "count"), others = get(lead, "items");
     var text = kind;
-    if (kind === "cluster") text = "cluster " + str(get(lead, "cluster")) + " (" + (Array.isArray(get(lead, "by")) ? get(lead, "by").join(", ") : "") + ")";
-    else if (kind === "device") text = "device " + str(get(lead, "device")) + " (" + str(get(lead, "by")) + ")";
+    var by = Array.isArray(get(lead, "by")) ? get(lead, "by").map(str).join(", ") : str(get(lead, "by"));
+    if (kind === "cluster") text = "cluster " + str(get(lead, "cluster")) + " (" + by + ")";
+    else if (kind === "device") text = "device " + str(get(lead, "device")) + " (" + by + ")";
     else if (get(lead, "series")) text += " " + str(get(lead, "series"));
     if (typeof n === "number") text += " with " + bytes(n) + " other item" + (n === 1 ? "" : "s");
-    if (typeof get(lead, "known") === "number" && get(lead, "known") > 0) text += ", " + bytes(get(lead, "known")) + " known";
-    if (Array.isArray(others) && others.length) text += ": " + others.map(str).join(", ") + (typeof n === "number" && n > others.length ? ", \u2026" : "");
+    var known = get(lead, "known");
+    if (typeof known === "number" && known > 0) text += ", " + bytes(known) + " known";
+    if (Array.isArray(others) && others.length)
+      text += ": " + others.map(str).join(", ") + (typeof n === "number" && n > others.length ? ", \u2026" : "");
     return text;
   }
   function leadsOf(it) { var l = get(it, "leads"); return Array.isArray(l) ? l : []; }
@@ -572,7 +576,8 @@ _JS = r"""
   });
 
   function searchText(it) {
-    var parts = [get(it, "path"), statusOf(it), mediaText(it), get(it, "md5"), get(it, "sha1"), get(it, "sha256"), get(it, "pdq"), noteText(it), metaText(it)];
+    var parts = [get(it, "path"), statusOf(it), mediaText(it), get(it, "md5"), get(it, "sha1"), get(it, "sha256"),
+                 get(it, "pdq"), noteText(it), metaText(it)];
     leadsOf(it).forEach(function (l) { parts.push(leadText(l)); });
     matchesOf(it).forEach(function (m) { parts.push(matchText(m), get(m, "kind")); });
     return parts.map(str).join("\n").toLowerCase();
