@@ -115,12 +115,27 @@ def camera_exif(*, make: str = "Canon", model: str = "EOS 5D", serial: str | Non
     return exif_bytes(ifd0, exif, gps_ifd, thumbnail_jpeg() if thumbnail else None)
 
 
-def photo(path: Path, seed: int, exif: bytes | None, *, fmt: str = "JPEG", size: tuple[int, int] = (160, 120)) -> Path:
-    """A scene saved with `exif` (APP1 payload for JPEG; the same bytes become an eXIf chunk in PNG and WebP)."""
+def photo(path: Path, seed: int, exif: bytes | None, *, fmt: str = "JPEG", size: tuple[int, int] = (160, 120),
+          xmp: bytes | None = None) -> Path:
+    """A scene saved with `exif` (APP1 payload for JPEG; the same bytes become an eXIf chunk in PNG and WebP) and
+    an XMP packet."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    kwargs = {"exif": exif} if exif is not None else {}
+    kwargs: dict[str, Any] = {"exif": exif} if exif is not None else {}
+    if xmp is not None:
+        kwargs["xmp"] = xmp
     scene(seed, size).save(path, fmt, **kwargs)
     return path
+
+
+def xmp_packet(**properties: str) -> bytes:
+    """An XMP packet as Lightroom writes one: properties as attributes of one rdf:Description."""
+    attributes = " ".join(f'{name.replace("_", ":", 1)}="{value}"' for name, value in properties.items())
+    return (
+        '<?xpacket begin="" id="W5M0MpCehiHzreSzNTczkc9d"?><x:xmpmeta xmlns:x="adobe:ns:meta/"><rdf:RDF '
+        'xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#"><rdf:Description rdf:about="" '
+        'xmlns:tiff="http://ns.adobe.com/tiff/1.0/" xmlns:aux="http://ns.adobe.com/exif/1.0/aux/" '
+        f'xmlns:xmp="http://ns.adobe.com/xap/1.0/" {attributes}/></rdf:RDF></x:xmpmeta><?xpacket end="w"?>'
+    ).encode("utf-8")
 
 
 # Hostile EXIF --------------------------------------------------------------------------------------------------------

@@ -150,3 +150,12 @@ def test_report_html_shows_metadata_and_leads_as_text(tmp_path: Path) -> None:
     assert "lead: cluster c1 (burst) with 2 other items: p0.jpg, p1.jpg" in rows
     assert "lead: device Canon/SN-A (serial) with 2 other items" in rows
     assert "<img" not in result.stdout
+
+
+def test_the_service_accepts_a_report_with_leads(case: dict[str, Any]) -> None:
+    """A scan's report.json with metadata, clusters and leads is a valid case for `POST /v1/cases` (no imagery key:
+    the thumbnail is a flag, `has_thumbnail`)."""
+    from hashwarden.service.cases import CaseReport
+
+    accepted = CaseReport.model_validate(case["report"]).model_dump()
+    assert any("leads" in item and "metadata" in item for item in accepted["items"])

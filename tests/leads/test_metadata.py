@@ -22,7 +22,7 @@ from hashwarden.leads.metadata import read_image, read_video, report_fields
 from hashwarden.scan import run_scan
 from hashwarden.signals.vpdq import hash_video
 from tests.leads.exif_files import (
-    absurd_count_exif, bad_utf8_exif, camera_exif, huge_exif, looping_exif, photo,
+    absurd_count_exif, bad_utf8_exif, camera_exif, huge_exif, looping_exif, photo, xmp_packet,
 )
 
 
@@ -44,7 +44,7 @@ def _expected(tags: dict[str, Any]) -> dict[str, Any]:
     out: dict[str, Any] = {}
     for name, keys in (("make", ("Make",)), ("model", ("Model",)), ("serial", ("SerialNumber",)),
                        ("lens_serial", ("LensSerialNumber",)),
-                       ("software", ("Software", "SoftwareVersion", "Encoder"))):
+                       ("software", ("Software", "SoftwareVersion", "Encoder", "CreatorTool"))):
         for key in keys:
             if tags.get(key) not in (None, ""):
                 out[name] = str(tags[key])
@@ -85,10 +85,15 @@ IMAGES = {
     "scanner.tif": ("TIFF", camera_exif(make="Epson", model="V600", software="Epson Scan 2", thumbnail=False)),
     "plain.jpg": ("JPEG", None),
 }
+XMP = {  # images whose only metadata is XMP (an edited copy: the editor dropped EXIF, kept the camera in XMP)
+    "edited.jpg": xmp_packet(tiff_Make="Fujifilm", tiff_Model="X-T4", aux_SerialNumber="FX-99",
+                             aux_LensSerialNumber="L-7", xmp_CreatorTool="Lightroom 13.0"),
+}
 
 
 def test_images_agree_with_exiftool(tmp_path: Path) -> None:
     paths = [photo(tmp_path / name, seed, exif, fmt=fmt) for seed, (name, (fmt, exif)) in enumerate(IMAGES.items())]
+    paths += [photo(tmp_path / name, 50, None, xmp=xmp) for name, xmp in XMP.items()]
     reference = _exiftool(paths)
     for path in paths:
         with Image.open(path) as image:
@@ -97,6 +102,8 @@ def test_images_agree_with_exiftool(tmp_path: Path) -> None:
         assert found.problem is None
         _same(report_fields(found.fields), _expected(reference[path.name]))
     assert report_fields(read_image(Image.open(tmp_path / "camera.jpg")).fields)["serial"] == "SN-0001"
+    assert report_fields(read_image(Image.open(tmp_path / "edited.jpg")).fields) == {
+        "make": "Fujifilm", "model": "X-T4", "serial": "FX-99", "lens_serial": "L-7", "software": "Lightroom 13.0"}
 
 
 def _video(path: Path, tags: dict[str, str], options: dict[str, str] | None = None) -> Path:
