@@ -180,3 +180,25 @@ def test_a_scan_of_hostile_files_goes_on(tmp_path: Path, fresh_store) -> None:
         assert item["status"] == "unknown" and item["pdq"] and "error" not in item
     assert "metadata: EXIF of 3,240," in items["huge.png"]["note"] and "metadata" not in items["huge.png"]
     assert items["good.jpg"]["metadata"]["serial"] == "SN-0001" and items["good.jpg"]["metadata"]["has_thumbnail"]
+
+
+def test_tags_of_an_image_refused_as_too_large_are_read_without_its_pixels(tmp_path: Path) -> None:
+    """decode_pixels hands the opened image to `inspect` even when it refuses it: the header's tags are read, the
+    pixels never decoded (a PNG whose eXIf is not yet reached is not loaded to find it)."""
+    from hashwarden.demo.synthetic import png_bytes_with_declared_size
+    from hashwarden.errors import ImageTooLarge
+    from hashwarden.signals.image import decode_pixels
+
+    found = []
+    data = photo(tmp_path / "big.jpg", 1, camera_exif(), size=(640, 480)).read_bytes()
+    with pytest.raises(ImageTooLarge):
+        decode_pixels(data, max_pixels=1000, inspect=lambda image: found.append(read_image(image)))
+    assert report_fields(found[0].fields)["serial"] == "SN-0001"
+
+    tracemalloc.start()
+    with pytest.raises(ImageTooLarge):  # 100,000 x 100,000 declared in ~1 KB
+        decode_pixels(png_bytes_with_declared_size(100_000, 100_000),
+                      inspect=lambda image: found.append(read_image(image)))
+    peak = tracemalloc.get_traced_memory()[1]
+    tracemalloc.stop()
+    assert found[1].fields == {} and found[1].problem is None and peak < 16 << 20  # 10^10 pixels never allocated
