@@ -202,3 +202,23 @@ def test_tags_of_an_image_refused_as_too_large_are_read_without_its_pixels(tmp_p
     peak = tracemalloc.get_traced_memory()[1]
     tracemalloc.stop()
     assert found[1].fields == {} and found[1].problem is None and peak < 16 << 20  # 10^10 pixels never allocated
+
+
+def test_a_scanned_video_carries_its_tags_as_metadata(tmp_path: Path, fresh_store) -> None:
+    """The scan reads a video's tags from the container it opens for vPDQ (worker._add_vpdq), inside a zip too."""
+    import zipfile
+
+    seized = tmp_path / "seized"
+    seized.mkdir()
+    tags = {"com.apple.quicktime.make": "Apple", "com.apple.quicktime.model": "iPhone 12",
+            "com.apple.quicktime.creationdate": "2024-06-01T08:30:00+0200"}
+    video = _video(seized / "clip.mov", tags, {"movflags": "use_metadata_tags"})
+    with zipfile.ZipFile(seized / "phone.zip", "w") as archive:
+        archive.write(video, "DCIM/clip.mov")
+    out = tmp_path / "out"
+    run_scan([str(seized)], "CASE-VIDEO", out, fresh_store, ScanSettings(workers=1, allow_empty=True), command=["t"])
+    items = {item["path"]: item for item in json.loads((out / "report.json").read_text())["items"]}
+    expected = {"make": "Apple", "model": "iPhone 12", "software": items["clip.mov"]["metadata"].get("software"),
+                "captured": "2024-06-01T08:30:00+02:00"}
+    assert items["clip.mov"]["metadata"] == items["phone.zip!/DCIM/clip.mov"]["metadata"] == expected
+    assert expected["software"].startswith("Lavf")  # the muxer's ©swr/encoder tag: the software that wrote it
