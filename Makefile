@@ -10,11 +10,13 @@ BIN    := $(VENV)/bin
 # libarchive-c) and 7-Zip (7z archives: damaged ones, Deflate64, multi-volume sets; libarchive reads them without it).
 RUN_TOOLS := 7z:p7zip-full
 
-# Debian tools the tests use to build disk images at test time (no root, nothing mounted).
+# Debian tools the tests use to build disk images at test time (no root, nothing mounted), and exiftool, the
+# reference the media metadata readers are checked against (tests/leads).
 TEST_TOOLS := mformat:mtools mkfs.fat:dosfstools mkfs.ext4:e2fsprogs debugfs:e2fsprogs mkntfs:ntfs-3g \
               ntfscp:ntfs-3g sfdisk:fdisk ewfacquire:ewf-tools genisoimage:genisoimage fls:sleuthkit \
               icat:sleuthkit mmls:sleuthkit mkfs.exfat:exfatprogs qemu-img:qemu-utils cryptsetup:cryptsetup-bin \
-              7z:p7zip-full hashdeep:hashdeep chromium:chromium strace:strace curl:curl wrk:wrk
+              7z:p7zip-full hashdeep:hashdeep chromium:chromium strace:strace curl:curl wrk:wrk \
+              exiftool:libimage-exiftool-perl
 # The store tests also run on a private PostgreSQL cluster that tests/pg.py starts (initdb in a temporary folder, a
 # free local port); Debian keeps its server binaries off PATH, in /usr/lib/postgresql/<version>/bin.
 PG_INITDB := /usr/lib/postgresql/*/bin/initdb

@@ -8,6 +8,9 @@ from dataclasses import dataclass
 # PDQ: ThreatExchange's recommended match distance (<=) and minimum quality (>=); see pdq/README.md upstream.
 PDQ_MATCH_THRESHOLD = 31
 PDQ_MIN_QUALITY = 50
+# Leads (leads/clusters.py): shots from one device whose capture times follow each other within this many seconds
+# are one burst, so one cluster (a phone's burst mode takes ~10 a second; a session of poses, a few a minute).
+BURST_SECONDS = 30.0
 
 # Reading: every byte of an item is read once, in chunks of this size, and fed to every digest.
 READ_CHUNK_SIZE = 1 << 20

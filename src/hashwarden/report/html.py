@@ -32,12 +32,15 @@ import hashlib
 import html
 import json
 import re
+import math
 import unicodedata
 from collections import Counter
 from collections.abc import Mapping, Sequence
+from datetime import timezone
 from typing import Any
 
 from hashwarden.formats.categories import Profile, load_profile, severity_key
+from hashwarden.leads.clusters import capture_time, item_device
 
 STATUS_ORDER: tuple[str, ...] = ("unknown", "error", "known", "ignorable")
 """Statuses in the order the summary lists them."""
@@ -69,15 +72,66 @@ def queue_group(item: Mapping[str, Any]) -> str:
 
 
 def queue_order(items: Sequence[Mapping[str, Any]]) -> list[int]:
-    """Indices of `items` in the examiner's default order: queue group, then image/video/other, then path."""
+    """Indices of `items` in the examiner's default order: queue group, then (unknown images and videos) the
+    victim-identification order of `_lead_key`, then image/video/other, then path."""
+    newest = _newest_per_group(items)
 
-    def key(i: int) -> tuple[int, int, str, int]:
+    def key(i: int) -> tuple[Any, ...]:
         item = items[i]
-        status = _STATUS_RANK.get(queue_group(item), _OTHER_STATUS_RANK)
+        group = queue_group(item)
+        status = _STATUS_RANK.get(group, _OTHER_STATUS_RANK)
         media = _MEDIA_RANK.get(str(item.get("media")), len(_MEDIA_RANK))
-        return status, media, str(item.get("path") or ""), i
+        leads = _lead_key(item, newest) if group == "unknown" else ()
+        return status, *leads, media, str(item.get("path") or ""), i
 
     return sorted(range(len(items)), key=key)
+
+
+def _lead_group(item: Mapping[str, Any]) -> str:
+    """The item's group in the victim-identification queue: its cluster, else its device when another item of
+    the case shares it, else none ("")."""
+    cluster = item.get("cluster")
+    if isinstance(cluster, str) and cluster:
+        return "cluster:" + cluster
+    leads = item.get("leads") if isinstance(item.get("leads"), list) else []
+    device = item_device(item)
+    if device and any(isinstance(lead, Mapping) and lead.get("kind") == "device" for lead in leads):
+        return "device:" + device[1]
+    return ""
+
+
+def _when(item: Mapping[str, Any]) -> float | None:
+    """Capture time as seconds (a time without a zone counted as UTC: the order needs one scale, not precision)."""
+    when = capture_time(item)
+    if when is None:
+        return None
+    return (when if when.tzinfo else when.replace(tzinfo=timezone.utc)).timestamp()
+
+
+def _newest_per_group(items: Sequence[Mapping[str, Any]]) -> dict[str, float]:
+    newest: dict[str, float] = {}
+    for item in items:
+        group, when = _lead_group(item), _when(item)
+        if group and when is not None and when > newest.get(group, -math.inf):
+            newest[group] = when
+    return newest
+
+
+def _near_known(item: Mapping[str, Any]) -> bool:
+    """Whether a lead ties the item to known material: a series, or a device that also made known items."""
+    leads = item.get("leads") if isinstance(item.get("leads"), list) else []
+    return any(isinstance(lead, Mapping) and (lead.get("kind") == "series" or
+                                              (lead.get("kind") == "device" and (_int(lead.get("known")) or 0) > 0))
+               for lead in leads)
+
+
+def _lead_key(item: Mapping[str, Any], newest: Mapping[str, float]) -> tuple[Any, ...]:
+    """Near nothing known first; then groups (cluster, else device) by their newest capture, newest first, each
+    group together; within a group, newest capture first. An item with no group is a group of its own; items and
+    groups without a capture time come after those with one."""
+    group, own = _lead_group(item), _when(item)
+    group_time = newest.get(group) if group else own
+    return (_near_known(item), group_time is None, -(group_time or 0.0), group, own is None, -(own or 0.0))
 
 
 def embed_json(value: Any) -> str:
@@ -325,6 +379,8 @@ button { font: inherit; padding: 1px 8px; }
 #items th.col-matches { width: 18%; }
 #items th.col-hashes { width: 17em; }
 #items th.col-note { width: 10%; }
+#items .meta { color: var(--muted); }
+#items .lead { color: #4a2a7a; }
 """
 
 _JS = r"""
@@ -408,6 +464,37 @@ _JS = r"""
     return [get(it, "error"), get(it, "note")].filter(function (x) { return x !== undefined && x !== null && x !== ""; }).join(" | ");
   }
   function str(v) { return v === undefined || v === null ? "" : String(v); }
+  // Metadata and leads (leads/): text only, as report.json holds them.
+  function metaText(it) {
+    var md = get(it, "metadata");
+    if (md === null || typeof md !== "object") return "";
+    var parts = [[get(md, "make"), get(md, "model")].filter(function (x) { return x; }).map(str).join(" ")];
+    if (get(md, "serial")) parts.push("serial " + str(get(md, "serial")));
+    if (get(md, "lens_serial")) parts.push("lens serial " + str(get(md, "lens_serial")));
+    if (get(md, "software")) parts.push("software " + str(get(md, "software")));
+    if (get(md, "captured")) parts.push("captured " + str(get(md, "captured")));
+    var gps = get(md, "gps");
+    if (gps !== null && typeof gps === "object")
+      parts.push(has(gps, "latitude") ? "GPS " + str(get(gps, "latitude")) + ", " + str(get(gps, "longitude"))
+                                      : "GPS tags without coordinates");
+    if (get(md, "has_thumbnail") === true) parts.push("embedded thumbnail (not shown)");
+    return parts.filter(function (x) { return x; }).join(" \u00b7 ");
+  }
+  function leadText(lead) {
+    var kind = str(get(lead, "kind")), n = get(lead, "count"), others = get(lead, "items");
+    var text = kind;
+    var by = Array.isArray(get(lead, "by")) ? get(lead, "by").map(str).join(", ") : str(get(lead, "by"));
+    if (kind === "cluster") text = "cluster " + str(get(lead, "cluster")) + " (" + by + ")";
+    else if (kind === "device") text = "device " + str(get(lead, "device")) + " (" + by + ")";
+    else if (get(lead, "series")) text += " " + str(get(lead, "series"));
+    if (typeof n === "number") text += " with " + bytes(n) + " other item" + (n === 1 ? "" : "s");
+    var known = get(lead, "known");
+    if (typeof known === "number" && known > 0) text += ", " + bytes(known) + " known";
+    if (Array.isArray(others) && others.length)
+      text += ": " + others.map(str).join(", ") + (typeof n === "number" && n > others.length ? ", \u2026" : "");
+    return text;
+  }
+  function leadsOf(it) { var l = get(it, "leads"); return Array.isArray(l) ? l : []; }
   function cmpStr(a, b) { return a < b ? -1 : a > b ? 1 : 0; }
   function cmpNum(a, b) {
     var na = typeof a === "number", nb = typeof b === "number";
@@ -489,7 +576,9 @@ _JS = r"""
   });
 
   function searchText(it) {
-    var parts = [get(it, "path"), statusOf(it), mediaText(it), get(it, "md5"), get(it, "sha1"), get(it, "sha256"), get(it, "pdq"), noteText(it)];
+    var parts = [get(it, "path"), statusOf(it), mediaText(it), get(it, "md5"), get(it, "sha1"), get(it, "sha256"),
+                 get(it, "pdq"), noteText(it), metaText(it)];
+    leadsOf(it).forEach(function (l) { parts.push(leadText(l)); });
     matchesOf(it).forEach(function (m) { parts.push(matchText(m), get(m, "kind")); });
     return parts.map(str).join("\n").toLowerCase();
   }
@@ -561,6 +650,8 @@ _JS = r"""
     var nc = mk("td");
     if (get(it, "error")) nc.appendChild(mk("div", "err", get(it, "error")));
     if (get(it, "note")) nc.appendChild(mk("div", null, get(it, "note")));
+    if (metaText(it)) nc.appendChild(mk("div", "meta", metaText(it)));
+    leadsOf(it).forEach(function (l) { nc.appendChild(mk("div", "lead", "lead: " + leadText(l))); });
     tr.appendChild(nc);
     return tr;
   }

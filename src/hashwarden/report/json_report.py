@@ -14,6 +14,7 @@ from typing import Any
 
 from hashwarden import __version__
 from hashwarden.formats.categories import Profile, load_profile, severity_key
+from hashwarden.leads.clusters import add_leads
 
 STATUSES = ("known", "ignorable", "unknown", "error")
 _ITEM_FIELDS = ("path", "source", "size", "md5", "sha1", "sha256", "media", "format", "pdq", "pdq_quality", "status")
@@ -52,6 +53,7 @@ def build_report(
     """The report.json document from recorded items (sorted by source and path bytes by the caller).
 
     `profile` orders categories by seriousness for `summary.by_category` (the packaged profile by default).
+    Unknown items gain `cluster` and `leads` (`leads.clusters.add_leads`); `metadata` comes with the items.
     """
     profile = profile or load_profile()
     out_items = []
@@ -80,6 +82,7 @@ def build_report(
         total_bytes += item["size"] or 0
         if item["status"] == "known":
             categories.update(item_categories(row["matches"], profile))
+    add_leads(out_items)
     summary = {
         "items": len(out_items),
         **{status: status_counts.get(status, 0) for status in STATUSES},

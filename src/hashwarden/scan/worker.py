@@ -18,6 +18,7 @@ from hashwarden.evidence import FolderItem
 from hashwarden.config import ScanSettings
 from hashwarden.evidence.tree import Leave, Node, walk
 from hashwarden.index.known_filter import KnownFilter
+from hashwarden.leads.metadata import Metadata, read_image, read_video, report_fields
 from hashwarden.signals import HashOptions, hash_stream
 from hashwarden.signals.hasher import FileSignals
 from hashwarden.signals.media import MediaType, extension_mismatch, sniff
@@ -90,11 +91,13 @@ def hash_node(source: int, node: Node, options: HashOptions,
         row["error"] = node.error
         row["note"] = "; ".join(notes) or None
         return row
+    found: list[Metadata] = []  # the file's tags, read where the image or video is open anyway
     try:
-        signals = hash_stream(node.stream, options, skip_decode=known_file)
+        signals = hash_stream(node.stream, options, skip_decode=known_file,
+                              inspect_image=lambda image: found.append(read_image(image)))
         cut_off = bool(getattr(node.stream, "cut_off", False))
         if signals.media == "video" and options.compute_pdq and signals.error is None and not cut_off:
-            _add_vpdq(row, node, signals, options, known_file)
+            found.extend(_add_vpdq(row, node, signals, options, known_file))
     except Exception as exc:  # noqa: BLE001 - one item's failure, whatever raised it, is that item's error
         log.debug("hashing %s failed", node.path, exc_info=True)
         row["error"] = f"read failed: {describe(exc)}"
@@ -121,7 +124,20 @@ def hash_node(source: int, node: Node, options: HashOptions,
     if cut_off:  # a decompression bomb: what was read is not the member, so its digests identify nothing
         row.update(md5=None, sha1=None, sha256=None, pdq=None, pdq_quality=None, pdq_dihedral=None,
                    error=f"expansion stopped after {signals.size:,} bytes: possible decompression bomb")
+    else:
+        _add_metadata(row, found)
     return row
+
+
+def _add_metadata(row: dict[str, Any], found: list[Metadata]) -> None:
+    """`extra["metadata"]` (report.json's `metadata`) when the file states any; a reader's failure is a note, not an
+    error: the item's hashes and verdict do not depend on its tags."""
+    for metadata in found:
+        fields = report_fields(metadata.fields)
+        if fields:
+            row["extra"] = {**(row.get("extra") or {}), "metadata": fields}
+        if metadata.problem:
+            row["note"] = "; ".join(filter(None, [row.get("note"), f"metadata: {metadata.problem}"]))
 
 
 def _add_error(row: dict[str, Any], error: str) -> None:
@@ -136,23 +152,24 @@ def _wants_seek(options: HashOptions) -> Callable[[bytes], bool]:
 
 
 def _add_vpdq(row: dict[str, Any], node: Node, signals: FileSignals, options: HashOptions,
-              known_file: Callable[[FileSignals], str | None] | None) -> None:
+              known_file: Callable[[FileSignals], str | None] | None) -> list[Metadata]:
     """A video's vPDQ: a second, decoding read of the same stream (FFmpeg seeks), after the one digest read. A video
     inside a compressed container was held in memory (bounded) for this, never copied to disk.
-    `row["vpdq"]` holds the frames (for matching and `hashwarden hash`), `extra["vpdq"]` what the report shows."""
+    `row["vpdq"]` holds the frames (for matching and `hashwarden hash`), `extra["vpdq"]` what the report shows;
+    the container's tags are returned as the video's metadata."""
     reason = known_file(signals) if known_file else None
     if reason:
         signals.notes.append(reason.replace("for PDQ", "for vPDQ"))
-        return
+        return []
     if not node.seekable:  # too large to hold in memory (the walker's note says so): digests only
-        return
+        return []
     try:
         node.stream.seek(0)
         video = hash_video(node.stream, seconds_per_hash=options.vpdq_seconds_per_hash, name=node.path,
                            max_pixels=options.max_image_pixels, threads=1)
     except EvidenceReadError as exc:
         signals.error = f"{signals.format or 'video'}: {exc.args[0]}"
-        return
+        return []
     row["vpdq"] = [frame.to_json() for frame in video.frames]
     summary = {"frames": len(video.frames), "decoded": video.decoded, "fps": round(video.fps, 3)}
     if video.rotation:
@@ -163,6 +180,7 @@ def _add_vpdq(row: dict[str, Any], node: Node, signals: FileSignals, options: Ha
     if video.note:
         signals.notes.append(f"video: {video.note}")
     row["extra"] = {**(row.get("extra") or {}), "vpdq": summary}
+    return [read_video(video.tags)]
 
 
 _FILTERS: dict[str, KnownFilter] = {}  # per worker process: mapped once, shared pages with the other workers

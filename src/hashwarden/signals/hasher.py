@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from collections.abc import Callable
-from typing import BinaryIO
+from typing import Any, BinaryIO
 
 from hashwarden.config import (
     MAX_DECODE_BYTES, MAX_IMAGE_BYTES, MAX_IMAGE_PIXELS, READ_CHUNK_SIZE, VPDQ_QUERY_SECONDS_PER_HASH,
@@ -55,11 +55,13 @@ class HashOptions:
 def hash_stream(
     fp: BinaryIO, options: HashOptions = HashOptions(), engine: PdqEngine = DEFAULT_ENGINE,
     skip_decode: Callable[[FileSignals], str | None] | None = None,
+    inspect_image: Callable[[Any], None] | None = None,
 ) -> FileSignals:
     """Read `fp` to its end once and compute its digests, media type and (for images) PDQ.
 
     `skip_decode` sees the digests before an image is decoded and may return a reason not to decode it (the
-    known-file filter: a file in NSRL needs no PDQ); the reason becomes a note.
+    known-file filter: a file in NSRL needs no PDQ); the reason becomes a note. `inspect_image` sees each decoded
+    image's opened Pillow object (`decode_pixels`): the scan reads its tags there, from the same one read.
 
     Never raises for bad content: a read failure or an undecodable image is reported in `error`, with the
     digests that could be computed (none after a read failure, since a partial digest identifies nothing).
@@ -100,13 +102,15 @@ def hash_stream(
         else:
             data = b"".join(kept)
             kept.clear()  # the chunks and their join are not both held while the image decodes
-            _add_pdq(result, data, options, engine)
+            _add_pdq(result, data, options, engine, inspect_image)
     return result
 
 
-def _add_pdq(result: FileSignals, data: bytes, options: HashOptions, engine: PdqEngine) -> None:
+def _add_pdq(result: FileSignals, data: bytes, options: HashOptions, engine: PdqEngine,
+             inspect_image: Callable[[Any], None] | None = None) -> None:
     try:
-        pixels = decode_pixels(data, max_pixels=options.max_image_pixels, max_bytes=options.max_decode_bytes)
+        pixels = decode_pixels(data, max_pixels=options.max_image_pixels, max_bytes=options.max_decode_bytes,
+                               inspect=inspect_image)
     except EvidenceReadError as exc:
         result.error = f"{result.format or 'image'}: {exc}"
         return

@@ -80,8 +80,13 @@ def decode_rgb(
     return decode_pixels(data, max_pixels=max_pixels, max_bytes=max_bytes).rgb()
 
 
-def decode_pixels(data: bytes, *, max_pixels: int = MAX_IMAGE_PIXELS, max_bytes: int = MAX_DECODE_BYTES) -> Pixels:
+def decode_pixels(data: bytes, *, max_pixels: int = MAX_IMAGE_PIXELS, max_bytes: int = MAX_DECODE_BYTES,
+                  inspect: Callable[[Image.Image], None] | None = None) -> Pixels:
     """Decode an image's bytes to normalised pixels of its first frame, lending Pillow's memory where it can.
+
+    `inspect` sees the opened image once, before its pixels are converted, whether or not they could be decoded
+    (an image refused as too large or truncated still has its header): the scan reads the file's tags there
+    (`leads.metadata`) instead of reading the bytes again. It must not raise.
 
     Two limits are checked from the header, before any pixel is allocated: the pixel count, and the predicted
     peak memory of decoding and hashing the image (`predicted_peak_bytes`), which depends on its mode and format.
@@ -102,18 +107,21 @@ def decode_pixels(data: bytes, *, max_pixels: int = MAX_IMAGE_PIXELS, max_bytes:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", Image.DecompressionBombWarning)
             image = Image.open(io.BytesIO(data))
-            width, height = image.size
-            if width * height > max_pixels:
-                raise ImageTooLarge(
-                    f"refused: image declares {width}x{height} = {width * height:,} pixels, above the limit of {max_pixels:,}"
-                )
-            peak = predicted_peak_bytes(image, len(data))
-            if peak > max_bytes:
-                raise ImageTooLarge(
-                    f"refused: {image.format or 'image'} {image.mode} {width}x{height} would need about {peak:,} bytes "
-                    f"to decode and hash, above the limit of {max_bytes:,} bytes"
-                )
-            image.load()
+            try:
+                width, height = image.size
+                if width * height > max_pixels:
+                    raise ImageTooLarge(f"refused: image declares {width}x{height} = {width * height:,} pixels, "
+                                        f"above the limit of {max_pixels:,}")
+                peak = predicted_peak_bytes(image, len(data))
+                if peak > max_bytes:
+                    raise ImageTooLarge(
+                        f"refused: {image.format or 'image'} {image.mode} {width}x{height} would need about {peak:,} "
+                        f"bytes to decode and hash, above the limit of {max_bytes:,} bytes"
+                    )
+                image.load()
+            finally:
+                if inspect is not None:
+                    inspect(image)
         frames = getattr(image, "n_frames", 1)
         try:
             return _to_pixels(_normalise(image), frames)

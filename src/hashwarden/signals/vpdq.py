@@ -65,6 +65,7 @@ class VideoHash:
     gaps: list[dict[str, Any]] = field(default_factory=list)
     skipped: int = 0  # frames neither sampled nor referenced by others, so not decoded (`_skip_plan`)
     note: str | None = None  # e.g. "no video stream" (audio only)
+    tags: dict[str, str] = field(default_factory=dict)  # the container's and first video stream's metadata tags
 
 
 def hash_video(
@@ -97,8 +98,9 @@ def hash_video(
             isinstance(where, str) and where.lower().endswith((".mp4", ".mov", ".m4v")) else ""
         raise EvidenceReadError(f"not a video FFmpeg can open: {_reason(exc)}{hint}", where) from exc
     with container:
+        tags = _tags(container)
         if not container.streams.video:
-            return VideoHash([], 0.0, 0, 0, 0, note="no video stream")
+            return VideoHash([], 0.0, 0, 0, 0, note="no video stream", tags=tags)
         stream = container.streams.video[0]
         stream.thread_type = "SLICE"  # as the reference (frame threading adds latency and memory, same pixels)
         stream.codec_context.thread_count = threads  # 0: FFmpeg picks (one per core)
@@ -114,11 +116,12 @@ def hash_video(
         hash_frame = _frame_hasher(engine, size, max_pixels, fps, where)
         plan = _skip_plan(container, stream, every) if skip_unneeded and every > 1 else None
         if plan is not None:
-            result = _hash_planned(container, stream, every, plan, hash_frame, VideoHash([], fps, 0, width, height))
+            result = _hash_planned(container, stream, every, plan, hash_frame,
+                                   VideoHash([], fps, 0, width, height, tags=tags))
             if result is not None:
                 return result
             _rewind(container, stream)  # the plan did not hold (see _hash_planned): decode everything
-        result = VideoHash([], fps, 0, width, height)
+        result = VideoHash([], fps, 0, width, height, tags=tags)
         for frame in _frames(container, stream, result):
             number = result.decoded
             result.decoded += 1
@@ -127,6 +130,21 @@ def hash_video(
             if number % every == 0:
                 result.frames.append(hash_frame(frame, number))
         return result
+
+
+# Tags kept per video: FFmpeg reads every tag a container holds; a hostile file may hold thousands, or huge ones.
+_MAX_TAGS, _MAX_TAG_CHARS = 256, 1024
+
+
+def _tags(container: Any) -> dict[str, str]:
+    """The first video stream's tags, then the container's over them (where a phone writes make and model)."""
+    tags: dict[str, str] = {}
+    sources = [container.streams.video[0].metadata] if container.streams.video else []
+    for source in [*sources, container.metadata]:
+        for key, value in list(source.items())[:_MAX_TAGS]:
+            if isinstance(key, str) and isinstance(value, str) and len(value) <= _MAX_TAG_CHARS:
+                tags[key[:_MAX_TAG_CHARS]] = value
+    return tags
 
 
 def _frame_hasher(engine: PdqEngine, size: int | None, max_pixels: int, fps: float, where: Any):  # noqa: ANN202
