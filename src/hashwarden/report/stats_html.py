@@ -11,8 +11,6 @@ covers it. The page has no script at all.
 
 from __future__ import annotations
 
-import re
-import unicodedata
 import xml.etree.ElementTree as ET
 from collections.abc import Mapping
 from typing import Any
@@ -21,7 +19,7 @@ import pygal
 from pygal.style import Style
 
 # The case report's hashing and escaping, and the characters it shows as U+XXXX: one of each.
-from hashwarden.report.html import _INVISIBLE_CATEGORIES, _csp_hash, _text
+from hashwarden.report.page import PAGE_HEAD, csp, fill_page, text as _text, visible as _visible
 
 __all__ = ["chart_svg", "render_stats_html", "shares_svg"]
 
@@ -64,13 +62,6 @@ def shares_svg(chart_id: str, title: str, groups: Mapping[str, Mapping[str, Any]
         chart.add(_visible(value), [{"value": breakdown[name][value]["percent"], "formatter": lambda p: f"{p} %"}
                           if value in breakdown[name] else None for breakdown in groups.values()][::-1])
     return _clean(chart, title)
-
-
-def _visible(label: str) -> str:
-    """A chart's label as plain text that reads as what it is: control, format and bidi characters (which also
-    would not survive as XML) as U+XXXX, as the case report shows them."""
-    return "".join(f"U+{ord(ch):04X}" if ch != " " and unicodedata.category(ch) in _INVISIBLE_CATEGORIES else ch
-                   for ch in label)
 
 
 def _chart(kind: Any, chart_id: str, height: int, **options: Any) -> Any:
@@ -127,13 +118,12 @@ def render_stats_html(stats: Mapping[str, Any]) -> str:
                         f'<div class="tables">{tables}</div></section>')
     style = "\n".join(css)
     values = {
-        "CSP": f"default-src 'none'; style-src {_csp_hash(style)}; img-src 'none'; media-src 'none'; "
-               "font-src 'none'; connect-src 'none'; script-src 'none'; form-action 'none'; base-uri 'none'",
+        "CSP": csp(style),
         "CSS": style, "QUERY": _query(stats), "SECTIONS": "\n".join(sections),
         "SCHEME": _text(stats["scheme"]), "TOTAL": str(stats["total"]),
     }
-    page = re.sub(r"@@([A-Z_]+)@@", lambda m: values[m.group(1)], _PAGE)
-    return page.encode("ascii", "xmlcharrefreplace").decode("ascii")
+    values["TITLE"] = f"hashwarden statistics: {values['SCHEME']}"
+    return fill_page(_PAGE, values)
 
 
 def _table(name: str, counts: Mapping[str, Mapping[str, Any]]) -> str:
@@ -169,17 +159,7 @@ section { margin-bottom: 1.5em; }
 .tables { display: flex; flex-wrap: wrap; gap: 1em 2em; }
 """
 
-_PAGE = """<!DOCTYPE html>
-<html lang="en">
-<head>
-<meta charset="utf-8">
-<meta http-equiv="Content-Security-Policy" content="@@CSP@@">
-<meta name="referrer" content="no-referrer">
-<meta name="viewport" content="width=device-width, initial-scale=1">
-<title>hashwarden statistics: @@SCHEME@@</title>
-<style>@@CSS@@</style>
-</head>
-<body>
+_PAGE = PAGE_HEAD + """<body>
 <header>
 <h1>Graded media: @@TOTAL@@</h1>
 <div class="muted">Counts of reconciled grades (votes recorded as data). Hashes and judgements only: this page never contains imagery.</div>
