@@ -153,6 +153,10 @@ MAX_LOOKUP_REQUEST_VPDQ_FRAMES = 100_000
 # On SQLite, a lookup of at most this many items is matched on the event loop (a thread hand-off cost more than its
 # match and one local read of what matched); a larger one in a worker thread, so the loop keeps answering meanwhile.
 INLINE_LOOKUP_ITEMS = 16
+# The lean path of POST /v1/lookup (service/fast_lookup.py) answers well-formed lookups of up to this many items
+# without FastAPI's routing and pydantic (a 1,000-item batch's model validation was a tenth of its CPU); larger
+# ones, and any it is not sure of, go to the route. Above INLINE_LOOKUP_ITEMS it matches in a worker thread too.
+LEAN_LOOKUP_ITEMS = 1_000
 DESCRIBE_IDS_PER_QUERY = 5_000  # entry ids bound in one query describing matches (SQLite allows 32,766 values)
 # Bytes of any request body (more: 413, counted while the body streams in, so a chunked body cannot get round it).
 # 10,000 items with their 8 dihedral PDQ forms each are ~7 MB of JSON.

@@ -14,7 +14,7 @@ import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import func, select
 
-from hashwarden.config import INLINE_LOOKUP_ITEMS, ServiceLimits
+from hashwarden.config import INLINE_LOOKUP_ITEMS, LEAN_LOOKUP_ITEMS, ServiceLimits
 from hashwarden.service import audit_group, fast_lookup
 from hashwarden.service.app import create_app
 from hashwarden.store.identities import revoke_user
@@ -54,7 +54,8 @@ def _hex(length: int, rng: random.Random) -> str:
 
 
 def generated_bodies(service: Service, count: int, seed: int = 17) -> list[dict[str, Any]]:
-    """Lookups of 1 to INLINE_LOOKUP_ITEMS items: the known image's digests (any case) and PDQ (exact, a few bits
+    """Lookups of 1 to LEAN_LOOKUP_ITEMS items (matched on the event loop up to INLINE_LOOKUP_ITEMS, in a worker
+    thread above): the known image's digests (any case) and PDQ (exact, a few bits
     off, far off; with and without quality), the digest-only entry, unknown digests, items of several hashes."""
     rng = random.Random(seed)
     known = service.known
@@ -76,7 +77,8 @@ def generated_bodies(service: Service, count: int, seed: int = 17) -> list[dict[
         value = known[kind] if rng.random() < 0.5 else _hex(len(known[kind]), rng)
         return {kind: value.upper() if rng.random() < 0.3 else value}
 
-    return [{"items": [item() for _ in range(rng.choice([1, 1, 1, 2, 5, INLINE_LOOKUP_ITEMS]))]}
+    sizes = [1, 1, 1, 2, 5, INLINE_LOOKUP_ITEMS, INLINE_LOOKUP_ITEMS + 1, 300, LEAN_LOOKUP_ITEMS]
+    return [{"items": [item() for _ in range(rng.choice(sizes))]}
             for _ in range(count)]
 
 
@@ -96,6 +98,7 @@ def _answer_and_row(service: Service, body: Any, content: bytes | None = None) -
 def test_the_lean_answers_and_audit_rows_are_the_route_s_byte_for_byte(
         service: Service, lean: list[int], monkeypatch: pytest.MonkeyPatch) -> None:
     bodies = generated_bodies(service, 60)
+    assert {len(body["items"]) for body in bodies} >= {1, INLINE_LOOKUP_ITEMS + 1, LEAN_LOOKUP_ITEMS}
     fast = [_answer_and_row(service, body) for body in bodies]
     if service.engine.dialect.name == "sqlite":
         assert lean == [len(body["items"]) for body in bodies]
@@ -124,7 +127,7 @@ def _malformed(service: Service) -> list[tuple[bytes, str]]:
         {"items": [{"md5": None}]}, {"items": [{"md5": known["md5"], "sha1": None}]}, {"items": [{"md5": 12}]},
         {"items": [{"pdq": turned["pdq"], "quality": 90, "pdq_dihedral": turned["pdq_dihedral"]}]},
         {"items": [{"vpdq": [{"frame": 0, "quality": 90, "pdq": known["pdq"]}]}]},
-        {"items": []}, {"items": [{"md5": known["md5"]}] * (INLINE_LOOKUP_ITEMS + 1)},
+        {"items": []}, {"items": [{"md5": known["md5"]}] * (LEAN_LOOKUP_ITEMS + 1)},
         {"items": [{"md5": known["md5"]}], "more": 1}, {"things": []}, {"items": {"md5": known["md5"]}},
         ["items"], "items", None, 7,
     ]
@@ -228,3 +231,24 @@ def test_a_store_emptied_while_serving_gets_the_route_s_503(service: Service, le
     answer = service.post("/v1/lookup", {"items": [{"md5": service.known["md5"]}]})
     assert answer.status_code == 503 and "emptied for the test" in answer.json()["error"]
     assert lean == []
+
+
+def test_a_batch_is_matched_in_a_worker_thread_and_a_small_lookup_on_the_loop(
+        service: Service, lean: list[int], monkeypatch: pytest.MonkeyPatch) -> None:
+    """Above INLINE_LOOKUP_ITEMS the lean path matches off the event loop, so a batch does not hold up the other
+    requests of its process; a small lookup stays on the loop (a hand-off costs more than its match). On PostgreSQL
+    every lookup goes to the route."""
+    handed: list[int] = []
+    real = fast_lookup.run_in_threadpool
+
+    async def counted(function: Any, lines: list[dict[str, Any]], matcher: Any) -> Any:
+        handed.append(len(lines))
+        return await real(function, lines, matcher)
+
+    monkeypatch.setattr(fast_lookup, "run_in_threadpool", counted)
+    for size in (1, INLINE_LOOKUP_ITEMS, INLINE_LOOKUP_ITEMS + 1, LEAN_LOOKUP_ITEMS):
+        status, *_ = _answer_and_row(service, {"items": [{"md5": service.known["md5"]}] * size})
+        assert status == 200
+    on_sqlite = service.engine.dialect.name == "sqlite"
+    assert lean == ([1, INLINE_LOOKUP_ITEMS, INLINE_LOOKUP_ITEMS + 1, LEAN_LOOKUP_ITEMS] if on_sqlite else [])
+    assert handed == ([INLINE_LOOKUP_ITEMS + 1, LEAN_LOOKUP_ITEMS] if on_sqlite else [])

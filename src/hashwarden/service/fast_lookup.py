@@ -6,8 +6,8 @@ dependency solving and pydantic validation, which cost several times the lookup'
 the route is as before: no key, a revoked one, the rate limit or the role refuse the request before its body is
 read, and the body's size, time and depth limits apply to the bytes read here. It answers a request only when it is
 certain the route would give the same answer: a JSON body (`Content-Type: application/json`, at most MAX_BODY_BYTES)
-of the form `{"items": [...]}` with 1 to INLINE_LOOKUP_ITEMS items (the ones the route matches on the event loop, on
-SQLite), each item an object of md5, sha1, sha256, pdq (hex strings of their lengths) and `quality` (an integer
+of the form `{"items": [...]}` with 1 to LEAN_LOOKUP_ITEMS items (matched on the event loop up to INLINE_LOOKUP_ITEMS,
+as the route does on SQLite, else in a worker thread, so a batch does not hold up the loop), each item an object of md5, sha1, sha256, pdq (hex strings of their lengths) and `quality` (an integer
 0-100, with a pdq). The answer is the route's own (`lookup.answer_lines`: the same checks, the same matcher, the
 same encoding) and the audit row the route's (`auth.record_request`: committed before the answer leaves; a failed
 commit fails the request with 500, as in the route).
@@ -27,16 +27,18 @@ from typing import Any
 from starlette.datastructures import Headers
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from hashwarden.config import INLINE_LOOKUP_ITEMS
+from starlette.concurrency import run_in_threadpool
+
+from hashwarden.config import INLINE_LOOKUP_ITEMS, LEAN_LOOKUP_ITEMS
 from hashwarden.service.auth import admitted_identity, record_request
 from hashwarden.service.index_refresh import serving_matcher
 from hashwarden.service.lookup import answer_lines
 
 PATH = "/v1/lookup"
 ENDPOINT = f"POST {PATH}"  # the audit row's endpoint, as the route's RoleCheck names it
-# The longest body this path parses: INLINE_LOOKUP_ITEMS items of every hash and a quality, with room for spacing.
-# A longer one (a large batch) goes to the route unparsed: parsed here too, it was parsed twice.
-MAX_BODY_BYTES = INLINE_LOOKUP_ITEMS * 512
+# The longest body this path parses: LEAN_LOOKUP_ITEMS items of every hash and a quality, with room for spacing.
+# A longer one (a batch of more items) goes to the route unparsed: parsed here too, it was parsed twice.
+MAX_BODY_BYTES = LEAN_LOOKUP_ITEMS * 512
 _HASH_LENGTHS = {"md5": 32, "sha1": 40, "sha256": 64, "pdq": 64}  # hex digits (the route's schema.Md5 etc.)
 _ITEM_KEYS = frozenset((*_HASH_LENGTHS, "quality"))
 _HEX_DIGITS = frozenset("0123456789abcdefABCDEF")
@@ -67,7 +69,9 @@ class FastLookup:
         answer = None
         if lines is not None:
             try:  # the matcher as the route takes it (`serving_matcher`: 503 for a store emptied meanwhile)
-                answer = answer_lines(lines, serving_matcher(state))
+                matcher = serving_matcher(state)
+                answer = (answer_lines(lines, matcher) if len(lines) <= INLINE_LOOKUP_ITEMS
+                          else await run_in_threadpool(answer_lines, lines, matcher))
             except Exception:  # noqa: BLE001 - a hash the checks refuse (422), a 503, a failure: the route answers
                 answer = None
         if answer is None:
@@ -125,7 +129,7 @@ def _hash_lines(body: bytes) -> list[dict[str, Any]] | None:
     if type(document) is not dict or len(document) != 1:
         return None
     items = document.get("items")
-    if type(items) is not list or not 0 < len(items) <= INLINE_LOOKUP_ITEMS:
+    if type(items) is not list or not 0 < len(items) <= LEAN_LOOKUP_ITEMS:
         return None
     lines = []
     for item in items:
