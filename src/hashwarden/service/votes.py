@@ -51,7 +51,6 @@ def _attribute(name: str) -> Any:
     return Annotated[str, Field(max_length=32, json_schema_extra={"enum": list(VOCABULARIES[name])})]
 
 
-
 class VoteBody(Closed):
     """One vote: the media by its hashes (at least one), the category under the scheme, the attributes ("unknown"
     when the reviewer cannot tell) and a note. No reviewer or agency: they are the key's."""
@@ -71,7 +70,7 @@ class VoteBody(Closed):
 
 
 class VotesBody(Closed):
-    """Up to MAX_VOTES votes, stored all or none."""
+    """Up to MAX_VOTES (1,000) votes, stored all or none."""
 
     votes: Annotated[list[VoteBody], Field(min_length=1, max_length=MAX_VOTES)]
 
