@@ -9,6 +9,7 @@
      ├── AuditError           the audit chain does not verify
      ├── ScanError            a scan cannot start or go on (bad case directory, resume mismatch)
      ├── GradingError         a grading vote refused (a category not of its scheme, a bad age band ...: field named)
+     │    └── SeriesError     a series or victim refused (its `kind`: invalid, unknown code, code exists)
      └── RemoteError          a hashwarden service refused a request or could not be reached (server named)
 
 The CLI catches only `HashwardenError` and prints `TypeName: message`; anything else is a bug and shows a traceback.
@@ -110,7 +111,14 @@ class GradingError(HashwardenError):
 
 class SeriesError(GradingError):
     """A series or victim record or link was refused (store/series.py); `field` names the value at fault (`code`,
-    `date`, `series` ...)."""
+    `date`, `series` ...); `kind` says which refusal it is, INVALID, UNKNOWN (no series, victim or set of that code
+    or name) or EXISTS (the code is taken), so the service answers 422, 404 or 409 while the CLI prints one type."""
+
+    INVALID, UNKNOWN, EXISTS = "invalid", "unknown", "exists"
+
+    def __init__(self, message: str, field: str | None = None, kind: str = INVALID) -> None:
+        super().__init__(message, field)
+        self.kind = kind
 
 
 class RemoteError(HashwardenError):

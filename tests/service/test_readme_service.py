@@ -14,6 +14,7 @@ from typing import Any
 import pytest
 
 from hashwarden.store import open_store
+from hashwarden.store.votes import iter_votes
 from tests.service.conftest import fill
 from tests.service.test_serve import free_port
 
@@ -48,3 +49,8 @@ def test_readme_service_block_runs_as_written(tmp_path: Path, images: dict[str, 
     media = decoder.raw_decode(done.stdout[done.stdout.index('{"md5"'):])[0]
     assert media["md5"] == images["known"]["md5"] and media["pdq"] == images["known"]["pdq"]
     assert [match["set"] for match in media["matches"]] == ["known"]
+    votes = decoder.raw_decode(done.stdout[done.stdout.index('{"votes"'):])[0]
+    assert votes == {"votes": [{"id": 1, "media": "md5:d41d8cd98f00b204e9800998ecf8427e"}]}
+    with open_store(f"sqlite:///{db}", create=False).connect() as conn:
+        (cast,) = iter_votes(conn)
+    assert (cast.reviewer, cast.agency, cast.category, cast.age_band) == ("reviewer-1", "Hotline A", "A", "14-15")

@@ -32,7 +32,9 @@ from hashwarden.config import (ENV_SERVICE_LIMITS, MAX_JSON_DEPTH, MAX_REQUEST_B
 from hashwarden.errors import FormatError
 from hashwarden.scan.match_hashes import matcher_for
 from hashwarden.service import cases, health, lookup, media, sets
+from hashwarden.service import series as series_routes
 from hashwarden.service import stats
+from hashwarden.service import votes
 from hashwarden.service.audit_group import AuditGroup
 from hashwarden.service.auth import Gatekeeper
 from hashwarden.service.docs import add_docs
@@ -89,6 +91,8 @@ def create_app(engine: Engine, settings: ScanSettings = ScanSettings(),
     app.include_router(cases.router)
     app.include_router(media.router)
     app.include_router(stats.router)
+    app.include_router(votes.router)
+    app.include_router(series_routes.router)
     add_docs(app)
     return app
 

@@ -107,7 +107,8 @@ def create_series(conn: Connection, code: str, name: str | None = None, agency: 
         with conn.begin_nested():
             conn.execute(insert(series).values(code=code, name=name, agency=agency, notes=notes, created_at=now))
     except IntegrityError:
-        raise SeriesError(f"a series with code {code!r} exists (see `hashwarden series list`)", field="code") from None
+        raise SeriesError(f"a series with code {code!r} exists (see `hashwarden series list`)", field="code",
+                          kind=SeriesError.EXISTS) from None
     audit.append(conn, "series.create", {"code": code, "name": name, "agency": agency})
     return Series(code, name, agency, notes, now)
 
@@ -133,7 +134,8 @@ def create_victim(conn: Connection, code: str, identified: bool = False, agency:
             conn.execute(insert(victim).values(code=code, identified=identified, agency=agency,
                                                identified_on=identified_on, created_at=now))
     except IntegrityError:
-        raise SeriesError(f"a victim with code {code!r} exists (see `hashwarden victim list`)", field="code") from None
+        raise SeriesError(f"a victim with code {code!r} exists (see `hashwarden victim list`)", field="code",
+                          kind=SeriesError.EXISTS) from None
     audit.append(conn, "victim.create", {"code": code, "identified": identified, "agency": agency,
                                          "date": identified_on})
     return Victim(code, identified, agency, identified_on, now)
@@ -162,7 +164,8 @@ def link_set_entries(conn: Connection, code: str, set_name: str,
     series_id = _series_id(conn, code)
     set_id = conn.execute(select(hash_set.c.id).where(hash_set.c.name == set_name)).scalar()
     if set_id is None:
-        raise SeriesError(f"no hash set named {set_name!r} (see `hashwarden set list`)", field="set")
+        raise SeriesError(f"no hash set named {set_name!r} (see `hashwarden set list`)", field="set",
+                          kind=SeriesError.UNKNOWN)
     query = select(*(entry.c[name] for name in VOTE_DIGESTS)).where(entry.c.set_id == set_id).order_by(entry.c.id)
     if hashes:
         query = query.where(or_(*(entry.c[name] == bytes.fromhex(value) for name, value in hashes.items())))
@@ -338,7 +341,8 @@ def _series_id(conn: Connection, code: str) -> int:
 def _id_of(conn: Connection, table: Any, code: str, what: str) -> int:
     found = conn.execute(select(table.c.id).where(table.c.code == code)).scalar()
     if found is None:
-        raise SeriesError(f"no {what} with code {code!r} (see `hashwarden {what} list`)", field=what)
+        raise SeriesError(f"no {what} with code {code!r} (see `hashwarden {what} list`)", field=what,
+                          kind=SeriesError.UNKNOWN)
     return found
 
 
