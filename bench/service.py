@@ -2,8 +2,13 @@
 
 Both servers run on 127.0.0.1 with the same uvicorn settings (`--workers`, loopback, uvicorn's default http/loop
 implementations, log level info, the service's keep-alive), started once each and driven by `wrk` (Debian package)
-with Lua scripts for the POST bodies, written into a temporary folder by this bench. wrk runs `-t2`, a few
-connections (`--connections`), fixed `--duration`, `--latency`; rounds alternate which server goes first.
+with Lua scripts for the POST bodies, written into a temporary folder by this bench. wrk runs `-t2`, fixed
+`--duration`, `--latency`; rounds alternate which server goes first. Requests/s is a capacity figure, so the lookups
+are driven by enough connections to keep both servers' cores busy (`--connections`, 16: an upload pipeline's many
+clients); the single lookup and the floor are also run with few (`--few-connections`, 4: what one client sending
+request after request sees, bound by each request's round trip, the audit commit included), printed beside.
+`POST /v1/media` runs with `--media-connections` (4: the service refuses uploads past `MEDIA_UPLOADS_PER_PROCESS`
+at once with 503, by design).
 
   floor      a bare FastAPI app whose one endpoint, `POST /v1/lookup`, returns a constant JSON body (no key, no
              store, no parsing): the framework's floor on these settings
@@ -417,7 +422,10 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--entries", type=int, default=10_000_000, help="entries in the store (each: 3 digests + PDQ)")
     parser.add_argument("--workers", type=int, default=2, help="uvicorn workers of both servers")
-    parser.add_argument("--connections", type=int, default=4, help="wrk connections (-c)")
+    parser.add_argument("--connections", type=int, default=16, help="wrk connections (-c) of the lookups")
+    parser.add_argument("--few-connections", type=int, default=4,
+                        help="wrk connections of the single lookup and the floor measured again with few clients")
+    parser.add_argument("--media-connections", type=int, default=4, help="wrk connections of POST /v1/media")
     parser.add_argument("--duration", type=float, default=10.0, help="seconds per wrk run (whole seconds)")
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--batch-items", type=int, default=BATCH_ITEMS)
@@ -429,7 +437,8 @@ def main() -> None:
     print(f"machine: {platform.machine()}, {os.cpu_count()} cores, {platform.processor() or 'cpu ?'}; "
           f"python {platform.python_version()}; {wrk_version.strip()}")
     print(f"settings: {args.workers} uvicorn workers per server on {SERVICE_HOST}; wrk -t2 -c{args.connections} "
-          f"-d{max(1, round(args.duration))}s; {args.rounds} rounds; {args.batch_items} items per batch request")
+          f"(-few: -c{args.few_connections}; media: -c{args.media_connections}) -d{max(1, round(args.duration))}s; "
+          f"{args.rounds} rounds; {args.batch_items} items per batch request")
     db = build_store(args.cache, args.entries)
     url = f"sqlite:///{db}"
     rng = np.random.default_rng(SEED + 1)
@@ -451,25 +460,26 @@ def main() -> None:
         for body, hit in singles[:2]:
             check_answers(service, key, body, [hit])
         check_answers(service, key, *batches[0])
-        figures: dict[str, list[dict[str, float]]] = {"floor": [], "single": [], "batch": []}
+        figures: dict[str, list[dict[str, float]]] = {"floor": [], "single": [], "batch": [], "floor-few": [],
+                                                      "single-few": []}
         for round_number in range(args.rounds):
             order = ["floor", "single"] if round_number % 2 == 0 else ["single", "floor"]
-            for what in [*order, "batch"]:
-                server = floor if what == "floor" else service
+            for what in [*order, "batch", *(f"{name}-few" for name in order)]:
+                server = floor if what.startswith("floor") else service
                 cpu = server.cpu_seconds()
                 got = run_wrk(server.url("/v1/lookup"), scripts["batch" if what == "batch" else "single"],
-                              args.connections, args.duration)
+                              args.few_connections if what.endswith("-few") else args.connections, args.duration)
                 got["cpu_ms"] = (server.cpu_seconds() - cpu) * 1e3 / got["requests"]
                 figures[what].append(got)
                 extra = f"  {got['rps'] * args.batch_items:>10,.0f} items/s" if what == "batch" else ""
-                print(f"round {round_number + 1} {what:6} {got['rps']:>9,.0f} requests/s  p50 {got['p50']:6.2f} ms  "
+                print(f"round {round_number + 1} {what:10} {got['rps']:>9,.0f} requests/s  p50 {got['p50']:6.2f} ms  "
                       f"p99 {got['p99']:6.2f} ms  server CPU {got['cpu_ms']:6.2f} ms/request{extra}")
         med = {what: {k: statistics.median(run[k] for run in runs) for k in ("rps", "p50", "p99", "cpu_ms")}
                for what, runs in figures.items()}
-        audited = sum(run["requests"] for runs in (figures["single"], figures["batch"]) for run in runs)
+        audited = sum(run["requests"] for what in ("single", "batch", "single-few") for run in figures[what])
         print(f"\nmedians of {args.rounds} rounds:")
-        for what in ("floor", "single", "batch"):
-            print(f"  {what:6} {med[what]['rps']:>9,.0f} requests/s  p50 {med[what]['p50']:6.2f} ms  "
+        for what in ("floor", "single", "batch", "floor-few", "single-few"):
+            print(f"  {what:10} {med[what]['rps']:>9,.0f} requests/s  p50 {med[what]['p50']:6.2f} ms  "
                   f"p99 {med[what]['p99']:6.2f} ms  server CPU {med[what]['cpu_ms']:6.2f} ms/request")
         ceiling = in_processes(_ceiling_process, args.workers, "audit", url, key, 4, args.ceiling_seconds)
         authentications = in_processes(_ceiling_process, args.workers, "auth", url, key, 4, args.ceiling_seconds)
@@ -487,8 +497,11 @@ def main() -> None:
             raise SystemExit(f"audit chain broken after the run: {verified.problems[:5]}")
         print(f"audit chain verified: {verified.rows:,} rows ({audited:,} appended by the service's timed requests)")
         measure_media(service, key, folder, args)
-        print(f"\nratio service / bare FastAPI (single lookup requests/s): "
+        print(f"\nratio service / bare FastAPI (single lookup requests/s, {args.connections} connections): "
               f"{med['single']['rps'] / med['floor']['rps']:.2f} (target >= 0.6)")
+        print(f"  with {args.few_connections} connections (each client waits for its answer, audit commit "
+              f"included): {med['single-few']['rps'] / med['floor-few']['rps']:.2f}; p99 "
+              f"{med['single-few']['p99']:.2f} ms")
         print(f"ratio of server CPU per request, bare FastAPI / service (single lookup): "
               f"{med['floor']['cpu_ms'] / med['single']['cpu_ms']:.2f} (the ratio the cores allow, whatever else runs)")
         print(f"p99 single lookup: {med['single']['p99']:.2f} ms (target < 20 ms)")
@@ -517,7 +530,7 @@ def measure_media(service: Server, key: str, folder: Path, args: argparse.Namesp
         raise SystemExit(f"POST /v1/media answered {status}: {answer!r}")
     rates, baselines = [], []
     for round_number in range(args.rounds):
-        rates.append(run_wrk(service.url("/v1/media"), script, args.connections, args.duration)["rps"])
+        rates.append(run_wrk(service.url("/v1/media"), script, args.media_connections, args.duration)["rps"])
         baselines.append(in_processes(_hash_process, args.workers, str(image), args.duration))
         print(f"round {round_number + 1} media  {rates[-1]:>9,.1f} images/s  hash_file x {args.workers} processes "
               f"{baselines[-1]:,.1f} images/s")

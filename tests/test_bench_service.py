@@ -28,7 +28,8 @@ def test_bench_runs_every_section_and_prints_its_figures(tmp_path: Path) -> None
     if shutil.which("wrk") is None:
         pytest.fail("wrk missing: make test installs it (Makefile TEST_TOOLS)")
     run = subprocess.run([sys.executable, str(BENCH), "--entries", "3000", "--duration", "1", "--rounds", "1",
-                          "--ceiling-seconds", "0.3", "--batch-items", "200", "--connections", "2",
+                          "--ceiling-seconds", "0.3", "--batch-items", "200", "--connections", "4",
+                          "--few-connections", "2", "--media-connections", "2",
                           "--cache", str(tmp_path / "cache"), "--start-timeout", "120"],
                          capture_output=True, text=True, timeout=600,
                          env={**os.environ, "PYTHONPATH": str(PROJECT / "src")})
@@ -39,7 +40,11 @@ def test_bench_runs_every_section_and_prints_its_figures(tmp_path: Path) -> None
                     r"round 1 batch +[\d,]+ requests/s .* [\d,]+ items/s",
                     r"audit appends/s straight on the store .*: [\d,]+; authentications/s likewise: [\d,]+",
                     r"audit chain verified: [\d,]+ rows",
-                    r"ratio service / bare FastAPI \(single lookup requests/s\): \d+\.\d\d \(target >= 0.6\)",
+                    r"round 1 floor-few +[\d,]+ requests/s", r"round 1 single-few +[\d,]+ requests/s",
+                    r"ratio service / bare FastAPI \(single lookup requests/s, 4 connections\): \d+\.\d\d "
+                    r"\(target >= 0.6\)",
+                    r"with 2 connections \(each client waits for its answer, audit commit included\): \d+\.\d\d; "
+                    r"p99 [\d.]+ ms",
                     r"p99 single lookup: [\d.]+ ms \(target < 20 ms\)",
                     r"batch lookup: [\d,]+ items/s against 3,000 PDQ codes",
                     r"media: skipped, the service answers 404|ratio POST /v1/media / in-process hash_file .*: \d"):
