@@ -86,15 +86,20 @@ class VictimLinkBody(Hashes):
     series: _CodeField | None = None
 
 
+def _listed(request: Request, caller: Caller, lister: Any, name: str, limit: int, after: str | None) -> dict[str, Any]:
+    """A page of what `lister` lists (series or victims, as their `list --json` objects), by code after `after`."""
+    with request.app.state.engine.connect() as conn:
+        found = _after(lister(conn), after)
+    body = page_body(found, limit, name, lambda record: record.as_json(), lambda record: record.code)
+    caller.counts.update(items=len(body[name]))
+    return body
+
+
 @router.get("/v1/series")
 def series(request: Request, caller: Caller = requires(*SERIES_ROLES), limit: Limit = DEFAULT_PAGE,
            after: _Cursor = None) -> dict[str, Any]:
     """Every series (`series list --json`'s objects) by code, `limit` at a time after the code `after`."""
-    with request.app.state.engine.connect() as conn:
-        found = _after(list_series(conn), after)
-    body = page_body(found, limit, "series", lambda record: record.as_json(), lambda record: record.code)
-    caller.counts.update(items=len(body["series"]))
-    return body
+    return _listed(request, caller, list_series, "series", limit, after)
 
 
 @router.post("/v1/series", status_code=201, responses=_EXISTS)
@@ -119,11 +124,7 @@ def series_links(code: _Code, body: SeriesLinkBody, request: Request,
 def victims(request: Request, caller: Caller = requires(*SERIES_ROLES), limit: Limit = DEFAULT_PAGE,
             after: _Cursor = None) -> dict[str, Any]:
     """Every victim (`victim list --json`'s objects) by code, `limit` at a time after the code `after`."""
-    with request.app.state.engine.connect() as conn:
-        found = _after(list_victims(conn), after)
-    body = page_body(found, limit, "victims", lambda record: record.as_json(), lambda record: record.code)
-    caller.counts.update(items=len(body["victims"]))
-    return body
+    return _listed(request, caller, list_victims, "victims", limit, after)
 
 
 @router.post("/v1/victims", status_code=201, responses=_EXISTS)
