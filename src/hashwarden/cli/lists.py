@@ -56,7 +56,6 @@ _PLAIN_IMPORTS = {
     "pdq": "Import a ThreatExchange PDQ list: one 64-hex hash per line, optionally `,quality` (further fields "
            "ignored).",
     "hashdeep": "Import hashdeep output (its `%%%%` header says which columns each row has).",
-    "icse": "Import an INTERPOL ICSE CSV export (`;`-separated, Y/N flags; PhotoDNA kept opaque).",
 }
 
 
@@ -74,12 +73,53 @@ for _fmt, _help in _PLAIN_IMPORTS.items():
     _add_plain_import(_fmt, _help)
 
 
+OptionalSetOption = Annotated[Optional[str], typer.Option(
+    "--set", help="The hash set to add to (created when missing); not with --as-votes.")]
+AsVotesOption = Annotated[bool, typer.Option(
+    "--as-votes", help="A viewer's graded export: each categorised record becomes a vote of --reviewer, --agency "
+                       "(grading/imported.py), not an entry of a set.")]
+ReviewerOption = Annotated[Optional[str], typer.Option(
+    "--reviewer", help="With --as-votes: who graded (default: the examiner, $HASHWARDEN_EXAMINER, else the OS "
+                       "user).")]
+AgencyOption = Annotated[str, typer.Option("--agency", help="With --as-votes: the reviewer's agency.")]
+
+
+def _import_or_vote(file: Path, fmt: str, set_name: str | None, as_votes: bool, reviewer: str | None, agency: str,
+                    db: str | None, kind: str | None, scheme: str | None, options: dict | None = None) -> None:
+    """`--set S`: an import into the set; `--as-votes`: the records' categories as votes; exactly one of them."""
+    if as_votes == (set_name is not None):
+        raise typer.BadParameter("give exactly one of --set and --as-votes")
+    if not as_votes:
+        _import(file, set_name, fmt, db, kind, scheme, options)
+        return
+    from hashwarden.formats import reader
+    from hashwarden.grading.imported import votes_from_records
+    from hashwarden.grading.votes import default_reviewer
+
+    with open(file, "rb") as fp, engine_for(db).begin() as conn:
+        records = reader(fmt)(fp, str(file), **(options or {}))
+        done = votes_from_records(conn, records, reviewer or default_reviewer(), agency, fmt, scheme, file.name)
+    out.print(f"recorded {len(done.votes):,} votes from {escape(str(file))} "
+              f"({done.uncategorised:,} records without a category left out)")
+
+
 @import_app.command("vics")
-def import_vics(file: Path, set_name: SetOption, kind: KindOption = None, scheme: SchemeOption = None,
+def import_vics(file: Path, set_name: OptionalSetOption = None, kind: KindOption = None, scheme: SchemeOption = None,
+                as_votes: AsVotesOption = False, reviewer: ReviewerOption = None, agency: AgencyOption = "",
                 db: DbOption = None) -> None:
     """Import a Project VIC / CAID VICS JSON file (1.x or 2.0, #Media or #Cases), streamed; Miniatures dropped.
-"""
-    _import(file, set_name, "vics", db, kind, scheme, options={"scheme": scheme} if scheme else None)
+    With --as-votes, a graded case's categories become votes instead."""
+    _import_or_vote(file, "vics", set_name, as_votes, reviewer, agency, db, kind, scheme,
+                    options={"scheme": scheme} if scheme else None)
+
+
+@import_app.command("icse")
+def import_icse(file: Path, set_name: OptionalSetOption = None, kind: KindOption = None, scheme: SchemeOption = None,
+                as_votes: AsVotesOption = False, reviewer: ReviewerOption = None, agency: AgencyOption = "",
+                db: DbOption = None) -> None:
+    """Import an INTERPOL ICSE CSV export (`;`-separated, Y/N flags; PhotoDNA kept opaque). With --as-votes (and
+    --scheme), its categorised records become votes instead."""
+    _import_or_vote(file, "icse", set_name, as_votes, reviewer, agency, db, kind, scheme)
 
 
 @import_app.command("nsrl")
