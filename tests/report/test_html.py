@@ -283,42 +283,10 @@ def test_100k_items_render_with_linear_size() -> None:
     assert len(page) < 100_000 * 1_000  # well under 1 kB per item
 
 
-@pytest.mark.heavy
-def test_headless_chromium_renders_first_page(tmp_path: Path) -> None:
+def rendered(html_file: Path) -> tuple[str, str]:
+    """The page as headless Chromium builds it: its DOM and the items table's body (a missing chromium fails)."""
     if shutil.which("chromium") is None:  # a missing tool fails: it is not a pass
         pytest.fail("chromium missing: make test installs it (Makefile TEST_TOOLS)")
-    items = [_item(i, ("unknown", "known", "ignorable", "error")[i % 4]) for i in range(1000)]
-    items.append(_item(1000, "unknown", "aaa/" + HOSTILE_NAMES[0]))
-    html_file = tmp_path / "report.html"
-    html_file.write_text(render_html(_report(items)), encoding="utf-8")
-    result = subprocess.run(
-        ["chromium", "--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-         "--virtual-time-budget=5000", "--dump-dom", html_file.as_uri()],
-        capture_output=True, text=True, timeout=120, check=False,
-    )
-    dom = result.stdout
-    body = re.search(r'<tbody id="items-body">(.*?)</tbody>', dom, flags=re.S)
-    assert body is not None, result.stderr[-2000:]
-    rows = re.findall(r"<tr>", body.group(1))
-    assert len(rows) == 200  # one page, not all 1001 items
-    assert body.group(1).count('<tr class="group">') == 1  # the page starts in the "unknown" section
-    # The hostile name is first in the queue (unknown, path "aaa/...") and shows as text.
-    assert "aaa/&lt;/script&gt;&lt;script&gt;alert(1)&lt;/script&gt;.jpg" in body.group(1)
-    assert "rows 1\u20131,000 of 1,001" not in dom  # page size is 200
-    assert "rows 1\u2013200 of 1,001" in dom
-
-
-@pytest.mark.heavy
-def test_headless_chromium_shows_queue_groups_labels_and_flags(tmp_path: Path) -> None:
-    if shutil.which("chromium") is None:  # a missing tool fails: it is not a pass
-        pytest.fail("chromium missing: make test installs it (Makefile TEST_TOOLS)")
-    known = _item(3, "known", "k.jpg")
-    known["matches"] = [{"set": "national", "kind": "alert", "method": "sha256", "category": "A",
-                         "scheme": "uk-sentencing", "series": "series-one", "victim_identified": False, "entry": 3}]
-    items = [_item(0, "unknown", "notes.txt", media="other"), _item(1, "error", "broken.jpg"),
-             _item(2, "unknown", "new.jpg"), known]
-    html_file = tmp_path / "report.html"
-    html_file.write_text(render_html(_report(items), _custody()), encoding="utf-8")
     result = subprocess.run(
         ["chromium", "--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
          "--virtual-time-budget=5000", "--dump-dom", html_file.as_uri()],
@@ -326,10 +294,39 @@ def test_headless_chromium_shows_queue_groups_labels_and_flags(tmp_path: Path) -
     )
     body = re.search(r'<tbody id="items-body">(.*?)</tbody>', result.stdout, flags=re.S)
     assert body is not None, result.stderr[-2000:]
-    groups = re.findall(r'<tr class="group">(.*?)</tr>', body.group(1), flags=re.S)
+    return result.stdout, body.group(1)
+
+
+@pytest.mark.heavy
+def test_headless_chromium_renders_first_page(tmp_path: Path) -> None:
+    items = [_item(i, ("unknown", "known", "ignorable", "error")[i % 4]) for i in range(1000)]
+    items.append(_item(1000, "unknown", "aaa/" + HOSTILE_NAMES[0]))
+    html_file = tmp_path / "report.html"
+    html_file.write_text(render_html(_report(items)), encoding="utf-8")
+    dom, body = rendered(html_file)
+    rows = re.findall(r"<tr>", body)
+    assert len(rows) == 200  # one page, not all 1001 items
+    assert body.count('<tr class="group">') == 1  # the page starts in the "unknown" section
+    # The hostile name is first in the queue (unknown, path "aaa/...") and shows as text.
+    assert "aaa/&lt;/script&gt;&lt;script&gt;alert(1)&lt;/script&gt;.jpg" in body
+    assert "rows 1\u20131,000 of 1,001" not in dom  # page size is 200
+    assert "rows 1\u2013200 of 1,001" in dom
+
+
+@pytest.mark.heavy
+def test_headless_chromium_shows_queue_groups_labels_and_flags(tmp_path: Path) -> None:
+    known = _item(3, "known", "k.jpg")
+    known["matches"] = [{"set": "national", "kind": "alert", "method": "sha256", "category": "A",
+                         "scheme": "uk-sentencing", "series": "series-one", "victim_identified": False, "entry": 3}]
+    items = [_item(0, "unknown", "notes.txt", media="other"), _item(1, "error", "broken.jpg"),
+             _item(2, "unknown", "new.jpg"), known]
+    html_file = tmp_path / "report.html"
+    html_file.write_text(render_html(_report(items), _custody()), encoding="utf-8")
+    _, body = rendered(html_file)
+    groups = re.findall(r'<tr class="group">(.*?)</tr>', body, flags=re.S)
     assert len(groups) == 4
     assert "possibly new material" in groups[0] and "error" in groups[1]
     assert "not image or video" in groups[2] and "not possibly new material" in groups[2]
-    assert [p for p in re.findall(r'<td class="path">(.*?)</td>', body.group(1))] == ["new.jpg", "broken.jpg", "notes.txt", "k.jpg"]
-    assert "uk-sentencing:A (Category A)" in body.group(1)
-    assert "series series-one" in body.group(1) and "victim not identified" in body.group(1)
+    assert [p for p in re.findall(r'<td class="path">(.*?)</td>', body)] == ["new.jpg", "broken.jpg", "notes.txt", "k.jpg"]
+    assert "uk-sentencing:A (Category A)" in body
+    assert "series series-one" in body and "victim not identified" in body
