@@ -92,13 +92,10 @@ def _import_or_vote(file: Path, fmt: str, set_name: str | None, as_votes: bool, 
     if not as_votes:
         _import(file, set_name, fmt, db, kind, scheme, options)
         return
-    from hashwarden.formats import reader
-    from hashwarden.grading.imported import votes_from_records
+    from hashwarden.grading.imported import import_votes
     from hashwarden.grading.votes import default_reviewer
 
-    with open(file, "rb") as fp, engine_for(db).begin() as conn:
-        records = reader(fmt)(fp, str(file), **(options or {}))
-        done = votes_from_records(conn, records, reviewer or default_reviewer(), agency, fmt, scheme, file.name)
+    done = import_votes(engine_for(db), fmt, file, reviewer or default_reviewer(), agency, scheme, options)
     out.print(f"recorded {len(done.votes):,} votes from {escape(str(file))} "
               f"({done.uncategorised:,} records without a category left out)")
 

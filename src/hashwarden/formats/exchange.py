@@ -121,10 +121,7 @@ def import_file(
     if fmt not in FORMATS:
         raise FormatError(f"unknown format {fmt!r} (one of {', '.join(sorted(FORMATS))})")
     name = os.fspath(path)
-    try:
-        raw = open(path, "rb")
-    except OSError as exc:
-        raise FormatError(f"cannot read ({exc.strerror})", name) from exc
+    raw = open_list_file(path)
     report = ReadReport()
     file = os.path.abspath(name)
     with raw, engine.connect() as conn, journal_for(conn, os.fstat(raw.fileno()).st_size), conn.begin():
@@ -148,6 +145,18 @@ def import_file(
         record_import(conn, set_name, result, fmt=fmt, file=file, file_sha256=hashed.finish(),
                       details=report.to_json())
     return result, report
+
+
+def open_list_file(path: str | os.PathLike[str]) -> Any:
+    """A list file opened for reading (binary, buffered: readers `peek` at its head).
+
+    Raises:
+        FormatError: it cannot be read, naming the file and why.
+    """
+    try:
+        return open(path, "rb")
+    except OSError as exc:
+        raise FormatError(f"cannot read ({exc.strerror})", os.fspath(path)) from exc
 
 
 # Formats whose records carry a category code that we check against the set's scheme (VICS checks its own).

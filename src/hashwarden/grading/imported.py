@@ -17,11 +17,14 @@ these formats do not carry them. A record without a category is not a vote: it i
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
 from hashwarden.errors import GradingError
+from hashwarden.formats import reader
+from hashwarden.formats.exchange import open_list_file
 from hashwarden.grading.votes import cast_votes
 from hashwarden.store.records import EntryRecord, Vote
 
@@ -32,6 +35,21 @@ class ImportedVotes:
 
     votes: list[Vote]
     uncategorised: int
+
+
+def import_votes(engine: Any, fmt: str, path: str | os.PathLike[str], reviewer: str, agency: str,
+                 scheme: str | None = None, options: dict[str, Any] | None = None) -> ImportedVotes:
+    """Read `path` with format `fmt`'s reader (`options` are the reader's, e.g. VICS `scheme`) and record its
+    categorised records as votes (`votes_from_records`), all in one transaction; the votes' source is the format.
+
+    Raises:
+        FormatError: the file cannot be read or is malformed (named, as an import names it).
+        GradingError: a record that cannot be a vote (see `votes_from_records`).
+    """
+    name = os.fspath(path)
+    with open_list_file(path) as raw, engine.begin() as conn:
+        records = reader(fmt)(raw, name, **(options or {}))
+        return votes_from_records(conn, records, reviewer, agency, fmt, scheme, os.path.basename(name))
 
 
 def votes_from_records(conn: Any, records: Iterable[EntryRecord], reviewer: str, agency: str, source: str,
