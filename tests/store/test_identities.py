@@ -96,17 +96,25 @@ def test_refusals(store_engine) -> None:
                                                                               "user.revoke"]
 
 
-def test_verified_keys_spare_pbkdf2_but_not_the_revocation_check(store_engine, monkeypatch) -> None:
-    """A key verified once authenticates again without PBKDF2; a wrong secret under the same key id, a rotated
-    key and a revoked key are refused as without the cache (the service's VerifiedKeys, service/auth.py)."""
+def _matcher_counting_pbkdf2(store_engine, monkeypatch) -> tuple[str, list[int]]:  # noqa: ANN001
+    """A matcher key of user "filter", and a list that grows by one for each PBKDF2 of a key from now on."""
     from hashwarden.store import identities
 
     with store_engine.begin() as conn:
         create_agency(conn, "Hotline A")
         key = create_user(conn, "filter", "Hotline A", "matcher")
-    hashed = []
+    hashed: list[int] = []
     real_hash = identities._hash
     monkeypatch.setattr(identities, "_hash", lambda *args: hashed.append(1) or real_hash(*args))
+    return key, hashed
+
+
+def test_verified_keys_spare_pbkdf2_but_not_the_revocation_check(store_engine, monkeypatch) -> None:
+    """A key verified once authenticates again without PBKDF2; a wrong secret under the same key id, a rotated
+    key and a revoked key are refused as without the cache (the service's VerifiedKeys, service/auth.py)."""
+    from hashwarden.store import identities
+
+    key, hashed = _matcher_counting_pbkdf2(store_engine, monkeypatch)
     verified = identities.VerifiedKeys(size=2)
     prefix, key_id, secret = key.split("_", 2)
     with store_engine.connect() as conn:
@@ -132,12 +140,7 @@ def test_authenticate_verified_answers_only_a_remembered_live_key_and_never_hash
     revoked one (the user row is read every time, so revocation counts from the next request)."""
     from hashwarden.store import identities
 
-    with store_engine.begin() as conn:
-        create_agency(conn, "Hotline A")
-        key = create_user(conn, "filter", "Hotline A", "matcher")
-    hashed = []
-    real_hash = identities._hash
-    monkeypatch.setattr(identities, "_hash", lambda *args: hashed.append(1) or real_hash(*args))
+    key, hashed = _matcher_counting_pbkdf2(store_engine, monkeypatch)
     verified = identities.VerifiedKeys()
     quick = identities.authenticate_verified
     with store_engine.connect() as conn:
