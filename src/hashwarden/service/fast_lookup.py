@@ -1,16 +1,17 @@
-"""The lean path of `POST /v1/lookup`: a small, plainly well-formed lookup answered without FastAPI's routing,
-dependency solving and pydantic validation, which cost several times the lookup's own work on a one-item request
-(bench/service.py: the single lookup at 0.31 of the bare framework's requests/s).
+"""The lean path of `POST /v1/lookup`: a plainly well-formed lookup (up to LEAN_LOOKUP_ITEMS items) answered without
+FastAPI's routing, dependency solving and pydantic validation, which cost several times the lookup's own work on a
+one-item request (bench/service.py: the single lookup at 0.31 of the bare framework's requests/s).
 
 `FastLookup` is an ASGI middleware inside the gatekeeper and the body limits (service/app.py), so everything outside
 the route is as before: no key, a revoked one, the rate limit or the role refuse the request before its body is
 read, and the body's size, time and depth limits apply to the bytes read here. It answers a request only when it is
 certain the route would give the same answer: a JSON body (`Content-Type: application/json`, at most MAX_BODY_BYTES)
-of the form `{"items": [...]}` with 1 to LEAN_LOOKUP_ITEMS items (matched on the event loop up to INLINE_LOOKUP_ITEMS,
-as the route does on SQLite, else in a worker thread, so a batch does not hold up the loop), each item an object of md5, sha1, sha256, pdq (hex strings of their lengths) and `quality` (an integer
-0-100, with a pdq). The answer is the route's own (`lookup.answer_lines`: the same checks, the same matcher, the
-same encoding) and the audit row the route's (`auth.record_request`: committed before the answer leaves; a failed
-commit fails the request with 500, as in the route).
+of the form `{"items": [...]}` with 1 to LEAN_LOOKUP_ITEMS items (matched on the event loop up to
+INLINE_LOOKUP_ITEMS, as the route does on SQLite, else in a worker thread, so a batch does not hold up the loop),
+each item an object of md5, sha1, sha256, pdq (hex strings of their lengths) and `quality` (an integer 0-100, with a
+pdq). The answer is the route's own (`lookup.answer_lines`: the same checks, the same matcher, the same encoding)
+and the audit row the route's (`auth.record_request`: committed before the answer leaves; a failed commit fails the
+request with 500, as in the route).
 
 Anything else goes to the route, with the body bytes already read handed on unchanged: a malformed or unusual body
 (any validation failure, vpdq frames, pdq_dihedral, null fields, other content types, larger batches or bodies), a
@@ -56,7 +57,7 @@ class FastLookup:
             return
         state = scope["app"].state
         identity = admitted_identity(scope)
-        if identity is None or not state.local_reads or state.empty_store or not _small_json_body(scope):
+        if identity is None or not state.local_reads or state.empty_store or not _json_body_within_limit(scope):
             await self.app(scope, receive, send)
             return
         received: list[Message] = []
@@ -82,7 +83,7 @@ class FastLookup:
         await response(scope, receive, send)
 
 
-def _small_json_body(scope: Scope) -> bool:
+def _json_body_within_limit(scope: Scope) -> bool:
     """Whether the request says its body is JSON, in the one spelling clients send (others: the route decides), and
     does not say it is longer than MAX_BODY_BYTES (a chunked one is measured once read)."""
     headers = Headers(scope=scope)
