@@ -104,6 +104,14 @@ def test_submit_then_read_the_case_back(tmp_path: Path, images: dict[str, dict[s
         case_id = json.loads(sent.stdout)["id"]
         read = httpx.get(f"{url}/v1/cases/{case_id}", headers={"Authorization": f"Bearer {keys['examiner']}"})
         assert read.status_code == 200 and read.json()["report"] == report()
+        leads = hashwarden("remote", "leads", str(case_id), "--server", url, "--key-file", str(key_file))
+        unknown = [(i, item) for i, item in enumerate(report()["items"]) if item["status"] == "unknown"]
+        assert leads.returncode == 0, leads.stderr
+        assert [json.loads(line) for line in leads.stdout.splitlines()] == [
+            {"position": i, "path": item["path"], "media": item["media"], "leads": []} for i, item in unknown]
+        elsewhere = hashwarden("remote", "leads", str(case_id + 1), "--server", url, key=keys["examiner"])
+        assert elsewhere.returncode == 1 and elsewhere.stderr.strip() == (
+            f"RemoteError: {url} refused GET /v1/cases/{case_id + 1}/leads: 404 no such case")
         matcher = hashwarden("remote", "submit", str(case_dir), "--server", url, key=keys["matcher"])
         missing = hashwarden("remote", "submit", str(tmp_path / "nowhere"), "--server", url, key=keys["examiner"])
     assert matcher.returncode == 1 and matcher.stdout == ""

@@ -1,4 +1,4 @@
-"""`hashwarden remote lookup` and `remote submit`: the client of a hashwarden service (remote/)."""
+"""`hashwarden remote lookup`, `remote submit` and `remote leads`: the client of a hashwarden service (remote/)."""
 
 from __future__ import annotations
 
@@ -76,3 +76,22 @@ def submit_command(
     with _client(server, key_file, ca_cert, quiet=True) as client:
         answer = submit_case(client, case_dir)
     out.print(json.dumps({"id": answer.get("id")}), markup=False, highlight=False, soft_wrap=True)
+
+
+@remote_app.command("leads")
+def leads_command(
+    case_id: Annotated[int, typer.Argument(min=1, help="The case's id, as `remote submit` printed it.")],
+    server: Server,
+    key_file: KeyFile = None,
+    ca_cert: CaCert = None,
+) -> None:
+    """Print a submitted case's lead list: one JSON line per unknown item, `{"position", "path", "leads", ...}`,
+    with the leads the service finds now (series, other cases, the case's own clusters and devices).
+
+    Example: HASHWARDEN_KEY=... hashwarden remote leads 12 --server https://hw:8443
+    """
+    from hashwarden.remote import case_leads
+
+    with _client(server, key_file, ca_cert, quiet=True) as client:
+        for item in case_leads(client, case_id):
+            out.print(json.dumps(item, ensure_ascii=False), markup=False, highlight=False, soft_wrap=True)

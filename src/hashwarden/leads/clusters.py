@@ -27,7 +27,7 @@ from typing import Any
 
 from hashwarden.config import BURST_SECONDS, PDQ_MATCH_THRESHOLD, PDQ_MIN_QUALITY
 from hashwarden.index import HammingIndex
-from hashwarden.leads.metadata import device_key
+from hashwarden.store.devices import device_key
 
 MAX_LEAD_ITEMS = 20
 """Other items named in one lead; `count` says how many there are (a burst of 2,000 shots names 20)."""
@@ -57,7 +57,7 @@ def add_leads(items: Sequence[dict[str, Any]], *, radius: int = PDQ_MATCH_THRESH
         by = sorted(set().union(*(reasons[i] for i in group)))
         for i in group:
             items[i]["cluster"] = cluster_id
-            _lead(items[i], {"kind": "cluster", "cluster": cluster_id, "by": by, **_named(items, group, i)})
+            append_lead(items[i], {"kind": "cluster", "cluster": cluster_id, "by": by, **_named(items, group, i)})
     _device_leads(items, unknown)
 
 
@@ -80,7 +80,7 @@ def item_device(item: Mapping[str, Any]) -> tuple[str, str] | None:
 def _near_duplicates(items: Sequence[Mapping[str, Any]], unknown: list[int], radius: int) -> list[tuple[int, int]]:
     """Pairs of unknown images within `radius` of each other's PDQ (the matcher's index, queried with itself).
     Hashes below the matcher's quality floor take no part: flat images are all near one another."""
-    coded = [(i, bytes.fromhex(items[i]["pdq"])) for i in unknown if _is_pdq(items[i].get("pdq"))
+    coded = [(i, bytes.fromhex(items[i]["pdq"])) for i in unknown if is_pdq(items[i].get("pdq"))
              and (items[i].get("pdq_quality") or 0) >= PDQ_MIN_QUALITY]
     if len(coded) < 2:
         return []
@@ -118,7 +118,7 @@ def _device_leads(items: Sequence[dict[str, Any]], unknown: list[int]) -> None:
         device = item_device(items[i])
         group = by_device.get(device, []) if device else []
         if len(group) > 1:
-            _lead(items[i], {"kind": "device", "by": device[0], "device": device[1], **_named(items, group, i),
+            append_lead(items[i], {"kind": "device", "by": device[0], "device": device[1], **_named(items, group, i),
                              "known": known[device]})  # the item itself is unknown, so not counted
 
 
@@ -129,14 +129,15 @@ def _named(items: Sequence[Mapping[str, Any]], group: list[int], own: int) -> di
     return {"items": [items[j].get("path") for j in others], "count": len(group) - 1}
 
 
-def _lead(item: dict[str, Any], lead: dict[str, Any]) -> None:
+def append_lead(item: dict[str, Any], lead: dict[str, Any]) -> None:
+    """Add `lead` to the item's `leads` (made on the first)."""
     item.setdefault("leads", []).append(lead)
 
 
 _PDQ_HEX = re.compile(r"[0-9a-fA-F]{64}")
 
 
-def _is_pdq(value: Any) -> bool:
+def is_pdq(value: Any) -> bool:
     return isinstance(value, str) and _PDQ_HEX.fullmatch(value) is not None
 
 

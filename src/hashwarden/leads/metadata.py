@@ -166,18 +166,6 @@ def report_fields(fields: Mapping[str, Any]) -> dict[str, Any]:
     return {name: fields[name] for name in FIELDS if fields.get(name) not in (None, False)}
 
 
-def device_key(metadata: Mapping[str, Any]) -> tuple[str, str] | None:
-    """What identifies the device that made a file: ("serial", make/serial) when a body serial is known, else
-    ("make_model_software", make/model/software) when all three are; None otherwise (make and model alone are
-    shared by millions of phones, no lead)."""
-    serial = metadata.get("serial")
-    if serial:
-        return "serial", f"{metadata.get('make') or ''}/{serial}"
-    if all(metadata.get(name) for name in ("make", "model", "software")):
-        return "make_model_software", f"{metadata['make']}/{metadata['model']}/{metadata['software']}"
-    return None
-
-
 # EXIF -------------------------------------------------------------------------------------------------------------
 def _from_exif(exif: Any, fields: dict[str, Any]) -> None:
     _put(fields, "make", exif.get(_MAKE))

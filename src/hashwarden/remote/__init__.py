@@ -7,6 +7,6 @@ matcher that `hashwarden match`'s own line writer uses, so local and remote outp
 """
 
 from hashwarden.remote.client import RemoteClient, read_key
-from hashwarden.remote.lookup import RemoteMatcher, lookup_lines, submit_case
+from hashwarden.remote.lookup import RemoteMatcher, case_leads, lookup_lines, submit_case
 
-__all__ = ["RemoteClient", "RemoteMatcher", "lookup_lines", "read_key", "submit_case"]
+__all__ = ["RemoteClient", "RemoteMatcher", "case_leads", "lookup_lines", "read_key", "submit_case"]

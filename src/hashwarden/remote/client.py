@@ -79,11 +79,24 @@ class RemoteClient:
             RemoteError: the server cannot be reached, does not answer in time, refuses the request (its status
                 and message), or still answers 429 after the retries.
         """
+        return self._send("POST", path, body, **request)
+
+    def get(self, path: str, **request: Any) -> Any:
+        """GET `path` (httpx's `params=`), retrying a 429 like `post`; the JSON answer.
+
+        Raises:
+            RemoteError: as `post`.
+        """
+        return self._send("GET", path, None, **request)
+
+    def _send(self, method: str, path: str, body: Callable[[], Iterable[bytes]] | None, **request: Any) -> Any:
         for attempt in range(self._retries + 1):
             try:
-                response = self._http.post(path, **request, **({} if body is None else {"content": body()}))
+                response = self._http.request(method, path, **request,
+                                              **({} if body is None else {"content": body()}))
             except httpx.TimeoutException as exc:
-                raise RemoteError(f"{self.server}: no answer to POST {path} in time ({type(exc).__name__})") from exc
+                raise RemoteError(f"{self.server}: no answer to {method} {path} in time ({type(exc).__name__})"
+                                  ) from exc
             except httpx.TransportError as exc:
                 raise RemoteError(_unreachable(self.server, exc)) from exc
             if response.status_code == 429 and attempt < self._retries:
@@ -96,7 +109,7 @@ class RemoteClient:
                     continue
             if response.is_success:
                 return response.json()
-            raise RemoteError(f"{self.server} refused POST {path}: {response.status_code} {_message(response)}")
+            raise RemoteError(f"{self.server} refused {method} {path}: {response.status_code} {_message(response)}")
         raise AssertionError("unreachable: the last attempt returns or raises")
 
 

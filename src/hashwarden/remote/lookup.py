@@ -121,6 +121,23 @@ def submit_case(client: RemoteClient, case_dir: Path) -> dict[str, Any]:
         "Content-Type": "application/json", "Content-Length": str(size)})
 
 
+def case_leads(client: RemoteClient, case_id: int, page: int = 1000) -> Iterator[dict[str, Any]]:
+    """The lead list of a case the caller's agency submitted (`GET /v1/cases/{id}/leads`), item by item, a page
+    at a time: its unknown items with their leads as the service computes them now.
+
+    Raises:
+        RemoteError: the service refused (404: no such case of the caller's agency).
+    """
+    after: int | None = None
+    while True:
+        answer = client.get(f"/v1/cases/{case_id}/leads",
+                            params={"limit": page, **({} if after is None else {"after": after})})
+        yield from answer.get("items", [])
+        if "next" not in answer:
+            return
+        after = answer["next"]
+
+
 def _blocks(path: Path) -> Iterator[bytes]:
     """The file's bytes, REMOTE_UPLOAD_BLOCK at a time.
 

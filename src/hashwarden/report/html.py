@@ -113,11 +113,19 @@ def _newest_per_group(items: Sequence[Mapping[str, Any]]) -> dict[str, float]:
 
 
 def _near_known(item: Mapping[str, Any]) -> bool:
-    """Whether a lead ties the item to known material: a series, or a device that also made known items."""
+    """Whether a lead ties the item to known material: a series, or a device that also made known items (in this
+    case or another)."""
     leads = item.get("leads") if isinstance(item.get("leads"), list) else []
     return any(isinstance(lead, Mapping) and (lead.get("kind") == "series" or
-                                              (lead.get("kind") == "device" and (_int(lead.get("known")) or 0) > 0))
+                                              (lead.get("kind") == "device" and (_int(lead.get("known")) or 0) > 0)
+                                              or (lead.get("kind") == "cross_case" and _known_elsewhere(lead)))
                for lead in leads)
+
+
+def _known_elsewhere(lead: Mapping[str, Any]) -> bool:
+    """A cross-case device lead naming a case where the device also made known material."""
+    cases = lead.get("cases") if isinstance(lead.get("cases"), list) else []
+    return any(isinstance(case, Mapping) and (_int(case.get("known")) or 0) > 0 for case in cases)
 
 
 def _lead_key(item: Mapping[str, Any], newest: Mapping[str, float]) -> tuple[Any, ...]:
@@ -458,15 +466,30 @@ _JS = r"""
     var kind = str(get(lead, "kind")), n = get(lead, "count"), others = get(lead, "items");
     var text = kind;
     var by = Array.isArray(get(lead, "by")) ? get(lead, "by").map(str).join(", ") : str(get(lead, "by"));
+    var distance = get(lead, "distance"), device = get(lead, "device");
+    var how = by + (typeof distance === "number" ? " distance " + distance : "") + (device ? " " + str(device) : "");
     if (kind === "cluster") text = "cluster " + str(get(lead, "cluster")) + " (" + by + ")";
-    else if (kind === "device") text = "device " + str(get(lead, "device")) + " (" + by + ")";
-    else if (get(lead, "series")) text += " " + str(get(lead, "series"));
+    else if (kind === "device") text = "device " + str(device) + " (" + by + ")";
+    else if (kind === "series") return "possible series " + str(get(lead, "series")) + " (" + how + ")";
+    else if (kind === "cross_case") return crossCaseText(lead, n, how);
     if (typeof n === "number") text += " with " + bytes(n) + " other item" + (n === 1 ? "" : "s");
     var known = get(lead, "known");
     if (typeof known === "number" && known > 0) text += ", " + bytes(known) + " known";
     if (Array.isArray(others) && others.length)
       text += ": " + others.map(str).join(", ") + (typeof n === "number" && n > others.length ? ", \u2026" : "");
     return text;
+  }
+  function crossCaseText(lead, n, how) {
+    var cases = Array.isArray(get(lead, "cases")) ? get(lead, "cases") : [];
+    var named = cases.map(function (c) {
+      var d = get(c, "distance"), k = get(c, "known"), paths = get(c, "paths");
+      return "case " + str(get(c, "case")) + " #" + str(get(c, "case_id")) + " of " + str(get(c, "agency")) +
+        " (" + str(get(c, "items")) + " item" + (get(c, "items") === 1 ? "" : "s") +
+        (typeof d === "number" ? ", distance " + d : "") + (typeof k === "number" && k > 0 ? ", " + k + " known" : "") +
+        (Array.isArray(paths) && paths.length ? ": " + paths.map(str).join(", ") : "") + ")";
+    });
+    return "seen in " + (typeof n === "number" ? bytes(n) : "?") + " other case" + (n === 1 ? "" : "s") + " (" + how +
+      ")" + (named.length ? ": " + named.join("; ") + (typeof n === "number" && n > named.length ? "; \u2026" : "") : "");
   }
   function leadsOf(it) { var l = get(it, "leads"); return Array.isArray(l) ? l : []; }
   function cmpStr(a, b) { return a < b ? -1 : a > b ? 1 : 0; }

@@ -25,6 +25,7 @@ from hashwarden.evidence import FolderItem, FolderSource, Skipped
 from hashwarden.evidence.disk_image import ewf_segment
 from hashwarden.evidence.layers import Keys
 from hashwarden.evidence.ewf_verify import verify_ewf
+from hashwarden.leads.across import add_store_leads
 from hashwarden.report import build_report, write_reports
 from hashwarden.scan.case import CaseDB, CaseLock
 from hashwarden.scan.custody import Listing, custody_summary, write_custody
@@ -110,6 +111,8 @@ def run_scan(
             db.finish_run(run_id, utc_now())
             db.commit()
             report = build_report(case, roots, db.items(), db.skipped())
+            with engine.connect() as conn:  # series and other cases' items, as the store holds them now
+                add_store_leads(conn, report["items"])
             summary = report["summary"]
             custody = custody_summary(db.runs(), listings, hash_sets, settings.verify_after)
             files = write_reports(out_dir, report, custody)

@@ -30,6 +30,7 @@ from hashwarden import __version__
 from hashwarden.config import (ENV_SERVICE_LIMITS, MAX_JSON_DEPTH, MAX_REQUEST_BYTES, ScanSettings,
                                ServiceLimits, database_url)
 from hashwarden.errors import FormatError
+from hashwarden.leads.across import CaseCodesCache
 from hashwarden.scan.match_hashes import matcher_for
 from hashwarden.service import cases, health, lookup, media, sets
 from hashwarden.service import series as series_routes
@@ -81,6 +82,7 @@ def create_app(engine: Engine, settings: ScanSettings = ScanSettings(),
     app.state.index_refresher = IndexRefresher(app.state, engine, settings, limits.index_refresh_seconds)
     app.state.limits = limits
     app.state.media_uploads = media.upload_slots()
+    app.state.case_codes = CaseCodesCache()  # the stored cases' unknown PDQ codes, for leads (service/cases.py)
     app.add_exception_handler(HTTPException, _http_error)
     app.add_exception_handler(RequestValidationError, _invalid_request)
     app.add_exception_handler(FormatError, _invalid_hash)

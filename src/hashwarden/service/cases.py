@@ -1,5 +1,6 @@
 """`POST /v1/cases`, `GET /v1/cases`, `GET /v1/cases/{id}`, `DELETE /v1/cases/{id}`: an agency's scan results;
-`GET /v1/cases/items?md5=|sha1=|sha256=|pdq=`: the agency's case items with a hash (what links its cases).
+`GET /v1/cases/items?md5=|sha1=|sha256=|pdq=`: the agency's case items with a hash (what links its cases);
+`GET /v1/cases/{id}/leads`: the case's lead list, with the leads the store gives now (series, other cases).
 
 An examiner (or analyst) submits a scan's report.json; it is kept under the caller's agency (store/cases.py) and
 only that agency lists, reads or deletes it. Another agency's case answers 404 exactly as a missing one does, so
@@ -42,8 +43,9 @@ from hashwarden.service.case_stream import ITEMS, ReportSplitter
 from hashwarden.service.schema import ERROR_RESPONSES, Closed, Md5, Pdq, RowCursor, RowId, Sha1, Sha256
 from hashwarden.service.auth import Caller, requires
 from hashwarden.service.pages import DEFAULT_PAGE, Limit, page_body
+from hashwarden.leads.across import case_leads
 from hashwarden.store.cases import (
-    CaseWriter, case_head, case_items, delete_case, find_items, list_cases,
+    CaseWriter, case_head, case_items, case_refs, delete_case, find_items, list_cases,
 )
 from hashwarden.store.identities import Identity
 
@@ -272,6 +274,26 @@ def _case_json(engine: Engine, head: dict[str, Any]) -> Iterator[bytes]:
             yield (text if first else ", " + text).encode()
             first = False
     yield b"]}}"
+
+
+@router.get("/v1/cases/{id}/leads")
+def case_lead_list(id: RowId, request: Request, caller: Caller = requires(*CASE_ROLES),  # noqa: A002
+                   limit: Limit = DEFAULT_PAGE, after: RowCursor = None) -> dict[str, Any]:
+    """The case's lead list, a page at a time: its unknown items by position after `after`, each with the leads
+    its report carried and those the store gives now (`leads.across.case_leads`: media of a series near it, other
+    cases with near copies or items of its device, another agency's case named by its id, name and agency only);
+    `next` is the `after` of the next page. 404 when the agency has no case of that id."""
+    engine = request.app.state.engine
+    caller.counts.update(case=id)
+    with engine.connect() as conn:
+        ref = case_refs(conn, [id]).get(id)
+        if ref is None or ref.agency != caller.identity.agency:
+            raise HTTPException(404, "no such case")
+        rows = case_leads(conn, id, ref.agency_id, limit + 1, -1 if after is None else after,
+                          codes=request.app.state.case_codes.get(conn))
+    body = {"case": id, **page_body(rows, limit, "items", lambda row: row, lambda row: row["position"])}
+    caller.counts.update(items=len(body["items"]))
+    return body
 
 
 @router.delete("/v1/cases/{id}")

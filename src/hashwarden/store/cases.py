@@ -22,12 +22,14 @@ from datetime import datetime, timedelta, timezone
 from typing import Any
 from collections.abc import Iterator
 
-from sqlalchemy import Column, MetaData, Select, Table, delete, insert, literal, literal_column, or_, select, update
+from sqlalchemy import (Column, MetaData, Select, Table, delete, func, insert, literal, literal_column, or_, select,
+                        update)
 from sqlalchemy.engine import Connection
 
 from hashwarden.config import CASE_STAGE_CACHE_KIB
 from hashwarden.store import audit
 from hashwarden.store.db import TIMESTAMP_FORMAT, utc_now
+from hashwarden.store.devices import item_device_digest
 from hashwarden.store.records import canonical_json
 from hashwarden.store.schema import agency, api_user, case_item, case_report
 
@@ -289,7 +291,16 @@ def _item_row(case_id: int, position: int, item: dict[str, Any]) -> dict[str, An
     for name in HASH_COLUMNS:
         row[name] = bytes.fromhex(item[name]) if item.get(name) else None
     row["details"] = canonical_json({k: v for k, v in item.items() if k not in HASH_COLUMNS})
+    row.update(lead_columns(item))
     return row
+
+
+def lead_columns(item: dict[str, Any]) -> dict[str, Any]:
+    """The columns leads across cases search an item by (migration 0012): its PDQ quality (an integer 0-100, else
+    None) and its device's digest (`devices.item_device_digest`)."""
+    quality = item.get("pdq_quality")
+    valid = isinstance(quality, int) and not isinstance(quality, bool) and 0 <= quality <= 100
+    return {"pdq_quality": quality if valid else None, "device": item_device_digest(item)}
 
 
 def _item_of(row: Any) -> dict[str, Any]:
@@ -297,3 +308,103 @@ def _item_of(row: Any) -> dict[str, Any]:
     details = json.loads(row.details)
     hashes = {name: getattr(row, name).hex() if getattr(row, name) is not None else None for name in HASH_COLUMNS}
     return {**details, **hashes}
+
+
+# Leads across cases (leads/across.py) ------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class CaseRef:
+    """What a lead may say of another case: its id and name (the case reference) and its agency."""
+
+    id: int
+    name: str
+    agency_id: int
+    agency: str
+
+
+def unknown_codes(conn: Connection, min_quality: int, batch: int = 50_000) -> Iterator[list[tuple[int, int, bytes]]]:
+    """(case id, position, PDQ) of every stored case's unknown items whose PDQ has at least `min_quality`, a batch
+    at a time by item id: what an index of other cases' new material is built from."""
+    after = 0
+    while True:
+        rows = conn.execute(select(case_item.c.id, case_item.c.case_id, case_item.c.position, case_item.c.pdq)
+                            .where(case_item.c.id > after, case_item.c.status == "unknown",
+                                   case_item.c.pdq.is_not(None), case_item.c.pdq_quality >= min_quality)
+                            .order_by(case_item.c.id).limit(batch)).all()
+        if not rows:
+            return
+        yield [(row.case_id, row.position, bytes(row.pdq)) for row in rows if len(row.pdq) == 32]
+        after = rows[-1].id
+
+
+def cases_version(conn: Connection) -> tuple[int, int]:
+    """(number of cases, highest case id): changes whenever a case is stored, deleted or purged, so an index of
+    the cases' items built at one version is current while it holds."""
+    count, highest = conn.execute(select(func.count(case_report.c.id), func.max(case_report.c.id))).one()
+    return int(count), int(highest or 0)
+
+
+def items_by_device(conn: Connection, digests: list[str], batch: int = 500
+                    ) -> list[tuple[str, int, str | None, int]]:
+    """(device digest, case id, status, items) for every stored item made by one of the devices `digests`."""
+    found = []
+    for start in range(0, len(digests), batch):
+        chunk = digests[start:start + batch]
+        found.extend((row.device, row.case_id, row.status, row.items) for row in conn.execute(
+            select(case_item.c.device, case_item.c.case_id, case_item.c.status, func.count().label("items"))
+            .where(case_item.c.device.in_(chunk))
+            .group_by(case_item.c.device, case_item.c.case_id, case_item.c.status)))
+    return found
+
+
+def devices_of_items(conn: Connection, hashes: dict[str, list[bytes]], batch: int = 500) -> dict[bytes, set[str]]:
+    """For each of the given hashes (column name in HASH_COLUMNS -> values), the devices of the stored items that
+    have it: what the media linked to a series are known to have been made by."""
+    found: dict[bytes, set[str]] = {}
+    for name, values in hashes.items():
+        column = case_item.c[name]
+        for start in range(0, len(values), batch):
+            for value, device in conn.execute(select(column, case_item.c.device).distinct().where(
+                    column.in_(values[start:start + batch]), case_item.c.device.is_not(None))):
+                found.setdefault(bytes(value), set()).add(device)
+    return found
+
+
+def pdq_of_items(conn: Connection, hashes: dict[str, list[bytes]], batch: int = 500) -> dict[bytes, bytes]:
+    """For each of the given digests (md5/sha1/sha256 -> values), the PDQ of a stored item that has it."""
+    found: dict[bytes, bytes] = {}
+    for name, values in hashes.items():
+        column = case_item.c[name]
+        for start in range(0, len(values), batch):
+            for value, pdq in conn.execute(select(column, case_item.c.pdq).where(
+                    column.in_(values[start:start + batch]), case_item.c.pdq.is_not(None))):
+                found.setdefault(bytes(value), bytes(pdq))
+    return found
+
+
+def case_refs(conn: Connection, case_ids: list[int]) -> dict[int, CaseRef]:
+    """The references of the given cases (those that still exist)."""
+    found = {}
+    for start in range(0, len(case_ids), 500):
+        for row in conn.execute(select(case_report.c.id, case_report.c.name, agency.c.id.label("agency_id"),
+                                       agency.c.name.label("agency"))
+                                .join(agency, agency.c.id == case_report.c.agency_id)
+                                .where(case_report.c.id.in_(case_ids[start:start + 500]))):
+            found[row.id] = CaseRef(row.id, row.name, row.agency_id, row.agency)
+    return found
+
+
+
+def item_paths(conn: Connection, case_id: int, positions: list[int]) -> list[Any]:
+    """The paths of a case's items at `positions`, in that order."""
+    rows = dict(conn.execute(select(case_item.c.position, case_item.c.details).where(
+        case_item.c.case_id == case_id, case_item.c.position.in_(positions))).all())
+    return [json.loads(rows[p]).get("path") for p in positions if p in rows]
+
+
+def unknown_items(conn: Connection, case_id: int, limit: int, after: int = -1) -> list[tuple[int, dict[str, Any]]]:
+    """(position, item as sent) of a case's unknown items, at most `limit` after position `after`: a page of the
+    examiner's lead list."""
+    rows = conn.execute(select(case_item).where(case_item.c.case_id == case_id, case_item.c.position > after,
+                                                case_item.c.status == "unknown")
+                        .order_by(case_item.c.position).limit(limit)).all()
+    return [(row.position, _item_of(row)) for row in rows]

@@ -20,9 +20,11 @@ from sqlalchemy import (
     LargeBinary,
     MetaData,
     PrimaryKeyConstraint,
+    SmallInteger,
     String,
     Table,
     Text,
+    text,
 )
 
 from hashwarden.store.records import VOTE_DIGESTS
@@ -198,11 +200,17 @@ case_item = Table(
     Column("sha256", LargeBinary(32)),
     Column("pdq", LargeBinary(32)),
     Column("details", Text, nullable=False),  # JSON: the item without its hashes
+    # what leads across cases search by (migration 0012): the item's PDQ quality, and `cases.device_digest` of the
+    # device that made it
+    Column("pdq_quality", SmallInteger),
+    Column("device", String(64)),
     Index("ix_case_item_case", "case_id", "position", unique=True),
     Index("ix_case_item_md5", "md5"),
     Index("ix_case_item_sha1", "sha1"),
     Index("ix_case_item_sha256", "sha256"),
     Index("ix_case_item_pdq", "pdq"),
+    Index("ix_case_item_device", "device", sqlite_where=text("device IS NOT NULL"),
+          postgresql_where=text("device IS NOT NULL")),
 )
 
 # Grading votes (migration 0010, store/votes.py): one row per vote, a media named by its hashes and its identity

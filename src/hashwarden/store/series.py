@@ -36,11 +36,11 @@ from hashwarden.errors import SeriesError
 from hashwarden.store import audit
 from hashwarden.store.db import utc_now
 from hashwarden.store.records import VOTE_DIGESTS, EntryRecord
-from hashwarden.store.schema import MAX_ACTOR, entry, hash_set, series, series_link, victim
+from hashwarden.store.schema import MAX_ACTOR, entry, hash_set, series, series_link, victim, vote
 from hashwarden.store.votes import media_key
 
-__all__ = ["LinkIndex", "Series", "Victim", "create_series", "create_victim", "link_series_media",
-           "link_set_entries", "link_victim", "list_series", "list_victims", "with_links"]
+__all__ = ["LinkIndex", "Series", "SeriesMember", "Victim", "create_series", "create_victim", "link_series_media",
+           "link_set_entries", "link_victim", "list_series", "list_victims", "series_members", "with_links"]
 
 # A code is what analysts write and systems exchange: letters, digits and . _ / -, starting with a letter or digit.
 CODE = re.compile(r"[A-Za-z0-9][A-Za-z0-9._/-]{0,63}")
@@ -227,6 +227,38 @@ def list_victims(conn: Connection) -> list[Victim]:
     return [Victim(row.code, bool(row.identified), row.agency, row.identified_on, row.created_at,
                    linked.get(row.id, []), media.get(row.id, 0))
             for row in conn.execute(select(victim).order_by(victim.c.code))]
+
+
+@dataclass(frozen=True)
+class SeriesMember:
+    """Media linked to a series, as a lead compares new material with it: its hashes as linked, its PDQ from the
+    link or, when the link named none, from a vote on the same media (`media_key`)."""
+
+    code: str
+    name: str | None
+    media: str
+    hashes: dict[str, bytes]
+
+
+def series_members(conn: Connection) -> list[SeriesMember]:
+    """Every media linked to a series (links are made by people, or a set's entries at once: `series link --set`)."""
+    voted_pdq: dict[str, bytes] = {}
+    for media, pdq in conn.execute(
+            select(vote.c.media, vote.c.pdq).where(
+                vote.c.pdq.is_not(None),
+                vote.c.media.in_(select(series_link.c.media).where(series_link.c.series_id.is_not(None),
+                                                                   series_link.c.pdq.is_(None))))
+            .order_by(vote.c.id)):
+        voted_pdq.setdefault(media, pdq)  # the first vote's: votes on one media carry its one PDQ
+    members = []
+    for row in conn.execute(select(series.c.code, series.c.name, series_link).join(
+            series, series.c.id == series_link.c.series_id).where(series_link.c.media.is_not(None))
+            .order_by(series.c.code, series_link.c.id)):
+        hashes = {name: bytes(row._mapping[name]) for name in VOTE_DIGESTS if row._mapping[name] is not None}
+        if "pdq" not in hashes and row.media in voted_pdq:
+            hashes["pdq"] = bytes(voted_pdq[row.media])
+        members.append(SeriesMember(row.code, row.name, row.media, hashes))
+    return members
 
 
 class LinkIndex:
