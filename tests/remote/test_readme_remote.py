@@ -30,7 +30,7 @@ def readme_section() -> str:
 @pytest.mark.heavy
 def test_readme_remote_block_runs_as_written(tmp_path: Path, images: dict[str, dict[str, Any]]) -> None:
     block = readme_section().split("```sh\n", 1)[1].split("```", 1)[0]
-    assert block.count(README_SERVER) == 2
+    assert block.count(README_SERVER) == 3
     ca = trustme.CA()
     issued = ca.issue_cert("127.0.0.1")
     work = tmp_path / "client"
@@ -55,7 +55,10 @@ def test_readme_remote_block_runs_as_written(tmp_path: Path, images: dict[str, d
     matched = {Path(line["path"]).name: line for line in lines}
     assert {name: line["status"] for name, line in matched.items()} == {"known.jpg": "known", "other.jpg": "unknown"}
     assert {m["method"] for m in matched["known.jpg"]["matches"]} == {"sha256"}
-    assert isinstance(json.loads(done.stdout)["id"], int)
+    assert json.loads(done.stdout)["id"] == 1  # the first case of the store, whose lead list the block fetches
+    leads = [json.loads(line) for line in (work / "leads.jsonl").read_text().splitlines()]
+    assert [(lead["position"], lead["path"]) for lead in leads] == [
+        (i, item["path"]) for i, item in enumerate(report()["items"]) if item["status"] == "unknown"]
 
 
 def test_readme_remote_figures_are_the_codes() -> None:
