@@ -188,10 +188,9 @@ def case_head(conn: Connection, agency_name: str, case_id: int) -> dict[str, Any
             "report": json.loads(row.header), "items": row.items}
 
 
-def case_items(conn: Connection, case_id: int, batch: int) -> Iterator[list[dict[str, Any]]]:
+def case_items(conn: Connection, case_id: int, batch: int, after: int = -1) -> Iterator[list[dict[str, Any]]]:
     """The case's items as sent, in order, `batch` at a time (by position, so each is one indexed query and
-    memory holds one batch)."""
-    after = -1
+    memory holds one batch), from the one after position `after` (positions count items from 0)."""
     while True:
         rows = conn.execute(select(case_item).where(case_item.c.case_id == case_id, case_item.c.position > after)
                             .order_by(case_item.c.position).limit(batch)).all()
