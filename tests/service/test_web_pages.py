@@ -251,4 +251,4 @@ def check_page(answer: Any) -> None:
     lowered = page.lower()
     assert "<script" not in lowered and "<img" not in lowered and not re.search(r"data:\S", lowered)
     assert " style=" not in lowered and "<iframe" not in lowered and "<link" not in lowered
-    assert HOSTILE not in page
+    assert HOSTILE not in page and "@@" not in page  # every placeholder filled

@@ -82,8 +82,8 @@ def page(title: str, body: str, identity: Identity | None = None, nav: Iterable[
                f'<span class="who">{text(identity.user)} ({text(identity.agency)}, {text(identity.role)})</span>'
                '<form method="post" action="/ui/logout"><button type="submit">Log out</button></form></header>')
     policy = csp(style, form_action="'self'")
-    html = fill_page(PAGE_HEAD + "<body>\n@@BAR@@\n<main>\n<h1>@@H1@@</h1>\n@@BODY@@\n</main>\n</body>\n</html>\n",
-                     {"CSP": policy, "CSS": style, "TITLE": f"hashwarden: {text(title)}", "H1": text(title),
+    html = fill_page(PAGE_HEAD + "<body>\n@@BAR@@\n<main>\n<h1>@@HEADING@@</h1>\n@@BODY@@\n</main>\n</body>\n</html>\n",
+                     {"CSP": policy, "CSS": style, "TITLE": f"hashwarden: {text(title)}", "HEADING": text(title),
                       "BAR": bar, "BODY": body})
     return HTMLResponse(html, status_code=status, headers={**security_headers(policy), **(headers or {})})
 
