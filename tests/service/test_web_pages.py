@@ -172,6 +172,7 @@ def test_what_the_pages_show(web: tuple[Service, int]) -> None:
     assert "reads no data" in as_role(service, "/ui/", "admin").text
     stats = as_role(service, "/ui/stats").text
     assert "Statistics: 2 graded media" in stats and stats.count("<svg") >= 2 and 'id="by-category"' in stats
+    assert all(f'name="{name}"' in stats for name in ("scheme", "status", "since", "until", "set", "age_groups"))
     assert "Statistics: 1 graded media" in as_role(service, "/ui/stats", status="confirmed").text  # not disputed
     disputed = as_role(service, "/ui/grades/disputed").text
     assert DISPUTED_SHA256 in disputed and CONFIRMED_SHA256 not in disputed and INDICATIVE_SHA256 not in disputed

@@ -59,7 +59,8 @@ article { border: 1px solid var(--line); border-radius: 4px; padding: .5em .8em;
 dl { display: grid; grid-template-columns: max-content 1fr; gap: .2em 1em; margin: .4em 0; }
 dt { font-weight: 600; }
 dd { margin: 0; overflow-wrap: anywhere; }
-ul.leads { margin: .2em 0; padding-left: 1.2em; }
+ul.leads, ul.sides, ul.sides ul { margin: .2em 0; padding-left: 1.2em; }
+ul.sides li { overflow-wrap: anywhere; }
 form.login label, form.filter label { display: block; margin: .5em 0 .2em; }
 input[type=password], input[type=text] { width: 100%; max-width: 32em; padding: .4em; font: inherit; }
 form.filter { display: flex; flex-wrap: wrap; gap: .2em 1em; align-items: flex-end; }

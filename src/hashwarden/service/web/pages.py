@@ -99,13 +99,17 @@ def disputed_page(request: Request, caller: Caller = requires(*GRADE_ROLES), lim
 
 
 def _disputed(graded: Grade) -> str:
-    rows = [[text(category), text(vote.reviewer), text(vote.agency), text(vote.voted_at), text(vote.note or "")]
-            for category, votes in sorted(graded.category.sides.items()) for vote in votes]
+    """A disputed media: its hashes, each category voted with its votes (a list, not a table: it reads on a phone),
+    and its attributes' states."""
+    sides = "".join(
+        f"<li><strong>{text(category)}</strong> ({len(votes)} vote{'s' if len(votes) != 1 else ''})<ul>"
+        + "".join(f"<li>{text(vote.reviewer)}, {text(vote.agency)}, {text(vote.voted_at)}"
+                  + (f": <q>{text(vote.note)}</q>" if vote.note else "") + "</li>" for vote in votes)
+        + "</ul></li>" for category, votes in sorted(graded.category.sides.items()))
     attributes = {name: f"{value.state}: {value.value if value.value is not None else ', '.join(value.sides)}"
                   for name, value in graded.attributes.items()}
     return (f'<article class="disputed"><h2>{text(graded.scheme)}: <span class="hash">{text(graded.media)}</span>'
-            f"</h2>{hashes(graded.hashes)}<h3>Votes on the category</h3>"
-            f"{table(('category', 'reviewer', 'agency', 'time', 'note'), rows)}"
+            f'</h2>{hashes(graded.hashes)}<h3>Votes on the category</h3><ul class="sides">{sides}</ul>'
             f"<h3>Attributes</h3>{fields(attributes)}</article>")
 
 
