@@ -74,7 +74,7 @@ def main() -> None:
                 codes = CaseCodes.load(conn)
                 reads.append(time.perf_counter() - start)
                 start = time.perf_counter()
-                rows = case_leads(conn, new, None, args.page, codes=codes)
+                rows = case_leads(conn, new, "Force B", args.page, codes=codes)
                 pages.append(time.perf_counter() - start)
             start = time.perf_counter()
             truth = [set(np.flatnonzero(_POPCOUNT[np.bitwise_xor(stored, query)].sum(axis=1, dtype=np.int32)

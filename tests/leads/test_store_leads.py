@@ -151,6 +151,11 @@ def test_the_service_gives_a_case_its_leads_and_hides_other_agencies_paths(scena
     assert cases[own]["paths"] == [scenario["items_a"]["copy-of-new.jpg"]["path"]]  # its own agency's: paths
     assert any(lead["kind"] == "series" and lead["series"] == "S-1" for lead in by_name["near-series.jpg"]["leads"])
 
+    # The analysts' page of the case shows the same leads (leads.across.case_leads, as text).
+    shown = get(f"/ui/cases/{case_a}", "Force A")
+    assert shown.status_code == 200 and "series: series S-1; name Series one; by pdq" in shown.text
+    assert "cross_case: by pdq" in shown.text and "OP-BRAVO" in shown.text and "Force B" in shown.text
+
     # A case submitted later shows up in the leads of an earlier one (the codes are read again when cases change).
     after = get(f"/v1/cases/{case_b}/leads", "Force B").json()
     (new,) = [item for item in after["items"] if item["path"] == "new.png"]

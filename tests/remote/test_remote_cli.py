@@ -108,7 +108,8 @@ def test_submit_then_read_the_case_back(tmp_path: Path, images: dict[str, dict[s
         unknown = [(i, item) for i, item in enumerate(report()["items"]) if item["status"] == "unknown"]
         assert leads.returncode == 0, leads.stderr
         assert [json.loads(line) for line in leads.stdout.splitlines()] == [
-            {"position": i, "path": item["path"], "media": item["media"], "leads": []} for i, item in unknown]
+            {"position": i, "path": item["path"], "media": item["media"], "leads": [],
+             **{name: item[name] for name in ("md5", "sha1", "sha256", "pdq")}} for i, item in unknown]
         elsewhere = hashwarden("remote", "leads", str(case_id + 1), "--server", url, key=keys["examiner"])
         assert elsewhere.returncode == 1 and elsewhere.stderr.strip() == (
             f"RemoteError: {url} refused GET /v1/cases/{case_id + 1}/leads: 404 no such case")

@@ -15,7 +15,13 @@ from hashwarden.store.identities import ROLES, revoke_user, rotate_user
 from hashwarden.store.schema import audit
 from tests.service.conftest import Service
 
-PUBLIC = {("GET", "/v1/health"), ("GET", "/openapi.json"), ("HEAD", "/openapi.json"), ("GET", "/docs")}
+PUBLIC = {("GET", "/v1/health"), ("GET", "/openapi.json"), ("HEAD", "/openapi.json"), ("GET", "/docs"),
+          ("GET", "/ui/login"), ("POST", "/ui/login"), ("POST", "/ui/logout")}  # the pages' login form
+# The analysts' pages: their own matrix (redirect to the login form, 403 page) is tests/service/test_web_pages.py.
+PAGES = {"/ui/": ("matcher", "examiner", "analyst", "admin"), "/ui/stats": ("analyst",),
+         "/ui/grades/disputed": ("analyst",), "/ui/series": ("analyst",), "/ui/series/{code:path}": ("analyst",),
+         "/ui/victims": ("analyst",), "/ui/victims/{code:path}": ("analyst",), "/ui/cases": ("examiner", "analyst"),
+         "/ui/cases/1": ("examiner", "analyst")}
 
 
 def role_check(route: APIRoute) -> RoleCheck | None:
@@ -59,17 +65,20 @@ def test_every_route_is_public_by_name_or_checks_roles(service: Service) -> None
                      "/v1/cases/1/leads": ("examiner", "analyst"),
                      "/v1/votes": ("examiner", "analyst"), "/v1/grades": ("analyst",),
                      "/v1/series": ("analyst",), "/v1/series/{code:path}/links": ("analyst",),
-                     "/v1/victims": ("analyst",), "/v1/victims/{code:path}/links": ("analyst",)}
+                     "/v1/victims": ("analyst",), "/v1/victims/{code:path}/links": ("analyst",), **PAGES}
     served = {path for context in iter_route_contexts(service.client.app.routes) if (path := context.path)}
     assert served == {"/v1/health", "/v1/lookup", "/v1/sets", "/v1/sets/{name}", "/v1/cases", "/v1/cases/{id}",
                       "/v1/media", "/v1/cases/items", "/v1/stats", "/openapi.json", "/docs", "/docs/assets",
                       "/v1/votes", "/v1/grades", "/v1/series", "/v1/series/{code:path}/links", "/v1/victims",
-                      "/v1/victims/{code:path}/links", "/v1/cases/{id}/leads"}  # the walk sees every route the app has
+                      "/v1/victims/{code:path}/links", "/v1/cases/{id}/leads", "/ui/login", "/ui/logout",
+                      *(path.replace("/1", "/{id}") for path in PAGES)}  # the walk sees every route the app has
 
 
 def test_the_matrix(service: Service) -> None:
     service.client.app.state.failed_auth.rate = 1e6  # seven refusals a route: past the burst of failed keys by now
     for method, path, check in protected_routes(service):
+        if path.startswith("/ui/"):
+            continue  # pages answer as pages (test_web_pages.py)
         for key in (None, "", "hw_000000000000_x", "not-a-key", *service.revoked.values(),
                     service.keys["matcher"][:-1] + "A" if not service.keys["matcher"].endswith("A") else
                     service.keys["matcher"][:-1] + "B"):

@@ -210,22 +210,28 @@ def _quality(item: Mapping[str, Any]) -> int:
     return quality if isinstance(quality, int) and not isinstance(quality, bool) else 0
 
 
-def case_leads(conn: Connection, case_id: int, viewer_agency: int | None, limit: int, after: int = -1,
-               codes: CaseCodes | None = None) -> list[dict[str, Any]]:
-    """A page of a stored case's lead list: its unknown items after position `after` (at most `limit`), each
-    `{"position", "path", "media", "cluster"?, "metadata"?, "leads"}` with the leads its report carried within the
-    case (clusters, devices) and those the store gives now (`add_store_leads`; series and cross-case leads the
-    report carried from its scan's store are left out). The caller has checked that the viewer may read the case."""
+def case_leads(conn: Connection, case_id: int, agency: str, limit: int, after: int = -1,
+               codes: CaseCodes | None = None) -> list[dict[str, Any]] | None:
+    """A page of the lead list of the case `case_id` of the agency named `agency` (None when that agency has no
+    such case: another agency's is not told apart from a missing one): its unknown items after position `after` (at
+    most `limit`), each `{"position", "path", "media", <its hashes>, "cluster"?, "metadata"?, "leads"}` with the
+    leads its report carried within the case (clusters, devices) and those the store gives now
+    (`add_store_leads`; series and cross-case leads the report carried from its scan's store are left out).
+    The API (`GET /v1/cases/{id}/leads`) and the analysts' page of a case both read it here."""
+    ref = stored_cases.case_refs(conn, [case_id]).get(case_id)
+    if ref is None or ref.agency != agency:
+        return None
     page = stored_cases.unknown_items(conn, case_id, limit, after)
     items = [item for _, item in page]
     for item in items:  # what the store said when the report was made is replaced by what it says now
         if isinstance(item.get("leads"), list):
             item["leads"] = [lead for lead in item["leads"]
                              if not (isinstance(lead, Mapping) and lead.get("kind") in STORE_LEAD_KINDS)]
-    add_store_leads(conn, items, own_case=case_id, viewer_agency=viewer_agency, codes=codes)
+    add_store_leads(conn, items, own_case=case_id, viewer_agency=ref.agency_id, codes=codes)
     rows = []
     for (position, item) in page:
-        row = {"position": position, "path": item.get("path"), "media": item.get("media")}
+        row = {"position": position, "path": item.get("path"), "media": item.get("media"),
+               **{name: item[name] for name in stored_cases.HASH_COLUMNS if item.get(name)}}
         for name in ("cluster", "metadata"):
             if item.get(name) is not None:
                 row[name] = item[name]

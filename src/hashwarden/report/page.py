@@ -36,12 +36,12 @@ PAGE_HEAD = """<!DOCTYPE html>
 """
 
 
-def csp(style: str, script: str | None = None) -> str:
+def csp(style: str, script: str | None = None, form_action: str = "'none'") -> str:
     """The page's policy: nothing from anywhere (no images, media, fonts, connections, forms), only `style` and,
-    when given, `script`, allowed by their hashes."""
+    when given, `script`, allowed by their hashes; forms only to `form_action` (the service's pages: `'self'`)."""
     scripts = csp_hash(script) if script is not None else "'none'"
     return (f"default-src 'none'; script-src {scripts}; style-src {csp_hash(style)}; img-src 'none'; "
-            "media-src 'none'; font-src 'none'; connect-src 'none'; form-action 'none'; base-uri 'none'")
+            f"media-src 'none'; font-src 'none'; connect-src 'none'; form-action {form_action}; base-uri 'none'")
 
 
 def csp_hash(text: str) -> str:

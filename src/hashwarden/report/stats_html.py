@@ -21,7 +21,7 @@ from pygal.style import Style
 # The case report's hashing and escaping, and the characters it shows as U+XXXX: one of each.
 from hashwarden.report.page import PAGE_HEAD, csp, fill_page, text as _text, visible as _visible
 
-__all__ = ["chart_svg", "render_stats_html", "shares_svg"]
+__all__ = ["chart_svg", "render_stats_html", "shares_svg", "stats_body"]
 
 _SVG_NS = "{http://www.w3.org/2000/svg}"
 _CHART_STYLE = Style(background="white", plot_background="white", font_family="system-ui, sans-serif",
@@ -94,7 +94,18 @@ def _clean(chart: Any, title: str) -> tuple[str, str]:
 def render_stats_html(stats: Mapping[str, Any]) -> str:
     """The statistics page as one ASCII string: what was counted, then per breakdown a chart and its table, then
     each age group's breakdowns."""
-    sections, css = [], [_CSS]
+    body, css = stats_body(stats)
+    style = _BASE_CSS + css
+    values = {"CSP": csp(style), "CSS": style, "BODY": body, "SCHEME": _text(stats["scheme"]),
+              "TOTAL": str(stats["total"])}
+    values["TITLE"] = f"hashwarden statistics: {values['SCHEME']}"
+    return fill_page(_PAGE, values)
+
+
+def stats_body(stats: Mapping[str, Any]) -> tuple[str, str]:
+    """The statistics as HTML (the table of what was counted, then the sections of charts and tables) and the CSS
+    its charts and tables need: the body of stats.html and of the service's statistics page (service/web/)."""
+    sections, css = [], [_STATS_CSS]
     groups = stats.get("by_age_group") or {}
     if groups:
         for name, title in (("category", "Category within each age group (%)"),
@@ -116,14 +127,8 @@ def render_stats_html(stats: Mapping[str, Any]) -> str:
                          for name, counts in breakdown.items() if name != "total")
         sections.append(f'<section class="group"><h2>Ages {_text(group)}: {breakdown["total"]} media</h2>'
                         f'<div class="tables">{tables}</div></section>')
-    style = "\n".join(css)
-    values = {
-        "CSP": csp(style),
-        "CSS": style, "QUERY": _query(stats), "SECTIONS": "\n".join(sections),
-        "SCHEME": _text(stats["scheme"]), "TOTAL": str(stats["total"]),
-    }
-    values["TITLE"] = f"hashwarden statistics: {values['SCHEME']}"
-    return fill_page(_PAGE, values)
+    body = f'<table id="query"><tbody>{_query(stats)}</tbody></table>\n' + "\n".join(sections)
+    return body, "\n".join(css)
 
 
 def _table(name: str, counts: Mapping[str, Mapping[str, Any]]) -> str:
@@ -141,7 +146,7 @@ def _query(stats: Mapping[str, Any]) -> str:
     return "".join(f"<tr><th>{_text(label)}</th><td>{_text(value)}</td></tr>" for label, value in shown if value)
 
 
-_CSS = """
+_BASE_CSS = """
 :root { color-scheme: light; --line: #d0d4da; --muted: #5f6670; --bg-alt: #f5f6f8; }
 body { font: 14px/1.4 system-ui, -apple-system, "Segoe UI", Roboto, sans-serif; margin: 0 1.5em 2em; color: #16191d; }
 h1 { font-size: 1.4em; margin: .8em 0 .2em; }
@@ -152,7 +157,9 @@ table { border-collapse: collapse; }
 th, td { border-bottom: 1px solid var(--line); padding: 3px 8px; text-align: left; vertical-align: top; }
 th { background: var(--bg-alt); font-weight: 600; }
 .num { text-align: right; font-variant-numeric: tabular-nums; white-space: nowrap; }
-section { margin-bottom: 1.5em; }
+section { margin-bottom: 1.5em; }"""
+# What the charts and count tables need, on any page that shows them.
+_STATS_CSS = """
 .chart { width: 640px; max-width: 100%; }
 .chart svg { width: 100%; height: auto; display: block; }
 .pair { display: flex; flex-wrap: wrap; gap: 1em 2em; align-items: flex-start; }
@@ -164,8 +171,7 @@ _PAGE = PAGE_HEAD + """<body>
 <h1>Graded media: @@TOTAL@@</h1>
 <div class="muted">Counts of reconciled grades (votes recorded as data). Hashes and judgements only: this page never contains imagery.</div>
 </header>
-<table id="query"><tbody>@@QUERY@@</tbody></table>
-@@SECTIONS@@
+@@BODY@@
 </body>
 </html>
 """

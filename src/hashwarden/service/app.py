@@ -4,7 +4,8 @@ The Matcher maps the generation current at start (`index_generation` in /v1/heal
 the app runs, a background thread switches it to each new generation (service/index_refresh.py), so an import is
 answered within `index_refresh_seconds` plus the build time, without a restart.
 
-Every error is a JSON body `{"error": message}`. /openapi.json and the /docs page are served without a key; the
+Every error of the API is a JSON body `{"error": message}`; under /ui/ (the analysts' pages, service/web/) it is
+a page saying the same. /openapi.json and the /docs page are served without a key; the
 page's Swagger UI comes from an installed package (service/docs.py), not a CDN, so it works offline. FastAPI's
 OpenTelemetry hooks are off, so no exporter configured in the environment can ship requests (and the hashes in
 them) elsewhere.
@@ -23,6 +24,7 @@ from typing import Any
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from starlette.responses import Response
 from sqlalchemy.engine import Engine
 from starlette.exceptions import HTTPException
 
@@ -43,6 +45,9 @@ from hashwarden.service.fast_lookup import FastLookup
 from hashwarden.service.index_refresh import IndexRefresher
 from hashwarden.service.limits import BodyLimit, TokenBucket
 from hashwarden.service.retention import purge, purging
+from hashwarden.service.web import pages as web_pages
+from hashwarden.service.web import session as web_session
+from hashwarden.service.web.html import UI_PREFIX, refusal
 from hashwarden.store import open_store
 from hashwarden.store.db import driver_reads, local_reads
 from hashwarden.store.identities import VerifiedKeys
@@ -95,6 +100,8 @@ def create_app(engine: Engine, settings: ScanSettings = ScanSettings(),
     app.include_router(stats.router)
     app.include_router(votes.router)
     app.include_router(series_routes.router)
+    app.include_router(web_session.router)
+    app.include_router(web_pages.router)
     add_docs(app)
     return app
 
@@ -141,23 +148,30 @@ def app_from_environment() -> FastAPI:
     return app
 
 
-async def _http_error(_request: Request, exc: Any) -> JSONResponse:
-    return JSONResponse({"error": str(exc.detail)}, status_code=exc.status_code, headers=exc.headers)
+async def _http_error(request: Request, exc: Any) -> Response:
+    return _refused(request, exc.status_code, str(exc.detail), exc.headers)
 
 
-async def _invalid_request(_request: Request, exc: Any) -> JSONResponse:
+async def _invalid_request(request: Request, exc: Any) -> Response:
     """A body that does not fit the schema: each problem as `where: what` (never echoing the values sent)."""
     errors = exc.errors()
     problems = [f"{'.'.join(str(part) for part in error['loc'])}: {error['msg']}" for error in errors[:MAX_PROBLEMS]]
     if len(errors) > MAX_PROBLEMS:  # a body of a million bad keys must not get a 50 MB answer
         problems.append(f"and {len(errors) - MAX_PROBLEMS} more")
-    return JSONResponse({"error": "; ".join(problems)}, status_code=422)
+    return _refused(request, 422, "; ".join(problems))
 
 
-async def _invalid_hash(_request: Request, exc: Any) -> JSONResponse:
-    return JSONResponse({"error": str(exc)}, status_code=422)
+async def _invalid_hash(request: Request, exc: Any) -> Response:
+    return _refused(request, 422, str(exc))
 
 
-async def _internal_error(_request: Request, _exc: Exception) -> JSONResponse:
+async def _internal_error(request: Request, _exc: Exception) -> Response:
     """A bug: the traceback goes to the server's log, the caller learns only that it failed."""
-    return JSONResponse({"error": "internal error"}, status_code=500)
+    return _refused(request, 500, "internal error")
+
+
+def _refused(request: Request, status: int, message: str, headers: dict[str, str] | None = None) -> Response:
+    """The API's JSON error, or under /ui/ the page saying it."""
+    if request.url.path.startswith(UI_PREFIX):
+        return refusal(status, message, headers)
+    return JSONResponse({"error": message}, status_code=status, headers=headers)

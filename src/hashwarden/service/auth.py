@@ -15,6 +15,11 @@ answer the audit log does not hold is never given. Concurrent requests' rows sha
 worker-thread hand-off (`AuditGroup`, service/audit_group.py): one transaction per request made the audit a global
 lock. The lean path of small lookups (service/fast_lookup.py) writes the same row (`record_request`).
 
+The analysts' pages (service/web/, under `UI_PREFIX`) are checked the same way, with the key also taken from the
+`KEY_COOKIE` cookie the login form sets, on those paths only: a browser sends a cookie on its own, so a cookie must
+never authenticate an API call (CSRF). A page refused is answered as a page (`service.web.html.refusal`): no key,
+or a bad one, a redirect to the login form; a wrong role a 403 page.
+
 Each request reads the user's row afresh (one indexed query), so a revoked key stops working at once, in every
 process sharing the store; only the PBKDF2 of a key the process has verified before is skipped (`VerifiedKeys`).
 On SQLite (`driver_reads`) a key verified before is checked on the event loop (`authenticate_verified`: the row
@@ -33,11 +38,13 @@ from fastapi.routing import iter_route_contexts
 from fastapi.security import HTTPBearer
 from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import Headers
-from starlette.responses import JSONResponse
+from starlette.requests import cookie_parser
+from starlette.responses import JSONResponse, Response
 from starlette.routing import Match
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from hashwarden.service.limits import TokenBucket
+from hashwarden.service.web.html import KEY_COOKIE, UI_PREFIX, refusal
 from hashwarden.store.identities import ROLES, Identity, VerifiedKeys, authenticate, authenticate_verified
 
 _bearer = HTTPBearer(auto_error=False, description="An API key from `hashwarden user create`.")
@@ -105,8 +112,23 @@ def admitted_identity(scope: Scope) -> Identity | None:
 _ADMITTED = "hashwarden.identity"  # where Gatekeeper leaves the identity for RoleCheck (the scope's state)
 
 
-def _error(status: int, message: str, headers: dict[str, str] | None = None) -> JSONResponse:
-    return JSONResponse({"error": message}, status_code=status, headers=headers)
+@dataclass(frozen=True)
+class Refusal:
+    """Why a request is refused before its route: the status, the message and headers (`Retry-After` ...)."""
+
+    status: int
+    message: str
+    headers: dict[str, str] | None = None
+
+    def answer(self, scope: Scope) -> Response:
+        """The API's JSON error, or on the pages' paths the page (service/web/html.py)."""
+        if scope["path"].startswith(UI_PREFIX):
+            return refusal(self.status, self.message, self.headers, had_key=bool(_cookie_key(scope)))
+        return JSONResponse({"error": self.message}, status_code=self.status, headers=self.headers)
+
+
+_UNAUTHENTICATED = Refusal(401, "a valid API key is required (Authorization: Bearer <key>)",
+                           {"WWW-Authenticate": "Bearer"})
 
 
 class Gatekeeper:
@@ -121,41 +143,64 @@ class Gatekeeper:
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         check = self.role_checks.of(scope) if scope["type"] == "http" else None
         if check is not None:
-            refusal = await self._admit(scope, check)
-            if refusal is not None:
-                await refusal(scope, receive, send)
+            refused = await self._admit(scope, check)
+            if refused is not None:
+                await refused.answer(scope)(scope, receive, send)
                 return
         await self.app(scope, receive, send)
 
-    async def _admit(self, scope: Scope, check: RoleCheck) -> JSONResponse | None:
-        """None when the caller may go on (its identity left in the scope), else the answer refusing it."""
-        address = (scope.get("client") or ("unknown",))[0]
-        wait = self.failed_auth.wait(address)
-        if wait is not None:
-            return _too_many(self.failed_auth, "failed authentications from this address", wait)
-        scheme, _, key = Headers(scope=scope).get("authorization", "").partition(" ")
-        identity = None
-        if scheme.lower() == "bearer" and key.strip():
-            state = scope["app"].state
-            if state.driver_reads is not None:  # a key verified before, on the loop: no thread hand-off
-                identity = authenticate_verified(state.driver_reads, key.strip(), state.verified_keys)
-            if identity is None:
-                identity = await run_in_threadpool(_authenticate, state.engine, key.strip(), state.verified_keys)
-        if identity is None:
-            self.failed_auth.take(address)
-            return _error(401, "a valid API key is required (Authorization: Bearer <key>)",
-                          {"WWW-Authenticate": "Bearer"})
+    async def _admit(self, scope: Scope, check: RoleCheck) -> Refusal | None:
+        """None when the caller may go on (its identity left in the scope), else why it is refused."""
+        key = request_key(scope)
+        if not key and scope["path"].startswith(UI_PREFIX):
+            return _UNAUTHENTICATED  # a browser before its login: nothing was tried, no failed-auth token spent
+        identity = await authenticate_key(scope, key, self.failed_auth)
+        if isinstance(identity, Refusal):
+            return identity
         wait = self.rate_limit.take(identity.user)
         if wait is not None:
             return _too_many(self.rate_limit, "requests", wait)
         if identity.role not in check.roles:
-            return _error(403, f"role {identity.role!r} may not use this endpoint")
+            return Refusal(403, f"role {identity.role!r} may not use this endpoint")
         scope.setdefault("state", {})[_ADMITTED] = identity
         return None
 
 
-def _too_many(bucket: TokenBucket, what: str, wait: int) -> JSONResponse:
-    return _error(429, f"rate limit of {bucket.rate:g} {what}/s (burst {bucket.burst}) reached; retry in {wait} s",
+def request_key(scope: Scope) -> str:
+    """The key a request carries: its Bearer key, else on the pages' paths (only) the login cookie's; "" if none."""
+    scheme, _, key = Headers(scope=scope).get("authorization", "").partition(" ")
+    if scheme.lower() == "bearer" and key.strip():
+        return key.strip()
+    return _cookie_key(scope) if scope["path"].startswith(UI_PREFIX) else ""
+
+
+def _cookie_key(scope: Scope) -> str:
+    return cookie_parser(Headers(scope=scope).get("cookie", "")).get(KEY_COOKIE, "").strip()
+
+
+async def authenticate_key(scope: Scope, key: str, failed_auth: TokenBucket) -> Identity | Refusal:
+    """The identity of `key` (a valid, unrevoked key), or the refusal: 429 when the client's address has no
+    failed-authentication token left (the key is not even looked at), else 401, spending one of its tokens.
+    The gatekeeper's check and the login form's (service/web/session.py), so that both are limited alike."""
+    address = (scope.get("client") or ("unknown",))[0]
+    wait = failed_auth.wait(address)
+    if wait is not None:
+        return _too_many(failed_auth, "failed authentications from this address", wait)
+    identity = None
+    if key:
+        state = scope["app"].state
+        if state.driver_reads is not None:  # a key verified before, on the loop: no thread hand-off
+            identity = authenticate_verified(state.driver_reads, key, state.verified_keys)
+        if identity is None:
+            identity = await run_in_threadpool(_authenticate, state.engine, key, state.verified_keys)
+    if identity is None:
+        failed_auth.take(address)
+        return _UNAUTHENTICATED
+    return identity
+
+
+def _too_many(bucket: TokenBucket, what: str, wait: int) -> Refusal:
+    return Refusal(429, f"rate limit of {bucket.rate:g} {what}/s (burst {bucket.burst}) reached; retry in {wait} s",
                   {"Retry-After": str(wait)})
 
 

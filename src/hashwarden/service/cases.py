@@ -45,7 +45,7 @@ from hashwarden.service.auth import Caller, requires
 from hashwarden.service.pages import DEFAULT_PAGE, Limit, page_body
 from hashwarden.leads.across import case_leads
 from hashwarden.store.cases import (
-    CaseWriter, case_head, case_items, case_refs, delete_case, find_items, list_cases,
+    CaseWriter, case_head, case_items, delete_case, find_items, list_cases,
 )
 from hashwarden.store.identities import Identity
 
@@ -283,14 +283,12 @@ def case_lead_list(id: RowId, request: Request, caller: Caller = requires(*CASE_
     its report carried and those the store gives now (`leads.across.case_leads`: media of a series near it, other
     cases with near copies or items of its device, another agency's case named by its id, name and agency only);
     `next` is the `after` of the next page. 404 when the agency has no case of that id."""
-    engine = request.app.state.engine
     caller.counts.update(case=id)
-    with engine.connect() as conn:
-        ref = case_refs(conn, [id]).get(id)
-        if ref is None or ref.agency != caller.identity.agency:
-            raise HTTPException(404, "no such case")
-        rows = case_leads(conn, id, ref.agency_id, limit + 1, -1 if after is None else after,
+    with request.app.state.engine.connect() as conn:
+        rows = case_leads(conn, id, caller.identity.agency, limit + 1, -1 if after is None else after,
                           codes=request.app.state.case_codes.get(conn))
+    if rows is None:
+        raise HTTPException(404, "no such case")
     body = {"case": id, **page_body(rows, limit, "items", lambda row: row, lambda row: row["position"])}
     caller.counts.update(items=len(body["items"]))
     return body

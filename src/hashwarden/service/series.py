@@ -37,9 +37,9 @@ _EXISTS = {409: {"description": "A series or victim of that code exists",
                  "content": {"application/json": {"schema": {"$ref": "#/components/schemas/ErrorBody"}}}}}
 _STATUS = {SeriesError.INVALID: 422, SeriesError.UNKNOWN: 404, SeriesError.EXISTS: 409}
 # A code as a path parameter may hold `/` (CODE allows it), hence `{code:path}` in the routes.
-_Code = Annotated[str, Path(max_length=64, pattern=f"^{CODE.pattern}$")]
+Code = Annotated[str, Path(max_length=64, pattern=f"^{CODE.pattern}$")]
 _CodeField = Annotated[str, Field(max_length=64)]  # checked by `check_code`, which names the rule
-_Cursor = Annotated[str | None, Query(max_length=64, pattern=r"^[^\x00]*$")]
+Cursor = Annotated[str | None, Query(max_length=64, pattern=r"^[^\x00]*$")]
 _Actor = Annotated[str | None, Field(max_length=MAX_ACTOR)]
 
 
@@ -89,7 +89,7 @@ class VictimLinkBody(Hashes):
 def _listed(request: Request, caller: Caller, lister: Any, name: str, limit: int, after: str | None) -> dict[str, Any]:
     """A page of what `lister` lists (series or victims, as their `list --json` objects), by code after `after`."""
     with request.app.state.engine.connect() as conn:
-        found = _after(lister(conn), after)
+        found = records_after(lister(conn), after)
     body = page_body(found, limit, name, lambda record: record.as_json(), lambda record: record.code)
     caller.counts.update(items=len(body[name]))
     return body
@@ -97,7 +97,7 @@ def _listed(request: Request, caller: Caller, lister: Any, name: str, limit: int
 
 @router.get("/v1/series")
 def series(request: Request, caller: Caller = requires(*SERIES_ROLES), limit: Limit = DEFAULT_PAGE,
-           after: _Cursor = None) -> dict[str, Any]:
+           after: Cursor = None) -> dict[str, Any]:
     """Every series (`series list --json`'s objects) by code, `limit` at a time after the code `after`."""
     return _listed(request, caller, list_series, "series", limit, after)
 
@@ -111,7 +111,7 @@ def new_series(body: SeriesBody, request: Request, caller: Caller = requires(*SE
 
 
 @router.post("/v1/series/{code:path}/links")
-def series_links(code: _Code, body: SeriesLinkBody, request: Request,
+def series_links(code: Code, body: SeriesLinkBody, request: Request,
                  caller: Caller = requires(*SERIES_ROLES)) -> dict[str, Any]:
     """Link media, or entries of a set, to the series (audited per link): `{"linked": [{"media", "new"}]}`, `new`
     false for a link that existed (linking twice writes nothing)."""
@@ -122,7 +122,7 @@ def series_links(code: _Code, body: SeriesLinkBody, request: Request,
 
 @router.get("/v1/victims")
 def victims(request: Request, caller: Caller = requires(*SERIES_ROLES), limit: Limit = DEFAULT_PAGE,
-            after: _Cursor = None) -> dict[str, Any]:
+            after: Cursor = None) -> dict[str, Any]:
     """Every victim (`victim list --json`'s objects) by code, `limit` at a time after the code `after`."""
     return _listed(request, caller, list_victims, "victims", limit, after)
 
@@ -136,7 +136,7 @@ def new_victim(body: VictimBody, request: Request, caller: Caller = requires(*SE
 
 
 @router.post("/v1/victims/{code:path}/links")
-def victim_links(code: _Code, body: VictimLinkBody, request: Request,
+def victim_links(code: Code, body: VictimLinkBody, request: Request,
                  caller: Caller = requires(*SERIES_ROLES)) -> dict[str, Any]:
     """Link the victim to a series or to media (audited): `{"series" or "media": …, "new"}`."""
     linked, new = _run(request, lambda conn: link_victim(conn, code, body.series, body.given()))
@@ -156,7 +156,7 @@ def _run(request: Request, write: Callable[[Connection], T]) -> T:
         raise HTTPException(422, str(exc)) from None
 
 
-def _after(records: list[Any], after: str | None) -> list[Any]:
+def records_after(records: list[Any], after: str | None) -> list[Any]:
     """The records past the code `after`, by code point (PostgreSQL's collation may order codes otherwise)."""
     return sorted((record for record in records if after is None or record.code > after),
                   key=lambda record: record.code)

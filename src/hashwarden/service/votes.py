@@ -23,6 +23,7 @@ from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, HTTPException, Query, Request
 from pydantic import Field
+from sqlalchemy.engine import Engine
 
 from hashwarden.config import DEFAULT_GRADING_SCHEME
 from hashwarden.errors import GradingError
@@ -42,6 +43,7 @@ MAX_VOTES = 1000  # a request's votes: a reviewer's session of decisions, not a 
 SOURCE = "service"  # the votes' `source`: cast through the API
 _State = Literal[CONFIRMED, DISPUTED, INDICATIVE]  # type: ignore[valid-type]  # a grade's state, as `grades` gives it
 
+GradeCursor = Annotated[str | None, Query(max_length=300, pattern=r"^[^\x00]*$")]  # "<media> <scheme>"
 _Word = Annotated[str, Field(max_length=32)]  # a scheme or category: checked by `check_vote`
 
 
@@ -99,27 +101,34 @@ def votes(body: VotesBody, request: Request, caller: Caller = requires(*VOTE_ROL
 def grades_page(request: Request, caller: Caller = requires(*GRADE_ROLES),
                 state: Annotated[_State | None, Query()] = None,
                 disputed: bool = False, limit: Limit = DEFAULT_PAGE,
-                after: Annotated[str | None, Query(max_length=300, pattern=r"^[^\x00]*$")] = None) -> dict[str, Any]:
+                after: GradeCursor = None) -> dict[str, Any]:
     """Every graded media's grade per scheme (`grading status --json`'s objects), only those in `state` (or
     `disputed`: the review queue), by media key and scheme, `limit` at a time after the cursor `after` (`next`:
     "<media> <scheme>" of a page's last grade). The page is the `limit` least grades past the cursor, taken in
     Python by code point (PostgreSQL's collation may order keys otherwise), in memory of one page."""
     wanted = DISPUTED if disputed else state
-
-    def cursor(graded: Grade) -> str:
-        return f"{graded.media} {graded.scheme}"
-
-    def listed(graded: Grade) -> bool:
-        return (wanted is None or graded.state == wanted) and (after is None or _key(graded) > _cursor_key(after))
-
-    if disputed and state not in (None, DISPUTED):
-        found: list[Grade] = []
-    else:
-        with request.app.state.engine.connect() as conn:
-            found = _least(filter(listed, grades(conn)), limit + 1)
-    body = page_body(found, limit, "grades", lambda graded: graded.as_json(), cursor)
+    found = [] if disputed and state not in (None, DISPUTED) else \
+        grade_page(request.app.state.engine, wanted, after, limit + 1)
+    body = page_body(found, limit, "grades", lambda graded: graded.as_json(), grade_cursor)
     caller.counts.update(items=len(body["grades"]))
     return body
+
+
+def grade_page(engine: Engine, state: str | None, after: str | None, count: int) -> list[Grade]:
+    """The `count` least grades (by media key and scheme, by code point: PostgreSQL's collation may order keys
+    otherwise) in `state` (None: any) past the cursor `after` ("<media> <scheme>", `grade_cursor`), in memory of
+    one page: `GET /v1/grades` and the disputed-grades page (service/web/pages.py)."""
+
+    def listed(graded: Grade) -> bool:
+        return (state is None or graded.state == state) and (after is None or _key(graded) > _cursor_key(after))
+
+    with engine.connect() as conn:
+        return _least(filter(listed, grades(conn)), count)
+
+
+def grade_cursor(graded: Grade) -> str:
+    """The page cursor of a grade: "<media> <scheme>"."""
+    return f"{graded.media} {graded.scheme}"
 
 
 def _key(graded: Grade) -> tuple[str, str]:

@@ -40,7 +40,8 @@ from hashwarden.store.schema import MAX_ACTOR, entry, hash_set, series, series_l
 from hashwarden.store.votes import media_key
 
 __all__ = ["LinkIndex", "Series", "SeriesMember", "Victim", "create_series", "create_victim", "link_series_media",
-           "link_set_entries", "link_victim", "list_series", "list_victims", "series_members", "with_links"]
+           "link_set_entries", "link_victim", "linked_media", "list_series", "list_victims", "series_members",
+           "with_links"]
 
 # A code is what analysts write and systems exchange: letters, digits and . _ / -, starting with a letter or digit.
 CODE = re.compile(r"[A-Za-z0-9][A-Za-z0-9._/-]{0,63}")
@@ -259,6 +260,21 @@ def series_members(conn: Connection) -> list[SeriesMember]:
             hashes["pdq"] = bytes(voted_pdq[row.media])
         members.append(SeriesMember(row.code, row.name, row.media, hashes))
     return members
+
+
+def linked_media(conn: Connection, series_code: str | None = None,
+                 victim_code: str | None = None) -> list[dict[str, str]]:
+    """The media linked to the series `series_code` or the victim `victim_code` (one of them), by media key: each
+    as `{"media": key, <digest>: hex ...}` (the hashes the link named, strongest first). No such code: none."""
+    if (series_code is None) == (victim_code is None):
+        raise ValueError("one of series_code and victim_code")
+    table, column, code = ((series, series_link.c.series_id, series_code) if series_code is not None
+                           else (victim, series_link.c.victim_id, victim_code))
+    query = (select(series_link.c.media, *(series_link.c[name] for name in VOTE_DIGESTS))
+             .join(table, table.c.id == column).where(table.c.code == code, series_link.c.media.is_not(None))
+             .order_by(series_link.c.media))
+    return [{"media": row.media, **{name: bytes(row._mapping[name]).hex() for name in VOTE_DIGESTS
+                                    if row._mapping[name] is not None}} for row in conn.execute(query)]
 
 
 class LinkIndex:
