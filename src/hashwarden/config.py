@@ -314,3 +314,9 @@ class ScanSettings:
             return self.workers
         affinity = getattr(os, "sched_getaffinity", None)
         return len(affinity(0)) if affinity else (os.cpu_count() or 1)
+
+# The URL list's files (urllist/files.py): hostile input like any list. A line holds one URL with its fields (the
+# canonicalizer bounds the URL itself); rows bound a file's memory (derived entries are held until the one
+# transaction that adds them all).
+MAX_URL_LIST_LINE = 64 * 1024
+MAX_URL_LIST_ROWS = 10_000_000

@@ -121,6 +121,11 @@ class SeriesError(GradingError):
         self.kind = kind
 
 
+class UrlListError(HashwardenError):
+    """A URL list entry was refused (urllist/): the URL does not canonicalize, the kind is unknown, or the entry
+    would block a whole public suffix; the message names the URL."""
+
+
 class RemoteError(HashwardenError):
     """A hashwarden service refused a request (its status and JSON message) or could not be reached; the message
     names the server."""

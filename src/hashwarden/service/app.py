@@ -37,7 +37,7 @@ from hashwarden.scan.match_hashes import matcher_for
 from hashwarden.service import cases, health, lookup, media, sets
 from hashwarden.service import series as series_routes
 from hashwarden.service import stats
-from hashwarden.service import votes
+from hashwarden.service import urls, votes
 from hashwarden.service.audit_group import AuditGroup
 from hashwarden.service.auth import Gatekeeper
 from hashwarden.service.docs import add_docs
@@ -88,6 +88,7 @@ def create_app(engine: Engine, settings: ScanSettings = ScanSettings(),
     app.state.limits = limits
     app.state.media_uploads = media.upload_slots()
     app.state.case_codes = CaseCodesCache()  # the stored cases' unknown PDQ codes, for leads (service/cases.py)
+    app.state.url_list = urls.UrlListCache(limits.index_refresh_seconds)  # the URL list (service/urls.py)
     app.add_exception_handler(HTTPException, _http_error)
     app.add_exception_handler(RequestValidationError, _invalid_request)
     app.add_exception_handler(FormatError, _invalid_hash)
@@ -100,6 +101,7 @@ def create_app(engine: Engine, settings: ScanSettings = ScanSettings(),
     app.include_router(stats.router)
     app.include_router(votes.router)
     app.include_router(series_routes.router)
+    app.include_router(urls.router)
     app.include_router(web_session.router)
     app.include_router(web_pages.router)
     add_docs(app)

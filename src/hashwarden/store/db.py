@@ -241,3 +241,14 @@ def migrate(engine: Engine) -> None:
             return
         config.attributes["connection"] = conn
         command.upgrade(config, "head")
+
+
+def serialise_writers(conn: Connection, lock_key: int, table: str) -> None:
+    """Make the caller's transaction the only writer of its kind until it ends, before it reads what it will
+    change (votes superseding votes, URL list versions): on PostgreSQL the transaction-scoped advisory lock
+    `lock_key` (a constant per kind of writer); on SQLite a write of no row to `table`, which takes the database's
+    write lock at once."""
+    if conn.dialect.name == "postgresql":
+        conn.exec_driver_sql(f"SELECT pg_advisory_xact_lock({int(lock_key)})")
+    else:
+        conn.exec_driver_sql(f"UPDATE {table} SET id = id WHERE id = 0")

@@ -296,3 +296,31 @@ for _name, _columns, _empty in (("ux_series_link_media", ("series_id", "media"),
 for _digest in VOTE_DIGESTS:
     _where = series_link.c[_digest].is_not(None)
     Index(f"ix_series_link_{_digest}", series_link.c[_digest], sqlite_where=_where, postgresql_where=_where)
+
+
+# The URL list (migration 0013, store/urls.py): one row per listing of a Safe Browsing expression; removal keeps the
+# row. `added_version`/`removed_version` number the list's changes (what a subscriber's delta is cut by).
+url_entry = Table(
+    "url_entry",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("public_id", String(32), nullable=False, unique=True),  # what a check answers: never the expression
+    Column("expression", Text, nullable=False),
+    Column("sha256", LargeBinary(32), nullable=False),
+    Column("kind", String(8), nullable=False),  # domain | path | page | image
+    Column("category", String(32)),
+    Column("source", String(200)),
+    Column("reporter", String(200)),  # the reporting agency
+    Column("evidence_sha256", LargeBinary(32)),  # the media seen there, optional
+    Column("appeal", String(16), nullable=False, server_default="none"),
+    Column("added_at", String(32), nullable=False),
+    Column("added_version", Integer, nullable=False),
+    Column("removed_at", String(32)),
+    Column("removed_version", Integer),
+    Column("removed_reason", Text),
+    Index("ux_url_entry_current", "sha256", unique=True, sqlite_where=text("removed_at IS NULL"),
+          postgresql_where=text("removed_at IS NULL")),
+    Index("ix_url_entry_sha256", "sha256"),
+    Index("ix_url_entry_added", "added_version"),
+    Index("ix_url_entry_removed", "removed_version"),
+)

@@ -32,7 +32,7 @@ from sqlalchemy.engine import Connection
 
 from hashwarden.errors import GradingError
 from hashwarden.store import audit
-from hashwarden.store.db import utc_now
+from hashwarden.store.db import serialise_writers, utc_now
 from hashwarden.store.records import VOTE_DIGESTS, Vote
 from hashwarden.store.schema import vote
 
@@ -89,12 +89,8 @@ def media_votes(conn: Connection, media: str) -> list[Vote]:
 
 
 def _lock_votes(conn: Connection) -> None:
-    """Serialise vote writers until the transaction ends: PostgreSQL's transaction-scoped advisory lock; on SQLite
-    a write (of no row), which takes the database's write lock before anything is read."""
-    if conn.dialect.name == "postgresql":
-        conn.exec_driver_sql(f"SELECT pg_advisory_xact_lock({_VOTE_LOCK})")
-    else:
-        conn.exec_driver_sql("UPDATE vote SET id = id WHERE id = 0")
+    """Serialise vote writers until the transaction ends (`db.serialise_writers`)."""
+    serialise_writers(conn, _VOTE_LOCK, "vote")
 
 
 def _media_of(conn: Connection, given: Vote) -> str:

@@ -1,0 +1,198 @@
+"""`hashwarden url add|remove|check|list|import|export`: the URL list (urllist/, store/urls.py).
+
+`url check --json` prints one JSON object per URL, `{"input", "listed": bool, "entry"?: opaque id, "error"?}`;
+its exit status is 1 when any URL is listed, else 2 when any was refused (not a URL the list can hold), else 0.
+An empty list is refused (exit 1, nothing printed): "not listed" from an empty list would look like a clean answer.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+from typing import Annotated, Any, Optional
+
+import typer
+from rich.markup import escape
+
+from hashwarden.cli.common import DbOption, ExitCode, engine_for, err, out, url_app
+from hashwarden.errors import UrlListError
+
+KindOption = Annotated[str, typer.Option("--kind", help="domain (the host and its subdomains), path (a directory "
+                                                        "and all under it), page or image (that URL exactly).")]
+Urls = Annotated[list[str], typer.Argument(help="URLs (- : one per line on stdin, as raw bytes).")]
+
+
+def _say(text: str) -> None:
+    err.print(text, markup=False, highlight=False, soft_wrap=True)
+
+
+@url_app.command("add")
+def url_add(
+    url: Annotated[str, typer.Argument(help="The URL (canonicalized as every lookup is).")],
+    kind: KindOption,
+    category: Annotated[Optional[str], typer.Option("--category", help="The category (e.g. A, B, C).")] = None,
+    source: Annotated[Optional[str], typer.Option("--source", help="Where the report came from.")] = None,
+    reporter: Annotated[Optional[str], typer.Option("--reporter", help="The reporting agency.")] = None,
+    evidence: Annotated[Optional[str], typer.Option("--evidence", help="SHA-256 of the media seen there.")] = None,
+    db: DbOption = None,
+) -> None:
+    """List a URL (audited; a new version of the list). Prints the entry's id; warnings on stderr.
+
+    Example: hashwarden url add 'http://example.org/gallery/' --kind path --category A
+    """
+    from hashwarden.store.urls import add_entries
+    from hashwarden.urllist.entries import derive_entry
+
+    derived = derive_entry(url, kind, category=category, source=source, reporter=reporter, evidence_sha256=evidence)
+    for warning in derived.warnings:
+        _say(f"warning: {warning}")
+    with engine_for(db).begin() as conn:
+        version, ((public_id, added),) = add_entries(conn, [derived.entry])
+    if not added:
+        _say(f"already listed as {derived.entry.expression} (entry {public_id})")
+    out.print(f"{public_id} {escape(derived.entry.expression)} (version {version})", highlight=False)
+
+
+@url_app.command("remove")
+def url_remove(
+    urls: Urls,
+    kind: KindOption = "page",
+    reason: Annotated[Optional[str], typer.Option("--reason", help="Why (kept with the entry's history).")] = None,
+    db: DbOption = None,
+) -> None:
+    """Remove URLs' entries of a kind (audited, history kept; one new version). Not listed: said on stderr.
+
+    Example: hashwarden url remove 'http://example.org/gallery/' --kind path --reason "taken down"
+    """
+    from hashwarden.store.urls import remove_entries
+    from hashwarden.urllist.entries import derive_entry
+
+    entries = [derive_entry(url, kind).entry for url in _read_urls(urls)]
+    with engine_for(db, create=False).begin() as conn:
+        version, removed = remove_entries(conn, [entry.sha256 for entry in entries], reason)
+    if len(removed) < len(entries):
+        _say(f"{len(entries) - len(removed)} of {len(entries)} not listed as {kind} entries")
+    out.print(f"removed {len(removed)} (version {version})", highlight=False)
+
+
+@url_app.command("check")
+def url_check(
+    urls: Urls,
+    as_json: Annotated[bool, typer.Option("--json", help="One JSON object per URL.")] = False,
+    db: DbOption = None,
+) -> None:
+    """Check URLs against the list: exit 1 when any is listed, 0 when none (2 when some were refused).
+
+    Example: hashwarden url check 'http://example.org/gallery/1.jpg'
+    """
+    from hashwarden.urllist.checker import UrlChecker
+
+    with engine_for(db, create=False).connect() as conn:
+        checker = UrlChecker.from_store(conn)
+    if not len(checker):
+        raise UrlListError("the URL list is empty: nothing to check against (`url add`, `url import`)")
+    listed = refused = False
+    for raw in _read_urls(urls):
+        verdict = checker.check(raw)
+        shown = raw if isinstance(raw, str) else raw.decode("utf-8", "backslashreplace")
+        listed |= verdict.listed
+        refused |= verdict.error is not None
+        if as_json:
+            line = {"input": shown, "listed": verdict.listed}
+            if verdict.entry:
+                line["entry"] = verdict.entry
+            if verdict.error:
+                line["error"] = verdict.error
+            out.print(json.dumps(line, ensure_ascii=False), markup=False, highlight=False, soft_wrap=True)
+        elif verdict.error:
+            _say(f"{shown}: refused: {verdict.error}")
+        else:
+            out.print(f"{'listed' if verdict.listed else 'not listed'} {escape(shown)}"
+                      + (f" (entry {verdict.entry})" if verdict.entry else ""), highlight=False, soft_wrap=True)
+    raise typer.Exit(1 if listed else ExitCode.USAGE if refused else 0)
+
+
+@url_app.command("list")
+def url_list(
+    removed: Annotated[bool, typer.Option("--removed", help="Removed entries too (with when and why).")] = False,
+    as_json: Annotated[bool, typer.Option("--json", help="One JSON object per entry.")] = False,
+    db: DbOption = None,
+) -> None:
+    """The listed entries (expression, kind, category, when added)."""
+    from hashwarden.store.urls import iter_entries
+
+    with engine_for(db, create=False).connect() as conn:
+        for entry in iter_entries(conn, removed=removed):
+            if as_json:
+                out.print(json.dumps(entry.as_json(), ensure_ascii=False), markup=False, highlight=False,
+                          soft_wrap=True)
+            else:
+                state = f" removed {entry.removed_at}" if entry.removed_at else ""
+                out.print(f"{entry.public_id} {entry.kind:6} {escape(entry.expression)} {entry.category or '-'} "
+                          f"added {entry.added_at}{state}", highlight=False, soft_wrap=True)
+
+
+@url_app.command("import")
+def url_import(
+    path: Annotated[Path, typer.Argument(help="CSV (header: url,kind[,category,source,reporter,evidence_sha256,"
+                                               "appeal]) or JSON lines with those keys.")],
+    db: DbOption = None,
+) -> None:
+    """Add a file of URLs as one version, all or nothing (a refused row names its line)."""
+    from hashwarden.store.urls import add_entries
+    from hashwarden.urllist.files import read_entries
+
+    rows = read_entries(path)
+    for line, derived in rows:
+        for warning in derived.warnings:
+            _say(f"{path}:{line}: warning: {warning}")
+    with engine_for(db).begin() as conn:
+        version, answers = add_entries(conn, [derived.entry for _, derived in rows])
+    added = sum(1 for _, new in answers if new)
+    out.print(f"added {added}, already listed {len(answers) - added} (version {version})", highlight=False)
+
+
+@url_app.command("export")
+def url_export(
+    output: Annotated[Path, typer.Option("-o", "--output", help="Where to write.")],
+    fmt: Annotated[str, typer.Option("--format", help="csv, jsonl, expressions (plaintext) or sha256 (one "
+                                                      "expression hash per line, for subscribers).")] = "csv",
+    removed: Annotated[bool, typer.Option("--removed", help="Removed entries too (csv and jsonl).")] = False,
+    db: DbOption = None,
+) -> None:
+    """Export the list (written to a temporary file renamed into place; `-` standard output). Audited with the
+    count and the file's SHA-256: the list is confidential.
+
+    Example: hashwarden url export -o urls.sha256 --format sha256
+    """
+    import io
+
+    from hashwarden.formats.exchange import shown_in_audit, write_atomically
+    from hashwarden.store import audit
+    from hashwarden.store.urls import iter_entries, list_version
+    from hashwarden.urllist.files import EXPORT_FORMATS, write_entries
+
+    if fmt not in EXPORT_FORMATS:
+        raise UrlListError(f"unknown export format {fmt!r} (one of {', '.join(EXPORT_FORMATS)})")
+
+    def write(fp: Any) -> int:
+        text = io.TextIOWrapper(fp, encoding="utf-8", newline="")
+        try:
+            return write_entries(iter_entries(conn, removed=removed and fmt in ("csv", "jsonl")), text, fmt)
+        finally:
+            text.flush()
+            text.detach()
+
+    with engine_for(db, create=False).begin() as conn:
+        count, sha256 = write_atomically(output, write)
+        audit.append(conn, "url.export", {"version": list_version(conn), "entries": count, "format": fmt,
+                                          "out": shown_in_audit(output), "sha256": sha256})
+    _say(f"{count} entries written to {output}")
+
+
+def _read_urls(urls: list[str]) -> list[str | bytes]:
+    """The URLs given, or with `-` those on stdin, one per line as raw bytes (the line ending taken off)."""
+    if urls != ["-"]:
+        return list(urls)
+    return [line.rstrip(b"\n").rstrip(b"\r") for line in sys.stdin.buffer if line.strip(b"\r\n")]
