@@ -12,6 +12,16 @@ PDQ_MIN_QUALITY = 50
 # are one burst, so one cluster (a phone's burst mode takes ~10 a second; a session of poses, a few a minute).
 BURST_SECONDS = 30.0
 
+# URLs (urls/): the longest URL canonicalized, in bytes as given (before any unescaping, which only shortens it).
+# Longer input is refused with UrlError before any work, so a 10 MB line costs one length check. Browsers send far
+# shorter URLs in practice (servers and CDNs commonly refuse request lines over 8-16 KB); 64 KiB leaves room for long
+# query strings while keeping the worst case (repeated unescaping, then escaping to at most 3x) within milliseconds.
+MAX_URL_BYTES = 64 * 1024
+# Safe Browsing's expressions (urls/expressions.py): the exact host plus up to this many suffixes taken from the last
+# five labels, and the root plus up to this many directory prefixes of the path (v4 "URLs and Hashing"; 5 x 6 = 30).
+URL_HOST_SUFFIXES = 4
+URL_PATH_PREFIXES = 3
+
 # Reading: every byte of an item is read once, in chunks of this size, and fed to every digest.
 READ_CHUNK_SIZE = 1 << 20
 

@@ -10,7 +10,8 @@
      ├── ScanError            a scan cannot start or go on (bad case directory, resume mismatch)
      ├── GradingError         a grading vote refused (a category not of its scheme, a bad age band ...: field named)
      │    └── SeriesError     a series or victim refused (its `kind`: invalid, unknown code, code exists)
-     └── RemoteError          a hashwarden service refused a request or could not be reached (server named)
+     ├── RemoteError          a hashwarden service refused a request or could not be reached (server named)
+     └── UrlError             a URL that cannot be canonicalized (no host, not http(s), too long ...: reason named)
 
 The CLI catches only `HashwardenError` and prints `TypeName: message`; anything else is a bug and shows a traceback.
 """
@@ -129,6 +130,24 @@ class UrlListError(HashwardenError):
 class RemoteError(HashwardenError):
     """A hashwarden service refused a request (its status and JSON message) or could not be reached; the message
     names the server."""
+
+
+class UrlError(HashwardenError):
+    """A URL was refused by the canonicalizer (urls/canonical.py): `reason` says why (no host, a scheme that is
+    not http or https, longer than config.MAX_URL_BYTES ...), `url` is the input, shortened for messages."""
+
+    def __init__(self, reason: str, url: str | bytes | None = None) -> None:
+        super().__init__(reason)
+        self.reason = reason
+        self.url = url
+
+    def __str__(self) -> str:
+        if self.url is None:
+            return self.reason
+        text = self.url.decode("utf-8", "backslashreplace") if isinstance(self.url, bytes) else self.url
+        if len(text) > 120:
+            text = text[:120] + "..."
+        return f"{text!r}: {self.reason}"
 
 
 def describe(exc: BaseException) -> str:
