@@ -63,6 +63,9 @@ def test_every_route_is_public_by_name_or_checks_roles(service: Service) -> None
                      "/v1/cases": ("examiner", "analyst"), "/v1/cases/1": ("examiner", "analyst"),
                      "/v1/cases/items": ("examiner", "analyst"), "/v1/stats": ("analyst",),
                      "/v1/cases/1/leads": ("examiner", "analyst"),
+                     "/v1/urls/check": ("matcher", "examiner", "analyst"),
+                     "/v1/urls/prefixes": ("matcher", "examiner", "analyst"),
+                     "/v1/urls/full-hashes": ("matcher", "examiner", "analyst"),
                      "/v1/votes": ("examiner", "analyst"), "/v1/grades": ("analyst",),
                      "/v1/series": ("analyst",), "/v1/series/{code:path}/links": ("analyst",),
                      "/v1/victims": ("analyst",), "/v1/victims/{code:path}/links": ("analyst",), **PAGES}
@@ -70,7 +73,8 @@ def test_every_route_is_public_by_name_or_checks_roles(service: Service) -> None
     assert served == {"/v1/health", "/v1/lookup", "/v1/sets", "/v1/sets/{name}", "/v1/cases", "/v1/cases/{id}",
                       "/v1/media", "/v1/cases/items", "/v1/stats", "/openapi.json", "/docs", "/docs/assets",
                       "/v1/votes", "/v1/grades", "/v1/series", "/v1/series/{code:path}/links", "/v1/victims",
-                      "/v1/victims/{code:path}/links", "/v1/cases/{id}/leads", "/ui/login", "/ui/logout",
+                      "/v1/victims/{code:path}/links", "/v1/cases/{id}/leads", "/v1/urls/check",
+                      "/v1/urls/prefixes", "/v1/urls/full-hashes", "/ui/login", "/ui/logout",
                       *(path.replace("/1", "/{id}") for path in PAGES)}  # the walk sees every route the app has
 
 

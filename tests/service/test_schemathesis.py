@@ -11,7 +11,9 @@ image or video that decodes", so a generated PDF is rightly 422; for `GET /v1/st
 `since` and `until` are strings the schema cannot say are whole age bands or times; and for the writes of grading
 (issue 18: votes, series, victims, links): a category is valid under its scheme only, a vote names at least one
 hash, a victim's date needs `identified`, a link names a series or hashes: rules across fields, which the library
-checks (grading/votes.py, store/series.py) and a schema does not say. Every other check runs on all of them.
+checks (grading/votes.py, store/series.py) and a schema does not say; `GET /v1/urls/prefixes?since=` above the
+list's version (422: a version the list has not reached). Every other check runs on all of them. The store holds
+URL list entries too, so the URL routes answer (an empty list is a 503 by design).
 
 Operations are driven one by one with `as_strategy` (schemathesis' lazy pytest fixture reads a node attribute that
 pytest 9 no longer has); examples are bounded and derandomized so the run is small and repeatable."""
@@ -34,6 +36,11 @@ EXAMPLES = 30  # per operation
 
 @pytest.mark.heavy
 def test_every_operation_answers_as_its_schema_says(service: Service) -> None:
+    from hashwarden.store.urls import add_entries
+    from hashwarden.urllist.entries import derive_entry
+
+    with service.engine.begin() as conn:
+        add_entries(conn, [derive_entry("http://listed.example/a.jpg", "image").entry])
     # Rate limits out of the way: schemathesis sends hundreds of requests, some with no or a bad key on purpose.
     app = create_app(service.engine, limits=ServiceLimits(rate_per_second=1e6, burst=10**6,
                                                           failed_auth_per_second=1e6, failed_auth_burst=10**6))
@@ -45,12 +52,13 @@ def test_every_operation_answers_as_its_schema_says(service: Service) -> None:
         "GET /v1/sets", "GET /v1/sets/{name}", "GET /v1/health", "POST /v1/media", "GET /v1/cases/items",
         "GET /v1/stats",
         "POST /v1/votes", "GET /v1/grades", "GET /v1/series", "POST /v1/series", "POST /v1/series/{code}/links",
-        "GET /v1/victims", "POST /v1/victims", "POST /v1/victims/{code}/links"}
+        "GET /v1/victims", "POST /v1/victims", "POST /v1/victims/{code}/links", "POST /v1/urls/check",
+        "GET /v1/urls/prefixes", "POST /v1/urls/full-hashes", "GET /v1/cases/{id}/leads"}
     for operation in operations:
         content_rule = (operation.method.upper(), operation.path) in {
             ("POST", "/v1/cases"), ("POST", "/v1/media"), ("GET", "/v1/stats"), ("POST", "/v1/votes"),
             ("POST", "/v1/series"), ("POST", "/v1/victims"), ("POST", "/v1/series/{code}/links"),
-            ("POST", "/v1/victims/{code}/links")}
+            ("POST", "/v1/victims/{code}/links"), ("GET", "/v1/urls/prefixes")}
         excluded = [positive_data_acceptance] if content_rule else []
 
         @given(operation.as_strategy())

@@ -24,6 +24,7 @@ from hashwarden.cli import (  # noqa: F401 - their commands join the apps
     audit, grading, identities, lists, media, remote, serve, series, sets,
 )
 from hashwarden.cli import stats as _stats  # noqa: F401 - `hashwarden stats` joins the app
+from hashwarden.cli import url_list as _url_list  # noqa: F401 - `hashwarden url add|remove|check|...`
 
 
 @app.callback(invoke_without_command=True)

@@ -166,8 +166,6 @@ def url_export(
 
     Example: hashwarden url export -o urls.sha256 --format sha256
     """
-    import io
-
     from hashwarden.formats.exchange import shown_in_audit, write_atomically
     from hashwarden.store import audit
     from hashwarden.store.urls import iter_entries, list_version
@@ -176,13 +174,15 @@ def url_export(
     if fmt not in EXPORT_FORMATS:
         raise UrlListError(f"unknown export format {fmt!r} (one of {', '.join(EXPORT_FORMATS)})")
 
+    class _Utf8:  # text to the atomic writer's byte stream, which hashes what it writes
+        def __init__(self, fp: Any) -> None:
+            self._fp = fp
+
+        def write(self, text: str) -> int:
+            return self._fp.write(text.encode("utf-8"))
+
     def write(fp: Any) -> int:
-        text = io.TextIOWrapper(fp, encoding="utf-8", newline="")
-        try:
-            return write_entries(iter_entries(conn, removed=removed and fmt in ("csv", "jsonl")), text, fmt)
-        finally:
-            text.flush()
-            text.detach()
+        return write_entries(iter_entries(conn, removed=removed and fmt in ("csv", "jsonl")), _Utf8(fp), fmt)
 
     with engine_for(db, create=False).begin() as conn:
         count, sha256 = write_atomically(output, write)

@@ -29,12 +29,13 @@ from sqlalchemy.engine import Engine
 from starlette.concurrency import run_in_threadpool
 
 from hashwarden.service.auth import Caller, requires
-from hashwarden.service.schema import ERROR_RESPONSES, Closed
+from hashwarden.service.schema import ERROR_RESPONSES, Closed, ErrorBody
 from hashwarden.store.urls import current_hashes, hashes_at, list_version
 from hashwarden.urllist.checker import UrlChecker
 from hashwarden.urllist.prefixes import PREFIX_BYTES, full_hashes, prefix_delta, prefixes
 
-router = APIRouter(responses=ERROR_RESPONSES)
+router = APIRouter(responses={**ERROR_RESPONSES, 503: {
+    "description": "The URL list is empty: nothing to check against.", "model": ErrorBody}})
 
 URL_ROLES = ("matcher", "examiner", "analyst")
 MAX_CHECK_URLS = 1000

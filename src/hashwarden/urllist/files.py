@@ -2,7 +2,8 @@
 SHA-256 hashes (what a subscriber without hashwarden can load).
 
 An import row names a `url` and its `kind` (and optionally `category`, `source`, `reporter`, `evidence_sha256`,
-`appeal`); each is derived as `url add` derives it (`entries.derive_entry`) and the whole file is added as one
+`appeal`), or is a row of our own CSV/JSON-lines export (its `expression` read as the URL, the store's own columns
+left out, removed rows skipped), so an export imports into another database as the same entries; each is derived as `url add` derives it (`entries.derive_entry`) and the whole file is added as one
 version, all or nothing: a refused row names its line and nothing is added. Files are hostile input: a line longer
 than `MAX_URL_LIST_LINE` bytes, or more than `MAX_URL_LIST_ROWS` rows, is refused.
 """
@@ -69,12 +70,15 @@ def write_entries(entries: Iterable[UrlEntry], out: TextIO, fmt: str) -> int:
 
 def _csv_rows(text: TextIO, path: Path) -> Iterator[tuple[int, dict[str, Any]]]:
     reader = csv.DictReader(_bounded_lines(text, path))
-    if reader.fieldnames is None or "url" not in reader.fieldnames or "kind" not in reader.fieldnames:
+    if reader.fieldnames is None or not {"url", "expression"} & set(reader.fieldnames) \
+            or "kind" not in reader.fieldnames:
         raise UrlListError(f"{path}: a CSV URL list needs a header with `url` and `kind` ({', '.join(FIELDS)})")
-    unknown = set(reader.fieldnames) - set(FIELDS)
+    unknown = set(reader.fieldnames) - set(FIELDS) - set(EXPORT_FIELDS)
     if unknown:
         raise UrlListError(f"{path}: unknown column(s) {', '.join(sorted(unknown))} (known: {', '.join(FIELDS)})")
     for number, row in enumerate(reader, start=2):
+        if row.get("removed_at"):
+            continue  # an export with --removed: history, not entries
         yield reader.line_num if reader.line_num else number, {k: v for k, v in row.items() if v not in (None, "")}
 
 
@@ -86,9 +90,10 @@ def _jsonl_rows(text: TextIO, path: Path) -> Iterator[tuple[int, dict[str, Any]]
             row = json.loads(line)
         except json.JSONDecodeError as exc:
             raise UrlListError(f"{path}:{number}: not JSON ({exc.msg})") from exc
-        if not isinstance(row, dict) or set(row) - set(FIELDS):
+        if not isinstance(row, dict) or set(row) - set(FIELDS) - set(EXPORT_FIELDS):
             raise UrlListError(f"{path}:{number}: a JSON object with some of {', '.join(FIELDS)} expected")
-        yield number, row
+        if not row.get("removed_at"):
+            yield number, row
 
 
 def _bounded_lines(text: TextIO, path: Path) -> Iterator[str]:
@@ -104,6 +109,12 @@ def _bounded_lines(text: TextIO, path: Path) -> Iterator[str]:
 
 
 def _derived(row: dict[str, Any], path: Path, line: int) -> Derived:
+    """The entry of one row: `url` (or an export's `expression`, which canonicalizes to itself), `kind` and the
+    optional fields; an export's other columns (ids, times, versions) are the store's and are not taken."""
+    row = {name: row[name] for name in (*FIELDS, "expression") if name in row}
+    if "url" not in row and isinstance(row.get("expression"), str):
+        row["url"] = row.pop("expression")
+    row.pop("expression", None)
     if not isinstance(row.get("url"), str) or not isinstance(row.get("kind"), str):
         raise UrlListError(f"{path}:{line}: `url` and `kind` (text) are required")
     if any(value is not None and not isinstance(value, str) for value in row.values()):
