@@ -1,4 +1,4 @@
-"""`hashwarden url add|remove|check|list|import|export`: the URL list (urllist/, store/urls.py).
+"""`hashwarden url add|remove|check|list|import|export` and `export rpz`: the URL list (urllist/, store/urls.py).
 
 `url check --json` prints one JSON object per URL, `{"input", "listed": bool, "entry"?: opaque id, "error"?}`;
 its exit status is 1 when any URL is listed, else 2 when any was refused (not a URL the list can hold), else 0.
@@ -15,7 +15,7 @@ from typing import Annotated, Any, Optional
 import typer
 from rich.markup import escape
 
-from hashwarden.cli.common import DbOption, ExitCode, engine_for, err, out, url_app
+from hashwarden.cli.common import DbOption, ExitCode, engine_for, err, export_app, out, url_app
 from hashwarden.errors import UrlListError
 
 KindOption = Annotated[str, typer.Option("--kind", help="domain (the host and its subdomains), path (a directory "
@@ -174,13 +174,6 @@ def url_export(
     if fmt not in EXPORT_FORMATS:
         raise UrlListError(f"unknown export format {fmt!r} (one of {', '.join(EXPORT_FORMATS)})")
 
-    class _Utf8:  # text to the atomic writer's byte stream, which hashes what it writes
-        def __init__(self, fp: Any) -> None:
-            self._fp = fp
-
-        def write(self, text: str) -> int:
-            return self._fp.write(text.encode("utf-8"))
-
     def write(fp: Any) -> int:
         return write_entries(iter_entries(conn, removed=removed and fmt in ("csv", "jsonl")), _Utf8(fp), fmt)
 
@@ -196,3 +189,51 @@ def _read_urls(urls: list[str]) -> list[str | bytes]:
     if urls != ["-"]:
         return list(urls)
     return [line.rstrip(b"\n").rstrip(b"\r") for line in sys.stdin.buffer if line.strip(b"\r\n")]
+
+
+@export_app.command("rpz")
+def export_rpz(
+    zone: Annotated[str, typer.Option("--zone", help="The policy zone's name, e.g. rpz.hotline.example.")],
+    output: Annotated[Path, typer.Option("-o", "--output", help="The zone file to write (- : standard output).")],
+    block_host: Annotated[Optional[str], typer.Option(
+        "--block-host", help="Answer listed names with a CNAME to this host (the block page's) instead of "
+                             "NXDOMAIN.")] = None,
+    ttl: Annotated[int, typer.Option("--ttl", min=0, max=86400, help="TTL of the zone's records, seconds.")] = 300,
+    db: DbOption = None,
+) -> None:
+    """The URL list's domain entries as a DNS Response Policy Zone (page and path entries never widen to their
+    host). Audited like `url export`.
+
+    Example: hashwarden export rpz --zone rpz.hotline.example -o hw.rpz
+    """
+    from hashwarden.formats.exchange import shown_in_audit, write_atomically
+    from hashwarden.store import audit
+    from hashwarden.store.urls import iter_entries, list_version
+    from hashwarden.urllist.rpz import write_rpz
+
+    with engine_for(db, create=False).begin() as conn:
+        version = list_version(conn)
+        result = None
+
+        def write(fp: Any) -> int:
+            nonlocal result
+            result = write_rpz(iter_entries(conn), _Utf8(fp), zone, version,
+                               "cname" if block_host else "nxdomain", block_host, ttl)
+            return result.written
+
+        count, sha256 = write_atomically(output, write)
+        audit.append(conn, "url.export", {"version": version, "entries": count, "format": "rpz",
+                                          "out": shown_in_audit(output), "sha256": sha256})
+    _say(f"{count} domain entries written to {output}"
+         + (f"; {result.skipped} skipped (not a DNS name: an IP address or a malformed host)"
+            if result and result.skipped else ""))
+
+
+class _Utf8:
+    """Text to a byte stream (the atomic writer's, which hashes what it writes)."""
+
+    def __init__(self, fp: Any) -> None:
+        self._fp = fp
+
+    def write(self, text: str) -> int:
+        return self._fp.write(text.encode("utf-8"))
