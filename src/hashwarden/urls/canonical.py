@@ -56,24 +56,25 @@ def canonicalize(url: str | bytes) -> str:
     encoded as UTF-8 (lone surrogates from a `surrogateescape` decoding give back their bytes).
 
     Raises:
-        UrlError: empty, longer than config.MAX_URL_BYTES, a scheme other than http(s) (`javascript:`, `data:`,
-            `mailto:`, `ftp://`), no host, a port that is not a number, a malformed IPv6 literal.
+        UrlError: empty, longer than config.MAX_URL_BYTES (as given, or once escaped), a scheme other than
+            http(s) (`javascript:`, `data:`, `mailto:`, `ftp://`), no host, a port that is not a number, a malformed
+            IPv6 literal, an internationalised host that maps to a delimiter.
     """
+    if len(url) > MAX_URL_BYTES:  # a character is at least one byte: refused before any other work
+        raise UrlError(f"longer than {MAX_URL_BYTES:,} bytes", url)
     if isinstance(url, str):
-        if _FAST_TEXT.match(url) and len(url) <= MAX_URL_BYTES:
+        if _FAST_TEXT.match(url):
             return url
-        if len(url) > MAX_URL_BYTES:  # at least one byte per character: refused before encoding 10 MB
-            raise UrlError(f"longer than {MAX_URL_BYTES:,} bytes", url)
         try:
             raw = url.encode("utf-8", "surrogateescape")
         except UnicodeEncodeError:
             raise UrlError("holds a lone surrogate, not text that UTF-8 can encode", url) from None
+        if len(raw) > MAX_URL_BYTES:
+            raise UrlError(f"longer than {MAX_URL_BYTES:,} bytes", url)
     else:
         raw = bytes(url)
-        if _FAST_BYTES.match(raw) and len(raw) <= MAX_URL_BYTES:
+        if _FAST_BYTES.match(raw):
             return raw.decode("ascii")
-    if len(raw) > MAX_URL_BYTES:
-        raise UrlError(f"longer than {MAX_URL_BYTES:,} bytes", url)
     return _canonicalize_bytes(raw, url)
 
 
@@ -104,6 +105,8 @@ def _canonicalize_bytes(raw: bytes, url: str | bytes) -> str:
     canonical = scheme + b"://" + _escape(host) + _escape(path)
     if has_query:
         canonical += b"?" + _escape(query)
+    if len(canonical) > MAX_URL_BYTES:  # escaping triples a byte: refused, so that every canonical URL is accepted again
+        raise UrlError(f"longer than {MAX_URL_BYTES:,} bytes once escaped", url)
     return canonical.decode("ascii")
 
 

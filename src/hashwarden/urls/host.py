@@ -18,6 +18,9 @@ _DOTS = re.compile(rb"\.{2,}")
 # Go's reference client (google/safebrowsing urls.go, possibleIPRegexp): only digits, dots and 0x-hex runs can be
 # an IPv4 address in one of its legacy spellings (decimal, octal, hex, mixed, fewer than four parts).
 _POSSIBLE_IPV4 = re.compile(rb"(?:0[xX][0-9a-fA-F]+|[0-9.])+\Z")
+# UTS 46 maps fullwidth forms to ASCII (U+FF0F to '/', U+FF20 to '@' ...): a host that would then hold a delimiter
+# is refused, as WHATWG's forbidden host code points refuse it, else its canonical form would parse differently.
+_MAPPED_DELIMITERS = re.compile(rb"[/?#@:%\\\[\]]")
 _NAT64 = ipaddress.IPv6Network("64:ff9b::/96")
 # A part of a legacy IPv4 address: 2^32 has 10 decimal, 11 octal or 8 hex digits after leading zeros.
 _MAX_NUMBER_DIGITS = 11
@@ -44,6 +47,9 @@ def canonical_host(hostish: bytes, url: str | bytes) -> bytes:
         host = host[:colon]
     if not host.isascii():
         host = _punycode(_clean_dots(host))
+        if _MAPPED_DELIMITERS.search(host):
+            raise UrlError("internationalised host maps to a URL delimiter (/ ? # @ : % \\ [ ]), as fullwidth "
+                           "forms do; browsers refuse such a host", url)
     host = _clean_dots(host)
     if not host:
         raise UrlError("no host", url)
