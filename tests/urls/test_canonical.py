@@ -58,6 +58,8 @@ def test_the_port_is_dropped_as_v4_does() -> None:
     ("http://[not:an:address]/", "not a valid IPv6 address"),
     ("http://a:b:c/", "not a valid IPv6 address"),
     ("http://ａ／ｂ.example/", "maps to a URL delimiter"),
+    ("http://.[/", "'[' or ']' in a host that is not an IPv6 literal"),
+    ("http://a]b.example/", "'[' or ']' in a host"),
 ])
 def test_refusals_name_their_reason(url: str, reason: str) -> None:
     with pytest.raises(UrlError) as caught:

@@ -53,6 +53,8 @@ def canonical_host(hostish: bytes, url: str | bytes) -> bytes:
     host = _clean_dots(host)
     if not host:
         raise UrlError("no host", url)
+    if b"[" in host or b"]" in host:
+        raise UrlError("'[' or ']' in a host that is not an IPv6 literal", url)
     return _ipv4(host) or host.lower()
 
 
