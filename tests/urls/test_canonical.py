@@ -172,9 +172,20 @@ def test_idna_refusal_is_a_documented_fallback_not_an_error() -> None:
 
     with pytest.raises(idna.IDNAError):
         idna.encode("i❤.ws", uts46=True)
-    long_label = "ü" + "a" * 70  # over 63 characters: refused by idna, still one deterministic name
+    long_label = "ü" + "a" * 70  # over 63 characters: no DNS name; kept as escaped bytes, deterministic
     first = canonicalize(f"http://{long_label}.example/")
-    assert first.startswith("http://xn--") and canonicalize(first) == first
+    assert first == "http://%C3%BC" + "a" * 70 + ".example/" and canonicalize(first) == first
+
+
+def test_a_long_internationalised_host_is_answered_at_once() -> None:
+    """Punycode's cost grows with length x distinct characters: 20,000 distinct CJK characters in one label would
+    take minutes; a label over 63 characters is never encoded."""
+    label = "".join(chr(0x4E00 + i) for i in range(20_000))
+    start = time.perf_counter()
+    with pytest.raises(UrlError, match="once escaped"):  # 60,000 bytes, escaped to 180,000
+        canonicalize(f"http://{label}/")
+    assert canonicalize(f"http://{label[:5000]}/").startswith("http://%E4%B8%80")
+    assert time.perf_counter() - start < 1.0
 
 
 @pytest.mark.parametrize(("raw", "expected"), [

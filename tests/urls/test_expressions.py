@@ -71,3 +71,10 @@ def test_refusals() -> None:
         url_hashes("javascript:alert(1)")
     with pytest.raises(ValueError):
         hash_prefix(b"\0" * 32, 33)
+
+
+def test_the_public_names_the_url_list_store_builds_on() -> None:
+    import hashwarden.urls as urls
+
+    assert urls.__all__ == ["canonicalize", "expression_hash", "expressions", "hash_prefix", "url_hashes"]
+    assert all(callable(getattr(urls, name)) for name in urls.__all__)

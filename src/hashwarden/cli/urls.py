@@ -27,7 +27,7 @@ from hashwarden.config import MAX_URL_BYTES
 from hashwarden.errors import UrlError
 
 UrlsArgument = Annotated[list[str], typer.Argument(
-    metavar="URL...", help="URLs to read; - reads one URL per line from stdin (raw bytes).")]
+    metavar="URL", help="URLs to read; - reads one URL per line from stdin (raw bytes).")]
 JsonOption = Annotated[bool, typer.Option("--json", help="One JSON object per URL; refusals in it, exit 0.")]
 
 
