@@ -107,7 +107,7 @@ def _canonicalize_bytes(raw: bytes, url: str | bytes) -> str:
     canonical = scheme + b"://" + _escape(host) + _escape(path)
     if has_query:
         canonical += b"?" + _escape(query)
-    if len(canonical) > MAX_URL_BYTES:  # escaping triples a byte: refused, so that every canonical URL is accepted again
+    if len(canonical) > MAX_URL_BYTES:  # escaping triples a byte: refused, so every canonical URL is accepted again
         raise UrlError(f"longer than {MAX_URL_BYTES:,} bytes once escaped", url)
     return canonical.decode("ascii")
 
