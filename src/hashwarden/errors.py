@@ -11,7 +11,7 @@
      ├── GradingError         a grading vote refused (a category not of its scheme, a bad age band ...: field named)
      │    └── SeriesError     a series or victim refused (its `kind`: invalid, unknown code, code exists)
      ├── RemoteError          a hashwarden service refused a request or could not be reached (server named)
-     └── UrlError             a URL that cannot be canonicalized (no host, not http(s), too long ...: reason named)
+     └── UrlError             a URL refused by the canonicalizer (no host, not http(s), too long ...: reason named)
 
 The CLI catches only `HashwardenError` and prints `TypeName: message`; anything else is a bug and shows a traceback.
 """

@@ -12,7 +12,7 @@ PROJECT = Path(__file__).resolve().parents[2]
 
 
 def readme_block() -> str:
-    section = (PROJECT / "README.md").read_text().split("## URL list\n", 1)[1]
+    section = (PROJECT / "README.md").read_text().split("## URL list\n", 1)[1].split("### The list\n", 1)[1]
     return section.split("```sh\n", 1)[1].split("```", 1)[0]
 
 

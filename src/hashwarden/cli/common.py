@@ -44,7 +44,7 @@ series_app = typer.Typer(no_args_is_help=True, help="Series of known material: c
 victim_app = typer.Typer(no_args_is_help=True, help="Victims by code and identified flag (no personal data).")
 app.add_typer(series_app, name="series")
 app.add_typer(victim_app, name="victim")
-url_app = typer.Typer(no_args_is_help=True, help="URLs: Safe Browsing canonicalization and the URL list.")
+url_app = typer.Typer(no_args_is_help=True, help="URLs the Safe Browsing way (canonical forms, lookup expressions) and the URL list.")
 app.add_typer(url_app, name="url")
 
 # Data (set names, paths, categories) is never Rich markup or emoji: `escape` it, and no `:a:` becomes a picture.

@@ -17,16 +17,18 @@ The port is dropped, as v4 and Web Risk do (v2 kept it).
 from __future__ import annotations
 
 import re
-from urllib.parse import quote_from_bytes, unquote_to_bytes
+from urllib.parse import unquote_to_bytes
 
 from hashwarden.config import MAX_URL_BYTES
 from hashwarden.errors import UrlError
 from hashwarden.urls.host import canonical_host
 
 SCHEMES = (b"http", b"https")
-# Printable ASCII that stays literal after escaping: everything from 0x21 to 0x7E but '#' and '%'.
-_LITERAL = bytes(c for c in range(0x21, 0x7F) if c not in b"#%")
+# What is escaped: every byte but printable ASCII (0x21 to 0x7E), and '#' and '%'; as `%XX`, uppercase hex.
+_NEEDS_ESCAPE = re.compile(rb"[\x00-\x20\x7f-\xff#%]")
+_ESCAPES = [b"%%%02X" % byte for byte in range(256)]
 _PORT_AFTER_COLON = re.compile(rb":\d+(?:/|\Z)")
+_PERCENT_CHAIN = re.compile(rb"%(?:25)+")
 _HEX = frozenset(b"0123456789abcdefABCDEF")
 # Global unescaping passes tried before switching to the linear-time unescaper (most URLs need 1 or 2).
 _GLOBAL_PASSES = 4
@@ -56,24 +58,25 @@ def canonicalize(url: str | bytes) -> str:
     encoded as UTF-8 (lone surrogates from a `surrogateescape` decoding give back their bytes).
 
     Raises:
-        UrlError: empty, longer than config.MAX_URL_BYTES, a scheme other than http(s) (`javascript:`, `data:`,
-            `mailto:`, `ftp://`), no host, a port that is not a number, a malformed IPv6 literal.
+        UrlError: empty, longer than config.MAX_URL_BYTES (as given, or once escaped), a scheme other than
+            http(s) (`javascript:`, `data:`, `mailto:`, `ftp://`), no host, a port that is not a number, a malformed
+            IPv6 literal, an internationalised host that maps to a delimiter.
     """
+    if len(url) > MAX_URL_BYTES:  # a character is at least one byte: refused before any other work
+        raise UrlError(f"longer than {MAX_URL_BYTES:,} bytes", url)
     if isinstance(url, str):
-        if _FAST_TEXT.match(url) and len(url) <= MAX_URL_BYTES:
+        if _FAST_TEXT.match(url):
             return url
-        if len(url) > MAX_URL_BYTES:  # at least one byte per character: refused before encoding 10 MB
-            raise UrlError(f"longer than {MAX_URL_BYTES:,} bytes", url)
         try:
             raw = url.encode("utf-8", "surrogateescape")
         except UnicodeEncodeError:
             raise UrlError("holds a lone surrogate, not text that UTF-8 can encode", url) from None
+        if len(raw) > MAX_URL_BYTES:
+            raise UrlError(f"longer than {MAX_URL_BYTES:,} bytes", url)
     else:
         raw = bytes(url)
-        if _FAST_BYTES.match(raw) and len(raw) <= MAX_URL_BYTES:
+        if _FAST_BYTES.match(raw):
             return raw.decode("ascii")
-    if len(raw) > MAX_URL_BYTES:
-        raise UrlError(f"longer than {MAX_URL_BYTES:,} bytes", url)
     return _canonicalize_bytes(raw, url)
 
 
@@ -104,16 +107,21 @@ def _canonicalize_bytes(raw: bytes, url: str | bytes) -> str:
     canonical = scheme + b"://" + _escape(host) + _escape(path)
     if has_query:
         canonical += b"?" + _escape(query)
+    if len(canonical) > MAX_URL_BYTES:  # escaping triples a byte: refused, so every canonical URL is accepted again
+        raise UrlError(f"longer than {MAX_URL_BYTES:,} bytes once escaped", url)
     return canonical.decode("ascii")
 
 
 def unescape_fully(raw: bytes) -> bytes:
     """`raw` percent-unescaped until nothing changes: `%` + two hex digits is one byte, anything else literal.
 
-    The result does not depend on the order escapes are decoded in (two escapes never overlap), so a few whole
-    passes are tried and a deeper nesting (`%25252525...41`, a thousand deep) is finished by one linear scan that
-    re-checks only the end of what it has written: time linear in the length, never a refusal for depth.
+    The result does not depend on the order escapes are decoded in (two escapes never overlap), so chains of
+    `%25` (the usual deep nesting, `%25252525...41` a thousand deep) are collapsed first, then a few whole passes
+    are tried, and any deeper nesting is finished by one linear scan that re-checks only the end of what it has
+    written: time linear in the length, never a refusal for depth.
     """
+    if b"%25" in raw:  # '%' escaped k times is '%', whatever follows: k steps of unescaping at once
+        raw = _PERCENT_CHAIN.sub(b"%", raw)
     for _ in range(_GLOBAL_PASSES):
         if b"%" not in raw:
             return raw
@@ -126,9 +134,11 @@ def unescape_fully(raw: bytes) -> bytes:
 
 def _unescape_linear(raw: bytes) -> bytes:
     """The fixed point of unescaping in one pass: after each byte written, an escape it completes is decoded,
-    and so on backwards while decoding completes another one."""
-    out = bytearray()
-    for byte in raw:
+    and so on backwards while decoding completes another one. Called with at least one '%' in `raw`: what
+    precedes the first is copied as it is."""
+    first = raw.find(b"%")
+    out = bytearray(raw[:first])
+    for byte in raw[first:]:
         out.append(byte)
         while len(out) >= 3 and out[-3] == 0x25 and out[-2] in _HEX and out[-1] in _HEX:
             value = int(out[-2:].decode("ascii"), 16)
@@ -176,4 +186,8 @@ def _clean_path(path: bytes) -> bytes:
 
 def _escape(part: bytes) -> bytes:
     """Every byte <= 0x20, >= 0x7F, '#' and '%' as `%XX`, uppercase hex; the rest literal."""
-    return quote_from_bytes(part, safe=_LITERAL).encode("ascii")
+    return _NEEDS_ESCAPE.sub(_escaped, part)
+
+
+def _escaped(match: re.Match[bytes]) -> bytes:
+    return _ESCAPES[match[0][0]]

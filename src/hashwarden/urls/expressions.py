@@ -16,6 +16,7 @@ from hashwarden.errors import UrlError
 from hashwarden.urls.canonical import canonicalize
 
 _IPV4 = re.compile(r"[0-9]+\.[0-9]+\.[0-9]+\.[0-9]+\Z")
+_DIGIT_OR_BRACKET = frozenset("0123456789]")
 _SHA256_BYTES = 32
 
 
@@ -36,24 +37,34 @@ def expressions(canonical: str) -> list[str]:
 
 
 def _hosts(host: str) -> list[str]:
-    """The exact host, then the suffixes of its last five labels, longest first (`a.b.c` gives `b.c`)."""
-    if host.startswith("[") or _IPV4.match(host):
+    """The exact host, then the suffixes of its last five labels, shortest first (`a.b.c` gives `b.c`; never the
+    bare top-level label). Found by searching dots from the right: no split and join per URL."""
+    if host[-1] in _DIGIT_OR_BRACKET and (host[0] == "[" or _IPV4.match(host)):
         return [host]
-    labels = host.split(".")
-    count = len(labels)
-    return [host] + [".".join(labels[i:]) for i in range(max(1, count - URL_HOST_SUFFIXES - 1), count - 1)]
+    hosts = [host]
+    dot = host.rfind(".")
+    for _ in range(URL_HOST_SUFFIXES):
+        if dot <= 0:
+            break
+        dot = host.rfind(".", 0, dot)
+        if dot < 0:
+            break
+        hosts.append(host[dot + 1:])
+    return hosts
 
 
 def _paths(path: str, query: str) -> list[str]:
     """The root, up to three directory prefixes, the exact path, and the path with its query if it has one (an
-    empty query adds nothing)."""
+    empty query adds nothing). A canonical path has no empty segment, so each `/` after the first ends one."""
     paths = ["/"]
     if path != "/":
-        components = [c for c in path.split("/") if c]
-        prefix = "/"
-        for component in components[:min(len(components), URL_PATH_PREFIXES + 1) - 1]:
-            prefix += component + "/"
-            paths.append(prefix)
+        slash = 0
+        last = len(path) - 1
+        for _ in range(URL_PATH_PREFIXES):
+            slash = path.find("/", slash + 1)
+            if slash < 0 or slash == last:
+                break
+            paths.append(path[:slash + 1])
         paths.append(path)
     if query:
         paths.append(f"{path}?{query}")

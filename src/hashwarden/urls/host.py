@@ -18,6 +18,11 @@ _DOTS = re.compile(rb"\.{2,}")
 # Go's reference client (google/safebrowsing urls.go, possibleIPRegexp): only digits, dots and 0x-hex runs can be
 # an IPv4 address in one of its legacy spellings (decimal, octal, hex, mixed, fewer than four parts).
 _POSSIBLE_IPV4 = re.compile(rb"(?:0[xX][0-9a-fA-F]+|[0-9.])+\Z")
+# UTS 46 maps fullwidth forms to ASCII (U+FF0F to '/', U+FF20 to '@' ...): a host that would then hold a delimiter
+# is refused, as WHATWG's forbidden host code points refuse it, else its canonical form would parse differently.
+_MAPPED_DELIMITERS = re.compile(rb"[/?#@:%\\\[\]]")
+# A DNS label's limit (RFC 1035): a longer internationalised label names no host, so it is not encoded.
+_MAX_LABEL = 63
 _NAT64 = ipaddress.IPv6Network("64:ff9b::/96")
 # A part of a legacy IPv4 address: 2^32 has 10 decimal, 11 octal or 8 hex digits after leading zeros.
 _MAX_NUMBER_DIGITS = 11
@@ -44,9 +49,14 @@ def canonical_host(hostish: bytes, url: str | bytes) -> bytes:
         host = host[:colon]
     if not host.isascii():
         host = _punycode(_clean_dots(host))
+        if _MAPPED_DELIMITERS.search(host):
+            raise UrlError("internationalised host maps to a URL delimiter (/ ? # @ : % \\ [ ]), as fullwidth "
+                           "forms do; browsers refuse such a host", url)
     host = _clean_dots(host)
     if not host:
         raise UrlError("no host", url)
+    if b"[" in host or b"]" in host:
+        raise UrlError("'[' or ']' in a host that is not an IPv6 literal", url)
     return _ipv4(host) or host.lower()
 
 
@@ -64,10 +74,10 @@ def _punycode(host: bytes) -> bytes:
     Two fallbacks, so that a name is never refused for its spelling (a blocklist must still match what a browser
     can visit), and the same input always gives the same output:
     - a label the `idna` package refuses under IDNA 2008 (symbols and emoji such as `i❤`, which browsers still
-      resolve, a label over 63 characters) is written as raw punycode of its UTS 46 mapping: `xn--i-7iq`, the name
-      a browser sends to DNS;
-    - bytes that are not UTF-8 (`\\x01\\x80.com`), or text UTS 46 disallows outright (U+FFFD), stay bytes and
-      are percent-escaped like any other byte (`%01%80.com`), as the Safe Browsing test list expects.
+      resolve) is written as raw punycode of its UTS 46 mapping: `xn--i-7iq`, the name a browser sends to DNS;
+    - bytes that are not UTF-8 (`\\x01\\x80.com`), text UTS 46 disallows outright (U+FFFD), or a non-ASCII
+      label over 63 characters (no DNS name) stay bytes and are percent-escaped like any other byte
+      (`%01%80.com`), as the Safe Browsing test list expects.
     """
     try:
         text = host.decode("utf-8")
@@ -79,6 +89,8 @@ def _punycode(host: bytes) -> bytes:
         if label.isascii():
             labels.append(label.encode("ascii"))
             continue
+        if len(label) > _MAX_LABEL:  # no such name in DNS; and punycode costs length x distinct characters
+            return host
         try:
             labels.append(idna.alabel(label))
         except (idna.IDNAError, UnicodeError):
