@@ -130,7 +130,8 @@ def test_the_root_db_option_reaches_the_subcommand_for_that_invocation_only(tmp_
     [], ["hash"], ["scan"], ["set"], ["set", "create"], ["import", "pdq"], ["audit"], ["demo"], ["match"], ["agency"],
     ["user"], ["user", "create"], ["serve"], ["grade"], ["grading"], ["grading", "status"], ["grading", "publish"],
     ["series"], ["series", "link"], ["victim"], ["victim", "create"], ["victim", "link"], ["stats"], ["url"],
-    ["url", "canon"], ["url", "expressions"]])
+    ["url", "canon"], ["url", "expressions"], ["url", "add"], ["url", "remove"], ["url", "appeal"], ["url", "check"],
+    ["url", "list"], ["url", "import"], ["url", "export"], ["export", "rpz"], ["remote", "leads"]])
 def test_every_command_has_help(tmp_path: Path, command: list[str]) -> None:
     result = hw(*command, "--help", db=tmp_path / "db")
     assert "Usage" in result.stdout and len(result.stdout.splitlines()) > 3

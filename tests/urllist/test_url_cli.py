@@ -34,12 +34,16 @@ def test_add_check_remove(tmp_path: Path) -> None:
     refused = hw("url", "check", "javascript:alert(1)", db=db, check=False)
     assert refused.returncode == 2 and "refused" in refused.stderr
 
+    appealed = hw("url", "appeal", "http://example.org/gallery/", "--kind", "path", "--state", "open", db=db)
+    assert appealed.stdout.split()[1:] == ["appeal", "open"]
+    assert hw("url", "appeal", "http://example.org/nope/", "--kind", "path", "--state", "open", db=db,
+              check=False).returncode == 1
     removed = hw("url", "remove", "http://example.org/gallery/", "--kind", "path", "--reason", "taken down", db=db)
     assert "removed 1" in removed.stdout
     assert hw("url", "check", "http://example.org/gallery/x/y.jpg", db=db, check=False).returncode == 0
     history = [json.loads(line) for line in hw("url", "list", "--removed", "--json", db=db).stdout.splitlines()]
-    assert [(h["expression"], h.get("removed_reason")) for h in history] == [
-        ("example.org/a.jpg", None), ("example.org/gallery/", "taken down")]
+    assert [(h["expression"], h.get("removed_reason"), h["appeal"]) for h in history] == [
+        ("example.org/a.jpg", None, "none"), ("example.org/gallery/", "taken down", "open")]
 
 
 def test_an_empty_list_is_refused_not_answered(tmp_path: Path) -> None:

@@ -1,4 +1,4 @@
-"""`hashwarden url add|remove|check|list|import|export` and `export rpz`: the URL list (urllist/, store/urls.py).
+"""`hashwarden url add|remove|appeal|check|list|import|export` and `export rpz`: the URL list (urllist/, store/urls.py).
 
 `url check --json` prints one JSON object per URL, `{"input", "listed": bool, "entry"?: opaque id, "error"?}`;
 its exit status is 1 when any URL is listed, else 2 when any was refused (not a URL the list can hold), else 0.
@@ -74,6 +74,31 @@ def url_remove(
     if len(removed) < len(entries):
         _say(f"{len(entries) - len(removed)} of {len(entries)} not listed as {kind} entries")
     out.print(f"removed {len(removed)} (version {version})", highlight=False)
+
+
+@url_app.command("appeal")
+def url_appeal(
+    url: Annotated[str, typer.Argument(help="The listed URL.")],
+    state: Annotated[str, typer.Option("--state", help="open, upheld or overturned (none: cleared).")],
+    kind: KindOption = "page",
+    db: DbOption = None,
+) -> None:
+    """Record a site owner's appeal against an entry (audited). An overturned entry stays listed until removed
+    (`url remove --reason`), so the decision and the removal are both on record.
+
+    Example: hashwarden url appeal 'http://example.org/gallery/' --kind path --state open
+    """
+    from hashwarden.store.urls import APPEALS, set_appeal
+    from hashwarden.urllist.entries import derive_entry
+
+    if state not in APPEALS:
+        raise UrlListError(f"unknown appeal state {state!r} (one of {', '.join(APPEALS)})")
+    entry = derive_entry(url, kind).entry
+    with engine_for(db, create=False).begin() as conn:
+        public_id = set_appeal(conn, entry.sha256, state)
+    if public_id is None:
+        raise UrlListError(f"{url!r} is not listed as a {kind} entry ({entry.expression})")
+    out.print(f"{public_id} appeal {state}", highlight=False)
 
 
 @url_app.command("check")

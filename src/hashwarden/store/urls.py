@@ -128,6 +128,26 @@ def remove_entries(conn: Connection, expressions_sha256: Iterable[bytes], reason
     return version, list(current.values())
 
 
+def set_appeal(conn: Connection, expression_sha256: bytes, state: str, actor: str | None = None) -> str | None:
+    """Record the appeal state of the current entry of this expression (a site owner's appeal opened, upheld or
+    overturned; an overturned entry is then removed by `remove_entries`, which keeps the reason); return its public
+    id, None when it is not listed. Not a change of what the list blocks: no new version. Audited.
+
+    Raises:
+        ValueError: an unknown state.
+    """
+    if state not in APPEALS:
+        raise ValueError(f"unknown appeal state {state!r} (one of {', '.join(APPEALS)})")
+    current = _current_ids(conn, [expression_sha256])
+    if not current:
+        return None
+    conn.execute(update(url_entry).where(url_entry.c.sha256 == expression_sha256, url_entry.c.removed_at.is_(None))
+                 .values(appeal=state))
+    public_id = current[expression_sha256]
+    audit.append(conn, "url.appeal", {"entry": public_id, "appeal": state}, actor=actor)
+    return public_id
+
+
 def current_hashes(conn: Connection) -> dict[bytes, str]:
     """Every listed expression's SHA-256 -> its entry's public id: what a checker holds."""
     return {bytes(digest): public_id for digest, public_id in conn.execute(
