@@ -23,13 +23,12 @@ from typing import Annotated, Any
 from fastapi import APIRouter, HTTPException, Query, Request
 from fastapi.responses import Response
 from pydantic import Field
-from sqlalchemy.engine import Engine
 from starlette.concurrency import run_in_threadpool
 
 from hashwarden.service.auth import Caller, requires
 from hashwarden.service.schema import ERROR_RESPONSES, Closed, ErrorBody
 from hashwarden.store.urls import current_hashes, hashes_at, list_version
-from hashwarden.urllist.checker import UrlChecker, UrlListCache
+from hashwarden.urllist.checker import UrlChecker
 from hashwarden.urllist.prefixes import PREFIX_BYTES, full_hashes, prefix_delta, prefixes
 
 router = APIRouter(responses={**ERROR_RESPONSES, 503: {
