@@ -8,6 +8,7 @@ import json
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
 from fastapi.testclient import TestClient
 
@@ -112,3 +113,23 @@ def test_the_service_answers_the_page_with_its_status_and_no_key(engine: Any, st
         answer = client.get("/blocked")
     assert answer.status_code == status and answer.headers["content-type"].startswith("text/html")
     assert "Access has been denied by Example ISP" in answer.text and answer.headers["cache-control"] == "no-store"
+
+
+@pytest.mark.heavy
+def test_serve_block_page_sets_the_wording_in_every_worker(tmp_path: Path, engine: Any) -> None:
+    from tests.service.test_serve import start_serve, wait_for_health
+
+    config = tmp_path / "block.json"
+    config.write_text(json.dumps({"status": 451, "operator": "Example Telecom", "appeal": "appeals@isp.example"}))
+    refused = hw("serve", "--block-page", str(tmp_path / "missing.json"), db=tmp_path / "hw.db", check=False)
+    assert refused.returncode == 1 and "BlockPageError: cannot read" in refused.stderr
+    server, url = start_serve(str(tmp_path / "hw.db"), "--block-page", str(config), "--workers", "2")
+    try:
+        wait_for_health(url, server)
+        for _ in range(4):
+            answer = httpx.get(f"{url}/blocked", timeout=10)
+            assert answer.status_code == 451 and "Access has been denied by Example Telecom" in answer.text
+            assert "appeals@isp.example" in answer.text
+    finally:
+        server.terminate()
+        server.wait(timeout=30)

@@ -177,3 +177,13 @@ def test_the_command_refuses_an_empty_list(tmp_path: Path) -> None:
     hw("url", "remove", "http://listed.example.org/", "--kind", "domain", db=db)
     result = hw("url", "squid-helper", db=db, check=False)
     assert result.returncode == 1 and result.stdout == "" and "UrlListError: the URL list is empty" in result.stderr
+
+
+@pytest.mark.heavy
+def test_the_bench_runs_small() -> None:
+    """bench/squid_helper.py cannot rot: every answer it reads is checked against the in-process verdict."""
+    bench = Path(__file__).resolve().parents[2] / "bench" / "squid_helper.py"
+    result = subprocess.run([sys.executable, str(bench), "--entries", "30", "--lookups", "400", "--concurrency", "7"],
+                            capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0, result.stderr
+    assert "squid helper protocol:" in result.stdout and "x in process" in result.stdout
