@@ -88,11 +88,17 @@ def test_squid_pages_double_every_percent_and_keep_squids_own(tmp_path: Path) ->
 
 
 def test_the_command(tmp_path: Path) -> None:
+    """As the README runs it: `--status 451 -o FILE`, `--config FILE --squid-dir DIR`."""
     db = tmp_path / "hw.db"
     shown = hw("url", "block-page", "--status", "451", db=db)
     assert "HTTP 451" in shown.stdout and WORDING in shown.stdout
-    squid = hw("url", "block-page", "--squid-dir", str(tmp_path / "errors"), db=db)
-    assert (tmp_path / "errors" / SQUID_PAGE).is_file() and "deny_info 403:ERR_HW_BLOCKED" in squid.stderr
+    hw("url", "block-page", "--status", "451", "-o", str(tmp_path / "blocked.html"), db=db)
+    assert "HTTP 451" in (tmp_path / "blocked.html").read_text()
+    (tmp_path / "block.json").write_text(json.dumps({"operator": "Example Telecom"}))
+    squid = hw("url", "block-page", "--config", str(tmp_path / "block.json"), "--squid-dir", str(tmp_path / "errors"),
+               db=db)
+    assert "Access has been denied by Example Telecom" in (tmp_path / "errors" / SQUID_PAGE).read_text()
+    assert "deny_info 403:ERR_HW_BLOCKED" in squid.stderr
     refused = hw("url", "block-page", "--status", "404", db=db, check=False)
     assert refused.returncode == 1 and "BlockPageError: block page status 404: 403 or 451" in refused.stderr
 
