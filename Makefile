@@ -101,6 +101,7 @@ bench: $(VENV)/.installed-bench sysdeps-bench
 	$(BIN)/python bench/vpdq.py
 	$(BIN)/python bench/vpdq_trim.py
 	$(BIN)/python bench/service.py
+	$(BIN)/python bench/squid_helper.py
 
 # Mutation testing of the verdict code (tools/mutate.py; not part of `make test`: it re-runs tests per mutant, ~25 min
 # on 2 busy cores). mutmut copies src/ into mutants/ and the tests import that copy, so the compiled extensions must be
