@@ -65,13 +65,13 @@ class UrlListCache:
     """A process's `UrlChecker`, read again when the list's version moved (asked at most every `interval` s): what
     the service's URL routes and the squid helper answer from, so neither serves a stale list for longer.
 
-    `confirmed` is when the list held was last known current (`clock` time); a failed read raises, and is tried
+    `confirmed` is when the list held was last known current (in `clock`'s time); a failed read raises, and is tried
     again after `interval`, the list held meanwhile still `current`.
     """
 
     def __init__(self, interval: float, clock: Callable[[], float] = time.monotonic) -> None:
         self._interval = interval
-        self._clock = clock
+        self.clock = clock
         self._lock = threading.Lock()
         self._checker: UrlChecker | None = None
         self._asked = 0.0
@@ -83,7 +83,7 @@ class UrlListCache:
 
     def get(self, engine: Engine) -> UrlChecker:
         with self._lock:
-            now = self._clock()
+            now = self.clock()
             if self._checker is None or now - self._asked >= self._interval:
                 self._asked = now  # a failed read is tried again after the interval, not at every call
                 with engine.connect() as conn:

@@ -50,13 +50,12 @@ class SquidHelper:
     """Answers squid's request lines from the URL list held by `cache`, read from `engine`."""
 
     def __init__(self, engine: Engine, cache: UrlListCache, channels: bool = True,
-                 max_stale: float = SQUID_HELPER_MAX_STALE_SECONDS, clock: Callable[[], float] | None = None,
-                 log: Callable[[str], None] | None = None) -> None:
+                 max_stale: float = SQUID_HELPER_MAX_STALE_SECONDS, log: Callable[[str], None] | None = None
+                 ) -> None:
         self._engine = engine
         self._cache = cache
         self._channels = channels
         self._max_stale = max_stale
-        self._clock = clock if clock is not None else cache._clock
         self._log = log if log is not None else _to_stderr
         self._failing = False
 
@@ -111,7 +110,7 @@ class SquidHelper:
                 self._log(f"cannot read the URL list ({type(exc).__name__}); answering from the list held")
                 self._failing = True
             checker = self._cache.current
-            stale = self._clock() - self._cache.confirmed
+            stale = self._cache.clock() - self._cache.confirmed
             if checker is None or stale > self._max_stale:
                 return None, f"the URL list could not be read for {stale:.0f} s"
         if not len(checker):
