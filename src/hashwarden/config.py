@@ -330,3 +330,17 @@ class ScanSettings:
 # transaction that adds them all).
 MAX_URL_LIST_LINE = 64 * 1024
 MAX_URL_LIST_ROWS = 10_000_000
+
+# Squid's external ACL helper on the URL list (urllist/squid.py). A request line holds a channel id, the URL as
+# squid sends it (URL-escaped: up to 3 bytes per byte of the URL) and squid's other values; a longer line is
+# answered BH and the rest of it skipped, never held. The list is re-read when its version moved, asked at most
+# every SQUID_HELPER_REFRESH_SECONDS; when the store cannot be read, the helper keeps answering from the list it
+# holds for at most SQUID_HELPER_MAX_STALE_SECONDS, then answers BH (squid's "helper broken") until it can again.
+MAX_SQUID_HELPER_LINE = 3 * MAX_URL_BYTES + 1024
+SQUID_HELPER_REFRESH_SECONDS = 2.0
+SQUID_HELPER_MAX_STALE_SECONDS = 300.0
+
+# The block page (urllist/block_page.py): how `serve` hands a block page configuration (a JSON file's path) to each
+# uvicorn worker, and the largest template or configuration file read.
+ENV_BLOCK_PAGE = "HASHWARDEN_BLOCK_PAGE"
+MAX_BLOCK_PAGE_BYTES = 256 * 1024

@@ -11,7 +11,9 @@
      ├── GradingError         a grading vote refused (a category not of its scheme, a bad age band ...: field named)
      │    └── SeriesError     a series or victim refused (its `kind`: invalid, unknown code, code exists)
      ├── RemoteError          a hashwarden service refused a request or could not be reached (server named)
-     └── UrlError             a URL refused by the canonicalizer (no host, not http(s), too long ...: reason named)
+     ├── UrlError             a URL refused by the canonicalizer (no host, not http(s), too long ...: reason named)
+     ├── UrlListError         a URL list entry refused, or the list cannot serve (empty: nothing to check against)
+     └── BlockPageError       a block page configuration or template refused (file and what is wrong named)
 
 The CLI catches only `HashwardenError` and prints `TypeName: message`; anything else is a bug and shows a traceback.
 """
@@ -125,6 +127,11 @@ class SeriesError(GradingError):
 class UrlListError(HashwardenError):
     """A URL list entry was refused (urllist/): the URL does not canonicalize, the kind is unknown, or the entry
     would block a whole public suffix; the message names the URL."""
+
+
+class BlockPageError(HashwardenError):
+    """A block page configuration or template was refused (urllist/block_page.py): unreadable, an unknown key or
+    placeholder, a status other than 403 or 451, a help-line link that is not http(s); the message names the file."""
 
 
 class RemoteError(HashwardenError):

@@ -16,7 +16,8 @@ from hashwarden.store.schema import audit
 from tests.service.conftest import Service
 
 PUBLIC = {("GET", "/v1/health"), ("GET", "/openapi.json"), ("HEAD", "/openapi.json"), ("GET", "/docs"),
-          ("GET", "/ui/login"), ("POST", "/ui/login"), ("POST", "/ui/logout")}  # the pages' login form
+          ("GET", "/ui/login"), ("POST", "/ui/login"), ("POST", "/ui/logout"),  # the pages' login form
+          ("GET", "/blocked")}  # the block page, for anyone a blocked domain's DNS answer sends there
 # The analysts' pages: their own matrix (redirect to the login form, 403 page) is tests/service/test_web_pages.py.
 PAGES = {"/ui/": ("matcher", "examiner", "analyst", "admin"), "/ui/stats": ("analyst",),
          "/ui/grades/disputed": ("analyst",), "/ui/series": ("analyst",), "/ui/series/{code:path}": ("analyst",),
@@ -74,7 +75,7 @@ def test_every_route_is_public_by_name_or_checks_roles(service: Service) -> None
                       "/v1/media", "/v1/cases/items", "/v1/stats", "/openapi.json", "/docs", "/docs/assets",
                       "/v1/votes", "/v1/grades", "/v1/series", "/v1/series/{code:path}/links", "/v1/victims",
                       "/v1/victims/{code:path}/links", "/v1/cases/{id}/leads", "/v1/urls/check",
-                      "/v1/urls/prefixes", "/v1/urls/full-hashes", "/ui/login", "/ui/logout",
+                      "/v1/urls/prefixes", "/v1/urls/full-hashes", "/ui/login", "/ui/logout", "/blocked",
                       *(path.replace("/1", "/{id}") for path in PAGES)}  # the walk sees every route the app has
 
 

@@ -11,7 +11,7 @@ from typing import Annotated, Optional
 import typer
 
 from hashwarden.cli.common import app, err, DbOption, engine_for
-from hashwarden.config import ENV_DB, ENV_SERVICE_LIMITS, SERVICE_HOST, SERVICE_PORT, ServiceLimits, database_url
+from hashwarden.config import ENV_BLOCK_PAGE, ENV_DB, ENV_SERVICE_LIMITS, SERVICE_HOST, SERVICE_PORT, ServiceLimits, database_url
 
 _LIMITS = ServiceLimits()
 
@@ -53,6 +53,8 @@ def serve(
     header_timeout: Annotated[float, typer.Option("--header-timeout", min=0.001, help="Seconds a client has to "
                                                   "send a request's headers (then the connection is closed).")
                               ] = _LIMITS.header_timeout_seconds,
+    block_page: Annotated[Optional[Path], typer.Option("--block-page", help="JSON describing the block page GET "
+                                                       "/blocked answers (as `url block-page --config`).")] = None,
 ) -> None:
     """Serve the hash database over HTTP: /v1/health, /v1/lookup (API keys from `hashwarden user create`).
 
@@ -76,6 +78,11 @@ def serve(
                                  header_timeout_seconds=header_timeout,
                                  max_case_bytes=max(1, round(max_case_mb * 1e6)),
                                  min_body_bytes_per_second=min_body_rate * 1e3)
+    if block_page is not None:
+        from hashwarden.urllist.block_page import BlockPage
+
+        BlockPage.from_file(block_page)  # refused here, in words, before any worker starts
+        os.environ[ENV_BLOCK_PAGE] = str(block_page.resolve())
     os.environ[ENV_DB] = url  # what each worker's app_from_environment opens, within these limits
     os.environ[ENV_SERVICE_LIMITS] = json.dumps(dataclasses.asdict(limits))
     scheme = "https" if tls else "http"

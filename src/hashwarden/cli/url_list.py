@@ -1,4 +1,6 @@
-"""`hashwarden url add|remove|appeal|check|list|import|export` and `export rpz`: the URL list (urllist/, store/urls.py).
+"""`hashwarden url add|remove|appeal|check|list|import|export|squid-helper|block-page` and `export rpz`: the URL
+list (urllist/, store/urls.py), blocking at a forward proxy (urllist/squid.py, urllist/block_page.py) and at a
+resolver (urllist/rpz.py).
 
 `url check --json` prints one JSON object per URL, `{"input", "listed": bool, "entry"?: opaque id, "error"?}`;
 its exit status is 1 when any URL is listed, else 2 when any was refused (not a URL the list can hold), else 0.
@@ -16,7 +18,8 @@ import typer
 from rich.markup import escape
 
 from hashwarden.cli.common import DbOption, ExitCode, engine_for, err, export_app, out, url_app
-from hashwarden.errors import UrlListError
+from hashwarden.config import SQUID_HELPER_REFRESH_SECONDS
+from hashwarden.errors import BlockPageError, UrlListError
 
 KindOption = Annotated[str, typer.Option("--kind", help="domain (the host and its subdomains), path (a directory "
                                                         "and all under it), page or image (that URL exactly).")]
@@ -262,3 +265,72 @@ class _Utf8:
 
     def write(self, text: str) -> int:
         return self._fp.write(text.encode("utf-8"))
+
+
+@url_app.command("squid-helper")
+def url_squid_helper(
+    db: DbOption = None,
+    channels: Annotated[bool, typer.Option("--channels/--no-channels", help="Request lines start with squid's "
+                                           "channel id (external_acl_type ... concurrency=N, N > 0).")] = True,
+    refresh: Annotated[float, typer.Option("--refresh", min=0.001, help="Seconds between checks for a new "
+                                           "version of the list.")] = SQUID_HELPER_REFRESH_SECONDS,
+) -> None:
+    """Squid's external ACL helper: answers `<channel-id> <URL>` lines on stdin with `<channel-id> OK` (listed) or
+    `ERR` (not listed), `BH` for a line it cannot answer; ends at the end of input. Refuses an empty list.
+
+    Example (squid.conf):
+        external_acl_type hw concurrency=50 ttl=0 %URI /usr/bin/hashwarden url squid-helper --db /srv/hw.db
+        acl hw_listed external hw
+        http_access deny hw_listed
+        deny_info 403:ERR_HW_BLOCKED hw_listed
+    """
+    from hashwarden.urllist.checker import UrlListCache
+    from hashwarden.urllist.squid import SquidHelper, run
+
+    helper = SquidHelper(engine_for(db, create=False), UrlListCache(refresh), channels=channels)
+    try:
+        run(helper, sys.stdin.buffer, sys.stdout.buffer)
+    except (BrokenPipeError, KeyboardInterrupt):  # squid went away or stops its helpers: nothing left to answer
+        pass
+
+
+@url_app.command("block-page")
+def url_block_page(
+    output: Annotated[Optional[Path], typer.Option("-o", "--output", help="Write the page here (- : stdout).")
+                      ] = None,
+    squid_dir: Annotated[Optional[Path], typer.Option("--squid-dir", help="Write squid's ERR_HW_BLOCKED here, "
+                                                      "with squid's own pages (for error_directory).")] = None,
+    config: Annotated[Optional[Path], typer.Option("--config", help="JSON: status, operator, hotline, appeal, "
+                                                   "helpline_name, helpline_url, template.")] = None,
+    template: Annotated[Optional[Path], typer.Option("--template", help="An HTML template with @@NAME@@ "
+                                                     "placeholders (instead of the packaged one).")] = None,
+    status: Annotated[Optional[int], typer.Option("--status", help="403 (default) or 451 (RFC 7725).")] = None,
+) -> None:
+    """Render the block page shown for a listed URL: HTTP 403 (or 451), why, who to contact, a help line; never
+    the URL or the entry.
+
+    Example: hashwarden url block-page --config block.json --squid-dir /etc/squid/hashwarden-errors
+    """
+    from dataclasses import replace
+
+    from hashwarden.urllist.block_page import BlockPage, write_squid_pages
+
+    page = BlockPage.from_file(config) if config is not None else BlockPage()
+    if template is not None:
+        page = page.with_template_file(template)
+    if status is not None:
+        page = replace(page, status=status)
+    if squid_dir is None and output is None:
+        output = Path("-")
+    if output is not None:
+        if str(output) == "-":
+            sys.stdout.write(page.render())
+        else:
+            try:
+                output.write_text(page.render(), encoding="ascii")
+            except OSError as exc:
+                raise BlockPageError(f"cannot write {output}: {exc.strerror or exc}") from exc
+    if squid_dir is not None:
+        written = write_squid_pages(page, squid_dir)
+        _say(f"{squid_dir / 'ERR_HW_BLOCKED'} written ({len(written) - 1} of squid's own pages copied); squid.conf: "
+             f"error_directory {squid_dir} and deny_info {page.status}:ERR_HW_BLOCKED <acl>")

@@ -19,6 +19,7 @@ import os
 import threading
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from pathlib import Path
 from typing import Any
 
 from fastapi import FastAPI, Request
@@ -29,12 +30,12 @@ from sqlalchemy.engine import Engine
 from starlette.exceptions import HTTPException
 
 from hashwarden import __version__
-from hashwarden.config import (ENV_SERVICE_LIMITS, MAX_JSON_DEPTH, MAX_REQUEST_BYTES, ScanSettings,
+from hashwarden.config import (ENV_BLOCK_PAGE, ENV_SERVICE_LIMITS, MAX_JSON_DEPTH, MAX_REQUEST_BYTES, ScanSettings,
                                ServiceLimits, database_url)
 from hashwarden.errors import FormatError
 from hashwarden.leads.across import CaseCodesCache
 from hashwarden.scan.match_hashes import matcher_for
-from hashwarden.service import cases, health, lookup, media, sets
+from hashwarden.service import blocked, cases, health, lookup, media, sets
 from hashwarden.service import series as series_routes
 from hashwarden.service import stats
 from hashwarden.service import urls, votes
@@ -51,6 +52,8 @@ from hashwarden.service.web.html import UI_PREFIX, refusal
 from hashwarden.store import open_store
 from hashwarden.store.db import driver_reads, local_reads
 from hashwarden.store.identities import VerifiedKeys
+from hashwarden.urllist.block_page import BlockPage
+from hashwarden.urllist.checker import UrlListCache
 
 MAX_PROBLEMS = 20  # problems of an invalid body named in its 422; the count of the rest follows
 
@@ -59,7 +62,7 @@ _NO_TELEMETRY = {"tracing": False, "metrics": False, "logs": False, "operation_s
 
 
 def create_app(engine: Engine, settings: ScanSettings = ScanSettings(),
-               limits: ServiceLimits = ServiceLimits()) -> FastAPI:
+               limits: ServiceLimits = ServiceLimits(), block_page: BlockPage = BlockPage()) -> FastAPI:
     """The service over `engine`, matching with `settings` as `hashwarden match` would, within `limits`.
 
     The gatekeeper (key, rate, role) is the outermost layer, so a caller it refuses never has its body read; the
@@ -88,12 +91,15 @@ def create_app(engine: Engine, settings: ScanSettings = ScanSettings(),
     app.state.limits = limits
     app.state.media_uploads = media.upload_slots()
     app.state.case_codes = CaseCodesCache()  # the stored cases' unknown PDQ codes, for leads (service/cases.py)
-    app.state.url_list = urls.UrlListCache(limits.index_refresh_seconds)  # the URL list (service/urls.py)
+    app.state.url_list = UrlListCache(limits.index_refresh_seconds)  # the URL list (service/urls.py)
+    app.state.block_page = block_page  # GET /blocked (service/blocked.py), rendered once
+    app.state.block_page_html = block_page.render()
     app.add_exception_handler(HTTPException, _http_error)
     app.add_exception_handler(RequestValidationError, _invalid_request)
     app.add_exception_handler(FormatError, _invalid_hash)
     app.add_exception_handler(Exception, _internal_error)
     app.include_router(health.router)
+    app.include_router(blocked.router)
     app.include_router(lookup.router)
     app.include_router(sets.router)
     app.include_router(cases.router)
@@ -137,7 +143,8 @@ async def _refreshing_index(app: FastAPI) -> AsyncIterator[None]:
 def app_from_environment() -> FastAPI:
     """The app `hashwarden serve` runs in each uvicorn worker: the store named by $HASHWARDEN_DB, which must
     exist (a mistyped name must not serve an empty store), within the limits `serve` put in
-    $HASHWARDEN_SERVICE_LIMITS (JSON of `ServiceLimits`' fields; the defaults without it).
+    $HASHWARDEN_SERVICE_LIMITS (JSON of `ServiceLimits`' fields; the defaults without it), with the block page
+    $HASHWARDEN_BLOCK_PAGE names (`serve --block-page`; the packaged one without it).
 
     Everything the process holds once the app is built (modules, the app, the matcher) is moved out of the cyclic
     garbage collector's sight (`gc.freeze`): it lives as long as the worker, and each full collection walked all of
@@ -145,7 +152,9 @@ def app_from_environment() -> FastAPI:
     with those pauses, 6.25 without). Only here, in the worker: an app made and dropped (tests) must stay collectable.
     """
     limits = ServiceLimits(**json.loads(os.environ.get(ENV_SERVICE_LIMITS, "{}")))
-    app = create_app(open_store(database_url(), create=False), limits=limits)
+    page_file = os.environ.get(ENV_BLOCK_PAGE)
+    block_page = BlockPage.from_file(Path(page_file)) if page_file else BlockPage()
+    app = create_app(open_store(database_url(), create=False), limits=limits, block_page=block_page)
     gc.freeze()
     return app
 

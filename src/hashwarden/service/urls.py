@@ -18,14 +18,11 @@ list when its version moved, at most every `index_refresh_seconds`.
 from __future__ import annotations
 
 import json
-import threading
-import time
 from typing import Annotated, Any
 
 from fastapi import APIRouter, HTTPException, Query, Request
 from fastapi.responses import Response
 from pydantic import Field
-from sqlalchemy.engine import Engine
 from starlette.concurrency import run_in_threadpool
 
 from hashwarden.service.auth import Caller, requires
@@ -52,26 +49,6 @@ class UrlCheckRequest(Closed):
 class FullHashRequest(Closed):
     prefixes: Annotated[list[Annotated[str, Field(pattern=r"^([0-9a-f]{2}){4,32}$")]],
                         Field(min_length=1, max_length=MAX_PREFIXES_ASKED)]
-
-
-class UrlListCache:
-    """The process's `UrlChecker`, read again when the list's version moved (asked at most every `interval` s)."""
-
-    def __init__(self, interval: float) -> None:
-        self._interval = interval
-        self._lock = threading.Lock()
-        self._checker: UrlChecker | None = None
-        self._asked = 0.0
-
-    def get(self, engine: Engine) -> UrlChecker:
-        with self._lock:
-            now = time.monotonic()
-            if self._checker is None or now - self._asked >= self._interval:
-                with engine.connect() as conn:
-                    if self._checker is None or list_version(conn) != self._checker.version:
-                        self._checker = UrlChecker.from_store(conn)
-                self._asked = now
-            return self._checker
 
 
 async def _checker(request: Request) -> UrlChecker:

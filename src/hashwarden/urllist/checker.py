@@ -8,9 +8,12 @@ on whether, or by which expression, the URL is listed (tests/urllist/test_checke
 
 from __future__ import annotations
 
+import threading
+import time
+from collections.abc import Callable
 from dataclasses import dataclass
 
-from sqlalchemy.engine import Connection
+from sqlalchemy.engine import Connection, Engine
 
 from hashwarden.errors import UrlError
 from hashwarden.store.urls import current_hashes, list_version
@@ -56,3 +59,35 @@ class UrlChecker:
             if found is None:
                 found = entry
         return UrlVerdict(found is not None, found)
+
+
+class UrlListCache:
+    """A process's `UrlChecker`, read again when the list's version moved (asked at most every `interval` s): what
+    the service's URL routes and the squid helper answer from, so neither serves a stale list for longer.
+
+    `confirmed` is when the list held was last known current (in `clock`'s time); a failed read raises, and is tried
+    again after `interval`, the list held meanwhile still `current`.
+    """
+
+    def __init__(self, interval: float, clock: Callable[[], float] = time.monotonic) -> None:
+        self._interval = interval
+        self.clock = clock
+        self._lock = threading.Lock()
+        self._checker: UrlChecker | None = None
+        self._asked = 0.0
+        self.confirmed = 0.0
+
+    @property
+    def current(self) -> UrlChecker | None:
+        return self._checker
+
+    def get(self, engine: Engine) -> UrlChecker:
+        with self._lock:
+            now = self.clock()
+            if self._checker is None or now - self._asked >= self._interval:
+                self._asked = now  # a failed read is tried again after the interval, not at every call
+                with engine.connect() as conn:
+                    if self._checker is None or list_version(conn) != self._checker.version:
+                        self._checker = UrlChecker.from_store(conn)
+                self.confirmed = now
+            return self._checker

@@ -1,0 +1,155 @@
+"""The block page shown for a listed URL (issue 19): at a forward proxy (squid's `deny_info`, an error page template
+`url block-page` writes) and at `GET /blocked` of the service (the block host DNS/RPZ redirection points to).
+
+Why this wording: it follows the IWF's recommended splash text (research/urllist.md §1.4): access was denied
+because the page may contain images of child sexual abuse as identified by a hotline, who to contact when the block
+is a mistake, and a help line for people worried about their own behaviour. It is honest about what happened: HTTP
+403 by default, or 451 (RFC 7725) where blocking is legally mandated, never a fake 404 (Cleanfeed's failure, §4),
+and it never names the URL or the entry that matched: the page is the same for every blocked URL, so it cannot
+be used to learn what the list holds.
+
+The page is a template (the packaged `block_page.html`, or the operator's own) whose `@@NAME@@` placeholders
+(`PLACEHOLDERS`) are filled, escaped, in one pass (`report.page.fill_page`); none of them is the URL. A deployment's
+wording is a JSON file (`BlockPage.from_file`: `status`, `operator`, `hotline`, `appeal`, `helpline_name`,
+`helpline_url`, `template`), what both `url block-page` and `serve --block-page` read.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import shutil
+from dataclasses import dataclass, fields, replace
+from importlib import resources
+from pathlib import Path
+
+from hashwarden.config import MAX_BLOCK_PAGE_BYTES
+from hashwarden.errors import BlockPageError
+from hashwarden.report.page import fill_page, text
+
+STATUSES = {403: "Forbidden", 451: "Unavailable For Legal Reasons"}
+PLACEHOLDERS = frozenset({"STATUS", "REASON", "OPERATOR", "HOTLINE", "APPEAL", "HELPLINE_NAME", "HELPLINE_URL"})
+SQUID_PAGE = "ERR_HW_BLOCKED"  # the error page name `deny_info 403:ERR_HW_BLOCKED <acl>` refers to
+SQUID_TEMPLATES = Path("/usr/share/squid/errors/templates")  # squid's own pages (Debian), copied beside ours
+MAX_TEXT = 500  # characters of one wording value
+_PLACEHOLDER = re.compile(r"@@([A-Z_]+)@@")
+
+
+def default_template() -> str:
+    return resources.files("hashwarden.urllist").joinpath("block_page.html").read_text(encoding="utf-8")
+
+
+@dataclass(frozen=True)
+class BlockPage:
+    """What the block page says and the status it is answered with; `template` None is the packaged one."""
+
+    status: int = 403
+    operator: str = "your internet access provider"
+    hotline: str = "a child sexual abuse hotline"
+    appeal: str = "your internet access provider"
+    helpline_name: str = "Stop It Now"
+    helpline_url: str = "https://www.stopitnow.org.uk/"
+    template: str | None = None
+
+    def __post_init__(self) -> None:
+        if self.status not in STATUSES:
+            raise BlockPageError(f"block page status {self.status!r}: 403 or 451 (never a fake 404)")
+        for name in ("operator", "hotline", "appeal", "helpline_name", "helpline_url"):
+            value = getattr(self, name)
+            if not isinstance(value, str) or not value.strip() or len(value) > MAX_TEXT:
+                raise BlockPageError(f"block page {name}: text of 1 to {MAX_TEXT} characters expected")
+        if not re.fullmatch(r"https?://[^\s\"'<>]+", self.helpline_url):
+            raise BlockPageError(f"block page helpline_url {self.helpline_url[:100]!r}: an http(s) URL expected")
+        if self.template is not None:
+            unknown = set(_PLACEHOLDER.findall(self.template)) - PLACEHOLDERS
+            if unknown:
+                raise BlockPageError(f"block page template: unknown placeholder(s) "
+                                     f"{', '.join('@@' + n + '@@' for n in sorted(unknown))} (known: "
+                                     f"{', '.join('@@' + n + '@@' for n in sorted(PLACEHOLDERS))})")
+
+    @classmethod
+    def from_file(cls, path: Path) -> "BlockPage":
+        """The page a JSON file describes (any of the fields; `template` a file path, relative to the JSON file).
+
+        Raises:
+            BlockPageError: the file cannot be read, is not a JSON object of known keys, or a value is refused.
+        """
+        try:
+            data = json.loads(_read(path))
+        except json.JSONDecodeError as exc:
+            raise BlockPageError(f"{path}: not JSON ({exc.msg}, line {exc.lineno})") from exc
+        known = {field.name for field in fields(cls)}
+        if not isinstance(data, dict) or set(data) - known:
+            raise BlockPageError(f"{path}: a JSON object with some of {', '.join(sorted(known))} expected")
+        if "template" in data:
+            if not isinstance(data["template"], str):
+                raise BlockPageError(f"{path}: template: a file path expected")
+            data["template"] = _read(path.parent / data["template"])
+        try:
+            return cls(**data)
+        except BlockPageError as exc:
+            raise BlockPageError(f"{path}: {exc}") from exc
+
+    def with_template_file(self, path: Path) -> "BlockPage":
+        """This page with the template read from `path`.
+
+        Raises:
+            BlockPageError: the file cannot be read, is too large or not UTF-8, or has an unknown placeholder.
+        """
+        template = _read(path)
+        try:
+            return replace(self, template=template)
+        except BlockPageError as exc:
+            raise BlockPageError(f"{path}: {exc}") from exc
+
+    def render(self) -> str:
+        """The page as HTML (ASCII, non-ASCII as character references), every value escaped."""
+        values = {"STATUS": str(self.status), "REASON": STATUSES[self.status], "OPERATOR": text(self.operator),
+                  "HOTLINE": text(self.hotline), "APPEAL": text(self.appeal),
+                  "HELPLINE_NAME": text(self.helpline_name), "HELPLINE_URL": text(self.helpline_url)}
+        return fill_page(self.template if self.template is not None else default_template(), values)
+
+    def squid_page(self) -> str:
+        """The page as a squid error template: every `%` doubled, so squid expands none of its `%` codes (the URL
+        among them) and shows the page as rendered."""
+        return self.render().replace("%", "%%")
+
+
+def write_squid_pages(page: BlockPage, directory: Path, squid_templates: Path | None = SQUID_TEMPLATES
+                      ) -> list[Path]:
+    """Write `ERR_HW_BLOCKED` into `directory` (made if missing) for squid's `error_directory`, and copy squid's
+    own error pages that are not there yet from `squid_templates` (with `error_directory` set, squid takes every
+    page from it). Return the files written.
+
+    Raises:
+        BlockPageError: the directory cannot be written.
+    """
+    written = []
+    try:
+        directory.mkdir(parents=True, exist_ok=True)
+        if squid_templates is not None and squid_templates.is_dir():
+            for source in sorted(squid_templates.iterdir()):
+                target = directory / source.name
+                if source.is_file() and not target.exists():
+                    shutil.copyfile(source, target)
+                    written.append(target)
+        target = directory / SQUID_PAGE
+        target.write_text(page.squid_page(), encoding="ascii")
+        written.append(target)
+    except OSError as exc:
+        raise BlockPageError(f"cannot write squid's error pages into {directory}: {exc.strerror or exc}") from exc
+    return written
+
+
+def _read(path: Path) -> str:
+    try:
+        with open(path, "rb") as fp:
+            raw = fp.read(MAX_BLOCK_PAGE_BYTES + 1)
+    except OSError as exc:
+        raise BlockPageError(f"cannot read {path}: {exc.strerror or exc}") from exc
+    if len(raw) > MAX_BLOCK_PAGE_BYTES:
+        raise BlockPageError(f"{path}: larger than {MAX_BLOCK_PAGE_BYTES:,} bytes")
+    try:
+        return raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise BlockPageError(f"{path}: not UTF-8 text (byte {exc.start})") from exc
