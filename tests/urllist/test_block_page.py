@@ -139,3 +139,22 @@ def test_serve_block_page_sets_the_wording_in_every_worker(tmp_path: Path, engin
     finally:
         server.terminate()
         server.wait(timeout=30)
+
+
+def test_the_block_host_answers_the_page_at_any_path(fresh_store) -> None:  # noqa: ANN001 - an Engine
+    """A browser an RPZ CNAME sent to the block host asks for the blocked URL's own path: the service answers the
+    block page there for any path and method, asking for no key; other hosts reach the API as before."""
+    from fastapi.testclient import TestClient
+
+    from hashwarden.config import ScanSettings
+    from hashwarden.service.app import create_app
+    from hashwarden.urllist.block_page import BlockPage
+
+    page = BlockPage(status=451, hosts=("Block.Example.test.",))
+    client = TestClient(create_app(fresh_store, ScanSettings(allow_empty=True), block_page=page))
+    for method, path in (("GET", "/gallery/1.jpg"), ("POST", "/v1/lookup"), ("GET", "/")):
+        answer = client.request(method, path, headers={"Host": "block.example.test:8080"})
+        assert answer.status_code == 451 and "child sexual abuse" in answer.text and "gallery" not in answer.text
+    assert client.get("/v1/lookup", headers={"Host": "hw.example.test"}).status_code in (401, 405)
+    with pytest.raises(BlockPageError, match="hosts"):
+        BlockPage(hosts=("bad host\n",))

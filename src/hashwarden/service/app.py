@@ -41,6 +41,7 @@ from hashwarden.service import stats
 from hashwarden.service import urls, votes
 from hashwarden.service.audit_group import AuditGroup
 from hashwarden.service.auth import Gatekeeper
+from hashwarden.service.blocked import BlockHosts
 from hashwarden.service.docs import add_docs
 from hashwarden.service.fast_lookup import FastLookup
 from hashwarden.service.index_refresh import IndexRefresher
@@ -94,6 +95,8 @@ def create_app(engine: Engine, settings: ScanSettings = ScanSettings(),
     app.state.url_list = UrlListCache(limits.index_refresh_seconds)  # the URL list (service/urls.py)
     app.state.block_page = block_page  # GET /blocked (service/blocked.py), rendered once
     app.state.block_page_html = block_page.render()
+    # outermost: the block host's visitors get the page at any path, asked for no key (service/blocked.py)
+    app.add_middleware(BlockHosts, hosts=block_page.hosts, page=app.state.block_page_html, status=block_page.status)
     app.add_exception_handler(HTTPException, _http_error)
     app.add_exception_handler(RequestValidationError, _invalid_request)
     app.add_exception_handler(FormatError, _invalid_hash)

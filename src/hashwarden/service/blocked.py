@@ -10,6 +10,8 @@ from __future__ import annotations
 
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse
+from starlette.datastructures import Headers
+from starlette.types import ASGIApp, Receive, Scope, Send
 
 router = APIRouter()
 
@@ -19,3 +21,22 @@ def blocked(request: Request) -> HTMLResponse:
     page = request.app.state.block_page
     return HTMLResponse(request.app.state.block_page_html, status_code=page.status,
                         headers={"Cache-Control": "no-store", "X-Content-Type-Options": "nosniff"})
+
+
+class BlockHosts:
+    """ASGI middleware, outermost: a request for one of the block page's `hosts` (its Host header, port left out)
+    is answered with the block page at any path and method, before any key is asked for. A browser a response
+    policy zone sent there (a CNAME to the block host) asks for the blocked URL's own path, not `/blocked`."""
+
+    def __init__(self, app: ASGIApp, hosts: tuple[str, ...], page: str, status: int) -> None:
+        self.app, self.hosts = app, frozenset(hosts)
+        self.page, self.status = page, status
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http" and self.hosts:
+            host = Headers(scope=scope).get("host", "").rsplit(":", 1)[0].rstrip(".").lower()
+            if host in self.hosts:
+                await HTMLResponse(self.page, status_code=self.status, headers={
+                    "Cache-Control": "no-store", "X-Content-Type-Options": "nosniff"})(scope, receive, send)
+                return
+        await self.app(scope, receive, send)

@@ -26,6 +26,7 @@ from pathlib import Path
 from hashwarden.config import MAX_BLOCK_PAGE_BYTES
 from hashwarden.errors import BlockPageError
 from hashwarden.report.page import fill_page, text
+from hashwarden.urllist.rpz import is_dns_name
 
 STATUSES = {403: "Forbidden", 451: "Unavailable For Legal Reasons"}
 PLACEHOLDERS = frozenset({"STATUS", "REASON", "OPERATOR", "HOTLINE", "APPEAL", "HELPLINE_NAME", "HELPLINE_URL"})
@@ -50,8 +51,15 @@ class BlockPage:
     helpline_name: str = "Stop It Now"
     helpline_url: str = "https://www.stopitnow.org.uk/"
     template: str | None = None
+    # Host names the service answers with this page at any path: the block host a response policy zone's CNAME
+    # points at (`export rpz --block-host`), whose visitors ask for the blocked URL's own path.
+    hosts: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
+        if not isinstance(self.hosts, (tuple, list)) or not all(
+                isinstance(host, str) and is_dns_name(host.rstrip(".")) for host in self.hosts):
+            raise BlockPageError("block page hosts: a list of DNS names expected")
+        object.__setattr__(self, "hosts", tuple(host.rstrip(".").lower() for host in self.hosts))
         if self.status not in STATUSES:
             raise BlockPageError(f"block page status {self.status!r}: 403 or 451 (never a fake 404)")
         for name in ("operator", "hotline", "appeal", "helpline_name", "helpline_url"):
