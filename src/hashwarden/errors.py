@@ -10,7 +10,8 @@
      ├── ScanError            a scan cannot start or go on (bad case directory, resume mismatch)
      ├── GradingError         a grading vote refused (a category not of its scheme, a bad age band ...: field named)
      │    └── SeriesError     a series or victim refused (its `kind`: invalid, unknown code, code exists)
-     └── RemoteError          a hashwarden service refused a request or could not be reached (server named)
+     ├── RemoteError          a hashwarden service refused a request or could not be reached (server named)
+     └── DistributionError    a TUF repository refused (expired, rollback, bad signature, hash mismatch) or unusable
 
 The CLI catches only `HashwardenError` and prints `TypeName: message`; anything else is a bug and shows a traceback.
 """
@@ -124,6 +125,13 @@ class SeriesError(GradingError):
 class RemoteError(HashwardenError):
     """A hashwarden service refused a request (its status and JSON message) or could not be reached; the message
     names the server."""
+
+
+class DistributionError(HashwardenError):
+    """Publishing or subscribing to a signed repository of hash sets failed (distribution/): the repository's
+    metadata did not verify (named: expired, rolled back, bad signature, hash or length mismatch), a key or the
+    repository directory is unusable, or a subscriber's set cannot follow the published one. A refused
+    subscription leaves the database as it was."""
 
 
 def describe(exc: BaseException) -> str:

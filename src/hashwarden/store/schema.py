@@ -296,3 +296,15 @@ for _name, _columns, _empty in (("ux_series_link_media", ("series_id", "media"),
 for _digest in VOTE_DIGESTS:
     _where = series_link.c[_digest].is_not(None)
     Index(f"ix_series_link_{_digest}", series_link.c[_digest], sqlite_where=_where, postgresql_where=_where)
+
+# What a subscriber holds of a published set (migration 0013, store/subscriptions.py, distribution/): the published
+# version its entries are, and the repository (the SHA-256 of the root.json the subscription was started with, so a
+# copy of the repository on removable media is the same repository wherever it is mounted).
+subscription = Table(
+    "subscription",
+    metadata,
+    Column("set_id", Integer, ForeignKey("hash_set.id", ondelete="CASCADE"), primary_key=True),
+    Column("repository", String(64), nullable=False),
+    Column("version", Integer, nullable=False),
+    Column("updated_at", String(32), nullable=False),
+)
