@@ -172,6 +172,7 @@ MAX_REQUEST_BYTES = 16 << 20
 # Failed authentications (401) are limited per client address by a bucket of `failed_auth_burst` refilled at
 # `failed_auth_per_second`: each costs a PBKDF2 and a query, and an emptied address gets 429 before either runs.
 # The burst is well above a client's honest mistakes; behind a proxy all clients share one address.
+ENV_REPO = "HASHWARDEN_REPO"  # how `serve --repo DIR` hands the published repository to each worker (/repo/)
 ENV_SERVICE_LIMITS = "HASHWARDEN_SERVICE_LIMITS"  # how `serve` hands its limits to each uvicorn worker (JSON)
 # POST /v1/media: the uploaded file's bytes (`max_media_bytes`, `serve --max-media-mb`; more: 413). The upload is
 # held in memory only, so this is also its memory bound per upload; the request body may exceed it by the form's

@@ -42,7 +42,9 @@ app.add_typer(cases_app, name="cases")
 app.add_typer(grading_app, name="grading")
 series_app = typer.Typer(no_args_is_help=True, help="Series of known material: codes, and the media linked to them.")
 victim_app = typer.Typer(no_args_is_help=True, help="Victims by code and identified flag (no personal data).")
+publish_app = typer.Typer(help="Publish hash sets to subscribers as a signed TUF repository (`hashwarden subscribe`).")
 app.add_typer(series_app, name="series")
+app.add_typer(publish_app, name="publish")
 app.add_typer(victim_app, name="victim")
 
 # Data (set names, paths, categories) is never Rich markup or emoji: `escape` it, and no `:a:` becomes a picture.

@@ -9,7 +9,7 @@ set's new content digest (`store.revision.revise_set`), plus one `subscribe` row
 as it was and names what failed.
 
 Per set: one it does not hold yet comes as its full snapshot; one it holds at an older version follows the chain of
-deltas from there, or the full snapshot when the chain is broken (pruned) or larger. Subscribed sets are ordinary
+deltas from there, or the full snapshot when the chain is broken (pruned) or clearly larger. Subscribed sets are ordinary
 sets: scan, match and the service use them like any other.
 """
 
@@ -37,6 +37,10 @@ from hashwarden.store.schema import entry
 from hashwarden.store.subscriptions import held_versions, record_version
 
 _MAX_INDEX_BYTES = 16 << 20  # the index lists sets, not entries
+# A chain of deltas is taken unless it is larger than the full snapshot by more than this: each delta carries a
+# gzip header and trailer, so for small sets a chain of a few lines is "larger" than the whole set, yet cheaper to
+# apply (the entries kept stay as they are, with their provenance).
+_DELTA_SLACK_BYTES = 64 << 10
 
 
 @dataclass(frozen=True)
@@ -169,7 +173,7 @@ def _plan(updater: Any, index: dict[str, Any], held: dict[str, tuple[str, int]],
             raise DistributionError(f"the repository's index names {published['full']}, which its signed "
                                     "targets metadata does not list")
         infos = [updater.get_targetinfo(step["path"]) for step in chain or []]
-        if chain and all(infos) and sum(info.length for info in infos) < full.length:
+        if chain and all(infos) and sum(info.length for info in infos) <= full.length + _DELTA_SLACK_BYTES:
             plans[name] = [_Step(step["path"], _download(updater, step["path"], downloads)[0], step["from"],
                                  step["to"], full=False) for step in chain]
         else:

@@ -27,8 +27,8 @@ from sqlalchemy.engine import Engine
 from starlette.exceptions import HTTPException
 
 from hashwarden import __version__
-from hashwarden.config import (ENV_SERVICE_LIMITS, MAX_JSON_DEPTH, MAX_REQUEST_BYTES, ScanSettings,
-                               ServiceLimits, database_url)
+from hashwarden.config import (ENV_REPO, ENV_SERVICE_LIMITS, MAX_JSON_DEPTH, MAX_REQUEST_BYTES,
+                               ScanSettings, ServiceLimits, database_url)
 from hashwarden.errors import FormatError
 from hashwarden.leads.across import CaseCodesCache
 from hashwarden.scan.match_hashes import matcher_for
@@ -54,8 +54,14 @@ _NO_TELEMETRY = {"tracing": False, "metrics": False, "logs": False, "operation_s
 
 
 def create_app(engine: Engine, settings: ScanSettings = ScanSettings(),
-               limits: ServiceLimits = ServiceLimits()) -> FastAPI:
-    """The service over `engine`, matching with `settings` as `hashwarden match` would, within `limits`.
+               limits: ServiceLimits = ServiceLimits(), repo_dir: str | None = None) -> FastAPI:
+    """The service over `engine`, matching with `settings` as `hashwarden match` would, within `limits`; with
+    `repo_dir`, that published TUF repository (`hashwarden publish`) as static files under /repo/.
+
+    /repo/ needs no key: its metadata is signed and subscribers verify every file (distribution/), and it is what
+    any plain web server would serve. Whether the lists themselves may be read by anyone (they are licensed) is
+    the hosting's business: put /repo/ behind the web server's or the balancer's access control, or host the
+    directory elsewhere.
 
     The gatekeeper (key, rate, role) is the outermost layer, so a caller it refuses never has its body read; the
     body limits come next, then the lean path of small lookups (service/fast_lookup.py), then the routes.
@@ -96,6 +102,10 @@ def create_app(engine: Engine, settings: ScanSettings = ScanSettings(),
     app.include_router(votes.router)
     app.include_router(series_routes.router)
     add_docs(app)
+    if repo_dir is not None:
+        from starlette.staticfiles import StaticFiles
+
+        app.mount("/repo", StaticFiles(directory=repo_dir), name="repo")  # read-only, no listings, no symlinks out
     return app
 
 
@@ -128,7 +138,8 @@ async def _refreshing_index(app: FastAPI) -> AsyncIterator[None]:
 def app_from_environment() -> FastAPI:
     """The app `hashwarden serve` runs in each uvicorn worker: the store named by $HASHWARDEN_DB, which must
     exist (a mistyped name must not serve an empty store), within the limits `serve` put in
-    $HASHWARDEN_SERVICE_LIMITS (JSON of `ServiceLimits`' fields; the defaults without it).
+    $HASHWARDEN_SERVICE_LIMITS (JSON of `ServiceLimits`' fields; the defaults without it), serving the repository
+    directory in $HASHWARDEN_REPO under /repo/ when set (`serve --repo`).
 
     Everything the process holds once the app is built (modules, the app, the matcher) is moved out of the cyclic
     garbage collector's sight (`gc.freeze`): it lives as long as the worker, and each full collection walked all of
@@ -136,7 +147,8 @@ def app_from_environment() -> FastAPI:
     with those pauses, 6.25 without). Only here, in the worker: an app made and dropped (tests) must stay collectable.
     """
     limits = ServiceLimits(**json.loads(os.environ.get(ENV_SERVICE_LIMITS, "{}")))
-    app = create_app(open_store(database_url(), create=False), limits=limits)
+    app = create_app(open_store(database_url(), create=False), limits=limits,
+                     repo_dir=os.environ.get(ENV_REPO) or None)
     gc.freeze()
     return app
 
