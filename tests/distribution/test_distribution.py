@@ -333,3 +333,49 @@ def test_refusals_of_sets_that_cannot_follow(world: World) -> None:
         create_set(conn, "bad name/..", "alert")
     with pytest.raises(DistributionError, match="cannot be published"):
         world.publish("bad name/..")
+
+
+def test_every_role_key_can_be_rotated(world: World) -> None:
+    world.publish()
+    world.root_file  # noqa: B018 - handed over at version 1
+    world.subscribe()
+    for number, role in enumerate(("root", "targets", "snapshot", "timestamp"), start=2):
+        assert rotate_key(world.repo, world.keys, role)["root"] == number
+    change_alerts(world)
+    world.publish()
+    assert [u.new for u in world.subscribe().updated] == [2]
+    with pytest.raises(DistributionError, match="role must be one of"):
+        rotate_key(world.repo, world.keys, "mirror")
+
+
+def test_a_pruned_chain_of_deltas_means_the_full_list(world: World, monkeypatch: pytest.MonkeyPatch) -> None:
+    import hashwarden.distribution.publisher as publisher
+
+    monkeypatch.setattr(publisher, "TUF_KEPT_DELTAS", 1)
+    world.publish("alerts")
+    world.subscribe()
+    for n in (30, 31):
+        import_entries(world.publisher, "alerts", [EntryRecord(md5=f"{n:032x}")], {})
+        world.publish("alerts")
+    assert [(u.old, u.new, u.how) for u in world.subscribe().updated] == [(1, 3, "full")]
+    assert lines(world.subscriber, "alerts") == lines(world.publisher, "alerts")
+    with world.subscriber.connect() as conn:
+        assert verify(conn).ok
+
+
+def test_the_cli_sets_the_expiries(world: World) -> None:
+    from tuf.api.metadata import Metadata
+    from typer.testing import CliRunner
+
+    from hashwarden.cli import app
+
+    done = CliRunner().invoke(app, ["--db", str(world.dir / "publisher.db"), "publish", "--repo", str(world.repo),
+                                    "--keys", str(world.keys), "--set", "alerts", "--timestamp-days", "0.5",
+                                    "--snapshot-days", "2"])
+    assert done.exit_code == 0, done.output
+    assert "published alerts version 1: 5 entries" in done.output
+    now = datetime.now(timezone.utc)
+    timestamp = Metadata.from_file(str(world.repo / "metadata" / "timestamp.json")).signed
+    snapshot = Metadata.from_file(str(world.repo / "metadata" / "1.snapshot.json")).signed
+    assert timedelta(hours=11) < timestamp.expires - now <= timedelta(hours=12)
+    assert timedelta(days=1.9) < snapshot.expires - now <= timedelta(days=2)

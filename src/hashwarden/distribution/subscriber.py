@@ -127,8 +127,13 @@ def _download(updater: Any, path: str, downloads: Path) -> tuple[Path, Any]:
     if info is None:
         raise DistributionError(f"the repository's index names {path}, which its signed targets metadata does not "
                                 "list")
+    from tuf.api.exceptions import RepositoryError
+
     local = downloads / path.replace("/", "__")
-    updater.download_target(info, str(local))
+    try:
+        updater.download_target(info, str(local))
+    except RepositoryError as exc:  # the same refusal, naming the file
+        raise type(exc)(f"{path}: {exc}") from exc
     return local, info
 
 
