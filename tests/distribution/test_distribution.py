@@ -379,3 +379,19 @@ def test_the_cli_sets_the_expiries(world: World) -> None:
     snapshot = Metadata.from_file(str(world.repo / "metadata" / "1.snapshot.json")).signed
     assert timedelta(hours=11) < timestamp.expires - now <= timedelta(hours=12)
     assert timedelta(days=1.9) < snapshot.expires - now <= timedelta(days=2)
+
+
+def test_a_subscriber_on_each_backend(world: World, store_engine, tmp_path: Path,
+                                      monkeypatch: pytest.MonkeyPatch) -> None:
+    """Full lists and deltas applied in one transaction on SQLite and PostgreSQL (its metadata cache under the user's
+    cache directory, keyed by the database URL)."""
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
+    world.publish()
+    world.subscribe(engine=store_engine)
+    change_alerts(world)
+    world.publish()
+    assert [u.how for u in world.subscribe(engine=store_engine).updated] == ["deltas"]
+    for name in ("alerts", "videos"):
+        assert lines(store_engine, name) == lines(world.publisher, name)
+    with store_engine.connect() as conn:
+        assert verify(conn).ok
