@@ -22,7 +22,7 @@ import numpy as np
 
 from hashwarden.config import TUF_GZIP_LEVEL
 from hashwarden.errors import DistributionError, FormatError
-from hashwarden.formats.jsonl import line_of, object_lines, record_of
+from hashwarden.formats.jsonl import line_of, object_lines, parse_vpdq, record_of
 from hashwarden.store.records import EntryRecord
 
 _DIGEST_BYTES = 16
@@ -115,13 +115,35 @@ def _ops(path: Path, shown: str, delta: bool) -> Iterator[tuple[str, EntryRecord
         with gzip.open(path, "rb") as fp:
             for number, obj in object_lines(fp, shown):
                 op = obj.pop("op", None) if delta else "add"
-                if op not in ("add", "remove"):
+                if op == "remove":
+                    yield op, _removal(obj, shown, number)
+                elif op == "add":
+                    yield op, record_of(obj, shown, number)
+                else:
                     raise FormatError(f"op must be add or remove, not {op!r}", shown, number)
-                yield op, record_of(obj, shown, number)
     except (OSError, EOFError, gzip.BadGzipFile) as exc:
         raise DistributionError(f"{shown} is not a readable gzip file ({exc})") from exc
     except FormatError as exc:
         raise DistributionError(f"published list {exc}") from exc
+
+
+def _removal(obj: dict[str, Any], shown: str, number: int) -> EntryRecord:
+    """A removal's identity only (its hashes, a video's frames when it has none), not checked as an addition is:
+    a value that is no stored entry's is refused anyway (the set must hold what a delta removes), and half of a
+    delta's lines cost half as much (bench/distribution.py)."""
+    hashes = {name: obj.get(name) for name in ("md5", "sha1", "sha256", "pdq")}
+    if not all(value is None or isinstance(value, str) for value in hashes.values()):
+        raise FormatError("hashes must be strings", shown, number)
+    frames = None
+    if not any(hashes.values()):
+        try:
+            frames = parse_vpdq(obj.get("vpdq"))
+        except ValueError as exc:
+            raise FormatError(str(exc), shown, number) from exc
+        if not frames:
+            raise FormatError("a removal names no hash", shown, number)
+    return EntryRecord(**{name: value.lower() if value else None for name, value in hashes.items()}, vpdq=frames,
+                       line=number)
 
 
 def dump_json(value: Any) -> bytes:
