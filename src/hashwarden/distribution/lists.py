@@ -77,8 +77,8 @@ def write_delta(old: Path, old_digests: np.ndarray, new: Path, new_digests: np.n
             if not keep.any():
                 continue
             for line, wanted in zip(_lines(source), keep):
-                if wanted:
-                    fp.write(op + line[1:] if line != b"{}\n" else op[:-1] + b"}\n")
+                if wanted:  # every line is an object with at least one hash: `{"op":...,` + the rest of it
+                    fp.write(op + line[1:])
     return int(removed.sum()), int(added.sum())
 
 

@@ -11,9 +11,11 @@ never a mix. Every publish of a changed set is an audit row (`publish`) in the s
 
 from __future__ import annotations
 
+import contextlib
+import fcntl
 import json
 import os
-import shutil
+from collections.abc import Iterator
 import tempfile
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
@@ -61,7 +63,11 @@ def publish(engine: Any, repo_dir: str | os.PathLike[str], keys_dir: str | os.Pa
             a set name unfit for publishing.
         StoreError: no such set (nothing is written).
     """
-    repo = _Repository.open(repo_dir, keys_dir, expiries, now)
+    with _locked(repo_dir):
+        return _publish(engine, _Repository.open(repo_dir, keys_dir, expiries, now), set_names)
+
+
+def _publish(engine: Any, repo: _Repository, set_names: list[str]) -> PublishResult:
     result = PublishResult(str(repo.path))
     with tempfile.TemporaryDirectory(dir=repo.path, prefix=".publishing-") as staging, engine.begin() as conn:
         for name in dict.fromkeys(set_names):
@@ -92,7 +98,11 @@ def rotate_key(repo_dir: str | os.PathLike[str], keys_dir: str | os.PathLike[str
     """
     if role not in ROLES:
         raise DistributionError(f"role must be one of {', '.join(ROLES)}, not {role!r}")
-    repo = _Repository.open(repo_dir, keys_dir, expiries, now, must_exist=True)
+    with _locked(repo_dir):
+        return _rotate(_Repository.open(repo_dir, keys_dir, expiries, now, must_exist=True), keys_dir, role)
+
+
+def _rotate(repo: _Repository, keys_dir: str | os.PathLike[str], role: str) -> dict[str, int]:
     old_id = repo.signers[role].public_key.keyid
     replace_key(keys_dir, role)
     new = load_signer(keys_dir, role)
@@ -104,6 +114,16 @@ def rotate_key(repo_dir: str | os.PathLike[str], keys_dir: str | os.PathLike[str
     repo.write_root(extra_signer=old_root if role == "root" else None)
     repo.sign(targets=True)
     return repo.versions()
+
+
+@contextlib.contextmanager
+def _locked(repo_dir: str | os.PathLike[str]) -> Iterator[None]:
+    """One publisher at a time per repository (`<repo>/.lock`, an advisory lock): two publishes at once would
+    both sign version N+1 of different content."""
+    Path(repo_dir).mkdir(parents=True, exist_ok=True)
+    with open(Path(repo_dir) / ".lock", "a") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        yield
 
 
 class _Repository:
