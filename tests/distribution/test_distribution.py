@@ -395,3 +395,28 @@ def test_a_subscriber_on_each_backend(world: World, store_engine, tmp_path: Path
         assert lines(store_engine, name) == lines(world.publisher, name)
     with store_engine.connect() as conn:
         assert verify(conn).ok
+
+
+def test_plain_md5sum_and_pdq_lists_are_published_for_other_clients(world: World) -> None:
+    """Subscribers without hashwarden: each version also as md5sum and PDQ lines (gzip), listed with their hashes in
+    the signed targets metadata like every file, so any TUF client verifies them."""
+    import gzip
+    import hashlib
+
+    from tuf.api.metadata import Metadata
+
+    world.publish()
+    change_alerts(world)
+    world.publish()
+    targets = Metadata.from_file(str(world.repo / "metadata" / "2.targets.json")).signed.targets
+    assert "sets/alerts/v2.md5.gz" in targets and "sets/alerts/v2.pdq.gz" in targets
+    assert "sets/alerts/v1.md5.gz" not in targets  # only the newest version's lists are listed
+    listed = targets["sets/alerts/v2.md5.gz"]
+    stored = world.repo / "targets" / "sets" / "alerts" / f"{listed.hashes['sha256']}.v2.md5.gz"
+    assert hashlib.sha256(stored.read_bytes()).hexdigest() == listed.hashes["sha256"]
+    md5s = gzip.decompress(stored.read_bytes()).decode().split()
+    assert sorted(md5s) == sorted(f"{i:032x}" for i in (2, 3, 4, 5, 9))
+    pdq = targets["sets/alerts/v2.pdq.gz"]
+    pdq_lines = gzip.decompress((world.repo / "targets" / "sets" / "alerts" /
+                                 f"{pdq.hashes['sha256']}.v2.pdq.gz").read_bytes()).decode().splitlines()
+    assert f"{_pdq(9)},70" in pdq_lines and len(pdq_lines) == 5

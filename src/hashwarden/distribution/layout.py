@@ -5,6 +5,8 @@
     <repo>/targets/sets/index.json                  what is published: each set's version, kind, files
     <repo>/targets/sets/<set>/v<n>.jsonl.gz         a set's full snapshot at version n (our JSON lines, gzip)
     <repo>/targets/sets/<set>/delta-<a>-<b>.jsonl.gz  from version a to b: {"op": "remove"|"add", ...line}
+    <repo>/targets/sets/<set>/v<n>.md5.gz, v<n>.pdq.gz  the same version as md5sum and ThreatExchange PDQ lines,
+                                                    for subscribers without hashwarden (any TUF client verifies them)
 
 Consistent snapshots (TUF's `consistent_snapshot`): metadata files carry their version and target files their
 SHA-256 as a name prefix (`<sha256>.v3.jsonl.gz`), so a mirror being updated while a subscriber reads it never
@@ -30,6 +32,11 @@ SET_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,199}\Z")
 def full_path(name: str, version: int) -> str:
     """Target path of set `name`'s full snapshot at `version`."""
     return f"sets/{name}/v{version}.jsonl.gz"
+
+
+def plain_path(name: str, version: int, suffix: str) -> str:
+    """Target path of set `name`'s plain `suffix` list (md5sum, PDQ) at `version`."""
+    return f"sets/{name}/v{version}.{suffix}.gz"
 
 
 def delta_path(name: str, old: int, new: int) -> str:

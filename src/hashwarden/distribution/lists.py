@@ -10,13 +10,14 @@ as Python objects.
 
 from __future__ import annotations
 
+import contextlib
 import gzip
 import hashlib
 import json
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO
 
 import numpy as np
 
@@ -38,25 +39,46 @@ class WrittenList:
     digests: np.ndarray
 
 
-def write_list(records: Iterator[EntryRecord], path: Path) -> WrittenList:
-    """Write the records' lines to `path` (gzip, deterministic: no time or name in the header)."""
+def write_list(records: Iterator[EntryRecord], path: Path,
+               plain: dict[Path, Callable[[list[EntryRecord], BinaryIO], int]] | None = None) -> WrittenList:
+    """Write the records' lines to `path` (gzip, deterministic: no time or name in the header), and beside it, in
+    the same pass, each `plain` file (gzip) by its format's writer (`formats.md5sum.write`, `formats.pdqlist.write`)
+    fed the records a chunk at a time: lists a subscriber without hashwarden reads with `zcat`."""
     content = hashlib.sha256()
     digests = bytearray()
     count = 0
-    with open(path, "wb") as raw, gzip.GzipFile(fileobj=raw, mode="wb", compresslevel=TUF_GZIP_LEVEL,
-                                                mtime=0, filename="") as fp:
+    with contextlib.ExitStack() as files:
+        fp = files.enter_context(_gzip_writer(path))
+        others = [(files.enter_context(_gzip_writer(other)), write) for other, write in (plain or {}).items()]
         chunk: list[bytes] = []
+        held: list[EntryRecord] = []
         for record in records:
             line = line_of(record).encode("utf-8", "backslashreplace")
             content.update(line)
             digests += hashlib.blake2b(line, digest_size=_DIGEST_BYTES).digest()
             chunk.append(line)
+            held.append(record)
             count += 1
             if len(chunk) >= 4096:
-                fp.write(b"".join(chunk))
-                chunk.clear()
-        fp.write(b"".join(chunk))
+                _flush(fp, chunk, others, held)
+        _flush(fp, chunk, others, held)
     return WrittenList(count, content.hexdigest(), _as_array(digests))
+
+
+def _flush(fp: BinaryIO, chunk: list[bytes], others: list[tuple[BinaryIO, Callable[..., int]]],
+           held: list[EntryRecord]) -> None:
+    fp.write(b"".join(chunk))
+    for other, write in others:
+        write(held, other)
+    chunk.clear()
+    held.clear()
+
+
+@contextlib.contextmanager
+def _gzip_writer(path: Path) -> Iterator[BinaryIO]:
+    with open(path, "wb") as raw, gzip.GzipFile(fileobj=raw, mode="wb", compresslevel=TUF_GZIP_LEVEL, mtime=0,
+                                                filename="") as fp:
+        yield fp  # type: ignore[misc]
 
 
 def line_digests(path: Path) -> np.ndarray:
@@ -71,8 +93,7 @@ def write_delta(old: Path, old_digests: np.ndarray, new: Path, new_digests: np.n
     """Write the delta from list `old` to list `new`; return (removed, added)."""
     removed = ~np.isin(old_digests, new_digests)
     added = ~np.isin(new_digests, old_digests)
-    with open(path, "wb") as raw, gzip.GzipFile(fileobj=raw, mode="wb", compresslevel=TUF_GZIP_LEVEL,
-                                                mtime=0, filename="") as fp:
+    with _gzip_writer(path) as fp:
         for source, keep, op in ((old, removed, b'{"op":"remove",'), (new, added, b'{"op":"add",')):
             if not keep.any():
                 continue

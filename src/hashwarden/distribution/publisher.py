@@ -27,9 +27,14 @@ from hashwarden.distribution import layout
 from hashwarden.distribution.keys import ROLES, load_signer, replace_key
 from hashwarden.distribution.lists import dump_json, line_digests, write_delta, write_list
 from hashwarden.errors import DistributionError
+from hashwarden.formats import md5sum, pdqlist
 from hashwarden.store import audit
 from hashwarden.store.hashsets import get_set, iter_entries
 from hashwarden.store.series import with_links
+
+
+# The plain lists beside each full snapshot (`layout.plain_path`), by the formats' own writers.
+PLAIN_WRITERS = {"md5": md5sum.write, "pdq": pdqlist.write}
 
 
 @dataclass(frozen=True)
@@ -205,7 +210,8 @@ class _Repository:
                                     "'-' only, starting with a letter or digit (rename it with `set rename`)")
         found = get_set(conn, name)
         new_file = staging / f"{name}.new"
-        written = write_list(with_links(conn, iter_entries(conn, found.id, frames=True)), new_file)
+        plain = {staging / f"{name}.{suffix}": write for suffix, write in PLAIN_WRITERS.items()}
+        written = write_list(with_links(conn, iter_entries(conn, found.id, frames=True)), new_file, plain)
         description = {"kind": found.kind, "source": found.source, "category_scheme": found.category_scheme,
                        "description": found.description}
         previous = self.index["sets"].get(name)
@@ -215,7 +221,8 @@ class _Repository:
         version = previous["version"] + 1 if previous else 1
         targets = self.targets.signed.targets
         entry = {**description, "version": version, "entries": written.entries, "sha256": written.content_sha256,
-                 "full": layout.full_path(name, version), "deltas": list(previous["deltas"]) if previous else []}
+                 "full": layout.full_path(name, version), "deltas": list(previous["deltas"]) if previous else [],
+                 "plain": {suffix: layout.plain_path(name, version, suffix) for suffix in PLAIN_WRITERS}}
         removed = added = 0
         if previous is not None:
             old_file = self._target_file(targets[previous["full"]])
@@ -225,10 +232,14 @@ class _Repository:
             self._add_target(path, delta_file)
             entry["deltas"].append({"from": previous["version"], "to": version, "path": path})
             del targets[previous["full"]]
+            for old_plain in previous.get("plain", {}).values():
+                targets.pop(old_plain, None)
             for dropped in entry["deltas"][:-TUF_KEPT_DELTAS]:
                 targets.pop(dropped["path"], None)
             entry["deltas"] = entry["deltas"][-TUF_KEPT_DELTAS:]
         self._add_target(entry["full"], new_file)
+        for suffix, path in entry["plain"].items():
+            self._add_target(path, staging / f"{name}.{suffix}")
         self.index["sets"][name] = entry
         return PublishedSet(name, version, written.entries, removed, added)
 

@@ -22,6 +22,7 @@ from hashwarden.store.records import EntryRecord, HashSet, ImportResult
 from hashwarden.store.schema import entry, hash_set
 
 _DELETE_CHUNK = 500  # ids per DELETE: well under SQLite's bound on parameters
+_LOOKUP_CHUNK = 5_000  # hashes per lookup of entries to remove (SQLite binds up to 32,766; fewer compiled queries)
 
 
 def entry_keys(conn: Any, set_id: int) -> Iterator[tuple[int, tuple[str | None, ...], str | None, str | None]]:
@@ -52,9 +53,9 @@ def entry_ids_of(conn: Any, set_id: int, records: list[EntryRecord]) -> tuple[li
                                                               else video))
     ids: list[int] = []
     for column, values in by_column.items():
-        for start in range(0, len(values), _DELETE_CHUNK):
+        for start in range(0, len(values), _LOOKUP_CHUNK):
             query = select(entry.c.id, *(entry.c[name] for name in _IDENTITY)).where(
-                entry.c.set_id == set_id, entry.c[column].in_(values[start:start + _DELETE_CHUNK]))
+                entry.c.set_id == set_id, entry.c[column].in_(values[start:start + _LOOKUP_CHUNK]))
             for row in conn.execute(query):
                 key = tuple(bytes(value).hex() if value is not None else None for value in row[1:])
                 if wanted.pop(key, None) is not None:
