@@ -420,3 +420,41 @@ def test_plain_md5sum_and_pdq_lists_are_published_for_other_clients(world: World
     pdq_lines = gzip.decompress((world.repo / "targets" / "sets" / "alerts" /
                                  f"{pdq.hashes['sha256']}.v2.pdq.gz").read_bytes()).decode().splitlines()
     assert f"{_pdq(9)},70" in pdq_lines and len(pdq_lines) == 5
+
+
+def test_serve_repo_reaches_each_worker(world: World, monkeypatch: pytest.MonkeyPatch) -> None:
+    """`serve --repo` hands the directory to each uvicorn worker through $HASHWARDEN_REPO."""
+    import gc
+
+    from fastapi.testclient import TestClient
+
+    from hashwarden.service.app import app_from_environment
+
+    world.publish()
+    monkeypatch.setenv("HASHWARDEN_DB", str(world.publisher.url.render_as_string(hide_password=False)))
+    monkeypatch.setenv("HASHWARDEN_REPO", str(world.repo))
+    try:
+        client = TestClient(app_from_environment())
+        root = (world.repo / "metadata" / "1.root.json").read_bytes()
+        assert client.get("/repo/metadata/1.root.json").content == root
+    finally:
+        gc.unfreeze()
+
+
+def test_a_malformed_index_is_refused_in_words(world: World) -> None:
+    """A signed index with a delta going backwards (a publisher's bug) is a message, not a loop or a traceback."""
+    from hashwarden.config import Expiries
+    from hashwarden.distribution.publisher import _Repository
+
+    world.publish()
+    world.subscribe()
+    change_alerts(world)
+    world.publish()
+    repo = _Repository.open(world.repo, world.keys, Expiries(), None)
+    repo.index["sets"]["alerts"]["deltas"].append({"from": 2, "to": 2, "path": "sets/alerts/x"})
+    repo.write_index()
+    repo.sign(targets=True)
+    before = state(world.subscriber)
+    with pytest.raises(DistributionError, match="a delta that is not from one version to a later one"):
+        world.subscribe()
+    assert state(world.subscriber) == before

@@ -149,11 +149,29 @@ def _read_index(updater: Any, downloads: Path, repository: str) -> dict[str, Any
         if index.get("format") != layout.INDEX_FORMAT or not isinstance(sets, dict):
             raise ValueError(f"format {index.get('format')!r}")
         for name, published in sets.items():
-            if not layout.SET_NAME.match(name) or not isinstance(published.get("version"), int):
-                raise ValueError(f"set {name!r}")
+            _check_entry(name, published)
     except (ValueError, KeyError, TypeError, AttributeError) as exc:
         raise DistributionError(f"{repository}: its set index is not one this hashwarden reads ({exc})") from exc
     return index
+
+
+def _check_entry(name: str, published: dict[str, Any]) -> None:
+    """One set of the index as this hashwarden reads it (the index is signed, yet a publisher's bug must end in a
+    message, never a traceback or a loop): a name, a positive version, its files, deltas each going forwards.
+
+    Raises:
+        ValueError: naming the set and what is wrong.
+    """
+    version = published.get("version")
+    if not layout.SET_NAME.match(name) or not isinstance(version, int) or isinstance(version, bool) or version < 1:
+        raise ValueError(f"set {name!r}: no valid name and version")
+    if not isinstance(published.get("full"), str) or not isinstance(published.get("kind"), str):
+        raise ValueError(f"set {name!r}: no full list or kind")
+    for step in published.get("deltas", []):
+        if not (isinstance(step, dict) and isinstance(step.get("path"), str)
+                and all(isinstance(step.get(key), int) for key in ("from", "to"))
+                and 1 <= step["from"] < step["to"] <= version):
+            raise ValueError(f"set {name!r}: a delta that is not from one version to a later one")
 
 
 def _plan(updater: Any, index: dict[str, Any], held: dict[str, tuple[str, int]], fingerprint: str,
