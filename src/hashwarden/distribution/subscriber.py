@@ -9,8 +9,8 @@ set's new content digest (`store.revision.revise_set`), plus one `subscribe` row
 as it was and names what failed.
 
 Per set: one it does not hold yet comes as its full snapshot; one it holds at an older version follows the chain of
-deltas from there, or the full snapshot when the chain is broken (pruned) or clearly larger. Subscribed sets are ordinary
-sets: scan, match and the service use them like any other.
+deltas from there, or the full snapshot when the chain is broken (pruned) or clearly larger. Subscribed sets are
+ordinary sets: scan, match and the service use them like any other.
 """
 
 from __future__ import annotations
