@@ -458,3 +458,13 @@ def test_a_malformed_index_is_refused_in_words(world: World) -> None:
     with pytest.raises(DistributionError, match="a delta that is not from one version to a later one"):
         world.subscribe()
     assert state(world.subscriber) == before
+
+
+def test_a_failed_first_publish_leaves_a_repository_that_can_be_published(world: World) -> None:
+    from hashwarden.errors import StoreError
+
+    with pytest.raises(StoreError, match="no hash set named 'missing'"):
+        world.publish("missing")
+    assert not (world.repo / "metadata" / "timestamp.json").exists()
+    assert [s.name for s in world.publish("alerts").sets] == ["alerts"]
+    assert [u.name for u in world.subscribe().updated] == ["alerts"]

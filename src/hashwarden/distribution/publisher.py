@@ -165,6 +165,8 @@ class _Repository:
     # --- reading what is there ------------------------------------------------------------------------------
 
     def _load(self) -> None:
+        """Root (made, version 1, on first use), then timestamp -> snapshot -> targets as they name each other. A
+        repository whose first publish failed has its root and nothing else: it is still new."""
         from tuf.api.metadata import Metadata, Root, Targets
 
         metadata = self.path / layout.METADATA_DIR
@@ -173,15 +175,17 @@ class _Repository:
             for role in ROLES:
                 self.root.signed.add_key(self.signers[role].public_key, role)
             self.write_root(bump=False)
+        else:
+            self.root = self._read("root.json")
+            trusted = self.root.signed.roles
+            for role in ROLES:
+                if self.signers[role].public_key.keyid not in trusted[role].keyids:
+                    raise DistributionError(f"the {role} key in the key directory is not one root version "
+                                            f"{self.root.signed.version} of {self.path} trusts (another "
+                                            "repository's keys, or keys from before a rotation)")
+        if not (metadata / "timestamp.json").is_file():
             self.targets, self.new_targets = Metadata(Targets()), True
             return
-        self.root = self._read("root.json")
-        trusted = self.root.signed.roles
-        for role in ROLES:
-            if self.signers[role].public_key.keyid not in trusted[role].keyids:
-                raise DistributionError(f"the {role} key in the key directory is not one root version "
-                                        f"{self.root.signed.version} of {self.path} trusts (another repository's "
-                                        "keys, or keys from before a rotation)")
         self.timestamp = self._read("timestamp.json")
         self.snapshot = self._read(f"{self.timestamp.signed.snapshot_meta.version}.snapshot.json")
         self.targets = self._read(f"{self.snapshot.signed.meta['targets.json'].version}.targets.json")
