@@ -468,3 +468,23 @@ def test_a_failed_first_publish_leaves_a_repository_that_can_be_published(world:
     assert not (world.repo / "metadata" / "timestamp.json").exists()
     assert [s.name for s in world.publish("alerts").sets] == ["alerts"]
     assert [u.name for u in world.subscribe().updated] == ["alerts"]
+
+
+def test_all_sets_or_none(world: World) -> None:
+    """The second set failing inside the transaction takes the first set's applied delta back with it."""
+    world.publish()
+    world.subscribe()
+    change_alerts(world)
+    with world.publisher.begin() as conn:  # the publisher drops the video known by md5 77
+        target = get_set(conn, "videos")
+        gone = [id_ for id_, keys, _c, _p in entry_keys(conn, target.id) if keys[0] == f"{77:032x}"]
+        revise_set(conn, target, gone, [], fmt="test", file="", version="x", details={})
+    world.publish()
+    with world.subscriber.begin() as conn:  # ... which the station's copy lost already, behind subscribe's back
+        target = get_set(conn, "videos")
+        gone = [id_ for id_, keys, _c, _p in entry_keys(conn, target.id) if keys[0] == f"{77:032x}"]
+        revise_set(conn, target, gone, [], fmt="test", file="", version="1", details={})
+    before = state(world.subscriber)
+    with pytest.raises(DistributionError, match="'videos': .* removes 1 entries this database's copy does not hold"):
+        world.subscribe()
+    assert state(world.subscriber) == before  # alerts, applied first, is back at version 1 too
