@@ -98,6 +98,7 @@ bench: $(VENV)/.installed-bench sysdeps-bench
 	$(BIN)/python bench/known_filter.py
 	$(BIN)/python bench/pdq_index.py
 	$(BIN)/python bench/case_leads.py
+	$(BIN)/python bench/distribution.py
 	$(BIN)/python bench/vpdq.py
 	$(BIN)/python bench/vpdq_trim.py
 	$(BIN)/python bench/service.py

@@ -182,6 +182,7 @@ MAX_REQUEST_BYTES = 16 << 20
 # Failed authentications (401) are limited per client address by a bucket of `failed_auth_burst` refilled at
 # `failed_auth_per_second`: each costs a PBKDF2 and a query, and an emptied address gets 429 before either runs.
 # The burst is well above a client's honest mistakes; behind a proxy all clients share one address.
+ENV_REPO = "HASHWARDEN_REPO"  # how `serve --repo DIR` hands the published repository to each worker (/repo/)
 ENV_SERVICE_LIMITS = "HASHWARDEN_SERVICE_LIMITS"  # how `serve` hands its limits to each uvicorn worker (JSON)
 # POST /v1/media: the uploaded file's bytes (`max_media_bytes`, `serve --max-media-mb`; more: 413). The upload is
 # held in memory only, so this is also its memory bound per upload; the request body may exceed it by the form's
@@ -221,6 +222,33 @@ REMOTE_READ_TIMEOUT_SECONDS = 120.0
 REMOTE_RETRIES = 5
 REMOTE_MAX_RETRY_AFTER_SECONDS = 60
 REMOTE_UPLOAD_BLOCK = 1 << 20  # `remote submit` streams report.json from disk in blocks of this
+
+
+# Signed distribution of hash sets (distribution/, `hashwarden publish` / `subscribe`, TUF): how long each role's
+# metadata stays valid. The timestamp is re-signed often (a `publish` with nothing new re-signs it: run it daily),
+# so a subscriber cut off from the publisher (a freeze attack) notices within a day; root is signed offline, rarely.
+TUF_ROOT_EXPIRY_DAYS = 365
+TUF_TARGETS_EXPIRY_DAYS = 30
+TUF_SNAPSHOT_EXPIRY_DAYS = 7
+TUF_TIMESTAMP_EXPIRY_DAYS = 1
+# Deltas kept per set in the repository: a subscriber further behind takes the full snapshot.
+TUF_KEPT_DELTAS = 30
+# gzip level of published lists: 1-9 (6: gzip's default; a 10M-entry set is written once per version).
+TUF_GZIP_LEVEL = 6
+
+
+@dataclass(frozen=True)
+class Expiries:
+    """How long each TUF role's metadata a `publish` signs stays valid, in days (defaults above)."""
+
+    root_days: float = TUF_ROOT_EXPIRY_DAYS
+    targets_days: float = TUF_TARGETS_EXPIRY_DAYS
+    snapshot_days: float = TUF_SNAPSHOT_EXPIRY_DAYS
+    timestamp_days: float = TUF_TIMESTAMP_EXPIRY_DAYS
+
+    def __post_init__(self) -> None:
+        if min(self.root_days, self.targets_days, self.snapshot_days, self.timestamp_days) <= 0:
+            raise ValueError(f"metadata expiries must be positive: {self}")
 
 
 @dataclass(frozen=True)

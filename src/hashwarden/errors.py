@@ -13,7 +13,8 @@
      ├── RemoteError          a hashwarden service refused a request or could not be reached (server named)
      ├── UrlError             a URL refused by the canonicalizer (no host, not http(s), too long ...: reason named)
      ├── UrlListError         a URL list entry refused, or the list cannot serve (empty: nothing to check against)
-     └── BlockPageError       a block page configuration or template refused (file and what is wrong named)
+     ├── BlockPageError       a block page configuration or template refused (file and what is wrong named)
+     └── DistributionError    a TUF repository refused (expired, rollback, bad signature, hash mismatch) or unusable
 
 The CLI catches only `HashwardenError` and prints `TypeName: message`; anything else is a bug and shows a traceback.
 """
@@ -155,6 +156,13 @@ class UrlError(HashwardenError):
         if len(text) > 120:
             text = text[:120] + "..."
         return f"{text!r}: {self.reason}"
+
+
+class DistributionError(HashwardenError):
+    """Publishing or subscribing to a signed repository of hash sets failed (distribution/): the repository's
+    metadata did not verify (named: expired, rolled back, bad signature, hash or length mismatch), a key or the
+    repository directory is unusable, or a subscriber's set cannot follow the published one. A refused
+    subscription leaves the database as it was."""
 
 
 def describe(exc: BaseException) -> str:

@@ -2,7 +2,7 @@
 
 Only HashwardenError is caught (printed as `TypeName: message`, exit 1); usage errors exit 2; anything else is a
 bug and shows its traceback. One module per command group (`media`, `sets`, `lists`, `audit`, `identities`,
-`serve`, `remote`, `grading`, `series`, `urls`), all on the
+`serve`, `remote`, `grading`, `series`, `urls`, `distribution`: publish and subscribe), all on the
 apps of `common`; importing them is what adds their commands.
 """
 
@@ -21,7 +21,7 @@ from hashwarden.errors import HashwardenError
 from hashwarden.cli.common import app, out, err, ExitCode, DbOption, RootOptions
 
 from hashwarden.cli import (  # noqa: F401 - their commands join the apps
-    audit, grading, identities, lists, media, remote, serve, series, sets, urls,
+    audit, distribution, grading, identities, lists, media, remote, serve, series, sets, urls,
 )
 from hashwarden.cli import stats as _stats  # noqa: F401 - `hashwarden stats` joins the app
 from hashwarden.cli import url_list as _url_list  # noqa: F401 - `hashwarden url add|remove|check|...`

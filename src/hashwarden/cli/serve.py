@@ -11,7 +11,8 @@ from typing import Annotated, Optional
 import typer
 
 from hashwarden.cli.common import app, err, DbOption, engine_for
-from hashwarden.config import ENV_BLOCK_PAGE, ENV_DB, ENV_SERVICE_LIMITS, SERVICE_HOST, SERVICE_PORT, ServiceLimits, database_url
+from hashwarden.config import (ENV_BLOCK_PAGE, ENV_DB, ENV_REPO, ENV_SERVICE_LIMITS, SERVICE_HOST, SERVICE_PORT,
+                               ServiceLimits, database_url)
 
 _LIMITS = ServiceLimits()
 
@@ -50,6 +51,9 @@ def serve(
                                                  help="KB a second a client must keep sending a large body at: "
                                                       "each KB received adds to --body-timeout (then 408).")
                              ] = _LIMITS.min_body_bytes_per_second / 1e3,
+    repo: Annotated[Optional[Path], typer.Option("--repo", help="Also serve this published TUF repository "
+                                                 "(`hashwarden publish`) under /repo/, without a key (see README: "
+                                                 "Distribution to subscribers).")] = None,
     header_timeout: Annotated[float, typer.Option("--header-timeout", min=0.001, help="Seconds a client has to "
                                                   "send a request's headers (then the connection is closed).")
                               ] = _LIMITS.header_timeout_seconds,
@@ -83,7 +87,10 @@ def serve(
 
         BlockPage.from_file(block_page)  # refused here, in words, before any worker starts
         os.environ[ENV_BLOCK_PAGE] = str(block_page.resolve())
+    if repo is not None and not repo.is_dir():
+        raise typer.BadParameter(f"{repo} is not a directory", param_hint="--repo")
     os.environ[ENV_DB] = url  # what each worker's app_from_environment opens, within these limits
+    os.environ[ENV_REPO] = str(repo.resolve()) if repo is not None else ""
     os.environ[ENV_SERVICE_LIMITS] = json.dumps(dataclasses.asdict(limits))
     scheme = "https" if tls else "http"
     err.print(f"hashwarden service on {scheme}://{host}:{port} ({workers} worker(s))", markup=False)

@@ -30,10 +30,20 @@ def read(fp: BinaryIO, path: str, report: ReadReport | None = None) -> Iterator[
         FormatError: a line is not a JSON object, holds an invalid hash or no hash at all.
     """
     for number, obj in object_lines(fp, path):
-        try:
-            yield _record(obj, f"{path}:{number}", number)
-        except (InvalidSignal, TypeError, ValueError) as exc:
-            raise FormatError(str(exc), path, number) from exc
+        yield record_of(obj, path, number)
+
+
+def record_of(obj: dict[str, Any], path: str, number: int) -> EntryRecord:
+    """The record of one line's object (unknown keys ignored), provenance `path:number`: what `read` yields, for
+    readers of files built of these lines (distribution/ deltas).
+
+    Raises:
+        FormatError: an invalid hash or no hash at all (file and line named).
+    """
+    try:
+        return _record(obj, f"{path}:{number}", number)
+    except (InvalidSignal, TypeError, ValueError) as exc:
+        raise FormatError(str(exc), path, number) from exc
 
 
 def object_lines(fp: BinaryIO, path: str) -> Iterator[tuple[int, dict[str, Any]]]:
@@ -104,7 +114,12 @@ _WRITTEN = ("md5", "sha1", "sha256", "pdq", "pdq_quality", "media", "size", "cat
 def write(records: Iterable[EntryRecord], fp: BinaryIO) -> int:
     """One JSON object per record, as `read` reads it; return how many. A video's frames are written as stored
     (`vpdq`: frame, quality, pdq, timestamp), so an export imported elsewhere matches videos exactly as here."""
-    return write_lines(fp, (json.dumps(_line(record), ensure_ascii=False) + "\n" for record in records))
+    return write_lines(fp, (line_of(record) for record in records))
+
+
+def line_of(record: EntryRecord) -> str:
+    """One record's line as `write` writes it (with its newline): the same record always gives the same text."""
+    return json.dumps(_line(record), ensure_ascii=False) + "\n"
 
 
 def _line(record: EntryRecord) -> dict[str, Any]:

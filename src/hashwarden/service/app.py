@@ -30,8 +30,8 @@ from sqlalchemy.engine import Engine
 from starlette.exceptions import HTTPException
 
 from hashwarden import __version__
-from hashwarden.config import (ENV_BLOCK_PAGE, ENV_SERVICE_LIMITS, MAX_JSON_DEPTH, MAX_REQUEST_BYTES, ScanSettings,
-                               ServiceLimits, database_url)
+from hashwarden.config import (ENV_BLOCK_PAGE, ENV_REPO, ENV_SERVICE_LIMITS, MAX_JSON_DEPTH, MAX_REQUEST_BYTES,
+                               ScanSettings, ServiceLimits, database_url)
 from hashwarden.errors import FormatError
 from hashwarden.leads.across import CaseCodesCache
 from hashwarden.scan.match_hashes import matcher_for
@@ -63,8 +63,15 @@ _NO_TELEMETRY = {"tracing": False, "metrics": False, "logs": False, "operation_s
 
 
 def create_app(engine: Engine, settings: ScanSettings = ScanSettings(),
-               limits: ServiceLimits = ServiceLimits(), block_page: BlockPage = BlockPage()) -> FastAPI:
-    """The service over `engine`, matching with `settings` as `hashwarden match` would, within `limits`.
+               limits: ServiceLimits = ServiceLimits(), block_page: BlockPage = BlockPage(),
+               repo_dir: str | None = None) -> FastAPI:
+    """The service over `engine`, matching with `settings` as `hashwarden match` would, within `limits`; with
+    `repo_dir`, that published TUF repository (`hashwarden publish`) as static files under /repo/.
+
+    /repo/ needs no key: its metadata is signed and subscribers verify every file (distribution/), and it is what
+    any plain web server would serve. Whether the lists themselves may be read by anyone (they are licensed) is
+    the hosting's business: put /repo/ behind the web server's or the balancer's access control, or host the
+    directory elsewhere.
 
     The gatekeeper (key, rate, role) is the outermost layer, so a caller it refuses never has its body read; the
     body limits come next, then the lean path of small lookups (service/fast_lookup.py), then the routes.
@@ -114,6 +121,10 @@ def create_app(engine: Engine, settings: ScanSettings = ScanSettings(),
     app.include_router(web_session.router)
     app.include_router(web_pages.router)
     add_docs(app)
+    if repo_dir is not None:
+        from starlette.staticfiles import StaticFiles
+
+        app.mount("/repo", StaticFiles(directory=repo_dir), name="repo")  # read-only, no listings, no symlinks out
     return app
 
 
@@ -147,7 +158,8 @@ def app_from_environment() -> FastAPI:
     """The app `hashwarden serve` runs in each uvicorn worker: the store named by $HASHWARDEN_DB, which must
     exist (a mistyped name must not serve an empty store), within the limits `serve` put in
     $HASHWARDEN_SERVICE_LIMITS (JSON of `ServiceLimits`' fields; the defaults without it), with the block page
-    $HASHWARDEN_BLOCK_PAGE names (`serve --block-page`; the packaged one without it).
+    $HASHWARDEN_BLOCK_PAGE names (`serve --block-page`; the packaged one without it), serving the repository
+    directory in $HASHWARDEN_REPO under /repo/ when set (`serve --repo`).
 
     Everything the process holds once the app is built (modules, the app, the matcher) is moved out of the cyclic
     garbage collector's sight (`gc.freeze`): it lives as long as the worker, and each full collection walked all of
@@ -157,7 +169,8 @@ def app_from_environment() -> FastAPI:
     limits = ServiceLimits(**json.loads(os.environ.get(ENV_SERVICE_LIMITS, "{}")))
     page_file = os.environ.get(ENV_BLOCK_PAGE)
     block_page = BlockPage.from_file(Path(page_file)) if page_file else BlockPage()
-    app = create_app(open_store(database_url(), create=False), limits=limits, block_page=block_page)
+    app = create_app(open_store(database_url(), create=False), limits=limits, block_page=block_page,
+                     repo_dir=os.environ.get(ENV_REPO) or None)
     gc.freeze()
     return app
 

@@ -22,6 +22,7 @@ from hashwarden.store.records import EntryRecord, HashSet, ImportResult
 from hashwarden.store.schema import entry, hash_set
 
 _DELETE_CHUNK = 500  # ids per DELETE: well under SQLite's bound on parameters
+_LOOKUP_CHUNK = 5_000  # hashes per lookup of entries to remove (SQLite binds up to 32,766; fewer compiled queries)
 
 
 def entry_keys(conn: Any, set_id: int) -> Iterator[tuple[int, tuple[str | None, ...], str | None, str | None]]:
@@ -31,6 +32,39 @@ def entry_keys(conn: Any, set_id: int) -> Iterator[tuple[int, tuple[str | None, 
                    entry.c.provenance).where(entry.c.set_id == set_id).order_by(entry.c.id)
     for row in conn.execute(query):
         yield row.id, tuple(bytes(v).hex() if v is not None else None for v in row[1:5]), row.category, row.provenance
+
+
+def entry_ids_of(conn: Any, set_id: int, records: list[EntryRecord]) -> tuple[list[int], list[EntryRecord]]:
+    """(ids of the set's entries with the identity of each record, the records the set holds no entry for): what a
+    published delta's removals name. The identity is the loader's (`schema.DIGEST_COLUMNS`): the four hashes, or a
+    video's frames when it has none; each record is looked up by its first hash (every digest column is indexed with
+    the set), a chunk of them a query."""
+    from hashwarden.signals.vpdq import frames_sha256
+
+    wanted: dict[tuple[str | None, ...], EntryRecord] = {}
+    by_column: dict[str, list[bytes]] = {}
+    for record in records:
+        video = frames_sha256(record.vpdq).hex() if record.vpdq and not (
+            record.md5 or record.sha1 or record.sha256 or record.pdq) else None
+        key = (record.md5, record.sha1, record.sha256, record.pdq, video)
+        wanted[key] = record
+        column = next(name for name, value in zip(_IDENTITY, key) if value is not None)
+        by_column.setdefault(column, []).append(bytes.fromhex(getattr(record, column) if column != "vpdq_sha256"
+                                                              else video))
+    ids: list[int] = []
+    for column, values in by_column.items():
+        for start in range(0, len(values), _LOOKUP_CHUNK):
+            query = select(entry.c.id, *(entry.c[name] for name in _IDENTITY)).where(
+                entry.c.set_id == set_id, entry.c[column].in_(values[start:start + _LOOKUP_CHUNK]))
+            for row in conn.execute(query):
+                key = tuple(bytes(value).hex() if value is not None else None for value in row[1:])
+                if wanted.pop(key, None) is not None:
+                    ids.append(row.id)
+    return ids, list(wanted.values())
+
+
+# An entry's identity as a key: its hashes as hex, and its frames' digest when it has none (schema.DIGEST_COLUMNS).
+_IDENTITY = ("md5", "sha1", "sha256", "pdq", "vpdq_sha256")
 
 
 def revise_set(conn: Any, target: HashSet, remove: list[int], records: list[EntryRecord], *, fmt: str, file: str,

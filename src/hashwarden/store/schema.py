@@ -324,3 +324,15 @@ url_entry = Table(
     Index("ix_url_entry_added", "added_version"),
     Index("ix_url_entry_removed", "removed_version"),
 )
+
+# What a subscriber holds of a published set (migration 0014, store/subscriptions.py, distribution/): the published
+# version its entries are, and the repository (the SHA-256 of the root.json the subscription was started with, so a
+# copy of the repository on removable media is the same repository wherever it is mounted).
+subscription = Table(
+    "subscription",
+    metadata,
+    Column("set_id", Integer, ForeignKey("hash_set.id", ondelete="CASCADE"), primary_key=True),
+    Column("repository", String(64), nullable=False),
+    Column("version", Integer, nullable=False),
+    Column("updated_at", String(32), nullable=False),
+)

@@ -1,0 +1,18 @@
+"""Signed, versioned distribution of hash sets to subscribers through The Update Framework (python-tuf; issue 19).
+
+A publisher writes a static TUF repository (`publisher.publish`): every published set as full snapshots and deltas
+between versions, named with their hashes and lengths in signed targets metadata; any web server can host it and
+`hashwarden serve --repo` serves it under `/repo/`. A subscriber brings its database up to the published versions
+(`subscriber.subscribe`) with `tuf.ngclient.Updater`, which does every trust decision (signatures and thresholds,
+expiry, rollback and freeze, mix-and-match, hashes and lengths); hashwarden only applies what verified, in one
+transaction. Nothing here signs or checks anything by hand.
+
+Layout: `layout.py` (where each file goes), `keys.py` (the roles' keys), `lists.py` (a set as a published list, the
+delta between two), `publisher.py`, `fetch.py` (ngclient reading a local directory), `subscriber.py`.
+"""
+
+from hashwarden.distribution.keys import ROLES, keygen
+from hashwarden.distribution.publisher import PublishResult, publish, rotate_key
+from hashwarden.distribution.subscriber import SubscribeResult, subscribe
+
+__all__ = ["ROLES", "PublishResult", "SubscribeResult", "keygen", "publish", "rotate_key", "subscribe"]

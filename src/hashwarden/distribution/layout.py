@@ -1,0 +1,50 @@
+"""Where everything of a published repository goes: one place for the names publisher and subscriber share.
+
+    <repo>/metadata/1.root.json, 2.root.json ...   root versions (root.json: a copy of the newest)
+    <repo>/metadata/<n>.targets.json, <n>.snapshot.json, timestamp.json
+    <repo>/targets/sets/index.json                  what is published: each set's version, kind, files
+    <repo>/targets/sets/<set>/v<n>.jsonl.gz         a set's full snapshot at version n (our JSON lines, gzip)
+    <repo>/targets/sets/<set>/delta-<a>-<b>.jsonl.gz  from version a to b: {"op": "remove"|"add", ...line}
+    <repo>/targets/sets/<set>/v<n>.md5.gz, v<n>.pdq.gz  the same version as md5sum and ThreatExchange PDQ lines,
+                                                    for subscribers without hashwarden (any TUF client verifies them)
+
+Consistent snapshots (TUF's `consistent_snapshot`): metadata files carry their version and target files their
+SHA-256 as a name prefix (`<sha256>.v3.jsonl.gz`), so a mirror being updated while a subscriber reads it never
+serves a mix. Hook for the URL list (not built yet): its files go beside the sets under `urls/` (`urls/index.json`
+and its own snapshots and deltas) in the same targets metadata; subscribers of this version ignore targets outside
+`sets/`.
+"""
+
+from __future__ import annotations
+
+import re
+
+METADATA_DIR = "metadata"
+TARGETS_DIR = "targets"
+SETS_INDEX = "sets/index.json"
+URLS_PREFIX = "urls/"  # reserved for the URL list (see the module docstring)
+INDEX_FORMAT = 1
+
+# Published set names are path components on every web server and file system a copy lands on: a plain charset.
+SET_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,199}\Z")
+
+
+def full_path(name: str, version: int) -> str:
+    """Target path of set `name`'s full snapshot at `version`."""
+    return f"sets/{name}/v{version}.jsonl.gz"
+
+
+def plain_path(name: str, version: int, suffix: str) -> str:
+    """Target path of set `name`'s plain `suffix` list (md5sum, PDQ) at `version`."""
+    return f"sets/{name}/v{version}.{suffix}.gz"
+
+
+def delta_path(name: str, old: int, new: int) -> str:
+    """Target path of set `name`'s delta from version `old` to `new`."""
+    return f"sets/{name}/delta-{old}-{new}.jsonl.gz"
+
+
+def stored_name(path: str, sha256: str) -> str:
+    """The file a target path is stored as under `targets/` (consistent snapshots: its hash as a prefix)."""
+    directory, _, base = path.rpartition("/")
+    return f"{directory}/{sha256}.{base}" if directory else f"{sha256}.{base}"

@@ -1,0 +1,291 @@
+"""`hashwarden subscribe`: bring the local database up to a publisher's signed repository.
+
+`tuf.ngclient.Updater` makes every trust decision (root rotation, signatures and thresholds, expiry, rollback and
+freeze, snapshot/targets consistency, each file's length and hashes); its metadata cache is kept beside the
+database (`<db>.tuf/<root fingerprint>/`), so rollback protection holds across runs and across copies of the
+repository wherever they are mounted. Everything needed is downloaded and verified first; only then are the sets
+changed, all in one transaction (every set or none), each change an import recorded in the audit log with the
+set's new content digest (`store.revision.revise_set`), plus one `subscribe` row. Any refusal leaves the database
+as it was and names what failed.
+
+Per set: one it does not hold yet comes as its full snapshot; one it holds at an older version follows the chain of
+deltas from there, or the full snapshot when the chain is broken (pruned) or clearly larger. Subscribed sets are
+ordinary sets: scan, match and the service use them like any other.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import tempfile
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import select
+
+from hashwarden.distribution import layout
+from hashwarden.distribution.fetch import locations
+from hashwarden.distribution.lists import read_delta, read_list
+from hashwarden.errors import DistributionError, StoreError
+from hashwarden.scan.known_files import cache_directory
+from hashwarden.store import audit
+from hashwarden.store.hashsets import create_set, get_set
+from hashwarden.store.revision import entry_ids_of, revise_set
+from hashwarden.store.schema import entry
+from hashwarden.store.subscriptions import held_versions, record_version
+
+_MAX_INDEX_BYTES = 16 << 20  # the index lists sets, not entries
+# A chain of deltas is taken unless it is larger than the full snapshot by more than this: each delta carries a
+# gzip header and trailer, so for small sets a chain of a few lines is "larger" than the whole set, yet cheaper to
+# apply (the entries kept stay as they are, with their provenance).
+_DELTA_SLACK_BYTES = 64 << 10
+
+
+@dataclass(frozen=True)
+class SetUpdate:
+    """One set brought up to date: from which version (None: new here) to which, and how."""
+
+    name: str
+    old: int | None
+    new: int
+    how: str  # "full" or "deltas"
+    removed: int = 0
+    added: int = 0
+
+
+@dataclass
+class SubscribeResult:
+    """The sets changed and the ones already current."""
+
+    repository: str
+    updated: list[SetUpdate] = field(default_factory=list)
+    current: list[str] = field(default_factory=list)
+
+
+@dataclass
+class _Step:
+    """One downloaded target to apply: a full snapshot, or a delta from `old` to `new`."""
+
+    path: str
+    file: Path
+    old: int | None
+    new: int
+    full: bool
+
+
+def subscribe(engine: Any, repository: str, root_file: str | os.PathLike[str],
+              metadata_dir: str | os.PathLike[str] | None = None) -> SubscribeResult:
+    """Update the sets `repository` (an http(s) URL or a directory) publishes, trusting `root_file` (the root.json
+    the publisher handed over out of band) on first use and the root versions it verified since.
+
+    Raises:
+        DistributionError: the repository's metadata or a file did not verify (expired, rollback, bad signature,
+            hash or length mismatch), it cannot be reached, or a local set cannot follow it; nothing is changed.
+    """
+    try:
+        root = Path(root_file).read_bytes()
+    except OSError as exc:
+        raise DistributionError(f"cannot read the root metadata {root_file} ({exc.strerror or exc})") from exc
+    fingerprint = hashlib.sha256(root).hexdigest()
+    cache = Path(metadata_dir) if metadata_dir else cache_directory(engine, "tuf") / fingerprint[:16]
+    cache.mkdir(parents=True, exist_ok=True)
+    result = SubscribeResult(repository)
+    with engine.connect() as conn:
+        held = held_versions(conn)
+    with tempfile.TemporaryDirectory(dir=cache, prefix=".download-") as downloads:
+        with _refusals(repository):
+            updater = _updater(repository, cache, Path(downloads), None if (cache / "root.json").is_file() else root)
+            updater.refresh()
+            index = _read_index(updater, Path(downloads), repository)
+            plans = _plan(updater, index, held, fingerprint, Path(downloads), result)
+        with engine.begin() as conn:
+            if held_versions(conn) != held:
+                raise DistributionError("the database's subscriptions changed while downloading (another "
+                                        "subscribe?): run subscribe again")
+            for name, steps in sorted(plans.items()):
+                result.updated.append(_apply(conn, name, index["sets"][name], steps, held.get(name), repository))
+                record_version(conn, get_set(conn, name).id, fingerprint, index["sets"][name]["version"])
+            if result.updated:
+                audit.append(conn, "subscribe", {"repository": repository, "root_sha256": fingerprint, "sets": [
+                    {"set": u.name, "from": u.old, "to": u.new, "how": u.how, "removed": u.removed,
+                     "added": u.added} for u in result.updated]})
+    return result
+
+
+def _updater(repository: str, cache: Path, downloads: Path, bootstrap: bytes | None) -> Any:
+    from tuf.ngclient import Updater
+
+    metadata_url, targets_url, fetcher = locations(repository)
+    return Updater(str(cache), metadata_url, str(downloads), targets_url, fetcher, bootstrap=bootstrap)
+
+
+def _download(updater: Any, path: str, downloads: Path) -> tuple[Path, Any]:
+    """A target verified (length and hashes, by ngclient) into `downloads`; (file, its TargetFile)."""
+    info = updater.get_targetinfo(path)
+    if info is None:
+        raise DistributionError(f"the repository's index names {path}, which its signed targets metadata does not "
+                                "list")
+    from tuf.api.exceptions import RepositoryError
+
+    local = downloads / path.replace("/", "__")
+    try:
+        updater.download_target(info, str(local))
+    except RepositoryError as exc:  # the same refusal, naming the file
+        raise type(exc)(f"{path}: {exc}") from exc
+    return local, info
+
+
+def _read_index(updater: Any, downloads: Path, repository: str) -> dict[str, Any]:
+    if updater.get_targetinfo(layout.SETS_INDEX) is None:
+        return {"format": layout.INDEX_FORMAT, "sets": {}}  # a repository with no set published yet
+    local, info = _download(updater, layout.SETS_INDEX, downloads)
+    if info.length > _MAX_INDEX_BYTES:
+        raise DistributionError(f"{repository}: its set index is {info.length} bytes, more than any index of sets")
+    try:
+        index = json.loads(local.read_bytes())
+        sets = index["sets"]
+        if index.get("format") != layout.INDEX_FORMAT or not isinstance(sets, dict):
+            raise ValueError(f"format {index.get('format')!r}")
+        for name, published in sets.items():
+            _check_entry(name, published)
+    except (ValueError, KeyError, TypeError, AttributeError) as exc:
+        raise DistributionError(f"{repository}: its set index is not one this hashwarden reads ({exc})") from exc
+    return index
+
+
+def _check_entry(name: str, published: dict[str, Any]) -> None:
+    """One set of the index as this hashwarden reads it (the index is signed, yet a publisher's bug must end in a
+    message, never a traceback or a loop): a name, a positive version, its files, deltas each going forwards.
+
+    Raises:
+        ValueError: naming the set and what is wrong.
+    """
+    version = published.get("version")
+    if not layout.SET_NAME.match(name) or not isinstance(version, int) or isinstance(version, bool) or version < 1:
+        raise ValueError(f"set {name!r}: no valid name and version")
+    if not isinstance(published.get("full"), str) or not isinstance(published.get("kind"), str):
+        raise ValueError(f"set {name!r}: no full list or kind")
+    for step in published.get("deltas", []):
+        if not (isinstance(step, dict) and isinstance(step.get("path"), str)
+                and all(isinstance(step.get(key), int) for key in ("from", "to"))
+                and 1 <= step["from"] < step["to"] <= version):
+            raise ValueError(f"set {name!r}: a delta that is not from one version to a later one")
+
+
+def _plan(updater: Any, index: dict[str, Any], held: dict[str, tuple[str, int]], fingerprint: str,
+          downloads: Path, result: SubscribeResult) -> dict[str, list[_Step]]:
+    """Which targets each set needs, downloaded and verified."""
+    plans: dict[str, list[_Step]] = {}
+    for name, published in sorted(index["sets"].items()):
+        version = published["version"]
+        repository, have = held.get(name, (fingerprint, None))
+        if repository != fingerprint:
+            raise DistributionError(f"hash set {name!r} here follows another repository (root {repository[:16]}); "
+                                    "rename or delete it to subscribe to this one")
+        if have == version:
+            result.current.append(name)
+            continue
+        if have is not None and have > version:
+            raise DistributionError(f"hash set {name!r} here is at published version {have}, the repository "
+                                    f"publishes version {version}: refusing to go back")
+        chain = _delta_chain(published, have)
+        full = updater.get_targetinfo(published["full"])
+        if full is None:
+            raise DistributionError(f"the repository's index names {published['full']}, which its signed "
+                                    "targets metadata does not list")
+        infos = [updater.get_targetinfo(step["path"]) for step in chain or []]
+        if chain and all(infos) and sum(info.length for info in infos) <= full.length + _DELTA_SLACK_BYTES:
+            plans[name] = [_Step(step["path"], _download(updater, step["path"], downloads)[0], step["from"],
+                                 step["to"], full=False) for step in chain]
+        else:
+            plans[name] = [_Step(published["full"], _download(updater, published["full"], downloads)[0], have,
+                                 version, full=True)]
+    return plans
+
+
+def _delta_chain(published: dict[str, Any], have: int | None) -> list[dict[str, Any]] | None:
+    """The deltas from version `have` to the published one, or None (not held, or a link pruned)."""
+    if have is None:
+        return None
+    by_start = {step["from"]: step for step in published.get("deltas", [])}
+    chain = []
+    while have != published["version"]:
+        step = by_start.get(have)
+        if step is None:
+            return None
+        chain.append(step)
+        have = step["to"]
+    return chain
+
+
+def _apply(conn: Any, name: str, published: dict[str, Any], steps: list[_Step], held: tuple[str, int] | None,
+           repository: str) -> SetUpdate:
+    """Apply one set's downloaded steps in the caller's transaction."""
+    details = {"repository": repository}
+    if held is None:
+        try:
+            get_set(conn, name)
+        except StoreError:
+            pass
+        else:
+            raise DistributionError(f"hash set {name!r} exists here and is not a subscription: rename it (`set "
+                                    "rename`) or delete it before subscribing")
+        target = create_set(conn, name, published["kind"], published.get("source") or "local",
+                            published.get("category_scheme"), None, published.get("description"))
+    else:
+        target = get_set(conn, name)
+    removed = added = 0
+    for step in steps:
+        shown = f"{repository} {step.path}"
+        if step.full:  # the set becomes the snapshot: what it held goes, the snapshot's entries come
+            ids = [row.id for row in conn.execute(select(entry.c.id).where(entry.c.set_id == target.id))]
+            done = revise_set(conn, target, ids, read_list(step.file, shown), fmt="tuf-full", file=shown,
+                              version=str(step.new), details=details)
+            how = "full"
+        else:
+            gone, new = read_delta(step.file, shown)
+            ids, missing = entry_ids_of(conn, target.id, gone)
+            if missing:
+                raise DistributionError(f"hash set {name!r}: {shown} removes {len(missing)} entries this database's "
+                                        "copy does not hold (the set was changed here outside subscribe): delete "
+                                        "it and subscribe again")
+            done = revise_set(conn, target, ids, new, fmt="tuf-delta", file=shown, version=str(step.new),
+                              details=details)
+            how = "deltas"
+        removed, added = removed + done.deleted, added + done.added
+    return SetUpdate(name, held[1] if held else None, published["version"], how, removed, added)
+
+
+class _refusals:
+    """Turn python-tuf's refusals into a DistributionError naming the repository and what failed."""
+
+    def __init__(self, repository: str) -> None:
+        self.repository = repository
+
+    def __enter__(self) -> None:
+        return None
+
+    def __exit__(self, kind: Any, exc: Any, _tb: Any) -> bool:
+        from tuf.api import exceptions as tuf
+
+        if exc is None or not isinstance(exc, (tuf.RepositoryError, tuf.DownloadError)):
+            return False
+        what = next((label for cls, label in _LABELS if isinstance(exc, getattr(tuf, cls))), "refused")
+        raise DistributionError(f"{self.repository}: {what}: {exc or type(exc).__name__}; nothing was "
+                                "changed") from exc
+
+
+# python-tuf's refusals in words, most specific first.
+_LABELS = (
+    ("ExpiredMetadataError", "expired metadata (the publisher has not re-signed it, or this copy is old)"),
+    ("EqualVersionNumberError", "metadata replayed under the same version"),
+    ("BadVersionNumberError", "rollback (metadata older than what this subscriber has already seen)"),
+    ("UnsignedMetadataError", "bad signature (not signed by the keys the trusted root names)"),
+    ("LengthOrHashMismatchError", "hash or length mismatch (a file was altered or mixed from another version)"),
+    ("DownloadLengthMismatchError", "a file longer than its signed length"),
+    ("DownloadHTTPError", "download failed"),
+    ("DownloadError", "download failed"),
+    ("RepositoryError", "repository metadata refused"),
+)
