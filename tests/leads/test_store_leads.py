@@ -1,4 +1,5 @@
-"""Leads beyond one case (leads/across.py), on a generated two-case scenario of benign images: agency B's case holds
+"""Leads beyond one case (leads/across.py), on a generated two-case scenario of benign images (the shared camera
+serial written by exiftool): agency B's case holds
 new material, a camera and a series member's file; agency A's seized folder holds a near copy of that material, a
 photo by that camera, a near copy of a series' media and a photo by a series member's camera. The local scan, the
 service's `GET /v1/cases/{id}/leads`, and what each agency is shown of the other's case."""
@@ -6,6 +7,7 @@ service's `GET /v1/cases/{id}/leads`, and what each agency is shown of the other
 from __future__ import annotations
 
 import json
+import subprocess
 from pathlib import Path
 from typing import Any
 
@@ -32,6 +34,14 @@ def _scan(folder: Path, out: Path, engine: Any, name: str) -> dict[str, Any]:
     return json.loads((out / "report.json").read_text())
 
 
+def _by_camera(path: Path, serial: str) -> None:
+    """Give a benign photo a camera's make, model and body serial number the way a camera would state them, written
+    by exiftool (Debian's libimage-exiftool-perl, a test tool): the shared serial of the two cases' photos."""
+    done = subprocess.run(["exiftool", "-q", "-overwrite_original", "-Make=Canon", "-Model=EOS 5D",
+                           f"-SerialNumber={serial}", str(path)], capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0, done.stderr
+
+
 def _store_leads(item: dict[str, Any]) -> list[dict[str, Any]]:
     return [lead for lead in item.get("leads", []) if lead["kind"] in ("series", "cross_case")]
 
@@ -53,7 +63,7 @@ def scenario(tmp_path: Path, fresh_store: Any) -> dict[str, Any]:
     # Agency B's case: new material, a photo by camera SN-X, and a file by camera SN-Y of media in series S-2.
     b_folder = tmp_path / "b"
     save(scene(201, (320, 240)), b_folder / "new.png", "PNG")
-    photo(b_folder / "camera.jpg", 202, camera_exif(serial="SN-X", thumbnail=False))
+    _by_camera(photo(b_folder / "camera.jpg", 202, None), "SN-X")
     photo(b_folder / "series-two.jpg", 204, camera_exif(serial="SN-Y", thumbnail=False))
     report_b = _scan(b_folder, tmp_path / "out-b", engine, "OP-BRAVO")
     # Series S-1: media linked by all its hashes (PDQ too); S-2: media linked by its md5 alone, whose file sits in
@@ -71,7 +81,7 @@ def scenario(tmp_path: Path, fresh_store: Any) -> dict[str, Any]:
     # Agency A's seized folder.
     a_folder = tmp_path / "a"
     save(variant(scene(201, (320, 240)), "resized"), a_folder / "copy-of-new.jpg")
-    photo(a_folder / "same-camera.jpg", 205, camera_exif(serial="SN-X", thumbnail=False))
+    _by_camera(photo(a_folder / "same-camera.jpg", 205, None), "SN-X")
     save(variant(scene(203, (320, 240)), "resized"), a_folder / "near-series.jpg")
     photo(a_folder / "series-camera.jpg", 206, camera_exif(serial="SN-Y", thumbnail=False))
     photo(a_folder / "plain.jpg", 207, None)
