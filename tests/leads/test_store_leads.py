@@ -1,8 +1,8 @@
 """Leads beyond one case (leads/across.py), on a generated two-case scenario of benign images (the shared camera
-serial written by exiftool): agency B's case holds
-new material, a camera and a series member's file; agency A's seized folder holds a near copy of that material, a
-photo by that camera, a near copy of a series' media and a photo by a series member's camera. The local scan, the
-service's `GET /v1/cases/{id}/leads`, and what each agency is shown of the other's case."""
+serial written by exiftool): agency B's case holds new material, a camera and a series member's file; agency A's
+seized folder holds a near copy of that material, a photo by that camera, a near copy of a series' media and a
+photo by a series member's camera. The local scan, the service's `GET /v1/cases/{id}/leads`, and what each agency
+is shown of the other's case."""
 
 from __future__ import annotations
 
