@@ -171,6 +171,11 @@ def current_hashes(conn: Connection) -> dict[bytes, str]:
         select(url_entry.c.sha256, url_entry.c.public_id).where(url_entry.c.removed_at.is_(None)))}
 
 
+def lists_any(conn: Connection) -> bool:
+    """Whether any entry is listed now (one indexed row read, not the list)."""
+    return conn.execute(select(url_entry.c.id).where(url_entry.c.removed_at.is_(None)).limit(1)).first() is not None
+
+
 def hashes_at(conn: Connection, version: int) -> set[bytes]:
     """The expression hashes listed at `version` (what a subscriber at that version holds)."""
     return {bytes(digest) for (digest,) in conn.execute(select(url_entry.c.sha256).where(_listed_at(version)))}
