@@ -121,6 +121,8 @@ def test_url_list_round_trip_answers_the_same_entry_ids(world: UrlWorld) -> None
         assert (held.version, held.local_version) == (1, 1)
         assert verify(conn).ok
         last = json.loads(conn.execute(text("SELECT details FROM audit ORDER BY id DESC LIMIT 1")).scalar_one())
+        actions = [a for (a,) in conn.execute(text("SELECT action FROM audit ORDER BY id"))]
+    assert actions[-2:] == ["url.add", "subscribe"]
     assert last["urls"] == {"from": None, "to": 1, "how": "full", "removed": 0, "added": 3}
     again = world.subscribe()
     assert again.urls is None and again.urls_current
@@ -142,6 +144,8 @@ def test_a_url_delta_removes_adds_and_follows_an_appeal(world: UrlWorld) -> None
     with world.subscriber.connect() as conn:
         assert verify(conn).ok
         assert held_url_version(conn).version == 2
+        actions = [a for (a,) in conn.execute(text("SELECT action FROM audit ORDER BY id"))]
+    assert actions[-4:] == ["url.remove", "url.add", "url.appeal", "subscribe"]
 
 
 def test_the_url_list_alone_and_unchanged(world: UrlWorld) -> None:
@@ -312,3 +316,23 @@ def test_migration_0015_down_and_up(tmp_path: Path) -> None:
     with engine.connect() as conn:
         assert inspect(conn).has_table("url_subscription")
     engine.dispose()
+
+
+def test_a_malformed_url_line_is_refused_in_words(world: UrlWorld) -> None:
+    """A signed URL list with a line that is no entry (a publisher's bug) is a message naming the line."""
+    from hashwarden.config import Expiries
+    from hashwarden.distribution.publisher import _Repository
+
+    world.publish()
+    world.subscribe()
+    repo = _Repository.open(world.repo, world.keys, Expiries(), None)
+    bad = world.dir / "bad.jsonl.gz"
+    bad.write_bytes(gzip.compress(b'{"expression": "a.example.org/", "kind": "domain", "public_id": "zz"}\n'))
+    repo._add_target("urls/v2.jsonl.gz", bad)
+    repo.url_index = {**repo.url_index, "version": 2, "full": "urls/v2.jsonl.gz", "deltas": []}
+    repo.write_url_index()
+    repo.sign(targets=True)
+    before = state(world.subscriber)
+    with pytest.raises(DistributionError, match=r"urls/v2.jsonl.gz:1: public_id is not 32 lowercase hex digits"):
+        world.subscribe()
+    assert state(world.subscriber) == before
