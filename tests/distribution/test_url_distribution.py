@@ -336,3 +336,16 @@ def test_a_malformed_url_line_is_refused_in_words(world: UrlWorld) -> None:
     with pytest.raises(DistributionError, match=r"urls/v2.jsonl.gz:1: public_id is not 32 lowercase hex digits"):
         world.subscribe()
     assert state(world.subscriber) == before
+
+
+def test_a_url_subscriber_on_each_backend(world: UrlWorld, store_engine, tmp_path: Path,
+                                          monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
+    world.publish()
+    assert world.subscribe(engine=store_engine).urls.how == "full"
+    change_urls(world)
+    world.publish()
+    assert world.subscribe(engine=store_engine).urls.how == "deltas"
+    assert entries(store_engine) == entries(world.publisher)
+    with store_engine.connect() as conn:
+        assert held_url_version(conn).version == 2 and verify(conn).ok
