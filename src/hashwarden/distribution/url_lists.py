@@ -17,6 +17,7 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import Any, BinaryIO
 
+from hashwarden.config import MAX_URL_LIST_LINE
 from hashwarden.distribution.lists import WrittenList, read_ops, write_lines
 from hashwarden.errors import DistributionError
 from hashwarden.store.urls import APPEALS, KINDS, NewUrlEntry, UrlEntry
@@ -28,7 +29,6 @@ PLAIN_FORMATS = {"sha256": "sha256", "txt": "expressions"}
 PLAINTEXT = "txt"
 _PUBLIC_ID = re.compile(r"[0-9a-f]{32}\Z")
 _SHA256 = re.compile(r"[0-9a-f]{64}\Z")
-_MAX_TEXT = 8192  # an expression is a URL without its scheme; the other fields are short labels
 
 
 def url_line(entry: UrlEntry) -> bytes:
@@ -76,9 +76,9 @@ def _entry_of(obj: dict[str, Any], shown: str, number: int) -> NewUrlEntry:
         problem = f"unknown field(s) {', '.join(sorted(unknown))}"
     elif not all(isinstance(obj.get(name), str) for name in ("public_id", "expression", "kind")):
         problem = "public_id, expression and kind (text) are required"
-    elif not all(obj.get(name) is None or (isinstance(obj[name], str) and len(obj[name]) <= _MAX_TEXT)
+    elif not all(obj.get(name) is None or (isinstance(obj[name], str) and len(obj[name]) <= MAX_URL_LIST_LINE)
                  for name in FIELDS):
-        problem = f"every field is text of at most {_MAX_TEXT} characters"
+        problem = f"every field is text of at most {MAX_URL_LIST_LINE:,} characters (as `url import` takes)"
     elif not _PUBLIC_ID.match(obj["public_id"]):
         problem = "public_id is not 32 lowercase hex digits"
     elif obj["kind"] not in KINDS or obj.get("appeal", "none") not in APPEALS:
