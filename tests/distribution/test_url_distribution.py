@@ -179,6 +179,10 @@ def test_plain_lists_sha256_always_plaintext_only_with_the_flag(world: UrlWorld)
     expressions = export(world, "expressions")
     assert gzip.decompress(target_file(world, "urls/v2.txt.gz").read_bytes()).decode() == expressions
     assert sorted(expressions.split()) == sorted(entry.expression for _url, entry in URLS)
+    done = world.publish()  # the plaintext turned off again: a new version without it
+    assert done.urls.version == 3 and (done.urls.removed, done.urls.added) == (0, 0)
+    targets = Metadata.from_file(str(world.repo / "metadata" / "3.targets.json")).signed.targets
+    assert "urls/v3.sha256.gz" in targets and not [path for path in targets if path.endswith(".txt.gz")]
 
 
 def test_each_line_carries_the_entry_and_its_public_id(world: UrlWorld) -> None:
