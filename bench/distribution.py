@@ -8,8 +8,15 @@ PDQ, loaded by the bulk loader), then measures, in one process:
                 delta from v1 (every line's 128-bit digest compared in NumPy)
   subscribe v2  the delta downloaded, verified and applied (removals found by hash, additions loaded), audited;
                 the issue's bound: <= 5 s for a 100,000-line delta
-Correctness: after each subscribe the subscriber's set holds exactly the publisher's md5s and PDQ codes.
-Defaults are the issue's sizes (10M entries, 100k delta); `--entries 20000 --delta 2000` runs in seconds.
+Then the URL list (`publish --urls`, the URL list alone) of `--url-entries` page entries:
+  publish urls v1 / subscribe urls v1   the full list (entries with their public ids), through store.urls
+  publish urls v2 / subscribe urls v2   after `--url-delta` changes (half removals, half additions): the delta
+                                        applied (removals by expression hash, additions with the publisher's ids);
+                                        the issue's bound: <= 5 s for a 100,000-entry delta
+Correctness: after each subscribe the subscriber's set holds exactly the publisher's md5s and PDQ codes, and its URL
+list exactly the publisher's (public id, expression hash) pairs.
+Defaults are the issue's sizes (10M entries, 100k delta; 200k URLs, 100k URL delta); `--entries 20000 --delta 2000
+--url-entries 4000 --url-delta 2000` runs in seconds.
 """
 
 from __future__ import annotations
@@ -36,7 +43,8 @@ from hashwarden.store.import_run import finish_import, record_import, start_impo
 from hashwarden.store.loader import add_rows  # noqa: E402
 from hashwarden.store.records import EntryRecord  # noqa: E402
 from hashwarden.store.revision import revise_set  # noqa: E402
-from hashwarden.store.schema import entry  # noqa: E402
+from hashwarden.store.schema import entry, url_entry  # noqa: E402
+from hashwarden.store.urls import NewUrlEntry, add_entries, current_hashes, remove_entries  # noqa: E402
 
 SET = "alerts"
 _BATCH = 100_000
@@ -77,6 +85,56 @@ def content(engine) -> str:  # noqa: ANN001
     return f"{len(rows)}:{digest.hexdigest()}"
 
 
+def url_entries(start: int, count: int) -> list[NewUrlEntry]:
+    """`count` page entries, numbered from `start` (benign names under example.org)."""
+    return [NewUrlEntry(f"h{n % 997}.example.org/gallery/{n}.jpg", "page", "A", "bench") for n in
+            range(start, start + count)]
+
+
+def build_urls(engine, count: int) -> None:  # noqa: ANN001
+    with engine.begin() as conn:
+        add_entries(conn, url_entries(0, count))
+
+
+def change_urls(engine, count: int, delta: int) -> None:  # noqa: ANN001
+    """Remove delta/2 listed entries and add delta/2 new ones at the publisher (two local versions)."""
+    with engine.begin() as conn:
+        gone = [bytes(h) for (h,) in conn.execute(select(url_entry.c.sha256).where(url_entry.c.removed_at.is_(None))
+                                                  .order_by(url_entry.c.id).limit(delta // 2))]
+        remove_entries(conn, gone)
+        add_entries(conn, url_entries(count, delta - delta // 2))
+
+
+def url_content(engine) -> str:  # noqa: ANN001
+    """SHA-256 over the sorted (expression hash, public id) pairs: what the subscriber's URL list must hold."""
+    with engine.connect() as conn:
+        pairs = sorted(current_hashes(conn).items())
+    digest = hashlib.sha256()
+    for sha256, public_id in pairs:
+        digest.update(sha256 + public_id.encode())
+    return f"{len(pairs)}:{digest.hexdigest()}"
+
+
+def bench_urls(work: Path, publisher, station, args: argparse.Namespace) -> None:  # noqa: ANN001
+    root = work / "repo" / "metadata" / "1.root.json"
+    timed(f"build {args.url_entries:,} URL entries (not part of the figures)",
+          lambda: build_urls(publisher, args.url_entries))
+    timed("publish urls v1 (full)", lambda: publish(publisher, work / "repo", work / "keys", [], urls=True))
+    done = timed("subscribe urls v1 (full)", lambda: subscribe(station, str(work / "repo"), root))
+    assert done.urls is not None and done.urls.how == "full", done.urls
+    assert url_content(station) == url_content(publisher), "subscriber's URL list differs after the full list"
+    timed("change the URL list at the publisher (not part of the figures)",
+          lambda: change_urls(publisher, args.url_entries, args.url_delta))
+    published = timed("publish urls v2 (full + delta)",
+                      lambda: publish(publisher, work / "repo", work / "keys", [], urls=True))
+    print(f"  url delta: {published.urls.removed:,} removed, {published.urls.added:,} added")
+    done = timed("subscribe urls v2 (delta)", lambda: subscribe(station, str(work / "repo"), root))
+    assert (done.urls.how, done.urls.removed, done.urls.added) == (
+        "deltas", args.url_delta // 2, args.url_delta - args.url_delta // 2), done.urls
+    assert url_content(station) == url_content(publisher), "subscriber's URL list differs after the delta"
+    print("subscriber holds exactly the publisher's URL list after each subscribe")
+
+
 def timed(label: str, call):  # noqa: ANN001, ANN201
     start = time.perf_counter()
     result = call()
@@ -88,6 +146,8 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--entries", type=int, default=10_000_000)
     parser.add_argument("--delta", type=int, default=100_000)
+    parser.add_argument("--url-entries", type=int, default=200_000)
+    parser.add_argument("--url-delta", type=int, default=100_000)
     args = parser.parse_args()
     print(f"machine: {platform.machine()}, {os.cpu_count()} cores; {args.entries:,} entries, "
           f"{args.delta:,}-line delta")
@@ -114,6 +174,7 @@ def main() -> None:
             ("deltas", args.delta // 2, args.delta - args.delta // 2)], done.updated
         assert content(station) == content(publisher), "subscriber differs after the delta"
         print("subscriber holds exactly the publisher's set after each subscribe")
+        bench_urls(work, publisher, station, args)
 
 
 if __name__ == "__main__":

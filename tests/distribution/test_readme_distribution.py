@@ -11,7 +11,8 @@ from hashwarden.store import open_store
 from hashwarden.store.hashsets import create_set
 from hashwarden.store.loader import import_entries
 from hashwarden.store.records import EntryRecord
-from hashwarden.store.subscriptions import held_versions
+from hashwarden.store.subscriptions import held_url_version, held_versions
+from hashwarden.store.urls import NewUrlEntry, add_entries
 
 PROJECT = Path(__file__).resolve().parents[2]
 
@@ -35,6 +36,8 @@ def publisher_db(path: Path) -> None:
     import_entries(engine, "alerts", [EntryRecord(md5=f"{i:032x}", pdq=f"{i:064x}", pdq_quality=80)
                                       for i in range(1, 4)], {})
     import_entries(engine, "graded", [EntryRecord(sha256=f"{7:064x}", category="A")], {})
+    with engine.begin() as conn:
+        add_entries(conn, [NewUrlEntry("bad.example.org/", "domain"), NewUrlEntry("a.example.net/x/", "path")])
     engine.dispose()
 
 
@@ -46,11 +49,14 @@ def test_readme_distribution_block_runs_as_written(tmp_path: Path) -> None:
     assert "published alerts version 1: 3 entries" in done.stdout
     assert "alerts: new -> version 1 (full: 0 removed, 3 added)" in done.stdout
     assert "timestamp key replaced; root version 2" in done.stdout
-    assert done.stdout.rstrip().endswith("graded: current")
+    assert "published the URL list version 1: 2 entries" in done.stdout
+    assert "the URL list: new -> version 1 (full: 0 removed, 2 added)" in done.stdout
+    assert done.stdout.rstrip().endswith("graded: current\nthe URL list: current")
     assert oct((tmp_path / "hw-keys" / "root.pem").stat().st_mode & 0o777) == "0o600"
     station = open_store(f"sqlite:///{tmp_path / 'station.db'}", create=False)
     with station.connect() as conn:
         assert {name: version for name, (_root, version) in held_versions(conn).items()} == {"alerts": 1, "graded": 1}
+        assert held_url_version(conn).version == 1
     assert (tmp_path / "station.db.tuf").is_dir()
 
 

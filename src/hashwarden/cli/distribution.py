@@ -1,4 +1,5 @@
-"""`hashwarden publish ...` and `hashwarden subscribe`: hash sets to subscribers through a signed TUF repository."""
+"""`hashwarden publish ...` and `hashwarden subscribe`: hash sets and the URL list to subscribers through a signed
+TUF repository."""
 
 from __future__ import annotations
 
@@ -24,7 +25,12 @@ def publish(
     repo: RepoOption = None,
     keys: KeysOption = None,
     set_names: Annotated[Optional[list[str]], typer.Option(
-        "--set", help="A set to publish (repeat for more); none: only re-sign the timestamp.")] = None,
+        "--set", help="A set to publish (repeat for more); none (and no --urls): only re-sign the timestamp.")] = None,
+    urls: Annotated[bool, typer.Option("--urls", help="Publish the URL list too (urls/: entries with their ids, "
+                                       "deltas, and the expressions' SHA-256 list).")] = False,
+    urls_plaintext: Annotated[bool, typer.Option("--urls-plaintext", help="Also the expressions in plaintext "
+                                                 "(urls/v<N>.txt.gz; implies --urls): only where the list's "
+                                                 "licence allows it.")] = False,
     timestamp_days: Annotated[float, typer.Option("--timestamp-days", min=0.0001, help="Days the timestamp stays "
                                                   "valid (re-publish daily).")] = _EXPIRIES.timestamp_days,
     snapshot_days: Annotated[float, typer.Option("--snapshot-days", min=0.0001)] = _EXPIRIES.snapshot_days,
@@ -32,10 +38,10 @@ def publish(
     root_days: Annotated[float, typer.Option("--root-days", min=0.0001)] = _EXPIRIES.root_days,
     db: DbOption = None,
 ) -> None:
-    """Publish sets as a new version (full snapshot and delta) in a signed TUF repository; a set unchanged since its
-    last version is left as it is.
+    """Publish sets (and with --urls the URL list) as a new version (full snapshot and delta) in a signed TUF
+    repository; a list unchanged since its last version is left as it is.
 
-    Example: hashwarden publish --repo /srv/hw-repo --keys ~/hw-keys --set alerts --set graded
+    Example: hashwarden publish --repo /srv/hw-repo --keys ~/hw-keys --set alerts --set graded --urls
     """
     if ctx.invoked_subcommand is not None:
         return
@@ -44,12 +50,16 @@ def publish(
     from hashwarden.distribution import publish as publish_sets
 
     expiries = Expiries(root_days, targets_days, snapshot_days, timestamp_days)
-    result = publish_sets(engine_for(db, create=False), repo, keys, set_names or [], expiries)
-    for done in result.sets:
+    result = publish_sets(engine_for(db, create=False), repo, keys, set_names or [], expiries, urls=urls,
+                          urls_plaintext=urls_plaintext)
+    for done in result.sets + ([result.urls] if result.urls else []):
         change = f" (delta: {done.removed:,} removed, {done.added:,} added)" if done.version > 1 else ""
-        out.print(f"published {escape(done.name)} version {done.version}: {done.entries:,} entries{change}")
+        shown = "the URL list" if done is result.urls else escape(done.name)
+        out.print(f"published {shown} version {done.version}: {done.entries:,} entries{change}")
     for name in result.unchanged:
         out.print(f"{escape(name)}: unchanged since its last version")
+    if result.urls_unchanged:
+        out.print("the URL list: unchanged since its last version")
     versions = ", ".join(f"{role} {version}" for role, version in result.versions.items())
     out.print(f"repository {escape(result.repo)}: {versions}", highlight=False)
 
@@ -87,21 +97,26 @@ def subscribe(
                                       "removable media).")],
     root: Annotated[Path, typer.Option("--root", help="The publisher's root.json, handed over out of band (trusted "
                                        "on first use; later root versions are verified from it).")],
+    no_urls: Annotated[bool, typer.Option("--no-urls", help="Leave the URL list alone even when the repository "
+                                          "publishes one.")] = False,
     db: DbOption = None,
 ) -> None:
-    """Bring the local sets up to the repository's published versions (all sets or none); tampered, rolled-back,
-    expired or mixed metadata is refused with the database unchanged.
+    """Bring the local sets, and the URL list when the repository publishes one, up to the published versions (all
+    or nothing); tampered, rolled-back, expired or mixed metadata is refused with the database unchanged.
 
     Example: hashwarden subscribe --repo https://hw.example.org/repo --root root.json --db station.db
     """
     from hashwarden.distribution import subscribe as subscribe_to
 
-    result = subscribe_to(engine_for(db), repo, root)
-    for done in result.updated:
+    result = subscribe_to(engine_for(db), repo, root, urls=not no_urls)
+    for done in result.updated + ([result.urls] if result.urls else []):
         start = "new" if done.old is None else f"version {done.old}"
-        out.print(f"{escape(done.name)}: {start} -> version {done.new} ({done.how}: {done.removed:,} removed, "
+        shown = "the URL list" if done is result.urls else escape(done.name)
+        out.print(f"{shown}: {start} -> version {done.new} ({done.how}: {done.removed:,} removed, "
                   f"{done.added:,} added)")
     for name in result.current:
         out.print(f"{escape(name)}: current")
-    if not result.updated and not result.current:
+    if result.urls_current:
+        out.print("the URL list: current")
+    if not result.updated and not result.current and not result.urls and not result.urls_current:
         out.print("the repository publishes no set yet")

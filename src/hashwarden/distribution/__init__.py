@@ -1,4 +1,5 @@
-"""Signed, versioned distribution of hash sets to subscribers through The Update Framework (python-tuf; issue 19).
+"""Signed, versioned distribution of hash sets and the URL list to subscribers through The Update Framework
+(python-tuf; issue 19).
 
 A publisher writes a static TUF repository (`publisher.publish`): every published set as full snapshots and deltas
 between versions, named with their hashes and lengths in signed targets metadata; any web server can host it and
@@ -8,7 +9,8 @@ expiry, rollback and freeze, mix-and-match, hashes and lengths); hashwarden only
 transaction. Nothing here signs or checks anything by hand.
 
 Layout: `layout.py` (where each file goes), `keys.py` (the roles' keys), `lists.py` (a set as a published list, the
-delta between two), `publisher.py`, `fetch.py` (ngclient reading a local directory), `subscriber.py`.
+delta between two), `publisher.py`, `fetch.py` (ngclient reading a local directory), `subscriber.py`; for the URL list `url_lists.py` (its
+published lines and plain lists) and `url_apply.py` (a downloaded list or delta applied through `store.urls`).
 """
 
 from hashwarden.distribution.keys import ROLES, keygen

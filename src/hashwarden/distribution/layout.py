@@ -7,12 +7,16 @@
     <repo>/targets/sets/<set>/delta-<a>-<b>.jsonl.gz  from version a to b: {"op": "remove"|"add", ...line}
     <repo>/targets/sets/<set>/v<n>.md5.gz, v<n>.pdq.gz  the same version as md5sum and ThreatExchange PDQ lines,
                                                     for subscribers without hashwarden (any TUF client verifies them)
+    <repo>/targets/urls/index.json                  the URL list's version, entries and files (`publish --urls`)
+    <repo>/targets/urls/v<n>.jsonl.gz               the URL list at version n: one entry a line, with its public id
+    <repo>/targets/urls/delta-<a>-<b>.jsonl.gz      from version a to b: {"op": "remove"|"add", ...line}
+    <repo>/targets/urls/v<n>.sha256.gz              the expressions' SHA-256, one a line (`url export --format sha256`)
+    <repo>/targets/urls/v<n>.txt.gz                 the expressions in plaintext (`--urls-plaintext` only: licence)
 
 Consistent snapshots (TUF's `consistent_snapshot`): metadata files carry their version and target files their
 SHA-256 as a name prefix (`<sha256>.v3.jsonl.gz`), so a mirror being updated while a subscriber reads it never
-serves a mix. Hook for the URL list (not built yet): its files go beside the sets under `urls/` (`urls/index.json`
-and its own snapshots and deltas) in the same targets metadata; subscribers of this version ignore targets outside
-`sets/`.
+serves a mix. The URL list's files are listed in the same targets metadata as the sets', so one signed state holds
+both and a subscriber applies both in one transaction.
 """
 
 from __future__ import annotations
@@ -22,7 +26,7 @@ import re
 METADATA_DIR = "metadata"
 TARGETS_DIR = "targets"
 SETS_INDEX = "sets/index.json"
-URLS_PREFIX = "urls/"  # reserved for the URL list (see the module docstring)
+URLS_INDEX = "urls/index.json"
 INDEX_FORMAT = 1
 
 # Published set names are path components on every web server and file system a copy lands on: a plain charset.
@@ -48,3 +52,18 @@ def stored_name(path: str, sha256: str) -> str:
     """The file a target path is stored as under `targets/` (consistent snapshots: its hash as a prefix)."""
     directory, _, base = path.rpartition("/")
     return f"{directory}/{sha256}.{base}" if directory else f"{sha256}.{base}"
+
+
+def url_full_path(version: int) -> str:
+    """Target path of the URL list's full snapshot at `version`."""
+    return f"urls/v{version}.jsonl.gz"
+
+
+def url_plain_path(version: int, suffix: str) -> str:
+    """Target path of the URL list's plain `suffix` list (sha256, txt) at `version`."""
+    return f"urls/v{version}.{suffix}.gz"
+
+
+def url_delta_path(old: int, new: int) -> str:
+    """Target path of the URL list's delta from version `old` to `new`."""
+    return f"urls/delta-{old}-{new}.jsonl.gz"

@@ -1,11 +1,12 @@
-"""A set as a published list, and the delta between two published versions.
+"""A set (or the URL list) as a published list, and the delta between two published versions.
 
 A published version is the set's entries as our JSON lines (`formats.jsonl`, videos with their vPDQ frames; series
 and victim flags as their links give them, as `export hashes` writes them), gzip-compressed. A delta names whole
 lines: `{"op": "remove", ...}` for each line of the old version not in the new, then `{"op": "add", ...}` for each
 line of the new not in the old; a changed entry (a category regraded) is a removal and an addition. Lines are told
 apart by a 128-bit BLAKE2b of their bytes, held in NumPy arrays (16 bytes a line: 160 MB for 10M entries), never
-as Python objects.
+as Python objects. The generic parts (`write_lines`, `line_digests`, `write_delta`, `read_ops`) know only gzip
+JSON-object lines; `url_lists.py` uses them for the URL list.
 """
 
 from __future__ import annotations
@@ -14,10 +15,10 @@ import contextlib
 import gzip
 import hashlib
 import json
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, BinaryIO
+from typing import Any, BinaryIO, TypeVar
 
 import numpy as np
 
@@ -27,6 +28,8 @@ from hashwarden.formats.jsonl import line_of, object_lines, parse_vpdq, record_o
 from hashwarden.store.records import EntryRecord
 
 _DIGEST_BYTES = 16
+_CHUNK_LINES = 4096
+Item = TypeVar("Item")
 
 
 @dataclass(frozen=True)
@@ -41,9 +44,16 @@ class WrittenList:
 
 def write_list(records: Iterator[EntryRecord], path: Path,
                plain: dict[Path, Callable[[list[EntryRecord], BinaryIO], int]] | None = None) -> WrittenList:
-    """Write the records' lines to `path` (gzip, deterministic: no time or name in the header), and beside it, in
-    the same pass, each `plain` file (gzip) by its format's writer (`formats.md5sum.write`, `formats.pdqlist.write`)
-    fed the records a chunk at a time: lists a subscriber without hashwarden reads with `zcat`."""
+    """Write the records' lines to `path` (gzip), and beside it each `plain` file by its format's writer
+    (`formats.md5sum.write`, `formats.pdqlist.write`): lists a subscriber without hashwarden reads with `zcat`."""
+    return write_lines(records, path, lambda record: line_of(record).encode("utf-8", "backslashreplace"), plain)
+
+
+def write_lines(items: Iterable[Item], path: Path, encode: Callable[[Item], bytes],
+                plain: dict[Path, Callable[[list[Item], BinaryIO], Any]] | None = None) -> WrittenList:
+    """Write each item as its line (`encode`: one JSON object and its newline) to `path` (gzip, deterministic: no
+    time or name in the header), and beside it, in the same pass, each `plain` file (gzip) by its writer fed the
+    items a chunk at a time."""
     content = hashlib.sha256()
     digests = bytearray()
     count = 0
@@ -51,22 +61,22 @@ def write_list(records: Iterator[EntryRecord], path: Path,
         fp = files.enter_context(_gzip_writer(path))
         others = [(files.enter_context(_gzip_writer(other)), write) for other, write in (plain or {}).items()]
         chunk: list[bytes] = []
-        held: list[EntryRecord] = []
-        for record in records:
-            line = line_of(record).encode("utf-8", "backslashreplace")
+        held: list[Item] = []
+        for item in items:
+            line = encode(item)
             content.update(line)
             digests += hashlib.blake2b(line, digest_size=_DIGEST_BYTES).digest()
             chunk.append(line)
-            held.append(record)
+            held.append(item)
             count += 1
-            if len(chunk) >= 4096:
+            if len(chunk) >= _CHUNK_LINES:
                 _flush(fp, chunk, others, held)
         _flush(fp, chunk, others, held)
     return WrittenList(count, content.hexdigest(), _as_array(digests))
 
 
-def _flush(fp: BinaryIO, chunk: list[bytes], others: list[tuple[BinaryIO, Callable[..., int]]],
-           held: list[EntryRecord]) -> None:
+def _flush(fp: BinaryIO, chunk: list[bytes], others: list[tuple[BinaryIO, Callable[..., Any]]],
+           held: list[Any]) -> None:
     fp.write(b"".join(chunk))
     for other, write in others:
         write(held, other)
@@ -132,16 +142,27 @@ def read_delta(path: Path, shown: str) -> tuple[list[EntryRecord], list[EntryRec
 
 
 def _ops(path: Path, shown: str, delta: bool) -> Iterator[tuple[str, EntryRecord]]:
+    for op, obj, number in read_ops(path, shown, delta):
+        try:
+            yield op, (_removal(obj, shown, number) if op == "remove" else record_of(obj, shown, number))
+        except FormatError as exc:
+            raise DistributionError(f"published list {exc}") from exc
+
+
+def read_ops(path: Path, shown: str, delta: bool) -> Iterator[tuple[str, dict[str, Any], int]]:
+    """(op, object without its op, line number) of each line of a downloaded (verified) list: "add" for every line
+    of a full list, a delta's own op for a delta's.
+
+    Raises:
+        DistributionError: not gzip, a line that is not a JSON object, or an op neither add nor remove.
+    """
     try:
         with gzip.open(path, "rb") as fp:
             for number, obj in object_lines(fp, shown):
                 op = obj.pop("op", None) if delta else "add"
-                if op == "remove":
-                    yield op, _removal(obj, shown, number)
-                elif op == "add":
-                    yield op, record_of(obj, shown, number)
-                else:
+                if op not in ("add", "remove"):
                     raise FormatError(f"op must be add or remove, not {op!r}", shown, number)
+                yield op, obj, number
     except (OSError, EOFError, gzip.BadGzipFile) as exc:
         raise DistributionError(f"{shown} is not a readable gzip file ({exc})") from exc
     except FormatError as exc:

@@ -6,7 +6,9 @@ then signs snapshot and timestamp; a publish with nothing new re-signs the times
 they would expire within a timestamp period), which is what a daily job runs so subscribers never see it expire.
 Files are written in the order a subscriber reads the other way round: targets, targets metadata, snapshot, and
 timestamp.json (renamed into place) last, so a subscriber reading during a publish sees the old state or the new,
-never a mix. Every publish of a changed set is an audit row (`publish`) in the store it was read from.
+never a mix. Every publish of a changed set is an audit row (`publish`) in the store it was read from. The URL list
+(`urls=True`) is published the same way beside the sets (`url_lists.py`, under `urls/` with its own index), in the
+same targets metadata and the same audit row.
 """
 
 from __future__ import annotations
@@ -15,8 +17,8 @@ import contextlib
 import fcntl
 import json
 import os
-from collections.abc import Iterator
 import tempfile
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
@@ -25,12 +27,15 @@ from typing import Any
 from hashwarden.config import TUF_KEPT_DELTAS, Expiries
 from hashwarden.distribution import layout
 from hashwarden.distribution.keys import ROLES, load_signer, replace_key
-from hashwarden.distribution.lists import dump_json, line_digests, write_delta, write_list
+from hashwarden.distribution.lists import WrittenList, dump_json, line_digests, write_delta, write_list
+from hashwarden.distribution.url_lists import PLAIN_FORMATS as PLAIN_URL_FORMATS
+from hashwarden.distribution.url_lists import PLAINTEXT, write_url_list
 from hashwarden.errors import DistributionError
 from hashwarden.formats import md5sum, pdqlist
 from hashwarden.store import audit
 from hashwarden.store.hashsets import get_set, iter_entries
 from hashwarden.store.series import with_links
+from hashwarden.store.urls import iter_entries as iter_url_entries
 
 
 # The plain lists beside each full snapshot (`layout.plain_path`), by the formats' own writers.
@@ -39,7 +44,8 @@ PLAIN_WRITERS = {"md5": md5sum.write, "pdq": pdqlist.write}
 
 @dataclass(frozen=True)
 class PublishedSet:
-    """One set given a new version: its entries, and what the delta from the previous version removes and adds."""
+    """One set (or the URL list, named "urls") given a new version: its entries, and what the delta from the
+    previous version removes and adds."""
 
     name: str
     version: int
@@ -55,13 +61,17 @@ class PublishResult:
     repo: str
     sets: list[PublishedSet] = field(default_factory=list)
     unchanged: list[str] = field(default_factory=list)
+    urls: PublishedSet | None = None  # the URL list's new version (with `urls`); None: not asked, or unchanged
+    urls_unchanged: bool = False
     versions: dict[str, int] = field(default_factory=dict)
 
 
 def publish(engine: Any, repo_dir: str | os.PathLike[str], keys_dir: str | os.PathLike[str], set_names: list[str],
-            expiries: Expiries = Expiries(), now: datetime | None = None) -> PublishResult:
-    """Publish the current entries of `set_names` into the repository at `repo_dir` (created, with root version 1,
-    on first use), signed with the keys in `keys_dir`.
+            expiries: Expiries = Expiries(), now: datetime | None = None, urls: bool = False,
+            urls_plaintext: bool = False) -> PublishResult:
+    """Publish the current entries of `set_names` (and with `urls` the URL list: its SHA-256 list always, its
+    plaintext expressions with `urls_plaintext`, which the list's licence may forbid) into the repository at
+    `repo_dir` (created, with root version 1, on first use), signed with the keys in `keys_dir`.
 
     Raises:
         DistributionError: keys missing, not the ones the repository's root trusts, kept inside the repository, or
@@ -69,10 +79,11 @@ def publish(engine: Any, repo_dir: str | os.PathLike[str], keys_dir: str | os.Pa
         StoreError: no such set (nothing is written).
     """
     with _locked(repo_dir):
-        return _publish(engine, _Repository.open(repo_dir, keys_dir, expiries, now), set_names)
+        return _publish(engine, _Repository.open(repo_dir, keys_dir, expiries, now), set_names,
+                        urls or urls_plaintext, urls_plaintext)
 
 
-def _publish(engine: Any, repo: _Repository, set_names: list[str]) -> PublishResult:
+def _publish(engine: Any, repo: _Repository, set_names: list[str], urls: bool, plaintext: bool) -> PublishResult:
     result = PublishResult(str(repo.path))
     with tempfile.TemporaryDirectory(dir=repo.path, prefix=".publishing-") as staging, engine.begin() as conn:
         for name in dict.fromkeys(set_names):
@@ -81,12 +92,23 @@ def _publish(engine: Any, repo: _Repository, set_names: list[str]) -> PublishRes
                 result.unchanged.append(name)
             else:
                 result.sets.append(published)
+        if urls:
+            result.urls = repo.add_urls(conn, Path(staging), plaintext)
+            result.urls_unchanged = result.urls is None
         if result.sets:
             repo.write_index()
-            audit.append(conn, "publish", {"repository": str(repo.path), "sets": [
+        if result.urls:
+            repo.write_url_index()
+        if result.sets or result.urls:
+            details: dict[str, Any] = {"repository": str(repo.path), "sets": [
                 {"set": s.name, "version": s.version, "entries": s.entries, "removed": s.removed, "added": s.added}
-                for s in result.sets], "targets_version": repo.next_targets_version()})
-        repo.sign(targets=bool(result.sets))
+                for s in result.sets], "targets_version": repo.next_targets_version()}
+            if result.urls:
+                details["urls"] = {"version": result.urls.version, "entries": result.urls.entries,
+                                   "removed": result.urls.removed, "added": result.urls.added,
+                                   "plaintext": plaintext}
+            audit.append(conn, "publish", details)
+        repo.sign(targets=bool(result.sets or result.urls))
     result.versions = repo.versions()
     return result
 
@@ -145,6 +167,7 @@ class _Repository:
         self.timestamp: Any = None
         self.new_targets = False  # a new repository: targets version 1 not written yet
         self.index: dict[str, Any] = {"format": layout.INDEX_FORMAT, "sets": {}}
+        self.url_index: dict[str, Any] | None = None  # the URL list's, once published
 
     @classmethod
     def open(cls, repo_dir: str | os.PathLike[str], keys_dir: str | os.PathLike[str], expiries: Expiries,
@@ -192,6 +215,9 @@ class _Repository:
         index = self.targets.signed.targets.get(layout.SETS_INDEX)
         if index is not None:
             self.index = json.loads(self._target_file(index).read_bytes())
+        url_index = self.targets.signed.targets.get(layout.URLS_INDEX)
+        if url_index is not None:
+            self.url_index = json.loads(self._target_file(url_index).read_bytes())
 
     def _read(self, name: str) -> Any:
         from tuf.api.metadata import Metadata
@@ -223,16 +249,51 @@ class _Repository:
                 all(previous.get(key) == value for key, value in description.items()):
             return None
         version = previous["version"] + 1 if previous else 1
+        plain_files = {suffix: (layout.plain_path(name, version, suffix), staging / f"{name}.{suffix}")
+                       for suffix in PLAIN_WRITERS}
+        entry, removed, added = self._new_version(
+            previous, written, new_file, layout.full_path(name, version), plain_files,
+            lambda old: layout.delta_path(name, old, version), staging / f"{name}.delta")
+        self.index["sets"][name] = {**description, **entry}
+        return PublishedSet(name, version, written.entries, removed, added)
+
+    def add_urls(self, conn: Any, staging: Path, plaintext: bool) -> PublishedSet | None:
+        """Write the URL list's current entries as its next published version (with the delta from the previous
+        one, the SHA-256 list, and with `plaintext` the expressions too), or None when its lines and plain lists
+        are those of the version published last."""
+        suffixes = [suffix for suffix in PLAIN_URL_FORMATS if plaintext or suffix != PLAINTEXT]
+        new_file = staging / "urls.new"
+        written = write_url_list(iter_url_entries(conn), new_file,
+                                 {suffix: staging / f"urls.{suffix}" for suffix in suffixes})
+        previous = self.url_index
+        if previous is not None and previous["sha256"] == written.content_sha256 and \
+                sorted(previous["plain"]) == sorted(suffixes):
+            return None
+        version = previous["version"] + 1 if previous else 1
+        plain_files = {suffix: (layout.url_plain_path(version, suffix), staging / f"urls.{suffix}")
+                       for suffix in suffixes}
+        entry, removed, added = self._new_version(
+            previous, written, new_file, layout.url_full_path(version), plain_files,
+            lambda old: layout.url_delta_path(old, version), staging / "urls.delta")
+        self.url_index = {"format": layout.INDEX_FORMAT, **entry}
+        return PublishedSet("urls", version, written.entries, removed, added)
+
+    def _new_version(self, previous: dict[str, Any] | None, written: WrittenList, new_file: Path, full: str,
+                     plain: dict[str, tuple[str, Path]], delta_path: Callable[[int], str], delta_file: Path
+                     ) -> tuple[dict[str, Any], int, int]:
+        """List a set's (or the URL list's) next version: its full list and plain lists as targets, the delta from
+        `previous` (the index entry of the version published last), the previous version's files unlisted and
+        deltas beyond `TUF_KEPT_DELTAS` pruned. Returns its index entry and the delta's (removed, added)."""
         targets = self.targets.signed.targets
-        entry = {**description, "version": version, "entries": written.entries, "sha256": written.content_sha256,
-                 "full": layout.full_path(name, version), "deltas": list(previous["deltas"]) if previous else [],
-                 "plain": {suffix: layout.plain_path(name, version, suffix) for suffix in PLAIN_WRITERS}}
+        version = previous["version"] + 1 if previous else 1
+        entry = {"version": version, "entries": written.entries, "sha256": written.content_sha256, "full": full,
+                 "deltas": list(previous["deltas"]) if previous else [],
+                 "plain": {suffix: path for suffix, (path, _local) in plain.items()}}
         removed = added = 0
         if previous is not None:
             old_file = self._target_file(targets[previous["full"]])
-            delta_file = staging / f"{name}.delta"
             removed, added = write_delta(old_file, line_digests(old_file), new_file, written.digests, delta_file)
-            path = layout.delta_path(name, previous["version"], version)
+            path = delta_path(previous["version"])
             self._add_target(path, delta_file)
             entry["deltas"].append({"from": previous["version"], "to": version, "path": path})
             del targets[previous["full"]]
@@ -241,11 +302,10 @@ class _Repository:
             for dropped in entry["deltas"][:-TUF_KEPT_DELTAS]:
                 targets.pop(dropped["path"], None)
             entry["deltas"] = entry["deltas"][-TUF_KEPT_DELTAS:]
-        self._add_target(entry["full"], new_file)
-        for suffix, path in entry["plain"].items():
-            self._add_target(path, staging / f"{name}.{suffix}")
-        self.index["sets"][name] = entry
-        return PublishedSet(name, version, written.entries, removed, added)
+        self._add_target(full, new_file)
+        for path, local in plain.values():
+            self._add_target(path, local)
+        return entry, removed, added
 
     def _add_target(self, path: str, local: Path) -> None:
         """List `local` as target `path` and move it to its stored name (its SHA-256 as a prefix)."""
@@ -259,9 +319,16 @@ class _Repository:
 
     def write_index(self) -> None:
         """The sets' index as a target of its own (what a subscriber reads first)."""
+        self._write_json_target(layout.SETS_INDEX, self.index)
+
+    def write_url_index(self) -> None:
+        """The URL list's index as a target of its own."""
+        self._write_json_target(layout.URLS_INDEX, self.url_index)
+
+    def _write_json_target(self, path: str, value: Any) -> None:
         with tempfile.NamedTemporaryFile(dir=self.path, prefix=".index-", delete=False) as fp:
-            fp.write(dump_json(self.index))
-        self._add_target(layout.SETS_INDEX, Path(fp.name))
+            fp.write(dump_json(value))
+        self._add_target(path, Path(fp.name))
 
     # --- signing ---------------------------------------------------------------------------------------------
 

@@ -336,3 +336,16 @@ subscription = Table(
     Column("version", Integer, nullable=False),
     Column("updated_at", String(32), nullable=False),
 )
+
+# What a subscriber holds of a published URL list (migration 0015): one row, the repository (as `subscription`), the
+# published version, and the local list version subscribe left it at (a local change after it is refused).
+url_subscription = Table(
+    "url_subscription",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("repository", String(64), nullable=False),
+    Column("version", Integer, nullable=False),
+    Column("local_version", Integer, nullable=False),
+    Column("updated_at", String(32), nullable=False),
+    CheckConstraint("id = 1", name="ck_url_subscription_one_row"),
+)

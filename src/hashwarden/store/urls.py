@@ -23,6 +23,7 @@ from sqlalchemy import func, insert, select, update
 from sqlalchemy.engine import Connection
 from sqlalchemy.sql import ColumnElement
 
+from hashwarden.errors import StoreError
 from hashwarden.store import audit
 from hashwarden.store.db import serialise_writers, utc_now
 from hashwarden.store.schema import url_entry
@@ -44,6 +45,7 @@ class NewUrlEntry:
     reporter: str | None = None
     evidence_sha256: str | None = None  # hex
     appeal: str = "none"
+    public_id: str | None = None  # given: a subscriber keeps the publisher's id (distribution/); else a new one
 
     @property
     def sha256(self) -> bytes:
@@ -83,27 +85,33 @@ def add_entries(conn: Connection, entries: Iterable[NewUrlEntry], actor: str | N
                 ) -> tuple[int, list[tuple[str, bool]]]:
     """Add the entries not already listed, as one new version (none added: no new version); return the version
     and, per entry given, its public id and whether it was added now (False: listed before, or twice in `entries`).
-    In the caller's transaction, audited."""
+    In the caller's transaction, audited.
+
+    Raises:
+        StoreError: a given public id is already some row's (an id names one entry, ever).
+    """
     serialise_writers(conn, _URL_LOCK, "url_entry")
     given = list(entries)
     current = _current_ids(conn, [entry.sha256 for entry in given])
     version = list_version(conn) + 1
     now = utc_now()
-    rows, answer = [], []
+    rows, answer, added = [], [], []
     for entry in given:
         digest = entry.sha256
         if digest in current:
             answer.append((current[digest], False))
             continue
-        public_id = secrets.token_hex(16)
+        public_id = entry.public_id or secrets.token_hex(16)
         current[digest] = public_id
         answer.append((public_id, True))
+        added.append(entry)
         rows.append({"public_id": public_id, "expression": entry.expression, "sha256": digest, "kind": entry.kind,
                      "category": entry.category, "source": entry.source, "reporter": entry.reporter,
                      "evidence_sha256": bytes.fromhex(entry.evidence_sha256) if entry.evidence_sha256 else None,
                      "appeal": entry.appeal, "added_at": now, "added_version": version})
     if not rows:
         return version - 1, answer
+    _refuse_taken_ids(conn, [row["public_id"] for row, entry in zip(rows, added) if entry.public_id])
     conn.execute(insert(url_entry), rows)
     audit.append(conn, "url.add", {"version": version, "added": len(rows),
                                    "sha256_digest": _digest(row["sha256"] for row in rows)}, actor=actor)
@@ -126,6 +134,15 @@ def remove_entries(conn: Connection, expressions_sha256: Iterable[bytes], reason
     audit.append(conn, "url.remove", {"version": version, "removed": len(current),
                                       "sha256_digest": _digest(current)}, actor=actor)
     return version, list(current.values())
+
+
+def _refuse_taken_ids(conn: Connection, public_ids: list[str]) -> None:
+    if len(set(public_ids)) < len(public_ids):
+        raise StoreError("the same URL entry id is given to two entries")
+    for chunk in _chunks(public_ids, 500):
+        taken = conn.execute(select(url_entry.c.public_id).where(url_entry.c.public_id.in_(chunk)).limit(1)).first()
+        if taken is not None:
+            raise StoreError(f"URL entry id {taken[0]} is already an entry's here (listed or removed)")
 
 
 def set_appeal(conn: Connection, expression_sha256: bytes, state: str, actor: str | None = None) -> str | None:
@@ -152,6 +169,11 @@ def current_hashes(conn: Connection) -> dict[bytes, str]:
     """Every listed expression's SHA-256 -> its entry's public id: what a checker holds."""
     return {bytes(digest): public_id for digest, public_id in conn.execute(
         select(url_entry.c.sha256, url_entry.c.public_id).where(url_entry.c.removed_at.is_(None)))}
+
+
+def lists_any(conn: Connection) -> bool:
+    """Whether any entry is listed now (one indexed row read, not the list)."""
+    return conn.execute(select(url_entry.c.id).where(url_entry.c.removed_at.is_(None)).limit(1)).first() is not None
 
 
 def hashes_at(conn: Connection, version: int) -> set[bytes]:
