@@ -60,13 +60,30 @@ def listed_db(tmp_path: Path) -> Path:
 
 
 def _free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
+    """A loopback port free for both UDP and TCP (unbound listens on both)."""
+    while True:
+        with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as udp, \
+                socket.socket(socket.AF_INET, socket.SOCK_STREAM) as tcp:
+            udp.bind(("127.0.0.1", 0))
+            port = udp.getsockname()[1]
+            try:
+                tcp.bind(("127.0.0.1", port))
+            except OSError:
+                continue
+            return port
 
 
 def _unbound(folder: Path, rpz: Path) -> tuple[subprocess.Popen[Any], int]:
-    port = _free_port()
+    """unbound on a free loopback port, answering; started again on another port if the port was taken between
+    the probe and unbound's bind (the suite runs in parallel)."""
+    for _ in range(5):
+        server, port = _start_unbound(folder, rpz, _free_port())
+        if server is not None:
+            return server, port
+    raise AssertionError("unbound could not bind a loopback port in 5 tries")
+
+
+def _start_unbound(folder: Path, rpz: Path, port: int) -> tuple[subprocess.Popen[Any] | None, int]:
     (folder / "example.test.zone").write_text(ORIGIN)
     conf = folder / "unbound.conf"
     conf.write_text(f"""server:
@@ -105,7 +122,10 @@ remote-control:
             _ask(port, "allowed.example.test")
             return server, port
         except (dns.exception.Timeout, ConnectionRefusedError):
-            assert server.poll() is None, server.stdout.read().decode(errors="replace")
+            if server.poll() is not None:
+                log = server.stdout.read().decode(errors="replace")
+                assert "Address already in use" in log, log
+                return None, port
             time.sleep(0.2)
     server.kill()
     raise AssertionError("unbound did not answer in 20 s")
