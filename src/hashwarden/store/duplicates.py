@@ -52,17 +52,23 @@ class DigestPrefixes:
         return False
 
 
-def remove_duplicates(conn: Connection, set_id: int, import_id: int) -> int:
+def remove_duplicates(conn: Connection, set_id: int, import_id: int, after_id: int | None = None) -> int:
     """Delete the entries this import added whose identity was already in the set (or earlier in the file).
 
     Each digest's index is scanned once for values occurring more than once in the set; only those (rare)
-    groups are compared in full.
+    groups are compared in full. `after_id`: the import's rows all have ids above it and none of them repeats an
+    identity the set held before (the staging anti-join kept those out), so only its own rows are grouped, by id
+    range: a delta of 100,000 rows into a set of 10M scans 100,000 rows, not 10M.
     """
     removed: set[int] = set()
     columns = [entry.c[name] for name in DIGEST_COLUMNS]
     for name in DIGEST_COLUMNS:
         column = entry.c[name]
-        if conn.dialect.name == "sqlite":
+        if after_id is not None:
+            repeated = (select(column).where(entry.c.id > after_id, entry.c.import_id == import_id,
+                                             column.is_not(None))
+                        .group_by(column).having(func.count() > 1))
+        elif conn.dialect.name == "sqlite":
             # SQLite's planner prefers ix_entry_set (an equality) and then sorts 5M rows in a temp B-tree (12 s);
             # the covering digest index already holds them sorted (1.6 s).
             repeated = text(f"SELECT {name} FROM entry INDEXED BY ix_entry_{name} WHERE {name} IS NOT NULL "

@@ -105,6 +105,8 @@ def add_rows(conn: Connection, target: HashSet, import_id: int,
     # Into an empty set rows go straight to `entry`; into a set with entries they go through a staging table so
     # that what the set already holds is filtered out by an indexed anti-join, not inserted and deleted again.
     table = "entry" if set_is_empty else create_staging(conn)
+    # the ids rows of this import will have lie above it (inserted from staging after this)
+    highest_before = None if set_is_empty else conn.execute(select(func.max(entry.c.id))).scalar_one()
     write = batch_writer(conn, table, constants)
     deferred = DeferredIndexes(conn, before) if set_is_empty else None
     rows = 0
@@ -123,7 +125,7 @@ def add_rows(conn: Connection, target: HashSet, import_id: int,
         deferred.rebuild()
     known = 0 if set_is_empty else insert_new_from_staging(conn, target.id, table, filled)
     if rows - known and (not set_is_empty or prefixes.may_repeat()):
-        return rows, rows - known - remove_duplicates(conn, target.id, import_id)
+        return rows, rows - known - remove_duplicates(conn, target.id, import_id, highest_before)
     return rows, rows - known
 
 
