@@ -22,7 +22,7 @@ from hashwarden.store import audit
 from hashwarden.store.delta import apply_delta
 from hashwarden.store.hashsets import adopt_category_scheme, count_entries, create_set, get_set, iter_entries
 from hashwarden.store.series import with_links
-from hashwarden.store.import_run import finish_import, record_import, start_import
+from hashwarden.store.import_run import finish_import, highest_entry_id, record_import, start_import
 from hashwarden.store.loader import add_rows, journal_for, load
 from hashwarden.store.records import EntryRecord, ImportResult
 
@@ -134,8 +134,9 @@ def import_file(
         elif (fast := row_reader(fmt)) is not None and not options and (
                 fmt != "nsrl" or head.startswith(SQLITE_MAGIC)):
             import_id = start_import(conn, target, fmt=fmt, file=file)
+            above = highest_entry_id(conn)
             rows, added = add_rows(conn, target, import_id, _hashing_rest_after(fast(hashed, name, report), hashed))
-            result = finish_import(conn, import_id, rows, added)
+            result = finish_import(conn, import_id, rows, added, entries_above=above)
         else:
             records = reader(fmt)(hashed, name, report, **(options or {}))
             if fmt in CHECKED_CATEGORIES and (scheme or target.category_scheme):

@@ -132,17 +132,20 @@ def empty(set_id: int, name: str, kind: str, category_scheme: str | None) -> Set
 
 def after_import(
     conn: Connection, set_id: int, import_id: int, *, added: int, deleted: int, change: int,
-    before: SetContent | None,
+    before: SetContent | None, above: int | None = None,
 ) -> SetContent:
     """The set's content after an import: `before` (as last recorded) plus the entries this import added, plus
     `change` (the delta's terms for entries it updated or deleted that earlier imports had added).
 
     A set with no recorded content (made before hashwarden recorded digests) gets a full recompute: its baseline.
+    `above`, when given, is an id every entry the import added lies above: the sum then reads that id range, not
+    every entry of the set (a 100k-line delta into a 10M set read all 10M to find its own rows).
     """
     row = _set_row(conn, set_id)
     if before is None:
         return current(conn, set_id)
-    _, term = sum_entries(conn, and_(entry.c.set_id == set_id, entry.c.import_id == import_id))
+    mine = and_(entry.c.set_id == set_id, entry.c.import_id == import_id)
+    _, term = sum_entries(conn, mine if above is None else and_(mine, entry.c.id > above))
     return SetContent(row.id, row.name, before.kind, row.category_scheme, before.entries + added - deleted,
                       (before.digest + term + change) % MODULUS)
 

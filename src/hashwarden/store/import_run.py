@@ -9,14 +9,14 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import insert, update
+from sqlalchemy import func, insert, select, update
 from sqlalchemy.engine import Connection
 
 from hashwarden.store import audit, digest
 from hashwarden.store.db import utc_now
 from hashwarden.store.hashsets import get_set
 from hashwarden.store.records import HashSet, ImportResult
-from hashwarden.store.schema import import_run
+from hashwarden.store.schema import entry, import_run
 from hashwarden.store.records import canonical_json
 
 
@@ -26,6 +26,13 @@ def start_import(conn: Connection, target: HashSet, *, fmt: str, file: str, file
         set_id=target.id, format=fmt, file=file, file_sha256=file_sha256, started_at=utc_now(),
         rows=0, added=0, duplicates=0,
     )).inserted_primary_key[0]
+
+
+def highest_entry_id(conn: Connection) -> int:
+    """The highest entry id now (0 in an empty store): the entries an import inserts after this all lie above it
+    (SQLite gives a new row max(rowid) + 1 and a writer has the database to itself; a PostgreSQL sequence only
+    grows), so the digest of what the import added is summed over an id range, not over the whole set."""
+    return conn.execute(select(func.max(entry.c.id))).scalar_one() or 0
 
 
 def finish_import(conn: Connection, import_id: int, rows: int, added: int, **counts: int) -> ImportResult:
@@ -48,7 +55,7 @@ def record_import(
     target = get_set(conn, set_name)
     content = digest.after_import(
         conn, target.id, result.import_id, added=result.added, deleted=result.deleted, change=result.content_change,
-        before=audit.recorded_content(conn, target.id))
+        before=audit.recorded_content(conn, target.id), above=result.entries_above)
     audit.append(conn, "import", {"set": set_name, "format": fmt, "file": file, "file_sha256": file_sha256,
                                   **result.to_json(), **({"details": extra} if extra else {}),
                                   "content": content.to_json()})

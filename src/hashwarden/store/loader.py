@@ -35,7 +35,7 @@ from hashwarden.store.db import rollback_journal, utc_now
 from hashwarden.store.duplicates import DigestPrefixes, remove_duplicates
 from hashwarden.store.frames import add_vpdq_frames, noting_videos
 from hashwarden.store.hashsets import get_set
-from hashwarden.store.import_run import finish_import, record_import, start_import
+from hashwarden.store.import_run import finish_import, highest_entry_id, record_import, start_import
 from hashwarden.store.indexes import DeferredIndexes
 from hashwarden.store.readahead import read_ahead
 from hashwarden.store.records import EntryRecord, HashSet, ImportResult
@@ -82,8 +82,9 @@ def load(
 ) -> ImportResult:
     """Load records into `target` within the caller's transaction; see the module docstring for the method."""
     import_id = start_import(conn, target, fmt=fmt, file=file, file_sha256=file_sha256)
+    above = highest_entry_id(conn)
     rows, added = add_records(conn, target, import_id, records)
-    return finish_import(conn, import_id, rows, added)
+    return finish_import(conn, import_id, rows, added, entries_above=above)
 
 
 def add_records(conn: Connection, target: HashSet, import_id: int, records: Iterable[EntryRecord]) -> tuple[int, int]:

@@ -90,6 +90,9 @@ class ImportResult:
     # the set's content-digest term of entries earlier imports had added and this one updated or deleted
     # (store.digest.change_of); what this import added is summed when it is recorded
     content_change: int = 0
+    # every entry this import added has an id above this one (`import_run.highest_entry_id` before its first
+    # insert); None when it may also have changed older entries: the digest then looks through the whole set
+    entries_above: int | None = None
 
     def to_json(self) -> dict[str, int]:
         return {"import_id": self.import_id, "rows": self.rows, "added": self.added, "duplicates": self.duplicates,

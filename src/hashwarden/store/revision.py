@@ -16,7 +16,7 @@ from sqlalchemy import and_, select, update
 
 from hashwarden.store import digest
 from hashwarden.store.db import utc_now
-from hashwarden.store.import_run import finish_import, record_import, start_import
+from hashwarden.store.import_run import finish_import, highest_entry_id, record_import, start_import
 from hashwarden.store.loader import add_records
 from hashwarden.store.records import EntryRecord, HashSet, ImportResult
 from hashwarden.store.schema import entry, hash_set
@@ -77,9 +77,11 @@ def revise_set(conn: Any, target: HashSet, remove: list[int], records: list[Entr
         condition = and_(entry.c.set_id == target.id, entry.c.id.in_(remove[start:start + _DELETE_CHUNK]))
         change -= digest.change_of(conn, condition, import_id)
         deleted += conn.execute(entry.delete().where(condition)).rowcount
+    above = highest_entry_id(conn)  # after the deletions: the additions' ids lie above what is left
     rows, added = add_records(conn, target, import_id, records)
     finished = finish_import(conn, import_id, rows, added)
-    result = ImportResult(import_id, rows, added, finished.duplicates, deleted, content_change=change)
+    result = ImportResult(import_id, rows, added, finished.duplicates, deleted, content_change=change,
+                          entries_above=above)
     conn.execute(update(hash_set).where(hash_set.c.id == target.id).values(version=version, updated_at=utc_now()))
     record_import(conn, target.name, result, fmt=fmt, file=file, file_sha256=None,
                   details={**details, "version": version})
