@@ -17,7 +17,7 @@ from hashwarden.service.app import create_app
 from hashwarden.store import create_set, open_store
 from hashwarden.store.loader import import_entries
 from hashwarden.store.records import EntryRecord
-from hashwarden.urllist.block_page import SQUID_PAGE, BlockPage, write_squid_pages
+from hashwarden.urllist.block_page import SQUID_PAGE, SQUID_UNAVAILABLE_PAGE, BlockPage, write_squid_pages
 from tests.test_cli import hw
 
 WORDING = "because this page may contain images of child sexual abuse"
@@ -81,10 +81,30 @@ def test_squid_pages_double_every_percent_and_keep_squids_own(tmp_path: Path) ->
     (templates / "ERR_ACCESS_DENIED").write_text("<p>%U denied</p>")
     page = BlockPage(operator="100% honest ISP")
     written = write_squid_pages(page, tmp_path / "errors", templates)
-    assert sorted(p.name for p in written) == ["ERR_ACCESS_DENIED", SQUID_PAGE]
+    assert sorted(p.name for p in written) == ["ERR_ACCESS_DENIED", SQUID_PAGE, SQUID_UNAVAILABLE_PAGE]
     ours = (tmp_path / "errors" / SQUID_PAGE).read_text()
     assert "100%% honest ISP" in ours and ours.replace("%%", "%") == page.render()
+    unavailable = (tmp_path / "errors" / SQUID_UNAVAILABLE_PAGE).read_text()
+    assert "100%% honest ISP" in unavailable and unavailable.replace("%%", "%") == page.render_unavailable()
     assert (tmp_path / "errors" / "ERR_ACCESS_DENIED").read_text() == "<p>%U denied</p>"
+
+
+def test_the_unavailable_page_says_the_check_failed_not_that_the_page_is_listed() -> None:
+    page = BlockPage(operator="Example Telecom", appeal="help@isp.example")
+    shown = page.render_unavailable()
+    assert "HTTP 503 Service Unavailable" in shown and "could not be checked" in shown
+    assert "does not mean the page is on the list" in shown and "help@isp.example" in shown
+    assert "child sexual abuse" not in shown and "Access has been denied" not in shown
+
+
+def test_451_names_who_blocks_in_a_link_header_rfc_7725() -> None:
+    page = BlockPage(status=451, blocked_by="https://isp.example/blocking")
+    assert page.headers()["Link"] == '<https://isp.example/blocking>; rel="blocked-by"'
+    assert "Link" not in BlockPage(status=403, blocked_by="https://isp.example/blocking").headers()
+    assert "Link" not in BlockPage(status=451).headers()
+    for bad in ("javascript:alert(1)", "https://isp.example/>; rel=x", "https://a.example/\r\nSet-Cookie: x=1"):
+        with pytest.raises(BlockPageError, match="blocked_by"):
+            BlockPage(status=451, blocked_by=bad)
 
 
 def test_the_command(tmp_path: Path) -> None:
@@ -119,6 +139,14 @@ def test_the_service_answers_the_page_with_its_status_and_no_key(engine: Any, st
         answer = client.get("/blocked")
     assert answer.status_code == status and answer.headers["content-type"].startswith("text/html")
     assert "Access has been denied by Example ISP" in answer.text and answer.headers["cache-control"] == "no-store"
+    assert "link" not in answer.headers
+
+
+def test_the_service_names_who_blocks_with_451(engine: Any) -> None:
+    page = BlockPage(status=451, blocked_by="https://isp.example/why", hosts=("block.example.test",))
+    with TestClient(create_app(engine, block_page=page)) as client:
+        for answer in (client.get("/blocked"), client.get("/x.jpg", headers={"Host": "block.example.test"})):
+            assert answer.status_code == 451 and answer.headers["link"] == '<https://isp.example/why>; rel="blocked-by"'
 
 
 @pytest.mark.heavy

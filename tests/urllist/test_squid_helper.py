@@ -1,6 +1,7 @@
 """Squid's external ACL helper protocol (urllist/squid.py): channel ids echoed, OK for listed and ERR for not
-listed, BH for what cannot be answered, squid's URL escaping undone once, bounded lines, the list followed as it
-changes, an empty list refused, the end of input a clean exit."""
+listed, BH for a line that cannot be answered, squid's URL escaping undone once, bounded lines, the list followed as
+it changes, an unusable list (empty, missing, unreadable too long) refused as `OK tag=hw_unavailable` without the
+helper ever exiting, the end of input a clean exit."""
 
 from __future__ import annotations
 
@@ -14,12 +15,12 @@ import pytest
 from sqlalchemy.exc import OperationalError
 
 from hashwarden.config import SQUID_HELPER_REFRESH_SECONDS
-from hashwarden.errors import UrlListError
+from hashwarden.errors import StoreError
 from hashwarden.store import open_store
 from hashwarden.store.urls import add_entries, remove_entries
 from hashwarden.urllist.checker import UrlListCache
 from hashwarden.urllist.entries import derive_entry
-from hashwarden.urllist.squid import SquidHelper, run
+from hashwarden.urllist.squid import OpenedLater, SquidHelper, run
 from tests.test_cli import hw
 
 
@@ -133,20 +134,26 @@ def test_an_unreadable_store_is_answered_from_the_list_held_for_a_bounded_time(e
     assert h.answer(b"1 http://listed.example.org/ -") == b"1 OK"  # the list held, 30 s old
     clock.now += 40
     stale = h.answer(b"2 http://listed.example.org/ -")
-    assert stale.startswith(b"2 BH message=") and b"could not be read" in stale  # never a stale list forever
+    # never a stale list forever: refused as unavailable (fail closed), not with the block page's verdict
+    assert stale.startswith(b"2 OK tag=hw_unavailable message=") and b"could not be read" in stale
     h._engine = engine
     clock.now += 3
     assert h.answer(b"3 http://listed.example.org/ -") == b"3 OK"
 
 
-def test_an_empty_list_is_refused(tmp_path: Path) -> None:
+def test_an_empty_list_is_refused_as_unavailable_and_the_helper_goes_on(tmp_path: Path) -> None:
     engine = open_store(f"sqlite:///{tmp_path / 'empty.db'}")
-    with pytest.raises(UrlListError, match="empty"):
-        run(helper(engine), io.BytesIO(b"1 http://x.example/\n"), io.BytesIO())
+    said: list[str] = []
+    h = SquidHelper(engine, UrlListCache(SQUID_HELPER_REFRESH_SECONDS, clock=Clock()), log=said.append)
+    out = io.BytesIO()
+    assert run(h, io.BytesIO(b"1 http://x.example/ -\n2 http://y.example/ -\n"), out) == 2
+    replies = out.getvalue().splitlines()
+    assert [r.split(b" message=")[0] for r in replies] == [b"1 OK tag=hw_unavailable", b"2 OK tag=hw_unavailable"]
+    assert b"empty" in replies[0] and any("empty" in line for line in said)
     engine.dispose()
 
 
-def test_a_list_emptied_while_running_is_bh(engine: Any) -> None:
+def test_a_list_emptied_while_running_is_unavailable(engine: Any) -> None:
     clock = Clock()
     h = helper(engine, clock)
     h.start()
@@ -155,7 +162,36 @@ def test_a_list_emptied_while_running_is_bh(engine: Any) -> None:
                               derive_entry("http://example.com/bad/page.html", "page").entry.sha256], "all gone")
     clock.now += 3
     reply = h.answer(b"1 http://listed.example.org/ -")
-    assert reply.startswith(b"1 BH message=") and b"empty" in reply
+    assert reply.startswith(b"1 OK tag=hw_unavailable message=") and b"empty" in reply
+    assert h.answer(b"2 http://unlisted.example/ -").startswith(b"2 OK tag=hw_unavailable")  # never a clean ERR
+
+
+def test_a_database_that_appears_later_is_used_once_there(tmp_path: Path) -> None:
+    """The helper starts before the database exists (a mistyped path, a mount not up yet): every URL refused as
+    unavailable, opening tried again at most every `retry` seconds, answered from the list once it is there."""
+    path = tmp_path / "late.db"
+    clock = Clock()
+    opened: list[int] = []
+
+    def opener() -> Any:
+        opened.append(1)
+        if not path.exists():
+            raise StoreError(f"no hash database at {path}")
+        return open_store(f"sqlite:///{path}", create=False)
+
+    h = SquidHelper(OpenedLater(opener, 5.0, clock=clock), UrlListCache(2.0, clock=clock),  # type: ignore[arg-type]
+                    log=lambda _: None)
+    assert h.start() is None
+    first = h.answer(b"1 http://listed.example.org/ -")
+    assert first.startswith(b"1 OK tag=hw_unavailable message=") and b"no hash database" in first
+    h.answer(b"2 http://unlisted.example/ -")
+    assert len(opened) == 1  # not reopened at every line
+    created = open_store(f"sqlite:///{path}")
+    add(created, "http://listed.example.org/", "domain")
+    created.dispose()
+    clock.now += 6
+    assert h.answer(b"3 http://listed.example.org/ -") == b"3 OK"
+    assert h.answer(b"4 http://unlisted.example/ -") == b"4 ERR"
 
 
 def test_the_command_answers_each_line_flushed_and_ends_at_eof(tmp_path: Path) -> None:
@@ -174,12 +210,25 @@ def test_the_command_answers_each_line_flushed_and_ends_at_eof(tmp_path: Path) -
     assert process.wait(timeout=30) == 0 and process.stdout.read() == b""
 
 
-def test_the_command_refuses_an_empty_list(tmp_path: Path) -> None:
+def test_the_command_on_an_empty_list_answers_unavailable_and_says_why(tmp_path: Path) -> None:
     db = tmp_path / "hw.db"
     hw("url", "add", "http://listed.example.org/", "--kind", "domain", db=db)
     hw("url", "remove", "http://listed.example.org/", "--kind", "domain", db=db)
-    result = hw("url", "squid-helper", db=db, check=False)
-    assert result.returncode == 1 and result.stdout == "" and "UrlListError: the URL list is empty" in result.stderr
+    result = subprocess.run([sys.executable, "-m", "hashwarden", "url", "squid-helper", "--db", str(db)],
+                            input=b"7 http://listed.example.org/ -\n", capture_output=True, timeout=60)
+    assert result.returncode == 0 and result.stdout.startswith(b"7 OK tag=hw_unavailable message=")
+    assert b"the URL list is empty" in result.stderr
+
+
+def test_the_command_without_a_database_answers_unavailable(tmp_path: Path) -> None:
+    """A mistyped --db is never created and never answered as "nothing listed"."""
+    missing = tmp_path / "missing.db"
+    result = subprocess.run([sys.executable, "-m", "hashwarden", "url", "squid-helper", "--db", str(missing)],
+                            input=b"1 http://a.example/ -\n2 http://b.example/ -\n", capture_output=True, timeout=60)
+    assert result.returncode == 0, result.stderr
+    assert [line.split(b" message=")[0] for line in result.stdout.splitlines()] == [
+        b"1 OK tag=hw_unavailable", b"2 OK tag=hw_unavailable"]
+    assert not missing.exists() and str(missing).encode() in result.stderr
 
 
 @pytest.mark.heavy

@@ -18,6 +18,7 @@ import tempfile
 import threading
 import time
 from collections.abc import Iterator
+from contextlib import contextmanager
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
@@ -110,16 +111,10 @@ def give_to_squid_user(path: Path) -> str:
     return "cache_effective_user proxy\n"
 
 
-@pytest.mark.heavy
-def test_squid_blocks_listed_pages_with_the_block_page(workdir: Path, origin: int) -> None:
-    started = time.monotonic()
-    db = workdir / "db" / "hw.db"
-    db.parent.mkdir()
-    hw("url", "add", "http://www.shop.hw-test/bad/page.html", "--kind", "page", db=db)
-    hw("url", "add", "http://blocked.hw-test/", "--kind", "domain", db=db)
-    listed_ids = [json.loads(line)["public_id"] for line in hw("url", "list", "--json", db=db).stdout.splitlines()]
-    assert len(listed_ids) == 2
-    hw("url", "block-page", "--squid-dir", str(workdir / "errors"), db=db)
+@contextmanager
+def running_squid(workdir: Path, db: Path, started: float) -> Iterator[int]:
+    """squid on a free loopback port with the README's squid.conf lines, asking the helper on `db`; its port."""
+    hw("url", "block-page", "--squid-dir", str(workdir / "errors"), db=workdir / "unused.db")
     (workdir / "hosts").write_text("127.0.0.1 www.shop.hw-test img.cdn.blocked.hw-test\n")
     port = free_port()
     env = {**os.environ, "PYTHONPATH": str(SRC)}  # the helper runs this hashwarden
@@ -141,7 +136,10 @@ shutdown_lifetime 0 seconds
 error_directory {workdir}/errors
 external_acl_type hw concurrency=10 children-max=2 ttl=0 negative_ttl=0 %URI {python} -m hashwarden url squid-helper --db {db}
 acl hw_listed external hw
+acl hw_unavailable tag hw_unavailable
+http_access deny hw_listed hw_unavailable
 http_access deny hw_listed
+deny_info 503:ERR_HW_UNAVAILABLE hw_unavailable
 deny_info 403:ERR_HW_BLOCKED hw_listed
 http_access allow localhost
 http_access deny all
@@ -153,6 +151,28 @@ http_access deny all
                              stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
     try:
         wait_for_port(port, squid, started, workdir)
+        yield port
+    finally:
+        squid.terminate()
+        try:
+            squid.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            squid.kill()
+            squid.wait()
+        for segment in Path("/dev/shm").glob(f"{name}-*"):  # left by a squid that had to be killed
+            segment.unlink(missing_ok=True)
+
+
+@pytest.mark.heavy
+def test_squid_blocks_listed_pages_with_the_block_page(workdir: Path, origin: int) -> None:
+    started = time.monotonic()
+    db = workdir / "db" / "hw.db"
+    db.parent.mkdir()
+    hw("url", "add", "http://www.shop.hw-test/bad/page.html", "--kind", "page", db=db)
+    hw("url", "add", "http://blocked.hw-test/", "--kind", "domain", db=db)
+    listed_ids = [json.loads(line)["public_id"] for line in hw("url", "list", "--json", db=db).stdout.splitlines()]
+    assert len(listed_ids) == 2
+    with running_squid(workdir, db, started) as port:
         with httpx.Client(proxy=f"http://127.0.0.1:{port}", timeout=20) as client:
             listed = client.get(f"http://www.shop.hw-test:{origin}/bad/page.html")
             unlisted = client.get(f"http://www.shop.hw-test:{origin}/good.html")
@@ -168,15 +188,27 @@ http_access deny all
         assert unlisted.text == "ORIGIN PAGE /good.html"
         assert Origin.asked == ["/good.html"]  # the blocked pages never reached the origin
         assert time.monotonic() - started < DEADLINE_SECONDS
-    finally:
-        squid.terminate()
-        try:
-            squid.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            squid.kill()
-            squid.wait()
-        for segment in Path("/dev/shm").glob(f"{name}-*"):  # left by a squid that had to be killed
-            segment.unlink(missing_ok=True)
+
+
+@pytest.mark.heavy
+def test_without_a_usable_list_squid_refuses_with_the_unavailable_page_not_the_block_page(
+        workdir: Path, origin: int) -> None:
+    """The helper's database is missing (a mistyped path): every page is refused (fail closed), with the honest 503
+    page ("could not be checked"), never the block page's claim that the page may contain abuse images."""
+    started = time.monotonic()
+    missing = workdir / "db" / "missing.db"
+    missing.parent.mkdir()
+    with running_squid(workdir, missing, started) as port:
+        with httpx.Client(proxy=f"http://127.0.0.1:{port}", timeout=20) as client:
+            answers = [client.get(f"http://www.shop.hw-test:{origin}/good.html") for _ in range(2)]
+        log = (workdir / "cache.log").read_text(errors="replace")
+        for answer in answers:
+            assert answer.status_code == 503, (answer.status_code, answer.text[:500], log[-3000:])
+            assert "could not be checked" in answer.text and "child sexual abuse" not in answer.text
+        assert Origin.asked == []  # nothing let through
+        assert "no hash database" in log or "cannot read the URL list" in log, log[-3000:]  # said in cache.log
+        assert not missing.exists()
+        assert time.monotonic() - started < DEADLINE_SECONDS
 
 
 def wait_for_port(port: int, squid: subprocess.Popen[bytes], started: float, workdir: Path) -> None:

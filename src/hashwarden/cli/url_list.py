@@ -276,18 +276,23 @@ def url_squid_helper(
                                            "version of the list.")] = SQUID_HELPER_REFRESH_SECONDS,
 ) -> None:
     """Squid's external ACL helper: answers `<channel-id> <URL>` lines on stdin with `<channel-id> OK` (listed) or
-    `ERR` (not listed), `BH` for a line it cannot answer; ends at the end of input. Refuses an empty list.
+    `ERR` (not listed), `BH` for a line it cannot answer; ends at the end of input. While the list cannot be used
+    (no database, unreadable, empty) every URL is refused as `OK tag=hw_unavailable` (see the squid.conf lines).
 
     Example (squid.conf):
         external_acl_type hw concurrency=50 ttl=0 %URI /usr/bin/hashwarden url squid-helper --db /srv/hw.db
         acl hw_listed external hw
+        acl hw_unavailable tag hw_unavailable
+        http_access deny hw_listed hw_unavailable
         http_access deny hw_listed
+        deny_info 503:ERR_HW_UNAVAILABLE hw_unavailable
         deny_info 403:ERR_HW_BLOCKED hw_listed
     """
     from hashwarden.urllist.checker import UrlListCache
-    from hashwarden.urllist.squid import SquidHelper, run
+    from hashwarden.urllist.squid import OpenedLater, SquidHelper, run
 
-    helper = SquidHelper(engine_for(db, create=False), UrlListCache(refresh), channels=channels)
+    engine = OpenedLater(lambda: engine_for(db, create=False), refresh)
+    helper = SquidHelper(engine, UrlListCache(refresh), channels=channels)  # type: ignore[arg-type]
     try:
         run(helper, sys.stdin.buffer, sys.stdout.buffer)
     except (BrokenPipeError, KeyboardInterrupt):  # squid went away or stops its helpers: nothing left to answer
@@ -300,7 +305,7 @@ def url_block_page(
                       ] = None,
     squid_dir: Annotated[Optional[Path], typer.Option("--squid-dir", help="Write squid's ERR_HW_BLOCKED here, "
                                                       "with squid's own pages (for error_directory).")] = None,
-    config: Annotated[Optional[Path], typer.Option("--config", help="JSON: status, operator, hotline, appeal, "
+    config: Annotated[Optional[Path], typer.Option("--config", help="JSON: status, operator, hotline, appeal, blocked_by, "
                                                    "helpline_name, helpline_url, template.")] = None,
     template: Annotated[Optional[Path], typer.Option("--template", help="An HTML template with @@NAME@@ "
                                                      "placeholders (instead of the packaged one).")] = None,
@@ -332,5 +337,6 @@ def url_block_page(
                 raise BlockPageError(f"cannot write {output}: {exc.strerror or exc}") from exc
     if squid_dir is not None:
         written = write_squid_pages(page, squid_dir)
-        _say(f"{squid_dir / 'ERR_HW_BLOCKED'} written ({len(written) - 1} of squid's own pages copied); squid.conf: "
-             f"error_directory {squid_dir} and deny_info {page.status}:ERR_HW_BLOCKED <acl>")
+        _say(f"{squid_dir / 'ERR_HW_BLOCKED'} and ERR_HW_UNAVAILABLE written ({len(written) - 2} of squid's own "
+             f"pages copied); squid.conf: error_directory {squid_dir}, deny_info {page.status}:ERR_HW_BLOCKED "
+             "hw_listed and deny_info 503:ERR_HW_UNAVAILABLE hw_unavailable")

@@ -103,7 +103,8 @@ def create_app(engine: Engine, settings: ScanSettings = ScanSettings(),
     app.state.block_page = block_page  # GET /blocked (service/blocked.py), rendered once
     app.state.block_page_html = block_page.render()
     # outermost: the block host's visitors get the page at any path, asked for no key (service/blocked.py)
-    app.add_middleware(BlockHosts, hosts=block_page.hosts, page=app.state.block_page_html, status=block_page.status)
+    app.add_middleware(BlockHosts, hosts=block_page.hosts, page=app.state.block_page_html, status=block_page.status,
+                       headers=block_page.headers())
     app.add_exception_handler(HTTPException, _http_error)
     app.add_exception_handler(RequestValidationError, _invalid_request)
     app.add_exception_handler(FormatError, _invalid_hash)

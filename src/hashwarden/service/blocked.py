@@ -19,8 +19,7 @@ router = APIRouter()
 @router.get("/blocked", response_class=HTMLResponse, include_in_schema=False)
 def blocked(request: Request) -> HTMLResponse:
     page = request.app.state.block_page
-    return HTMLResponse(request.app.state.block_page_html, status_code=page.status,
-                        headers={"Cache-Control": "no-store", "X-Content-Type-Options": "nosniff"})
+    return HTMLResponse(request.app.state.block_page_html, status_code=page.status, headers=page.headers())
 
 
 class BlockHosts:
@@ -28,15 +27,15 @@ class BlockHosts:
     is answered with the block page at any path and method, before any key is asked for. A browser a response
     policy zone sent there (a CNAME to the block host) asks for the blocked URL's own path, not `/blocked`."""
 
-    def __init__(self, app: ASGIApp, hosts: tuple[str, ...], page: str, status: int) -> None:
+    def __init__(self, app: ASGIApp, hosts: tuple[str, ...], page: str, status: int, headers: dict[str, str]
+                 ) -> None:
         self.app, self.hosts = app, frozenset(hosts)
-        self.page, self.status = page, status
+        self.page, self.status, self.headers = page, status, headers
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "http" and self.hosts:
             host = Headers(scope=scope).get("host", "").rsplit(":", 1)[0].rstrip(".").lower()
             if host in self.hosts:
-                await HTMLResponse(self.page, status_code=self.status, headers={
-                    "Cache-Control": "no-store", "X-Content-Type-Options": "nosniff"})(scope, receive, send)
+                await HTMLResponse(self.page, status_code=self.status, headers=self.headers)(scope, receive, send)
                 return
         await self.app(scope, receive, send)

@@ -11,7 +11,13 @@ be used to learn what the list holds.
 The page is a template (the packaged `block_page.html`, or the operator's own) whose `@@NAME@@` placeholders
 (`PLACEHOLDERS`) are filled, escaped, in one pass (`report.page.fill_page`); none of them is the URL. A deployment's
 wording is a JSON file (`BlockPage.from_file`: `status`, `operator`, `hotline`, `appeal`, `helpline_name`,
-`helpline_url`, `template`), what both `url block-page` and `serve --block-page` read.
+`helpline_url`, `blocked_by`, `template`), what both `url block-page` and `serve --block-page` read. With 451,
+RFC 7725 asks the answer to name who blocks in a `Link: <URL>; rel="blocked-by"` header: `blocked_by` is that URL
+(`headers`).
+
+A second page, `ERR_HW_UNAVAILABLE` (HTTP 503, `unavailable_page.html`), is what a proxy shows when the list could
+not be consulted (urllist/squid.py): failing closed without telling a visitor that an unlisted page "may contain
+images of child sexual abuse", which the block page would wrongly say.
 """
 
 from __future__ import annotations
@@ -29,8 +35,10 @@ from hashwarden.report.page import fill_page, text
 from hashwarden.urllist.rpz import is_dns_name
 
 STATUSES = {403: "Forbidden", 451: "Unavailable For Legal Reasons"}
+UNAVAILABLE_STATUS = 503  # the list could not be consulted: not a verdict on the page
 PLACEHOLDERS = frozenset({"STATUS", "REASON", "OPERATOR", "HOTLINE", "APPEAL", "HELPLINE_NAME", "HELPLINE_URL"})
 SQUID_PAGE = "ERR_HW_BLOCKED"  # the error page name `deny_info 403:ERR_HW_BLOCKED <acl>` refers to
+SQUID_UNAVAILABLE_PAGE = "ERR_HW_UNAVAILABLE"  # `deny_info 503:ERR_HW_UNAVAILABLE hw_unavailable`
 SQUID_TEMPLATES = Path("/usr/share/squid/errors/templates")  # squid's own pages (Debian), copied beside ours
 MAX_TEXT = 500  # characters of one wording value
 _PLACEHOLDER = re.compile(r"@@([A-Z_]+)@@")
@@ -38,6 +46,10 @@ _PLACEHOLDER = re.compile(r"@@([A-Z_]+)@@")
 
 def default_template() -> str:
     return resources.files("hashwarden.urllist").joinpath("block_page.html").read_text(encoding="utf-8")
+
+
+def unavailable_template() -> str:
+    return resources.files("hashwarden.urllist").joinpath("unavailable_page.html").read_text(encoding="utf-8")
 
 
 @dataclass(frozen=True)
@@ -50,6 +62,8 @@ class BlockPage:
     appeal: str = "your internet access provider"
     helpline_name: str = "Stop It Now"
     helpline_url: str = "https://www.stopitnow.org.uk/"
+    # who blocks, as RFC 7725 asks a 451 to say (`Link: <blocked_by>; rel="blocked-by"`): the operator's page
+    blocked_by: str | None = None
     template: str | None = None
     # Host names the service answers with this page at any path: the block host a response policy zone's CNAME
     # points at (`export rpz --block-host`), whose visitors ask for the blocked URL's own path.
@@ -66,8 +80,11 @@ class BlockPage:
             value = getattr(self, name)
             if not isinstance(value, str) or not value.strip() or len(value) > MAX_TEXT:
                 raise BlockPageError(f"block page {name}: text of 1 to {MAX_TEXT} characters expected")
-        if not re.fullmatch(r"https?://[^\s\"'<>]+", self.helpline_url):
-            raise BlockPageError(f"block page helpline_url {self.helpline_url[:100]!r}: an http(s) URL expected")
+        for name in ("helpline_url", "blocked_by"):
+            value = getattr(self, name)
+            if value is not None and not (isinstance(value, str) and len(value) <= MAX_TEXT
+                                          and re.fullmatch(r"https?://[^\s\"'<>,;]+", value)):
+                raise BlockPageError(f"block page {name} {str(value)[:100]!r}: an http(s) URL expected")
         if self.template is not None:
             unknown = set(_PLACEHOLDER.findall(self.template)) - PLACEHOLDERS
             if unknown:
@@ -117,17 +134,33 @@ class BlockPage:
                   "HELPLINE_NAME": text(self.helpline_name), "HELPLINE_URL": text(self.helpline_url)}
         return fill_page(self.template if self.template is not None else default_template(), values)
 
-    def squid_page(self) -> str:
-        """The page as a squid error template: every `%` doubled, so squid expands none of its `%` codes (the URL
-        among them) and shows the page as rendered."""
-        return self.render().replace("%", "%%")
+    def headers(self) -> dict[str, str]:
+        """The HTTP headers the page is answered with: never cached, and with 451 the RFC 7725 `Link` naming who
+        blocks when `blocked_by` is set."""
+        headers = {"Cache-Control": "no-store", "X-Content-Type-Options": "nosniff"}
+        if self.status == 451 and self.blocked_by is not None:
+            headers["Link"] = f'<{self.blocked_by}>; rel="blocked-by"'
+        return headers
+
+    def render_unavailable(self) -> str:
+        """The page shown when the list could not be consulted (HTTP 503): the operator and the appeal contact,
+        nothing that says the page is listed."""
+        values = {"STATUS": str(UNAVAILABLE_STATUS), "REASON": "Service Unavailable", "OPERATOR": text(self.operator),
+                  "APPEAL": text(self.appeal)}
+        return fill_page(unavailable_template(), values)
+
+
+def squid_template(page: str) -> str:
+    """A rendered page as a squid error template: every `%` doubled, so squid expands none of its `%` codes (the URL
+    among them) and shows the page as rendered."""
+    return page.replace("%", "%%")
 
 
 def write_squid_pages(page: BlockPage, directory: Path, squid_templates: Path | None = SQUID_TEMPLATES
                       ) -> list[Path]:
-    """Write `ERR_HW_BLOCKED` into `directory` (made if missing) for squid's `error_directory`, and copy squid's
-    own error pages that are not there yet from `squid_templates` (with `error_directory` set, squid takes every
-    page from it). Return the files written.
+    """Write `ERR_HW_BLOCKED` and `ERR_HW_UNAVAILABLE` into `directory` (made if missing) for squid's
+    `error_directory`, and copy squid's own error pages that are not there yet from `squid_templates` (with
+    `error_directory` set, squid takes every page from it). Return the files written.
 
     Raises:
         BlockPageError: the directory cannot be written.
@@ -141,9 +174,10 @@ def write_squid_pages(page: BlockPage, directory: Path, squid_templates: Path | 
                 if source.is_file() and not target.exists():
                     shutil.copyfile(source, target)
                     written.append(target)
-        target = directory / SQUID_PAGE
-        target.write_text(page.squid_page(), encoding="ascii")
-        written.append(target)
+        for name, html in ((SQUID_PAGE, page.render()), (SQUID_UNAVAILABLE_PAGE, page.render_unavailable())):
+            target = directory / name
+            target.write_text(squid_template(html), encoding="ascii")
+            written.append(target)
     except OSError as exc:
         raise BlockPageError(f"cannot write squid's error pages into {directory}: {exc.strerror or exc}") from exc
     return written

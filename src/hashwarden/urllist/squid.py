@@ -5,9 +5,27 @@ request a line: `<channel-id> <URL> [more values]`, each value URL-escaped by sq
 arrives as `%20`, `%25`) and `-` for a value it does not have (squid appends `%DATA`, `-` without acl arguments).
 The helper answers each line with one line, the channel id first: `OK` when the URL is listed (an
 `http_access deny` on the ACL then blocks it, and `deny_info` shows the block page), `ERR` when it is not, `BH`
-("broken helper") with a `message=` when the line cannot be answered (no channel id, no URL, longer than
-`MAX_SQUID_HELPER_LINE`, the list unreadable for too long or emptied). Nothing of the entry is ever sent: squid
-learns listed or not, never which entry matched.
+("broken helper") with a `message=` when the line itself cannot be answered (no channel id, no URL, longer than
+`MAX_SQUID_HELPER_LINE`). Nothing of the entry is ever sent: squid learns listed or not, never which entry matched.
+
+When the list cannot be consulted (the database missing or unreadable for too long, the list empty) the answer is
+`OK tag=hw_unavailable` with a `message=`: the request is refused (fail closed: a broken filter must not let a
+listed page through), and the tag lets squid.conf show the honest 503 page (`ERR_HW_UNAVAILABLE`: "this page could
+not be checked") instead of the block page, which would tell the visitor that a page nobody listed "may contain
+images of child sexual abuse":
+
+    acl hw_listed external hw
+    acl hw_unavailable tag hw_unavailable
+    http_access deny hw_listed hw_unavailable
+    http_access deny hw_listed
+    deny_info 503:ERR_HW_UNAVAILABLE hw_unavailable
+    deny_info 403:ERR_HW_BLOCKED hw_listed
+
+(squid shows the deny_info page of the last ACL of the matching line.) A squid.conf without the two new lines still
+fails closed, with the block page. For the same reason the helper never exits on an unusable list: a helper that
+dies at start leaves squid nothing to ask, and squid then denies with the block page too (or stops, when helpers
+die too fast); it keeps answering `hw_unavailable`, says why on stderr (squid's cache.log), and tries the database
+again every `--refresh` seconds.
 
 The URL is unescaped once (undoing squid's escaping) and checked as `url check` checks it (`UrlChecker`: Safe
 Browsing canonicalization, its expressions, their SHA-256). For an HTTPS `CONNECT`, squid's `%URI` is `host:443`:
@@ -16,27 +34,31 @@ only domain entries can match it (the path is inside TLS).
 Answers are in request order, each flushed as soon as it is written (squid waits on it). The list is re-read when
 its version moved, asked at most every `SQUID_HELPER_REFRESH_SECONDS` (an entry added or removed is answered within
 that); a store that cannot be read keeps the list held answering for `SQUID_HELPER_MAX_STALE_SECONDS` at most, then
-every line is BH, so a helper never serves an old list forever. The helper refuses to start on an empty list (every
-answer `ERR` would look like nothing is listed) and ends cleanly at the end of its input (squid closing it).
+every line is `hw_unavailable`, so a helper never serves an old list forever. An empty list is never answered from
+(every answer `ERR` would look like nothing is listed). The helper ends cleanly at the end of its input (squid
+closing it).
 """
 
 from __future__ import annotations
 
 import sys
+import time
 from collections.abc import Callable
-from typing import BinaryIO
+from typing import Any, BinaryIO
 from urllib.parse import unquote_to_bytes
 
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import SQLAlchemyError
 
 from hashwarden.config import MAX_SQUID_HELPER_LINE, SQUID_HELPER_MAX_STALE_SECONDS
-from hashwarden.errors import UrlListError
+from hashwarden.errors import StoreError
 from hashwarden.urllist.checker import UrlChecker, UrlListCache
 
 LISTED = b"OK"
 NOT_LISTED = b"ERR"
 BROKEN = b"BH"
+UNAVAILABLE_TAG = "hw_unavailable"  # squid.conf's `acl hw_unavailable tag hw_unavailable`
+UNAVAILABLE = LISTED + b" tag=" + UNAVAILABLE_TAG.encode()  # refused, and tagged so squid shows the 503 page
 _SKIP_CHUNK = 64 * 1024  # the rest of a line too long is read and dropped this much at a time
 
 
@@ -59,16 +81,13 @@ class SquidHelper:
         self._log = log if log is not None else _to_stderr
         self._failing = False
 
-    def start(self) -> UrlChecker:
-        """The list read once before the first line.
-
-        Raises:
-            UrlListError: the list is empty (nothing to check against).
-        """
-        checker = self._cache.get(self._engine)
-        if not len(checker):
-            raise UrlListError("the URL list is empty: a helper answering ERR to every URL would look like nothing "
-                               "is listed (`url add`, `url import` first)")
+    def start(self) -> UrlChecker | None:
+        """The list read once before the first line, or None (said on stderr) when it cannot be used yet: the
+        helper then answers `hw_unavailable` until it can."""
+        checker, problem = self._checker()
+        if checker is None:
+            self._log(f"{problem}: every request is refused as unavailable (tag {UNAVAILABLE_TAG}) until the list "
+                      "can be used")
         return checker
 
     def answer(self, line: bytes) -> bytes:
@@ -84,7 +103,7 @@ class SquidHelper:
             return channel + BROKEN + b" message=" + quoted("no URL on the line (external_acl_type format: %URI)")
         checker, problem = self._checker()
         if checker is None:
-            return channel + BROKEN + b" message=" + quoted(problem)
+            return channel + UNAVAILABLE + b" message=" + quoted(problem)
         verdict = checker.check(unquote_to_bytes(parts[0]))
         if verdict.listed:
             return channel + LISTED
@@ -105,16 +124,20 @@ class SquidHelper:
             if self._failing:
                 self._log("the URL list can be read again")
                 self._failing = False
-        except SQLAlchemyError as exc:
+        except (SQLAlchemyError, StoreError) as exc:
             if not self._failing:
-                self._log(f"cannot read the URL list ({type(exc).__name__}); answering from the list held")
+                self._log(f"cannot read the URL list ({type(exc).__name__}: {exc}); answering from the list held "
+                          "while it is fresh enough")
                 self._failing = True
             checker = self._cache.current
+            if checker is None:
+                return None, f"the URL list cannot be read ({type(exc).__name__}: {exc})"
             stale = self._cache.clock() - self._cache.confirmed
-            if checker is None or stale > self._max_stale:
+            if stale > self._max_stale:
                 return None, f"the URL list could not be read for {stale:.0f} s"
         if not len(checker):
-            return None, "the URL list is empty"
+            return None, ("the URL list is empty: answering ERR to every URL would look like nothing is listed "
+                          "(`url add`, `url import` first)")
         return checker, ""
 
 
@@ -135,6 +158,29 @@ def run(helper: SquidHelper, stdin: BinaryIO, stdout: BinaryIO, max_line: int = 
         stdout.write(reply + b"\n")
         stdout.flush()
         answered += 1
+
+
+class OpenedLater:
+    """An engine opened on first use and, while opening fails, tried again at most every `retry` seconds (the
+    failure raised again meanwhile): the helper starts, and answers, whether or not the database is there yet."""
+
+    def __init__(self, opener: Callable[[], Engine], retry: float, clock: Callable[[], float] = time.monotonic
+                 ) -> None:
+        self._opener, self._retry, self._clock = opener, retry, clock
+        self._engine: Engine | None = None
+        self._failed: tuple[float, Exception] | None = None
+
+    def connect(self) -> Any:
+        if self._engine is None:
+            now = self._clock()
+            if self._failed is not None and now - self._failed[0] < self._retry:
+                raise self._failed[1]
+            try:
+                self._engine = self._opener()
+            except (SQLAlchemyError, StoreError) as exc:
+                self._failed = (now, exc)
+                raise
+        return self._engine.connect()
 
 
 def _to_stderr(text: str) -> None:
