@@ -3,6 +3,8 @@ http, key rotation, and every refusal (tampered, replayed, expired, wrongly sign
 
 from __future__ import annotations
 
+import io
+
 import functools
 import http.server
 import os
@@ -420,6 +422,43 @@ def test_plain_md5sum_and_pdq_lists_are_published_for_other_clients(world: World
     pdq_lines = gzip.decompress((world.repo / "targets" / "sets" / "alerts" /
                                  f"{pdq.hashes['sha256']}.v2.pdq.gz").read_bytes()).decode().splitlines()
     assert f"{_pdq(9)},70" in pdq_lines and len(pdq_lines) == 5
+
+
+def test_a_vics_document_is_published_with_each_version_for_viewer_tools(world: World) -> None:
+    """Each version also as one VICS 2.0 #Media document (gzip, signed like every target) where VICS can carry the
+    set's categories: the codes in the scheme's own region, the hashes as Project VIC writes them, no imagery field.
+    A set it cannot carry (uk-sentencing's letters; an ungraded set holding a category that is no VICS code) gets
+    none, and the index says why."""
+    import gzip
+    import json
+
+    from tuf.api.metadata import Metadata
+
+    from hashwarden.formats import ReadReport
+    from hashwarden.formats.vics.reader import read as read_vics
+
+    with world.publisher.begin() as conn:
+        create_set(conn, "projectvic", "alert", "VIC", category_scheme="vics-us")
+    import_entries(world.publisher, "projectvic", [
+        EntryRecord(md5=f"{i:032x}", pdq=_pdq(i), pdq_quality=90, category=str(1 + i % 2)) for i in range(20, 24)], {})
+    world.publish("alerts", "videos", "projectvic")
+    targets = Metadata.from_file(str(world.repo / "metadata" / "1.targets.json")).signed.targets
+    listed = targets["sets/projectvic/v1.vics.json.gz"]
+    raw = gzip.decompress((world.repo / "targets" / "sets" / "projectvic" /
+                           f"{listed.hashes['sha256']}.v1.vics.json.gz").read_bytes())
+    media = json.loads(raw)["value"]
+    assert {m["MD5"]: m["Category"] for m in media} == {f"{i:032X}": 1 + i % 2 for i in range(20, 24)}
+    assert not any(key in m for m in media for key in ("Miniature", "Thumbnail"))
+    report = ReadReport()
+    read_back = list(read_vics(io.BytesIO(raw), "published.vics.json", report))  # our own reader takes it back
+    assert sorted(r.md5 for r in read_back) == [f"{i:032x}" for i in range(20, 24)]
+    assert report.meta.get("region") == "US", report.meta
+    assert "sets/alerts/v1.vics.json.gz" not in targets and "sets/videos/v1.vics.json.gz" not in targets
+    stored = next((world.repo / "targets" / "sets").glob("*.index.json"))
+    index = json.loads(stored.read_text())
+    assert "uk-sentencing" in index["sets"]["alerts"]["plain_refused"]["vics.json"]
+    assert "not an integer code" in index["sets"]["videos"]["plain_refused"]["vics.json"]
+    assert sorted(index["sets"]["projectvic"]["plain"]) == ["md5", "pdq", "vics.json"]
 
 
 def test_serve_repo_reaches_each_worker(world: World, monkeypatch: pytest.MonkeyPatch) -> None:

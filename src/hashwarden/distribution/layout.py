@@ -7,6 +7,7 @@
     <repo>/targets/sets/<set>/delta-<a>-<b>.jsonl.gz  from version a to b: {"op": "remove"|"add", ...line}
     <repo>/targets/sets/<set>/v<n>.md5.gz, v<n>.pdq.gz  the same version as md5sum and ThreatExchange PDQ lines,
                                                     for subscribers without hashwarden (any TUF client verifies them)
+    <repo>/targets/sets/<set>/v<n>.vics.json.gz     and as a VICS 2.0 #Media document (Project VIC viewers)
     <repo>/targets/urls/index.json                  the URL list's version, entries and files (`publish --urls`)
     <repo>/targets/urls/v<n>.jsonl.gz               the URL list at version n: one entry a line, with its public id
     <repo>/targets/urls/delta-<a>-<b>.jsonl.gz      from version a to b: {"op": "remove"|"add", ...line}
@@ -39,7 +40,7 @@ def full_path(name: str, version: int) -> str:
 
 
 def plain_path(name: str, version: int, suffix: str) -> str:
-    """Target path of set `name`'s plain `suffix` list (md5sum, PDQ) at `version`."""
+    """Target path of set `name`'s plain `suffix` list (md5sum, PDQ, VICS) at `version`."""
     return f"sets/{name}/v{version}.{suffix}.gz"
 
 

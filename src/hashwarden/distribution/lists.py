@@ -53,7 +53,8 @@ def write_lines(items: Iterable[Item], path: Path, encode: Callable[[Item], byte
                 plain: dict[Path, Callable[[list[Item], BinaryIO], Any]] | None = None) -> WrittenList:
     """Write each item as its line (`encode`: one JSON object and its newline) to `path` (gzip, deterministic: no
     time or name in the header), and beside it, in the same pass, each `plain` file (gzip) by its writer fed the
-    items a chunk at a time."""
+    items a chunk at a time; a writer with a `finish(fp)` (a document with a header and an end, VICS) is told the
+    end."""
     content = hashlib.sha256()
     digests = bytearray()
     count = 0
@@ -72,6 +73,10 @@ def write_lines(items: Iterable[Item], path: Path, encode: Callable[[Item], byte
             if len(chunk) >= _CHUNK_LINES:
                 _flush(fp, chunk, others, held)
         _flush(fp, chunk, others, held)
+        for other, write in others:
+            finish = getattr(write, "finish", None)
+            if finish is not None:
+                finish(other)
     return WrittenList(count, content.hexdigest(), _as_array(digests))
 
 

@@ -30,16 +30,58 @@ from hashwarden.distribution.keys import ROLES, load_signer, replace_key
 from hashwarden.distribution.lists import WrittenList, dump_json, line_digests, write_delta, write_list
 from hashwarden.distribution.url_lists import PLAIN_FORMATS as PLAIN_URL_FORMATS
 from hashwarden.distribution.url_lists import PLAINTEXT, write_url_list
-from hashwarden.errors import DistributionError
+from hashwarden.errors import DistributionError, FormatError
 from hashwarden.formats import md5sum, pdqlist
+from hashwarden.formats.exchange import vics_region, with_set_scheme
+from hashwarden.formats.vics.writer import VicsWriter
 from hashwarden.store import audit
 from hashwarden.store.hashsets import get_set, iter_entries
 from hashwarden.store.series import with_links
 from hashwarden.store.urls import iter_entries as iter_url_entries
 
 
-# The plain lists beside each full snapshot (`layout.plain_path`), by the formats' own writers.
+# The plain lists beside each full snapshot (`layout.plain_path`), by the formats' own writers; and `vics.json`,
+# the set as a VICS 2.0 #Media document (`plain_writers`).
 PLAIN_WRITERS = {"md5": md5sum.write, "pdq": pdqlist.write}
+VICS_SUFFIX = "vics.json"
+
+
+class VicsPlainList:
+    """A set's VICS 2.0 #Media document, written a chunk at a time beside the other lists (`lists.write_lines`):
+    what a viewer tool (Griffeye and others reading Project VIC's format) imports, with the category in the set's
+    own scheme's region, series and victim flags from the links, and never imagery (the VICS writer's rule).
+
+    A set VICS cannot carry (graded under a scheme no VICS region has, such as uk-sentencing's letters, or an
+    ungraded set holding a category that is no VICS code) gets no VICS list: `refused` says why, and the publish
+    goes on with the other lists rather than writing categories that would mean something else."""
+
+    def __init__(self, category_scheme: str | None) -> None:
+        self._scheme = category_scheme
+        self._region = vics_region(category_scheme)
+        self._document: VicsWriter | None = None
+        self.refused: str | None = None if self._region is not None else (
+            f"category scheme {category_scheme!r} is carried by no VICS 2.0 region")
+
+    def __call__(self, records: list[Any], fp: Any) -> None:
+        if self.refused is not None:
+            return
+        try:
+            if self._document is None:
+                self._document = VicsWriter(fp, version="2.0", region=self._region or "Default")
+            self._document.add(with_set_scheme(iter(records), self._scheme))
+        except FormatError as exc:
+            self.refused = str(exc)
+
+    def finish(self, fp: Any) -> None:
+        if self.refused is None:
+            if self._document is None:
+                self._document = VicsWriter(fp, version="2.0", region=self._region or "Default")
+            self._document.close()
+
+
+def plain_writers(category_scheme: str | None) -> dict[str, Any]:
+    """The plain lists of a set graded under `category_scheme`: md5sum and PDQ lines, and a VICS document."""
+    return {**PLAIN_WRITERS, VICS_SUFFIX: VicsPlainList(category_scheme)}
 
 
 @dataclass(frozen=True)
@@ -240,21 +282,27 @@ class _Repository:
                                     "'-' only, starting with a letter or digit (rename it with `set rename`)")
         found = get_set(conn, name)
         new_file = staging / f"{name}.new"
-        plain = {staging / f"{name}.{suffix}": write for suffix, write in PLAIN_WRITERS.items()}
+        writers = plain_writers(found.category_scheme)
+        plain = {staging / f"{name}.{suffix}": write for suffix, write in writers.items()}
         written = write_list(with_links(conn, iter_entries(conn, found.id, frames=True)), new_file, plain)
+        refused = {suffix: write.refused for suffix, write in writers.items() if getattr(write, "refused", None)}
+        for suffix in refused:
+            del writers[suffix]
+            (staging / f"{name}.{suffix}").unlink(missing_ok=True)
         description = {"kind": found.kind, "source": found.source, "category_scheme": found.category_scheme,
                        "description": found.description}
         previous = self.index["sets"].get(name)
         if previous is not None and previous["sha256"] == written.content_sha256 and \
-                all(previous.get(key) == value for key, value in description.items()):
+                all(previous.get(key) == value for key, value in description.items()) and \
+                sorted(previous.get("plain", {})) == sorted(writers):  # a new plain list is a new version
             return None
         version = previous["version"] + 1 if previous else 1
         plain_files = {suffix: (layout.plain_path(name, version, suffix), staging / f"{name}.{suffix}")
-                       for suffix in PLAIN_WRITERS}
+                       for suffix in writers}
         entry, removed, added = self._new_version(
             previous, written, new_file, layout.full_path(name, version), plain_files,
             lambda old: layout.delta_path(name, old, version), staging / f"{name}.delta")
-        self.index["sets"][name] = {**description, **entry}
+        self.index["sets"][name] = {**description, **entry, **({"plain_refused": refused} if refused else {})}
         return PublishedSet(name, version, written.entries, removed, added)
 
     def add_urls(self, conn: Any, staging: Path, plaintext: bool) -> PublishedSet | None:

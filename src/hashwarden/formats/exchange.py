@@ -222,7 +222,7 @@ def export_set(engine: Any, fmt: str, set_name: str, out: str | os.PathLike[str]
             entries = _advancing(entries, progress, conn, target.id)
         if fmt == "vics":
             options = _vics_region_of(target, out, options)
-            entries = _with_set_scheme(entries, target.category_scheme)
+            entries = with_set_scheme(entries, target.category_scheme)
         try:
             count, digest = write_atomically(out, lambda fp: write(entries, fp, **options))
         except FormatError as exc:
@@ -249,20 +249,29 @@ def _vics_region_of(target: Any, out: Any, options: dict[str, Any]) -> dict[str,
     Raises:
         FormatError: the set's scheme has no VICS region of that version (naming the output file).
     """
-    from hashwarden.formats.categories import load_profile
-
     if options.get("region") is not None:
         return options
     version = options.get("version", "2.0")
     scheme = target.category_scheme
-    region = load_profile().vics_region(version, scheme) if scheme else ("" if version.startswith("1.") else "Default")
+    region = vics_region(scheme, version)
     if region is None:
         raise FormatError(f"hash set {target.name!r} is graded under {scheme!r}, which no VICS {version} region "
                           "carries: its categories cannot be written as VICS", os.fspath(out))
-    return {**options, "region": region or "Default"}
+    return {**options, "region": region}
 
 
-def _with_set_scheme(entries: Iterator[EntryRecord], scheme: str | None) -> Iterator[EntryRecord]:
+def vics_region(scheme: str | None, version: str = "2.0") -> str | None:
+    """The VICS region a set graded under `scheme` is written in ("Default" for an ungraded set), or None when no
+    region of `version` carries the scheme (its codes would mean something else there)."""
+    from hashwarden.formats.categories import load_profile
+
+    if not scheme:
+        return "Default"
+    region = load_profile().vics_region(version, scheme)
+    return None if region is None else region or "Default"
+
+
+def with_set_scheme(entries: Iterator[EntryRecord], scheme: str | None) -> Iterator[EntryRecord]:
     """Entries with the set's scheme made explicit, so a writer can refuse a region that would relabel them."""
     for record in entries:
         if record.category is not None and record.category_scheme is None and scheme:

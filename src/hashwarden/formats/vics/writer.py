@@ -70,51 +70,72 @@ def write(
         FormatError: a record whose category is in another scheme than the output's, or not a code of it, or a tag
             containing a comma (VICS Tags is comma-delimited); names the record and the field.
     """
-    if version not in WRITE_VERSIONS:
-        raise ValueError(f"VICS version must be one of {', '.join(WRITE_VERSIONS)}, not {version!r}")
-    if shape not in SHAPES:
-        raise ValueError(f"shape must be one of {', '.join(SHAPES)}, not {shape!r}")
-    if version == "2.0" and region not in WRITE_REGIONS:
-        raise ValueError(f"VICS 2.0 region must be one of {', '.join(WRITE_REGIONS)}, not {region!r}")
-    profile = profile or load_profile()
-    name = scheme or profile.vics_scheme(version, region)[0]
-    if name is None:
-        raise ValueError(f"VICS {version} region {region} has no category scheme of its own: pass scheme=")
-    target = profile.scheme(name)
-    fragment = "Media" if shape == "media" else "Cases"
-    uri = MODEL_URI[version].format(region=region, fragment=fragment)
-    key = MODEL_KEYS[0] if version.startswith("2") else MODEL_KEYS[1]
-    where = getattr(fp, "name", None)
-    mapper = _MediaWriter(version.startswith("2"), target, version, region, where if isinstance(where, str) else None)
-    out = _Out(fp)
-    out.put("{" + _dumps(key) + ":" + _dumps(uri) + ',"value":[')
-    number = 0
-    if shape == "media":
+    document = VicsWriter(fp, version=version, region=region, shape=shape, scheme=scheme, case=case,
+                          profile=profile)
+    document.add(records)
+    return document.close()
+
+
+class VicsWriter:
+    """One VICS document written a batch of records at a time (`add`), ended by `close`: what `write` does in one
+    call, for a writer fed in chunks beside other lists (distribution's plain lists). Options as `write`'s."""
+
+    def __init__(self, fp: BinaryIO, *, version: str = "2.0", region: str = "Default", shape: str = "media",
+                 scheme: str | None = None, case: Mapping[str, Any] | None = None, profile: Profile | None = None
+                 ) -> None:
+        if version not in WRITE_VERSIONS:
+            raise ValueError(f"VICS version must be one of {', '.join(WRITE_VERSIONS)}, not {version!r}")
+        if shape not in SHAPES:
+            raise ValueError(f"shape must be one of {', '.join(SHAPES)}, not {shape!r}")
+        if version == "2.0" and region not in WRITE_REGIONS:
+            raise ValueError(f"VICS 2.0 region must be one of {', '.join(WRITE_REGIONS)}, not {region!r}")
+        profile = profile or load_profile()
+        name = scheme or profile.vics_scheme(version, region)[0]
+        if name is None:
+            raise ValueError(f"VICS {version} region {region} has no category scheme of its own: pass scheme=")
+        target = profile.scheme(name)
+        fragment = "Media" if shape == "media" else "Cases"
+        uri = MODEL_URI[version].format(region=region, fragment=fragment)
+        key = MODEL_KEYS[0] if version.startswith("2") else MODEL_KEYS[1]
+        where = getattr(fp, "name", None)
+        self._mapper = _MediaWriter(version.startswith("2"), target, version, region,
+                                    where if isinstance(where, str) else None)
+        self._cases = shape != "media"
+        self._default_case = dict(case) if case is not None else {"SourceApplicationName": "hashwarden",
+                                                                  "SourceApplicationVersion": hashwarden_version()}
+        self._current: Any = None
+        self._first_in_case = True
+        self._out = _Out(fp)
+        self._out.put("{" + _dumps(key) + ":" + _dumps(uri) + ',"value":[')
+        self.number = 0
+
+    def add(self, records: Iterable[EntryRecord]) -> None:
+        out, mapper = self._out, self._mapper
+        if not self._cases:
+            for record in records:
+                self.number += 1
+                out.put(("," if self.number > 1 else "") + _dumps(mapper.media(record, self.number)))
+            return
         for record in records:
-            number += 1
-            out.put(("," if number > 1 else "") + _dumps(mapper.media(record, number)))
-    else:
-        default_case = dict(case) if case is not None else {"SourceApplicationName": "hashwarden",
-                                                             "SourceApplicationVersion": hashwarden_version()}
-        current: Any = None
-        first_in_case = True
-        for record in records:
-            number += 1
-            header = record.attributes.get(CASE_KEY) or default_case
-            if number == 1 or (header is not current and header != current):
-                if number > 1:
+            self.number += 1
+            header = record.attributes.get(CASE_KEY) or self._default_case
+            if self.number == 1 or (header is not self._current and header != self._current):
+                if self.number > 1:
                     out.put("]},")
                 fields = without_imagery({k: v for k, v in header.items() if k != "Media"})
                 opened = _dumps(fields)[:-1]
                 out.put(opened + ("," if fields else "") + '"Media":[')
-                current, first_in_case = header, True
-            out.put(("" if first_in_case else ",") + _dumps(mapper.media(record, number)))
-            first_in_case = False
-        if number:
-            out.put("]}")
-    out.put("]}\n")
-    out.flush()
-    return number
+                self._current, self._first_in_case = header, True
+            out.put(("" if self._first_in_case else ",") + _dumps(mapper.media(record, self.number)))
+            self._first_in_case = False
+
+    def close(self) -> int:
+        """End the document; return how many records it holds."""
+        if self._cases and self.number:
+            self._out.put("]}")
+        self._out.put("]}\n")
+        self._out.flush()
+        return self.number
 
 
 def hashwarden_version() -> str:
