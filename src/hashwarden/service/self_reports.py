@@ -54,7 +54,7 @@ PAGE_DIR = Path(__file__).with_name("selfhash")
 PAGE_FILES = {"index.html": "text/html; charset=utf-8", "style.css": "text/css; charset=utf-8",
               "page.mjs": "text/javascript; charset=utf-8", "pdq.mjs": "text/javascript; charset=utf-8",
               "md5.mjs": "text/javascript; charset=utf-8", "pow.mjs": "text/javascript; charset=utf-8",
-              "video.mjs": "text/javascript; charset=utf-8"}
+              "video.mjs": "text/javascript; charset=utf-8", "hashing.mjs": "text/javascript; charset=utf-8"}
 # This origin only: scripts and styles from files here (no inline code), requests to this origin only, no frames,
 # no forms posted anywhere. `media-src blob:` lets a <video> play the chosen file from the device's memory (a blob:
 # URL is the page's own, not another origin's) for vPDQ.
