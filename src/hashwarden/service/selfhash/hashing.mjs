@@ -119,7 +119,9 @@ export async function decodeImage(file) {
     if (width * height > MAX_IMAGE_PIXELS) {
       throw new RangeError(`the picture is ${width}x${height} pixels, more than this page can hash`);
     }
-    return { ...pixelsOf(bitmap, width, height), width, height };
+    let { data } = pixelsOf(bitmap, width, height);
+    if (translucent(data)) data = unpremultipliedPixels(bitmap, width, height) || data;
+    return { data, width, height };
   } finally {
     bitmap.close();
   }
@@ -134,6 +136,46 @@ export function pixelsOf(source, width, height) {
   const { data } = context.getImageData(0, 0, width, height, { colorSpace: "srgb" });
   canvas.width = canvas.height = 0; // let the browser free the canvas now
   return { data };
+}
+
+/* Whether any pixel is not fully opaque (then a 2D canvas, which stores colours premultiplied by alpha, has lost
+ * some of their colour: semi-transparent pixels are rounded, transparent ones black). */
+function translucent(data) {
+  for (let i = 3; i < data.length; i += 4) if (data[i] !== 255) return true;
+  return false;
+}
+
+/**
+ * The image's pixels as decoded, colours not premultiplied (as Pillow keeps them and the engine reads them, alpha
+ * dropped), read back through WebGL: the bitmap (decoded with premultiplyAlpha "none") is uploaded as a texture
+ * without premultiplication or colour conversion and read from a framebuffer. Null when WebGL is unavailable or the
+ * image is larger than a texture may be: then the canvas's pixels are hashed (a few bits off on such images).
+ */
+function unpremultipliedPixels(bitmap, width, height) {
+  const canvas = typeof OffscreenCanvas === "function"
+    ? new OffscreenCanvas(1, 1) : Object.assign(document.createElement("canvas"), { width: 1, height: 1 });
+  const gl = canvas.getContext("webgl2") || canvas.getContext("webgl");
+  if (!gl || width > gl.getParameter(gl.MAX_TEXTURE_SIZE) || height > gl.getParameter(gl.MAX_TEXTURE_SIZE)) return null;
+  try {
+    const texture = gl.createTexture();
+    gl.bindTexture(gl.TEXTURE_2D, texture);
+    gl.pixelStorei(gl.UNPACK_PREMULTIPLY_ALPHA_WEBGL, false);
+    gl.pixelStorei(gl.UNPACK_COLORSPACE_CONVERSION_WEBGL, gl.NONE);
+    gl.pixelStorei(gl.UNPACK_FLIP_Y_WEBGL, false);
+    gl.texImage2D(gl.TEXTURE_2D, 0, gl.RGBA, gl.RGBA, gl.UNSIGNED_BYTE, bitmap);
+    const framebuffer = gl.createFramebuffer();
+    gl.bindFramebuffer(gl.FRAMEBUFFER, framebuffer);
+    gl.framebufferTexture2D(gl.FRAMEBUFFER, gl.COLOR_ATTACHMENT0, gl.TEXTURE_2D, texture, 0);
+    if (gl.checkFramebufferStatus(gl.FRAMEBUFFER) !== gl.FRAMEBUFFER_COMPLETE) return null;
+    const data = new Uint8ClampedArray(width * height * 4);
+    gl.readPixels(0, 0, width, height, gl.RGBA, gl.UNSIGNED_BYTE, data); // row 0 is the texture's first row
+    gl.deleteFramebuffer(framebuffer);
+    gl.deleteTexture(texture);
+    return gl.getError() === gl.NO_ERROR ? data : null;
+  } finally {
+    const lose = gl.getExtension("WEBGL_lose_context");
+    if (lose) lose.loseContext();
+  }
 }
 
 /**

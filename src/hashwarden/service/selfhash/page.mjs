@@ -123,6 +123,7 @@ async function refusal(answer) {
 async function flush() {
   if (sending || !queue.length) return;
   sending = true;
+  $("send-title").textContent = "Sending…";
   show("step-sending");
   try {
     while (queue.length) {
@@ -131,6 +132,7 @@ async function flush() {
         reference = await sendOne(queue[0]);
       } catch (error) {
         if (error instanceof TypeError || !navigator.onLine) { // fetch's network error: no connection
+          $("send-title").textContent = "Waiting for a connection";
           $("send-text").textContent = "No connection right now. Your report is waiting and will be sent as soon " +
             "as you are back online. Keep this page open.";
           document.body.dataset.queued = String(queue.length);
