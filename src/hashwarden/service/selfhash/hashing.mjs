@@ -109,8 +109,11 @@ function orientationAt(bytes, start, end) {
   return null;
 }
 
-/** The decoded pixels of an image (a File or Blob), as the page hashes them: {data (RGBA), width, height}. */
-export async function decodeImage(file) {
+/**
+ * The decoded pixels of an image (a File or Blob), as the page hashes them: {data (RGBA), width, height}.
+ * `opaque`: the format has no alpha (JPEG), so the pixels need no check for transparency.
+ */
+export async function decodeImage(file, { opaque = false } = {}) {
   const bitmap = await createImageBitmap(file, {
     colorSpaceConversion: "none", imageOrientation: "none", premultiplyAlpha: "none",
   });
@@ -120,7 +123,7 @@ export async function decodeImage(file) {
       throw new RangeError(`the picture is ${width}x${height} pixels, more than this page can hash`);
     }
     let { data } = pixelsOf(bitmap, width, height);
-    if (translucent(data)) data = unpremultipliedPixels(bitmap, width, height) || data;
+    if (!opaque && translucent(data)) data = unpremultipliedPixels(bitmap, width, height) || data;
     return { data, width, height };
   } finally {
     bitmap.close();
@@ -141,9 +144,16 @@ export function pixelsOf(source, width, height) {
 /* Whether any pixel is not fully opaque (then a 2D canvas, which stores colours premultiplied by alpha, has lost
  * some of their colour: semi-transparent pixels are rounded, transparent ones black). */
 function translucent(data) {
+  if (LITTLE_ENDIAN && data.byteOffset % 4 === 0) { // a pixel a word: alpha is its top byte
+    const words = new Uint32Array(data.buffer, data.byteOffset, data.length >> 2);
+    for (let i = 0; i < words.length; i++) if (words[i] < 0xff000000) return true;
+    return false;
+  }
   for (let i = 3; i < data.length; i += 4) if (data[i] !== 255) return true;
   return false;
 }
+
+const LITTLE_ENDIAN = new Uint8Array(new Uint32Array([1]).buffer)[0] === 1;
 
 /**
  * The image's pixels as decoded, colours not premultiplied (as Pillow keeps them and the engine reads them, alpha
@@ -199,7 +209,8 @@ export async function hashFile(file, onProgress = () => {}) {
       onProgress("pdq", 0);
       await pause();
       const stored = withoutOrientation(bytes);
-      const { data, width, height } = await decodeImage(stored ? new Blob([stored], { type: file.type }) : file);
+      const { data, width, height } = await decodeImage(stored ? new Blob([stored], { type: file.type }) : file,
+        { opaque: bytes[0] === 0xff && bytes[1] === 0xd8 });
       const { hash, quality } = pdqHash(data, width, height, 4);
       Object.assign(result, { pdq: hash, quality });
       onProgress("pdq", 1);

@@ -150,23 +150,49 @@ function boxRow(src, so, n, window, dst, dO) {
 }
 
 /*
+ * `boxRow` over four rows at once (rows `stride` apart in src and `dstride` apart in dst): the four running sums are
+ * independent, so their additions overlap instead of each waiting for the previous one. Per row, the very same
+ * operations in the same order as `boxRow`.
+ */
+function boxRow4(src, so, stride, n, window, dst, dO, dstride) {
+  const half = (window + 2) >> 1;
+  const a = so, b = so + stride, c = so + 2 * stride, d = so + 3 * stride;
+  const oa = dO, ob = dO + dstride, oc = dO + 2 * dstride, od = dO + 3 * dstride;
+  let ri = 0, li = 0, oi = 0, count = 0, sa = 0, sb = 0, sc = 0, sd = 0;
+  for (let t = 0; t < half - 1; t++, ri++) {
+    sa = fround(sa + src[a + ri]); sb = fround(sb + src[b + ri]);
+    sc = fround(sc + src[c + ri]); sd = fround(sd + src[d + ri]);
+    count++;
+  }
+  for (let t = 0; t < window - half + 1; t++, ri++, oi++) {
+    count++;
+    sa = fround(sa + src[a + ri]); sb = fround(sb + src[b + ri]);
+    sc = fround(sc + src[c + ri]); sd = fround(sd + src[d + ri]);
+    dst[oa + oi] = sa / count; dst[ob + oi] = sb / count; dst[oc + oi] = sc / count; dst[od + oi] = sd / count;
+  }
+  const full = count;
+  for (let t = 0; t < n - window; t++, ri++, li++, oi++) {
+    sa = fround(fround(sa + src[a + ri]) - src[a + li]);
+    sb = fround(fround(sb + src[b + ri]) - src[b + li]);
+    sc = fround(fround(sc + src[c + ri]) - src[c + li]);
+    sd = fround(fround(sd + src[d + ri]) - src[d + li]);
+    dst[oa + oi] = sa / full; dst[ob + oi] = sb / full; dst[oc + oi] = sc / full; dst[od + oi] = sd / full;
+  }
+  for (let t = 0; t < half - 1; t++, li++, oi++) {
+    count--;
+    sa = fround(sa - src[a + li]); sb = fround(sb - src[b + li]);
+    sc = fround(sc - src[c + li]); sd = fround(sd - src[d + li]);
+    dst[oa + oi] = sa / count; dst[ob + oi] = sb / count; dst[oc + oi] = sc / count; dst[od + oi] = sd / count;
+  }
+}
+
+/*
  * The same pass along `n` steps of `lanes` independent vectors at once, stored interleaved (step t of lane k at
- * t * lanes + k), from `src` into `dst` (a different array), or in place when `dst` is null: then each input step
- * is saved in a ring of `window` steps before its output overwrites it (every step a later subtraction needs).
- * Float32Array sums round each step to float32 as they are stored.
+ * t * lanes + k), from `src` into `dst`. Float32Array sums round each step to float32 as they are stored.
  */
 function boxLanes(src, n, lanes, window, dst) {
   const half = (window + 2) >> 1;
   const sum = new Float32Array(lanes);
-  const ring = dst ? null : new Float32Array(window * lanes);
-  const out = dst || src;
-  const old = dst ? src : ring;
-  const oldAt = dst ? (t) => t * lanes : (t) => (t % window) * lanes;
-  const write = (oi, divisor) => {
-    const o = oi * lanes;
-    if (ring) ring.set(src.subarray(o, o + lanes), (oi % window) * lanes);
-    for (let k = 0; k < lanes; k++) out[o + k] = sum[k] / divisor;
-  };
   let ri = 0, li = 0, oi = 0, count = 0;
   for (let t = 0; t < half - 1; t++, ri++) {
     const x = ri * lanes;
@@ -174,25 +200,75 @@ function boxLanes(src, n, lanes, window, dst) {
     count++;
   }
   for (let t = 0; t < window - half + 1; t++, ri++, oi++) {
-    const x = ri * lanes;
+    const x = ri * lanes, o = oi * lanes;
     count++;
-    for (let k = 0; k < lanes; k++) sum[k] += src[x + k];
-    write(oi, count);
+    for (let k = 0; k < lanes; k++) {
+      sum[k] += src[x + k];
+      dst[o + k] = sum[k] / count;
+    }
   }
   const full = count;
   for (let t = 0; t < n - window; t++, ri++, li++, oi++) {
-    const x = ri * lanes, y = oldAt(li);
+    const x = ri * lanes, y = li * lanes, o = oi * lanes;
     for (let k = 0; k < lanes; k++) {
       sum[k] += src[x + k];
-      sum[k] -= old[y + k];
+      sum[k] -= src[y + k];
+      dst[o + k] = sum[k] / full;
     }
-    write(oi, full);
   }
   for (let t = 0; t < half - 1; t++, li++, oi++) {
-    const y = oldAt(li);
+    const y = li * lanes, o = oi * lanes;
     count--;
-    for (let k = 0; k < lanes; k++) sum[k] -= old[y + k];
-    write(oi, count);
+    for (let k = 0; k < lanes; k++) {
+      sum[k] -= src[y + k];
+      dst[o + k] = sum[k] / count;
+    }
+  }
+}
+
+/*
+ * The first column pass, in place over `buf` (rows x cols), all columns at once: the same four phases. Before an
+ * output row overwrites its input row, the input row is saved in a ring of `window` rows, which holds every input
+ * row a later step still subtracts (as _pdqcore.c's box_columns_in_place). Per element, the reads of the entering
+ * and leaving samples come before the write, so a row that is both (a window of 1) is read before it is written.
+ */
+function boxColumnsInPlace(buf, rows, cols, window) {
+  const half = (window + 2) >> 1;
+  const sum = new Float32Array(cols);
+  const ring = new Float32Array(window * cols);
+  let ri = 0, li = 0, oi = 0, count = 0;
+  for (let t = 0; t < half - 1; t++, ri++) {
+    const x = ri * cols;
+    for (let k = 0; k < cols; k++) sum[k] += buf[x + k];
+    count++;
+  }
+  for (let t = 0; t < window - half + 1; t++, ri++, oi++) {
+    const x = ri * cols, o = oi * cols, saved = (oi % window) * cols;
+    count++;
+    for (let k = 0; k < cols; k++) {
+      sum[k] += buf[x + k];
+      ring[saved + k] = buf[o + k];
+      buf[o + k] = sum[k] / count;
+    }
+  }
+  const full = count;
+  for (let t = 0; t < rows - window; t++, ri++, li++, oi++) {
+    const x = ri * cols, y = (li % window) * cols, o = oi * cols, saved = (oi % window) * cols;
+    for (let k = 0; k < cols; k++) {
+      const s = fround(fround(sum[k] + buf[x + k]) - ring[y + k]);
+      sum[k] = s;
+      ring[saved + k] = buf[o + k];
+      buf[o + k] = s / full;
+    }
+  }
+  for (let t = 0; t < half - 1; t++, li++, oi++) {
+    const y = (li % window) * cols, o = oi * cols, saved = (oi % window) * cols;
+    count--;
+    for (let k = 0; k < cols; k++) {
+      sum[k] -= ring[y + k];
+      ring[saved + k] = buf[o + k];
+      buf[o + k] = sum[k] / count;
+    }
   }
 }
 
@@ -222,16 +298,29 @@ function downsample(pixels, rows, cols, channels) {
   const wrow = windowFor(cols), wcol = windowFor(rows);
   const colAt = samplePositions(cols), rowAt = samplePositions(rows);
   const buf = new Float32Array(rows * cols);
-  const line = new Float32Array(cols);
-  for (let r = 0; r < rows; r++) { // pass 1 (rows), from the luma
+  const lines = new Float32Array(4 * cols);
+  const line = lines.subarray(0, cols);
+  let r = 0;
+  for (; r + 4 <= rows; r += 4) { // pass 1 (rows), from the luma, four rows at a time
+    for (let k = 0; k < 4; k++) lumaRow(pixels, (r + k) * rowBytes, cols, channels, lines.subarray(k * cols));
+    boxRow4(lines, 0, cols, cols, wrow, buf, r * cols, cols);
+  }
+  for (; r < rows; r++) {
     lumaRow(pixels, r * rowBytes, cols, channels, line);
     boxRow(line, 0, cols, wrow, buf, r * cols);
   }
-  boxLanes(buf, rows, cols, wcol, null); // pass 2 (columns), in place
+  boxColumnsInPlace(buf, rows, cols, wcol); // pass 2 (columns), in place
   const narrow = new Float32Array(rows * OUT);
-  for (let r = 0; r < rows; r++) { // pass 3 (rows), keeping the 64 sampled columns
-    boxRow(buf, r * cols, cols, wrow, line, 0);
-    for (let j = 0; j < OUT; j++) narrow[r * OUT + j] = line[colAt[j]];
+  const keep = (row, from) => {
+    for (let j = 0; j < OUT; j++) narrow[row * OUT + j] = lines[from + colAt[j]];
+  };
+  for (r = 0; r + 4 <= rows; r += 4) { // pass 3 (rows), keeping the 64 sampled columns
+    boxRow4(buf, r * cols, cols, cols, wrow, lines, 0, cols);
+    for (let k = 0; k < 4; k++) keep(r + k, k * cols);
+  }
+  for (; r < rows; r++) {
+    boxRow(buf, r * cols, cols, wrow, lines, 0);
+    keep(r, 0);
   }
   const narrowOut = new Float32Array(rows * OUT);
   boxLanes(narrow, rows, OUT, wcol, narrowOut); // pass 4 (columns) on the 64 kept columns
