@@ -102,6 +102,7 @@ bench: $(VENV)/.installed-bench sysdeps-bench
 	$(BIN)/python bench/vpdq.py
 	$(BIN)/python bench/vpdq_trim.py
 	$(BIN)/python bench/service.py
+	$(BIN)/python bench/selfhash.py
 	$(BIN)/python bench/urls.py
 	$(BIN)/python bench/squid_helper.py
 
