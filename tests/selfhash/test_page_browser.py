@@ -136,6 +136,9 @@ def test_network_cut_after_load_still_hashes_and_queues_until_it_is_back(tmp_pat
         reference = page.inner_text("#reference")
         check_requests(browsed, [path.read_bytes()])
     assert [row["reference"] for row in stored_reports(browsed.db)] == [reference]
+    logged = (tmp_path / "serve.log").read_text()
+    assert "GET /v1/health" in logged  # the access log is on: the page's and the reports' requests are left out
+    assert "/v1/self-reports" not in logged and "/selfhash" not in logged and "127.0.0.1" in logged
 
 
 def test_same_pixels_give_the_engines_hash_bit_for_bit(tmp_path: Path) -> None:
