@@ -190,6 +190,11 @@ def test_browser_decoding_of_generated_formats_stays_within_the_bound(tmp_path: 
             bits = distance(got["pdq"], expected.pdq)
             assert bits <= BROWSER_BOUND, (label, bits)
             counts.setdefault(label, Counter())[bits] += 1
+        tiff = io.BytesIO()
+        Image.fromarray(content(4, (64, 48), "scene")).save(tiff, "TIFF")
+        unreadable = hash_in_page(browsed, tiff.getvalue(), "photo.tif", "image/tiff")  # Chromium decodes no TIFF
+        assert unreadable["note"] and "pdq" not in unreadable and unreadable["kind"] == "image"
+        assert unreadable["md5"] == hashlib.md5(tiff.getvalue()).hexdigest()  # the digests are still sent
     assert sum(sum(c.values()) for c in counts.values()) == 80
     for label, counted in counts.items():
         save_agreement(f"generated {label} (browser decoding vs hashwarden hash)", counted)
