@@ -16,7 +16,7 @@ TEST_TOOLS := mformat:mtools mkfs.fat:dosfstools mkfs.ext4:e2fsprogs debugfs:e2f
               ntfscp:ntfs-3g sfdisk:fdisk ewfacquire:ewf-tools genisoimage:genisoimage fls:sleuthkit \
               icat:sleuthkit mmls:sleuthkit mkfs.exfat:exfatprogs qemu-img:qemu-utils cryptsetup:cryptsetup-bin \
               7z:p7zip-full hashdeep:hashdeep chromium:chromium strace:strace curl:curl wrk:wrk \
-              exiftool:libimage-exiftool-perl unbound:unbound squid:squid
+              exiftool:libimage-exiftool-perl unbound:unbound squid:squid node:nodejs
 # The store tests also run on a private PostgreSQL cluster that tests/pg.py starts (initdb in a temporary folder, a
 # free local port); Debian keeps its server binaries off PATH, in /usr/lib/postgresql/<version>/bin.
 PG_INITDB := /usr/lib/postgresql/*/bin/initdb
@@ -102,6 +102,7 @@ bench: $(VENV)/.installed-bench sysdeps-bench
 	$(BIN)/python bench/vpdq.py
 	$(BIN)/python bench/vpdq_trim.py
 	$(BIN)/python bench/service.py
+	$(BIN)/python bench/selfhash.py
 	$(BIN)/python bench/urls.py
 	$(BIN)/python bench/squid_helper.py
 

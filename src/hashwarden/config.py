@@ -251,6 +251,32 @@ class Expiries:
             raise ValueError(f"metadata expiries must be positive: {self}")
 
 
+# Self-reports (issue 20: web/selfhash/, service/self_reports.py): a young person hashes their own picture in the
+# browser and sends only the hashes to POST /v1/self-reports, which needs no key. What bounds it, per service
+# process: a client address may send SELF_REPORT_BURST reports at once, refilled at SELF_REPORT_PER_SECOND (one a
+# minute), and ask for SELF_REPORT_CHALLENGE_BURST challenges, refilled at SELF_REPORT_CHALLENGE_PER_SECOND (the
+# addresses live only in the buckets' memory, never in the store or the access log); each report carries a proof
+# of work, a nonce making SHA-256(challenge ":" nonce) start with SELF_REPORT_POW_BITS zero bits (2^18: ~0.4 s of
+# a desktop browser, a second or two of a phone; one hash for the server), on a challenge the server signed
+# that expires after SELF_REPORT_CHALLENGE_SECONDS and buys one report; the body is at most MAX_SELF_REPORT_BYTES
+# and no text field is longer than MAX_SELF_REPORT_FIELD (a body carrying anything like file content is refused).
+# A video's vPDQ is at most MAX_SELF_REPORT_VPDQ_FRAMES frames (an hour at one frame a second). An analyst's
+# confirmation vote puts the report's hashes in the alert set SELF_REPORT_SET (source "self-report").
+SELF_REPORT_PER_SECOND = 1 / 60
+SELF_REPORT_BURST = 5
+SELF_REPORT_CHALLENGE_PER_SECOND = 0.5
+SELF_REPORT_CHALLENGE_BURST = 20
+SELF_REPORT_POW_BITS = 18
+SELF_REPORT_CHALLENGE_SECONDS = 900
+MAX_SELF_REPORT_BYTES = 512 << 10
+MAX_SELF_REPORT_FIELD = 4096
+MAX_SELF_REPORT_VPDQ_FRAMES = 3600
+SELF_REPORT_SET = "self-reports"
+# The key that signs the challenges: every worker of one `serve` must share it, so `serve` draws one at start
+# and hands it to them here (or a deployment sets it, to keep challenges valid across restarts and machines).
+ENV_SELF_REPORT_SECRET = "HASHWARDEN_SELF_REPORT_SECRET"
+
+
 @dataclass(frozen=True)
 class ServiceLimits:
     """The service's per-key rate, slow-client timeouts, upload size, index refresh and how often it purges expired
@@ -268,14 +294,20 @@ class ServiceLimits:
     header_timeout_seconds: float = 10.0  # a connection's request headers must be complete within this
     max_case_bytes: int = MAX_CASE_BYTES
     min_body_bytes_per_second: float = MIN_BODY_BYTES_PER_SECOND
+    self_report_per_second: float = SELF_REPORT_PER_SECOND  # per client address (self-reports need no key)
+    self_report_burst: int = SELF_REPORT_BURST
+    self_report_pow_bits: int = SELF_REPORT_POW_BITS
 
     def __post_init__(self) -> None:
         if self.rate_per_second <= 0 or self.burst < 1 or self.body_timeout_seconds <= 0 \
                 or self.keep_alive_seconds <= 0 or self.index_refresh_seconds <= 0 or self.max_media_bytes < 1 \
                 or self.failed_auth_per_second <= 0 or self.failed_auth_burst < 1 \
                 or self.purge_interval_seconds <= 0 or self.header_timeout_seconds <= 0 \
-                or self.max_case_bytes < 1 or self.min_body_bytes_per_second <= 0:
+                or self.max_case_bytes < 1 or self.min_body_bytes_per_second <= 0 \
+                or self.self_report_per_second <= 0 or self.self_report_burst < 1:
             raise ValueError(f"service limits must be positive: {self}")
+        if not 0 <= self.self_report_pow_bits <= 32:
+            raise ValueError(f"self_report_pow_bits must be 0 to 32, not {self.self_report_pow_bits}")
 
 
 # API keys (store/identities.py): PBKDF2-HMAC-SHA256 over a 256-bit random secret, a per-key random salt. The

@@ -17,7 +17,10 @@ from tests.service.conftest import Service
 
 PUBLIC = {("GET", "/v1/health"), ("GET", "/openapi.json"), ("HEAD", "/openapi.json"), ("GET", "/docs"),
           ("GET", "/ui/login"), ("POST", "/ui/login"), ("POST", "/ui/logout"),  # the pages' login form
-          ("GET", "/blocked")}  # the block page, for anyone a blocked domain's DNS answer sends there
+          ("GET", "/blocked"),  # the block page, for anyone a blocked domain's DNS answer sends there
+          # victim self-reporting: the page and the report, for a young person, who has no key (issue 20)
+          ("GET", "/selfhash"), ("GET", "/selfhash/"), ("GET", "/selfhash/{name}"),
+          ("GET", "/v1/self-reports/challenge"), ("POST", "/v1/self-reports")}
 # The analysts' pages: their own matrix (redirect to the login form, 403 page) is tests/service/test_web_pages.py.
 PAGES = {"/ui/": ("matcher", "examiner", "analyst", "admin"), "/ui/stats": ("analyst",),
          "/ui/grades/disputed": ("analyst",), "/ui/series": ("analyst",), "/ui/series/{code:path}": ("analyst",),
@@ -69,13 +72,19 @@ def test_every_route_is_public_by_name_or_checks_roles(service: Service) -> None
                      "/v1/urls/full-hashes": ("matcher", "examiner", "analyst"),
                      "/v1/votes": ("examiner", "analyst"), "/v1/grades": ("analyst",),
                      "/v1/series": ("analyst",), "/v1/series/{code:path}/links": ("analyst",),
-                     "/v1/victims": ("analyst",), "/v1/victims/{code:path}/links": ("analyst",), **PAGES}
+                     "/v1/victims": ("analyst",), "/v1/victims/{code:path}/links": ("analyst",),
+                     "/v1/self-reports": ("analyst",), "/v1/self-reports/{reference}": ("analyst",),
+                     "/v1/self-reports/{reference}/confirm": ("analyst",),
+                     "/v1/self-reports/{reference}/reject": ("analyst",), **PAGES}
     served = {path for context in iter_route_contexts(service.client.app.routes) if (path := context.path)}
     assert served == {"/v1/health", "/v1/lookup", "/v1/sets", "/v1/sets/{name}", "/v1/cases", "/v1/cases/{id}",
                       "/v1/media", "/v1/cases/items", "/v1/stats", "/openapi.json", "/docs", "/docs/assets",
                       "/v1/votes", "/v1/grades", "/v1/series", "/v1/series/{code:path}/links", "/v1/victims",
                       "/v1/victims/{code:path}/links", "/v1/cases/{id}/leads", "/v1/urls/check",
                       "/v1/urls/prefixes", "/v1/urls/full-hashes", "/ui/login", "/ui/logout", "/blocked",
+                      "/selfhash", "/selfhash/", "/selfhash/{name}", "/v1/self-reports/challenge", "/v1/self-reports",
+                      "/v1/self-reports/{reference}", "/v1/self-reports/{reference}/confirm",
+                      "/v1/self-reports/{reference}/reject",
                       *(path.replace("/1", "/{id}") for path in PAGES)}  # the walk sees every route the app has
 
 

@@ -12,7 +12,8 @@ image or video that decodes", so a generated PDF is rightly 422; for `GET /v1/st
 (issue 18: votes, series, victims, links): a category is valid under its scheme only, a vote names at least one
 hash, a victim's date needs `identified`, a link names a series or hashes: rules across fields, which the library
 checks (grading/votes.py, store/series.py) and a schema does not say; `GET /v1/urls/prefixes?since=` above the
-list's version (422: a version the list has not reached). Every other check runs on all of them. The store holds
+list's version (422: a version the list has not reached); `POST /v1/self-reports`, whose proof of work no generated
+body holds (422), and the confirmation of a self-report, a grading vote. Every other check runs on all of them. The store holds
 URL list entries too, so the URL routes answer (an empty list is a 503 by design).
 
 Operations are driven one by one with `as_strategy` (schemathesis' lazy pytest fixture reads a node attribute that
@@ -53,12 +54,16 @@ def test_every_operation_answers_as_its_schema_says(service: Service) -> None:
         "GET /v1/stats",
         "POST /v1/votes", "GET /v1/grades", "GET /v1/series", "POST /v1/series", "POST /v1/series/{code}/links",
         "GET /v1/victims", "POST /v1/victims", "POST /v1/victims/{code}/links", "POST /v1/urls/check",
-        "GET /v1/urls/prefixes", "POST /v1/urls/full-hashes", "GET /v1/cases/{id}/leads"}
+        "GET /v1/urls/prefixes", "POST /v1/urls/full-hashes", "GET /v1/cases/{id}/leads",
+        "GET /v1/self-reports/challenge", "POST /v1/self-reports", "GET /v1/self-reports",
+        "GET /v1/self-reports/{reference}", "POST /v1/self-reports/{reference}/confirm",
+        "POST /v1/self-reports/{reference}/reject"}
     for operation in operations:
         content_rule = (operation.method.upper(), operation.path) in {
             ("POST", "/v1/cases"), ("POST", "/v1/media"), ("GET", "/v1/stats"), ("POST", "/v1/votes"),
             ("POST", "/v1/series"), ("POST", "/v1/victims"), ("POST", "/v1/series/{code}/links"),
-            ("POST", "/v1/victims/{code}/links"), ("GET", "/v1/urls/prefixes")}
+            ("POST", "/v1/victims/{code}/links"), ("GET", "/v1/urls/prefixes"), ("POST", "/v1/self-reports"),
+            ("POST", "/v1/self-reports/{reference}/confirm")}
         excluded = [positive_data_acceptance] if content_rule else []
 
         @given(operation.as_strategy())

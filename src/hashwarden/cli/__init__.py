@@ -21,7 +21,7 @@ from hashwarden.errors import HashwardenError
 from hashwarden.cli.common import app, out, err, ExitCode, DbOption, RootOptions
 
 from hashwarden.cli import (  # noqa: F401 - their commands join the apps
-    audit, distribution, grading, identities, lists, media, remote, serve, series, sets, urls,
+    audit, distribution, grading, identities, lists, media, remote, self_reports, serve, series, sets, urls,
 )
 from hashwarden.cli import stats as _stats  # noqa: F401 - `hashwarden stats` joins the app
 from hashwarden.cli import url_list as _url_list  # noqa: F401 - `hashwarden url add|remove|check|...`

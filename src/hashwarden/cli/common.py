@@ -48,6 +48,9 @@ app.add_typer(publish_app, name="publish")
 app.add_typer(victim_app, name="victim")
 url_app = typer.Typer(no_args_is_help=True, help="URLs the Safe Browsing way (canonical forms, lookup expressions) and the URL list.")
 app.add_typer(url_app, name="url")
+self_report_app = typer.Typer(no_args_is_help=True, help="Self-reports: hashes young people sent from the self-hash "
+                              "page (/selfhash/), and their review.")
+app.add_typer(self_report_app, name="self-report")
 
 # Data (set names, paths, categories) is never Rich markup or emoji: `escape` it, and no `:a:` becomes a picture.
 out = Console(emoji=False)

@@ -11,8 +11,8 @@ from typing import Annotated, Optional
 import typer
 
 from hashwarden.cli.common import app, err, DbOption, engine_for
-from hashwarden.config import (ENV_BLOCK_PAGE, ENV_DB, ENV_REPO, ENV_SERVICE_LIMITS, SERVICE_HOST, SERVICE_PORT,
-                               ServiceLimits, database_url)
+from hashwarden.config import (ENV_BLOCK_PAGE, ENV_DB, ENV_REPO, ENV_SELF_REPORT_SECRET, ENV_SERVICE_LIMITS,
+                               SERVICE_HOST, SERVICE_PORT, ServiceLimits, database_url)
 
 _LIMITS = ServiceLimits()
 
@@ -92,6 +92,10 @@ def serve(
     os.environ[ENV_DB] = url  # what each worker's app_from_environment opens, within these limits
     os.environ[ENV_REPO] = str(repo.resolve()) if repo is not None else ""
     os.environ[ENV_SERVICE_LIMITS] = json.dumps(dataclasses.asdict(limits))
+    if not os.environ.get(ENV_SELF_REPORT_SECRET):  # one key for all workers' self-report challenges
+        import secrets
+
+        os.environ[ENV_SELF_REPORT_SECRET] = secrets.token_hex(32)
     scheme = "https" if tls else "http"
     err.print(f"hashwarden service on {scheme}://{host}:{port} ({workers} worker(s))", markup=False)
     uvicorn.run("hashwarden.service.app:app_from_environment", factory=True, host=host, port=port,

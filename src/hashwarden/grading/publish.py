@@ -21,7 +21,7 @@ from hashwarden.grading.consensus import CONFIRMED, INDICATIVE, RULE, ConsensusR
 from hashwarden.store.hashsets import create_set, get_set
 from hashwarden.store.records import EntryRecord
 from hashwarden.store.series import LinkIndex
-from hashwarden.store.revision import entry_keys, revise_set
+from hashwarden.store.revision import follow
 
 __all__ = ["SOURCE", "STATUSES", "Publication", "publish"]
 
@@ -74,20 +74,9 @@ def publish(conn, set_name: str, scheme: str, status: str = CONFIRMED, rule: Con
         raise GradingError(f"set {set_name!r} ({target.kind}, source {target.source}, scheme "
                            f"{target.category_scheme}) is not an alert set graded under {scheme}: publish into a "
                            "new set", field="set")
-    remove, held = [], 0
-    for entry_id, key, category, provenance in entry_keys(conn, target.id):
-        record = wanted.get(key)
-        if record is not None and (record.category, record.provenance) == (category, provenance):
-            del wanted[key]  # published as it stands
-            held += 1
-        else:
-            remove.append(entry_id)
-    if not remove and not wanted:
-        return Publication(set_name, target.version, 0, 0, held)
-    version = str(int(target.version or 0) + 1)
-    result = revise_set(conn, target, remove, list(wanted.values()), fmt="grading", file=f"votes ({rule.id})",
-                        version=version, details={"scheme": scheme, "status": status, "rule": rule.id})
-    return Publication(set_name, version, result.added, result.deleted, held + result.added)
+    revised = follow(conn, target, wanted, fmt="grading", file=f"votes ({rule.id})",
+                     details={"scheme": scheme, "status": status, "rule": rule.id})
+    return Publication(set_name, revised.version, revised.added, revised.removed, revised.entries)
 
 
 def _key(graded: Grade) -> tuple[str | None, ...]:

@@ -16,6 +16,7 @@ from __future__ import annotations
 import gc
 import json
 import os
+import secrets
 import threading
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -30,15 +31,17 @@ from sqlalchemy.engine import Engine
 from starlette.exceptions import HTTPException
 
 from hashwarden import __version__
-from hashwarden.config import (ENV_BLOCK_PAGE, ENV_REPO, ENV_SERVICE_LIMITS, MAX_JSON_DEPTH, MAX_REQUEST_BYTES,
-                               ScanSettings, ServiceLimits, database_url)
+from hashwarden.config import (ENV_BLOCK_PAGE, ENV_REPO, ENV_SELF_REPORT_SECRET, ENV_SERVICE_LIMITS, MAX_JSON_DEPTH,
+                               MAX_REQUEST_BYTES, MAX_SELF_REPORT_BYTES, SELF_REPORT_CHALLENGE_BURST,
+                               SELF_REPORT_CHALLENGE_PER_SECOND, SELF_REPORT_CHALLENGE_SECONDS, ScanSettings,
+                               ServiceLimits, database_url)
 from hashwarden.errors import FormatError
 from hashwarden.leads.across import CaseCodesCache
 from hashwarden.scan.match_hashes import matcher_for
 from hashwarden.service import blocked, cases, health, lookup, media, sets
 from hashwarden.service import series as series_routes
 from hashwarden.service import stats
-from hashwarden.service import urls, votes
+from hashwarden.service import self_reports, urls, votes
 from hashwarden.service.audit_group import AuditGroup
 from hashwarden.service.auth import Gatekeeper
 from hashwarden.service.blocked import BlockHosts
@@ -46,6 +49,7 @@ from hashwarden.service.docs import add_docs
 from hashwarden.service.fast_lookup import FastLookup
 from hashwarden.service.index_refresh import IndexRefresher
 from hashwarden.service.limits import BodyLimit, TokenBucket
+from hashwarden.service.proof_of_work import ProofOfWork
 from hashwarden.service.retention import purge, purging
 from hashwarden.service.web import pages as web_pages
 from hashwarden.service.web import session as web_session
@@ -64,7 +68,7 @@ _NO_TELEMETRY = {"tracing": False, "metrics": False, "logs": False, "operation_s
 
 def create_app(engine: Engine, settings: ScanSettings = ScanSettings(),
                limits: ServiceLimits = ServiceLimits(), block_page: BlockPage = BlockPage(),
-               repo_dir: str | None = None) -> FastAPI:
+               repo_dir: str | None = None, self_report_secret: bytes | None = None) -> FastAPI:
     """The service over `engine`, matching with `settings` as `hashwarden match` would, within `limits`; with
     `repo_dir`, that published TUF repository (`hashwarden publish`) as static files under /repo/.
 
@@ -72,6 +76,10 @@ def create_app(engine: Engine, settings: ScanSettings = ScanSettings(),
     any plain web server would serve. Whether the lists themselves may be read by anyone (they are licensed) is
     the hosting's business: put /repo/ behind the web server's or the balancer's access control, or host the
     directory elsewhere.
+
+    The self-report page and endpoint (service/self_reports.py) sign their proof-of-work challenges with
+    `self_report_secret`: the processes of one service must share it (`serve` draws one for its workers); a random
+    one when not given.
 
     The gatekeeper (key, rate, role) is the outermost layer, so a caller it refuses never has its body read; the
     body limits come next, then the lean path of small lookups (service/fast_lookup.py), then the routes.
@@ -85,10 +93,19 @@ def create_app(engine: Engine, settings: ScanSettings = ScanSettings(),
     app.add_middleware(FastLookup)  # inside the gatekeeper and the body limits: what they refuse never gets here
     app.add_middleware(BodyLimit, max_bytes=MAX_REQUEST_BYTES, timeout=limits.body_timeout_seconds,
                        max_depth=MAX_JSON_DEPTH, min_rate=limits.min_body_bytes_per_second,
-                       path_limits={**media.body_limit(limits.max_media_bytes), cases.PATH: limits.max_case_bytes})
+                       path_limits={**media.body_limit(limits.max_media_bytes), cases.PATH: limits.max_case_bytes,
+                                    self_reports.PATH: MAX_SELF_REPORT_BYTES})
     app.state.rate_limit = TokenBucket(limits.rate_per_second, limits.burst)  # on state: tests drive its clock
     app.state.failed_auth = TokenBucket(limits.failed_auth_per_second, limits.failed_auth_burst)
     app.add_middleware(Gatekeeper, rate_limit=app.state.rate_limit, failed_auth=app.state.failed_auth)
+    # keyless self-reports: per client address, before the body is read (service/self_reports.py)
+    app.state.self_report_limit = TokenBucket(limits.self_report_per_second, limits.self_report_burst)
+    app.state.challenge_limit = TokenBucket(SELF_REPORT_CHALLENGE_PER_SECOND, SELF_REPORT_CHALLENGE_BURST)
+    app.add_middleware(self_reports.SelfReportGate, reports=app.state.self_report_limit,
+                       challenges=app.state.challenge_limit)
+    app.state.proof_of_work = ProofOfWork(self_report_secret or secrets.token_bytes(32),
+                                          limits.self_report_pow_bits, SELF_REPORT_CHALLENGE_SECONDS)
+    self_reports.quiet_access_log()
     app.state.engine = engine
     app.state.local_reads = local_reads(engine)  # short reads on the event loop (service/auth.py, lookup.py)
     app.state.driver_reads = driver_reads(engine)  # a key's user row on the event loop (service/auth.py)
@@ -119,6 +136,7 @@ def create_app(engine: Engine, settings: ScanSettings = ScanSettings(),
     app.include_router(votes.router)
     app.include_router(series_routes.router)
     app.include_router(urls.router)
+    app.include_router(self_reports.router)
     app.include_router(web_session.router)
     app.include_router(web_pages.router)
     add_docs(app)
@@ -160,7 +178,8 @@ def app_from_environment() -> FastAPI:
     exist (a mistyped name must not serve an empty store), within the limits `serve` put in
     $HASHWARDEN_SERVICE_LIMITS (JSON of `ServiceLimits`' fields; the defaults without it), with the block page
     $HASHWARDEN_BLOCK_PAGE names (`serve --block-page`; the packaged one without it), serving the repository
-    directory in $HASHWARDEN_REPO under /repo/ when set (`serve --repo`).
+    directory in $HASHWARDEN_REPO under /repo/ when set (`serve --repo`), signing self-report challenges with
+    $HASHWARDEN_SELF_REPORT_SECRET (which `serve` sets for its workers).
 
     Everything the process holds once the app is built (modules, the app, the matcher) is moved out of the cyclic
     garbage collector's sight (`gc.freeze`): it lives as long as the worker, and each full collection walked all of
@@ -170,8 +189,10 @@ def app_from_environment() -> FastAPI:
     limits = ServiceLimits(**json.loads(os.environ.get(ENV_SERVICE_LIMITS, "{}")))
     page_file = os.environ.get(ENV_BLOCK_PAGE)
     block_page = BlockPage.from_file(Path(page_file)) if page_file else BlockPage()
+    secret = os.environ.get(ENV_SELF_REPORT_SECRET)
     app = create_app(open_store(database_url(), create=False), limits=limits, block_page=block_page,
-                     repo_dir=os.environ.get(ENV_REPO) or None)
+                     repo_dir=os.environ.get(ENV_REPO) or None,
+                     self_report_secret=secret.encode() if secret else None)
     gc.freeze()
     return app
 

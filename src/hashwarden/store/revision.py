@@ -10,6 +10,7 @@ set's entries.
 from __future__ import annotations
 
 from collections.abc import Iterator
+from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import and_, select, update
@@ -86,3 +87,37 @@ def revise_set(conn: Any, target: HashSet, remove: list[int], records: list[Entr
     record_import(conn, target.name, result, fmt=fmt, file=file, file_sha256=None,
                   details={**details, "version": version})
     return result
+
+
+@dataclass(frozen=True)
+class Revised:
+    """What `follow` did: the set's version after it (unchanged when nothing changed), entries added and removed,
+    entries it holds."""
+
+    version: str | None
+    added: int
+    removed: int
+    entries: int
+
+
+def follow(conn: Any, target: HashSet, wanted: dict[tuple[str | None, ...], EntryRecord], *, fmt: str, file: str,
+           details: dict[str, Any]) -> Revised:
+    """Make `target` hold exactly `wanted` (keyed by hashes as hex: md5, sha1, sha256, pdq), as its next version
+    ("1", "2", ...) when anything changes: entries no longer wanted, or whose category or provenance changed, are
+    removed, new ones added (`revise_set`). A publication that would change nothing writes nothing. Grades
+    (grading/publish.py) and confirmed self-reports (grading/self_reports.py) are published this way."""
+    wanted = dict(wanted)
+    remove, held = [], 0
+    for entry_id, key, category, provenance in entry_keys(conn, target.id):
+        record = wanted.get(key)
+        if record is not None and (record.category, record.provenance) == (category, provenance):
+            del wanted[key]  # published as it stands
+            held += 1
+        else:
+            remove.append(entry_id)
+    if not remove and not wanted:
+        return Revised(target.version, 0, 0, held)
+    version = str(int(target.version or 0) + 1)
+    result = revise_set(conn, target, remove, list(wanted.values()), fmt=fmt, file=file, version=version,
+                        details=details)
+    return Revised(version, result.added, result.deleted, held + result.added)

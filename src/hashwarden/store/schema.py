@@ -349,3 +349,28 @@ url_subscription = Table(
     Column("updated_at", String(32), nullable=False),
     CheckConstraint("id = 1", name="ck_url_subscription_one_row"),
 )
+
+# Self-reports (migration 0016, store/self_reports.py): the hashes a young person computed of their own picture in
+# the browser (web/selfhash/), their optional flags and the report's review. No imagery, no client address.
+self_report = Table(
+    "self_report",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("reference", String(16), nullable=False, unique=True),  # the code the reporter was given
+    Column("md5", LargeBinary(16), nullable=False),
+    Column("sha256", LargeBinary(32), nullable=False),
+    Column("pdq", LargeBinary(32)),
+    Column("pdq_quality", SmallInteger),
+    Column("vpdq", Text),  # a video's frames, JSON [{frame, quality, pdq, timestamp}]
+    Column("media_type", String(64), nullable=False),
+    Column("age_band", String(16), nullable=False),
+    Column("being_shared", String(16), nullable=False),
+    Column("proof", String(64), nullable=False, unique=True),  # SHA-256 of the challenge spent: one report each
+    Column("created_at", String(32), nullable=False),  # to the minute
+    Column("status", String(16), nullable=False),  # received, confirmed, rejected
+    Column("reviewed_by", String(200)),
+    Column("reviewed_at", String(32)),
+    Column("vote_id", Integer, ForeignKey("vote.id")),  # the analyst's confirmation vote
+    Index("ix_self_report_status", "status", "id"),
+    Index("ix_self_report_sha256", "sha256"),
+)
