@@ -5,8 +5,9 @@ Why it is kept (docs/architecture.md, "URL canonicalization"): it is the rules w
 reads, step by step with Python's own bytes operations (split, strip, partition, regexes, `unquote_to_bytes`),
 where the C does the same in one buffer with pointer arithmetic. Two independent writings that agree on every
 official case and on hypothesis' random and hostile URLs (tests/urls/test_differential.py) catch what a single
-one cannot: an off-by-one, a missed bound, an order of steps. What is not ours to write is not duplicated:
-internationalised names (`idna`) and IPv6 literals (`ipaddress`) are host.py's functions, called by both.
+one cannot: an off-by-one, a missed bound, an order of steps. IPv6 literals are host.py's functions (`ipaddress`
+does the work), called by both; internationalised names are converted here the whole host at once, where host.py
+converts them a cached piece between dots at a time, so the differential test covers that shortcut too.
 It was the product's canonicalizer until the C replaced it for speed (bench/urls.py).
 """
 
@@ -16,9 +17,11 @@ import re
 from hashlib import sha256
 from urllib.parse import unquote_to_bytes
 
+import idna
+
 from hashwarden.config import MAX_URL_BYTES, URL_HOST_SUFFIXES, URL_PATH_PREFIXES
 from hashwarden.errors import UrlError
-from hashwarden.urls.host import MAPPED_DELIMITERS, bracketed_ipv6, ipv6, punycode
+from hashwarden.urls.host import MAPPED_DELIMITERS, bracketed_ipv6, ipv6
 
 SCHEMES = (b"http", b"https")
 _NEEDS_ESCAPE = re.compile(rb"[\x00-\x20\x7f-\xff#%]")
@@ -145,6 +148,27 @@ def canonical_host(hostish: bytes, url: str | bytes) -> bytes:
     if b"[" in host or b"]" in host:
         raise UrlError("'[' or ']' in a host that is not an IPv6 literal", url)
     return _ipv4(host) or host.lower()
+
+
+def punycode(host: bytes) -> bytes:
+    """The whole host by UTS 46, each non-ASCII label as its A-label (IDNA 2008, else raw punycode); the host
+    unchanged when it is not UTF-8, UTS 46 disallows it, or a non-ASCII label is over 63 characters."""
+    try:
+        mapped = idna.uts46_remap(host.decode("utf-8"), std3_rules=False, transitional=False)
+    except (UnicodeDecodeError, idna.IDNAError):
+        return host
+    labels = []
+    for label in mapped.split("."):
+        if label.isascii():
+            labels.append(label.encode("ascii"))
+        elif len(label) > 63:
+            return host
+        else:
+            try:
+                labels.append(idna.alabel(label))
+            except (idna.IDNAError, UnicodeError):
+                labels.append(b"xn--" + label.encode("punycode"))
+    return b".".join(labels)
 
 
 def _clean_dots(host: bytes) -> bytes:

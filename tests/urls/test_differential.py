@@ -15,6 +15,7 @@ from hypothesis import example, given, settings, strategies as st
 from hashwarden.config import MAX_URL_BYTES
 from hashwarden.errors import UrlError
 from hashwarden.urls import DigestTable, canonicalize, expressions, url_hashes
+from hashwarden.urls.host import punycode
 from tests.urls import reference
 from tests.urls.vectors import canon_cases
 
@@ -70,6 +71,23 @@ def assert_same(url: str | bytes) -> None:
 @example(b"http://h.example/\xed\xa0\x80")  # a UTF-8-encoded surrogate: not UTF-8, escaped
 def test_the_c_canonicalizer_agrees_with_the_reference(url: str | bytes) -> None:
     assert_same(url)
+
+
+_IDN_PIECES = ["ü", "ß", "❤", "。", "．", "｡", "Ａ", "A", "e", "\u0301", "\u0308", "\ufffd", "\u00ad", "ﬁ", "İ", "ς",
+               "\u200d", "日本", "пример", "ελλάδα", "١", "a", "-", "xn--", ".", "..", "\x01", " ", "%", "／",
+               "ü" * 64, "a" * 70]
+_idn_hosts = (st.lists(st.sampled_from(_IDN_PIECES) | st.characters(min_codepoint=0x80, max_codepoint=0x2FFFF),
+                       min_size=1, max_size=12).map(lambda parts: "".join(parts).encode("utf-8", "surrogatepass"))
+              | st.binary(max_size=20).map(lambda raw: b"\xc3" + raw))
+
+
+@settings(max_examples=3000, deadline=None)
+@given(_idn_hosts)
+@example("ü\u0301.e\u0301".encode())  # a combining mark on each side of a dot
+@example(("a." * 120 + "ü").encode())  # longer than a DNS name: converted whole
+def test_idn_pieces_between_dots_convert_as_the_whole_host(host: bytes) -> None:
+    assert punycode(host) == reference.punycode(host)
+    assert punycode(host) == reference.punycode(host)  # the second time from the cache
 
 
 def test_the_official_cases_and_the_benchs_corpus_agree(conformance: Path) -> None:

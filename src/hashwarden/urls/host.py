@@ -23,8 +23,10 @@ from hashwarden.errors import UrlError
 MAPPED_DELIMITERS = re.compile(rb"[/?#@:%\\\[\]]")
 # A DNS label's limit (RFC 1035): a longer internationalised label names no host, so it is not encoded.
 _MAX_LABEL = 63
-# Labels converted and remembered (a label is at most 63 characters, so this holds at most ~1 MB): a proxy or a
-# log sees the same few internationalised names again and again, and `idna.alabel` costs ~15 us a label.
+# A DNS name's limit (RFC 1035): a host up to this many bytes is converted a label at a time, through the cache.
+_MAX_NAME = 253
+# Labels converted and remembered: a proxy or a log sees the same few internationalised names again and again, and
+# converting one costs ~10-20 us (idna). Only labels of at most _MAX_NAME bytes are cached: at most ~1 MB held.
 _LABEL_CACHE = 4096
 _NAT64 = ipaddress.IPv6Network("64:ff9b::/96")
 
@@ -38,32 +40,50 @@ def punycode(host: bytes) -> bytes:
     - a label the `idna` package refuses under IDNA 2008 (symbols and emoji such as `i❤`, which browsers still
       resolve) is written as raw punycode of its UTS 46 mapping: `xn--i-7iq`, the name a browser sends to DNS;
     - bytes that are not UTF-8 (`\\x01\\x80.com`), text UTS 46 disallows outright (U+FFFD), or a non-ASCII
-      label over 63 characters (no DNS name) stay bytes and are percent-escaped like any other byte
-      (`%01%80.com`), as the Safe Browsing test list expects.
+      label over 63 characters (no DNS name) stay bytes, the whole host, and are percent-escaped like any other
+      byte (`%01%80.com`), as the Safe Browsing test list expects.
+
+    A host of DNS length is converted between its ASCII dots, each non-ASCII piece once (cached): the same as
+    converting the whole, because UTS 46 maps each character alone and '.' neither composes under NFC nor is
+    reordered (tests/urls/test_differential.py compares the two). Longer hosts are converted whole.
     """
+    if len(host) > _MAX_NAME:
+        converted = _convert(host)
+        return host if converted is None else converted
+    pieces = host.split(b".")
+    for index, piece in enumerate(pieces):
+        if piece.isascii():
+            pieces[index] = piece.lower()  # UTS 46 maps ASCII capitals to small letters, keeps the rest
+            continue
+        converted = _convert_cached(piece)
+        if converted is None:
+            return host
+        pieces[index] = converted
+    return b".".join(pieces)
+
+
+def _convert(host: bytes) -> bytes | None:
+    """`host` (or a piece between ASCII dots) by UTS 46 and IDNA 2008; None when it stays bytes (the fallbacks)."""
     try:
         text = host.decode("utf-8")
         mapped = idna.uts46_remap(text, std3_rules=False, transitional=False)
     except (UnicodeDecodeError, idna.IDNAError):
-        return host
+        return None
     labels = []
     for label in mapped.split("."):
         if label.isascii():
             labels.append(label.encode("ascii"))
             continue
         if len(label) > _MAX_LABEL:  # no such name in DNS; and punycode costs length x distinct characters
-            return host
-        labels.append(_a_label(label))
+            return None
+        try:
+            labels.append(idna.alabel(label))
+        except (idna.IDNAError, UnicodeError):
+            labels.append(b"xn--" + label.encode("punycode"))
     return b".".join(labels)
 
 
-@lru_cache(maxsize=_LABEL_CACHE)
-def _a_label(label: str) -> bytes:
-    """The A-label of one non-ASCII label of at most 63 characters (IDNA 2008, else raw punycode)."""
-    try:
-        return idna.alabel(label)
-    except (idna.IDNAError, UnicodeError):
-        return b"xn--" + label.encode("punycode")
+_convert_cached = lru_cache(maxsize=_LABEL_CACHE)(_convert)
 
 
 def bracketed_ipv6(host: bytes, url: str | bytes) -> bytes:
