@@ -137,3 +137,6 @@ def test_the_table_answers_as_a_set_of_the_reference_hashes() -> None:
     with pytest.raises(ValueError, match="32 bytes"):
         DigestTable({b"short": "x"})
     assert DigestTable({}).check("http://a.example/") is None
+    nothing = object()
+    assert DigestTable(listed, nothing).check("http://d.example/") is nothing
+    assert DigestTable(listed, default=nothing).check("http://b.example/") == "host"

@@ -27,8 +27,8 @@
  *   expressions(canonical: str) -> list[str]
  *   url_hashes(url: str | bytes) -> list[bytes]                SHA-256 of each expression
  *   unescape(raw: bytes) -> bytes                              step 3 alone (tests compare it with whole passes)
- *   DigestTable(mapping: dict[bytes, object])                  32-byte digest -> value, built once
- *     .check(url) -> value | None                              every expression hashed and looked up, the first
+ *   DigestTable(mapping: dict[bytes, object], default=None)   32-byte digest -> value, built once
+ *     .check(url) -> value | default                           every expression hashed and looked up, the first
  *                                                              hit kept: listed and unlisted take the same steps
  *     .digests() -> list[bytes], len()
  *
@@ -711,7 +711,7 @@ typedef struct {
     PyObject_HEAD
     size_t count, mask;
     uint8_t (*keys)[32];
-    PyObject **values;
+    PyObject **values, *default_value;
     uint64_t *slots; /* 0: empty; else fingerprint (digest bytes 8..11) << 32 | index + 1 */
 } DigestTable;
 
@@ -741,6 +741,7 @@ static void table_dealloc(DigestTable *t) {
     if (t->values) {
         for (size_t i = 0; i < t->count; i++) Py_XDECREF(t->values[i]);
     }
+    Py_XDECREF(t->default_value);
     free(t->keys);
     free(t->values);
     free(t->slots);
@@ -748,8 +749,10 @@ static void table_dealloc(DigestTable *t) {
 }
 
 static int table_init(DigestTable *t, PyObject *args, PyObject *kwargs) {
-    PyObject *mapping;
-    if (!PyArg_ParseTuple(args, "O!", &PyDict_Type, &mapping)) return -1;
+    static char *keywords[] = {"mapping", "default", NULL};
+    PyObject *mapping, *default_value = Py_None;
+    if (!PyArg_ParseTupleAndKeywords(args, kwargs, "O!|O", keywords, &PyDict_Type, &mapping, &default_value))
+        return -1;
     if (t->slots != NULL) {
         PyErr_SetString(PyExc_RuntimeError, "a DigestTable is built once");
         return -1;
@@ -768,6 +771,8 @@ static int table_init(DigestTable *t, PyObject *args, PyObject *kwargs) {
         return -1;
     }
     t->mask = cap - 1;
+    Py_INCREF(default_value);
+    t->default_value = default_value;
     Py_ssize_t pos = 0;
     PyObject *key, *value;
     while (PyDict_Next(mapping, &pos, &key, &value)) {
@@ -801,7 +806,7 @@ static PyObject *table_check(DigestTable *t, PyObject *url) {
         PyObject *value = table_lookup(t, digests[i]);
         if (found == NULL) found = value;
     }
-    if (found == NULL) found = Py_None;
+    if (found == NULL) found = t->default_value;
     Py_INCREF(found);
     return found;
 }
@@ -824,7 +829,8 @@ static Py_ssize_t table_len(DigestTable *t) { return t->count; }
 
 static PyMethodDef table_methods[] = {
     {"check", (PyCFunction)table_check, METH_O,
-     "check(url) -> the value of the first listed expression's digest, or None; raises the configured UrlError."},
+     "check(url) -> the value of the first listed expression's digest, or the default; raises the configured "
+     "UrlError."},
     {"digests", (PyCFunction)table_digests, METH_NOARGS, "digests() -> every digest held, in insertion order."},
     {NULL}};
 
@@ -835,7 +841,8 @@ static PyTypeObject DigestTableType = {
     .tp_basicsize = sizeof(DigestTable),
     .tp_dealloc = (destructor)table_dealloc,
     .tp_flags = Py_TPFLAGS_DEFAULT,
-    .tp_doc = "DigestTable(mapping: dict[bytes, object]): 32-byte SHA-256 digests -> values, for check(url).",
+    .tp_doc = "DigestTable(mapping: dict[bytes, object], default=None): 32-byte SHA-256 digests -> values, for "
+              "check(url).",
     .tp_methods = table_methods,
     .tp_as_sequence = &table_sequence,
     .tp_init = (initproc)table_init,
