@@ -140,3 +140,8 @@ def test_the_table_answers_as_a_set_of_the_reference_hashes() -> None:
     nothing = object()
     assert DigestTable(listed, nothing).check("http://d.example/") is nothing
     assert DigestTable(listed, default=nothing).check("http://b.example/") == "host"
+    answered = DigestTable(listed, refused=lambda exc: ("refused", exc.reason))
+    assert answered.check("data:,x") == ("refused", "scheme 'data' is not http or https")
+    assert answered.check("http://c.example/y") == "other"
+    with pytest.raises(TypeError):
+        answered.check(None)  # not a URL refused: a caller's error, raised

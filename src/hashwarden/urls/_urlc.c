@@ -27,9 +27,12 @@
  *   expressions(canonical: str) -> list[str]
  *   url_hashes(url: str | bytes) -> list[bytes]                SHA-256 of each expression
  *   unescape(raw: bytes) -> bytes                              step 3 alone (tests compare it with whole passes)
- *   DigestTable(mapping: dict[bytes, object], default=None)   32-byte digest -> value, built once
+ *   DigestTable(mapping: dict[bytes, object], default=None, refused=None)
+ *                                                              32-byte digest -> value, built once
  *     .check(url) -> value | default                           every expression hashed and looked up, the first
- *                                                              hit kept: listed and unlisted take the same steps
+ *                                                              hit kept: listed and unlisted take the same steps;
+ *                                                              a refusal (url_error) is refused(exc)'s answer when
+ *                                                              `refused` is given, else raised
  *     .digests() -> list[bytes], len()
  *
  * SHA-256 is OpenSSL's libcrypto, the library Python's hashlib itself calls: the same digests by construction, its
@@ -711,7 +714,7 @@ typedef struct {
     PyObject_HEAD
     size_t count, mask;
     uint8_t (*keys)[32];
-    PyObject **values, *default_value;
+    PyObject **values, *default_value, *refused;
     uint64_t *slots; /* 0: empty; else fingerprint (digest bytes 8..11) << 32 | index + 1 */
 } DigestTable;
 
@@ -742,6 +745,7 @@ static void table_dealloc(DigestTable *t) {
         for (size_t i = 0; i < t->count; i++) Py_XDECREF(t->values[i]);
     }
     Py_XDECREF(t->default_value);
+    Py_XDECREF(t->refused);
     free(t->keys);
     free(t->values);
     free(t->slots);
@@ -749,9 +753,10 @@ static void table_dealloc(DigestTable *t) {
 }
 
 static int table_init(DigestTable *t, PyObject *args, PyObject *kwargs) {
-    static char *keywords[] = {"mapping", "default", NULL};
-    PyObject *mapping, *default_value = Py_None;
-    if (!PyArg_ParseTupleAndKeywords(args, kwargs, "O!|O", keywords, &PyDict_Type, &mapping, &default_value))
+    static char *keywords[] = {"mapping", "default", "refused", NULL};
+    PyObject *mapping, *default_value = Py_None, *refused = Py_None;
+    if (!PyArg_ParseTupleAndKeywords(args, kwargs, "O!|OO", keywords, &PyDict_Type, &mapping, &default_value,
+                                     &refused))
         return -1;
     if (t->slots != NULL) {
         PyErr_SetString(PyExc_RuntimeError, "a DigestTable is built once");
@@ -773,6 +778,10 @@ static int table_init(DigestTable *t, PyObject *args, PyObject *kwargs) {
     t->mask = cap - 1;
     Py_INCREF(default_value);
     t->default_value = default_value;
+    if (refused != Py_None) {
+        Py_INCREF(refused);
+        t->refused = refused;
+    }
     Py_ssize_t pos = 0;
     PyObject *key, *value;
     while (PyDict_Next(mapping, &pos, &key, &value)) {
@@ -799,7 +808,19 @@ static PyObject *table_check(DigestTable *t, PyObject *url) {
     }
     uint8_t digests[MAX_EXPRESSIONS][32];
     int count = hashes_of(url, digests);
-    if (count < 0) return NULL;
+    if (count < 0) {
+        if (t->refused == NULL || !configured() || !PyErr_ExceptionMatches(url_error)) return NULL;
+        PyObject *type, *exc, *traceback;
+        PyErr_Fetch(&type, &exc, &traceback);
+        PyErr_NormalizeException(&type, &exc, &traceback);
+        PyObject *answer = NULL;
+        if (exc != NULL) answer = PyObject_CallOneArg(t->refused, exc);
+        else PyErr_SetString(PyExc_RuntimeError, "a refusal without its exception");
+        Py_XDECREF(type);
+        Py_XDECREF(exc);
+        Py_XDECREF(traceback);
+        return answer;
+    }
     for (int i = 0; i < count; i++) __builtin_prefetch(&t->slots[slot_of(digests[i]) & t->mask]);
     PyObject *found = NULL;
     for (int i = 0; i < count; i++) { /* all of them, hit or not: the same work whatever the answer */
@@ -829,8 +850,8 @@ static Py_ssize_t table_len(DigestTable *t) { return t->count; }
 
 static PyMethodDef table_methods[] = {
     {"check", (PyCFunction)table_check, METH_O,
-     "check(url) -> the value of the first listed expression's digest, or the default; raises the configured "
-     "UrlError."},
+     "check(url) -> the value of the first listed expression's digest, or the default; a refused URL: "
+     "refused(exc), or the configured UrlError raised."},
     {"digests", (PyCFunction)table_digests, METH_NOARGS, "digests() -> every digest held, in insertion order."},
     {NULL}};
 
@@ -841,8 +862,8 @@ static PyTypeObject DigestTableType = {
     .tp_basicsize = sizeof(DigestTable),
     .tp_dealloc = (destructor)table_dealloc,
     .tp_flags = Py_TPFLAGS_DEFAULT,
-    .tp_doc = "DigestTable(mapping: dict[bytes, object], default=None): 32-byte SHA-256 digests -> values, for "
-              "check(url).",
+    .tp_doc = "DigestTable(mapping: dict[bytes, object], default=None, refused=None): 32-byte SHA-256 digests "
+              "-> values, for check(url).",
     .tp_methods = table_methods,
     .tp_as_sequence = &table_sequence,
     .tp_init = (initproc)table_init,
