@@ -145,3 +145,18 @@ def test_the_table_answers_as_a_set_of_the_reference_hashes() -> None:
     assert answered.check("http://c.example/y") == "other"
     with pytest.raises(TypeError):
         answered.check(None)  # not a URL refused: a caller's error, raised
+
+
+def test_threads_checking_at_once_get_the_sequential_answers() -> None:
+    """The service checks in a thread pool: a check that calls into Python (an internationalised name) may let
+    another thread run meanwhile, so every call works on its own buffers."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    corpus = [f"http://bücher{i}.example/a/{i}/b.jpg?x={i}" if i % 2 else f"HTTP://Host{i}.example/%2561/{i}"
+              for i in range(4000)]
+    listed = {url_hashes(url)[0]: url for url in corpus[::3]}
+    table = DigestTable(listed)
+    sequential = [table.check(url) for url in corpus]
+    with ThreadPoolExecutor(4) as pool:
+        assert list(pool.map(table.check, corpus, chunksize=50)) == sequential
+    assert sequential[::3] == corpus[::3] and sequential[1] is None
