@@ -4,7 +4,7 @@ PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
 
-.PHONY: demo serve test bench mutate sysdeps-run sysdeps-test sysdeps-bench clean
+.PHONY: demo serve test bench mutate sysdeps-build sysdeps-run sysdeps-test sysdeps-bench clean
 
 # Debian libraries and tools the scanner itself uses: libarchive (7z, RAR, CAB, cpio, XAR, LHA, ISO 9660 through
 # libarchive-c) and 7-Zip (7z archives: damaged ones, Deflate64, multi-volume sets; libarchive reads them without it).
@@ -17,6 +17,9 @@ TEST_TOOLS := mformat:mtools mkfs.fat:dosfstools mkfs.ext4:e2fsprogs debugfs:e2f
               icat:sleuthkit mmls:sleuthkit mkfs.exfat:exfatprogs qemu-img:qemu-utils cryptsetup:cryptsetup-bin \
               7z:p7zip-full hashdeep:hashdeep chromium:chromium strace:strace curl:curl wrk:wrk \
               exiftool:libimage-exiftool-perl unbound:unbound squid:squid node:nodejs
+# Debian headers the compiled extensions are built against (setup.py): OpenSSL's libcrypto for the URL checker's
+# SHA-256 (src/hashwarden/urls/_urlc.c), the library Python's hashlib already loads.
+BUILD_HEADERS := /usr/include/openssl/sha.h:libssl-dev
 # The store tests also run on a private PostgreSQL cluster that tests/pg.py starts (initdb in a temporary folder, a
 # free local port); Debian keeps its server binaries off PATH, in /usr/lib/postgresql/<version>/bin.
 PG_INITDB := /usr/lib/postgresql/*/bin/initdb
@@ -25,19 +28,19 @@ $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 
-$(VENV)/.installed: pyproject.toml | $(BIN)/python
+$(VENV)/.installed: pyproject.toml | $(BIN)/python sysdeps-build
 	$(BIN)/python -m pip install --quiet -e .
 	touch $@
 
-$(VENV)/.installed-test: pyproject.toml | $(BIN)/python
+$(VENV)/.installed-test: pyproject.toml | $(BIN)/python sysdeps-build
 	$(BIN)/python -m pip install --quiet -e '.[test]'
 	touch $@
 
-$(VENV)/.installed-mutate: pyproject.toml | $(BIN)/python
+$(VENV)/.installed-mutate: pyproject.toml | $(BIN)/python sysdeps-build
 	$(BIN)/python -m pip install --quiet -e '.[test,mutate]'
 	touch $@
 
-$(VENV)/.installed-bench: pyproject.toml | $(BIN)/python
+$(VENV)/.installed-bench: pyproject.toml | $(BIN)/python sysdeps-build
 	$(BIN)/python -m pip install --quiet -e '.[test,bench]'
 	touch $@
 
@@ -60,6 +63,12 @@ serve: $(VENV)/.installed
 test: $(VENV)/.installed-test sysdeps-run sysdeps-test
 	$(BIN)/lint-imports
 	$(BIN)/python -m pytest -n auto --dist worksteal
+
+sysdeps-build:
+	@missing=""; for pair in $(BUILD_HEADERS); do header=$${pair%%:*}; pkg=$${pair##*:}; \
+		test -f $$header || missing="$$missing $$pkg"; done; \
+	if [ -n "$$missing" ]; then echo "installing Debian packages:$$missing"; \
+		(apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing) >/dev/null; fi
 
 sysdeps-run:
 	@missing=""; for pair in $(RUN_TOOLS); do tool=$${pair%%:*}; pkg=$${pair##*:}; \
@@ -109,7 +118,8 @@ bench: $(VENV)/.installed-bench sysdeps-bench
 # Mutation testing of the verdict code (tools/mutate.py; not part of `make test`: it re-runs tests per mutant, ~25 min
 # on 2 busy cores). mutmut copies src/ into mutants/ and the tests import that copy, so the compiled extensions must be
 # in src/: the editable install builds them there (again here if they were removed since).
-EXTENSIONS := src/hashwarden/signals/_pdqcore src/hashwarden/evidence/_sigscan src/hashwarden/index/_mih
+EXTENSIONS := src/hashwarden/signals/_pdqcore src/hashwarden/evidence/_sigscan src/hashwarden/index/_mih \
+              src/hashwarden/urls/_urlc
 mutate: $(VENV)/.installed-mutate sysdeps-run sysdeps-test
 	@for ext in $(EXTENSIONS); do ls $$ext.*.so >/dev/null 2>&1 || missing=1; done; \
 		if [ -n "$$missing" ]; then $(BIN)/python -m pip install --quiet --no-deps -e .; fi

@@ -1,5 +1,6 @@
 """Build configuration for the compiled parts: the PDQ engine's C core, the carving signature
-search and the PDQ index's search (everything else is in pyproject.toml).
+search, the PDQ index's search and the URL canonicalizer with its list lookups (everything else is in
+pyproject.toml).
 
 -ffp-contract=off and no -ffast-math are required, not tuning: PDQ must be bit-identical to the reference, and a
 fused multiply-add or a reassociated sum changes float rounding.
@@ -23,6 +24,13 @@ setup(
             "hashwarden.index._mih",
             ["src/hashwarden/index/_mih.c"],
             extra_compile_args=["-O3", "-std=c11", "-Wall"],
+        ),
+        # SHA-256 from OpenSSL's libcrypto, the library hashlib calls (headers: Debian's libssl-dev, Makefile).
+        Extension(
+            "hashwarden.urls._urlc",
+            ["src/hashwarden/urls/_urlc.c"],
+            extra_compile_args=["-O3", "-std=c11", "-Wall"],
+            libraries=["crypto"],
         ),
     ]
 )

@@ -76,5 +76,6 @@ def test_refusals() -> None:
 def test_the_public_names_the_url_list_store_builds_on() -> None:
     import hashwarden.urls as urls
 
-    assert urls.__all__ == ["canonicalize", "expression_hash", "expressions", "hash_prefix", "url_hashes"]
+    assert urls.__all__ == ["DigestTable", "canonicalize", "expression_hash", "expressions", "hash_prefix",
+                            "url_hashes"]
     assert all(callable(getattr(urls, name)) for name in urls.__all__)

@@ -1,9 +1,11 @@
 """Checking URLs against the URL list: canonicalize, at most 30 expressions, SHA-256 each, look each up (issue 19).
 
 The checker holds only the listed expressions' hashes and their entries' public ids, never the expressions, so
-what it answers (listed or not, an opaque id) cannot give the list away. A listed URL and an unlisted one take the
-same steps: every expression is hashed and looked up, the first hit kept, so the time of an answer does not depend
-on whether, or by which expression, the URL is listed (tests/urllist/test_checker.py measures it).
+what it answers (listed or not, an opaque id) cannot give the list away. The hashes are held in a compiled
+`DigestTable` (urls/_urlc.c), which does the whole check of a URL in one call. A listed URL and an unlisted one
+take the same steps: every expression is hashed and looked up, the first hit kept, and the answer is an object
+built beforehand either way (each entry's verdict, or the one "not listed"), so the time of an answer does not
+depend on whether, or by which expression, the URL is listed (tests/service/test_urls_routes.py measures it).
 """
 
 from __future__ import annotations
@@ -11,29 +13,46 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from typing import NamedTuple
 
 from sqlalchemy.engine import Connection, Engine
 
 from hashwarden.errors import UrlError
 from hashwarden.store.urls import current_hashes, list_version
-from hashwarden.urls import url_hashes
+from hashwarden.urls import DigestTable
 
 
-@dataclass(frozen=True)
-class UrlVerdict:
-    """One URL checked: listed or not, the entry's public id when listed, or why the URL was refused."""
+class UrlVerdict(NamedTuple):
+    """One URL checked: listed or not, the entry's public id when listed, or why the URL was refused. (A named
+    tuple: immutable and small, one held per entry.)"""
 
     listed: bool
     entry: str | None = None
     error: str | None = None
 
 
+_NOT_LISTED = UrlVerdict(False)
+
+
+def _refused(exc: UrlError) -> UrlVerdict:
+    return UrlVerdict(False, error=str(exc))
+
+
 class UrlChecker:
-    """The URL list in memory at one version: expression SHA-256 -> entry public id."""
+    """The URL list in memory at one version: expression SHA-256 -> the verdict naming the entry's public id
+    (built once: about 120 bytes an entry with the table, besides the id).
+
+    `check(url) -> UrlVerdict` is the table's own compiled method (no Python frame per URL): the held verdict of
+    the first listed expression, else the one "not listed"; a URL that does not canonicalize is not listed, with
+    the reason in `error`.
+    """
+
+    check: Callable[[str | bytes], UrlVerdict]
 
     def __init__(self, listed: dict[bytes, str], version: int) -> None:
-        self._listed = listed
+        self._table = DigestTable({digest: UrlVerdict(True, entry) for digest, entry in listed.items()},
+                                  _NOT_LISTED, _refused)
+        self.check = self._table.check  # every expression hashed and looked up, hit or not
         self.version = version
 
     @classmethod
@@ -41,24 +60,11 @@ class UrlChecker:
         return cls(current_hashes(conn), list_version(conn))
 
     def __len__(self) -> int:
-        return len(self._listed)
+        return len(self._table)
 
     def hashes(self) -> list[bytes]:
         """The listed expression hashes (for the prefix API's full hashes)."""
-        return list(self._listed)
-
-    def check(self, url: str | bytes) -> UrlVerdict:
-        """The verdict on one URL (a refusal when it does not canonicalize: not listed, with the reason)."""
-        try:
-            hashes = url_hashes(url)
-        except UrlError as exc:
-            return UrlVerdict(False, error=str(exc))
-        found = None
-        for digest in hashes:  # all of them, hit or not: the same work whatever the answer
-            entry = self._listed.get(digest)
-            if found is None:
-                found = entry
-        return UrlVerdict(found is not None, found)
+        return self._table.digests()
 
 
 class UrlListCache:

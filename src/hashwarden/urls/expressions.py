@@ -4,20 +4,20 @@ An expression is `host/path` without the scheme: the exact host and up to four s
 labels (never the bare top-level label; none for an IP address), times the root, up to three directory prefixes,
 the exact path and the exact path with its query: at most 5 x 6 = 30. A list entry `host/` then blocks a host and
 its subdomains, `host/dir/` a directory, `host/path?query` one exact URL, all by exact set membership.
+
+Expressions and their hashes are made by the compiled `_urlc` (canonical.py configures it); `DigestTable` is its
+lookup of them in a URL list (urllist/checker.py).
 """
 
 from __future__ import annotations
 
-import re
 from hashlib import sha256
 
-from hashwarden.config import URL_HOST_SUFFIXES, URL_PATH_PREFIXES
-from hashwarden.errors import UrlError
-from hashwarden.urls.canonical import canonicalize
+from hashwarden.urls import _urlc
+from hashwarden.urls.canonical import canonicalize  # noqa: F401 - configures _urlc before any use
 
-_IPV4 = re.compile(r"[0-9]+\.[0-9]+\.[0-9]+\.[0-9]+\Z")
-_DIGIT_OR_BRACKET = frozenset("0123456789]")
 _SHA256_BYTES = 32
+DigestTable = _urlc.DigestTable
 
 
 def expressions(canonical: str) -> list[str]:
@@ -25,50 +25,9 @@ def expressions(canonical: str) -> list[str]:
     host first; at most 30, no duplicates.
 
     Raises:
-        UrlError: `canonical` has no `scheme://`.
+        UrlError: `canonical` has no `scheme://` or no `host/` after it (not an output of canonicalize()).
     """
-    scheme_end = canonical.find("://")
-    if scheme_end < 0:
-        raise UrlError("not a canonical URL (no scheme://)", canonical)
-    host, slash, tail = canonical[scheme_end + 3:].partition("/")
-    path, has_query, query = (slash + tail).partition("?")
-    paths = _paths(path or "/", query)
-    return [name + p for name in _hosts(host) for p in paths]
-
-
-def _hosts(host: str) -> list[str]:
-    """The exact host, then the suffixes of its last five labels, shortest first (`a.b.c` gives `b.c`; never the
-    bare top-level label). Found by searching dots from the right: no split and join per URL."""
-    if host[-1] in _DIGIT_OR_BRACKET and (host[0] == "[" or _IPV4.match(host)):
-        return [host]
-    hosts = [host]
-    dot = host.rfind(".")
-    for _ in range(URL_HOST_SUFFIXES):
-        if dot <= 0:
-            break
-        dot = host.rfind(".", 0, dot)
-        if dot < 0:
-            break
-        hosts.append(host[dot + 1:])
-    return hosts
-
-
-def _paths(path: str, query: str) -> list[str]:
-    """The root, up to three directory prefixes, the exact path, and the path with its query if it has one (an
-    empty query adds nothing). A canonical path has no empty segment, so each `/` after the first ends one."""
-    paths = ["/"]
-    if path != "/":
-        slash = 0
-        last = len(path) - 1
-        for _ in range(URL_PATH_PREFIXES):
-            slash = path.find("/", slash + 1)
-            if slash < 0 or slash == last:
-                break
-            paths.append(path[:slash + 1])
-        paths.append(path)
-    if query:
-        paths.append(f"{path}?{query}")
-    return paths
+    return _urlc.expressions(canonical)
 
 
 def expression_hash(expression: str) -> bytes:
@@ -89,9 +48,9 @@ def hash_prefix(digest: bytes, n: int = 4) -> bytes:
 
 
 def url_hashes(url: str | bytes) -> list[bytes]:
-    """The SHA-256 of every expression of `url`: canonicalize, expressions, hash.
+    """The SHA-256 of every expression of `url`: canonicalize, expressions, hash (in one C call).
 
     Raises:
         UrlError: as canonicalize().
     """
-    return [sha256(e.encode("utf-8")).digest() for e in expressions(canonicalize(url))]
+    return _urlc.url_hashes(url)
