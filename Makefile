@@ -28,19 +28,23 @@ $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 
-$(VENV)/.installed: pyproject.toml | $(BIN)/python sysdeps-build
+# The editable install compiles the C extensions in place: a change of setup.py or of a C source installs again
+# (an existing checkout would otherwise keep testing the old compiled code).
+BUILT_FROM := pyproject.toml setup.py $(wildcard src/hashwarden/*/*.c)
+
+$(VENV)/.installed: $(BUILT_FROM) | $(BIN)/python sysdeps-build
 	$(BIN)/python -m pip install --quiet -e .
 	touch $@
 
-$(VENV)/.installed-test: pyproject.toml | $(BIN)/python sysdeps-build
+$(VENV)/.installed-test: $(BUILT_FROM) | $(BIN)/python sysdeps-build
 	$(BIN)/python -m pip install --quiet -e '.[test]'
 	touch $@
 
-$(VENV)/.installed-mutate: pyproject.toml | $(BIN)/python sysdeps-build
+$(VENV)/.installed-mutate: $(BUILT_FROM) | $(BIN)/python sysdeps-build
 	$(BIN)/python -m pip install --quiet -e '.[test,mutate]'
 	touch $@
 
-$(VENV)/.installed-bench: pyproject.toml | $(BIN)/python sysdeps-build
+$(VENV)/.installed-bench: $(BUILT_FROM) | $(BIN)/python sysdeps-build
 	$(BIN)/python -m pip install --quiet -e '.[test,bench]'
 	touch $@
 
