@@ -15,7 +15,6 @@ from hashwarden.config import (
 )
 from hashwarden.errors import EvidenceReadError
 from hashwarden.signals.crypto import DIGESTS
-from hashwarden.signals.image import decode_pixels
 from hashwarden.signals.media import SNIFF_BYTES, sniff
 from hashwarden.signals.pdq import DEFAULT_ENGINE, PdqEngine
 
@@ -108,6 +107,8 @@ def hash_stream(
 
 def _add_pdq(result: FileSignals, data: bytes, options: HashOptions, engine: PdqEngine,
              inspect_image: Callable[[Any], None] | None = None) -> None:
+    from hashwarden.signals.image import decode_pixels  # Pillow and NumPy: loaded by the first image, not at start-up
+
     try:
         pixels = decode_pixels(data, max_pixels=options.max_image_pixels, max_bytes=options.max_decode_bytes,
                                inspect=inspect_image)
