@@ -17,13 +17,15 @@ import io
 import warnings
 from dataclasses import dataclass
 from collections.abc import Callable, Iterator
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import numpy as np
 from PIL import Image, UnidentifiedImageError
 
 from hashwarden.config import MAX_DECODE_BYTES, MAX_IMAGE_PIXELS
 from hashwarden.errors import EvidenceReadError, ImageTooLarge
+
+if TYPE_CHECKING:  # NumPy is loaded only where an array is made: an 8-bit image goes from Pillow to the engine without
+    import numpy as np  # it, so a worker process does not pay its import (~0.1 s) for JPEG, PNG and WebP photos
 
 _SIXTEEN_BIT_MODES = {"I;16", "I;16B", "I;16L", "I;16N"}
 # Integer and float modes are scaled to 8-bit grey by NumPy, one tile of this many pixels at a time: the
@@ -59,6 +61,8 @@ class Pixels:
     @classmethod
     def from_rgb(cls, rgb: np.ndarray) -> "Pixels":
         """Pixels of an (H, W, 3) uint8 array (video frames, tests)."""
+        import numpy as np
+
         array = np.ascontiguousarray(rgb, dtype=np.uint8)
         if array.ndim != 3 or array.shape[2] != 3:
             raise ValueError(f"expected an (H, W, 3) array, got shape {array.shape}")
@@ -66,6 +70,8 @@ class Pixels:
 
     def rgb(self) -> np.ndarray:
         """The pixels as an (H, W, 3) uint8 array (a copy): what the reference engine and tests consume."""
+        import numpy as np
+
         if isinstance(self.source, np.ndarray):
             if self.pixel_size == 1:
                 return np.repeat(self.source.reshape(self.rows, self.cols, 1), 3, axis=2)
@@ -213,7 +219,9 @@ def _engine_bytes(rows: int, cols: int) -> int:
 
 
 def _to_pixels(normalised: Image.Image | np.ndarray, frames: int) -> Pixels:
-    if isinstance(normalised, np.ndarray):
+    if not isinstance(normalised, Image.Image):  # a grey array scaled by tiles (`_normalise`)
+        import numpy as np
+
         return Pixels(np.ascontiguousarray(normalised), normalised.shape[0], normalised.shape[1], 1, frames=frames)
     width, height = normalised.size
     pixel_size = _DIRECT_MODES[normalised.mode]
@@ -221,6 +229,8 @@ def _to_pixels(normalised: Image.Image | np.ndarray, frames: int) -> Pixels:
         _, capsule = normalised.__arrow_c_array__()
         return Pixels(capsule, height, width, pixel_size, owner=normalised, frames=frames)
     except (AttributeError, ValueError):  # older Pillow, or rows in several blocks: copy instead
+        import numpy as np
+
         array = np.ascontiguousarray(np.asarray(normalised))
         return Pixels(array, height, width, 1 if array.ndim == 2 else array.shape[2], owner=normalised, frames=frames)
 
@@ -260,6 +270,8 @@ def _tiles(width: int, height: int) -> Iterator[tuple[int, int, int, int]]:
 
 def _grey_by_tiles(image: Image.Image, to_8bit: Callable[[np.ndarray], np.ndarray]) -> np.ndarray:
     """The image's samples mapped to uint8 by `to_8bit`, one tile at a time, into one (H, W) array."""
+    import numpy as np
+
     width, height = image.size
     grey = np.empty((height, width), dtype=np.uint8)
     for left, top, right, bottom in _tiles(width, height):
@@ -269,6 +281,8 @@ def _grey_by_tiles(image: Image.Image, to_8bit: Callable[[np.ndarray], np.ndarra
 
 def _float_in_unit_range(image: Image.Image) -> bool:
     """Whether the finite samples of a float image all lie in 0..1 (then they are scaled by 255), tile by tile."""
+    import numpy as np
+
     low, high, found = np.inf, -np.inf, False
     for box in _tiles(*image.size):
         values = np.asarray(image.crop(box), dtype=np.float32)
@@ -280,6 +294,8 @@ def _float_in_unit_range(image: Image.Image) -> bool:
 
 def _float_to_8bit(values: np.ndarray, scale: bool) -> np.ndarray:
     """Float samples to 8 bits: times 255 if the image is in 0..1, NaN as 0, clipped, rounded half up."""
+    import numpy as np
+
     values = np.asarray(values, dtype=np.float32)
     if scale:
         values = values * 255.0
@@ -290,6 +306,8 @@ def _float_to_8bit(values: np.ndarray, scale: bool) -> np.ndarray:
 def _scale_wide_to_8bit(values: np.ndarray, top_byte: bool) -> np.ndarray:
     """Scale 16-bit (or wider) integer samples to 8 bits with ImageMagick's rounding (q / 257, rounded); with
     `top_byte` (an image with samples above 16 bits), keep the top byte of 32, rounded."""
+    import numpy as np
+
     wide = values.astype(np.int64)
     np.clip(wide, 0, None, out=wide)
     if top_byte:
