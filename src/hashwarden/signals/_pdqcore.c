@@ -71,12 +71,22 @@ static void init_luma_tables(void) {
     }
 }
 
+/* The luma of each of a palette's 256 RGB colours, by the very arithmetic `luma_row` applies to an RGB pixel, so an
+ * image read through its palette hashes as its RGB conversion would. */
+static void palette_luma(const uint8_t rgb[768], float lut[256]) {
+    for (int i = 0; i < 256; i++)
+        lut[i] = (float)((double)rgb[3 * i] * 0.299 + (double)rgb[3 * i + 1] * 0.587 + (double)rgb[3 * i + 2] * 0.114);
+}
+
 /*
- * One row of luma from pixels of `pixel_size` bytes: 1 = grey (R = G = B), 3 = RGB, 4 = RGBX/RGBA (4th ignored).
+ * One row of luma from pixels of `pixel_size` bytes: 1 = grey (R = G = B), 3 = RGB, 4 = RGBX/RGBA (4th ignored);
+ * with `lut` (a palette's 256 lumas, `palette_luma`), the first byte of each pixel indexes it instead.
  * Written as plain double arithmetic (vectorisable); the tables serve the grey case, where it is cheaper.
  */
-HOT static void luma_row(const uint8_t *p, int cols, int pixel_size, float *out) {
-    if (pixel_size == 1) {
+HOT static void luma_row(const uint8_t *p, int cols, int pixel_size, const float *lut, float *out) {
+    if (lut) { /* palette images: the first byte of each pixel is an index, its colour's luma looked up */
+        for (int c = 0; c < cols; c++) out[c] = lut[p[(size_t)c * pixel_size]];
+    } else if (pixel_size == 1) {
         for (int c = 0; c < cols; c++) out[c] = (float)(luma_r[p[c]] + luma_g[p[c]] + luma_b[p[c]]);
     } else if (pixel_size == 4) {
         for (int c = 0; c < cols; c++) {
@@ -260,6 +270,7 @@ HOT static void column_step(float *sum, const float *add, const float *sub, floa
  */
 struct stream {
     const uint8_t *pixels;
+    const float *lut;
     int rows, cols, pixel_size, wrow, produced, ring_rows;
     size_t row_stride;
     float *ring;       /* pass-1 rows, row r at slot r % ring_rows */
@@ -280,7 +291,7 @@ static void produce_until(struct stream *s, int r) {
         float *rows_at[ROW_BLOCK];
         for (int k = 0; k < ROW_BLOCK; k++) rows_at[k] = ring_row(s, r0 + (k < lanes ? k : 0));
         for (int k = 0; k < lanes; k++)
-            luma_row(s->pixels + (size_t)(r0 + k) * s->row_stride, s->cols, s->pixel_size, rows_at[k]);
+            luma_row(s->pixels + (size_t)(r0 + k) * s->row_stride, s->cols, s->pixel_size, s->lut, rows_at[k]);
         to_stage(rows_at, lanes, s->cols, s->stage_in);
         box_interleaved(s->stage_in, s->stage_out, s->cols, ROW_BLOCK, s->wrow, s->sum);
         from_stage(s->stage_out, lanes, s->cols, rows_at);
@@ -315,10 +326,10 @@ static void emitted(struct stream *s, int oi) {
  * Each element sees exactly the operations, in the order, that four whole-image passes would apply, so the result
  * is bit-identical; but the working set is a few dozen rows, in cache, instead of a float per pixel.
  */
-static int downsample(const uint8_t *pixels, int rows, int cols, int pixel_size, size_t row_stride,
+static int downsample(const uint8_t *pixels, int rows, int cols, int pixel_size, size_t row_stride, const float *lut,
                       float out[PDQ_OUT][PDQ_OUT]) {
     if (rows == PDQ_OUT && cols == PDQ_OUT) {
-        for (int i = 0; i < PDQ_OUT; i++) luma_row(pixels + i * row_stride, cols, pixel_size, out[i]);
+        for (int i = 0; i < PDQ_OUT; i++) luma_row(pixels + i * row_stride, cols, pixel_size, lut, out[i]);
         return 0;
     }
     const int wcol = window_for(rows);
@@ -326,7 +337,7 @@ static int downsample(const uint8_t *pixels, int rows, int cols, int pixel_size,
     sample_positions(cols, col_at);
     sample_positions(rows, row_at);
 
-    struct stream s = {pixels, rows, cols, pixel_size, window_for(cols), 0, wcol + ROW_BLOCK + 1, row_stride};
+    struct stream s = {pixels, lut, rows, cols, pixel_size, window_for(cols), 0, wcol + ROW_BLOCK + 1, row_stride};
     s.col_at = col_at;
     s.ring = malloc((size_t)s.ring_rows * cols * sizeof(float));
     s.block = malloc((size_t)ROW_BLOCK * cols * sizeof(float));
@@ -474,14 +485,29 @@ static const uint8_t *arrow_pixels(PyObject *capsule, Py_ssize_t expected_bytes)
 }
 
 /*
- * Python: hash_pixels(source, rows, cols, pixel_size, forms) -> (32 * forms bytes, quality).
+ * Python: hash_pixels(source, rows, cols, pixel_size, forms[, palette]) -> (32 * forms bytes, quality).
  * `source` is a contiguous buffer of rows * cols * pixel_size bytes, or Pillow's "arrow_array" capsule of the
- * same bytes; pixel_size 1 = grey, 3 = RGB, 4 = RGBX/RGBA.
+ * same bytes; pixel_size 1 = grey, 3 = RGB, 4 = RGBX/RGBA. With `palette` (256 RGB colours, 768 bytes), the first
+ * byte of each pixel is an index into it (Pillow's P, 1 byte, and PA, 4 bytes).
  */
 static PyObject *py_hash_pixels(PyObject *self, PyObject *args) {
-    PyObject *source;
+    PyObject *source, *palette = Py_None;
     int rows, cols, pixel_size, forms;
-    if (!PyArg_ParseTuple(args, "Oiiii", &source, &rows, &cols, &pixel_size, &forms)) return NULL;
+    if (!PyArg_ParseTuple(args, "Oiiii|O", &source, &rows, &cols, &pixel_size, &forms, &palette)) return NULL;
+    float lut[256];
+    const float *use_lut = NULL;
+    if (palette != Py_None) {
+        Py_buffer colours;
+        if (PyObject_GetBuffer(palette, &colours, PyBUF_C_CONTIGUOUS) != 0) return NULL;
+        if (colours.len != 768) {
+            PyBuffer_Release(&colours);
+            PyErr_Format(PyExc_ValueError, "a palette is 256 RGB colours (768 bytes), got %zd bytes", colours.len);
+            return NULL;
+        }
+        palette_luma(colours.buf, lut);
+        PyBuffer_Release(&colours);
+        use_lut = lut;
+    }
     if (rows < 0 || cols < 0 || forms < 1 || forms > 8 || (pixel_size != 1 && pixel_size != 3 && pixel_size != 4)) {
         PyErr_SetString(PyExc_ValueError, "need rows, cols >= 0, pixel_size 1, 3 or 4, and forms 1 to 8");
         return NULL;
@@ -507,7 +533,7 @@ static PyObject *py_hash_pixels(PyObject *self, PyObject *args) {
     if (rows >= PDQ_MIN_DIM && cols >= PDQ_MIN_DIM) {
         float down[PDQ_OUT][PDQ_OUT], dct[PDQ_DCT][PDQ_DCT], form_dct[PDQ_DCT][PDQ_DCT];
         Py_BEGIN_ALLOW_THREADS
-        failed = downsample(pixels, rows, cols, pixel_size, (size_t)cols * pixel_size, down);
+        failed = downsample(pixels, rows, cols, pixel_size, (size_t)cols * pixel_size, use_lut, down);
         if (!failed) {
             quality = quality_of(down);
             dct_16(down, dct);
@@ -525,9 +551,10 @@ static PyObject *py_hash_pixels(PyObject *self, PyObject *args) {
 
 static PyMethodDef methods[] = {
     {"hash_pixels", py_hash_pixels, METH_VARARGS,
-     "hash_pixels(source, rows, cols, pixel_size, forms) -> (hashes, quality): PDQ of rows x cols pixels of "
-     "pixel_size bytes (1 grey, 3 RGB, 4 RGBX/RGBA) from a buffer or a Pillow arrow_array capsule; `forms` (1-8) "
-     "dihedral forms, 32 bytes each, in the order orig, rot90, rot180, rot270, flipx, flipy, flipplus1, flipminus1."},
+     "hash_pixels(source, rows, cols, pixel_size, forms[, palette]) -> (hashes, quality): PDQ of rows x cols pixels "
+     "of pixel_size bytes (1 grey, 3 RGB, 4 RGBX/RGBA) from a buffer or a Pillow arrow_array capsule; with palette "
+     "(768 bytes, 256 RGB colours) the first byte of a pixel indexes it; `forms` (1-8) dihedral forms, 32 bytes "
+     "each, in the order orig, rot90, rot180, rot270, flipx, flipy, flipplus1, flipminus1."},
     {NULL, NULL, 0, NULL},
 };
 

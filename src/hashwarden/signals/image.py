@@ -35,8 +35,11 @@ _TILE_PIXELS = 1 << 18
 _TILE_TEMPORARY_BYTES = 64 * _TILE_PIXELS
 # Bytes per pixel of Pillow's storage of a mode; every mode not listed is stored in 4 bytes (the widest).
 _STORAGE_BYTES = {"1": 1, "L": 1, "P": 1, **{mode: 2 for mode in _SIXTEEN_BIT_MODES}}
-# Modes whose pixels the PDQ engine reads as they are: 4 bytes per pixel (R, G, B, ignored) or 1 (grey).
-_DIRECT_MODES = {"RGB": 4, "RGBA": 4, "RGBX": 4, "L": 1}
+# Modes whose pixels the PDQ engine reads as Pillow stores them, with no converted copy: 4 bytes per pixel (R, G, B,
+# ignored; LA is stored as L, L, L, A) or 1 (grey; "1" is stored as 0/255), and palette modes, whose first byte is an
+# index into the palette's colours (`_PALETTE_MODES`: P in 1 byte, PA in 4).
+_DIRECT_MODES = {"RGB": 4, "RGBA": 4, "RGBX": 4, "LA": 4, "L": 1, "1": 1, "P": 1, "PA": 4}
+_PALETTE_MODES = {"P", "PA"}
 # Pillow allocates large images in 16 MB blocks, whose rows are not contiguous and so cannot be lent without a
 # copy; while hashwarden decodes, one block holds a whole image (up to this size, else the copy path is used).
 _SINGLE_BLOCK_BYTES = 1 << 30
@@ -47,8 +50,9 @@ class Pixels:
     """Decoded, normalised pixels of one image, ready for a PDQ engine.
 
     `source` is either Pillow's zero-copy Arrow export ("arrow_array" capsule) of `owner`, or a C-contiguous uint8
-    array; `pixel_size` is 1 (grey, R = G = B), 3 (RGB) or 4 (RGB + an ignored byte). `frames` counts the frames
-    or pages of the file, of which only the first is hashed.
+    array; `pixel_size` is 1 (grey, R = G = B), 3 (RGB) or 4 (RGB + an ignored byte). With `palette` (256 RGB
+    colours, 768 bytes) the first byte of each pixel is an index into it. `frames` counts the frames or pages of the
+    file, of which only the first is hashed.
     """
 
     source: Any
@@ -57,6 +61,7 @@ class Pixels:
     pixel_size: int
     owner: Any = None
     frames: int = 1
+    palette: bytes | None = None
 
     @classmethod
     def from_rgb(cls, rgb: np.ndarray) -> "Pixels":
@@ -167,7 +172,7 @@ def predicted_peak_bytes(image: Image.Image, encoded_bytes: int) -> int:
         normalising, hashing = stored + lasting, lent + lasting
     else:
         scaled = _SIXTEEN_BIT_MODES | {"I", "F"}
-        normalised = pixels if image.mode in scaled or image.mode == "1" else 4 * pixels
+        normalised = pixels if image.mode in scaled else 4 * pixels
         tiles = _TILE_TEMPORARY_BYTES if image.mode in scaled else 0
         # The tiles' temporaries are counted while hashing too: the allocator may keep them in its heap.
         normalising, hashing = stored + lasting + normalised + tiles, normalised + tiles
@@ -227,23 +232,39 @@ def _to_pixels(normalised: Image.Image | np.ndarray, frames: int) -> Pixels:
     pixel_size = _DIRECT_MODES[normalised.mode]
     try:
         _, capsule = normalised.__arrow_c_array__()
-        return Pixels(capsule, height, width, pixel_size, owner=normalised, frames=frames)
     except (AttributeError, ValueError):  # older Pillow, or rows in several blocks: copy instead
         import numpy as np
 
+        if normalised.mode in _PALETTE_MODES | {"LA", "1"}:  # NumPy sees their bands, not Pillow's storage
+            normalised = normalised.convert("RGB")
         array = np.ascontiguousarray(np.asarray(normalised))
         return Pixels(array, height, width, 1 if array.ndim == 2 else array.shape[2], owner=normalised, frames=frames)
+    palette = _palette_colours(normalised) if normalised.mode in _PALETTE_MODES else None
+    return Pixels(capsule, height, width, pixel_size, owner=normalised, frames=frames, palette=palette)
+
+
+def _palette_colours(image: Image.Image) -> bytes:
+    """The RGB colour that `convert("RGB")` gives each of the 256 indices of a palette image (768 bytes): a 256-pixel
+    image holding every index, with the image's palette, converted by Pillow itself, so an index the palette does not
+    define maps to what a conversion of the whole image would give it."""
+    ramp = image.crop((0, 0, 256, 1))  # the same mode, palette and info; its pixels are replaced
+    ramp.putdata([(index, 255) for index in range(256)] if image.mode == "PA" else list(range(256)))
+    colours = ramp.convert("RGB").tobytes()
+    if len(colours) != 768:
+        raise ValueError(f"palette of {len(colours)} bytes")
+    return colours
 
 
 def _normalise(image: Image.Image) -> Image.Image | np.ndarray:
-    """A Pillow image in a direct mode (RGB, RGBA, RGBX, L), or a grey uint8 array for wide and float modes.
+    """A Pillow image in a direct mode (`_DIRECT_MODES`), or a grey uint8 array for wide and float modes.
 
-    The conversions are those of the module docstring: colours of palettes and CMYK, 0/255 for 1-bit, alpha
-    dropped (the engine reads R, G, B only), wide integers scaled like ImageMagick. A converted image's source
-    is closed as soon as it is converted, so the two are not both held while the engine runs.
+    The conversions are those of the module docstring: colours of palettes (read through the palette by the engine)
+    and CMYK, 0/255 for 1-bit (as Pillow stores it), alpha dropped (the engine reads R, G, B or L only), wide
+    integers scaled like ImageMagick. A converted image's source is closed as soon as it is converted, so the two
+    are not both held while the engine runs.
     """
     mode = image.mode
-    if mode in _DIRECT_MODES:
+    if mode in _DIRECT_MODES:  # read as stored: no converted copy
         return image
     if mode in _SIXTEEN_BIT_MODES or mode == "I":
         top_byte = mode == "I" and image.getextrema()[1] > 0xFFFF  # a true 32-bit image: keep the top byte
@@ -251,8 +272,6 @@ def _normalise(image: Image.Image) -> Image.Image | np.ndarray:
     elif mode == "F":
         scale = _float_in_unit_range(image)
         normalised = _grey_by_tiles(image, lambda values: _float_to_8bit(values, scale))
-    elif mode == "1":
-        normalised = image.convert("L")
     else:
         normalised = image.convert("RGB")
     image.close()

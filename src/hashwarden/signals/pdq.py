@@ -74,7 +74,8 @@ class NativePdqEngine:
 
     def hash_pixels(self, pixels: Pixels, *, dihedral: bool = False) -> PdqResult:
         forms = len(DIHEDRAL_NAMES) if dihedral else 1
-        raw, quality = _pdqcore.hash_pixels(pixels.source, pixels.rows, pixels.cols, pixels.pixel_size, forms)
+        raw, quality = _pdqcore.hash_pixels(pixels.source, pixels.rows, pixels.cols, pixels.pixel_size, forms,
+                                            pixels.palette)
         hashes = tuple(raw[32 * i : 32 * (i + 1)].hex() for i in range(forms))
         return PdqResult(hashes[0], quality, hashes if dihedral else None)
 
