@@ -28,7 +28,7 @@ change) are measured in the same rounds: `--src before=/tmp/base/src --src after
 The machine may be shared: figures are medians of interleaved rounds, and each ratio compares runs made minutes
 apart under the same load. Quote them as such.
 
-Run: python bench/scan_full.py [--rounds 3] [--src LABEL=PATH ...] [--quick]
+Run: python bench/scan_full.py [--rounds 3] [--src LABEL=PATH ...] [--quick] [--parts scan,startup,digests]
 """
 
 from __future__ import annotations
@@ -187,7 +187,8 @@ def main() -> None:
                         help="a code tree to measure (repeatable); default: this tree's src")
     parser.add_argument("--workers", default="1,2", help="the N to measure, comma-separated")
     parser.add_argument("--quick", action="store_true", help="the whole corpus only (no per-format folders)")
-    parser.add_argument("--no-digests", action="store_true", help="leave out the hashdeep comparison")
+    parser.add_argument("--parts", default="scan,startup,digests",
+                        help="what to measure, comma-separated: scan (against decoding), startup, digests")
     parser.add_argument("--json", type=Path, help="also write the medians here")
     parser.add_argument("--decode", type=Path, help=argparse.SUPPRESS)  # internal: the decode-alone command
     args = parser.parse_args()
@@ -199,8 +200,9 @@ def main() -> None:
     sources = {label: Path(path).resolve() for label, path in sources.items()}
     labels = list(sources)
     counts = [int(n) for n in args.workers.split(",")]
+    parts = set(args.parts.split(","))
     root, groups = corpus_folders()
-    folders = {"all": root} if args.quick else {"all": root, **groups}
+    folders = {} if "scan" not in parts else {"all": root} if args.quick else {"all": root, **groups}
     photos = photo_corpus(min_count=100, selection=MIXED)
     print(f"corpus: {describe(photos, MIXED)}")
     print(f"machine: {platform.processor() or platform.machine()}, {os.cpu_count()} cores, Python "
@@ -208,7 +210,7 @@ def main() -> None:
     for group, folder in groups.items():
         files = list(folder.iterdir())
         print(f"  {group:10s} {len(files):4d} files, {sum(f.stat().st_size for f in files) / 1e6:7.1f} MB")
-    digests = None if args.no_digests else digest_folder()
+    digests = digest_folder() if "digests" in parts else None
     small = WORK_DIR / "startup"
     small.mkdir(parents=True, exist_ok=True)
     (small / "note.txt").write_text("a small file\n")
@@ -232,7 +234,7 @@ def main() -> None:
                         else:
                             elapsed = scan_once(sources[variant], folder, workers, scratch)
                         times[(group, workers, variant)].append(elapsed)
-            for label in labels:
+            for label in labels if "startup" in parts else []:
                 src = sources[label]
                 for _ in range(STARTUP_REPEATS):
                     times[("startup", "--help", label)].append(timed(*hashwarden(src, "--help")))
@@ -252,6 +254,27 @@ def main() -> None:
                   f"{os.getloadavg()[0]:.2f}", flush=True)
 
     median = {key: statistics.median(values) for key, values in times.items()}
+    if folders:
+        print_scan_table(median, folders, counts, labels)
+    if "startup" in parts:
+        print()
+        print("start-up (seconds, whole command, medians of "
+              f"{STARTUP_REPEATS * args.rounds}; target <= 0.25 s)")
+        for what in ("--help", "hash FILE", "scan 1 file"):
+            print(f"  {what:12s}" + "".join(f"  {label}: {median[('startup', what, label)]:.3f}" for label in labels))
+    if digests:
+        print()
+        hashdeep = median[("digests", "hashdeep")]
+        print(f"digests only, {DIGEST_FILES} files, {DIGEST_BYTES / 1e6:.0f} MB: hashdeep {hashdeep:.2f} s")
+        for label in labels:
+            scan = median[("digests", label)]
+            print(f"  {label}: scan --no-pdq {scan:.2f} s, ratio hashdeep / scan {hashdeep / scan:.2f}x")
+    if args.json:
+        args.json.write_text(json.dumps({" | ".join(map(str, key)): value for key, value in median.items()},
+                                        indent=1))
+
+
+def print_scan_table(median: dict, folders: dict[str, Path], counts: list[int], labels: list[str]) -> None:
     print()
     print("scan vs decoding alone (seconds, medians; ratio = decode / scan, 1.00x = the decoder's speed)")
     header = f"{'folder':10s} {'N':>2s} {'decode':>8s}" + "".join(f" {label[:14]:>14s}" for label in labels)
@@ -264,21 +287,6 @@ def main() -> None:
             row += "".join(f" {median[(group, workers, label)]:14.2f}" for label in labels)
             row += "".join(f" {decode / median[(group, workers, label)]:13.2f}x" for label in labels)
             print(row)
-    print()
-    print("start-up (seconds, whole command, medians of "
-          f"{STARTUP_REPEATS * args.rounds}; target <= 0.25 s)")
-    for what in ("--help", "hash FILE", "scan 1 file"):
-        print(f"  {what:12s}" + "".join(f"  {label}: {median[('startup', what, label)]:.3f}" for label in labels))
-    if digests:
-        print()
-        hashdeep = median[("digests", "hashdeep")]
-        print(f"digests only, {DIGEST_FILES} files, {DIGEST_BYTES / 1e6:.0f} MB: hashdeep {hashdeep:.2f} s")
-        for label in labels:
-            scan = median[("digests", label)]
-            print(f"  {label}: scan --no-pdq {scan:.2f} s, ratio hashdeep / scan {hashdeep / scan:.2f}x")
-    if args.json:
-        args.json.write_text(json.dumps({" | ".join(map(str, key)): value for key, value in median.items()},
-                                        indent=1))
 
 
 if __name__ == "__main__":
