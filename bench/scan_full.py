@@ -190,10 +190,15 @@ def main() -> None:
     parser.add_argument("--parts", default="scan,startup,digests",
                         help="what to measure, comma-separated: scan (against decoding), startup, digests")
     parser.add_argument("--json", type=Path, help="also write the medians here")
+    parser.add_argument("--profile", action="store_true",
+                        help="instead: where one core's time goes per format (the hashwarden on PYTHONPATH)")
     parser.add_argument("--decode", type=Path, help=argparse.SUPPRESS)  # internal: the decode-alone command
     args = parser.parse_args()
     if args.decode:
         decode_only(args.decode, int(args.workers))
+        return
+    if args.profile:
+        profile(corpus_folders()[1])
         return
 
     sources = dict(item.split("=", 1) for item in args.src) or {"this tree": str(BENCH_DIR.parent / "src")}
@@ -272,6 +277,64 @@ def main() -> None:
     if args.json:
         args.json.write_text(json.dumps({" | ".join(map(str, key)): value for key, value in median.items()},
                                         indent=1))
+
+
+def profile(groups: dict[str, Path]) -> None:
+    """CPU seconds (one core, `time.process_time`) of each stage of a worker's work on every image, per format: the
+    stages `hash_stream` runs, timed one by one on the same bytes, then `hash_stream` itself (digests, sniffing,
+    decoding, metadata, PDQ with 8 dihedral forms) and what goes to the writer (the row, pickled)."""
+    import hashlib
+    import io
+    import pickle
+
+    from PIL import Image
+
+    from hashwarden.leads.metadata import read_image
+    from hashwarden.signals import image as images
+    from hashwarden.signals.hasher import HashOptions, hash_stream
+    from hashwarden.signals.pdq import DEFAULT_ENGINE
+
+    def cpu(function):  # noqa: ANN001, ANN202
+        started = time.process_time()
+        value = function()
+        return value, time.process_time() - started
+
+    stages = ("read", "digests", "join", "decode", "metadata", "normalise", "pdq", "pdq+dihedral", "hash_stream",
+              "row pickle")
+    print(f"{'format':10s} {'MP':>6s}" + "".join(f" {name:>12s}" for name in stages) + "  hash_stream/decode")
+    for group, folder in groups.items():
+        spent: dict[str, float] = defaultdict(float)
+        megapixels = 0.0
+        for path in sorted(folder.iterdir()):
+            chunks, spent_read = cpu(lambda: list(iter(lambda f=open(path, "rb"): f.read(1 << 20), b"")))
+            spent["read"] += spent_read
+            spent["digests"] += cpu(lambda: [hashlib.new(n, b"".join(chunks)) for n in ("md5", "sha1", "sha256")])[1]
+            data, spent_join = cpu(lambda: b"".join(chunks))
+            spent["join"] += spent_join
+            Image.MAX_IMAGE_PIXELS = None
+            Image.core.set_block_size(images._SINGLE_BLOCK_BYTES)  # one block, as decode_pixels has it: lent, no copy
+
+            def decode() -> Image.Image:
+                opened = Image.open(io.BytesIO(data))
+                opened.load()
+                return opened
+
+            opened, spent_decode = cpu(decode)
+            spent["decode"] += spent_decode
+            megapixels += opened.size[0] * opened.size[1] / 1e6
+            spent["metadata"] += cpu(lambda: read_image(opened))[1]
+            pixels, spent_normalise = cpu(lambda: images._to_pixels(images._normalise(opened), 1))
+            spent["normalise"] += spent_normalise
+            spent["pdq"] += cpu(lambda: DEFAULT_ENGINE.hash_pixels(pixels))[1]
+            spent["pdq+dihedral"] += cpu(lambda: DEFAULT_ENGINE.hash_pixels(pixels, dihedral=True))[1]
+            signals, spent_stream = cpu(lambda: hash_stream(io.BytesIO(data), HashOptions(dihedral=True),
+                                                            inspect_image=read_image))
+            spent["hash_stream"] += spent_stream
+            row = {"path": str(path), "md5": signals.md5, "sha1": signals.sha1, "sha256": signals.sha256,
+                   "pdq": signals.pdq, "pdq_dihedral": list(signals.pdq_dihedral or ())}
+            spent["row pickle"] += cpu(lambda: pickle.dumps(row))[1]
+        print(f"{group:10s} {megapixels:6.0f}" + "".join(f" {spent[name]:12.3f}" for name in stages)
+              + f"  {spent['decode'] / spent['hash_stream']:.2f}x")
 
 
 def print_scan_table(median: dict, folders: dict[str, Path], counts: list[int], labels: list[str]) -> None:
