@@ -111,3 +111,13 @@ def test_every_lazily_loaded_command_runs_and_lists_as_before() -> None:
         assert "Usage:" in result.output
     assert "Hash files: one JSON object per file per line" in listing.output
     assert "Create and list hash sets." in listing.output
+
+
+def test_a_mistyped_command_is_suggested_from_every_command() -> None:
+    from typer.testing import CliRunner
+
+    from hashwarden.cli import app
+
+    result = CliRunner().invoke(app, ["hsh"], terminal_width=200)
+    assert result.exit_code == 2
+    assert "No such command 'hsh'. Did you mean 'hash'?" in result.output

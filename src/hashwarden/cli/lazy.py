@@ -10,6 +10,7 @@ from converted commands, so the listing is as before and costs the modules' impo
 from __future__ import annotations
 
 import inspect
+from difflib import get_close_matches
 from importlib import import_module
 from typing import Any
 
@@ -66,6 +67,19 @@ class LazyGroup(TyperGroup):
         command = _convert(cmd_name)
         self.add_command(command, cmd_name)
         return command
+
+    def resolve_command(self, ctx: Any, args: list[str]) -> Any:
+        """As Typer's, but a mistyped command is matched against every command, converted or not."""
+        try:
+            return super().resolve_command(ctx, args)
+        except Exception as error:
+            message = getattr(error, "message", None)
+            if getattr(self, "suggest_commands", True) and args and isinstance(message, str) \
+                    and "Did you mean" not in message:
+                matches = get_close_matches(args[0], self.list_commands(ctx))
+                if matches:
+                    error.message = f"{message.rstrip('.')}. Did you mean {', '.join(map(repr, matches))}?"
+            raise
 
     def format_help(self, ctx: Any, formatter: Any) -> None:
         """The help lists the commands from their registrations: nothing is converted for it."""
