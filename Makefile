@@ -105,6 +105,7 @@ bench: $(VENV)/.installed-bench sysdeps-bench
 	$(BIN)/python bench/pdq_baseline.py
 	$(BIN)/python bench/pdq_engine.py
 	$(BIN)/python bench/scan_crypto.py
+	$(BIN)/python bench/scan_full.py
 	$(BIN)/python bench/scan_disk.py
 	$(BIN)/python bench/archive_members.py
 	$(BIN)/python bench/import.py

@@ -29,7 +29,7 @@ READ_CHUNK_SIZE = 1 << 20
 # 200 MP is larger than any camera or scanner output in use; a 2-worker scan stays within a few GB.
 MAX_IMAGE_PIXELS = 200_000_000
 # Pixels alone do not bound memory: a float or 32-bit pixel is 4 bytes, a decoder may hold a second full-size
-# buffer, and the PDQ engine a float per pixel. Each image's peak (its encoded bytes, the decoder's buffers, the
+# buffer, and the PDQ engine a few dozen rows of floats. Each image's peak (its encoded bytes, the decoder's buffers, the
 # normalised pixels and the engine's) is predicted from the header and the image is refused above this budget,
 # so a worker's decoding never holds more than this beyond its baseline: 2 workers stay within ~3 GiB.
 MAX_DECODE_BYTES = 1536 * 1024 * 1024

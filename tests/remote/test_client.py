@@ -8,6 +8,7 @@ from pathlib import Path
 
 import httpx
 import pytest
+import typer
 from typer.main import get_command
 
 from hashwarden.cli import app
@@ -95,7 +96,8 @@ def test_the_key_comes_from_the_key_file_else_the_environment(tmp_path: Path,
 
 def test_no_remote_command_takes_the_key_as_an_argument() -> None:
     """A key on the command line is visible to every user of the machine (`ps`) and kept in shell history."""
-    remote = get_command(app).commands["remote"]
+    root = get_command(app)
+    remote = root.get_command(typer.Context(root), "remote")  # the root loads its groups when asked (cli/lazy.py)
     for name, command in remote.commands.items():
         options = {opt for param in command.params for opt in (*param.opts, *param.secondary_opts)}
         assert "--key-file" in options, name

@@ -23,7 +23,7 @@ import pytest
 
 from hashwarden.config import ScanSettings
 from hashwarden.demo.synthetic import scene
-from hashwarden.evidence import tree
+from hashwarden.evidence import archive
 from hashwarden.scan import run_scan, worker
 from tests.evidence.test_archive import tar_bytes, zip_bytes
 
@@ -82,7 +82,7 @@ class FaultyStream:
 
 
 def inject(monkeypatch, rng: random.Random, rate: float) -> None:  # noqa: ANN001
-    real_members, real_hash = tree.iter_members, worker.hash_stream
+    real_members, real_hash = archive.iter_members, worker.hash_stream
 
     def members(container, fmt, name, path=None):  # noqa: ANN001, ANN202
         for member in real_members(container, fmt, name, path):
@@ -97,7 +97,7 @@ def inject(monkeypatch, rng: random.Random, rate: float) -> None:  # noqa: ANN00
             raise rng.choice(EXCEPTIONS)()
         return real_hash(fp, *args, **kwargs)
 
-    monkeypatch.setattr(tree, "iter_members", members)
+    monkeypatch.setattr(archive, "iter_members", members)
     monkeypatch.setattr(worker, "hash_stream", hashing)
 
 
@@ -131,14 +131,14 @@ def test_an_exception_of_any_type_in_a_reader_is_the_item_error(evidence: Path, 
                                                                 monkeypatch) -> None:
     """The two known crashes of the issue, as types: a TypeError inside the 7z reader and an EOFError from a
     truncated gzip; here raised by the zip reader for the outer archive."""
-    real_members = tree.iter_members
+    real_members = archive.iter_members
 
     def members(container, fmt, name, path=None):  # noqa: ANN001, ANN202
         if name == "a.zip":
             raise TypeError("expected str, bytes or os.PathLike object, not NoneType")
         yield from real_members(container, fmt, name, path)
 
-    monkeypatch.setattr(tree, "iter_members", members)
+    monkeypatch.setattr(archive, "iter_members", members)
     items = scan(evidence, tmp_path / "out", fresh_store)
     assert items["a.zip"]["status"] == "error" and items["a.zip"]["sha256"]
     assert items["a.zip"]["error"] == "TypeError: expected str, bytes or os.PathLike object, not NoneType"

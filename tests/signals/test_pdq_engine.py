@@ -185,3 +185,29 @@ def test_dihedral_request_is_one_computation() -> None:
     plain = hash_stream(io.BytesIO(encoded(rgb, "RGB", 9)), HashOptions())
     both = hash_stream(io.BytesIO(encoded(rgb, "RGB", 9)), HashOptions(dihedral=True))
     assert plain.pdq == both.pdq == both.pdq_dihedral[0] and plain.pdq_quality == both.pdq_quality
+
+
+@pytest.mark.parametrize("mode", ["P", "PA", "LA", "1"])
+def test_palette_grey_alpha_and_bilevel_are_read_as_stored(mode: str) -> None:
+    """Issue 21: these modes reach the engine as Pillow stores them (no converted RGB copy), a palette image through
+    its palette's colours, and hash as their RGB conversion does, also with indices the palette does not define."""
+    from hashwarden.signals.image import _normalise, _to_pixels
+
+    rng = np.random.default_rng(21)
+    if mode in ("P", "PA"):
+        image = Image.fromarray(rng.integers(0, 256, (300, 257), dtype=np.uint8), "L").convert("P")
+        image.putpalette(list(rng.integers(0, 256, 3 * 40)))  # 40 colours; most indices undefined
+        image = image.convert("PA") if mode == "PA" else image
+    else:
+        image = Image.fromarray(rng.integers(0, 256, (300, 257, 3), dtype=np.uint8), "RGB").convert(mode)
+    expected = np.asarray(image.convert("RGB"))
+    pixels = _to_pixels(_normalise(image), 1)  # PA has no file format Pillow writes; the others also from a file
+    assert pixels.owner is image and (pixels.palette is not None) == (mode in ("P", "PA"))
+    assert np.array_equal(pixels.rgb(), expected)
+    assert NATIVE.hash_pixels(pixels, dihedral=True) == REFERENCE.hash_pixels(pixels, dihedral=True)
+    if mode != "PA":
+        data = io.BytesIO()
+        image.save(data, "PNG")
+        decoded = decode_pixels(data.getvalue())
+        assert decoded.owner.mode == mode
+        assert NATIVE.hash_pixels(decoded, dihedral=True) == REFERENCE.hash_pixels(pixels, dihedral=True)

@@ -2,8 +2,9 @@
 
 Only HashwardenError is caught (printed as `TypeName: message`, exit 1); usage errors exit 2; anything else is a
 bug and shows its traceback. One module per command group (`media`, `sets`, `lists`, `audit`, `identities`,
-`serve`, `remote`, `grading`, `series`, `urls`, `distribution`: publish and subscribe), all on the
-apps of `common`; importing them is what adds their commands.
+`serve`, `remote`, `grading`, `series`, `urls`, `url_list`, `stats`, `distribution`: publish and subscribe), all on
+the apps of `common`; importing them is what adds their commands, and the root imports a module only when one of its
+commands is run or listed (`lazy.py`), so a command starts without loading the others.
 """
 
 from __future__ import annotations
@@ -19,12 +20,6 @@ from hashwarden import __version__
 from hashwarden.config import ENV_EXAMINER
 from hashwarden.errors import HashwardenError
 from hashwarden.cli.common import app, out, err, ExitCode, DbOption, RootOptions
-
-from hashwarden.cli import (  # noqa: F401 - their commands join the apps
-    audit, distribution, grading, identities, lists, media, remote, self_reports, serve, series, sets, urls,
-)
-from hashwarden.cli import stats as _stats  # noqa: F401 - `hashwarden stats` joins the app
-from hashwarden.cli import url_list as _url_list  # noqa: F401 - `hashwarden url add|remove|check|...`
 
 
 @app.callback(invoke_without_command=True)

@@ -15,13 +15,13 @@ from typing import IO, Annotated, Optional
 
 import typer
 from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
-from rich.markup import escape
 
 from hashwarden.config import database_url
+from hashwarden.cli.lazy import LazyGroup
 
-
-app = typer.Typer(no_args_is_help=True)  # --install-completion / --show-completion for bash, zsh, fish
+# --install-completion / --show-completion for bash, zsh, fish. The groups below are not added here: the root
+# (`LazyGroup`, cli/lazy.py) loads each when it is first asked for, with the modules that fill it.
+app = typer.Typer(no_args_is_help=True, cls=LazyGroup)
 set_app = typer.Typer(no_args_is_help=True, help="Create and list hash sets.")
 import_app = typer.Typer(no_args_is_help=True, help="Import hash lists into a set (all or nothing).")
 audit_app = typer.Typer(no_args_is_help=True, help="The hash-chained audit log.")
@@ -31,26 +31,12 @@ user_app = typer.Typer(no_args_is_help=True, help="Service users and their API k
 remote_app = typer.Typer(no_args_is_help=True, help="Use a hashwarden service: look hashes up, submit cases.")
 cases_app = typer.Typer(no_args_is_help=True, help="Cases submitted to the service.")
 grading_app = typer.Typer(no_args_is_help=True, help="Grades reconciled from reviewers' votes (`hashwarden grade`).")
-app.add_typer(set_app, name="set")
-app.add_typer(import_app, name="import")
-app.add_typer(audit_app, name="audit")
-app.add_typer(export_app, name="export")
-app.add_typer(agency_app, name="agency")
-app.add_typer(user_app, name="user")
-app.add_typer(remote_app, name="remote")
-app.add_typer(cases_app, name="cases")
-app.add_typer(grading_app, name="grading")
 series_app = typer.Typer(no_args_is_help=True, help="Series of known material: codes, and the media linked to them.")
 victim_app = typer.Typer(no_args_is_help=True, help="Victims by code and identified flag (no personal data).")
 publish_app = typer.Typer(help="Publish hash sets to subscribers as a signed TUF repository (`hashwarden subscribe`).")
-app.add_typer(series_app, name="series")
-app.add_typer(publish_app, name="publish")
-app.add_typer(victim_app, name="victim")
 url_app = typer.Typer(no_args_is_help=True, help="URLs the Safe Browsing way (canonical forms, lookup expressions) and the URL list.")
-app.add_typer(url_app, name="url")
 self_report_app = typer.Typer(no_args_is_help=True, help="Self-reports: hashes young people sent from the self-hash "
                               "page (/selfhash/), and their review.")
-app.add_typer(self_report_app, name="self-report")
 
 # Data (set names, paths, categories) is never Rich markup or emoji: `escape` it, and no `:a:` becomes a picture.
 out = Console(emoji=False)
@@ -113,6 +99,8 @@ class RichProgress:
     """Rich progress bar with items/s and ETA, on stderr."""
 
     def __init__(self) -> None:
+        from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+
         self._progress = Progress(
             TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
             TextColumn("[progress.data.speed]{task.fields[rate]}"),

@@ -26,15 +26,18 @@ import logging
 import os
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
-from typing import Any, BinaryIO
+from typing import TYPE_CHECKING, Any, BinaryIO
 
 from hashwarden.config import Limits
 from hashwarden.errors import EvidenceReadError, describe
 from hashwarden.evidence.streams import ReadStream
-from hashwarden.evidence.archive import HEAD_BYTES, archive_format, iter_members
-from hashwarden.evidence.disk_image import RAW_IMAGE_SUFFIXES, ewf_segment, expand_disk, image_kind
 from hashwarden.evidence.folder import FolderItem, display_name
-from hashwarden.evidence.layers import Keys, layer_kind
+
+if TYPE_CHECKING:
+    from hashwarden.evidence.layers import Keys
+
+# The readers of containers (archive.py, disk_image.py, layers.py) are imported where a file is examined, not here:
+# `hashwarden hash` reads plain files through `Node` and would otherwise load them all at start-up.
 
 log = logging.getLogger(__name__)
 
@@ -139,6 +142,10 @@ class _Held(io.BytesIO):
 
 def container_kind(head: bytes, name: str, carve: bool) -> tuple[str, str] | None:
     """("archive", format) or ("disk", kind) for content starting with `head`, or None: a plain file."""
+    from hashwarden.evidence.archive import archive_format
+    from hashwarden.evidence.disk_image import RAW_IMAGE_SUFFIXES, image_kind
+    from hashwarden.evidence.layers import layer_kind
+
     fmt = archive_format(head)
     if fmt:
         return "archive", fmt
@@ -156,6 +163,8 @@ def container_kind(head: bytes, name: str, carve: bool) -> tuple[str, str] | Non
 def _container_of(node: Node, head: bytes, carve: bool) -> tuple[str, str] | None:
     """What `container_kind` says, except for an EWF segment after the first: that one is read only through its
     first segment (libewf finds the others beside it), never on its own, else an E01+E02 set is listed twice."""
+    from hashwarden.evidence.disk_image import ewf_segment
+
     segment = ewf_segment(head)
     if segment is not None and segment > 1:
         node.note = f"segment {segment} of an EWF image: read only through its first segment (.E01)"
@@ -180,6 +189,8 @@ def walk(item: FolderItem, limits: Limits = Limits(), wants_seek: Callable[[byte
     the unallocated space of disk images; `key_file`: passwords and recovery keys for encrypted volumes
     (evidence/layers.py, Keys).
     """
+    from hashwarden.evidence.archive import HEAD_BYTES
+
     top = Node(item.path, item.key, item.size, seekable=True)
     try:
         fp = item.open()
@@ -217,6 +228,8 @@ def _keys(path: str | None) -> Keys | None:
     if path is None:
         return None
     if path not in _KEYS:
+        from hashwarden.evidence.layers import Keys
+
         _KEYS[path] = Keys.read(path)
     return _KEYS[path]
 
@@ -246,6 +259,8 @@ class _Walker:
 
     def _archive(self, node: Node, fp: BinaryIO, fmt: str, depth: int, chain: tuple[str, ...],
                  path: str | None) -> Iterator[Event]:
+        from hashwarden.evidence.archive import iter_members
+
         seen: dict[bytes, int] = {}
         for member in iter_members(fp, fmt, node.path, path):
             self.budget.add_member()
@@ -268,6 +283,8 @@ class _Walker:
 
     def _disk(self, node: Node, fp: BinaryIO, kind: str, by_path: bool, depth: int, chain: tuple[str, ...],
               outer: Any) -> Iterator[Event]:
+        from hashwarden.evidence.disk_image import expand_disk
+
         carve_only = kind == "raw-carve"
         kind = "raw" if carve_only else kind
         files = expand_disk(outer if by_path else node, kind, carve_media=self.carve or carve_only,
@@ -300,6 +317,8 @@ class _Walker:
     def _visit(self, node: Node, stream: BinaryIO, seekable: bool, depth: int, chain: tuple[str, ...]
                ) -> Iterator[Event]:
         """One member: see what it is, hand it to the consumer, and open it if it is a container."""
+        from hashwarden.evidence.archive import HEAD_BYTES
+
         counted = _Counted(stream, self.budget)
         try:
             seekable = seekable and bool(getattr(stream, "seekable", lambda: False)())

@@ -44,7 +44,8 @@ _BATCH_SECONDS = 0.5
 
 
 def _stream_worker(function: Callable[[T], Iterator[R]], tasks: Any, results: Any, worker: int, slot: Any) -> None:
-    """A worker process: run tasks from the queue, sending their results in small batches, until told to stop.
+    """A worker process: run tasks from the queue, sending their results in small batches (the last with the task's
+    end, so a file of one item costs one message), until told to stop.
 
     The task's index goes into `slot` (shared memory) before anything else: a message on the result queue leaves
     the process through a feeder thread, so a worker killed at once would take a "started" message with it, while
@@ -67,9 +68,7 @@ def _stream_worker(function: Callable[[T], Iterator[R]], tasks: Any, results: An
             if len(batch) >= _BATCH_ITEMS or time.monotonic() - sent > _BATCH_SECONDS:
                 results.put(("results", worker, index, batch))
                 batch, sent = [], time.monotonic()
-        if batch:
-            results.put(("results", worker, index, batch))
-        results.put(("done", worker, index, None))
+        results.put(("done", worker, index, batch))  # the last results travel with the end of the task: one message
 
 
 def parallel_stream(
@@ -133,10 +132,9 @@ def parallel_stream(
                         yield index, WorkerDied(None)
                     return
                 continue
-            if kind == "results":
-                for result in payload:
-                    yield index, result
-            else:  # "done"
+            for result in payload:  # "results", or "done" with the task's last results
+                yield index, result
+            if kind == "done":
                 finished.add(index)
     finally:
         for process in processes.values():

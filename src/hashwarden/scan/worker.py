@@ -11,19 +11,19 @@ from __future__ import annotations
 import contextlib
 import logging
 from collections.abc import Callable, Iterator
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from hashwarden.errors import EvidenceReadError, describe
 from hashwarden.evidence import FolderItem
 from hashwarden.config import ScanSettings
 from hashwarden.evidence.tree import Leave, Node, walk
-from hashwarden.index.known_filter import KnownFilter
 from hashwarden.leads.metadata import Metadata, read_image, read_video, report_fields
 from hashwarden.signals import HashOptions, hash_stream
 from hashwarden.signals.hasher import FileSignals
 from hashwarden.signals.media import MediaType, extension_mismatch, sniff
-from hashwarden.signals.vpdq import hash_video
 
+if TYPE_CHECKING:  # NumPy (the filter) and PyAV (videos) are loaded when a scan needs them, not at start-up
+    from hashwarden.index.known_filter import KnownFilter
 log = logging.getLogger(__name__)
 
 # What a scan task yields: ("item", row) for a report item, ("skipped", (key, path, reason)) for an entry not read.
@@ -163,6 +163,8 @@ def _add_vpdq(row: dict[str, Any], node: Node, signals: FileSignals, options: Ha
         return []
     if not node.seekable:  # too large to hold in memory (the walker's note says so): digests only
         return []
+    from hashwarden.signals.vpdq import hash_video
+
     try:
         node.stream.seek(0)
         video = hash_video(node.stream, seconds_per_hash=options.vpdq_seconds_per_hash, name=node.path,
@@ -192,6 +194,8 @@ def _known_file_check(directory: str | None) -> Callable[[FileSignals], str | No
         return None
     known = _FILTERS.get(directory)
     if known is None:
+        from hashwarden.index.known_filter import KnownFilter
+
         known = _FILTERS[directory] = KnownFilter.open(directory)
 
     def check(signals: FileSignals) -> str | None:

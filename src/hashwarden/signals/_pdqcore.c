@@ -6,18 +6,20 @@
  * is a running sum (add the entering sample, subtract the leaving one, divide by the window) whose rounding
  * depends on the order of every operation along a whole row or column. That order cannot be vectorised in NumPy
  * without changing the result, so this file performs the very same operations per element, but in an order of
- * traversal that is cache-friendly and lets the compiler run many rows or columns side by side:
+ * traversal that is cache-friendly and lets the compiler run many rows or columns side by side, as one stream
+ * down the image (`downsample`):
  *
- *   luma + first row pass   fused, one image row at a time, into one float buffer (no full-size luma buffer);
- *   first column pass       in place, all columns at once (SIMD), keeping the rows still needed in a ring;
- *   second row pass         running sums along each row, keeping only the 64 columns the decimation samples;
- *   second column pass      on those 64 columns only, keeping only the 64 sampled rows.
+ *   luma + first row pass   fused, a block of 16 image rows at a time, into a ring of rows;
+ *   first column pass       all columns at once (SIMD), reading the ring as the rows arrive, into a block of rows;
+ *   second row pass         running sums along each row of the block, divided out only at the 64 sampled columns;
+ *   second column pass      on those 64 columns only, divided out only at the 64 sampled rows.
  *
  * Every element still sees exactly the reference's sequence of float operations, so the 64x64 buffer, the
  * quality, the DCT and the hash are identical. Build with -ffp-contract=off and without -ffast-math: a fused
  * multiply-add or a reassociation would change the rounding.
  *
- * Memory: one float per pixel (plus the caller's RGB), so a 12000x12000 image needs ~576 MB here.
+ * Memory: a few dozen rows of floats (the column window plus two blocks) and 64 floats per row, whatever the image
+ * size: the working set stays in cache, where whole-image passes (a float per pixel) streamed through memory 4 times.
  */
 
 #define PY_SSIZE_T_CLEAN
@@ -69,12 +71,22 @@ static void init_luma_tables(void) {
     }
 }
 
+/* The luma of each of a palette's 256 RGB colours, by the very arithmetic `luma_row` applies to an RGB pixel, so an
+ * image read through its palette hashes as its RGB conversion would. */
+static void palette_luma(const uint8_t rgb[768], float lut[256]) {
+    for (int i = 0; i < 256; i++)
+        lut[i] = (float)((double)rgb[3 * i] * 0.299 + (double)rgb[3 * i + 1] * 0.587 + (double)rgb[3 * i + 2] * 0.114);
+}
+
 /*
- * One row of luma from pixels of `pixel_size` bytes: 1 = grey (R = G = B), 3 = RGB, 4 = RGBX/RGBA (4th ignored).
+ * One row of luma from pixels of `pixel_size` bytes: 1 = grey (R = G = B), 3 = RGB, 4 = RGBX/RGBA (4th ignored);
+ * with `lut` (a palette's 256 lumas, `palette_luma`), the first byte of each pixel indexes it instead.
  * Written as plain double arithmetic (vectorisable); the tables serve the grey case, where it is cheaper.
  */
-HOT static void luma_row(const uint8_t *p, int cols, int pixel_size, float *out) {
-    if (pixel_size == 1) {
+HOT static void luma_row(const uint8_t *p, int cols, int pixel_size, const float *lut, float *out) {
+    if (lut) { /* palette images: the first byte of each pixel is an index, its colour's luma looked up */
+        for (int c = 0; c < cols; c++) out[c] = lut[p[(size_t)c * pixel_size]];
+    } else if (pixel_size == 1) {
         for (int c = 0; c < cols; c++) out[c] = (float)(luma_r[p[c]] + luma_g[p[c]] + luma_b[p[c]]);
     } else if (pixel_size == 4) {
         for (int c = 0; c < cols; c++) {
@@ -143,65 +155,6 @@ HOT static void box_interleaved(const float *in, float *out, int n, int lanes, i
     }
 }
 
-/*
- * First column pass, in place over `buf` (rows x cols): the same four phases, all columns at once. Before an
- * output row overwrites its input row, the input row is saved in a ring of `window` rows, which is every input
- * row a later step still subtracts.
- */
-HOT static int box_columns_in_place(float *buf, int rows, int cols, int window) {
-    const int half = (window + 2) / 2;
-    float *sum = calloc((size_t)cols, sizeof(float));
-    float *ring = malloc((size_t)window * cols * sizeof(float));
-    if (!sum || !ring) {
-        free(sum);
-        free(ring);
-        return -1;
-    }
-#define ROW(r) (buf + (size_t)(r) * cols)
-#define SAVED(r) (ring + (size_t)((r) % window) * cols)
-    int ri = 0, li = 0, oi = 0, count = 0;
-    for (int t = 0; t < half - 1; t++, ri++) {
-        const float *x = ROW(ri);
-        for (int k = 0; k < cols; k++) sum[k] += x[k];
-        count++;
-    }
-    for (int t = 0; t < window - half + 1; t++, ri++, oi++) {
-        const float *x = ROW(ri);
-        float *o = ROW(oi);
-        count++;
-        const float c = (float)count;
-        for (int k = 0; k < cols; k++) sum[k] += x[k];
-        memcpy(SAVED(oi), o, (size_t)cols * sizeof(float));
-        for (int k = 0; k < cols; k++) o[k] = sum[k] / c;
-    }
-    const float full = (float)count;
-    for (int t = 0; t < rows - window; t++, ri++, li++, oi++) {
-        const float *x = ROW(ri);
-        const float *y = SAVED(li);
-        float *o = ROW(oi);
-        for (int k = 0; k < cols; k++) {
-            sum[k] += x[k];
-            sum[k] -= y[k];
-        }
-        memcpy(SAVED(oi), o, (size_t)cols * sizeof(float));
-        for (int k = 0; k < cols; k++) o[k] = sum[k] / full;
-    }
-    for (int t = 0; t < half - 1; t++, li++, oi++) {
-        const float *y = SAVED(li);
-        float *o = ROW(oi);
-        count--;
-        const float c = (float)count;
-        for (int k = 0; k < cols; k++) sum[k] -= y[k];
-        memcpy(SAVED(oi), o, (size_t)cols * sizeof(float));
-        for (int k = 0; k < cols; k++) o[k] = sum[k] / c;
-    }
-#undef ROW
-#undef SAVED
-    free(sum);
-    free(ring);
-    return 0;
-}
-
 /* The 64 sample positions of the decimation along a side of n: centres, computed in double as the reference. */
 static void sample_positions(int n, int *pos) {
     for (int i = 0; i < PDQ_OUT; i++) pos[i] = (int)(((i + 0.5) * n) / PDQ_OUT);
@@ -257,64 +210,184 @@ static void from_stage(const float *stage, int lanes, int cols, float *const row
 }
 
 /*
+ * The running sums of `box_interleaved`, but the quotient is taken only where the decimation samples: at the
+ * positions `at[0..PDQ_OUT)` (ascending, possibly repeated), into out[j * lanes + k]. Every sum sees the same
+ * operations in the same order, so each kept value is bit for bit the one `box_interleaved` writes there.
+ */
+HOT static void box_sampled(const float *in, float *out, int n, int lanes, int window, float *sum, const int *at) {
+    const int half = (window + 2) / 2;
+    int ri = 0, li = 0, oi = 0, count = 0, j = 0;
+    for (int k = 0; k < lanes; k++) sum[k] = 0.0f;
+#define EMIT(c)                                                                                                  \
+    for (; j < PDQ_OUT && at[j] == oi; j++)                                                                      \
+        for (int k = 0; k < lanes; k++) out[(size_t)j * lanes + k] = sum[k] / (c);
+    for (int t = 0; t < half - 1; t++, ri++) {
+        const float *x = in + (size_t)ri * lanes;
+        for (int k = 0; k < lanes; k++) sum[k] += x[k];
+        count++;
+    }
+    for (int t = 0; t < window - half + 1; t++, ri++, oi++) {
+        const float *x = in + (size_t)ri * lanes;
+        count++;
+        const float c = (float)count;
+        for (int k = 0; k < lanes; k++) sum[k] += x[k];
+        EMIT(c)
+    }
+    const float full = (float)count;
+    for (int t = 0; t < n - window; t++, ri++, li++, oi++) {
+        const float *x = in + (size_t)ri * lanes;
+        const float *y = in + (size_t)li * lanes;
+        for (int k = 0; k < lanes; k++) {
+            sum[k] += x[k];
+            sum[k] -= y[k];
+        }
+        EMIT(full)
+    }
+    for (int t = 0; t < half - 1; t++, li++, oi++) {
+        const float *y = in + (size_t)li * lanes;
+        count--;
+        const float c = (float)count;
+        for (int k = 0; k < lanes; k++) sum[k] -= y[k];
+        EMIT(c)
+    }
+#undef EMIT
+}
+
+/* One step of the column pass over all `cols` columns at once: add the entering row, subtract the leaving one
+ * (either may be NULL), then write the mean with `divisor`. The same per-element sequence as a column's box. */
+HOT static void column_step(float *sum, const float *add, const float *sub, float *out, int cols, float divisor) {
+    if (add)
+        for (int k = 0; k < cols; k++) sum[k] += add[k];
+    if (sub)
+        for (int k = 0; k < cols; k++) sum[k] -= sub[k];
+    if (out)
+        for (int k = 0; k < cols; k++) out[k] = sum[k] / divisor;
+}
+
+/*
+ * The streaming state of `downsample`: pass-1 rows in a ring, pass-2 rows in a block of ROW_BLOCK, pass-3 values
+ * at the 64 sampled columns of every row. Nothing image-sized is held.
+ */
+struct stream {
+    const uint8_t *pixels;
+    const float *lut;
+    int rows, cols, pixel_size, wrow, produced, ring_rows;
+    size_t row_stride;
+    float *ring;       /* pass-1 rows, row r at slot r % ring_rows */
+    float *block;      /* pass-2 rows of the current block of ROW_BLOCK */
+    float *stage_in, *stage_out;
+    float *narrow;     /* pass-3 output at the 64 sampled columns: rows x PDQ_OUT */
+    const int *col_at;
+    float sum[ROW_BLOCK > PDQ_OUT ? ROW_BLOCK : PDQ_OUT];
+};
+
+static float *ring_row(const struct stream *s, int r) { return s->ring + (size_t)(r % s->ring_rows) * s->cols; }
+
+/* Pass 1 up to row `r` included: luma of ROW_BLOCK rows at a time, boxed side by side along the rows. */
+static void produce_until(struct stream *s, int r) {
+    while (s->produced <= r) {
+        const int r0 = s->produced;
+        const int lanes = s->rows - r0 < ROW_BLOCK ? s->rows - r0 : ROW_BLOCK;
+        float *rows_at[ROW_BLOCK];
+        for (int k = 0; k < ROW_BLOCK; k++) rows_at[k] = ring_row(s, r0 + (k < lanes ? k : 0));
+        for (int k = 0; k < lanes; k++)
+            luma_row(s->pixels + (size_t)(r0 + k) * s->row_stride, s->cols, s->pixel_size, s->lut, rows_at[k]);
+        to_stage(rows_at, lanes, s->cols, s->stage_in);
+        box_interleaved(s->stage_in, s->stage_out, s->cols, ROW_BLOCK, s->wrow, s->sum);
+        from_stage(s->stage_out, lanes, s->cols, rows_at);
+        s->produced += lanes;
+    }
+}
+
+/* Pass 3 on the pass-2 rows [r0, r0 + lanes) held in the block: box along each row, keep the 64 sampled columns. */
+static void finish_block(struct stream *s, int r0, int lanes) {
+    float *rows_at[ROW_BLOCK];
+    float kept[PDQ_OUT * ROW_BLOCK];
+    for (int k = 0; k < ROW_BLOCK; k++) rows_at[k] = s->block + (size_t)(k < lanes ? k : 0) * s->cols;
+    to_stage(rows_at, lanes, s->cols, s->stage_in);
+    box_sampled(s->stage_in, kept, s->cols, ROW_BLOCK, s->wrow, s->sum, s->col_at);
+    for (int k = 0; k < lanes; k++)
+        for (int j = 0; j < PDQ_OUT; j++) s->narrow[(size_t)(r0 + k) * PDQ_OUT + j] = kept[j * ROW_BLOCK + k];
+}
+
+/* Pass 2 wrote row `oi` into the block: when the block is full (or the image ends), pass 3 takes it. */
+static void emitted(struct stream *s, int oi) {
+    if (oi % ROW_BLOCK == ROW_BLOCK - 1 || oi == s->rows - 1) finish_block(s, oi - oi % ROW_BLOCK, oi % ROW_BLOCK + 1);
+}
+
+/*
  * The blurred, decimated 64x64 luma of an image of (rows, cols) >= (5, 5) pixels of `pixel_size` bytes, rows
  * `row_stride` bytes apart. Returns 0, or -1 when memory runs out. A 64x64 image is copied unfiltered, as the
  * reference does.
+ *
+ * The four passes run as one stream down the image: pass 1 makes rows a block at a time into a ring just deep
+ * enough for pass 2's window (plus one block), pass 2 (the column box, all columns at once) turns them into rows of
+ * a block that pass 3 boxes along the rows, keeping the 64 sampled columns, and pass 4 boxes those down the rows.
+ * Each element sees exactly the operations, in the order, that four whole-image passes would apply, so the result
+ * is bit-identical; but the working set is a few dozen rows, in cache, instead of a float per pixel.
  */
-static int downsample(const uint8_t *pixels, int rows, int cols, int pixel_size, size_t row_stride,
+static int downsample(const uint8_t *pixels, int rows, int cols, int pixel_size, size_t row_stride, const float *lut,
                       float out[PDQ_OUT][PDQ_OUT]) {
     if (rows == PDQ_OUT && cols == PDQ_OUT) {
-        for (int i = 0; i < PDQ_OUT; i++) luma_row(pixels + i * row_stride, cols, pixel_size, out[i]);
+        for (int i = 0; i < PDQ_OUT; i++) luma_row(pixels + i * row_stride, cols, pixel_size, lut, out[i]);
         return 0;
     }
-    const int wrow = window_for(cols), wcol = window_for(rows);
+    const int wcol = window_for(rows);
     int col_at[PDQ_OUT], row_at[PDQ_OUT];
     sample_positions(cols, col_at);
     sample_positions(rows, row_at);
 
-    float *buf = malloc((size_t)rows * cols * sizeof(float));
-    float *stage_in = malloc((size_t)cols * ROW_BLOCK * sizeof(float));
-    float *stage_out = malloc((size_t)cols * ROW_BLOCK * sizeof(float));
-    float *narrow = malloc((size_t)rows * PDQ_OUT * sizeof(float)); /* pass 3 output at the 64 sampled columns */
-    float *narrow_out = malloc((size_t)rows * PDQ_OUT * sizeof(float));
-    float sum[PDQ_OUT];
+    struct stream s = {pixels, lut, rows, cols, pixel_size, window_for(cols), 0, wcol + ROW_BLOCK + 1, row_stride};
+    s.col_at = col_at;
+    s.ring = malloc((size_t)s.ring_rows * cols * sizeof(float));
+    s.block = malloc((size_t)ROW_BLOCK * cols * sizeof(float));
+    s.stage_in = malloc((size_t)cols * ROW_BLOCK * sizeof(float));
+    s.stage_out = malloc((size_t)cols * ROW_BLOCK * sizeof(float));
+    s.narrow = malloc((size_t)rows * PDQ_OUT * sizeof(float));
+    float *colsum = calloc((size_t)cols, sizeof(float));
+    float kept[PDQ_OUT * PDQ_OUT], sum[PDQ_OUT];
     int status = -1;
-    if (!buf || !stage_in || !stage_out || !narrow || !narrow_out) goto done;
+    if (!s.ring || !s.block || !s.stage_in || !s.stage_out || !s.narrow || !colsum) goto done;
 
-    /* Pass 1 (rows): luma of ROW_BLOCK rows, boxed side by side, back into their rows. */
-    for (int r0 = 0; r0 < rows; r0 += ROW_BLOCK) {
-        const int lanes = rows - r0 < ROW_BLOCK ? rows - r0 : ROW_BLOCK;
-        float *block[ROW_BLOCK];
-        for (int k = 0; k < ROW_BLOCK; k++) block[k] = buf + (size_t)(r0 + (k < lanes ? k : 0)) * cols;
-        for (int k = 0; k < lanes; k++) luma_row(pixels + (size_t)(r0 + k) * row_stride, cols, pixel_size, block[k]);
-        to_stage(block, lanes, cols, stage_in);
-        box_interleaved(stage_in, stage_out, cols, ROW_BLOCK, wrow, sum);
-        from_stage(stage_out, lanes, cols, block);
+    /* Pass 2 (columns): the reference's four phases, reading pass-1 rows from the ring as pass 1 makes them. */
+    const int half = (wcol + 2) / 2;
+    int ri = 0, li = 0, oi = 0, count = 0;
+#define OUT_ROW(r) (s.block + (size_t)((r) % ROW_BLOCK) * cols)
+    for (int t = 0; t < half - 1; t++, ri++) {
+        produce_until(&s, ri);
+        column_step(colsum, ring_row(&s, ri), NULL, NULL, cols, 1.0f);
+        count++;
     }
-    /* Pass 2 (columns), all columns at once. */
-    if (box_columns_in_place(buf, rows, cols, wcol) != 0) goto done;
-    /* Pass 3 (rows): full running sums, but only the 64 sampled columns are kept. */
-    for (int r0 = 0; r0 < rows; r0 += ROW_BLOCK) {
-        const int lanes = rows - r0 < ROW_BLOCK ? rows - r0 : ROW_BLOCK;
-        float *block[ROW_BLOCK];
-        for (int k = 0; k < ROW_BLOCK; k++) block[k] = buf + (size_t)(r0 + (k < lanes ? k : 0)) * cols;
-        to_stage(block, lanes, cols, stage_in);
-        box_interleaved(stage_in, stage_out, cols, ROW_BLOCK, wrow, sum);
-        for (int k = 0; k < lanes; k++)
-            for (int j = 0; j < PDQ_OUT; j++)
-                narrow[(size_t)(r0 + k) * PDQ_OUT + j] = stage_out[(size_t)col_at[j] * ROW_BLOCK + k];
+    for (int t = 0; t < wcol - half + 1; t++, ri++, oi++) {
+        produce_until(&s, ri);
+        count++;
+        column_step(colsum, ring_row(&s, ri), NULL, OUT_ROW(oi), cols, (float)count);
+        emitted(&s, oi);
     }
-    /* Pass 4 (columns) on the 64 kept columns; the 64 sampled rows are the result. */
-    box_interleaved(narrow, narrow_out, rows, PDQ_OUT, wcol, sum);
+    const float full = (float)count;
+    for (int t = 0; t < rows - wcol; t++, ri++, li++, oi++) {
+        produce_until(&s, ri);
+        column_step(colsum, ring_row(&s, ri), ring_row(&s, li), OUT_ROW(oi), cols, full);
+        emitted(&s, oi);
+    }
+    for (int t = 0; t < half - 1; t++, li++, oi++) {
+        count--;
+        column_step(colsum, NULL, ring_row(&s, li), OUT_ROW(oi), cols, (float)count);
+        emitted(&s, oi);
+    }
+#undef OUT_ROW
+    /* Pass 4 (columns) on the 64 kept columns; only the 64 sampled rows are divided out. */
+    box_sampled(s.narrow, kept, rows, PDQ_OUT, wcol, sum, row_at);
     for (int i = 0; i < PDQ_OUT; i++)
-        for (int j = 0; j < PDQ_OUT; j++) out[i][j] = narrow_out[(size_t)row_at[i] * PDQ_OUT + j];
+        for (int j = 0; j < PDQ_OUT; j++) out[i][j] = kept[i * PDQ_OUT + j];
     status = 0;
 done:
-    free(buf);
-    free(stage_in);
-    free(stage_out);
-    free(narrow);
-    free(narrow_out);
+    free(s.ring);
+    free(s.block);
+    free(s.stage_in);
+    free(s.stage_out);
+    free(s.narrow);
+    free(colsum);
     return status;
 }
 
@@ -412,14 +485,29 @@ static const uint8_t *arrow_pixels(PyObject *capsule, Py_ssize_t expected_bytes)
 }
 
 /*
- * Python: hash_pixels(source, rows, cols, pixel_size, forms) -> (32 * forms bytes, quality).
+ * Python: hash_pixels(source, rows, cols, pixel_size, forms[, palette]) -> (32 * forms bytes, quality).
  * `source` is a contiguous buffer of rows * cols * pixel_size bytes, or Pillow's "arrow_array" capsule of the
- * same bytes; pixel_size 1 = grey, 3 = RGB, 4 = RGBX/RGBA.
+ * same bytes; pixel_size 1 = grey, 3 = RGB, 4 = RGBX/RGBA. With `palette` (256 RGB colours, 768 bytes), the first
+ * byte of each pixel is an index into it (Pillow's P, 1 byte, and PA, 4 bytes).
  */
 static PyObject *py_hash_pixels(PyObject *self, PyObject *args) {
-    PyObject *source;
+    PyObject *source, *palette = Py_None;
     int rows, cols, pixel_size, forms;
-    if (!PyArg_ParseTuple(args, "Oiiii", &source, &rows, &cols, &pixel_size, &forms)) return NULL;
+    if (!PyArg_ParseTuple(args, "Oiiii|O", &source, &rows, &cols, &pixel_size, &forms, &palette)) return NULL;
+    float lut[256];
+    const float *use_lut = NULL;
+    if (palette != Py_None) {
+        Py_buffer colours;
+        if (PyObject_GetBuffer(palette, &colours, PyBUF_C_CONTIGUOUS) != 0) return NULL;
+        if (colours.len != 768) {
+            PyBuffer_Release(&colours);
+            PyErr_Format(PyExc_ValueError, "a palette is 256 RGB colours (768 bytes), got %zd bytes", colours.len);
+            return NULL;
+        }
+        palette_luma(colours.buf, lut);
+        PyBuffer_Release(&colours);
+        use_lut = lut;
+    }
     if (rows < 0 || cols < 0 || forms < 1 || forms > 8 || (pixel_size != 1 && pixel_size != 3 && pixel_size != 4)) {
         PyErr_SetString(PyExc_ValueError, "need rows, cols >= 0, pixel_size 1, 3 or 4, and forms 1 to 8");
         return NULL;
@@ -445,7 +533,7 @@ static PyObject *py_hash_pixels(PyObject *self, PyObject *args) {
     if (rows >= PDQ_MIN_DIM && cols >= PDQ_MIN_DIM) {
         float down[PDQ_OUT][PDQ_OUT], dct[PDQ_DCT][PDQ_DCT], form_dct[PDQ_DCT][PDQ_DCT];
         Py_BEGIN_ALLOW_THREADS
-        failed = downsample(pixels, rows, cols, pixel_size, (size_t)cols * pixel_size, down);
+        failed = downsample(pixels, rows, cols, pixel_size, (size_t)cols * pixel_size, use_lut, down);
         if (!failed) {
             quality = quality_of(down);
             dct_16(down, dct);
@@ -463,9 +551,10 @@ static PyObject *py_hash_pixels(PyObject *self, PyObject *args) {
 
 static PyMethodDef methods[] = {
     {"hash_pixels", py_hash_pixels, METH_VARARGS,
-     "hash_pixels(source, rows, cols, pixel_size, forms) -> (hashes, quality): PDQ of rows x cols pixels of "
-     "pixel_size bytes (1 grey, 3 RGB, 4 RGBX/RGBA) from a buffer or a Pillow arrow_array capsule; `forms` (1-8) "
-     "dihedral forms, 32 bytes each, in the order orig, rot90, rot180, rot270, flipx, flipy, flipplus1, flipminus1."},
+     "hash_pixels(source, rows, cols, pixel_size, forms[, palette]) -> (hashes, quality): PDQ of rows x cols pixels "
+     "of pixel_size bytes (1 grey, 3 RGB, 4 RGBX/RGBA) from a buffer or a Pillow arrow_array capsule; with palette "
+     "(768 bytes, 256 RGB colours) the first byte of a pixel indexes it; `forms` (1-8) dihedral forms, 32 bytes "
+     "each, in the order orig, rot90, rot180, rot270, flipx, flipy, flipplus1, flipminus1."},
     {NULL, NULL, 0, NULL},
 };
 

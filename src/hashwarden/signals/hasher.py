@@ -1,13 +1,16 @@
 """One-pass hashing: each item's bytes are read once, and every signal is computed from that one read.
 
-The digests are fed chunk by chunk; when the first bytes say the content is an image, the chunks are also kept so
-the image can be decoded for PDQ without a second read.
+The digests are fed chunk by chunk; when the first bytes say the content is an image, the chunks are kept instead
+so the image can be decoded for PDQ without a second read, and its digests are computed in a thread beside the
+decoding (unless a known-file check needs them first).
 """
 
 from __future__ import annotations
 
+import contextlib
+import threading
 from dataclasses import dataclass, field
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from typing import Any, BinaryIO
 
 from hashwarden.config import (
@@ -15,7 +18,6 @@ from hashwarden.config import (
 )
 from hashwarden.errors import EvidenceReadError
 from hashwarden.signals.crypto import DIGESTS
-from hashwarden.signals.image import decode_pixels
 from hashwarden.signals.media import SNIFF_BYTES, sniff
 from hashwarden.signals.pdq import DEFAULT_ENGINE, PdqEngine
 
@@ -69,6 +71,7 @@ def hash_stream(
     result = FileSignals()
     accumulators = {d.name: d.accumulator() for d in DIGESTS if d.name in options.digests}
     kept: list[bytes] | None = None
+    deferred = False  # an image's digests are computed beside its decoding (`_digests_beside`), not chunk by chunk
     offset = 0
     try:
         while True:
@@ -80,11 +83,18 @@ def hash_stream(
                 result.media, result.format = kind.media, kind.format
                 if kind.media == "image" and options.compute_pdq:
                     kept = []
-            for acc in accumulators.values():
-                acc.update(chunk)
+                    deferred = skip_decode is None  # a known-file check needs the digests before the decoding
+            if not deferred:
+                for acc in accumulators.values():
+                    acc.update(chunk)
             if kept is not None:
                 kept.append(chunk)
                 if offset + len(chunk) > options.max_image_bytes:
+                    if deferred:  # not decoded after all: digest what was kept, and the rest as it comes
+                        for acc in accumulators.values():
+                            for held in kept:
+                                acc.update(held)
+                        deferred = False
                     kept = None
                     result.notes.append(f"image larger than {options.max_image_bytes:,} bytes: not decoded for PDQ")
             offset += len(chunk)
@@ -93,21 +103,54 @@ def hash_stream(
         result.error = f"read failed at offset {offset}: {exc.strerror or exc}"
         return result
     result.size = offset
-    for name, acc in accumulators.items():
-        setattr(result, name, acc.hexdigest())
+    if not deferred:
+        _set_digests(result, accumulators)
     if kept is not None:
-        reason = skip_decode(result) if skip_decode else None
+        reason = skip_decode(result) if skip_decode else None  # (never with `deferred`)
         if reason:
             result.notes.append(reason)
         else:
             data = b"".join(kept)
             kept.clear()  # the chunks and their join are not both held while the image decodes
-            _add_pdq(result, data, options, engine, inspect_image)
+            with _digests_beside(data if deferred else b"", accumulators):
+                _add_pdq(result, data, options, engine, inspect_image)
+    if deferred:
+        _set_digests(result, accumulators)
     return result
+
+
+def _set_digests(result: FileSignals, accumulators: dict[str, Any]) -> None:
+    for name, acc in accumulators.items():
+        setattr(result, name, acc.hexdigest())
+
+
+@contextlib.contextmanager
+def _digests_beside(data: bytes, accumulators: dict[str, Any]) -> Iterator[None]:
+    """Feed `data` to the digests in a thread while the body runs (the image's decoding and PDQ).
+
+    hashlib, Pillow's decoders and the PDQ engine all release the GIL on large buffers, so the digests of an image
+    cost no wall-clock time where a core is free (a scan with fewer workers than cores); where none is, the work is
+    the same as digesting chunk by chunk. Nothing to digest (b""): no thread."""
+    if not data:
+        yield
+        return
+
+    def digest() -> None:
+        for acc in accumulators.values():
+            acc.update(data)
+
+    thread = threading.Thread(target=digest, name="digests", daemon=True)
+    thread.start()
+    try:
+        yield
+    finally:
+        thread.join()
 
 
 def _add_pdq(result: FileSignals, data: bytes, options: HashOptions, engine: PdqEngine,
              inspect_image: Callable[[Any], None] | None = None) -> None:
+    from hashwarden.signals.image import decode_pixels  # Pillow and NumPy: loaded by the first image, not at start-up
+
     try:
         pixels = decode_pixels(data, max_pixels=options.max_image_pixels, max_bytes=options.max_decode_bytes,
                                inspect=inspect_image)

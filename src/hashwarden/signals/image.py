@@ -17,13 +17,15 @@ import io
 import warnings
 from dataclasses import dataclass
 from collections.abc import Callable, Iterator
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import numpy as np
 from PIL import Image, UnidentifiedImageError
 
 from hashwarden.config import MAX_DECODE_BYTES, MAX_IMAGE_PIXELS
 from hashwarden.errors import EvidenceReadError, ImageTooLarge
+
+if TYPE_CHECKING:  # NumPy is loaded only where an array is made: an 8-bit image goes from Pillow to the engine without
+    import numpy as np  # it, so a worker process does not pay its import (~0.1 s) for JPEG, PNG and WebP photos
 
 _SIXTEEN_BIT_MODES = {"I;16", "I;16B", "I;16L", "I;16N"}
 # Integer and float modes are scaled to 8-bit grey by NumPy, one tile of this many pixels at a time: the
@@ -33,8 +35,11 @@ _TILE_PIXELS = 1 << 18
 _TILE_TEMPORARY_BYTES = 64 * _TILE_PIXELS
 # Bytes per pixel of Pillow's storage of a mode; every mode not listed is stored in 4 bytes (the widest).
 _STORAGE_BYTES = {"1": 1, "L": 1, "P": 1, **{mode: 2 for mode in _SIXTEEN_BIT_MODES}}
-# Modes whose pixels the PDQ engine reads as they are: 4 bytes per pixel (R, G, B, ignored) or 1 (grey).
-_DIRECT_MODES = {"RGB": 4, "RGBA": 4, "RGBX": 4, "L": 1}
+# Modes whose pixels the PDQ engine reads as Pillow stores them, with no converted copy: 4 bytes per pixel (R, G, B,
+# ignored; LA is stored as L, L, L, A) or 1 (grey; "1" is stored as 0/255), and palette modes, whose first byte is an
+# index into the palette's colours (`_PALETTE_MODES`: P in 1 byte, PA in 4).
+_DIRECT_MODES = {"RGB": 4, "RGBA": 4, "RGBX": 4, "LA": 4, "L": 1, "1": 1, "P": 1, "PA": 4}
+_PALETTE_MODES = {"P", "PA"}
 # Pillow allocates large images in 16 MB blocks, whose rows are not contiguous and so cannot be lent without a
 # copy; while hashwarden decodes, one block holds a whole image (up to this size, else the copy path is used).
 _SINGLE_BLOCK_BYTES = 1 << 30
@@ -45,8 +50,9 @@ class Pixels:
     """Decoded, normalised pixels of one image, ready for a PDQ engine.
 
     `source` is either Pillow's zero-copy Arrow export ("arrow_array" capsule) of `owner`, or a C-contiguous uint8
-    array; `pixel_size` is 1 (grey, R = G = B), 3 (RGB) or 4 (RGB + an ignored byte). `frames` counts the frames
-    or pages of the file, of which only the first is hashed.
+    array; `pixel_size` is 1 (grey, R = G = B), 3 (RGB) or 4 (RGB + an ignored byte). With `palette` (256 RGB
+    colours, 768 bytes) the first byte of each pixel is an index into it. `frames` counts the frames or pages of the
+    file, of which only the first is hashed.
     """
 
     source: Any
@@ -55,10 +61,13 @@ class Pixels:
     pixel_size: int
     owner: Any = None
     frames: int = 1
+    palette: bytes | None = None
 
     @classmethod
     def from_rgb(cls, rgb: np.ndarray) -> "Pixels":
         """Pixels of an (H, W, 3) uint8 array (video frames, tests)."""
+        import numpy as np
+
         array = np.ascontiguousarray(rgb, dtype=np.uint8)
         if array.ndim != 3 or array.shape[2] != 3:
             raise ValueError(f"expected an (H, W, 3) array, got shape {array.shape}")
@@ -66,6 +75,8 @@ class Pixels:
 
     def rgb(self) -> np.ndarray:
         """The pixels as an (H, W, 3) uint8 array (a copy): what the reference engine and tests consume."""
+        import numpy as np
+
         if isinstance(self.source, np.ndarray):
             if self.pixel_size == 1:
                 return np.repeat(self.source.reshape(self.rows, self.cols, 1), 3, axis=2)
@@ -161,7 +172,7 @@ def predicted_peak_bytes(image: Image.Image, encoded_bytes: int) -> int:
         normalising, hashing = stored + lasting, lent + lasting
     else:
         scaled = _SIXTEEN_BIT_MODES | {"I", "F"}
-        normalised = pixels if image.mode in scaled or image.mode == "1" else 4 * pixels
+        normalised = pixels if image.mode in scaled else 4 * pixels
         tiles = _TILE_TEMPORARY_BYTES if image.mode in scaled else 0
         # The tiles' temporaries are counted while hashing too: the allocator may keep them in its heap.
         normalising, hashing = stored + lasting + normalised + tiles, normalised + tiles
@@ -204,36 +215,56 @@ def _tag_values(tags: Any, tag: int, default: int) -> tuple[int, ...]:
 
 
 def _engine_bytes(rows: int, cols: int) -> int:
-    """The PDQ engine's allocations for an image (`downsample` in _pdqcore.c): a float a pixel, two staging blocks
-    of 16 rows, two 64-column strips of every row, and the column pass's ring of `window` rows plus its sums."""
+    """The PDQ engine's allocations for an image (`downsample` in _pdqcore.c): a ring of `window` + 17 rows, a block
+    of 16 rows and two staging blocks of 16 rows, 64 floats a row for the sampled columns, and the column sums."""
     if rows < 5 or cols < 5 or (rows, cols) == (64, 64):
         return 0
     window = -(-rows // 128)
-    return 4 * (rows * cols + 2 * 16 * cols + 2 * 64 * rows + window * cols + cols)
+    return 4 * ((window + 17) * cols + 3 * 16 * cols + 64 * rows + cols)
 
 
 def _to_pixels(normalised: Image.Image | np.ndarray, frames: int) -> Pixels:
-    if isinstance(normalised, np.ndarray):
+    if not isinstance(normalised, Image.Image):  # a grey array scaled by tiles (`_normalise`)
+        import numpy as np
+
         return Pixels(np.ascontiguousarray(normalised), normalised.shape[0], normalised.shape[1], 1, frames=frames)
     width, height = normalised.size
     pixel_size = _DIRECT_MODES[normalised.mode]
     try:
         _, capsule = normalised.__arrow_c_array__()
-        return Pixels(capsule, height, width, pixel_size, owner=normalised, frames=frames)
     except (AttributeError, ValueError):  # older Pillow, or rows in several blocks: copy instead
+        import numpy as np
+
+        if normalised.mode in _PALETTE_MODES | {"LA", "1"}:  # NumPy sees their bands, not Pillow's storage
+            normalised = normalised.convert("RGB")
         array = np.ascontiguousarray(np.asarray(normalised))
         return Pixels(array, height, width, 1 if array.ndim == 2 else array.shape[2], owner=normalised, frames=frames)
+    palette = _palette_colours(normalised) if normalised.mode in _PALETTE_MODES else None
+    return Pixels(capsule, height, width, pixel_size, owner=normalised, frames=frames, palette=palette)
+
+
+def _palette_colours(image: Image.Image) -> bytes:
+    """The RGB colour that `convert("RGB")` gives each of the 256 indices of a palette image (768 bytes): a 256-pixel
+    image holding every index, with the image's palette, converted by Pillow itself, so an index the palette does not
+    define maps to what a conversion of the whole image would give it."""
+    ramp = image.crop((0, 0, 256, 1))  # the same mode, palette and info; its pixels are replaced
+    ramp.putdata([(index, 255) for index in range(256)] if image.mode == "PA" else list(range(256)))
+    colours = ramp.convert("RGB").tobytes()
+    if len(colours) != 768:
+        raise ValueError(f"palette of {len(colours)} bytes")
+    return colours
 
 
 def _normalise(image: Image.Image) -> Image.Image | np.ndarray:
-    """A Pillow image in a direct mode (RGB, RGBA, RGBX, L), or a grey uint8 array for wide and float modes.
+    """A Pillow image in a direct mode (`_DIRECT_MODES`), or a grey uint8 array for wide and float modes.
 
-    The conversions are those of the module docstring: colours of palettes and CMYK, 0/255 for 1-bit, alpha
-    dropped (the engine reads R, G, B only), wide integers scaled like ImageMagick. A converted image's source
-    is closed as soon as it is converted, so the two are not both held while the engine runs.
+    The conversions are those of the module docstring: colours of palettes (read through the palette by the engine)
+    and CMYK, 0/255 for 1-bit (as Pillow stores it), alpha dropped (the engine reads R, G, B or L only), wide
+    integers scaled like ImageMagick. A converted image's source is closed as soon as it is converted, so the two
+    are not both held while the engine runs.
     """
     mode = image.mode
-    if mode in _DIRECT_MODES:
+    if mode in _DIRECT_MODES:  # read as stored: no converted copy
         return image
     if mode in _SIXTEEN_BIT_MODES or mode == "I":
         top_byte = mode == "I" and image.getextrema()[1] > 0xFFFF  # a true 32-bit image: keep the top byte
@@ -241,8 +272,6 @@ def _normalise(image: Image.Image) -> Image.Image | np.ndarray:
     elif mode == "F":
         scale = _float_in_unit_range(image)
         normalised = _grey_by_tiles(image, lambda values: _float_to_8bit(values, scale))
-    elif mode == "1":
-        normalised = image.convert("L")
     else:
         normalised = image.convert("RGB")
     image.close()
@@ -260,6 +289,8 @@ def _tiles(width: int, height: int) -> Iterator[tuple[int, int, int, int]]:
 
 def _grey_by_tiles(image: Image.Image, to_8bit: Callable[[np.ndarray], np.ndarray]) -> np.ndarray:
     """The image's samples mapped to uint8 by `to_8bit`, one tile at a time, into one (H, W) array."""
+    import numpy as np
+
     width, height = image.size
     grey = np.empty((height, width), dtype=np.uint8)
     for left, top, right, bottom in _tiles(width, height):
@@ -269,6 +300,8 @@ def _grey_by_tiles(image: Image.Image, to_8bit: Callable[[np.ndarray], np.ndarra
 
 def _float_in_unit_range(image: Image.Image) -> bool:
     """Whether the finite samples of a float image all lie in 0..1 (then they are scaled by 255), tile by tile."""
+    import numpy as np
+
     low, high, found = np.inf, -np.inf, False
     for box in _tiles(*image.size):
         values = np.asarray(image.crop(box), dtype=np.float32)
@@ -280,6 +313,8 @@ def _float_in_unit_range(image: Image.Image) -> bool:
 
 def _float_to_8bit(values: np.ndarray, scale: bool) -> np.ndarray:
     """Float samples to 8 bits: times 255 if the image is in 0..1, NaN as 0, clipped, rounded half up."""
+    import numpy as np
+
     values = np.asarray(values, dtype=np.float32)
     if scale:
         values = values * 255.0
@@ -290,6 +325,8 @@ def _float_to_8bit(values: np.ndarray, scale: bool) -> np.ndarray:
 def _scale_wide_to_8bit(values: np.ndarray, top_byte: bool) -> np.ndarray:
     """Scale 16-bit (or wider) integer samples to 8 bits with ImageMagick's rounding (q / 257, rounded); with
     `top_byte` (an image with samples above 16 bits), keep the top byte of 32, rounded."""
+    import numpy as np
+
     wide = values.astype(np.int64)
     np.clip(wide, 0, None, out=wide)
     if top_byte:

@@ -10,14 +10,16 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from typing import Protocol
-
-import numpy as np
+from typing import TYPE_CHECKING, Protocol
 
 from hashwarden.config import PDQ_MATCH_THRESHOLD
 from hashwarden.errors import InvalidSignal
 from hashwarden.signals import _pdqcore
-from hashwarden.signals.image import Pixels
+
+if TYPE_CHECKING:  # NumPy and Pillow are loaded by what decodes: `hashwarden hash` of a text file needs neither
+    import numpy as np
+
+    from hashwarden.signals.image import Pixels
 
 # The 8 dihedral forms in the order of the reference CLI (pdq-photo-hasher --dihedral) and pdqhash.compute_dihedral.
 DIHEDRAL_NAMES: tuple[str, ...] = (
@@ -55,6 +57,8 @@ class PdqEngine(Protocol):
 
 def bits_to_hex(bits: np.ndarray) -> str:
     """The reference's hex form of a 256-element 0/1 vector as pdqhash returns it (most significant bit first)."""
+    import numpy as np
+
     packed = np.packbits(np.asarray(bits, dtype=np.uint8))
     return packed.tobytes().hex()
 
@@ -70,7 +74,8 @@ class NativePdqEngine:
 
     def hash_pixels(self, pixels: Pixels, *, dihedral: bool = False) -> PdqResult:
         forms = len(DIHEDRAL_NAMES) if dihedral else 1
-        raw, quality = _pdqcore.hash_pixels(pixels.source, pixels.rows, pixels.cols, pixels.pixel_size, forms)
+        raw, quality = _pdqcore.hash_pixels(pixels.source, pixels.rows, pixels.cols, pixels.pixel_size, forms,
+                                            pixels.palette)
         hashes = tuple(raw[32 * i : 32 * (i + 1)].hex() for i in range(forms))
         return PdqResult(hashes[0], quality, hashes if dihedral else None)
 
@@ -81,6 +86,7 @@ class ReferencePdqEngine:
     name = "pdqhash"
 
     def hash_pixels(self, pixels: Pixels, *, dihedral: bool = False) -> PdqResult:
+        import numpy as np
         import pdqhash
 
         rgb = np.ascontiguousarray(pixels.rgb(), dtype=np.uint8)
