@@ -84,11 +84,12 @@ def test_the_lazy_table_is_what_the_command_modules_register() -> None:
 
     lazy.load_modules()
     commands = {info.name for info in common.app.registered_commands}
-    groups = {name for name in lazy.COMMANDS if isinstance(getattr(common, f"{name}_app", None), typer.Typer)}
+    groups = {name for name in lazy.COMMANDS if isinstance(lazy.group_app(name), typer.Typer)}
     assert commands | groups == set(lazy.COMMANDS)
     for name, modules in lazy.COMMANDS.items():
         if name in groups:
-            app = getattr(common, f"{name}_app")
+            app = lazy.group_app(name)
+            assert app is not None
             defined_in = {info.callback.__module__ for info in app.registered_commands}
         else:
             defined_in = {info.callback.__module__ for info in common.app.registered_commands if info.name == name}

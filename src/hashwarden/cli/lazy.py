@@ -99,7 +99,7 @@ def load_modules(name: str | None = None) -> None:
         import_module(f"hashwarden.cli.{module}")
 
 
-def _group_app(name: str) -> typer.Typer | None:
+def group_app(name: str) -> typer.Typer | None:
     from hashwarden.cli import common
 
     found = getattr(common, f"{name.replace('-', '_')}_app", None)
@@ -117,9 +117,9 @@ def _command_info(name: str) -> CommandInfo:
 
 def _convert(name: str) -> Any:
     """The Click command (or group) of `name`, converted by Typer's public API as `app()` would convert it."""
-    group_app = _group_app(name)
-    if group_app is not None:
-        group = typer.main.get_group(group_app)
+    found = group_app(name)
+    if found is not None:
+        group = typer.main.get_group(found)
         group.name = name
         return group
     single = typer.Typer(add_completion=False)
@@ -129,9 +129,9 @@ def _convert(name: str) -> Any:
 
 def _summary(name: str) -> TyperCommand:
     """A stand-in that carries what the command listing shows: the name, the help (its first paragraph is shown)."""
-    group_app = _group_app(name)
-    if group_app is not None:
-        help_text = _given(group_app.info.help)
+    found = group_app(name)
+    if found is not None:
+        help_text = _given(found.info.help)
         return TyperCommand(name=name, help=inspect.cleandoc(help_text) if help_text else None)
     info = _command_info(name)
     help_text = _given(info.help)
