@@ -233,8 +233,11 @@ TUF_SNAPSHOT_EXPIRY_DAYS = 7
 TUF_TIMESTAMP_EXPIRY_DAYS = 1
 # Deltas kept per set in the repository: a subscriber further behind takes the full snapshot.
 TUF_KEPT_DELTAS = 30
-# gzip level of published lists: 1-9 (6: gzip's default; a 10M-entry set is written once per version).
-TUF_GZIP_LEVEL = 6
+# gzip level of published lists: 1-9. 1, not gzip's default 6: the lists are hex hashes, which no level
+# compresses much further (measured on a 1M-entry set: 3-5 % larger files, the JSON lines 63.5 MB against 60.0),
+# while level 6 took 3-4x the time (19 s against 5.5 s for its four lists): at 10M entries that is minutes of every
+# publish, changed or not.
+TUF_GZIP_LEVEL = 1
 
 
 @dataclass(frozen=True)

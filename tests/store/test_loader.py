@@ -47,6 +47,21 @@ def test_identity_idempotence_and_first_provenance(store_engine) -> None:
     assert (pdq.category, pdq.category_scheme, pdq.tags, pdq.attributes) == ("A", "vics-uk", ["t"], {"k": [1]})
 
 
+def test_every_field_comes_back_as_stored(store_engine) -> None:
+    """iter_entries builds records by position (store/hashsets.py): each field must come back in its own place,
+    every value distinct so a swap of two columns cannot pass."""
+    with store_engine.begin() as conn:
+        create_set(conn, "s", "alert", category_scheme="vics-uk")
+    stored = EntryRecord(md5="01" * 16, sha1="02" * 20, sha256="03" * 32, pdq="04" * 32, pdq_quality=77,
+                         media="image", size=12345, category="2", series="Series X", victim_identified=True,
+                         offender_identified=False, is_distributed=True, tags=["tag"], comments="a comment",
+                         date_updated="2026-01-02T03:04:05Z", category_scheme="vics-2", media_id="MID-9",
+                         photodna="opaque-pdna", attributes={"Exif": {"Make": "X"}}, line=42,
+                         provenance="list.csv:43")
+    import_list(store_engine, "s", [stored], fmt="test", file="f")
+    assert _entries(store_engine, "s") == [stored]
+
+
 def test_failure_mid_file_imports_nothing(store_engine) -> None:
     with store_engine.begin() as conn:
         create_set(conn, "s", "alert")
@@ -158,3 +173,37 @@ def test_video_with_digests_keeps_its_digest_identity(store_engine) -> None:
                                             EntryRecord(md5=_md5(2), vpdq=_video(1), line=2)], fmt="test", file="b")
     assert (again.added, again.duplicates) == (1, 1)
     assert _frame_counts(store_engine, "s") == [3, 3]
+
+
+def test_a_delta_into_a_big_set_groups_only_its_own_rows(tmp_path) -> None:
+    """The duplicate check after a load into a set with entries reads the import's id range, not the whole
+    database through a digest index (which took ~10 s a digest for a 100k delta into a 10M-entry set): every
+    GROUP BY it runs is planned on the rowid range."""
+    from sqlalchemy import event
+
+    from hashwarden.store import open_store
+
+    engine = open_store(f"sqlite:///{tmp_path / 'big.db'}")
+    with engine.begin() as conn:
+        create_set(conn, "s", "alert")
+    import_list(engine, "s", [EntryRecord(md5=_md5(i), pdq=f"{i:064x}", line=i) for i in range(2000)], fmt="t",
+                file="a")
+    grouped: list[str] = []
+
+    def note(_conn, _cursor, statement, *_rest) -> None:  # noqa: ANN001
+        if "GROUP BY" in statement:
+            grouped.append(statement)
+
+    event.listen(engine, "before_cursor_execute", note)
+    # repeats within the file and of the set: the check must still find them
+    delta = [EntryRecord(md5=_md5(i), pdq=f"{i:064x}", line=i) for i in (1, 5000, 5000, 5001)]
+    result = import_list(engine, "s", delta, fmt="t", file="b")
+    assert (result.rows, result.added) == (4, 2)
+    event.remove(engine, "before_cursor_execute", note)
+    assert grouped
+    with engine.connect() as conn:
+        for statement in grouped:
+            plan = " ".join(str(row[-1]) for row in conn.exec_driver_sql(
+                "EXPLAIN QUERY PLAN " + statement.replace("?", "0")))
+            assert "INTEGER PRIMARY KEY" in plan and "USING INDEX ix_entry" not in plan, (statement, plan)
+    engine.dispose()

@@ -195,26 +195,30 @@ def iter_entries(conn: Connection, set_id: int, frames: bool = False) -> Iterato
     """Every entry of a set as records (streamed, in insertion order): what the exporters write. With `frames`, a
     video's entry carries its stored vPDQ frames (`vpdq`), read by a second stream in the same entry order and
     merged, so memory stays one entry's frames whatever the set's size."""
-    query = select(entry).where(entry.c.set_id == set_id).order_by(entry.c.id)
+    query = select(entry.c.id, *_RECORD_COLUMNS).where(entry.c.set_id == set_id).order_by(entry.c.id)
     videos = _frames_by_entry(conn, set_id) if frames else iter(())
     video = next(videos, None)
-    for row in conn.execute(query.execution_options(yield_per=10_000)):
+    # Rows unpacked by position and records built positionally (`_RECORD_COLUMNS` is EntryRecord's field order):
+    # a 10M-entry publish reads every entry, and access by name cost ~4 us a row.
+    for (entry_id, md5, sha1, sha256, pdq, quality, media, size, category, series, victim, offender, distributed,
+         tags, comments, updated, provenance, scheme, media_id, photodna, attributes, line) in conn.execute(
+            query.execution_options(yield_per=10_000)):
         record = EntryRecord(
-            md5=row.md5.hex() if row.md5 else None,
-            sha1=row.sha1.hex() if row.sha1 else None,
-            sha256=row.sha256.hex() if row.sha256 else None,
-            pdq=row.pdq.hex() if row.pdq else None,
-            pdq_quality=row.pdq_quality, media=row.media, size=row.size, category=row.category,
-            category_scheme=row.category_scheme, series=row.series, victim_identified=row.victim_identified,
-            offender_identified=row.offender_identified, is_distributed=row.is_distributed,
-            tags=json.loads(row.tags) if row.tags else [], comments=row.comments, date_updated=row.date_updated,
-            provenance=row.provenance, media_id=row.media_id, photodna=row.photodna,
-            attributes=json.loads(row.attributes) if row.attributes else {}, line=row.line,
-        )
-        if video is not None and video[0] == row.id:
+            md5.hex() if md5 else None, sha1.hex() if sha1 else None, sha256.hex() if sha256 else None,
+            pdq.hex() if pdq else None, quality, media, size, category, series, victim, offender, distributed,
+            json.loads(tags) if tags else [], comments, updated, provenance, scheme, media_id, photodna,
+            json.loads(attributes) if attributes else {}, line)
+        if video is not None and video[0] == entry_id:
             record.vpdq = video[1]
             video = next(videos, None)
         yield record
+
+
+# The entry's columns in `EntryRecord`'s field order (md5 ... line), for iter_entries' positional records.
+_RECORD_COLUMNS = tuple(entry.c[name] for name in (
+    "md5", "sha1", "sha256", "pdq", "pdq_quality", "media", "size", "category", "series", "victim_identified",
+    "offender_identified", "is_distributed", "tags", "comments", "date_updated", "provenance", "category_scheme",
+    "media_id", "photodna", "attributes", "line"))
 
 
 def _frames_by_entry(conn: Connection, set_id: int) -> Iterator[tuple[int, list[Any]]]:
