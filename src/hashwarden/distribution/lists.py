@@ -178,19 +178,20 @@ def _removal(obj: dict[str, Any], shown: str, number: int) -> EntryRecord:
     """A removal's identity only (its hashes, a video's frames when it has none), not checked as an addition is:
     a value that is no stored entry's is refused anyway (the set must hold what a delta removes), and half of a
     delta's lines cost half as much (bench/distribution.py)."""
-    hashes = {name: obj.get(name) for name in ("md5", "sha1", "sha256", "pdq")}
-    if not all(value is None or isinstance(value, str) for value in hashes.values()):
+    get = obj.get
+    md5, sha1, sha256, pdq = get("md5"), get("sha1"), get("sha256"), get("pdq")
+    if not all(value is None or type(value) is str for value in (md5, sha1, sha256, pdq)):
         raise FormatError("hashes must be strings", shown, number)
     frames = None
-    if not any(hashes.values()):
+    if not (md5 or sha1 or sha256 or pdq):
         try:
-            frames = parse_vpdq(obj.get("vpdq"))
+            frames = parse_vpdq(get("vpdq"))
         except ValueError as exc:
             raise FormatError(str(exc), shown, number) from exc
         if not frames:
             raise FormatError("a removal names no hash", shown, number)
-    return EntryRecord(**{name: value.lower() if value else None for name, value in hashes.items()}, vpdq=frames,
-                       line=number)
+    return EntryRecord(md5.lower() if md5 else None, sha1.lower() if sha1 else None,
+                       sha256.lower() if sha256 else None, pdq.lower() if pdq else None, vpdq=frames, line=number)
 
 
 def dump_json(value: Any) -> bytes:

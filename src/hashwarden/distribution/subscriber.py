@@ -31,6 +31,7 @@ from typing import Any
 
 from sqlalchemy import select
 
+from hashwarden.config import SUBSCRIBE_CACHE_KIB
 from hashwarden.distribution import layout
 from hashwarden.distribution.fetch import locations
 from hashwarden.distribution.lists import read_delta, read_list
@@ -39,6 +40,7 @@ from hashwarden.distribution.url_lists import read_url_ops
 from hashwarden.errors import DistributionError, StoreError
 from hashwarden.scan.known_files import cache_directory
 from hashwarden.store import audit
+from hashwarden.store.db import page_cache
 from hashwarden.store.hashsets import create_set, get_set
 from hashwarden.store.revision import entry_ids_of, revise_set
 from hashwarden.store.schema import entry
@@ -121,12 +123,15 @@ def subscribe(engine: Any, repository: str, root_file: str | os.PathLike[str],
             if held_versions(conn) != held or _url_state(conn) != url_state:
                 raise DistributionError("the database's subscriptions changed while downloading (another "
                                         "subscribe?): run subscribe again")
-            for name, steps in sorted(plans.items()):
-                result.updated.append(_apply(conn, name, index["sets"][name], steps, held.get(name), repository))
-                record_version(conn, get_set(conn, name).id, fingerprint, index["sets"][name]["version"])
-            if url_steps and url_index is not None:
-                result.urls = _apply_urls(conn, url_index, url_steps, url_state[0], repository)
-                record_url_version(conn, UrlSubscription(fingerprint, url_index["version"], list_version(conn)))
+            with page_cache(conn, SUBSCRIBE_CACHE_KIB):
+                for name, steps in sorted(plans.items()):
+                    result.updated.append(_apply(conn, name, index["sets"][name], steps, held.get(name),
+                                                 repository))
+                    record_version(conn, get_set(conn, name).id, fingerprint, index["sets"][name]["version"])
+                if url_steps and url_index is not None:
+                    result.urls = _apply_urls(conn, url_index, url_steps, url_state[0], repository)
+                    record_url_version(conn, UrlSubscription(fingerprint, url_index["version"],
+                                                             list_version(conn)))
             if result.updated or result.urls:
                 details: dict[str, Any] = {"repository": repository, "root_sha256": fingerprint, "sets": [
                     {"set": u.name, "from": u.old, "to": u.new, "how": u.how, "removed": u.removed,

@@ -11,13 +11,14 @@ if TYPE_CHECKING:
     from hashwarden.formats import ReadReport
 
 
-def text_lines(fp: BinaryIO, path: str, comment: str | None = "#") -> Iterator[tuple[int, str]]:
-    """Yield (line number, stripped text) for each non-blank, non-comment line of a UTF-8 file.
+def text_lines(fp: BinaryIO, path: str, comment: str | None = "#", first: int = 1) -> Iterator[tuple[int, str]]:
+    """Yield (line number, stripped text) for each non-blank, non-comment line of a UTF-8 file (`first`: the number
+    of its first line, for a part of a file read on its own).
 
     Raises:
         FormatError: a line is not valid UTF-8.
     """
-    for number, raw in enumerate(fp, start=1):
+    for number, raw in enumerate(fp, start=first):
         if number == 1 and raw.startswith(b"\xef\xbb\xbf"):
             raw = raw[3:]
         try:

@@ -46,29 +46,34 @@ _FETCH = 20_000
 
 
 def _sum_rows(conn: Connection, query: Any, tag: str, group: bool) -> dict[Any, list[int]]:
-    """{key: [count, sum]} over the query's rows; the key is the first column when `group`, else None.
+    """{key: [count, sum]} over the query's rows; the key is the first column when `group`, else None."""
+    totals: dict[Any, list[int]] = {}
+    for rows in conn.execute(query.execution_options(yield_per=_FETCH)).partitions():
+        _add_terms(rows, tag, group, totals)
+    return totals
+
+
+def _add_terms(rows: Any, tag: str, group: bool, totals: dict[Any, list[int]]) -> None:
+    """Add the rows' terms to `totals` ({key: [count, sum]}).
 
     A row's term is SHAKE-256 of `repr((tag, *values))`: repr of a tuple of None/int/float/str/bytes is
     unambiguous (strings quoted and escaped, floats in their shortest round-trip form) and runs in C; a
     hand-written length-prefixed encoder cost several times as much per row.
     """
-    totals: dict[Any, list[int]] = {}
     shake, from_bytes = hashlib.shake_256, int.from_bytes
-    for rows in conn.execute(query.execution_options(yield_per=_FETCH)).partitions():
-        # Both drivers return binary columns as bytes; a memoryview would repr as its address, so a driver that
-        # returns them is converted (checked on each partition's first row: a column's type does not vary).
-        convert = bool(rows) and any(isinstance(v, memoryview) for v in rows[0])
-        for row in rows:
-            values = tuple(bytes(v) if isinstance(v, memoryview) else v for v in row) if convert else row
-            key = values[0] if group else None
-            term = from_bytes(shake(repr((tag, *values[group:])).encode("utf-8")).digest(WIDTH), "little")
-            total = totals.get(key)
-            if total is None:
-                totals[key] = [1, term]
-            else:
-                total[0] += 1
-                total[1] += term
-    return totals
+    # Both drivers return binary columns as bytes; a memoryview would repr as its address, so a driver that
+    # returns them is converted (checked on the first row: a column's type does not vary).
+    convert = bool(rows) and any(isinstance(v, memoryview) for v in rows[0])
+    for row in rows:
+        values = tuple(bytes(v) if isinstance(v, memoryview) else v for v in row) if convert else row
+        key = values[0] if group else None
+        term = from_bytes(shake(repr((tag, *values[group:])).encode("utf-8")).digest(WIDTH), "little")
+        total = totals.get(key)
+        if total is None:
+            totals[key] = [1, term]
+        else:
+            total[0] += 1
+            total[1] += term
 
 
 def sum_entries(conn: Connection, condition: Any) -> tuple[int, int]:
@@ -156,3 +161,27 @@ def change_of(conn: Connection, condition: Any, import_id: int) -> int:
     add it again after an update."""
     earlier = func.coalesce(entry.c.import_id, -1) != import_id
     return sum_entries(conn, and_(condition, earlier))[1]
+
+
+@dataclass(frozen=True)
+class Rows:
+    """The rows `change_of` would hash, read but not hashed yet (`rows_of`), so that the hashing, pure Python, can
+    run in another thread while the connection goes on with SQL (which releases the GIL)."""
+
+    entries: list[Any]
+    frames: list[Any]
+
+    def term(self) -> int:
+        """What `change_of` returns for these rows."""
+        totals: dict[Any, list[int]] = {}
+        _add_terms(self.entries, ENTRY_TAG, False, totals)
+        _add_terms(self.frames, FRAME_TAG, False, totals)
+        return totals.get(None, [0, 0])[1] % MODULUS
+
+
+def rows_of(conn: Connection, condition: Any, import_id: int) -> Rows:
+    """The rows of the entries matching `condition` that an earlier import added, and of their frames, as
+    `change_of` reads them (`Rows.term` hashes them)."""
+    mine = and_(condition, func.coalesce(entry.c.import_id, -1) != import_id)
+    frames = select(*FRAME_COLUMNS).join(entry, entry.c.id == vpdq_frame.c.entry_id).where(mine)
+    return Rows(list(conn.execute(select(*ENTRY_COLUMNS).where(mine))), list(conn.execute(frames)))

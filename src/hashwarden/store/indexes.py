@@ -15,12 +15,13 @@ from typing import Any
 from sqlalchemy.engine import Connection
 
 from hashwarden.store.batches import ColumnBatch, RowBatch
+from hashwarden.store.db import page_cache
 from hashwarden.store.schema import DIGEST_COLUMNS, entry
 
 # Drop the indexes and rebuild them at the end when the table is small (rebuilding then costs less than a second)
 # or once the import has grown past half of the table.
 SMALL_TABLE = 1_000_000
-SORT_CACHE_KIB = -8_192  # page cache while SQLite builds an index (negative: KiB), see create_indexes
+SORT_CACHE_KIB = 8_192  # page cache (KiB) while SQLite builds an index, see create_indexes
 
 
 class DeferredIndexes:
@@ -60,13 +61,11 @@ def create_indexes(conn: Connection, indexes: list[Any]) -> None:
     256 MiB in-memory sort of 5M keys here (~5 s against ~10 s)."""
     sqlite = conn.dialect.name == "sqlite"
     if sqlite:
-        cache = conn.exec_driver_sql("PRAGMA cache_size").scalar_one()
         conn.exec_driver_sql(f"PRAGMA threads = {min(4, os.cpu_count() or 1)}")
-        conn.exec_driver_sql(f"PRAGMA cache_size = {SORT_CACHE_KIB}")
     try:
-        for index in indexes:
-            index.create(conn, checkfirst=True)
+        with page_cache(conn, SORT_CACHE_KIB):
+            for index in indexes:
+                index.create(conn, checkfirst=True)
     finally:
         if sqlite:
-            conn.exec_driver_sql(f"PRAGMA cache_size = {int(cache)}")
             conn.exec_driver_sql("PRAGMA threads = 0")
