@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import contextlib
 import gzip
+from concurrent.futures import Executor, Future
 import hashlib
 import json
 from collections.abc import Callable, Iterable, Iterator
@@ -137,13 +138,44 @@ def read_list(path: Path, shown: str) -> Iterator[EntryRecord]:
         yield record
 
 
-def read_delta(path: Path, shown: str) -> tuple[list[EntryRecord], list[EntryRecord]]:
-    """(removed, added) records of a downloaded (verified) delta."""
+def read_delta(path: Path, shown: str, ahead: Executor | None = None
+               ) -> tuple[list[EntryRecord], Iterable[EntryRecord]]:
+    """(removed, added) records of a downloaded (verified) delta, which lists its removals first (`write_delta`).
+
+    With `ahead`, the removals are read now and the additions in `ahead`'s thread while the caller applies the
+    removals (statements that release the GIL): the added records come when iterated, and a line that fails
+    raises then. A removal after an addition is refused (no delta is written so)."""
+    ops = _ops(path, shown, delta=True)
     removed: list[EntryRecord] = []
-    added: list[EntryRecord] = []
-    for op, record in _ops(path, shown, delta=True):
-        (removed if op == "remove" else added).append(record)
-    return removed, added
+    first: EntryRecord | None = None
+    for op, record in ops:
+        if op == "add":
+            first = record
+            break
+        removed.append(record)
+
+    def additions() -> list[EntryRecord]:
+        added = [] if first is None else [first]
+        for op, record in ops:
+            if op == "remove":
+                raise DistributionError(f"published list {shown}:{record.line}: a removal after the additions (a "
+                                        "delta lists its removals first)")
+            added.append(record)
+        return added
+
+    if ahead is None:
+        return removed, additions()
+    return removed, _Later(ahead.submit(additions))
+
+
+class _Later:
+    """Records a thread is still reading: iterating waits for them (and raises what the reading raised)."""
+
+    def __init__(self, future: Future[list[EntryRecord]]) -> None:
+        self._future = future
+
+    def __iter__(self) -> Iterator[EntryRecord]:
+        return iter(self._future.result())
 
 
 def _ops(path: Path, shown: str, delta: bool) -> Iterator[tuple[str, EntryRecord]]:

@@ -25,6 +25,7 @@ import hashlib
 import json
 import os
 import tempfile
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -346,14 +347,16 @@ def _apply(conn: Any, name: str, published: dict[str, Any], steps: list[_Step], 
                               version=str(step.new), details=details)
             how = "full"
         else:
-            gone, new = read_delta(step.file, shown)
-            ids, missing = entry_ids_of(conn, target.id, gone)
-            if missing:
-                raise DistributionError(f"hash set {name!r}: {shown} removes {len(missing)} entries this database's "
-                                        "copy does not hold (the set was changed here outside subscribe): delete "
-                                        "it and subscribe again")
-            done = revise_set(conn, target, ids, new, fmt="tuf-delta", file=shown, version=str(step.new),
-                              details=details)
+            # the additions are read in a thread while the removals are looked up and deleted (GIL released)
+            with ThreadPoolExecutor(max_workers=1, thread_name_prefix="delta-read") as reading:
+                gone, new = read_delta(step.file, shown, ahead=reading)
+                ids, missing = entry_ids_of(conn, target.id, gone)
+                if missing:
+                    raise DistributionError(f"hash set {name!r}: {shown} removes {len(missing)} entries this "
+                                            "database's copy does not hold (the set was changed here outside "
+                                            "subscribe): delete it and subscribe again")
+                done = revise_set(conn, target, ids, new, fmt="tuf-delta", file=shown, version=str(step.new),
+                                  details=details)
             how = "deltas"
         removed, added = removed + done.deleted, added + done.added
     return SetUpdate(name, held[1] if held else None, published["version"], how, removed, added)

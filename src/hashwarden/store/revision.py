@@ -10,7 +10,7 @@ set's entries.
 from __future__ import annotations
 
 from collections import deque
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any
@@ -83,8 +83,8 @@ def _hex(value: bytes | None) -> str | None:
 _IDENTITY = ("md5", "sha1", "sha256", "pdq", "vpdq_sha256")
 
 
-def revise_set(conn: Any, target: HashSet, remove: list[int], records: list[EntryRecord], *, fmt: str, file: str,
-               version: str, details: dict[str, Any]) -> ImportResult:
+def revise_set(conn: Any, target: HashSet, remove: list[int], records: Iterable[EntryRecord], *, fmt: str,
+               file: str, version: str, details: dict[str, Any]) -> ImportResult:
     """Remove the entries `remove` (ids of `target`'s entries), add `records`, set the set's `version`, and record
     it all as one import of `fmt` (audited with the new content digest), in the caller's transaction."""
     import_id = start_import(conn, target, fmt=fmt, file=file)
