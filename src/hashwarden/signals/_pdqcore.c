@@ -336,7 +336,7 @@ struct stream {
     float sum[ROW_BLOCK > PDQ_OUT ? ROW_BLOCK : PDQ_OUT];
 };
 
-/* Floats from one row to the next in the ring: the width rounded up to 16 (rows start on 64-byte lines), plus 16
+/* Floats from one row to the next in the ring: the width rounded up to 16 (a multiple of 64 bytes), plus 16
  * when that is a multiple of 4 KiB, so the 16 rows a transpose writes at once do not all fall on the same cache
  * sets (a 4096-pixel-wide image ran 1.5x slower without it). */
 static int row_pitch(int cols) {
