@@ -122,3 +122,20 @@ def test_a_mistyped_command_is_suggested_from_every_command() -> None:
     result = CliRunner().invoke(app, ["hsh"], terminal_width=200)
     assert result.exit_code == 2
     assert "No such command 'hsh'. Did you mean 'hash'?" in result.output
+
+
+def test_scan_against_a_store_at_head_does_not_load_alembic(tmp_path: Path) -> None:
+    """Opening a store already at the newest schema is one query (store/db.HEAD_REVISION), not Alembic's reading of
+    every migration script: a scan's fixed start-up (issue 21)."""
+    from hashwarden.store import open_store
+
+    db = tmp_path / "store.db"
+    open_store(f"sqlite:///{db}").dispose()  # made and migrated once, as an import does
+    folder = tmp_path / "evidence"
+    folder.mkdir()
+    (folder / "notes.txt").write_text("not an image\n")
+    modules = modules_after("scan", str(folder), "--case", "c", "--out", str(tmp_path / "out"), "--workers", "1",
+                            "--allow-empty", "--quiet", "--db", str(db))
+    assert "hashwarden.scan.pipeline" in modules  # it did scan
+    assert (tmp_path / "out" / "report.json").is_file()
+    assert loaded(modules, ("alembic",)) == []

@@ -110,6 +110,21 @@ def test_engine_identical_on_flat_tiny_and_prime_sizes() -> None:
     assert checked == FLAT_TINY_IMAGES
 
 
+def test_engine_identical_at_every_row_residue_and_window() -> None:
+    """The column pass runs 4 output rows at a time into blocks of 16 (`column_rows`, `finish_block` in _pdqcore.c):
+    every row count modulo 16, for odd and even windows (2, 11, 12, 47 rows) and a narrow and a wide image, so each
+    phase of the window (growing, full, shrinking) starts and ends at every place in a group and in a block."""
+    checked = 0
+    for first_rows in (129, 1281, 1409, 5889):  # windows ceil(rows / 128) = 2, 11, 12, 47
+        for rows in range(first_rows, first_rows + 16):
+            cols = 37 if rows % 2 else 131
+            rgb = content(rows, (cols, rows), "scene")
+            assert_same(Pixels.from_rgb(rgb), f"{rows}x{cols}")
+            assert_same(Pixels.from_rgb(np.ascontiguousarray(rgb.transpose(1, 0, 2))), f"{cols}x{rows}")
+            checked += 2
+    assert checked == 128
+
+
 def corpus_size() -> int:
     """Images the engine is compared on (docs/architecture.md quotes this number): what the tests above count."""
     return sum(IMAGES_PER_MODE.values()) + FLAT_TINY_IMAGES

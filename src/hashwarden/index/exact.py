@@ -172,7 +172,8 @@ def _fences_fit(fences: np.ndarray, keys: np.ndarray, width: int) -> bool:
             and fences[0] == 0 and fences[-1] == len(keys) and bool(np.all(np.diff(fences) >= 0))):
         return False
     bits = _bits_of(fences)
-    values = np.unique(np.linspace(0, 1 << bits, FENCES_CHECKED).astype(np.int64))
+    values = np.linspace(0, 1 << bits, FENCES_CHECKED).astype(np.int64)  # ascending; repeats dropped below
+    values = values[np.concatenate(([True], values[1:] != values[:-1]))]  # np.unique would load numpy.ma
     at = np.asarray(fences[values])
     first, last = at < len(keys), at > 0  # the first key at or past the fence, the last one before it
     return bool(np.all(_prefixes(np.asarray(keys[at[first]]), bits) >= values[first])

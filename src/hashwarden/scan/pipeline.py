@@ -22,9 +22,6 @@ from sqlalchemy.engine import Engine
 from hashwarden.config import COMMIT_EVERY_ITEMS, COMMIT_EVERY_SECONDS, ScanSettings
 from hashwarden.errors import EvidenceReadError, ScanError
 from hashwarden.evidence import FolderItem, FolderSource, Skipped
-from hashwarden.evidence.disk_image import ewf_segment
-from hashwarden.evidence.layers import Keys
-from hashwarden.evidence.ewf_verify import verify_ewf
 from hashwarden.leads.across import add_store_leads
 from hashwarden.report import build_report, write_reports
 from hashwarden.scan.case import CaseDB, CaseLock
@@ -96,6 +93,8 @@ def run_scan(
             listings = [Listing(root) for root in roots]
             tasks = _enumerate(db, roots, listings, progress)
             if settings.key_file:
+                from hashwarden.evidence.layers import Keys  # disk images' readers: loaded when a scan needs them
+
                 Keys.read(settings.key_file)  # a malformed key file is refused before anything is read
                 settings = dataclasses.replace(settings, key_file=os.path.abspath(settings.key_file))  # for workers
             options = HashOptions(compute_pdq=settings.compute_pdq, dihedral=True,
@@ -270,6 +269,8 @@ def _verify_ewf_images(db: CaseDB, listings: list[Listing], workers: int, progre
     The full result goes to custody.json; the report item of the image gets `verified` and its damaged chunks, so
     an examiner reading the report sees which media offsets (and so which files) cannot be trusted.
     """
+    from hashwarden.evidence.ewf_verify import verify_ewf
+
     images = [(row["source"], row["key"], listings[row["source"]].items[row["key"]]) for row in db.items()
               if row["format"] in ("ewf", "ewf2") and row["key"] in listings[row["source"]].items]
     images = [image for image in images if _first_segment(image[2])]
@@ -286,6 +287,8 @@ def _verify_ewf_images(db: CaseDB, listings: list[Listing], workers: int, progre
 
 def _first_segment(item: FolderItem) -> bool:
     """Whether an EWF file is the first segment of its image (the others are verified through it)."""
+    from hashwarden.evidence.disk_image import ewf_segment
+
     try:
         with item.open() as fp:
             return ewf_segment(fp.read(64)) in (None, 1)

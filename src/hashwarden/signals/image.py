@@ -215,12 +215,15 @@ def _tag_values(tags: Any, tag: int, default: int) -> tuple[int, ...]:
 
 
 def _engine_bytes(rows: int, cols: int) -> int:
-    """The PDQ engine's allocations for an image (`downsample` in _pdqcore.c): a ring of `window` + 17 rows, a block
-    of 16 rows and two staging blocks of 16 rows, 64 floats a row for the sampled columns, and the column sums."""
+    """The PDQ engine's allocations for an image (`downsample` in _pdqcore.c): a ring of `window` + 20 rows (rows
+    `row_pitch` floats apart), a block and two staging blocks of 16 rows, 64 floats a row for the sampled columns,
+    and the column sums."""
     if rows < 5 or cols < 5 or (rows, cols) == (64, 64):
         return 0
     window = -(-rows // 128)
-    return 4 * ((window + 17) * cols + 3 * 16 * cols + 64 * rows + cols)
+    pitch = -(-cols // 16) * 16
+    pitch += 16 if pitch % 1024 == 0 else 0
+    return 4 * ((window + 20) * pitch + 3 * 16 * cols + 64 * rows + cols)
 
 
 def _to_pixels(normalised: Image.Image | np.ndarray, frames: int) -> Pixels:
