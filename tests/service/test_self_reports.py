@@ -175,6 +175,9 @@ def test_a_confirmation_vote_publishes_the_report_and_a_rejection_withdraws_it(s
     video = send(client, VIDEO).json()["reference"]
     assert client.post(f"/v1/self-reports/{image}/confirm", json={"category": "Z"},
                        headers=analyst(service)).status_code == 422  # a category uk-sentencing does not have
+    refused = client.post(f"/v1/self-reports/{image}/confirm", json={"category": "A", "age_band": "old"},
+                          headers=analyst(service))  # refused as /v1/votes refuses it (one model): the field named
+    assert refused.status_code == 422 and "age_band" in refused.json()["error"], refused.text
     done = client.post(f"/v1/self-reports/{image}/confirm", json={"category": "A", "age_band": "14-15"},
                        headers=analyst(service))
     assert done.status_code == 200, done.text

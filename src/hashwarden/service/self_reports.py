@@ -32,15 +32,15 @@ from pydantic import Field, model_validator
 from starlette.responses import JSONResponse
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from hashwarden.config import DEFAULT_GRADING_SCHEME, MAX_SELF_REPORT_FIELD, MAX_SELF_REPORT_VPDQ_FRAMES
+from hashwarden.config import MAX_SELF_REPORT_FIELD, MAX_SELF_REPORT_VPDQ_FRAMES
 from hashwarden.errors import GradingError, StoreError
 from hashwarden.grading.self_reports import AGE_BANDS, BEING_SHARED, confirm, reject
-from hashwarden.grading.votes import VOCABULARIES
 from hashwarden.service.auth import Caller, requires
 from hashwarden.service.limits import TokenBucket
 from hashwarden.service.pages import DEFAULT_PAGE, Limit, page_body
 from hashwarden.service.proof_of_work import MAX_CHALLENGE, ProofRefused
 from hashwarden.service.schema import ERROR_RESPONSES, Closed, Md5, Pdq, RowCursor, Sha256
+from hashwarden.service.votes import VoteGrade
 from hashwarden.store.self_reports import STATUSES, DuplicateProof, SelfReport, get_report, list_reports, record_report
 
 router = APIRouter(responses=ERROR_RESPONSES)
@@ -129,21 +129,9 @@ def _longest_text(value: Any, depth: int = 0) -> int:
     return 0
 
 
-def _attribute(name: str) -> Any:
-    return Literal[VOCABULARIES[name]]  # type: ignore[valid-type]
+class ConfirmBody(VoteGrade):
+    """An analyst's confirmation: their grading vote on the reported media (`VoteGrade`) and a note."""
 
-
-class ConfirmBody(Closed):
-    """An analyst's confirmation: their grading vote on the reported media (category under the scheme, attributes;
-    "unknown" when they cannot tell) and a note."""
-
-    category: Annotated[str, Field(max_length=32)]
-    scheme: Annotated[str, Field(max_length=32)] = DEFAULT_GRADING_SCHEME
-    age_band: _attribute("age_band") = "unknown"  # type: ignore[valid-type]
-    sex: _attribute("sex") = "unknown"  # type: ignore[valid-type]
-    self_generated: _attribute("self_generated") = "unknown"  # type: ignore[valid-type]
-    capture_device: _attribute("capture_device") = "unknown"  # type: ignore[valid-type]
-    redistributed: _attribute("redistributed") = "unknown"  # type: ignore[valid-type]
     note: Annotated[str | None, Field(max_length=MAX_SELF_REPORT_FIELD)] = None
 
 
@@ -212,11 +200,10 @@ def confirm_report(reference: Annotated[str, Reference], body: ConfirmBody, requ
     publish it into the self-report set: `{"report", "vote", "set", "version"}`. A vote refused is 422 naming its
     field."""
     identity = caller.identity
-    attributes = body.model_dump(include={"age_band", "sex", "self_generated", "capture_device", "redistributed"})
     try:
         with request.app.state.engine.begin() as conn:
             done = confirm(conn, reference, reviewer=identity.user, agency=identity.agency, category=body.category,
-                           scheme=body.scheme, attributes=attributes, note=body.note)
+                           scheme=body.scheme, attributes=body.attributes(), note=body.note)
     except StoreError as exc:
         raise HTTPException(404, str(exc)) from None
     except GradingError as exc:

@@ -53,14 +53,11 @@ def _attribute(name: str) -> Any:
     return Annotated[str, Field(max_length=32, json_schema_extra={"enum": list(VOCABULARIES[name])})]
 
 
-class VoteBody(Closed):
-    """One vote: the media by its hashes (at least one), the category under the scheme, the attributes ("unknown"
-    when the reviewer cannot tell) and a note. No reviewer or agency: they are the key's."""
+class VoteGrade(Closed):
+    """What a vote says of its media: the category under the scheme and the attributes ("unknown" when the reviewer
+    cannot tell). One model for every route that takes a vote (`/v1/votes`, a self-report's confirmation), so each
+    refuses a bad value the same way: `check_vote`'s 422, naming the field as `hashwarden grade` does."""
 
-    md5: Md5 | None = None
-    sha1: Sha1 | None = None
-    sha256: Sha256 | None = None
-    pdq: Pdq | None = None
     scheme: _Word = DEFAULT_GRADING_SCHEME
     category: _Word
     age_band: _attribute("age_band") = "unknown"  # type: ignore[valid-type]
@@ -68,6 +65,20 @@ class VoteBody(Closed):
     self_generated: _attribute("self_generated") = "unknown"  # type: ignore[valid-type]
     capture_device: _attribute("capture_device") = "unknown"  # type: ignore[valid-type]
     redistributed: _attribute("redistributed") = "unknown"  # type: ignore[valid-type]
+
+    def attributes(self) -> dict[str, str]:
+        """The attributes alone, as `grading` takes them."""
+        return self.model_dump(include=set(VOCABULARIES))
+
+
+class VoteBody(VoteGrade):
+    """One vote: the media by its hashes (at least one), its grade (`VoteGrade`) and a note. No reviewer or agency:
+    they are the key's."""
+
+    md5: Md5 | None = None
+    sha1: Sha1 | None = None
+    sha256: Sha256 | None = None
+    pdq: Pdq | None = None
     note: Annotated[str | None, Field(max_length=MAX_NOTE)] = None
 
 
