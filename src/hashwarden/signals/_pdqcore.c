@@ -167,6 +167,17 @@ static void sample_positions(int n, int *pos) {
  * stage[c * ROW_BLOCK + k]), so each step of the running sums is one SIMD operation over the rows. The 4x4
  * transposes in and out of the stage are done in SSE registers where available.
  */
+#ifdef __SSE2__
+/* Four vectors (samples c..c+3 of four rows) transposed and stored as four stage columns, ROW_BLOCK apart. */
+static inline void store_transposed4(float *dst, __m128 a, __m128 b, __m128 c, __m128 d) {
+    _MM_TRANSPOSE4_PS(a, b, c, d);
+    _mm_storeu_ps(dst, a);
+    _mm_storeu_ps(dst + ROW_BLOCK, b);
+    _mm_storeu_ps(dst + 2 * ROW_BLOCK, c);
+    _mm_storeu_ps(dst + 3 * ROW_BLOCK, d);
+}
+#endif
+
 static void to_stage(float *const rows_in[ROW_BLOCK], int lanes, int cols, float *stage) {
     int c = 0;
 #ifdef __SSE2__
@@ -175,12 +186,7 @@ static void to_stage(float *const rows_in[ROW_BLOCK], int lanes, int cols, float
             for (int g = 0; g < ROW_BLOCK; g += 4) {
                 __m128 a = _mm_loadu_ps(rows_in[g] + c), b = _mm_loadu_ps(rows_in[g + 1] + c);
                 __m128 d = _mm_loadu_ps(rows_in[g + 2] + c), e = _mm_loadu_ps(rows_in[g + 3] + c);
-                _MM_TRANSPOSE4_PS(a, b, d, e);
-                float *dst = stage + (size_t)c * ROW_BLOCK + g;
-                _mm_storeu_ps(dst, a);
-                _mm_storeu_ps(dst + ROW_BLOCK, b);
-                _mm_storeu_ps(dst + 2 * ROW_BLOCK, d);
-                _mm_storeu_ps(dst + 3 * ROW_BLOCK, e);
+                store_transposed4(stage + (size_t)c * ROW_BLOCK + g, a, b, d, e);
             }
         }
     }
@@ -292,12 +298,7 @@ HOT static void column_rows(float *sum, const float *const add[4], const float *
             t = _mm_sub_ps(_mm_add_ps(t, _mm_loadu_ps(add[3] + c)), _mm_loadu_ps(sub[3] + c));
             __m128 o3 = _mm_div_ps(t, d3);
             _mm_storeu_ps(sum + c, t);
-            _MM_TRANSPOSE4_PS(o0, o1, o2, o3);
-            float *dst = stage + (size_t)c * ROW_BLOCK + lane0;
-            _mm_storeu_ps(dst, o0);
-            _mm_storeu_ps(dst + ROW_BLOCK, o1);
-            _mm_storeu_ps(dst + 2 * ROW_BLOCK, o2);
-            _mm_storeu_ps(dst + 3 * ROW_BLOCK, o3);
+            store_transposed4(stage + (size_t)c * ROW_BLOCK + lane0, o0, o1, o2, o3);
         }
     }
 #endif
