@@ -125,7 +125,9 @@ def test_network_cut_after_load_still_hashes_and_queues_until_it_is_back(tmp_pat
         hashes = shown(browsed)  # hashed with no network
         assert hashes["MD5"] == hashlib.md5(path.read_bytes()).hexdigest()
         page.click("#send")
-        page.wait_for_function("document.body.dataset.queued === '1'")
+        # a selector, not wait_for_function: its polling evaluates a string in the page, which the page's CSP
+        # (no 'unsafe-eval') refuses whenever the wait is not over at once
+        page.wait_for_selector("body[data-queued='1']", state="attached")
         assert "No connection" in page.inner_text("#send-text")
         browsed.shoot("4-queued-offline")
         assert stored_reports(browsed.db) == []

@@ -62,7 +62,8 @@ def object_lines(fp: BinaryIO, path: str) -> Iterator[tuple[int, dict[str, Any]]
         FormatError: a line is not JSON, not an object or nested too deep (file and line named).
     """
     number = 0
-    while raws := list(islice(fp, _CHUNK_LINES)):
+    lines = iter(fp)  # once: a wrapper's __iter__ may be a new generator each time (exchange.HashingReader)
+    while raws := list(islice(lines, _CHUNK_LINES)):
         flat = _flat_objects(raws, number)
         if flat is not None:
             yield from flat
