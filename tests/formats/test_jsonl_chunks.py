@@ -13,6 +13,7 @@ from hypothesis import strategies as st
 
 from hashwarden.errors import FormatError
 from hashwarden.formats import jsonl
+from hashwarden.formats.exchange import HashingReader
 
 MD5 = "0123456789abcdef0123456789abcdef"
 
@@ -65,24 +66,9 @@ def test_flat_lines_take_the_fast_path() -> None:
         jsonl._flat_objects([b'{"a": [1]}\n'], 0) is None
 
 
-class _LinesFromAGenerator:
-    """A file whose iteration is a new generator each time, as `exchange.HashingReader`'s is (chunks split into
-    lines): read as one stream of lines, never restarted per chunk."""
-
-    def __init__(self, data: bytes) -> None:
-        self._fp = io.BytesIO(data)
-
-    def __iter__(self):  # noqa: ANN204
-        rest = b""
-        while chunk := self._fp.read(1000):
-            lines = (rest + chunk).split(b"\n")
-            rest = lines.pop()
-            for line in lines:
-                yield line + b"\n"
-        if rest:
-            yield rest
-
-
 def test_a_file_iterated_by_a_generator_is_read_whole() -> None:
-    data = b"".join(b'{"md5": "%s", "n": %d}\n' % (MD5.encode(), n) for n in range(10_000))
-    assert [obj["n"] for _n, obj in jsonl.object_lines(_LinesFromAGenerator(data), "f")] == list(range(10_000))
+    """`exchange.HashingReader`, which imports read through, is iterated by a new generator each time (1 MiB chunks
+    split into lines): the reader takes it as one stream of lines, never restarted per chunk."""
+    data = b"".join(b'{"md5": "%s", "n": %d}\n' % (MD5.encode(), n) for n in range(100_000))
+    lines = jsonl.object_lines(HashingReader(io.BytesIO(data)), "f")
+    assert [obj["n"] for _n, obj in lines] == list(range(100_000))
