@@ -79,9 +79,13 @@ def _add_terms(rows: Any, tag: str, group: bool, totals: dict[Any, list[int]]) -
 def sum_entries(conn: Connection, condition: Any) -> tuple[int, int]:
     """(entries, digest term) of the entries matching `condition`, their vPDQ frames included."""
     entries = _sum_rows(conn, select(*ENTRY_COLUMNS).where(condition), ENTRY_TAG, group=False).get(None, [0, 0])
-    frames = select(*FRAME_COLUMNS).join(entry, entry.c.id == vpdq_frame.c.entry_id).where(condition)
-    frame_sum = _sum_rows(conn, frames, FRAME_TAG, group=False).get(None, [0, 0])[1]
+    frame_sum = _sum_rows(conn, _frames_of(condition), FRAME_TAG, group=False).get(None, [0, 0])[1]
     return entries[0], (entries[1] + frame_sum) % MODULUS
+
+
+def _frames_of(condition: Any) -> Any:
+    """The query of the vPDQ frames of the entries matching `condition`, in the columns their terms hash."""
+    return select(*FRAME_COLUMNS).join(entry, entry.c.id == vpdq_frame.c.entry_id).where(condition)
 
 
 def all_sets(conn: Connection) -> dict[int, tuple[int, int]]:
@@ -159,8 +163,12 @@ def change_of(conn: Connection, condition: Any, import_id: int) -> int:
     """The digest term of the entries matching `condition` that an earlier import added (those this import added
     are counted once, at their final value, by `after_import`): subtract it before deleting or updating them,
     add it again after an update."""
-    earlier = func.coalesce(entry.c.import_id, -1) != import_id
-    return sum_entries(conn, and_(condition, earlier))[1]
+    return sum_entries(conn, _earlier(condition, import_id))[1]
+
+
+def _earlier(condition: Any, import_id: int) -> Any:
+    """`condition`, for the entries an earlier import than `import_id` added."""
+    return and_(condition, func.coalesce(entry.c.import_id, -1) != import_id)
 
 
 @dataclass(frozen=True)
@@ -182,6 +190,5 @@ class Rows:
 def rows_of(conn: Connection, condition: Any, import_id: int) -> Rows:
     """The rows of the entries matching `condition` that an earlier import added, and of their frames, as
     `change_of` reads them (`Rows.term` hashes them)."""
-    mine = and_(condition, func.coalesce(entry.c.import_id, -1) != import_id)
-    frames = select(*FRAME_COLUMNS).join(entry, entry.c.id == vpdq_frame.c.entry_id).where(mine)
-    return Rows(list(conn.execute(select(*ENTRY_COLUMNS).where(mine))), list(conn.execute(frames)))
+    earlier = _earlier(condition, import_id)
+    return Rows(list(conn.execute(select(*ENTRY_COLUMNS).where(earlier))), list(conn.execute(_frames_of(earlier))))
