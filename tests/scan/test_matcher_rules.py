@@ -14,7 +14,8 @@ from hashwarden.errors import ScanError
 from hashwarden.index import ExactIndex, HammingIndex
 from hashwarden.index.video import VideoIndex
 from hashwarden.scan import matcher as matcher_module
-from hashwarden.scan.matcher import Matcher, describe_with_flags, item_status, require_alert_entries, sets_in_use
+from hashwarden.scan.matcher import Matcher, describe_with_flags, item_status
+from hashwarden.scan.store_sets import require_alert_entries, sets_in_use
 from hashwarden.signals.crypto import DIGESTS
 from hashwarden.signals.pdq import DIHEDRAL_NAMES
 from hashwarden.store import create_set

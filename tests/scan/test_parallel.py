@@ -7,8 +7,13 @@ import os
 import signal
 import time
 from collections.abc import Iterator
+from functools import partial
+from pathlib import Path
 
-from hashwarden.scan.parallel import WorkerDied, parallel_stream
+import pytest
+
+from hashwarden.scan.parallel import WorkerCrashed, WorkerDied, WorkerPool, _one, parallel_map, parallel_stream
+from hashwarden.scan.worker import _files_up_to, worker_pool
 
 
 def _work(task: str) -> Iterator[str]:
@@ -55,3 +60,73 @@ def test_a_worker_killed_before_it_sent_anything_is_still_blamed_and_replaced() 
     for task in ("crash-a", "crash-b", "crash-c"):
         assert len(results[task]) == 1 and isinstance(results[task][0], WorkerDied)
         assert str(results[task][0]).startswith("the worker process reading it died (killed by signal 9)")
+
+
+def _square(task: int) -> int:
+    return task * task
+
+
+def _crash_on(task: int) -> int:
+    if task == 3:
+        os.kill(os.getpid(), signal.SIGKILL)
+    return task
+
+
+def _pid(task: int) -> Iterator[int]:
+    yield os.getpid()
+
+
+def test_a_pool_runs_streams_one_after_another_in_the_same_processes() -> None:
+    """The scan's pool hashes, then re-reads for custody, in the processes it started first."""
+    with WorkerPool(2) as pool:
+        first = {result for _, result in pool.stream(_pid, list(range(6)))}
+        assert list(pool.map(partial(_one, _square), list(range(20)))) == [n * n for n in range(20)]
+        second = {result for _, result in pool.stream(_pid, list(range(6)))}
+    assert first and second <= first | second and len(first | second) <= 2 and os.getpid() not in first
+
+
+def test_tasks_whose_results_died_with_their_worker_are_failed_not_waited_for() -> None:
+    """A worker killed at once loses what its queue's feeder thread had not yet sent, results of tasks it had
+    finished included: those tasks are failed once nothing more arrives, so the stream ends."""
+    results = list(parallel_map(_square, list(range(3)), workers=2, ordered=True))
+    assert results == [0, 1, 4]
+    with WorkerPool(1) as pool:
+        outcome = dict(pool.stream(partial(_one, _crash_on), list(range(6))))
+    assert isinstance(outcome[3], WorkerDied)
+    assert all(outcome[n] == n or isinstance(outcome[n], WorkerDied) for n in (0, 1, 2, 4, 5))
+    assert outcome[4] == 4 and outcome[5] == 5
+
+
+def test_parallel_map_names_a_worker_that_died_rather_than_waiting_forever() -> None:
+    """multiprocessing.Pool loses the task of a killed worker and waits for it forever; the custody re-read and
+    the E01 verification run through parallel_map, so a crash there must end the map with a clear error."""
+    with pytest.raises(WorkerCrashed, match="_crash_on: the worker process reading it died"):
+        list(parallel_map(_crash_on, list(range(8)), workers=2, ordered=True))
+
+
+def test_a_stream_left_early_stops_its_pool() -> None:
+    """A caller that stops reading (an error in the writer) must not leave its queued tasks to a later stream."""
+    pool = WorkerPool(2)
+    stream = pool.stream(_work, [f"t{n}" for n in range(50)])
+    next(stream)
+    stream.close()
+    with pytest.raises(RuntimeError, match="none once closed"):
+        pool.stream(_work, ["again"])
+
+
+def test_the_scan_starts_no_worker_process_for_one_file(tmp_path: Path) -> None:
+    """One file is hashed in the writer's process (no process started for nothing); a folder of many files gets
+    one worker per file up to the count asked for, found by a walk that stops there."""
+    (tmp_path / "only").mkdir()
+    (tmp_path / "only" / "a.txt").write_bytes(b"a")
+    assert worker_pool(4, [str(tmp_path / "only")]) is None
+    assert worker_pool(1, [str(tmp_path / "only")]) is None
+    nested = tmp_path / "many" / "deep"
+    nested.mkdir(parents=True)
+    for n in range(5):
+        (nested / f"{n}.txt").write_bytes(b"x")
+    assert _files_up_to([str(tmp_path / "many")], 3) == 3
+    assert _files_up_to([str(tmp_path / "many"), str(tmp_path / "only" / "a.txt")], 10) == 6
+    pool = worker_pool(2, [str(tmp_path / "many")])
+    assert pool is not None and pool.workers == 2
+    pool.close()

@@ -78,14 +78,14 @@ def test_evidence_changed_during_the_scan_is_not_reported_unchanged(tmp_path: Pa
     evidence.mkdir()
     (evidence / "a.txt").write_bytes(b"as seized")
     (evidence / "b.txt").write_bytes(b"untouched")
-    real = pipeline._hash_and_record
+    real = pipeline._record
 
     def and_then_tamper(*args, **kwargs):  # noqa: ANN002, ANN003
         hashed = real(*args, **kwargs)
         (evidence / "a.txt").write_bytes(b"changed while the scan ran")  # after it was read
         return hashed
 
-    monkeypatch.setattr(pipeline, "_hash_and_record", and_then_tamper)
+    monkeypatch.setattr(pipeline, "_record", and_then_tamper)
     run_scan([str(evidence)], "C", tmp_path / "out", fresh_store, ScanSettings(allow_empty=True, workers=1, verify_after=verify_after))
     source = json.loads((tmp_path / "out" / "custody.json").read_text())["sources"][0]
     assert source["unchanged"] is False

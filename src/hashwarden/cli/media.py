@@ -155,7 +155,7 @@ def scan_command(
 
     Example: hashwarden scan /mnt/evidence/usb1 --case 2026-0042 --out cases/2026-0042
     """
-    from hashwarden.scan import run_scan
+    from hashwarden.scan.worker import worker_pool
 
     if not 0 <= pdq_threshold <= 256:
         raise typer.BadParameter("must be between 0 and 256", param_hint="--pdq-threshold")
@@ -172,14 +172,19 @@ def scan_command(
         limits=dataclasses.replace(DEFAULTS.limits, max_expanded_bytes=max_expanded_bytes, max_members=max_members),
         key_file=str(key_file) if key_file else None, allow_empty=allow_empty,
     )
-    engine = engine_for(db, create=allow_empty)
-    kwargs = dict(resume=resume, command=sys.argv)
+    # the workers start first: their interpreters and image readers load beside the store's opening
+    pool = worker_pool(settings.worker_count(), sources)
     try:
-        if show_progress(quiet):
-            with RichProgress() as progress:
-                result = run_scan(sources, case, out_dir, engine, settings, progress=progress, **kwargs)
-        else:
-            result = run_scan(sources, case, out_dir, engine, settings, **kwargs)
+        with pool if pool is not None else contextlib.nullcontext():
+            from hashwarden.scan import run_scan
+
+            engine = engine_for(db, create=allow_empty)
+            kwargs = dict(resume=resume, command=sys.argv, pool=pool)
+            if show_progress(quiet):
+                with RichProgress() as progress:
+                    result = run_scan(sources, case, out_dir, engine, settings, progress=progress, **kwargs)
+            else:
+                result = run_scan(sources, case, out_dir, engine, settings, **kwargs)
     except KeyboardInterrupt:
         err.print(f"interrupted: what was hashed is kept in {out_dir}/case.db. To continue, run the same command "
                   "with --resume", markup=False)

@@ -70,7 +70,7 @@ def serve(
 
     tls = _tls_files(tls_cert, tls_key)
 
-    from hashwarden.scan.match_hashes import refuse_empty_store
+    from hashwarden.scan.store_sets import refuse_empty_store
 
     url = database_url(db)
     engine = engine_for(url, create=False)  # refused here, in words, before any worker starts

@@ -10,13 +10,15 @@ from __future__ import annotations
 import hashlib
 import os
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from sqlalchemy import func, select
 from sqlalchemy.engine import Engine
 
-from hashwarden.index.generation import building
-from hashwarden.index.known_filter import KnownFilter, build
 from hashwarden.store.schema import entry, hash_set, import_run
+
+if TYPE_CHECKING:  # the filter's reader (NumPy) is loaded when a store has ignorable sets: a scan asks before its
+    from hashwarden.index.known_filter import KnownFilter  # workers start, and most need nothing more
 
 _DIGESTS = ("md5", "sha1", "sha256")
 
@@ -54,6 +56,9 @@ def open_known_filter(engine: Engine) -> KnownFilter | None:
     wanted = fingerprint(engine)
     if wanted is None:
         return None
+    from hashwarden.index.generation import building
+    from hashwarden.index.known_filter import KnownFilter, build
+
     directory = cache_directory(engine)
     current = _open_if(directory, wanted)
     if current is not None:
@@ -67,6 +72,8 @@ def open_known_filter(engine: Engine) -> KnownFilter | None:
 
 def _open_if(directory: Path, wanted: str) -> KnownFilter | None:
     """The filter in `directory` if it is readable and has the `wanted` fingerprint."""
+    from hashwarden.index.known_filter import KnownFilter
+
     try:
         current = KnownFilter.open(directory)
     except ValueError:

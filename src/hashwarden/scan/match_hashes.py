@@ -16,10 +16,12 @@ from sqlalchemy.engine import Engine
 
 from hashwarden.config import MATCH_BATCH_LINES, ScanSettings
 from hashwarden.errors import FormatError, InvalidSignal
+from hashwarden.index.known_filter import KnownFilter
 from hashwarden.formats.jsonl import HASH_FIELDS, check_quality, object_lines, parse_vpdq
 from hashwarden.scan.index_generations import current_key, open_generation
 from hashwarden.scan.known_files import open_known_filter
-from hashwarden.scan.matcher import Matcher, item_status, require_alert_entries
+from hashwarden.scan.matcher import Matcher, item_status
+from hashwarden.scan.store_sets import refuse_empty_store
 from hashwarden.signals import PDQ
 
 
@@ -30,21 +32,12 @@ class ItemMatcher(Protocol):
     def match_many(self, items: list[dict[str, Any]]) -> list[list[dict[str, Any]]]: ...
 
 
-def refuse_empty_store(engine: Engine) -> None:
-    """`require_alert_entries` for the store behind `engine`, named by its URL without the password.
-
-    Raises:
-        ScanError: no alert set, or only empty ones.
-    """
-    with engine.connect() as conn:
-        require_alert_entries(conn, engine.url.render_as_string(hide_password=True))
-
-
-def matcher_for(engine: Engine, settings: ScanSettings) -> Matcher:
+def matcher_for(engine: Engine, settings: ScanSettings, known: KnownFilter | None = None) -> Matcher:
     """The Matcher that `hashwarden match`, the scan and the service's lookup answer from: the settings'
     thresholds, quality rule and vPDQ percentages, the known-file filter unless turned off; one place, so they
     cannot differ. Its indexes are the store's current generation, memory-mapped (built first if no process has:
-    scan/index_generations.py); `matcher.generation` names it.
+    scan/index_generations.py); `matcher.generation` names it. `known`: the filter when the caller opened it
+    already (the scan, whose workers use it before the matcher exists).
 
     Raises:
         ScanError: the store holds no alert entry and `settings.allow_empty` is false (see require_alert_entries),
@@ -55,7 +48,8 @@ def matcher_for(engine: Engine, settings: ScanSettings) -> Matcher:
     key, indexes = open_generation(engine, settings.pdq_min_quality, ignorable_digests=not settings.known_filter)
     # Opened after the generation: a change of the ignorable sets in between makes the filter newer than the key,
     # never older, and the next `generation_for` differs, so a refreshing service switches again.
-    known = open_known_filter(engine) if settings.known_filter else None
+    if known is None and settings.known_filter:
+        known = open_known_filter(engine)
     return Matcher.from_indexes(indexes, engine, settings.pdq_threshold, settings.pdq_min_quality, known,
                                 (settings.vpdq_query_percent, settings.vpdq_compared_percent), generation=key)
 

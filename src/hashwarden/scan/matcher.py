@@ -19,7 +19,6 @@ from sqlalchemy.engine import Connection, Engine
 from hashwarden.config import (
     PDQ_MATCH_THRESHOLD, PDQ_MIN_QUALITY, VPDQ_COMPARED_MATCH_PERCENT, VPDQ_QUERY_MATCH_PERCENT,
 )
-from hashwarden.errors import ScanError
 from hashwarden.index import ExactIndex, HammingIndex
 from hashwarden.index.generation import MatchIndexes
 from hashwarden.index.video import VideoIndex, VideoMatch
@@ -27,7 +26,7 @@ from hashwarden.index.known_filter import KnownFilter
 from hashwarden.signals.crypto import DIGESTS
 from hashwarden.signals.pdq import DIHEDRAL_NAMES
 from hashwarden.signals.vpdq import VpdqFrame
-from hashwarden.store.hashsets import describe_entries, iter_match_rows, iter_video_frames, list_sets
+from hashwarden.store.hashsets import describe_entries, iter_match_rows, iter_video_frames
 
 
 class Matcher:
@@ -212,22 +211,6 @@ def item_status(matches: list[dict[str, Any]], error: str | None) -> str:
     return "error" if error else "unknown"
 
 
-def require_alert_entries(conn: Connection, database: str) -> None:
-    """Refuse to match against a database that holds no alert entry: every item would come out "unknown", a
-    result that looks like a clean one (a mistyped `--db`, an import that went to another database). The caller
-    passes `allow_empty` to skip this, for a run that only lists and hashes evidence.
-
-    Raises:
-        ScanError: no alert set, or only empty ones.
-    """
-    alert = [s for s in list_sets(conn) if s.kind == "alert"]
-    if any(s.entries for s in alert):
-        return
-    found = f"{len(alert)} alert set(s), all empty" if alert else "no alert set"
-    raise ScanError(f"{database} holds {found}: every item would be reported unknown. Import a hash set first, "
-                    "or pass --allow-empty to hash and list the evidence without matching")
-
-
 def describe_with_flags(conn: Connection, entry_ids: list[int]) -> dict[int, dict[str, Any]]:
     """`describe_entries`, plus the entry's `series` and `victim_identified` where the entry has them.
 
@@ -235,12 +218,3 @@ def describe_with_flags(conn: Connection, entry_ids: list[int]) -> dict[int, dic
     identified (an unidentified victim is a child still to be found), so the report carries both with the match.
     """
     return describe_entries(conn, entry_ids, flags=True)
-
-
-def sets_in_use(conn: Connection) -> list[dict[str, Any]]:
-    """The hash sets a scan matched against, with versions and sizes, for the custody record."""
-    return [
-        {"name": s.name, "kind": s.kind, "source": s.source, "version": s.version,
-         "category_scheme": s.category_scheme, "entries": s.entries}
-        for s in list_sets(conn)
-    ]

@@ -7,6 +7,7 @@ and resumed scan yields the same report.json as an uninterrupted one.
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import hashlib
 import json
@@ -15,24 +16,26 @@ import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from sqlalchemy.engine import Engine
 
 from hashwarden.config import COMMIT_EVERY_ITEMS, COMMIT_EVERY_SECONDS, ScanSettings
 from hashwarden.errors import EvidenceReadError, ScanError
 from hashwarden.evidence import FolderItem, FolderSource, Skipped
-from hashwarden.leads.across import add_store_leads
-from hashwarden.report import build_report, write_reports
 from hashwarden.scan.case import CaseDB, CaseLock
 from hashwarden.scan.custody import Listing, custody_summary, write_custody
-from hashwarden.scan.parallel import WorkerDied, parallel_map, parallel_stream
-from hashwarden.scan.match_hashes import matcher_for, refuse_empty_store
-from hashwarden.scan.matcher import Matcher, item_status, sets_in_use
-from hashwarden.scan.worker import scan_file, sha256_item
+from hashwarden.scan.known_files import open_known_filter
+from hashwarden.scan.parallel import WorkerDied, WorkerPool, parallel_map, parallel_stream
+from hashwarden.scan.store_sets import refuse_empty_store, sets_in_use
+from hashwarden.scan.worker import Message, scan_file, sha256_item, worker_pool
 from hashwarden.signals import HashOptions
 from hashwarden.store import audit
 from hashwarden.store.db import utc_now
+
+if TYPE_CHECKING:  # matching (its indexes, NumPy), the report and the leads load once the workers have their files
+    from hashwarden.scan.matcher import Matcher
+
 
 class Progress(Protocol):
     """Where the scan reports progress; the CLI renders it with Rich, tests and --quiet pass None."""
@@ -62,16 +65,39 @@ def run_scan(
     resume: bool = False,
     command: list[str] | None = None,
     progress: Progress | None = None,
+    pool: WorkerPool | None = None,
 ) -> ScanResult:
     """Scan `sources` for the case `case` into `out_dir`.
+
+    `pool`: worker processes the caller started early (`worker.worker_pool`, as the CLI does before it opens the
+    store); by default the scan starts its own when `settings` asks for more than one worker.
 
     Raises:
         ScanError: a source is missing or contains `out_dir`, the directory holds another scan, or a resume does
             not match the scan it continues.
     """
     started = utc_now()
-    command = command or []
     roots = _check_sources(sources, out_dir)
+    if pool is not None:
+        return _scan(roots, case, out_dir, engine, settings, started, resume, command or [], progress, pool)
+    with contextlib.ExitStack() as stack:
+        own = worker_pool(settings.worker_count(), roots)
+        if own is not None:
+            stack.enter_context(own)
+        return _scan(roots, case, out_dir, engine, settings, started, resume, command or [], progress, own)
+
+
+def _scan(
+    roots: list[str], case: str, out_dir: Path, engine: Engine, settings: ScanSettings, started: str, resume: bool,
+    command: list[str], progress: Progress | None, pool: WorkerPool | None,
+) -> ScanResult:
+    """`run_scan` with its workers started.
+
+    Work is ordered so the workers start early: the files are listed and handed out before the matcher is built
+    (its indexes, NumPy), which then happens while they hash. The known-file filter the workers consult is opened
+    before them, so it may be a moment older than the matcher's generation: an item added to an ignorable set in
+    that moment is reported unknown (surfaced), never hidden.
+    """
     if not settings.allow_empty:  # before anything is written: a refused scan leaves no case directory behind
         refuse_empty_store(engine)
     out_dir.mkdir(parents=True, exist_ok=True)
@@ -84,8 +110,6 @@ def run_scan(
         try:
             _start_or_check(db, case, roots, settings, fresh)
             run_id = db.start_run(started, command)
-            # the matcher `hashwarden match` and the service use; the store was checked above, before any write
-            matcher = matcher_for(engine, dataclasses.replace(settings, allow_empty=True))
             with engine.begin() as conn:
                 hash_sets = sets_in_use(conn)
                 audit.append(conn, "scan.start", {"case": case, "out": str(out_dir), "sources": roots,
@@ -97,18 +121,29 @@ def run_scan(
 
                 Keys.read(settings.key_file)  # a malformed key file is refused before anything is read
                 settings = dataclasses.replace(settings, key_file=os.path.abspath(settings.key_file))  # for workers
+            known = open_known_filter(engine) if settings.known_filter else None
             options = HashOptions(compute_pdq=settings.compute_pdq, dihedral=True,
                                   max_image_pixels=settings.max_image_pixels,
                                   vpdq_seconds_per_hash=settings.vpdq_seconds_per_hash,
-                                  known_filter=str(matcher.known.directory) if matcher.known else None)
-            hashed = _hash_and_record(db, matcher, tasks, options, settings, run_id, progress)
+                                  known_filter=str(known.directory) if known else None)
+            jobs = [(source, item, options, settings) for source, item in tasks]
+            results = (pool.stream(scan_file, jobs) if pool is not None
+                       else parallel_stream(scan_file, jobs, settings.worker_count()))
+            # the matcher `hashwarden match` and the service use; the store was checked above, before any write
+            from hashwarden.scan.match_hashes import matcher_for
+
+            matcher = matcher_for(engine, dataclasses.replace(settings, allow_empty=True), known=known)
+            hashed = _record(db, matcher, tasks, results, run_id, progress)
             for index, listing in enumerate(listings):
                 listing.scan_rows(db, index)
-            _verify_after(roots, listings, settings.worker_count(), progress, reread=settings.verify_after)
+            _verify_after(roots, listings, settings.worker_count(), progress, settings.verify_after, pool)
             if settings.verify_ewf:
-                _verify_ewf_images(db, listings, settings.worker_count(), progress)
+                _verify_ewf_images(db, listings, settings.worker_count(), progress, pool)
             db.finish_run(run_id, utc_now())
             db.commit()
+            from hashwarden.leads.across import add_store_leads
+            from hashwarden.report import build_report, write_reports
+
             report = build_report(case, roots, db.items(), db.skipped())
             with engine.connect() as conn:  # series and other cases' items, as the store holds them now
                 add_store_leads(conn, report["items"])
@@ -198,21 +233,22 @@ def _enumerate(
     return tasks
 
 
-def _hash_and_record(
+def _record(
     db: CaseDB,
     matcher: Matcher,
     tasks: list[tuple[int, FolderItem]],
-    options: HashOptions,
-    settings: ScanSettings,
+    results: Iterator[tuple[int, Message | WorkerDied]],
     run_id: int,
     progress: Progress | None,
 ) -> int:
+    """Match and record every row the workers send (`results`: task index and message), committing in batches."""
+    from hashwarden.scan.matcher import item_status
+
     if progress:
         progress.phase("hashing", len(tasks))
     pending = 0
     last_commit = time.monotonic()
-    jobs = [(source, item, options, settings) for source, item in tasks]
-    for index, message in parallel_stream(scan_file, jobs, settings.worker_count()):
+    for index, message in results:
         source, item = tasks[index]
         if isinstance(message, WorkerDied):
             kind, payload = "item", {"source": source, "key": item.key, "path": item.path, "size": item.size,
@@ -243,7 +279,8 @@ def _hash_and_record(
 
 
 def _verify_after(
-    roots: list[str], listings: list[Listing], workers: int, progress: Progress | None, reread: bool = True
+    roots: list[str], listings: list[Listing], workers: int, progress: Progress | None, reread: bool = True,
+    pool: WorkerPool | None = None,
 ) -> None:
     """Walk the metadata again and, with `reread`, read every file again (SHA-256 only): the custody 'after'
     listings. The metadata walk always runs: with --no-verify-after it is all custody compares (without it, every
@@ -257,13 +294,14 @@ def _verify_after(
     items = [(index, item) for index, listing in enumerate(listings) for item in listing.items.values()]
     if progress:
         progress.phase("verifying (re-reading evidence)", len(items))
-    for source, key, size, sha256 in parallel_map(sha256_item, items, workers):
+    for source, key, size, sha256 in parallel_map(sha256_item, items, workers, pool=pool):
         listings[source].reread(key, size, sha256)
         if progress:
             progress.advance()
 
 
-def _verify_ewf_images(db: CaseDB, listings: list[Listing], workers: int, progress: Progress | None) -> None:
+def _verify_ewf_images(db: CaseDB, listings: list[Listing], workers: int, progress: Progress | None,
+                       pool: WorkerPool | None = None) -> None:
     """Check every E01/Ex01 file of the sources against the digests stored in it.
 
     The full result goes to custody.json; the report item of the image gets `verified` and its damaged chunks, so
@@ -277,7 +315,7 @@ def _verify_ewf_images(db: CaseDB, listings: list[Listing], workers: int, progre
     paths = [os.fsdecode(os.path.join(item.root, *item.parts)) for _, _, item in images]
     if progress:
         progress.phase("verifying E01 images", len(paths))
-    for (source, key, item), result in zip(images, parallel_map(verify_ewf, paths, workers, ordered=True)):
+    for (source, key, item), result in zip(images, parallel_map(verify_ewf, paths, workers, ordered=True, pool=pool)):
         listings[source].ewf_verification.append({"item": item.path, **result.to_json()})
         db.merge_extra(source, key, {"ewf_verification": {
             "verified": result.verified, "error": result.error, "chunk_errors": result.chunk_errors}})

@@ -10,7 +10,8 @@ from __future__ import annotations
 
 import contextlib
 import logging
-from collections.abc import Callable, Iterator
+import os
+from collections.abc import Callable, Iterator, Sequence
 from typing import TYPE_CHECKING, Any
 
 from hashwarden.errors import EvidenceReadError, describe
@@ -18,6 +19,7 @@ from hashwarden.evidence import FolderItem
 from hashwarden.config import ScanSettings
 from hashwarden.evidence.tree import Leave, Node, walk
 from hashwarden.leads.metadata import Metadata, read_image, read_video, report_fields
+from hashwarden.scan.parallel import WorkerPool
 from hashwarden.signals import HashOptions, hash_stream
 from hashwarden.signals.hasher import FileSignals
 from hashwarden.signals.media import MediaType, extension_mismatch, sniff
@@ -217,3 +219,47 @@ def sha256_item(task: tuple[int, FolderItem]) -> tuple[int, bytes, int | None, s
     except EvidenceReadError:
         return source, item.key, None, None
     return source, item.key, signals.size, signals.sha256
+
+
+def worker_pool(workers: int, sources: Sequence[str]) -> WorkerPool | None:
+    """The scan's worker processes, started now with their image readers loaded (`_warm_up`), so that their
+    start-up runs beside the writer's opening of the store: one per file up to `workers`, and None for one worker
+    or one file (hashing then runs in the writer's process, as `parallel_stream` would). Leave it with `close`,
+    or as a `with` block."""
+    count = min(workers, _files_up_to(sources, workers))
+    return WorkerPool(count, warm=_warm_up) if count > 1 else None
+
+
+def _files_up_to(sources: Sequence[str], limit: int, look_at: int = 10_000) -> int:
+    """How many regular files `sources` hold, counted up to `limit` by a walk that stops there (or after
+    `look_at` entries, a tree of empty folders: then `limit`). Symbolic links are not followed, as the scan does
+    not follow them."""
+    found, seen, folders = 0, 0, list(sources)
+    while folders and found < limit:
+        path = folders.pop()
+        if not os.path.isdir(path) or os.path.islink(path):
+            found += os.path.isfile(path)
+            continue
+        try:
+            with os.scandir(path) as entries:
+                for entry in entries:
+                    seen += 1
+                    if entry.is_dir(follow_symlinks=False):
+                        folders.append(entry.path)
+                    elif entry.is_file(follow_symlinks=False):
+                        found += 1
+                    if found >= limit or seen >= look_at:
+                        return limit
+        except OSError:
+            continue  # the scan records the unreadable folder; it hashes nothing in it
+    return min(found, limit)
+
+
+def _warm_up() -> None:
+    """What a worker loads before its first photo (Pillow with its common formats' plugins, the PDQ engine's
+    pixel access), while it still waits for work."""
+    from PIL import Image
+
+    from hashwarden.signals import image  # noqa: F401 - the import is the warm-up
+
+    Image.preinit()

@@ -22,7 +22,8 @@ from starlette.exceptions import HTTPException
 
 from hashwarden.config import ScanSettings
 from hashwarden.errors import ScanError
-from hashwarden.scan.match_hashes import generation_for, matcher_for, refuse_empty_store
+from hashwarden.scan.match_hashes import generation_for, matcher_for
+from hashwarden.scan.store_sets import refuse_empty_store
 from hashwarden.scan.matcher import Matcher
 
 _log = logging.getLogger(__name__)
