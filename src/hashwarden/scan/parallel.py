@@ -4,8 +4,11 @@ from __future__ import annotations
 
 import contextlib
 import multiprocessing
+from collections import deque
 from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass, field
 from functools import partial
+from multiprocessing.connection import Connection, wait
 from typing import Any, TypeVar
 
 T = TypeVar("T")
@@ -14,11 +17,11 @@ R = TypeVar("R")
 
 def parallel_map(
     function: Callable[[T], R], tasks: Sequence[T], workers: int, *, ordered: bool = False,
-    pool: WorkerPool | None = None,
+    pool: WorkerPool | None = None, weight: Callable[[T], int] | None = None,
 ) -> Iterator[R]:
     """Apply `function` to every task: in `pool` if given, else in this process for one worker or one task, else
     in a `WorkerPool` of its own. Unordered by default, since the writer sorts what it records; `ordered` keeps
-    the input order.
+    the input order. `weight`: as for `WorkerPool.stream`.
 
     Raises:
         WorkerCrashed: a worker process died on a task (a map has no per-task error to report it in).
@@ -29,7 +32,7 @@ def parallel_map(
         return
     with contextlib.nullcontext(pool) if pool is not None else WorkerPool(min(workers, len(tasks))) as used:
         one = partial(_one, function)
-        results = used.map(one, tasks) if ordered else (result for _, result in used.stream(one, tasks))
+        results = used.map(one, tasks, weight) if ordered else (result for _, result in used.stream(one, tasks, weight))
         for result in results:
             if isinstance(result, WorkerDied):
                 raise WorkerCrashed(f"{getattr(function, '__name__', function)}: {result}")
@@ -55,15 +58,20 @@ class WorkerDied:
 
 _BATCH_ITEMS = 64
 _BATCH_SECONDS = 0.5
+# What a worker holds (the job it runs and those after it), so it need not wait for the writer between files: two
+# jobs, and more while they weigh less than this (a scan weighs its files by size), at most this many. Small files
+# go many at a time (the writer's own work per file paces the hand-out), large ones two at a time (so the last
+# large files are not all held by one worker while the other idles).
+_AHEAD_WEIGHT = 2 << 20
+_AHEAD_JOBS = 64
 
 
-def _stream_worker(tasks: Any, results: Any, worker: int, slot: Any, warm: Callable[[], None] | None) -> None:
-    """A worker process: run jobs from the queue, sending their results in small batches (the last with the job's
-    end, so a file of one item costs one message), until told to stop.
+def _stream_worker(jobs: Connection, results: Connection, warm: Callable[[], None] | None) -> None:
+    """A worker process: run the jobs its pipe brings, sending their results in small batches (the last with the
+    job's end, so a file of one item costs one message), until told to stop or its pipe closes.
 
-    The job's number goes into `slot` (shared memory) before anything else: a message on the result queue leaves
-    the process through a feeder thread, so a worker killed at once would take a "started" message with it, while
-    the slot is read by the parent whatever happened to this process."""
+    Its pipes are its own: a send has reached the pipe when it returns (no feeder thread to lose it with the
+    process) and no lock is shared with the other workers (one killed while holding it would stop them all)."""
     import time
 
     from hashwarden.logs import configure_logging
@@ -72,19 +80,21 @@ def _stream_worker(tasks: Any, results: Any, worker: int, slot: Any, warm: Calla
     if warm is not None:
         warm()
     while True:
-        job = tasks.get()
+        try:
+            job = jobs.recv()
+        except EOFError:  # the writer is gone
+            return
         if job is None:
             return
         number, function, task = job
-        slot.value = number
         batch: list[Any] = []
         sent = time.monotonic()
         for result in function(task):
             batch.append(result)
             if len(batch) >= _BATCH_ITEMS or time.monotonic() - sent > _BATCH_SECONDS:
-                results.put(("results", worker, number, batch))
+                results.send(("results", number, batch))
                 batch, sent = [], time.monotonic()
-        results.put(("done", worker, number, batch))  # the last results travel with the end of the job: one message
+        results.send(("done", number, batch))  # the last results travel with the end of the job: one message
 
 
 def _one(function: Callable[[T], R], task: T) -> Iterator[R]:
@@ -92,29 +102,38 @@ def _one(function: Callable[[T], R], task: T) -> Iterator[R]:
     yield function(task)
 
 
+@dataclass
+class _Worker:
+    """One worker process as the writer sees it: its two pipes' ends and the jobs sent to it, oldest first (the
+    first is the one it is running)."""
+
+    process: Any
+    jobs: Connection
+    results: Connection
+    held: deque[int] = field(default_factory=deque)
+    weight: int = 0  # of the jobs held
+
+
 class WorkerPool:
     """Spawned worker processes that run streams of tasks one after another, started before their work is known.
 
     A scan starts its pool first, so the workers' interpreters and imports run beside the writer's opening of the
     store, and the same processes then hash the files and re-read them for custody. Spawn, not fork: workers start
-    clean (no inherited threads, locks or database handles of the writer). A worker that dies mid-task (a crash
-    in a native reader, the kernel's out-of-memory killer) is replaced; its task then yields one `WorkerDied`.
-    One stream at a time; `close` (or leaving the `with` block) stops the workers.
+    clean (no inherited threads, locks or database handles of the writer). Each worker has a job pipe and a result
+    pipe of its own; the writer hands out the jobs in order (largest files first, as the scan sorts them) as it
+    reads the results, each worker holding up to `_AHEAD`. A worker that dies (a crash in a native reader, the
+    kernel's out-of-memory killer) is known by its result pipe's end, after everything it sent has been read: the
+    job it was running yields one `WorkerDied`, those sent ahead go to the others, and a new worker takes its
+    place. One stream at a time; `close` (or leaving the `with` block) stops the workers.
     """
 
     def __init__(self, workers: int, warm: Callable[[], None] | None = None) -> None:
         self.workers = max(1, workers)
         self._warm = warm
         self._context = multiprocessing.get_context("spawn")
-        self._jobs, self._results = self._context.Queue(), self._context.Queue()
-        self._processes: dict[int, Any] = {}
-        self._slots: dict[int, Any] = {}  # per worker: the number of the job it took last (-1: none yet)
-        self._next_worker = 0
-        self._next_job = 0
+        self._pool: list[_Worker] = [self._start() for _ in range(self.workers)]
         self._streaming = False
         self._closed = False
-        for _ in range(self.workers):
-            self._start()
 
     def __enter__(self) -> WorkerPool:
         return self
@@ -122,88 +141,102 @@ class WorkerPool:
     def __exit__(self, *exc: object) -> None:
         self.close()
 
-    def _start(self) -> None:
-        worker = self._next_worker
-        self._next_worker += 1
-        self._slots[worker] = self._context.Value("q", -1, lock=False)
-        process = self._context.Process(target=_stream_worker, daemon=True, args=(
-            self._jobs, self._results, worker, self._slots[worker], self._warm))
+    def _start(self) -> _Worker:
+        job_out, job_in = self._context.Pipe(duplex=False)
+        result_out, result_in = self._context.Pipe(duplex=False)
+        process = self._context.Process(target=_stream_worker, args=(job_out, result_in, self._warm), daemon=True)
         process.start()
-        self._processes[worker] = process
+        job_out.close()  # the child's ends: closed here, so the writer sees a dead worker's pipe end
+        result_in.close()
+        return _Worker(process, job_in, result_out)
 
-    def stream(self, function: Callable[[T], Iterator[R]], tasks: Sequence[T]) -> Iterator[tuple[int, R | WorkerDied]]:
+    def stream(self, function: Callable[[T], Iterator[R]], tasks: Sequence[T],
+               weight: Callable[[T], int] | None = None) -> Iterator[tuple[int, R | WorkerDied]]:
         """(task index, result) for every result of `function(task)`, as workers produce them: one task may yield
         many results (a file and everything inside it), streamed rather than held until the task ends.
 
-        The tasks are queued now, not when the iterator is first read: the workers start on them while the caller
-        prepares to receive (a scan builds its matcher meanwhile). `function` must be importable by name.
+        The first tasks are sent now, not when the iterator is first read: the workers start on them while the
+        caller prepares to receive (a scan builds its matcher meanwhile). `function` must be importable by name.
+        `weight`: what a task costs, in bytes (a file's size); without it a worker holds two tasks at a time.
         """
         if self._streaming or self._closed:
             raise RuntimeError("a WorkerPool runs one stream at a time, and none once closed")
         self._streaming = True
-        first = self._next_job
-        self._next_job += len(tasks)
-        for index, task in enumerate(tasks):
-            self._jobs.put((first + index, function, task))
-        return self._collect(first, len(tasks))
+        tasks = list(tasks)
+        weights = [max(0, weight(task)) for task in tasks] if weight else [_AHEAD_WEIGHT] * len(tasks)
+        pending = deque(range(len(tasks)))  # task indexes not yet sent, in order
+        self._send(function, tasks, weights, pending)
+        return self._collect(function, tasks, weights, pending)
 
-    def map(self, function: Callable[[T], Iterator[R]], tasks: Sequence[T]) -> Iterator[R | WorkerDied]:
+    def map(self, function: Callable[[T], Iterator[R]], tasks: Sequence[T],
+            weight: Callable[[T], int] | None = None) -> Iterator[R | WorkerDied]:
         """The first result of `function(task)` for every task, in the tasks' order (a task whose worker died gives
         a `WorkerDied`): `stream` for functions of one result each, wrapped by `_one`."""
         done: dict[int, R | WorkerDied] = {}
         following = 0
-        for index, result in self.stream(function, tasks):
+        for index, result in self.stream(function, tasks, weight):
             done[index] = result
             while following in done:
                 yield done.pop(following)
                 following += 1
 
-    def _collect(self, first: int, count: int) -> Iterator[tuple[int, R | WorkerDied]]:
-        import queue
-
-        finished: set[int] = set()  # tasks done or blamed on a dead worker
-        idle_deaths = 0  # workers that died holding no task of this stream: a worker that cannot start at all
-        taken = first - 1  # the highest job number a worker has taken (jobs are taken in queue order)
-        try:
-            while len(finished) < count:
+    def _send(self, function: Callable[[T], Iterator[R]], tasks: list[T], weights: list[int],
+              pending: deque[int]) -> None:
+        """Give each worker the next jobs, in order, as `_AHEAD_WEIGHT` and `_AHEAD_JOBS` say."""
+        for worker in self._pool:
+            while pending and (len(worker.held) < 2 or (worker.weight < _AHEAD_WEIGHT and len(worker.held) < _AHEAD_JOBS)):
+                index = pending[0]
                 try:
-                    kind, _worker, number, payload = self._results.get(timeout=1.0)
-                except queue.Empty:
-                    # Nothing arrived for a second, so whatever a worker sent has been read: blame the task of each
-                    # dead worker, and every task taken but neither done nor in a live worker's hands (a worker
-                    # killed before its queue's feeder thread sent what it had finished: those results are lost).
-                    taken = max(taken, *(slot.value for slot in self._slots.values()))
-                    for worker, process in list(self._processes.items()):
-                        if process.exitcode is None:
-                            continue
-                        del self._processes[worker]
-                        index = self._slots.pop(worker).value - first
-                        if 0 <= index < count and index not in finished:
-                            yield index, WorkerDied(process.exitcode)
-                            finished.add(index)
-                        else:
-                            idle_deaths += 1
-                        self._start()
-                    in_hand = {slot.value - first for slot in self._slots.values()}
-                    for index in range(min(taken - first + 1, count)):
-                        if index not in finished and index not in in_hand:
-                            yield index, WorkerDied(None)
-                            finished.add(index)
-                    if idle_deaths > 2 * self.workers + 2:
-                        # workers die before taking a task: fail what is left rather than start them forever
-                        for index in sorted(set(range(count)) - finished):
-                            yield index, WorkerDied(None)
-                        return
-                    continue
-                index = number - first
-                for result in payload:  # "results", or "done" with the task's last results
-                    yield index, result
-                if kind == "done":
-                    finished.add(index)
+                    worker.jobs.send((index, function, tasks[index]))
+                except OSError:  # it died: the end of its result pipe says so when it is read
+                    break
+                worker.held.append(pending.popleft())
+                worker.weight += weights[index]
+
+    def _collect(self, function: Callable[[T], Iterator[R]], tasks: list[T], weights: list[int],
+                 pending: deque[int]) -> Iterator[tuple[int, R | WorkerDied]]:
+        remaining = len(tasks)
+        starts = 0  # workers started in place of dead ones since a task was last done
+        try:
+            while remaining:
+                ready = wait([worker.results for worker in self._pool])
+                for worker in [w for w in self._pool if w.results in ready]:
+                    try:
+                        kind, index, batch = worker.results.recv()
+                    except (EOFError, OSError):  # it died; everything it sent has been read
+                        starts += 1
+                        if starts > 2 * self.workers + 2:
+                            raise RuntimeError("worker processes keep dying before they finish any task") from None
+                        died = self._replace(worker, pending)
+                        if died is not None:
+                            remaining -= 1
+                            yield died
+                        continue
+                    for result in batch:
+                        yield index, result
+                    if kind == "done":
+                        worker.weight -= weights[worker.held.popleft()]
+                        remaining -= 1
+                        starts = 0
+                self._send(function, tasks, weights, pending)
         finally:
-            self._streaming = False
-            if len(finished) < count:  # the caller stopped reading: its queued tasks must not reach another stream
+            if remaining:  # the caller stopped reading: its tasks must not reach another stream
                 self.close(at_once=True)
+            self._streaming = False
+
+    def _replace(self, worker: _Worker, pending: deque[int]) -> tuple[int, WorkerDied] | None:
+        """A worker whose result pipe ended: start another in its place, give back the jobs sent ahead, and return
+        the job it was running with its `WorkerDied` (None if it held none)."""
+        worker.process.join(timeout=5)
+        self._pool.remove(worker)
+        worker.jobs.close()
+        worker.results.close()
+        self._pool.append(self._start())
+        if not worker.held:
+            return None
+        running = worker.held.popleft()
+        pending.extendleft(reversed(worker.held))
+        return running, WorkerDied(worker.process.exitcode)
 
     def close(self, at_once: bool = False) -> None:
         """Stop the workers: each exits after its current job (at once with `at_once`, or when one is still busy
@@ -211,17 +244,18 @@ class WorkerPool:
         if self._closed:
             return
         self._closed = True
-        for _ in self._processes:
-            self._jobs.put(None)
-        for process in self._processes.values():
+        for worker in self._pool:
+            with contextlib.suppress(OSError):
+                worker.jobs.send(None)
+        for worker in self._pool:
             if not at_once:
-                process.join(timeout=5)
-            if process.is_alive():
-                process.terminate()
-                process.join(timeout=5)
-        self._processes.clear()
-        self._jobs.close()
-        self._results.close()
+                worker.process.join(timeout=5)
+            if worker.process.is_alive():
+                worker.process.terminate()
+                worker.process.join(timeout=5)
+            worker.jobs.close()
+            worker.results.close()
+        self._pool.clear()
 
 
 def parallel_stream(

@@ -127,7 +127,7 @@ def _scan(
                                   vpdq_seconds_per_hash=settings.vpdq_seconds_per_hash,
                                   known_filter=str(known.directory) if known else None)
             jobs = [(source, item, options, settings) for source, item in tasks]
-            results = (pool.stream(scan_file, jobs) if pool is not None
+            results = (pool.stream(scan_file, jobs, _file_size) if pool is not None
                        else parallel_stream(scan_file, jobs, settings.worker_count()))
             # the matcher `hashwarden match` and the service use; the store was checked above, before any write
             from hashwarden.scan.match_hashes import matcher_for
@@ -294,7 +294,7 @@ def _verify_after(
     items = [(index, item) for index, listing in enumerate(listings) for item in listing.items.values()]
     if progress:
         progress.phase("verifying (re-reading evidence)", len(items))
-    for source, key, size, sha256 in parallel_map(sha256_item, items, workers, pool=pool):
+    for source, key, size, sha256 in parallel_map(sha256_item, items, workers, pool=pool, weight=_file_size):
         listings[source].reread(key, size, sha256)
         if progress:
             progress.advance()
@@ -339,6 +339,11 @@ def _safe_entries(root: str) -> Iterator[FolderItem | Skipped]:
         yield from FolderSource(root).iter_entries()
     except EvidenceReadError:
         return
+
+
+def _file_size(task: tuple[Any, ...]) -> int:
+    """A worker's task weighed by its file's size (the task's second member): how jobs are handed out."""
+    return task[1].size
 
 
 def _json(value: Any) -> str:

@@ -10,12 +10,11 @@ from __future__ import annotations
 
 import contextlib
 import logging
-import os
 from collections.abc import Callable, Iterator, Sequence
 from typing import TYPE_CHECKING, Any
 
 from hashwarden.errors import EvidenceReadError, describe
-from hashwarden.evidence import FolderItem
+from hashwarden.evidence import FolderItem, FolderSource
 from hashwarden.config import ScanSettings
 from hashwarden.evidence.tree import Leave, Node, walk
 from hashwarden.leads.metadata import Metadata, read_image, read_video, report_fields
@@ -231,28 +230,19 @@ def worker_pool(workers: int, sources: Sequence[str]) -> WorkerPool | None:
 
 
 def _files_up_to(sources: Sequence[str], limit: int, look_at: int = 10_000) -> int:
-    """How many regular files `sources` hold, counted up to `limit` by a walk that stops there (or after
-    `look_at` entries, a tree of empty folders: then `limit`). Symbolic links are not followed, as the scan does
-    not follow them."""
-    found, seen, folders = 0, 0, list(sources)
-    while folders and found < limit:
-        path = folders.pop()
-        if not os.path.isdir(path) or os.path.islink(path):
-            found += os.path.isfile(path)
-            continue
+    """How many files the scan would read in `sources`, counted up to `limit` by its own walk (read-only, access
+    times kept), stopped there or after `look_at` entries (a tree of empty folders: then `limit`)."""
+    found = seen = 0
+    for source in sources:
         try:
-            with os.scandir(path) as entries:
-                for entry in entries:
-                    seen += 1
-                    if entry.is_dir(follow_symlinks=False):
-                        folders.append(entry.path)
-                    elif entry.is_file(follow_symlinks=False):
-                        found += 1
-                    if found >= limit or seen >= look_at:
-                        return limit
-        except OSError:
-            continue  # the scan records the unreadable folder; it hashes nothing in it
-    return min(found, limit)
+            for entry in FolderSource(source).iter_entries():
+                seen += 1
+                found += isinstance(entry, FolderItem)
+                if found >= limit or seen >= look_at:
+                    return limit
+        except EvidenceReadError:
+            continue  # the scan records the unreadable source; it hashes nothing in it
+    return found
 
 
 def _warm_up() -> None:
