@@ -138,3 +138,36 @@ def test_the_scan_starts_no_worker_process_for_one_file(tmp_path: Path) -> None:
     pool = worker_pool(2, [str(tmp_path / "many")])
     assert pool is not None and pool.workers == 2
     pool.close()
+
+
+def _chatty(task: str) -> Iterator[str]:
+    """Many large results for a task that weighs nothing: a small archive with many members."""
+    for n in range(200):
+        yield f"{n}:" + "r" * 2000
+
+
+def test_jobs_sent_ahead_never_fill_a_workers_pipe_while_it_waits_to_send_results() -> None:
+    """Light tasks are sent many at a time; if their bytes filled the job pipe, the writer would wait for the
+    worker to read one while the worker waited for the writer to read its results. The bytes sent ahead are
+    bounded, so 100 tasks of 4 KB, each answering with 400 KB, all finish."""
+    import threading
+
+    tasks = ["t" * 4000 + str(n) for n in range(100)]
+    counts: dict[int, int] = {}
+    pool = WorkerPool(2)
+
+    def run() -> None:
+        for index, _ in pool.stream(_chatty, tasks, weight=lambda task: 0):
+            counts[index] = counts.get(index, 0) + 1
+
+    runner = threading.Thread(target=run, daemon=True)
+    try:
+        runner.start()
+        runner.join(timeout=60)
+        assert not runner.is_alive(), "the writer and a worker wait for each other"
+        assert counts == {index: 200 for index in range(100)}
+    finally:
+        for worker in list(pool._pool):  # a deadlocked stream cannot be closed from here: end its workers
+            worker.process.kill()
+        runner.join(timeout=10)
+        pool.close(at_once=True)

@@ -9,6 +9,7 @@ from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from functools import partial
 from multiprocessing.connection import Connection, wait
+from multiprocessing.reduction import ForkingPickler
 from typing import Any, TypeVar
 
 T = TypeVar("T")
@@ -64,6 +65,9 @@ _BATCH_SECONDS = 0.5
 # large files are not all held by one worker while the other idles).
 _AHEAD_WEIGHT = 2 << 20
 _AHEAD_JOBS = 64
+# Bytes of jobs a worker's pipe may hold, well under a pipe's 64 KiB: a send into a full pipe would wait for the
+# worker, which may itself be waiting for the writer to read its results. A larger job goes only to an idle worker.
+_AHEAD_BYTES = 32 << 10
 
 
 def _stream_worker(jobs: Connection, results: Connection, warm: Callable[[], None] | None) -> None:
@@ -110,8 +114,9 @@ class _Worker:
     process: Any
     jobs: Connection
     results: Connection
-    held: deque[int] = field(default_factory=deque)
+    held: deque[tuple[int, int]] = field(default_factory=deque)  # (task index, bytes sent)
     weight: int = 0  # of the jobs held
+    sent: int = 0  # bytes of the jobs held
 
 
 class WorkerPool:
@@ -121,7 +126,7 @@ class WorkerPool:
     store, and the same processes then hash the files and re-read them for custody. Spawn, not fork: workers start
     clean (no inherited threads, locks or database handles of the writer). Each worker has a job pipe and a result
     pipe of its own; the writer hands out the jobs in order (largest files first, as the scan sorts them) as it
-    reads the results, each worker holding up to `_AHEAD`. A worker that dies (a crash in a native reader, the
+    reads the results, each worker holding what `_AHEAD_*` allow. A worker that dies (a crash in a native reader, the
     kernel's out-of-memory killer) is known by its result pipe's end, after everything it sent has been read: the
     job it was running yields one `WorkerDied`, those sent ahead go to the others, and a new worker takes its
     place. One stream at a time; `close` (or leaving the `with` block) stops the workers.
@@ -182,16 +187,21 @@ class WorkerPool:
 
     def _send(self, function: Callable[[T], Iterator[R]], tasks: list[T], weights: list[int],
               pending: deque[int]) -> None:
-        """Give each worker the next jobs, in order, as `_AHEAD_WEIGHT` and `_AHEAD_JOBS` say."""
+        """Give each worker the next jobs, in order, as `_AHEAD_WEIGHT`, `_AHEAD_JOBS` and `_AHEAD_BYTES` say."""
         for worker in self._pool:
-            while pending and (len(worker.held) < 2 or (worker.weight < _AHEAD_WEIGHT and len(worker.held) < _AHEAD_JOBS)):
+            while pending and (len(worker.held) < 2
+                               or (worker.weight < _AHEAD_WEIGHT and len(worker.held) < _AHEAD_JOBS)):
                 index = pending[0]
+                job = bytes(ForkingPickler.dumps((index, function, tasks[index])))
+                if worker.held and worker.sent + len(job) > _AHEAD_BYTES:
+                    break
                 try:
-                    worker.jobs.send((index, function, tasks[index]))
+                    worker.jobs.send_bytes(job)
                 except OSError:  # it died: the end of its result pipe says so when it is read
                     break
-                worker.held.append(pending.popleft())
+                worker.held.append((pending.popleft(), len(job)))
                 worker.weight += weights[index]
+                worker.sent += len(job)
 
     def _collect(self, function: Callable[[T], Iterator[R]], tasks: list[T], weights: list[int],
                  pending: deque[int]) -> Iterator[tuple[int, R | WorkerDied]]:
@@ -215,7 +225,9 @@ class WorkerPool:
                     for result in batch:
                         yield index, result
                     if kind == "done":
-                        worker.weight -= weights[worker.held.popleft()]
+                        done, size = worker.held.popleft()
+                        worker.weight -= weights[done]
+                        worker.sent -= size
                         remaining -= 1
                         starts = 0
                 self._send(function, tasks, weights, pending)
@@ -234,8 +246,8 @@ class WorkerPool:
         self._pool.append(self._start())
         if not worker.held:
             return None
-        running = worker.held.popleft()
-        pending.extendleft(reversed(worker.held))
+        running, _ = worker.held.popleft()
+        pending.extendleft(index for index, _ in reversed(worker.held))
         return running, WorkerDied(worker.process.exitcode)
 
     def close(self, at_once: bool = False) -> None:
