@@ -171,3 +171,15 @@ def test_jobs_sent_ahead_never_fill_a_workers_pipe_while_it_waits_to_send_result
             worker.process.kill()
         runner.join(timeout=10)
         pool.close(at_once=True)
+
+
+def test_many_crashing_files_in_a_row_each_fail_alone_and_the_scan_goes_on() -> None:
+    """Ten files in a row that each kill their worker (a batch of files crafted against one native decoder): each
+    is failed on its own, a new worker takes each dead one's place, and the files after them are done."""
+    tasks = [f"crash-{n}" for n in range(10)] + ["one", "two"]
+    results: dict[str, list] = {task: [] for task in tasks}
+    for index, result in parallel_stream(_die_at_once, tasks, workers=2):
+        results[tasks[index]].append(result)
+    assert all(len(results[f"crash-{n}"]) == 1 and isinstance(results[f"crash-{n}"][0], WorkerDied)
+               for n in range(10))
+    assert results["one"] == ["one:1"] and results["two"] == ["two:1"]

@@ -206,7 +206,7 @@ class WorkerPool:
     def _collect(self, function: Callable[[T], Iterator[R]], tasks: list[T], weights: list[int],
                  pending: deque[int]) -> Iterator[tuple[int, R | WorkerDied]]:
         remaining = len(tasks)
-        starts = 0  # workers started in place of dead ones since a task was last done
+        idle_deaths = 0  # workers that died holding no task (each death holding one ends that task: progress)
         try:
             while remaining:
                 ready = wait([worker.results for worker in self._pool])
@@ -214,13 +214,14 @@ class WorkerPool:
                     try:
                         kind, index, batch = worker.results.recv()
                     except (EOFError, OSError):  # it died; everything it sent has been read
-                        starts += 1
-                        if starts > 2 * self.workers + 2:
-                            raise RuntimeError("worker processes keep dying before they finish any task") from None
                         died = self._replace(worker, pending)
-                        if died is not None:
-                            remaining -= 1
-                            yield died
+                        if died is None:
+                            idle_deaths += 1
+                            if idle_deaths > 2 * self.workers + 2:
+                                raise RuntimeError("worker processes keep dying before they take a task") from None
+                            continue
+                        remaining -= 1
+                        yield died
                         continue
                     for result in batch:
                         yield index, result
@@ -229,7 +230,6 @@ class WorkerPool:
                         worker.weight -= weights[done]
                         worker.sent -= size
                         remaining -= 1
-                        starts = 0
                 self._send(function, tasks, weights, pending)
         finally:
             if remaining:  # the caller stopped reading: its tasks must not reach another stream
