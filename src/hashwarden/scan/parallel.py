@@ -119,6 +119,24 @@ class _Worker:
     sent: int = 0  # bytes of the jobs held
 
 
+@dataclass
+class _Stream:
+    """The tasks of one `WorkerPool.stream`: what is left to send, in order, and their weights."""
+
+    function: Callable[[Any], Iterator[Any]]
+    tasks: list[Any]
+    weights: list[int]
+    pending: deque[int]  # task indexes not yet sent, in order
+    encoded: dict[int, bytes] = field(default_factory=dict)  # a pending job pickled, kept while no worker has room
+
+    def job(self, index: int) -> bytes:
+        """The job of task `index` as sent down a pipe (pickled once, however often it waits for room)."""
+        job = self.encoded.get(index)
+        if job is None:
+            job = self.encoded[index] = bytes(ForkingPickler.dumps((index, self.function, self.tasks[index])))
+        return job
+
+
 class WorkerPool:
     """Spawned worker processes that run streams of tasks one after another, started before their work is known.
 
@@ -169,9 +187,9 @@ class WorkerPool:
         self._streaming = True
         tasks = list(tasks)
         weights = [max(0, weight(task)) for task in tasks] if weight else [_AHEAD_WEIGHT] * len(tasks)
-        pending = deque(range(len(tasks)))  # task indexes not yet sent, in order
-        self._send(function, tasks, weights, pending)
-        return self._collect(function, tasks, weights, pending)
+        stream = _Stream(function, tasks, weights, deque(range(len(tasks))))
+        self._send(stream)
+        return self._collect(stream)
 
     def map(self, function: Callable[[T], Iterator[R]], tasks: Sequence[T],
             weight: Callable[[T], int] | None = None) -> Iterator[R | WorkerDied]:
@@ -185,27 +203,27 @@ class WorkerPool:
                 yield done.pop(following)
                 following += 1
 
-    def _send(self, function: Callable[[T], Iterator[R]], tasks: list[T], weights: list[int],
-              pending: deque[int]) -> None:
+    def _send(self, stream: _Stream) -> None:
         """Give each worker the next jobs, in order, as `_AHEAD_WEIGHT`, `_AHEAD_JOBS` and `_AHEAD_BYTES` say."""
+        pending = stream.pending
         for worker in self._pool:
             while pending and (len(worker.held) < 2
                                or (worker.weight < _AHEAD_WEIGHT and len(worker.held) < _AHEAD_JOBS)):
                 index = pending[0]
-                job = bytes(ForkingPickler.dumps((index, function, tasks[index])))
+                job = stream.job(index)
                 if worker.held and worker.sent + len(job) > _AHEAD_BYTES:
                     break
                 try:
                     worker.jobs.send_bytes(job)
                 except OSError:  # it died: the end of its result pipe says so when it is read
                     break
-                worker.held.append((pending.popleft(), len(job)))
-                worker.weight += weights[index]
+                del stream.encoded[pending.popleft()]
+                worker.held.append((index, len(job)))
+                worker.weight += stream.weights[index]
                 worker.sent += len(job)
 
-    def _collect(self, function: Callable[[T], Iterator[R]], tasks: list[T], weights: list[int],
-                 pending: deque[int]) -> Iterator[tuple[int, R | WorkerDied]]:
-        remaining = len(tasks)
+    def _collect(self, stream: _Stream) -> Iterator[tuple[int, Any]]:
+        remaining = len(stream.tasks)
         idle_deaths = 0  # workers that died holding no task (each death holding one ends that task: progress)
         try:
             while remaining:
@@ -214,7 +232,7 @@ class WorkerPool:
                     try:
                         kind, index, batch = worker.results.recv()
                     except (EOFError, OSError):  # it died; everything it sent has been read
-                        died = self._replace(worker, pending)
+                        died = self._replace(worker, stream.pending)
                         if died is None:
                             idle_deaths += 1
                             if idle_deaths > 2 * self.workers + 2:
@@ -227,10 +245,10 @@ class WorkerPool:
                         yield index, result
                     if kind == "done":
                         done, size = worker.held.popleft()
-                        worker.weight -= weights[done]
+                        worker.weight -= stream.weights[done]
                         worker.sent -= size
                         remaining -= 1
-                self._send(function, tasks, weights, pending)
+                self._send(stream)
         finally:
             if remaining:  # the caller stopped reading: its tasks must not reach another stream
                 self.close(at_once=True)

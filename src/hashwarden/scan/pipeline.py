@@ -78,13 +78,9 @@ def run_scan(
     """
     started = utc_now()
     roots = _check_sources(sources, out_dir)
-    if pool is not None:
-        return _scan(roots, case, out_dir, engine, settings, started, resume, command or [], progress, pool)
-    with contextlib.ExitStack() as stack:
-        own = worker_pool(settings.worker_count(), roots)
-        if own is not None:
-            stack.enter_context(own)
-        return _scan(roots, case, out_dir, engine, settings, started, resume, command or [], progress, own)
+    own = worker_pool(settings.worker_count(), roots) if pool is None else None
+    with own if own is not None else contextlib.nullcontext():
+        return _scan(roots, case, out_dir, engine, settings, started, resume, command or [], progress, pool or own)
 
 
 def _scan(
