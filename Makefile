@@ -4,7 +4,7 @@ PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
 
-.PHONY: demo serve test bench mutate sysdeps-build sysdeps-run sysdeps-test sysdeps-bench clean
+.PHONY: demo serve test bench mutate bytecode sysdeps-build sysdeps-run sysdeps-test sysdeps-bench clean
 
 # Debian libraries and tools the scanner itself uses: libarchive (7z, RAR, CAB, cpio, XAR, LHA, ISO 9660 through
 # libarchive-c) and 7-Zip (7z archives: damaged ones, Deflate64, multi-volume sets; libarchive reads them without it).
@@ -48,13 +48,20 @@ $(VENV)/.installed-bench: $(BUILT_FROM) | $(BIN)/python sysdeps-build
 	$(BIN)/python -m pip install --quiet -e '.[test,bench]'
 	touch $@
 
-demo: $(VENV)/.installed sysdeps-run
+# hashwarden's own modules compiled to bytecode, as a pip install (not editable) leaves them: where the environment
+# sets PYTHONDONTWRITEBYTECODE (CI containers often do), every process compiled every module it imported, each time
+# (the CLI, and each scan worker it spawns). compileall writes only what is missing or older than its source; a
+# source changed later is still compiled again in memory when imported, so nothing stale is ever run.
+bytecode: | $(BIN)/python
+	@$(BIN)/python -m compileall -q src >/dev/null
+
+demo: $(VENV)/.installed sysdeps-run bytecode
 	$(BIN)/hashwarden demo --out demo-output
 
 # The service on the demo's hash database (`make demo` first when it is absent), on 127.0.0.1:8080. The database
 # has no users: the lines printed first create one.
 DEMO_DB := demo-output/hashwarden.db
-serve: $(VENV)/.installed
+serve: $(VENV)/.installed bytecode
 	@test -f $(DEMO_DB) || $(MAKE) demo
 	@echo "In another shell, create a user and keep the key it prints (once):"
 	@echo "  $(BIN)/hashwarden --db $(DEMO_DB) agency create Demo"
@@ -64,7 +71,7 @@ serve: $(VENV)/.installed
 # The layering contracts (pyproject.toml, [tool.importlinter]) first: a forbidden import fails in seconds. Then the
 # suite on every core (pytest-xdist; worksteal evens out the few long tests), in a new random order each run
 # (pytest-randomly; `-p randomly -p "randomly_seed=N"` replays one).
-test: $(VENV)/.installed-test sysdeps-run sysdeps-test
+test: $(VENV)/.installed-test sysdeps-run sysdeps-test bytecode
 	$(BIN)/lint-imports
 	$(BIN)/python -m pytest -n auto --dist worksteal
 
@@ -101,7 +108,7 @@ sysdeps-bench: sysdeps-test
 		echo "installing wrk (Debian package)"; \
 		(apt-get update -qq && apt-get install -y -qq wrk) >/dev/null; }
 
-bench: $(VENV)/.installed-bench sysdeps-bench
+bench: $(VENV)/.installed-bench sysdeps-bench bytecode
 	$(BIN)/python bench/pdq_baseline.py
 	$(BIN)/python bench/pdq_engine.py
 	$(BIN)/python bench/scan_crypto.py

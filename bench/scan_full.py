@@ -160,8 +160,12 @@ def timed(command: list[str], env: dict[str, str] | None = None) -> float:
 
 
 def hashwarden(src: Path, *args: str) -> tuple[list[str], dict[str, str]]:
+    """The command as a user runs it: the environment's `hashwarden` console script, importing the code tree `src`
+    (PYTHONPATH comes before the editable install). Not `python -m hashwarden`: multiprocessing does not run a
+    `__main__` module again in the workers it spawns, but it does run a console script again (`__mp_main__`), and
+    what that script imports is each scan worker's start-up."""
     env = {**os.environ, "PYTHONPATH": str(src)}
-    return [sys.executable, "-m", "hashwarden", *args], env
+    return [str(Path(sys.executable).with_name("hashwarden")), *args], env
 
 
 def empty_store(src: Path, scratch: Path) -> Path:

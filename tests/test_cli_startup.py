@@ -139,3 +139,29 @@ def test_scan_against_a_store_at_head_does_not_load_alembic(tmp_path: Path) -> N
     assert "hashwarden.scan.pipeline" in modules  # it did scan
     assert (tmp_path / "out" / "report.json").is_file()
     assert loaded(modules, ("alembic",)) == []
+
+
+def test_scan_workers_started_from_the_console_script_do_not_load_the_cli(tmp_path: Path) -> None:
+    """`multiprocessing` runs the console script again in every worker it spawns (as `__mp_main__`); its
+    `from hashwarden.cli import main` must not load Typer, Rich and the root's options there: each of the scan's
+    workers paid ~0.1 s for them, on the cores the scan needs. Seen in the import log of the parent and its two
+    workers (PYTHONPROFILEIMPORTTIME, inherited): the command's modules once, the worker's module three times."""
+    import os
+    import shutil
+
+    script = shutil.which("hashwarden", path=str(Path(sys.executable).parent))
+    assert script is not None  # the console script of this environment (the editable install)
+    folder = tmp_path / "evidence"
+    folder.mkdir()
+    for n in range(4):
+        (folder / f"notes{n}.txt").write_text(f"not an image {n}\n")
+    env = {**os.environ, "PYTHONPROFILEIMPORTTIME": "1"}
+    run = subprocess.run([script, "--db", str(tmp_path / "store.db"), "scan", str(folder), "--case", "c", "--out",
+                          str(tmp_path / "out"), "--workers", "2", "--allow-empty", "--quiet"],
+                         capture_output=True, text=True, timeout=120, env=env)
+    assert run.returncode == 0, run.stderr[-2000:]
+    imported = [line.rsplit("|", 1)[-1].strip() for line in run.stderr.splitlines() if line.startswith("import time:")]
+    assert imported.count("hashwarden.scan.worker") == 3  # the parent and both workers
+    assert imported.count("hashwarden.cli.root") == 1
+    assert imported.count("hashwarden.cli.common") == 1
+    assert imported.count("typer") == 1

@@ -1,58 +1,32 @@
 """The `hashwarden` command: thin Typer commands that parse, call one library function and render with Rich.
 
-Only HashwardenError is caught (printed as `TypeName: message`, exit 1); usage errors exit 2; anything else is a
-bug and shows its traceback. One module per command group (`media`, `sets`, `lists`, `audit`, `identities`,
-`serve`, `remote`, `grading`, `series`, `urls`, `url_list`, `stats`, `distribution`: publish and subscribe), all on
-the apps of `common`; importing them is what adds their commands, and the root imports a module only when one of its
-commands is run or listed (`lazy.py`), so a command starts without loading the others.
+One module per command group (`media`, `sets`, `lists`, `audit`, `identities`, `serve`, `remote`, `grading`,
+`series`, `urls`, `url_list`, `stats`, `distribution`: publish and subscribe), all on the apps of `common`;
+importing them is what adds their commands, and the root (`root.py`) imports a module only when one of its commands
+is run or listed (`lazy.py`), so a command starts without loading the others.
+
+This package itself imports nothing: the console script (`from hashwarden.cli import main`) is run again as
+`__mp_main__` by every process that `multiprocessing` spawns (each scan worker), which then paid for Typer, Rich
+and the root's options (~0.1 s a worker, on the cores the scan needs) without ever running a command. `main` and
+`app` load `root.py` when they are called or asked for.
 """
 
 from __future__ import annotations
 
-import os
-import sys
-from pathlib import Path
-from typing import Annotated, Optional
-
-import typer
-
-from hashwarden import __version__
-from hashwarden.config import ENV_EXAMINER
-from hashwarden.errors import HashwardenError
-from hashwarden.cli.common import app, out, err, ExitCode, DbOption, RootOptions
-
-
-@app.callback(invoke_without_command=True)
-def _root(
-    ctx: typer.Context,
-    db: DbOption = None,
-    version: Annotated[bool, typer.Option("--version", help="Print the version and exit.")] = False,
-    verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Debug log on stderr (tracebacks of item errors).")] = False,
-    log_file: Annotated[Optional[Path], typer.Option("--log-file", help="Write the debug log to this file.")] = None,
-    examiner: Annotated[Optional[str], typer.Option(
-        "--examiner", help=f"Examiner named in the audit log (default ${ENV_EXAMINER}; without one, the OS user, "
-                           "marked as such).")] = None,
-) -> None:
-    """hashwarden: scan seized media against a database of hashes of known abuse material."""
-    from hashwarden.logs import configure_logging
-
-    ctx.obj = RootOptions(db=db)
-    if examiner is not None:  # through the environment: the library and scan workers read config.examiner()
-        os.environ[ENV_EXAMINER] = examiner
-    if version:
-        out.print(f"hashwarden {__version__}")
-        raise typer.Exit()
-    configure_logging(verbose, str(log_file) if log_file else None)
-    if ctx.invoked_subcommand is None:
-        out.print(ctx.get_help())
-        raise typer.Exit(ExitCode.USAGE)
-
+from typing import Any
 
 
 def main() -> None:
-    """Console-script entry point: usage errors exit 2 (Click's standalone mode), HashwardenError exits 1."""
-    try:
-        app()
-    except HashwardenError as exc:
-        err.print(f"{type(exc).__name__}: {exc}", markup=False, highlight=False, soft_wrap=True)
-        sys.exit(ExitCode.FATAL)
+    """Console-script entry point (`cli.root.main`)."""
+    from hashwarden.cli.root import main as run
+
+    run()
+
+
+def __getattr__(name: str) -> Any:
+    """`hashwarden.cli.app`: the root Typer app, its options registered (tests and `python -m` callers use it)."""
+    if name == "app":
+        from hashwarden.cli.root import app
+
+        return app
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
