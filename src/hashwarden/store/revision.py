@@ -35,7 +35,7 @@ def entry_keys(conn: Any, set_id: int) -> Iterator[tuple[int, tuple[str | None, 
     query = select(entry.c.id, entry.c.md5, entry.c.sha1, entry.c.sha256, entry.c.pdq, entry.c.category,
                    entry.c.provenance).where(entry.c.set_id == set_id).order_by(entry.c.id)
     for row in conn.execute(query):
-        yield row.id, tuple(bytes(v).hex() if v is not None else None for v in row[1:5]), row.category, row.provenance
+        yield row.id, tuple(_hex(v) for v in row[1:5]), row.category, row.provenance
 
 
 def entry_ids_of(conn: Any, set_id: int, records: list[EntryRecord]) -> tuple[list[int], list[EntryRecord]]:
@@ -76,6 +76,7 @@ def entry_ids_of(conn: Any, set_id: int, records: list[EntryRecord]) -> tuple[li
 
 
 def _hex(value: bytes | None) -> str | None:
+    """A stored digest as the hex the records carry (None stays None): the one conversion of both readers here."""
     return None if value is None else bytes(value).hex()
 
 
