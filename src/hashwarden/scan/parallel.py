@@ -20,24 +20,17 @@ def parallel_map(
     function: Callable[[T], R], tasks: Sequence[T], workers: int, *, ordered: bool = False,
     pool: WorkerPool | None = None, weight: Callable[[T], int] | None = None,
 ) -> Iterator[R]:
-    """Apply `function` to every task: in `pool` if given, else in this process for one worker or one task, else
-    in a `WorkerPool` of its own. Unordered by default, since the writer sorts what it records; `ordered` keeps
-    the input order. `weight`: as for `WorkerPool.stream`.
+    """Apply `function` to every task, where `parallel_stream` runs it. Unordered by default, since the writer sorts
+    what it records; `ordered` keeps the input order.
 
     Raises:
         WorkerCrashed: a worker process died on a task (a map has no per-task error to report it in).
     """
-    if pool is None and (workers <= 1 or len(tasks) < 2):
-        for task in tasks:
-            yield function(task)
-        return
-    with contextlib.nullcontext(pool) if pool is not None else WorkerPool(min(workers, len(tasks))) as used:
-        one = partial(_one, function)
-        results = used.map(one, tasks, weight) if ordered else (result for _, result in used.stream(one, tasks, weight))
-        for result in results:
-            if isinstance(result, WorkerDied):
-                raise WorkerCrashed(f"{getattr(function, '__name__', function)}: {result}")
-            yield result
+    results = parallel_stream(partial(_one, function), tasks, workers, pool=pool, weight=weight)
+    for _, result in _in_order(results) if ordered else results:
+        if isinstance(result, WorkerDied):
+            raise WorkerCrashed(f"{getattr(function, '__name__', function)}: {result}")
+        yield result
 
 
 class WorkerCrashed(RuntimeError):
@@ -195,13 +188,8 @@ class WorkerPool:
             weight: Callable[[T], int] | None = None) -> Iterator[R | WorkerDied]:
         """The first result of `function(task)` for every task, in the tasks' order (a task whose worker died gives
         a `WorkerDied`): `stream` for functions of one result each, wrapped by `_one`."""
-        done: dict[int, R | WorkerDied] = {}
-        following = 0
-        for index, result in self.stream(function, tasks, weight):
-            done[index] = result
-            while following in done:
-                yield done.pop(following)
-                following += 1
+        for _, result in _in_order(self.stream(function, tasks, weight)):
+            yield result
 
     def _send(self, stream: _Stream) -> None:
         """Give each worker the next jobs, in order, as `_AHEAD_WEIGHT`, `_AHEAD_JOBS` and `_AHEAD_BYTES` say."""
@@ -289,14 +277,31 @@ class WorkerPool:
 
 
 def parallel_stream(
-    function: Callable[[T], Iterator[R]], tasks: Sequence[T], workers: int
+    function: Callable[[T], Iterator[R]], tasks: Sequence[T], workers: int, *, pool: WorkerPool | None = None,
+    weight: Callable[[T], int] | None = None,
 ) -> Iterator[tuple[int, R | WorkerDied]]:
-    """(task index, result) for every result of `function(task)`: in this process for one worker or one task,
-    where a crash would be the caller's, else in a `WorkerPool` of its own."""
+    """(task index, result) for every result of `function(task)`: in `pool` if given (its first tasks sent before
+    this returns, as `WorkerPool.stream` does), else in this process for one worker or one task, where a crash
+    would be the caller's, else in a `WorkerPool` of its own. `weight`: as for `WorkerPool.stream`."""
+    if pool is not None:
+        return pool.stream(function, tasks, weight)
     if workers <= 1 or len(tasks) < 2:
-        for index, task in enumerate(tasks):
-            for result in function(task):
-                yield index, result
-        return
-    with WorkerPool(min(workers, len(tasks))) as pool:
-        yield from pool.stream(function, tasks)
+        return ((index, result) for index, task in enumerate(tasks) for result in function(task))
+    return _in_own_pool(function, tasks, min(workers, len(tasks)), weight)
+
+
+def _in_own_pool(function: Callable[[T], Iterator[R]], tasks: Sequence[T], workers: int,
+                 weight: Callable[[T], int] | None) -> Iterator[tuple[int, R | WorkerDied]]:
+    with WorkerPool(workers) as pool:
+        yield from pool.stream(function, tasks, weight)
+
+
+def _in_order(results: Iterator[tuple[int, R]]) -> Iterator[tuple[int, R]]:
+    """The (task index, result) pairs of tasks of one result each, in the tasks' order."""
+    done: dict[int, R] = {}
+    following = 0
+    for index, result in results:
+        done[index] = result
+        while following in done:
+            yield following, done.pop(following)
+            following += 1

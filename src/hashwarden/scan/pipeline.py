@@ -123,8 +123,7 @@ def _scan(
                                   vpdq_seconds_per_hash=settings.vpdq_seconds_per_hash,
                                   known_filter=str(known.directory) if known else None)
             jobs = [(source, item, options, settings) for source, item in tasks]
-            results = (pool.stream(scan_file, jobs, _file_size) if pool is not None
-                       else parallel_stream(scan_file, jobs, settings.worker_count()))
+            results = parallel_stream(scan_file, jobs, settings.worker_count(), pool=pool, weight=_file_size)
             # the matcher `hashwarden match` and the service use; the store was checked above, before any write
             from hashwarden.scan.match_hashes import matcher_for
 
