@@ -147,6 +147,24 @@ def test_republish_sends_a_delta_and_a_removal_removes(world: World) -> None:
     assert lines(late, "alerts") == lines(world.publisher, "alerts")
 
 
+def test_a_delta_removes_videos_with_their_frames(world: World) -> None:
+    """Videos removed by a delta (one known by its frames alone, one by md5 with frames) take their frames with
+    them, and the set's content digest subtracts those frames' terms: `audit verify` recomputes it."""
+    world.publish()
+    world.subscribe()
+    with world.publisher.begin() as conn:
+        target = get_set(conn, "videos")
+        gone = [id_ for id_, _keys, _c, _p in entry_keys(conn, target.id)]
+        revise_set(conn, target, gone, [EntryRecord(md5=f"{78:032x}", vpdq=_frames(3), category="A", line=1)],
+                   fmt="test", file="", version="x", details={})
+    world.publish("videos")
+    assert [(u.name, u.how, u.removed, u.added) for u in world.subscribe().updated] == [("videos", "deltas", 2, 1)]
+    assert lines(world.subscriber, "videos") == lines(world.publisher, "videos")
+    with world.subscriber.connect() as conn:
+        assert conn.execute(text("SELECT count(*) FROM vpdq_frame")).scalar_one() == 3
+        assert verify(conn).ok
+
+
 def test_deltas_of_several_versions_are_chained(world: World) -> None:
     world.publish("alerts")
     world.subscribe()

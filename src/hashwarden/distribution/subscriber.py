@@ -43,7 +43,7 @@ from hashwarden.scan.known_files import cache_directory
 from hashwarden.store import audit
 from hashwarden.store.db import page_cache
 from hashwarden.store.hashsets import create_set, get_set
-from hashwarden.store.revision import entry_ids_of, revise_set
+from hashwarden.store.revision import entries_of, revise_set
 from hashwarden.store.schema import entry
 from hashwarden.store.subscriptions import (UrlSubscription, held_url_version, held_versions, record_url_version,
                                             record_version)
@@ -350,12 +350,12 @@ def _apply(conn: Any, name: str, published: dict[str, Any], steps: list[_Step], 
             # the additions are read in a thread while the removals are looked up and deleted (GIL released)
             with ThreadPoolExecutor(max_workers=1, thread_name_prefix="delta-read") as reading:
                 gone, new = read_delta(step.file, shown, ahead=reading)
-                ids, missing = entry_ids_of(conn, target.id, gone)
+                found, missing = entries_of(conn, target.id, gone)
                 if missing:
                     raise DistributionError(f"hash set {name!r}: {shown} removes {len(missing)} entries this "
                                             "database's copy does not hold (the set was changed here outside "
                                             "subscribe): delete it and subscribe again")
-                done = revise_set(conn, target, ids, new, fmt="tuf-delta", file=shown, version=str(step.new),
+                done = revise_set(conn, target, found, new, fmt="tuf-delta", file=shown, version=str(step.new),
                                   details=details)
             how = "deltas"
         removed, added = removed + done.deleted, added + done.added

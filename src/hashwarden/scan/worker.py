@@ -11,6 +11,7 @@ from __future__ import annotations
 import contextlib
 import logging
 from collections.abc import Callable, Iterator, Sequence
+from functools import cache
 from typing import TYPE_CHECKING, Any
 
 from hashwarden.errors import EvidenceReadError, describe
@@ -36,6 +37,8 @@ def scan_file(task: tuple[int, FolderItem, HashOptions, ScanSettings]) -> Iterat
     container's own row comes after its members' rows, so a recorded container row means its whole subtree was
     recorded (what `--resume` relies on)."""
     source, item, options, settings = task
+    if options.compute_pdq:
+        _keep_pixel_memory()
     known_file = _known_file_check(options.known_filter)
     pending: dict[bytes, dict[str, Any]] = {}  # containers' rows, held until everything inside them is out
     top_hashed = False  # the file's own row exists: yielded, or in `pending`
@@ -245,6 +248,38 @@ def _files_up_to(sources: Sequence[str], limit: int, look_at: int = 10_000) -> i
     return found
 
 
+@cache
+def _keep_pixel_memory() -> None:
+    """Once in a process that hashes a scan's files (a worker, or the command itself with one worker): keep freed
+    memory for the next image, Pillow's (`image.keep_pixel_memory`) and the C library's (`_keep_heap_memory`)."""
+    from hashwarden.signals.image import keep_pixel_memory
+
+    keep_pixel_memory()
+    _keep_heap_memory()
+
+
+# glibc's mallopt parameters (malloc.h) and what a scan's hashing process sets them to.
+_M_TRIM_THRESHOLD, _M_MMAP_THRESHOLD = -1, -3
+_HEAP_KEPT_BYTES = 256 << 20  # free memory at the top of the heap kept for reuse instead of given back
+_HEAP_MMAP_BYTES = 32 << 20  # allocations up to this size from the heap (glibc's largest allowed threshold)
+
+
+def _keep_heap_memory() -> None:
+    """Let glibc keep freed memory for reuse: file contents, decoders' buffers (WebP decodes into its own) and
+    NumPy's arrays are allocated and freed once per file, and by default a large one (above a threshold that starts
+    at 128 KiB and adapts up to 32 MiB) is mapped anew and unmapped when freed, and free memory at the heap's top
+    beyond twice that threshold is given back, so the pages fault and are zeroed by the kernel again for the next
+    file. Other C libraries are left alone (no mallopt): nothing is wrong there, only slower."""
+    import ctypes
+
+    try:
+        mallopt = ctypes.CDLL(None).mallopt  # the process's own symbols: the C library it runs on
+    except (OSError, AttributeError):
+        return
+    mallopt(_M_MMAP_THRESHOLD, _HEAP_MMAP_BYTES)
+    mallopt(_M_TRIM_THRESHOLD, _HEAP_KEPT_BYTES)
+
+
 def _warm_up() -> None:
     """What a worker loads before its first photo (Pillow with its common formats' plugins, the PDQ engine's
     pixel access), while it still waits for work."""
@@ -253,3 +288,4 @@ def _warm_up() -> None:
     from hashwarden.signals import image  # noqa: F401 - the import is the warm-up
 
     Image.preinit()
+    _keep_pixel_memory()

@@ -22,7 +22,7 @@ from hashwarden.store.db import utc_now
 from hashwarden.store.import_run import finish_import, highest_entry_id, record_import, start_import
 from hashwarden.store.loader import add_records
 from hashwarden.store.records import EntryRecord, HashSet, ImportResult
-from hashwarden.store.schema import entry, hash_set
+from hashwarden.store.schema import entry, hash_set, vpdq_frame
 
 _DELETE_CHUNK = 500  # ids per DELETE: well under SQLite's bound on parameters
 _HASHING_AHEAD = 16  # chunks of removed rows read and waiting for their digest terms (memory: 8,000 rows)
@@ -38,11 +38,20 @@ def entry_keys(conn: Any, set_id: int) -> Iterator[tuple[int, tuple[str | None, 
         yield row.id, tuple(_hex(v) for v in row[1:5]), row.category, row.provenance
 
 
-def entry_ids_of(conn: Any, set_id: int, records: list[EntryRecord]) -> tuple[list[int], list[EntryRecord]]:
-    """(ids of the set's entries with the identity of each record, the records the set holds no entry for): what a
+@dataclass(frozen=True)
+class Found:
+    """Entries of a set found by their identity (`entries_of`): their ids, ascending, and their rows and frames as the
+    set's content digest hashes them, read by the query that found them, so a removal reads each entry once."""
+
+    ids: list[int]
+    rows: digest.Rows
+
+
+def entries_of(conn: Any, set_id: int, records: list[EntryRecord]) -> tuple[Found, list[EntryRecord]]:
+    """(the set's entries with the identity of each record, the records the set holds no entry for): what a
     published delta's removals name. The identity is the loader's (`schema.DIGEST_COLUMNS`): the four hashes, or a
     video's frames when it has none; each record is looked up by its first hash (every digest column is indexed with
-    the set), a chunk of them a query."""
+    the set), a chunk of them a query that also reads the columns the content digest hashes."""
     from hashwarden.signals.vpdq import frames_sha256
 
     wanted: dict[tuple[str | None, ...], EntryRecord] = {}
@@ -63,16 +72,23 @@ def entry_ids_of(conn: Any, set_id: int, records: list[EntryRecord]) -> tuple[li
             value = video = frames_sha256(record.vpdq or []).hex()
         wanted[(md5, sha1, sha256, pdq, video)] = record
         by_column.setdefault(column, []).append(bytes.fromhex(value))
-    ids: list[int] = []
+    rows: list[Any] = []
+    width = len(digest.ENTRY_COLUMNS)
     for column, values in by_column.items():
         for start in range(0, len(values), _LOOKUP_CHUNK):
-            query = select(entry.c.id, *(entry.c[name] for name in _IDENTITY)).where(
+            query = select(*digest.ENTRY_COLUMNS, entry.c.vpdq_sha256).where(
                 entry.c.set_id == set_id, entry.c[column].in_(values[start:start + _LOOKUP_CHUNK]))
-            for entry_id, md5, sha1, sha256, pdq, video in conn.execute(query):
-                key = (_hex(md5), _hex(sha1), _hex(sha256), _hex(pdq), _hex(video))
+            for row in conn.execute(query):
+                key = (_hex(row.md5), _hex(row.sha1), _hex(row.sha256), _hex(row.pdq), _hex(row.vpdq_sha256))
                 if wanted.pop(key, None) is not None:
-                    ids.append(entry_id)
-    return ids, list(wanted.values())
+                    rows.append(tuple(row[:width]))
+    rows.sort()  # by id: the deletions then walk the table's pages in order
+    ids = [row[0] for row in rows]
+    frames: list[Any] = []
+    for start in range(0, len(ids), _LOOKUP_CHUNK):
+        frames += conn.execute(select(*digest.FRAME_COLUMNS).where(
+            vpdq_frame.c.entry_id.in_(ids[start:start + _LOOKUP_CHUNK])))
+    return Found(ids, digest.Rows(rows, frames)), list(wanted.values())
 
 
 def _hex(value: bytes | None) -> str | None:
@@ -84,10 +100,11 @@ def _hex(value: bytes | None) -> str | None:
 _IDENTITY = ("md5", "sha1", "sha256", "pdq", "vpdq_sha256")
 
 
-def revise_set(conn: Any, target: HashSet, remove: list[int], records: Iterable[EntryRecord], *, fmt: str,
+def revise_set(conn: Any, target: HashSet, remove: list[int] | Found, records: Iterable[EntryRecord], *, fmt: str,
                file: str, version: str, details: dict[str, Any]) -> ImportResult:
-    """Remove the entries `remove` (ids of `target`'s entries), add `records`, set the set's `version`, and record
-    it all as one import of `fmt` (audited with the new content digest), in the caller's transaction."""
+    """Remove the entries `remove` (ids of `target`'s entries, or those `entries_of` found with their rows), add
+    `records`, set the set's `version`, and record it all as one import of `fmt` (audited with the new content
+    digest), in the caller's transaction."""
     import_id = start_import(conn, target, fmt=fmt, file=file)
     change = deleted = 0
     # The removed entries' digest terms are hashed in a thread while this one deletes and adds: the hashing is
@@ -95,9 +112,15 @@ def revise_set(conn: Any, target: HashSet, remove: list[int], records: Iterable[
     # set: ~0.4 s of hashing taken off its path). At most _HASHING_AHEAD chunks of rows wait to be hashed.
     pending: deque[Future[int]] = deque()
     with ThreadPoolExecutor(max_workers=1, thread_name_prefix="set-digest") as hashing:
-        for start in range(0, len(remove), _DELETE_CHUNK):
-            condition = and_(entry.c.set_id == target.id, entry.c.id.in_(remove[start:start + _DELETE_CHUNK]))
-            pending.append(hashing.submit(digest.rows_of(conn, condition, import_id).term))
+        if isinstance(remove, Found):  # read before this import began: every row is an earlier import's
+            pending.append(hashing.submit(remove.rows.term))
+            ids = remove.ids
+        else:
+            ids = remove
+        for start in range(0, len(ids), _DELETE_CHUNK):
+            condition = and_(entry.c.set_id == target.id, entry.c.id.in_(ids[start:start + _DELETE_CHUNK]))
+            if not isinstance(remove, Found):
+                pending.append(hashing.submit(digest.rows_of(conn, condition, import_id).term))
             deleted += conn.execute(entry.delete().where(condition)).rowcount
             while len(pending) > _HASHING_AHEAD:
                 change -= pending.popleft().result()
