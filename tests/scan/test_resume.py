@@ -285,9 +285,10 @@ def test_ctrl_c_says_how_to_resume(tmp_path: Path) -> None:
     proc = subprocess.Popen([str(HASHWARDEN), *map(str, _scan_args(evidence, out, tmp_path / "hw.db", "--quiet"))],
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     deadline = time.monotonic() + 120
-    while not (out / "case.db").exists() and time.monotonic() < deadline and proc.poll() is None:
-        time.sleep(0.05)
-    time.sleep(0.3)
+    # interrupted once it has recorded items (hashing, its handler in place), not a fixed time after case.db
+    # appears: a fixed time let a fast scan of these 20,000 small files end first
+    while not _committed(out / "case.db") and time.monotonic() < deadline and proc.poll() is None:
+        time.sleep(0.02)
     proc.send_signal(signal.SIGINT)
     _, stderr = proc.communicate(timeout=120)
     assert proc.returncode == 130, f"exit {proc.returncode} (0: the scan ended before the interrupt): {stderr}"
