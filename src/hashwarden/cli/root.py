@@ -45,7 +45,6 @@ def _root(
         raise typer.Exit(ExitCode.USAGE)
 
 
-
 def main() -> None:
     """Console-script entry point: usage errors exit 2 (Click's standalone mode), HashwardenError exits 1."""
     try:

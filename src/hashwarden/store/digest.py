@@ -79,11 +79,11 @@ def _add_terms(rows: Any, tag: str, group: bool, totals: dict[Any, list[int]]) -
 def sum_entries(conn: Connection, condition: Any) -> tuple[int, int]:
     """(entries, digest term) of the entries matching `condition`, their vPDQ frames included."""
     entries = _sum_rows(conn, select(*ENTRY_COLUMNS).where(condition), ENTRY_TAG, group=False).get(None, [0, 0])
-    frame_sum = _sum_rows(conn, _frames_of(condition), FRAME_TAG, group=False).get(None, [0, 0])[1]
+    frame_sum = _sum_rows(conn, frames_of(condition), FRAME_TAG, group=False).get(None, [0, 0])[1]
     return entries[0], (entries[1] + frame_sum) % MODULUS
 
 
-def _frames_of(condition: Any) -> Any:
+def frames_of(condition: Any) -> Any:
     """The query of the vPDQ frames of the entries matching `condition`, in the columns their terms hash."""
     return select(*FRAME_COLUMNS).join(entry, entry.c.id == vpdq_frame.c.entry_id).where(condition)
 
@@ -191,4 +191,4 @@ def rows_of(conn: Connection, condition: Any, import_id: int) -> Rows:
     """The rows of the entries matching `condition` that an earlier import added, and of their frames, as
     `change_of` reads them (`Rows.term` hashes them)."""
     earlier = _earlier(condition, import_id)
-    return Rows(list(conn.execute(select(*ENTRY_COLUMNS).where(earlier))), list(conn.execute(_frames_of(earlier))))
+    return Rows(list(conn.execute(select(*ENTRY_COLUMNS).where(earlier))), list(conn.execute(frames_of(earlier))))

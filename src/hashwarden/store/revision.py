@@ -22,7 +22,7 @@ from hashwarden.store.db import utc_now
 from hashwarden.store.import_run import finish_import, highest_entry_id, record_import, start_import
 from hashwarden.store.loader import add_records
 from hashwarden.store.records import EntryRecord, HashSet, ImportResult
-from hashwarden.store.schema import entry, hash_set, vpdq_frame
+from hashwarden.store.schema import entry, hash_set
 
 _DELETE_CHUNK = 500  # ids per DELETE: well under SQLite's bound on parameters
 _HASHING_AHEAD = 16  # chunks of removed rows read and waiting for their digest terms (memory: 8,000 rows)
@@ -78,7 +78,7 @@ def entries_of(conn: Any, set_id: int, records: list[EntryRecord]) -> tuple[Foun
         for start in range(0, len(values), _LOOKUP_CHUNK):
             query = select(*digest.ENTRY_COLUMNS, entry.c.vpdq_sha256).where(
                 entry.c.set_id == set_id, entry.c[column].in_(values[start:start + _LOOKUP_CHUNK]))
-            for row in conn.execute(query):
+            for row in conn.execute(query):  # the identity as a key: hashes as hex, the frames' digest when none
                 key = (_hex(row.md5), _hex(row.sha1), _hex(row.sha256), _hex(row.pdq), _hex(row.vpdq_sha256))
                 if wanted.pop(key, None) is not None:
                     rows.append(tuple(row[:width]))
@@ -86,8 +86,8 @@ def entries_of(conn: Any, set_id: int, records: list[EntryRecord]) -> tuple[Foun
     ids = [row[0] for row in rows]
     frames: list[Any] = []
     for start in range(0, len(ids), _LOOKUP_CHUNK):
-        frames += conn.execute(select(*digest.FRAME_COLUMNS).where(
-            vpdq_frame.c.entry_id.in_(ids[start:start + _LOOKUP_CHUNK])))
+        frames += conn.execute(digest.frames_of(and_(entry.c.set_id == set_id,
+                                                     entry.c.id.in_(ids[start:start + _LOOKUP_CHUNK]))))
     return Found(ids, digest.Rows(rows, frames)), list(wanted.values())
 
 
@@ -95,9 +95,6 @@ def _hex(value: bytes | None) -> str | None:
     """A stored digest as the hex the records carry (None stays None): the one conversion of both readers here."""
     return None if value is None else bytes(value).hex()
 
-
-# An entry's identity as a key: its hashes as hex, and its frames' digest when it has none (schema.DIGEST_COLUMNS).
-_IDENTITY = ("md5", "sha1", "sha256", "pdq", "vpdq_sha256")
 
 
 def revise_set(conn: Any, target: HashSet, remove: list[int] | Found, records: Iterable[EntryRecord], *, fmt: str,
@@ -112,14 +109,15 @@ def revise_set(conn: Any, target: HashSet, remove: list[int] | Found, records: I
     # set: ~0.4 s of hashing taken off its path). At most _HASHING_AHEAD chunks of rows wait to be hashed.
     pending: deque[Future[int]] = deque()
     with ThreadPoolExecutor(max_workers=1, thread_name_prefix="set-digest") as hashing:
-        if isinstance(remove, Found):  # read before this import began: every row is an earlier import's
+        read_here = not isinstance(remove, Found)
+        if read_here:
+            ids = remove
+        else:  # read before this import began: every row is an earlier import's
             pending.append(hashing.submit(remove.rows.term))
             ids = remove.ids
-        else:
-            ids = remove
         for start in range(0, len(ids), _DELETE_CHUNK):
             condition = and_(entry.c.set_id == target.id, entry.c.id.in_(ids[start:start + _DELETE_CHUNK]))
-            if not isinstance(remove, Found):
+            if read_here:
                 pending.append(hashing.submit(digest.rows_of(conn, condition, import_id).term))
             deleted += conn.execute(entry.delete().where(condition)).rowcount
             while len(pending) > _HASHING_AHEAD:
