@@ -161,6 +161,11 @@ def test_match_hash_lists_in_batches(tmp_path: Path) -> None:
     failed = hw("match", str(tmp_path / "bad.jsonl"), db=db, check=False)
     assert failed.returncode == 1 and failed.stderr.startswith("FormatError:") and "bad.jsonl" in failed.stderr
     assert ":4" in failed.stderr and "pdq" in failed.stderr
+    for hashes, output, named in ((tmp_path / "absent.jsonl", [], "absent.jsonl"), (tmp_path, [], str(tmp_path)),
+                                  (tmp_path / "up.jsonl", ["-o", str(tmp_path / "orig")], "orig")):
+        refused = hw("match", str(hashes), *output, db=db, check=False)  # a usage error, not a traceback
+        assert refused.returncode == 2 and "Traceback" not in refused.stderr, refused.stderr
+        assert "cannot" in refused.stderr and named in refused.stderr.replace("\n", "").replace("│", "")
 
 
 def test_known_video_found_by_vpdq_in_a_scan_and_by_match(tmp_path: Path) -> None:

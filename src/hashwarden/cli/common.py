@@ -11,7 +11,7 @@ import sys
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import IO, Annotated, Optional
+from typing import IO, Annotated, Any, Optional
 
 import typer
 from rich.console import Console
@@ -129,10 +129,11 @@ class RichProgress:
 @contextlib.contextmanager
 def lines_in_out(hashes: Path, output: Path | None) -> Iterator[tuple[IO[bytes], IO[str]]]:
     """The JSON lines to read (`-`: stdin, as bytes) and where to write the answered lines (None: stdout), closed
-    afterwards (never stdin or stdout): the two ends of `match` and `remote lookup`."""
-    source = sys.stdin.buffer if str(hashes) == "-" else open(hashes, "rb")
+    afterwards (never stdin or stdout): the two ends of `match` and `remote lookup`. A path that cannot be opened
+    (missing, a directory, not allowed) is a usage error naming it."""
+    source = sys.stdin.buffer if str(hashes) == "-" else _opened(hashes, "rb", "HASHES")
     try:
-        target = sys.stdout if output is None else open(output, "w", encoding="utf-8")
+        target = sys.stdout if output is None else _opened(output, "w", "--output")
         try:
             yield source, target
         finally:
@@ -141,3 +142,11 @@ def lines_in_out(hashes: Path, output: Path | None) -> Iterator[tuple[IO[bytes],
     finally:
         if source is not sys.stdin.buffer:
             source.close()
+
+
+def _opened(path: Path, mode: str, param_hint: str) -> IO[Any]:
+    try:
+        return open(path, mode, encoding=None if "b" in mode else "utf-8")
+    except OSError as exc:
+        raise typer.BadParameter(f"cannot {'read' if 'r' in mode else 'write'} {path}: {exc.strerror or exc}",
+                                 param_hint=param_hint) from exc
