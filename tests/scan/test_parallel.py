@@ -6,6 +6,7 @@ from __future__ import annotations
 import os
 import signal
 import time
+from collections import Counter
 from collections.abc import Iterator
 from functools import partial
 from pathlib import Path
@@ -183,3 +184,17 @@ def test_many_crashing_files_in_a_row_each_fail_alone_and_the_scan_goes_on() -> 
     assert all(len(results[f"crash-{n}"]) == 1 and isinstance(results[f"crash-{n}"][0], WorkerDied)
                for n in range(10))
     assert results["one"] == ["one:1"] and results["two"] == ["two:1"]
+
+
+def _pid(task: int) -> Iterator[int]:
+    yield os.getpid()
+
+
+def test_the_last_light_tasks_are_shared_out_not_queued_behind_one_worker() -> None:
+    """Ten tasks of 100 KB each weigh less together than one worker may hold ahead (2 MiB), and a job sent down a
+    pipe cannot be taken back: if the first worker took them all, the other would idle while it ran them one by
+    one (the end of every scan, its smallest files last, and a small PNG may take 0.1 s to decode). Near the end
+    each worker holds two such jobs at a time, so each runs at least the two it was sent first."""
+    with WorkerPool(2) as pool:
+        pids = [pid for _, pid in pool.stream(_pid, list(range(10)), weight=lambda task: 100_000)]
+    assert len(pids) == 10 and min(Counter(pids).values()) >= 2 and len(Counter(pids)) == 2

@@ -17,10 +17,24 @@ from typing import Any
 
 
 def main() -> None:
-    """Console-script entry point (`cli.root.main`)."""
-    from hashwarden.cli.root import main as run
+    """Console-script entry point (`cli.root.main`).
 
-    run()
+    When the command is over, the process's heap is settled for its exit (`process_exit`): once the exit's
+    exception is dropped, since its traceback holds the command's frames and, in them, what the collection must
+    close. A command that fails with an uncaught exception ends as Python ends it."""
+    import sys
+
+    from hashwarden.cli.root import main as run
+    from hashwarden.process_exit import settle_before_exit
+
+    try:
+        run()
+    except SystemExit as stop:
+        code = stop.code
+    else:
+        code = None
+    settle_before_exit()
+    sys.exit(code)
 
 
 def __getattr__(name: str) -> Any:
