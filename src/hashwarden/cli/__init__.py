@@ -19,13 +19,16 @@ from typing import Any
 def main() -> None:
     """Console-script entry point (`cli.root.main`).
 
-    When the command is over, the process's heap is settled for its exit (`process_exit`): once the exit's
-    exception is dropped, since its traceback holds the command's frames and, in them, what the collection must
-    close. A command that fails with an uncaught exception ends as Python ends it."""
+    The garbage collector runs less often while the command loads its libraries, and the process's heap is
+    settled for its exit when the command is over (`process_heap`), once the exit's exception is dropped: its
+    traceback holds the command's frames and, in them, what the collection must close. A command that fails with
+    an uncaught exception ends as Python ends it."""
     import sys
 
+    from hashwarden.process_heap import collect_less_often, settle_before_exit
+
+    collect_less_often()
     from hashwarden.cli.root import main as run
-    from hashwarden.process_exit import settle_before_exit
 
     try:
         run()

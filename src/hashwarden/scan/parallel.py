@@ -75,8 +75,9 @@ def _stream_worker(jobs: Connection, results: Connection, warm: Callable[[], Non
     import time
 
     from hashwarden.logs import configure_logging
-    from hashwarden.process_exit import settle_before_exit
+    from hashwarden.process_heap import collect_less_often, settle_before_exit
 
+    collect_less_often()
     configure_logging()
     if warm is not None:
         warm()
