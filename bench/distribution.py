@@ -1,7 +1,9 @@
 """Signed distribution (issue 19): publish a set into a TUF repository and subscribe to it, full and by delta.
 
 Builds a publisher store (SQLite, in a temporary folder) with one alert set of `--entries` entries (random md5 and
-PDQ, loaded by the bulk loader), then measures, in one process:
+PDQ, loaded by the bulk loader), then measures, in one process whose garbage collector runs as the CLI's does
+(`process_heap.collect_less_often`; at the default's young collection every 700 objects, a 2M-entry set's delta
+applied in 4.96 s rather than 4.52 s, medians of 5):
   publish v1    the full list written (JSON lines, gzip), hashed, listed in targets metadata, signed
   subscribe v1  ngclient verifies the metadata and the file; the set created in one transaction, audited
   publish v2    after `--delta` changes at the publisher (half removals at random, half additions): the new full
@@ -39,6 +41,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "src"))
 from sqlalchemy import select  # noqa: E402
 
 from hashwarden.distribution import keygen, publish, subscribe  # noqa: E402
+from hashwarden.process_heap import collect_less_often  # noqa: E402
 from hashwarden.store import open_store  # noqa: E402
 from hashwarden.store.batches import RowBatch  # noqa: E402
 from hashwarden.store.hashsets import create_set, get_set  # noqa: E402
@@ -168,6 +171,7 @@ def timed(label: str, call):  # noqa: ANN001, ANN201
 
 
 def main() -> None:
+    collect_less_often()  # the garbage collector as `hashwarden publish` and `subscribe` run it (cli.main)
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--entries", type=int, default=10_000_000)
     parser.add_argument("--delta", type=int, default=100_000)
