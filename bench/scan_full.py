@@ -402,5 +402,6 @@ def print_scan_table(median: dict, folders: dict[str, Path], counts: list[int], 
                            f" {kept / median[(group, workers, label)]:13.2f}x" for label in labels)
             print(row)
 
+
 if __name__ == "__main__":
     main()

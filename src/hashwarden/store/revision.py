@@ -96,7 +96,6 @@ def _hex(value: bytes | None) -> str | None:
     return None if value is None else bytes(value).hex()
 
 
-
 def revise_set(conn: Any, target: HashSet, remove: list[int] | Found, records: Iterable[EntryRecord], *, fmt: str,
                file: str, version: str, details: dict[str, Any]) -> ImportResult:
     """Remove the entries `remove` (ids of `target`'s entries, or those `entries_of` found with their rows), add
