@@ -207,3 +207,30 @@ def test_a_delta_into_a_big_set_groups_only_its_own_rows(tmp_path) -> None:
                 "EXPLAIN QUERY PLAN " + statement.replace("?", "0")))
             assert "INTEGER PRIMARY KEY" in plan and "USING INDEX ix_entry" not in plan, (statement, plan)
     engine.dispose()
+
+
+def test_indexes_an_import_drops_come_back_partial(store_engine, monkeypatch) -> None:
+    """An import into a small table drops the digest indexes it fills and builds them again at its end
+    (store.indexes): on every backend they come back as the migrations made them, holding non-null rows only. The
+    schema gives PostgreSQL its clause only when asked (`schema.attach_postgresql_where`, so that an SQLite store
+    never loads that dialect); built without it, they came back whole on PostgreSQL."""
+    from sqlalchemy import text
+
+    from hashwarden.store import indexes
+
+    built: list[str] = []
+    create = indexes.create_indexes
+    monkeypatch.setattr(indexes, "create_indexes", lambda conn, made: (built.extend(i.name for i in made),
+                                                                      create(conn, made))[-1])
+    with store_engine.begin() as conn:
+        create_set(conn, "s", "alert")
+    import_list(store_engine, "s", [EntryRecord(md5=_md5(i), sha1=f"{i:040x}", line=i) for i in range(1, 501)],
+                fmt="test", file="a")
+    assert {"ix_entry_md5", "ix_entry_sha1"} <= set(built)  # dropped and built again
+    query = ("SELECT sql FROM sqlite_master WHERE name = :name" if store_engine.dialect.name == "sqlite" else
+             "SELECT indexdef FROM pg_indexes WHERE indexname = :name")
+    with store_engine.connect() as conn:
+        for name in ("ix_entry_md5", "ix_entry_sha1"):
+            made = conn.execute(text(query), {"name": name}).scalar_one()
+            assert "WHERE" in made.upper() and "IS NOT NULL" in made.upper(), made
+    assert len(_entries(store_engine, "s")) == 500

@@ -16,7 +16,7 @@ from sqlalchemy.engine import Connection
 
 from hashwarden.store.batches import ColumnBatch, RowBatch
 from hashwarden.store.db import page_cache
-from hashwarden.store.schema import DIGEST_COLUMNS, entry
+from hashwarden.store.schema import DIGEST_COLUMNS, attach_postgresql_where, entry
 
 # Drop the indexes and rebuild them at the end when the table is small (rebuilding then costs less than a second)
 # or once the import has grown past half of the table.
@@ -60,6 +60,8 @@ def create_indexes(conn: Connection, indexes: list[Any]) -> None:
     runs as several cache-sized runs merged, the runs sorted in the background, about twice as fast as one
     256 MiB in-memory sort of 5M keys here (~5 s against ~10 s)."""
     sqlite = conn.dialect.name == "sqlite"
+    if conn.dialect.name == "postgresql":
+        attach_postgresql_where()  # partial there too: the schema names PostgreSQL's clause only when asked
     if sqlite:
         conn.exec_driver_sql(f"PRAGMA threads = {min(4, os.cpu_count() or 1)}")
     try:
