@@ -14,7 +14,6 @@ from pathlib import Path
 from typing import IO, Annotated, Any, Optional
 
 import typer
-from rich.console import Console
 
 from hashwarden.config import database_url
 from hashwarden.cli.lazy import LazyGroup
@@ -38,9 +37,29 @@ url_app = typer.Typer(no_args_is_help=True, help="URLs the Safe Browsing way (ca
 self_report_app = typer.Typer(no_args_is_help=True, help="Self-reports: hashes young people sent from the self-hash "
                               "page (/selfhash/), and their review.")
 
-# Data (set names, paths, categories) is never Rich markup or emoji: `escape` it, and no `:a:` becomes a picture.
-out = Console(emoji=False)
-err = Console(stderr=True, emoji=False)
+
+
+class LazyConsole:
+    """A Rich console made on its first use: Rich's import (~0.03 s) is paid by a command that prints through it,
+    not by every command (a `--quiet` scan, `hash`, which write JSON or nothing).
+
+    Data (set names, paths, categories) is never Rich markup or emoji: `escape` it, and no `:a:` becomes a picture.
+    """
+
+    def __init__(self, stderr: bool = False) -> None:
+        self._stderr = stderr
+        self._console: Any = None
+
+    def __getattr__(self, name: str) -> Any:
+        if self._console is None:
+            from rich.console import Console
+
+            self._console = Console(stderr=self._stderr, emoji=False)
+        return getattr(self._console, name)
+
+
+out = LazyConsole()
+err = LazyConsole(stderr=True)
 
 
 class ExitCode(enum.IntEnum):
@@ -92,7 +111,14 @@ AllowEmpty = Annotated[bool, typer.Option(
 
 
 def show_progress(quiet: bool) -> bool:
-    return not quiet and err.is_terminal and not os.environ.get("CI")
+    """Whether to draw a progress bar: on a terminal, not with --quiet, not in CI. Rich's answer (`is_terminal`)
+    is asked only of a stderr that may be one, so a command writing to a pipe or a file does not load Rich to learn
+    that it is not (a terminal is forced on Rich by FORCE_TERMINAL or TTY_COMPATIBLE)."""
+    if quiet or os.environ.get("CI"):
+        return False
+    if not sys.stderr.isatty() and not os.environ.get("FORCE_TERMINAL") and not os.environ.get("TTY_COMPATIBLE"):
+        return False
+    return err.is_terminal
 
 
 class RichProgress:

@@ -11,8 +11,6 @@ from pathlib import Path
 from typing import Annotated, Optional
 
 import typer
-from rich.markup import escape
-from rich.table import Table
 
 from hashwarden.config import EXPANSION_FLOOR, EXPANSION_RATIO, VPDQ_QUERY_SECONDS_PER_HASH, ScanSettings
 from hashwarden.cli.common import (
@@ -195,6 +193,9 @@ def scan_command(
 
 def print_summary(summary: dict, files: dict) -> None:
     """The Rich summary table a scan ends with."""
+    from rich.markup import escape  # Rich is loaded by what prints (a --quiet scan prints nothing)
+    from rich.table import Table
+
     table = Table(title="scan summary", show_header=True)
     table.add_column("status")
     table.add_column("items", justify="right")
