@@ -13,8 +13,19 @@ delta between two), `publisher.py`, `fetch.py` (ngclient reading a local directo
 published lines and plain lists) and `url_apply.py` (a downloaded list or delta applied through `store.urls`).
 """
 
-from hashwarden.distribution.keys import ROLES, keygen
-from hashwarden.distribution.publisher import PublishResult, publish, rotate_key
-from hashwarden.distribution.subscriber import SubscribeResult, subscribe
+from __future__ import annotations
 
-__all__ = ["ROLES", "PublishResult", "SubscribeResult", "keygen", "publish", "rotate_key", "subscribe"]
+import importlib
+from typing import Any
+
+# What the package offers, and the module holding each: loaded when first asked for, so that a subscriber (or the
+# service's `/repo/`) never loads the publisher's modules and the NumPy its delta comparison and exports use.
+_PROVIDERS = {"ROLES": "keys", "keygen": "keys", "PublishResult": "publisher", "publish": "publisher",
+              "rotate_key": "publisher", "SubscribeResult": "subscriber", "subscribe": "subscriber"}
+__all__ = sorted(_PROVIDERS)
+
+
+def __getattr__(name: str) -> Any:
+    if name not in _PROVIDERS:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    return getattr(importlib.import_module(f"{__name__}.{_PROVIDERS[name]}"), name)

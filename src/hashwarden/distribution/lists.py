@@ -19,14 +19,15 @@ import json
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, BinaryIO, TypeVar
-
-import numpy as np
+from typing import TYPE_CHECKING, Any, BinaryIO, TypeVar
 
 from hashwarden.config import TUF_GZIP_LEVEL
 from hashwarden.errors import DistributionError, FormatError
 from hashwarden.formats.jsonl import line_of, object_lines, parse_vpdq, record_of
 from hashwarden.store.records import EntryRecord
+
+if TYPE_CHECKING:  # NumPy compares a publisher's lists; a subscriber, which only reads them, never loads it
+    import numpy as np
 
 _DIGEST_BYTES = 16
 _CHUNK_LINES = 4096
@@ -107,6 +108,8 @@ def line_digests(path: Path) -> np.ndarray:
 
 def write_delta(old: Path, old_digests: np.ndarray, new: Path, new_digests: np.ndarray, path: Path) -> tuple[int, int]:
     """Write the delta from list `old` to list `new`; return (removed, added)."""
+    import numpy as np
+
     removed = ~np.isin(old_digests, new_digests)
     added = ~np.isin(new_digests, old_digests)
     with _gzip_writer(path) as fp:
@@ -125,6 +128,8 @@ def _lines(path: Path) -> Iterator[bytes]:
 
 
 def _as_array(digests: bytearray) -> np.ndarray:
+    import numpy as np
+
     return np.frombuffer(bytes(digests), dtype=f"V{_DIGEST_BYTES}")
 
 

@@ -22,7 +22,6 @@ from dataclasses import dataclass
 from typing import Any, BinaryIO
 
 import ijson
-import numpy as np
 from ijson.utils import sendable_list
 
 from hashwarden.config import MAX_JSON_DEPTH, MAX_JSON_RECORD_BYTES
@@ -145,7 +144,9 @@ class DepthGuard:
         else:
             self.in_string = False
         opens = marks.count(b"[") + marks.count(b"{")
-        if self.depth + opens > self.limit:
+        if self.depth + opens > self.limit:  # rare (nesting near the limit): NumPy is loaded for it alone
+            import numpy as np
+
             steps = (np.frombuffer(marks, np.uint8) >> 1 & 1).astype(np.int32) * 2 - 1  # [{ have bit 1, ]} not
             if self.depth + int(np.cumsum(steps).max()) > self.limit:
                 self.depth, self.in_string, self.escape = start

@@ -25,14 +25,15 @@ import hashlib
 import math
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
-from typing import Any, BinaryIO
-
-import numpy as np
+from typing import TYPE_CHECKING, Any, BinaryIO
 
 from hashwarden.config import MAX_IMAGE_PIXELS, PDQ_MIN_QUALITY, VPDQ_QUERY_SECONDS_PER_HASH
 from hashwarden.errors import EvidenceReadError
 from hashwarden.signals.image import Pixels
 from hashwarden.signals.pdq import DEFAULT_ENGINE, PdqEngine
+
+if TYPE_CHECKING:  # NumPy: for matching frames (`unique_good`); parsing and writing vPDQ lines need none
+    import numpy as np
 
 @dataclass(frozen=True)
 class VpdqFrame:
@@ -342,5 +343,7 @@ def dedupe_consecutive(frames: Sequence[VpdqFrame]) -> list[VpdqFrame]:
 def unique_good(frames: Iterable[VpdqFrame], quality: int = PDQ_MIN_QUALITY) -> np.ndarray:
     """The distinct hashes of frames with quality >= `quality`, as an (N, 32) uint8 array: what the match
     percentages count (python-threatexchange `prepare_vpdq_feature`: quality filter, exact-hash dedup)."""
+    import numpy as np
+
     seen = dict.fromkeys(f.pdq for f in frames if f.quality >= quality)
     return np.frombuffer(bytes.fromhex("".join(seen)), dtype=np.uint8).reshape(-1, 32)

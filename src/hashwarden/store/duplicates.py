@@ -7,12 +7,16 @@ strongest digests have no repeated 8-byte prefix cannot hold a duplicate at all,
 
 from __future__ import annotations
 
-import numpy as np
+from typing import TYPE_CHECKING
+
 from sqlalchemy import func, select, text
 from sqlalchemy.engine import Connection
 
 from hashwarden.store.batches import ColumnBatch, RowBatch
 from hashwarden.store.schema import DIGEST_COLUMNS, entry
+
+if TYPE_CHECKING:  # NumPy: for a bulk import's column batches only (a delta's rows and small imports need none)
+    import numpy as np
 
 
 class DigestPrefixes:
@@ -38,6 +42,8 @@ class DigestPrefixes:
         if strongest is None or self._count > self.MAX:
             self._given_up, self._parts = True, {}
             return
+        import numpy as np
+
         width, blob = batch.digests[strongest]
         heads = np.frombuffer(blob, dtype=np.uint8).reshape(-1, width)[:, :8]
         self._parts.setdefault(strongest, []).append(np.ascontiguousarray(heads).view(np.uint64).ravel())
@@ -45,6 +51,8 @@ class DigestPrefixes:
     def may_repeat(self) -> bool:
         if self._given_up:
             return True
+        import numpy as np
+
         for parts in self._parts.values():
             heads = np.sort(np.concatenate(parts))
             if (heads[1:] == heads[:-1]).any():
