@@ -438,3 +438,20 @@ def test_shell_completion_is_offered() -> None:
     """`hashwarden --install-completion` (README): Typer's completion options are on the top-level help."""
     result = hw("--help", db=Path("unused.db"))
     assert "--install-completion" in result.stdout and "--show-completion" in result.stdout
+
+
+def test_the_progress_bar_draws_on_a_terminal(monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture) -> None:
+    """What a scan shows on a terminal: Rich's live display, on the console itself (the display enters it as a
+    context manager, which the lazily made stand-in the commands print through cannot be)."""
+    from hashwarden.cli import common
+
+    monkeypatch.setenv("TTY_COMPATIBLE", "1")  # stderr is a pipe here: Rich is told it is a terminal
+    monkeypatch.delenv("CI", raising=False)
+    monkeypatch.setattr(common, "err", common.LazyConsole(stderr=True))
+    assert common.show_progress(False) and not common.show_progress(True)
+    with common.RichProgress() as progress:
+        progress.phase("hashing", 3)
+        for _ in range(3):
+            progress.advance()
+    drawn = capsys.readouterr().err
+    assert "hashing" in drawn and "3/3" in drawn

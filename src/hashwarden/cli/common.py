@@ -50,12 +50,18 @@ class LazyConsole:
         self._stderr = stderr
         self._console: Any = None
 
-    def __getattr__(self, name: str) -> Any:
+    @property
+    def console(self) -> Any:
+        """The Rich console itself (made now): what Rich's own objects are given, since a progress bar's live
+        display enters it as a context manager, which this stand-in's attribute lookup cannot serve."""
         if self._console is None:
             from rich.console import Console
 
             self._console = Console(stderr=self._stderr, emoji=False)
-        return getattr(self._console, name)
+        return self._console
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.console, name)
 
 
 out = LazyConsole()
@@ -110,13 +116,18 @@ AllowEmpty = Annotated[bool, typer.Option(
                           "unknown): to hash and list evidence without matching.")]
 
 
+# What makes Rich treat a pipe as a terminal (versions differ: FORCE_TERMINAL before Rich 14, then TTY_COMPATIBLE
+# and FORCE_COLOR): where one is set, Rich is asked.
+_FORCED_TERMINAL = ("TTY_COMPATIBLE", "FORCE_COLOR", "FORCE_TERMINAL")
+
+
 def show_progress(quiet: bool) -> bool:
     """Whether to draw a progress bar: on a terminal, not with --quiet, not in CI. Rich's answer (`is_terminal`)
     is asked only of a stderr that may be one, so a command writing to a pipe or a file does not load Rich to learn
-    that it is not (a terminal is forced on Rich by FORCE_TERMINAL or TTY_COMPATIBLE)."""
+    that it is not."""
     if quiet or os.environ.get("CI"):
         return False
-    if not sys.stderr.isatty() and not os.environ.get("FORCE_TERMINAL") and not os.environ.get("TTY_COMPATIBLE"):
+    if not sys.stderr.isatty() and not any(name in os.environ for name in _FORCED_TERMINAL):
         return False
     return err.is_terminal
 
@@ -130,7 +141,7 @@ class RichProgress:
         self._progress = Progress(
             TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
             TextColumn("[progress.data.speed]{task.fields[rate]}"),
-            TimeRemainingColumn(), console=err, transient=False,
+            TimeRemainingColumn(), console=err.console, transient=False,
         )
         self._task = None
 
