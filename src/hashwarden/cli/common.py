@@ -38,7 +38,6 @@ self_report_app = typer.Typer(no_args_is_help=True, help="Self-reports: hashes y
                               "page (/selfhash/), and their review.")
 
 
-
 class LazyConsole:
     """A Rich console made on its first use: Rich's import (~0.03 s) is paid by a command that prints through it,
     not by every command (a `--quiet` scan, `hash`, which write JSON or nothing).

@@ -220,7 +220,6 @@ def demo_command(
     """Build benign synthetic images, a hash set and a 'seized' folder, scan it, and show the summary."""
     from hashwarden.demo.run import run_demo
 
-    result = run_demo(out_dir, progress=RichProgress if show_progress(quiet) else None,
-                      console=out.console)
+    result = run_demo(out_dir, progress=RichProgress if show_progress(quiet) else None, console=out.console)
     if not quiet:
         print_summary(result.summary, result.files)

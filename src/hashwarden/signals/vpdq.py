@@ -35,6 +35,7 @@ from hashwarden.signals.pdq import DEFAULT_ENGINE, PdqEngine
 if TYPE_CHECKING:  # NumPy: for matching frames (`unique_good`); parsing and writing vPDQ lines need none
     import numpy as np
 
+
 @dataclass(frozen=True)
 class VpdqFrame:
     """One hashed frame: its number (decoder output order, from 0), PDQ quality, PDQ hash and time in seconds."""

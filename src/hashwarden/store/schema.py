@@ -39,8 +39,9 @@ def partial_index(name: str, *expressions: Any, where: Any, **kwargs: Any) -> In
     """An index of the rows where `where` holds, on SQLite and PostgreSQL alike.
 
     PostgreSQL's copy of the clause is attached where PostgreSQL DDL is made from the schema
-    (`attach_postgresql_where`): written here as `postgresql_where`, it made SQLAlchemy load its PostgreSQL dialect (with asyncpg's, pg8000's
-    and psycopg's) to check the argument, ~0.05 s of every command on an SQLite store."""
+    (`attach_postgresql_where`): written here as `postgresql_where`, it made SQLAlchemy load its PostgreSQL
+    dialects (asyncpg's, pg8000's and psycopg's too) to check the argument, ~0.05 s of every command on an
+    SQLite store."""
     return Index(name, *expressions, sqlite_where=where, info={_PARTIAL_WHERE: where}, **kwargs)
 
 
