@@ -106,7 +106,7 @@ def subscribe(
 
     Example: hashwarden subscribe --repo https://hw.example.org/repo --root root.json --db station.db
     """
-    from hashwarden.distribution.subscriber import subscribe as subscribe_to  # not the publisher (its NumPy)
+    from hashwarden.distribution import subscribe as subscribe_to
 
     result = subscribe_to(engine_for(db), repo, root, urls=not no_urls)
     for done in result.updated + ([result.urls] if result.urls else []):
