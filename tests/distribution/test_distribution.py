@@ -4,6 +4,7 @@ http, key rotation, and every refusal (tampered, replayed, expired, wrongly sign
 from __future__ import annotations
 
 import io
+import json
 
 import functools
 import http.server
@@ -15,19 +16,19 @@ from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
 import pytest
-from sqlalchemy import select, text
+from sqlalchemy import func, select, text
 
 from hashwarden.distribution import keygen, publish, rotate_key, subscribe
 from hashwarden.errors import DistributionError
 from hashwarden.formats.jsonl import line_of
 from hashwarden.signals.vpdq import VpdqFrame
-from hashwarden.store import open_store
+from hashwarden.store import live, open_store, overlay
 from hashwarden.store.audit import verify
 from hashwarden.store.hashsets import create_set, get_set, iter_entries
 from hashwarden.store.loader import import_entries
 from hashwarden.store.records import EntryRecord
 from hashwarden.store.revision import entry_keys, revise_set
-from hashwarden.store.schema import entry
+from hashwarden.store.schema import entry, vpdq_frame
 
 
 def _pdq(n: int) -> str:
@@ -89,6 +90,9 @@ def state(engine) -> tuple:
         return (conn.execute(text("SELECT * FROM hash_set ORDER BY id")).all(),
                 conn.execute(text("SELECT * FROM entry ORDER BY id")).all(),
                 conn.execute(text("SELECT * FROM vpdq_frame ORDER BY entry_id, frame")).all(),
+                conn.execute(text("SELECT * FROM entry_recent ORDER BY id")).all(),
+                conn.execute(text("SELECT * FROM vpdq_frame_recent ORDER BY entry_id, frame")).all(),
+                conn.execute(text("SELECT * FROM entry_gone ORDER BY id")).all(),
                 conn.execute(text("SELECT * FROM subscription ORDER BY set_id")).all(),
                 conn.execute(text("SELECT count(*) FROM audit")).scalar_one())
 
@@ -135,11 +139,11 @@ def test_republish_sends_a_delta_and_a_removal_removes(world: World) -> None:
         ("alerts", 1, 2, "deltas", 2, 2)]
     assert lines(world.subscriber, "alerts") == lines(world.publisher, "alerts")
     with world.subscriber.connect() as conn:
-        md5s = {bytes(v).hex() for (v,) in conn.execute(select(entry.c.md5).where(
+        md5s = {bytes(v).hex() for (v,) in live.rows(conn, select(entry.c.md5).where(
             entry.c.set_id == get_set(conn, "alerts").id))}
         assert f"{1:032x}" not in md5s and f"{9:032x}" in md5s
-        assert conn.execute(text("SELECT category FROM entry WHERE hex(md5) = :h"),
-                            {"h": f"{2:032X}"}).scalar_one() == "B"
+        assert [row.category for row in live.rows(conn, select(entry.c.category).where(
+            entry.c.md5 == bytes.fromhex(f"{2:032x}")))] == ["B"]
         assert verify(conn).ok
     # a subscriber that never held version 1 takes the full snapshot of version 2
     late = open_store(f"sqlite:///{world.dir / 'late.db'}")
@@ -160,8 +164,12 @@ def test_a_delta_removes_videos_with_their_frames(world: World) -> None:
     world.publish("videos")
     assert [(u.name, u.how, u.removed, u.added) for u in world.subscribe().updated] == [("videos", "deltas", 2, 1)]
     assert lines(world.subscriber, "videos") == lines(world.publisher, "videos")
-    with world.subscriber.connect() as conn:
-        assert conn.execute(text("SELECT count(*) FROM vpdq_frame")).scalar_one() == 3
+    with world.subscriber.begin() as conn:
+        live_frames = select(func.count()).select_from(vpdq_frame)
+        assert live.count(conn, live_frames) == 3  # the delta went to the overlay: the frames gone are not seen
+        assert verify(conn).ok
+        overlay.merge(conn)
+        assert conn.execute(live_frames).scalar_one() == 3  # and merged, they are gone from the table
         assert verify(conn).ok
 
 
@@ -584,3 +592,31 @@ def test_a_subscriber_process_loads_neither_the_publisher_nor_numpy(world: World
     loaded = set(ended["modules"])
     assert "hashwarden.distribution.lists" in loaded  # it read the published lists...
     assert {"numpy", "hashwarden.distribution.publisher"} & loaded == set()  # ...and nothing of the publisher's
+
+
+def test_a_delta_waits_in_the_overlay_until_merged(world: World) -> None:
+    """`hashwarden subscribe` applies a delta to the overlay (store/overlay.py): `set show` counts what waits there,
+    `set merge` folds it into the set (audited), and neither changes what the set holds."""
+    from typer.testing import CliRunner
+
+    from hashwarden.cli import app
+
+    def hw(*args: str) -> str:
+        done = CliRunner().invoke(app, ["--db", str(world.dir / "station.db"), *args])
+        assert done.exit_code == 0, done.output
+        return done.output
+
+    world.publish()
+    world.subscribe()
+    change_alerts(world)
+    world.publish()
+    hw("subscribe", "--repo", str(world.repo), "--root", str(world.root_file))
+    held = lines(world.subscriber, "alerts")
+    assert held == lines(world.publisher, "alerts")
+    assert json.loads(hw("set", "show", "alerts", "--json"))["unmerged"] == 4  # 2 removed, 2 added
+    assert "merged 2 added and 2 removed entries into the sets" in hw("set", "merge")
+    assert json.loads(hw("set", "show", "alerts", "--json"))["unmerged"] == 0
+    assert lines(world.subscriber, "alerts") == held
+    assert "intact" in hw("audit", "verify")
+    with world.subscriber.connect() as conn:
+        assert conn.execute(text("SELECT action FROM audit ORDER BY id DESC LIMIT 1")).scalar_one() == "overlay.merge"

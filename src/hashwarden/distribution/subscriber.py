@@ -40,7 +40,7 @@ from hashwarden.distribution.url_apply import apply_delta, apply_full
 from hashwarden.distribution.url_lists import read_url_ops
 from hashwarden.errors import DistributionError, StoreError
 from hashwarden.scan.known_files import cache_directory
-from hashwarden.store import audit
+from hashwarden.store import audit, live
 from hashwarden.store.db import page_cache
 from hashwarden.store.hashsets import create_set, get_set
 from hashwarden.store.revision import entries_of, revise_set
@@ -342,7 +342,7 @@ def _apply(conn: Any, name: str, published: dict[str, Any], steps: list[_Step], 
     for step in steps:
         shown = f"{repository} {step.path}"
         if step.full:  # the set becomes the snapshot: what it held goes, the snapshot's entries come
-            ids = [row.id for row in conn.execute(select(entry.c.id).where(entry.c.set_id == target.id))]
+            ids = [row.id for row in live.rows(conn, select(entry.c.id).where(entry.c.set_id == target.id))]
             done = revise_set(conn, target, ids, read_list(step.file, shown), fmt="tuf-full", file=shown,
                               version=str(step.new), details=details)
             how = "full"
@@ -356,7 +356,7 @@ def _apply(conn: Any, name: str, published: dict[str, Any], steps: list[_Step], 
                                             "database's copy does not hold (the set was changed here outside "
                                             "subscribe): delete it and subscribe again")
                 done = revise_set(conn, target, found, new, fmt="tuf-delta", file=shown, version=str(step.new),
-                                  details=details)
+                                  details=details, into_overlay=True)
             how = "deltas"
         removed, added = removed + done.deleted, added + done.added
     return SetUpdate(name, held[1] if held else None, published["version"], how, removed, added)

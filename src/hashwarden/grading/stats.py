@@ -53,6 +53,7 @@ from hashwarden.grading.consensus import CONFIRMED, DISPUTED, INDICATIVE, RULE, 
 from hashwarden.grading.votes import AGE_BANDS, VOCABULARIES
 from hashwarden.store.hashsets import get_set
 from hashwarden.store.db import TIMESTAMP_FORMAT
+from hashwarden.store import live
 from hashwarden.store.schema import entry
 from hashwarden.store.votes import ATTRIBUTES
 
@@ -347,7 +348,7 @@ def _entries_of(conn: Connection, graded: list[Grade], where: Any, columns: Iter
         if not clauses:
             continue
         query = select(*(entry.c[name] for name in _DIGESTS), *columns).where(or_(*clauses), where)
-        for row in conn.execute(query):
+        for row in live.rows(conn, query):
             seen = set()
             for name in _DIGESTS:
                 value = row._mapping[name]

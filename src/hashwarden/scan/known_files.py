@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING
 from sqlalchemy import func, select
 from sqlalchemy.engine import Engine
 
+from hashwarden.store import live
 from hashwarden.store.schema import entry, hash_set, import_run
 
 if TYPE_CHECKING:  # the filter's reader (NumPy) is loaded when a store has ignorable sets: a scan asks before its
@@ -86,5 +87,5 @@ def _pairs(engine: Engine, digest: str):  # noqa: ANN202 - generator of (bytes, 
     query = (select(column, entry.c.id).join(hash_set, hash_set.c.id == entry.c.set_id)
              .where(hash_set.c.kind == "ignorable", column.is_not(None)))
     with engine.connect() as conn:
-        for value, entry_id in conn.execute(query.execution_options(yield_per=100_000)):
+        for value, entry_id in live.rows(conn, query.execution_options(yield_per=100_000)):
             yield bytes(value), entry_id

@@ -30,6 +30,7 @@ from typing import Any
 from sqlalchemy import and_, func, select
 from sqlalchemy.engine import Connection
 
+from hashwarden.store import live
 from hashwarden.store.schema import entry, hash_set, vpdq_frame
 
 WIDTH = 256  # bytes of SHAKE-256 output per term
@@ -46,10 +47,12 @@ _FETCH = 20_000
 
 
 def _sum_rows(conn: Connection, query: Any, tag: str, group: bool) -> dict[Any, list[int]]:
-    """{key: [count, sum]} over the query's rows; the key is the first column when `group`, else None."""
+    """{key: [count, sum]} over the query's rows (over the live entries: store/live.py); the key is the first column
+    when `group`, else None."""
     totals: dict[Any, list[int]] = {}
-    for rows in conn.execute(query.execution_options(yield_per=_FETCH)).partitions():
-        _add_terms(rows, tag, group, totals)
+    for part in live.parts(conn, query.execution_options(yield_per=_FETCH)):
+        for rows in conn.execute(part).partitions():
+            _add_terms(rows, tag, group, totals)
     return totals
 
 
@@ -191,4 +194,5 @@ def rows_of(conn: Connection, condition: Any, import_id: int) -> Rows:
     """The rows of the entries matching `condition` that an earlier import added, and of their frames, as
     `change_of` reads them (`Rows.term` hashes them)."""
     earlier = _earlier(condition, import_id)
-    return Rows(list(conn.execute(select(*ENTRY_COLUMNS).where(earlier))), list(conn.execute(frames_of(earlier))))
+    return Rows(list(live.rows(conn, select(*ENTRY_COLUMNS).where(earlier))),
+                list(live.rows(conn, frames_of(earlier))))

@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Iterator
 from typing import Any
 
-from sqlalchemy import insert, select
+from sqlalchemy import Table, insert, select
 from sqlalchemy.engine import Connection
 
 from hashwarden.store.records import EntryRecord
@@ -30,17 +30,19 @@ def noting_videos(records: Iterable[EntryRecord], videos: dict[int, list[Any]]) 
         yield record
 
 
-def add_vpdq_frames(conn: Connection, import_id: int, videos: dict[int, list[Any]]) -> None:
+def add_vpdq_frames(conn: Connection, import_id: int, videos: dict[int, list[Any]], *, entries: Table = entry,
+                    frames: Table = vpdq_frame) -> None:
     """Store the frames of the videos this import added (consecutive repeats removed). A video that was a
-    duplicate has no entry of this import: the entry it repeats keeps its own frames."""
+    duplicate has no entry of this import: the entry it repeats keeps its own frames. A delta applied to the
+    overlay (store/overlay.py) gives `entry_recent` and `vpdq_frame_recent`."""
     from hashwarden.signals.vpdq import dedupe_consecutive
 
     lines = sorted(videos)
     for start in range(0, len(lines), 500):
         chunk = lines[start:start + 500]
-        found = conn.execute(select(entry.c.id, entry.c.line).where(
-            entry.c.import_id == import_id, entry.c.line.in_(chunk))).all()
+        found = conn.execute(select(entries.c.id, entries.c.line).where(
+            entries.c.import_id == import_id, entries.c.line.in_(chunk))).all()
         rows = [{"entry_id": entry_id, "frame": f.frame, "quality": f.quality, "pdq": bytes.fromhex(f.pdq),
                  "timestamp": f.timestamp} for entry_id, line in found for f in dedupe_consecutive(videos[line])]
         if rows:
-            conn.execute(insert(vpdq_frame), rows)
+            conn.execute(insert(frames), rows)

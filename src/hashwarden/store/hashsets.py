@@ -13,11 +13,11 @@ from sqlalchemy.engine import Connection
 from sqlalchemy.exc import IntegrityError
 
 from hashwarden.errors import StoreError
-from hashwarden.store import audit
+from hashwarden.store import audit, live
 from hashwarden.config import DESCRIBE_IDS_PER_QUERY
 from hashwarden.store.db import driver_sql, utc_now
 from hashwarden.store.records import EntryRecord, HashSet
-from hashwarden.store.schema import entry, hash_set, import_run, vpdq_frame
+from hashwarden.store.schema import entry, entry_gone, entry_recent, hash_set, import_run, vpdq_frame
 
 KINDS = ("alert", "ignorable")
 
@@ -100,9 +100,12 @@ def delete_set(conn: Connection, name: str) -> int:
         StoreError: no such set.
     """
     target = get_set(conn, name)
+    removed = count_entries(conn, target.id)
+    for table in (entry_gone, entry_recent):  # the set's part of the overlay (its additions' frames cascade)
+        conn.execute(delete(table).where(table.c.set_id == target.id))
     ids = select(entry.c.id).where(entry.c.set_id == target.id).scalar_subquery()
     conn.execute(delete(vpdq_frame).where(vpdq_frame.c.entry_id.in_(ids)))
-    removed = conn.execute(delete(entry).where(entry.c.set_id == target.id)).rowcount
+    conn.execute(delete(entry).where(entry.c.set_id == target.id))
     conn.execute(delete(import_run).where(import_run.c.set_id == target.id))
     conn.execute(delete(hash_set).where(hash_set.c.id == target.id))
     audit.append(conn, "set.delete", {"deleted_set": target.id, "name": name, "kind": target.kind,
@@ -122,12 +125,12 @@ def describe_set(conn: Connection, name: str) -> dict[str, Any]:
     imports = [{"id": r.id, "format": r.format, "file": r.file, "added": r.added or 0,
                 "started_at": r.started_at, "finished_at": r.finished_at, "file_sha256": r.file_sha256}
                for r in runs]
-    return {**replace(target, entries=count).summary(), "imports": imports}
+    return {**replace(target, entries=count).summary(), "imports": imports, "unmerged": live.pending(conn, target.id)}
 
 
 def count_entries(conn: Connection, set_id: int) -> int:
     """How many entries the set holds."""
-    return conn.execute(select(func.count()).select_from(entry).where(entry.c.set_id == set_id)).scalar_one()
+    return live.count(conn, select(func.count()).select_from(entry).where(entry.c.set_id == set_id))
 
 
 def get_set(conn: Connection, name: str) -> HashSet:
@@ -144,13 +147,10 @@ def get_set(conn: Connection, name: str) -> HashSet:
 
 def list_sets(conn: Connection) -> list[HashSet]:
     """All sets with their entry counts, by name."""
-    counts = select(entry.c.set_id, func.count().label("n")).group_by(entry.c.set_id).subquery()
-    query = (
-        select(hash_set, func.coalesce(counts.c.n, 0).label("n"))
-        .outerjoin(counts, counts.c.set_id == hash_set.c.id)
-        .order_by(hash_set.c.name)
-    )
-    return [_to_set(row, row.n) for row in conn.execute(query)]
+    counts: dict[int, int] = {}
+    for set_id, n in live.rows(conn, select(entry.c.set_id, func.count()).group_by(entry.c.set_id)):
+        counts[set_id] = counts.get(set_id, 0) + n
+    return [_to_set(row, counts.get(row.id, 0)) for row in conn.execute(select(hash_set).order_by(hash_set.c.name))]
 
 
 def _to_set(row: Any, entries: int = 0) -> HashSet:
@@ -179,15 +179,15 @@ def iter_match_rows(conn: Connection, ignorable_digests: bool = True) -> Iterato
     """
     query = select(entry.c.id, entry.c.md5, entry.c.sha1, entry.c.sha256, entry.c.pdq, entry.c.pdq_quality)
     if ignorable_digests:
-        for row in conn.execute(query.execution_options(yield_per=10000)):
+        for row in live.rows(conn, query.execution_options(yield_per=10000)):
             yield MatchRow(*row)
         return
     alert = query.join(hash_set, hash_set.c.id == entry.c.set_id).where(hash_set.c.kind == "alert")
-    for row in conn.execute(alert.execution_options(yield_per=10000)):
+    for row in live.rows(conn, alert.execution_options(yield_per=10000)):
         yield MatchRow(*row)
     pdq_only = (select(entry.c.id, entry.c.pdq, entry.c.pdq_quality).join(hash_set, hash_set.c.id == entry.c.set_id)
                 .where(hash_set.c.kind == "ignorable", entry.c.pdq.is_not(None)))
-    for entry_id, pdq, quality in conn.execute(pdq_only.execution_options(yield_per=10000)):
+    for entry_id, pdq, quality in live.rows(conn, pdq_only.execution_options(yield_per=10000)):
         yield MatchRow(entry_id, None, None, None, pdq, quality)
 
 
@@ -201,8 +201,8 @@ def iter_entries(conn: Connection, set_id: int, frames: bool = False) -> Iterato
     # Rows unpacked by position and records built positionally (`_RECORD_COLUMNS` is EntryRecord's field order):
     # a 10M-entry publish reads every entry, and access by name cost ~4 us a row.
     for (entry_id, md5, sha1, sha256, pdq, quality, media, size, category, series, victim, offender, distributed,
-         tags, comments, updated, provenance, scheme, media_id, photodna, attributes, line) in conn.execute(
-            query.execution_options(yield_per=10_000)):
+         tags, comments, updated, provenance, scheme, media_id, photodna, attributes, line) in live.rows(
+            conn, query.execution_options(yield_per=10_000)):
         record = EntryRecord(
             md5.hex() if md5 else None, sha1.hex() if sha1 else None, sha256.hex() if sha256 else None,
             pdq.hex() if pdq else None, quality, media, size, category, series, victim, offender, distributed,
@@ -229,7 +229,7 @@ def _frames_by_entry(conn: Connection, set_id: int) -> Iterator[tuple[int, list[
                     vpdq_frame.c.timestamp)
              .join(entry, entry.c.id == vpdq_frame.c.entry_id).where(entry.c.set_id == set_id)
              .order_by(vpdq_frame.c.entry_id, vpdq_frame.c.frame))
-    rows = conn.execute(query.execution_options(yield_per=10_000))
+    rows = live.rows(conn, query.execution_options(yield_per=10_000))
     for entry_id, group in groupby(rows, key=lambda row: row.entry_id):
         yield entry_id, [VpdqFrame(row.frame, row.quality, bytes(row.pdq).hex(), row.timestamp) for row in group]
 
@@ -238,7 +238,7 @@ def iter_video_frames(conn: Connection, min_quality: int) -> Iterator[tuple[int,
     """(entry id, PDQ) of every stored vPDQ frame of at least `min_quality`, by entry (streamed)."""
     query = (select(vpdq_frame.c.entry_id, vpdq_frame.c.pdq).where(vpdq_frame.c.quality >= min_quality)
              .order_by(vpdq_frame.c.entry_id, vpdq_frame.c.frame))
-    for entry_id, pdq in conn.execute(query.execution_options(yield_per=10000)):
+    for entry_id, pdq in live.rows(conn, query.execution_options(yield_per=10000)):
         yield entry_id, bytes(pdq)
 
 
@@ -255,10 +255,16 @@ def describe_entries(conn: Connection, entry_ids: list[int], flags: bool = False
     digests: dict[int, dict[str, bytes | None]] = {}
     # with links to series and victims, each entry's digests too: what its links are found by
     linked = flags and conn.exec_driver_sql(_ANY_MEDIA_LINK).first() is not None
+    template = _DESCRIBE_LINKED if linked else _DESCRIBE
+    if live.present(conn):  # the entries as the overlay leaves them (store/live.py), the ids bound in each part
+        template, times = template.replace(" FROM entry JOIN", f" FROM {_LIVE_ENTRY} JOIN"), 3
+    else:
+        times = 1
     for first in range(0, len(entry_ids), DESCRIBE_IDS_PER_QUERY):
         ids = tuple(int(entry_id) for entry_id in entry_ids[first:first + DESCRIBE_IDS_PER_QUERY])
-        sql = driver_sql(conn, (_DESCRIBE_LINKED if linked else _DESCRIBE).format(", ".join("?" * len(ids))))
-        for entry_id, name, kind, category, scheme, series, identified, *hashes in conn.exec_driver_sql(sql, ids):
+        sql = driver_sql(conn, template.format(", ".join("?" * len(ids))))
+        for entry_id, name, kind, category, scheme, series, identified, *hashes in conn.exec_driver_sql(
+                sql, ids * times):
             found = described[entry_id] = {"set": name, "kind": kind, "category": category, "scheme": scheme}
             if linked:
                 digests[entry_id] = dict(zip(_LINKED_DIGESTS, hashes))
@@ -288,7 +294,10 @@ def _add_links(conn: Connection, described: dict[int, dict[str, Any]],
 
 
 _DESCRIBE = ("SELECT entry.id, hash_set.name, hash_set.kind, entry.category, entry.category_scheme, entry.series, "
-             "entry.victim_identified FROM entry JOIN hash_set ON hash_set.id = entry.set_id WHERE entry.id IN ({})")
+             "entry.victim_identified FROM entry JOIN hash_set ON hash_set.id = entry.set_id WHERE entry.id IN ({0})")
+_DESCRIBED = "id, set_id, category, category_scheme, series, victim_identified, md5, sha1, sha256, pdq"
+_LIVE_ENTRY = (f"(SELECT {_DESCRIBED} FROM entry WHERE id IN ({{0}}) AND id NOT IN (SELECT id FROM entry_gone) "
+               f"UNION ALL SELECT {_DESCRIBED} FROM entry_recent WHERE id IN ({{0}})) AS entry")
 _LINKED_DIGESTS = ("md5", "sha1", "sha256", "pdq")
 _ANY_MEDIA_LINK = "SELECT 1 FROM series_link WHERE media IS NOT NULL LIMIT 1"
 _DESCRIBE_LINKED = _DESCRIBE.replace(" FROM entry", ", entry.md5, entry.sha1, entry.sha256, entry.pdq FROM entry")

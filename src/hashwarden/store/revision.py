@@ -17,7 +17,7 @@ from typing import Any
 
 from sqlalchemy import and_, select, update
 
-from hashwarden.store import digest
+from hashwarden.store import digest, live, overlay
 from hashwarden.store.db import utc_now
 from hashwarden.store.import_run import finish_import, highest_entry_id, record_import, start_import
 from hashwarden.store.loader import add_records
@@ -34,7 +34,7 @@ def entry_keys(conn: Any, set_id: int) -> Iterator[tuple[int, tuple[str | None, 
     a revision compares the new content with."""
     query = select(entry.c.id, entry.c.md5, entry.c.sha1, entry.c.sha256, entry.c.pdq, entry.c.category,
                    entry.c.provenance).where(entry.c.set_id == set_id).order_by(entry.c.id)
-    for row in conn.execute(query):
+    for row in live.rows(conn, query):
         yield row.id, tuple(_hex(v) for v in row[1:5]), row.category, row.provenance
 
 
@@ -48,10 +48,11 @@ class Found:
 
 
 def entries_of(conn: Any, set_id: int, records: list[EntryRecord]) -> tuple[Found, list[EntryRecord]]:
-    """(the set's entries with the identity of each record, the records the set holds no entry for): what a
-    published delta's removals name. The identity is the loader's (`schema.DIGEST_COLUMNS`): the four hashes, or a
-    video's frames when it has none; each record is looked up by its first hash (every digest column is indexed with
-    the set), a chunk of them a query that also reads the columns the content digest hashes."""
+    """(the set's entries with the identity of each record, the records the set holds no entry for, the first of
+    each identity): what a published delta's removals name, and which of its additions are new. The identity is
+    the loader's (`schema.DIGEST_COLUMNS`): the four hashes, or a video's frames when it has none; each record is
+    looked up by its first hash (every digest column is indexed with the set), a chunk of them a query that also
+    reads the columns the content digest hashes."""
     from hashwarden.signals.vpdq import frames_sha256
 
     wanted: dict[tuple[str | None, ...], EntryRecord] = {}
@@ -70,15 +71,15 @@ def entries_of(conn: Any, set_id: int, records: list[EntryRecord]) -> tuple[Foun
         else:
             column = "vpdq_sha256"
             value = video = frames_sha256(record.vpdq or []).hex()
-        wanted[(md5, sha1, sha256, pdq, video)] = record
-        by_column.setdefault(column, []).append(bytes.fromhex(value))
+        if wanted.setdefault((md5, sha1, sha256, pdq, video), record) is record:
+            by_column.setdefault(column, []).append(bytes.fromhex(value))
     rows: list[Any] = []
     width = len(digest.ENTRY_COLUMNS)
     for column, values in by_column.items():
         for start in range(0, len(values), _LOOKUP_CHUNK):
             query = select(*digest.ENTRY_COLUMNS, entry.c.vpdq_sha256).where(
                 entry.c.set_id == set_id, entry.c[column].in_(values[start:start + _LOOKUP_CHUNK]))
-            for row in conn.execute(query):  # the identity as a key: hashes as hex, the frames' digest when none
+            for row in live.rows(conn, query):  # the identity as a key: hashes as hex, the frames' digest when none
                 key = (_hex(row.md5), _hex(row.sha1), _hex(row.sha256), _hex(row.pdq), _hex(row.vpdq_sha256))
                 if wanted.pop(key, None) is not None:
                     rows.append(tuple(row[:width]))
@@ -86,8 +87,8 @@ def entries_of(conn: Any, set_id: int, records: list[EntryRecord]) -> tuple[Foun
     ids = [row[0] for row in rows]
     frames: list[Any] = []
     for start in range(0, len(ids), _LOOKUP_CHUNK):
-        frames += conn.execute(digest.frames_of(and_(entry.c.set_id == set_id,
-                                                     entry.c.id.in_(ids[start:start + _LOOKUP_CHUNK]))))
+        frames += live.rows(conn, digest.frames_of(and_(entry.c.set_id == set_id,
+                                                        entry.c.id.in_(ids[start:start + _LOOKUP_CHUNK]))))
     return Found(ids, digest.Rows(rows, frames)), list(wanted.values())
 
 
@@ -97,11 +98,12 @@ def _hex(value: bytes | None) -> str | None:
 
 
 def revise_set(conn: Any, target: HashSet, remove: list[int] | Found, records: Iterable[EntryRecord], *, fmt: str,
-               file: str, version: str, details: dict[str, Any]) -> ImportResult:
+               file: str, version: str, details: dict[str, Any], into_overlay: bool = False) -> ImportResult:
     """Remove the entries `remove` (ids of `target`'s entries, or those `entries_of` found with their rows), add
     `records`, set the set's `version`, and record it all as one import of `fmt` (audited with the new content
-    digest), in the caller's transaction."""
-    import_id = start_import(conn, target, fmt=fmt, file=file)
+    digest), in the caller's transaction. `into_overlay`: the changes go to the overlay (store/overlay.py), as a
+    published delta's do on a subscriber."""
+    import_id = start_import(conn, target, fmt=fmt, file=file, into_overlay=into_overlay)
     change = deleted = 0
     # The removed entries' digest terms are hashed in a thread while this one deletes and adds: the hashing is
     # Python, the statements are SQLite or PostgreSQL with the GIL released (a 100k-line delta into a 10M-entry
@@ -118,11 +120,19 @@ def revise_set(conn: Any, target: HashSet, remove: list[int] | Found, records: I
             condition = and_(entry.c.set_id == target.id, entry.c.id.in_(ids[start:start + _DELETE_CHUNK]))
             if read_here:
                 pending.append(hashing.submit(digest.rows_of(conn, condition, import_id).term))
-            deleted += conn.execute(entry.delete().where(condition)).rowcount
+            if into_overlay:
+                deleted += overlay.remove(conn, target.id, ids[start:start + _DELETE_CHUNK])
+            else:
+                deleted += conn.execute(entry.delete().where(condition)).rowcount
             while len(pending) > _HASHING_AHEAD:
                 change -= pending.popleft().result()
         above = highest_entry_id(conn)  # after the deletions: the additions' ids lie above what is left
-        rows, added = add_records(conn, target, import_id, records)
+        if into_overlay:  # after the removals: an entry replaced (its category changed) is added again
+            records = list(records)
+            _, new = entries_of(conn, target.id, records)
+            rows, added = len(records), overlay.add(conn, target, import_id, new)
+        else:
+            rows, added = add_records(conn, target, import_id, records)
         while pending:
             change -= pending.popleft().result()
     finished = finish_import(conn, import_id, rows, added)

@@ -148,6 +148,41 @@ for _digest in DIGEST_COLUMNS:
     _where = entry.c[_digest].is_not(None)
     partial_index(f"ix_entry_{_digest}", entry.c[_digest], entry.c.set_id, where=_where)
 
+# The overlay of subscribed sets (migration 0017, store/overlay.py): a published delta's additions go to
+# `entry_recent` (entry's columns, ids from entry's own sequence, always above every id of `entry`) and its removals
+# of older entries to `entry_gone` (their ids), so that a 100k-line delta into a 10M-entry set writes two small
+# tables instead of dirtying nearly every page of entry's six indexes. Readers see `entry` without the gone ids
+# plus `entry_recent`; a merge folds both into `entry`, ids kept.
+entry_recent = Table(
+    "entry_recent",
+    metadata,
+    *(column._copy() for column in entry.columns),
+    sqlite_autoincrement=True,  # so the ids can be started above entry's (sqlite_sequence), see store/overlay.py
+)
+Index("ix_entry_recent_set", entry_recent.c.set_id)
+for _digest in DIGEST_COLUMNS:
+    partial_index(f"ix_entry_recent_{_digest}", entry_recent.c[_digest], entry_recent.c.set_id,
+                  where=entry_recent.c[_digest].is_not(None))
+
+entry_gone = Table(
+    "entry_gone",
+    metadata,
+    Column("id", ENTRY_ID, primary_key=True),  # an id of `entry`, removed by a delta, not yet merged
+    Column("set_id", Integer, nullable=False),
+)
+Index("ix_entry_gone_set", entry_gone.c.set_id)
+
+vpdq_frame_recent = Table(
+    "vpdq_frame_recent",
+    metadata,
+    Column("entry_id", ENTRY_ID, ForeignKey("entry_recent.id", ondelete="CASCADE"), nullable=False),
+    Column("frame", Integer, nullable=False),
+    Column("quality", Integer, nullable=False),
+    Column("pdq", LargeBinary(32), nullable=False),
+    Column("timestamp", Float, nullable=False),
+    PrimaryKeyConstraint("entry_id", "frame", name="pk_vpdq_frame_recent"),
+)
+
 audit = Table(
     "audit",
     metadata,

@@ -33,7 +33,7 @@ from sqlalchemy.engine import Connection
 from sqlalchemy.exc import IntegrityError
 
 from hashwarden.errors import SeriesError
-from hashwarden.store import audit
+from hashwarden.store import audit, live
 from hashwarden.store.db import utc_now
 from hashwarden.store.records import VOTE_DIGESTS, EntryRecord
 from hashwarden.store.schema import MAX_ACTOR, entry, hash_set, series, series_link, victim, vote
@@ -171,7 +171,7 @@ def link_set_entries(conn: Connection, code: str, set_name: str,
     if hashes:
         query = query.where(or_(*(entry.c[name] == bytes.fromhex(value) for name, value in hashes.items())))
     found = [{name: bytes(value).hex() for name, value in row._mapping.items() if value is not None}
-             for row in conn.execute(query)]
+             for row in live.rows(conn, query)]
     found = [entry_hashes for entry_hashes in found if entry_hashes]  # a frames-only video has none of the four
     if hashes and not found:
         shown = ", ".join(f"{name} {value}" for name, value in hashes.items())
