@@ -25,7 +25,7 @@ from sqlalchemy.engine import Connection
 
 from hashwarden.store import audit, live
 from hashwarden.store.batches import records_as_rows
-from hashwarden.store.db import utc_now
+from hashwarden.store.db import driver_sql, utc_now
 from hashwarden.store.frames import add_vpdq_frames, noting_videos
 from hashwarden.store.records import EntryRecord, HashSet
 from hashwarden.store.schema import entry, entry_gone, entry_recent, vpdq_frame, vpdq_frame_recent
@@ -55,15 +55,17 @@ class Merged:
 def remove(conn: Connection, set_id: int, ids: Sequence[int]) -> int:
     """Remove the live entries `ids` of the set: an addition still in the overlay is deleted (with its frames),
     an entry of `entry` is marked gone. Returns how many went."""
+    lowest = conn.execute(select(func.min(entry_recent.c.id)).where(entry_recent.c.set_id == set_id)).scalar()
+    maybe = [] if lowest is None else [entry_id for entry_id in ids if entry_id >= lowest]
     recent: list[int] = []  # asked of the table: ids need not be in order (PostgreSQL imports may run meanwhile)
-    for start in range(0, len(ids), _CHUNK):
+    for start in range(0, len(maybe), _CHUNK):
         recent += conn.execute(select(entry_recent.c.id).where(
-            entry_recent.c.id.in_(ids[start:start + _CHUNK]))).scalars()
+            entry_recent.c.id.in_(maybe[start:start + _CHUNK]))).scalars()
     held = set(recent)
-    older = [entry_id for entry_id in ids if entry_id not in held]
+    older = [(entry_id, set_id) for entry_id in ids if entry_id not in held]
+    if older:  # straight to the driver: 50k rows through Core's executemany cost ~0.3 s more
+        conn.exec_driver_sql(driver_sql(conn, "INSERT INTO entry_gone (id, set_id) VALUES (?, ?)"), older)
     removed = len(older)
-    if older:
-        conn.execute(insert(entry_gone), [{"id": entry_id, "set_id": set_id} for entry_id in older])
     for start in range(0, len(recent), _CHUNK):
         removed += conn.execute(entry_recent.delete().where(
             entry_recent.c.set_id == set_id, entry_recent.c.id.in_(recent[start:start + _CHUNK]))).rowcount

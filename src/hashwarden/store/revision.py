@@ -120,12 +120,12 @@ def revise_set(conn: Any, target: HashSet, remove: list[int] | Found, records: I
             condition = and_(entry.c.set_id == target.id, entry.c.id.in_(ids[start:start + _DELETE_CHUNK]))
             if read_here:
                 pending.append(hashing.submit(digest.rows_of(conn, condition, import_id).term))
-            if into_overlay:
-                deleted += overlay.remove(conn, target.id, ids[start:start + _DELETE_CHUNK])
-            else:
+            if not into_overlay:
                 deleted += conn.execute(entry.delete().where(condition)).rowcount
             while len(pending) > _HASHING_AHEAD:
                 change -= pending.popleft().result()
+        if into_overlay:  # after the reads above: the removed rows stay where they are until merged
+            deleted = overlay.remove(conn, target.id, ids)
         above = highest_entry_id(conn)  # after the deletions: the additions' ids lie above what is left
         if into_overlay:  # after the removals: an entry replaced (its category changed) is added again
             records = list(records)
