@@ -172,14 +172,11 @@ entry_gone = Table(
 )
 Index("ix_entry_gone_set", entry_gone.c.set_id)
 
-vpdq_frame_recent = Table(
+vpdq_frame_recent = Table(  # vpdq_frame's columns, the frames of entries in entry_recent
     "vpdq_frame_recent",
     metadata,
     Column("entry_id", ENTRY_ID, ForeignKey("entry_recent.id", ondelete="CASCADE"), nullable=False),
-    Column("frame", Integer, nullable=False),
-    Column("quality", Integer, nullable=False),
-    Column("pdq", LargeBinary(32), nullable=False),
-    Column("timestamp", Float, nullable=False),
+    *(Column(column.name, column.type, nullable=False) for column in vpdq_frame.columns if column.name != "entry_id"),
     PrimaryKeyConstraint("entry_id", "frame", name="pk_vpdq_frame_recent"),
 )
 
