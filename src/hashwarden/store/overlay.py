@@ -22,6 +22,7 @@ from typing import Any
 
 from sqlalchemy import delete, func, insert, select
 from sqlalchemy.engine import Connection
+from sqlalchemy.exc import OperationalError
 
 from hashwarden.store import audit, live
 from hashwarden.store.batches import records_as_rows
@@ -35,11 +36,9 @@ from hashwarden.store.writer import batch_writer
 # than this share of the set's entries: reads then pay a second, small query and a probe per row for the gone
 # ids, and a merge of 10 % of a set rewrites about what one full delta would have.
 MERGE_SHARE = 0.1
-_CHUNK = 500  # ids per statement: well under SQLite's bound on parameters
-
-
 # How long a merge that may be put off (before a delta) waits on PostgreSQL for readers that have the overlay open.
 MERGE_LOCK_WAIT = "2s"
+_CHUNK = 500  # ids per statement: well under SQLite's bound on parameters
 
 
 @dataclass(frozen=True)
@@ -133,8 +132,6 @@ def _locked(conn: Connection, wait: bool) -> bool:
     if wait:
         conn.exec_driver_sql(statement)
         return True
-    from sqlalchemy.exc import OperationalError
-
     try:
         with conn.begin_nested():  # a lock timeout aborts what it ran in: only this savepoint
             conn.exec_driver_sql(f"SET LOCAL lock_timeout = '{MERGE_LOCK_WAIT}'")
