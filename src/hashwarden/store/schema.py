@@ -111,6 +111,7 @@ entry = Table(
 )
 Index("ix_entry_set", entry.c.set_id)
 
+
 # The vPDQ of a video entry: its sampled frames (consecutive repeats removed), one row each (migration 0004).
 vpdq_frame = Table(
     "vpdq_frame",
@@ -144,9 +145,15 @@ import_run = Table(
 DIGEST_COLUMNS = ("sha256", "sha1", "md5", "pdq", "vpdq_sha256")
 # Partial (non-null only) and covering the set: see migrations 0003 and 0009. store.indexes drops and rebuilds
 # exactly these.
-for _digest in DIGEST_COLUMNS:
-    _where = entry.c[_digest].is_not(None)
-    partial_index(f"ix_entry_{_digest}", entry.c[_digest], entry.c.set_id, where=_where)
+
+
+def _digest_indexes(table: Table) -> None:
+    """`ix_<table>_<digest>` for each of `DIGEST_COLUMNS`: partial (non-null only) and covering the set."""
+    for name in DIGEST_COLUMNS:
+        partial_index(f"ix_{table.name}_{name}", table.c[name], table.c.set_id, where=table.c[name].is_not(None))
+
+
+_digest_indexes(entry)
 
 # The overlay of subscribed sets (migration 0017, store/overlay.py): a published delta's additions go to
 # `entry_recent` (entry's columns, ids from entry's own sequence, always above every id of `entry`) and its removals
@@ -160,9 +167,7 @@ entry_recent = Table(
     sqlite_autoincrement=True,  # so the ids can be started above entry's (sqlite_sequence), see store/overlay.py
 )
 Index("ix_entry_recent_set", entry_recent.c.set_id)
-for _digest in DIGEST_COLUMNS:
-    partial_index(f"ix_entry_recent_{_digest}", entry_recent.c[_digest], entry_recent.c.set_id,
-                  where=entry_recent.c[_digest].is_not(None))
+_digest_indexes(entry_recent)
 
 entry_gone = Table(
     "entry_gone",
