@@ -117,6 +117,8 @@ def revise_set(conn: Any, target: HashSet, remove: list[int] | Found, records: I
             pending.append(hashing.submit(remove.rows.term))
             ids = remove.ids
         for start in range(0, len(ids), _DELETE_CHUNK):
+            if into_overlay and not read_here:  # the rows were read by `entries_of`; nothing to do per chunk
+                break
             condition = and_(entry.c.set_id == target.id, entry.c.id.in_(ids[start:start + _DELETE_CHUNK]))
             if read_here:
                 pending.append(hashing.submit(digest.rows_of(conn, condition, import_id).term))
