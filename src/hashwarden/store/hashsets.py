@@ -100,12 +100,13 @@ def delete_set(conn: Connection, name: str) -> int:
         StoreError: no such set.
     """
     target = get_set(conn, name)
-    removed = count_entries(conn, target.id)
-    for table in (entry_gone, entry_recent):  # the set's part of the overlay (its additions' frames cascade)
-        conn.execute(delete(table).where(table.c.set_id == target.id))
+    # the set's part of the overlay first (its additions' frames cascade); its live entries are what `entry` held
+    # less the ids gone, plus the additions
+    gone = conn.execute(delete(entry_gone).where(entry_gone.c.set_id == target.id)).rowcount
+    added = conn.execute(delete(entry_recent).where(entry_recent.c.set_id == target.id)).rowcount
     ids = select(entry.c.id).where(entry.c.set_id == target.id).scalar_subquery()
     conn.execute(delete(vpdq_frame).where(vpdq_frame.c.entry_id.in_(ids)))
-    conn.execute(delete(entry).where(entry.c.set_id == target.id))
+    removed = conn.execute(delete(entry).where(entry.c.set_id == target.id)).rowcount - gone + added
     conn.execute(delete(import_run).where(import_run.c.set_id == target.id))
     conn.execute(delete(hash_set).where(hash_set.c.id == target.id))
     audit.append(conn, "set.delete", {"deleted_set": target.id, "name": name, "kind": target.kind,
